@@ -1,0 +1,241 @@
+"""``jupyter dsi``: the ensemble pipeline from a shell or a batch job.
+
+Errors caused by input print one line naming the file, row, column or name and exit with status
+2; nothing is half-written. Commands that create a record print its id on their last line so
+scripts can capture it (``METHOD=$(jupyter dsi postprocess ... | tail -n 1)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .errors import DsiError
+from .progress import TerminalProgress
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that keeps usage errors to the same one-line form and exit status."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_rows(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO
+) -> None:
+    """Rows as an aligned table, CSV (empty field for NULL) or a JSON array of objects."""
+    if fmt == "json":
+        records = [{c: _json_value(v) for c, v in zip(columns, row)} for row in rows]
+        json.dump(records, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(["" if v is None else (repr(v) if isinstance(v, float) else v) for v in row] for row in rows)
+        return
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    for r in cells:
+        out.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value).replace("\n", " ")
+
+
+def _progress(args: argparse.Namespace, label: str) -> TerminalProgress:
+    return TerminalProgress(label, enabled=not args.quiet)
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .sample import write_sample
+
+    try:
+        csv_path = write_sample(
+            args.out_dir,
+            sims=args.sims,
+            steps=args.steps,
+            grid=tuple(args.grid),
+            seed=args.seed,
+            progress=_progress(args, "sample"),
+        )
+    except ValueError as exc:
+        raise DsiError(str(exc)) from None
+    print(f"wrote {args.sims} simulations to {csv_path}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .ingest import ingest
+
+    report = ingest(args.db, args.ensemble, progress=_progress(args, "ingest"))
+    if report.already_ingested:
+        print(f"{args.ensemble}: already ingested into {args.db} (same SHA-256); nothing changed")
+    else:
+        kinds = ", ".join(
+            f"{p['name']} ({len(p['levels'])} levels)" if p["levels"] else f"{p['name']} (numeric)"
+            for p in report.parameters
+        )
+        print(f"ingested {report.simulations} simulations into {args.db}; parameters: {kinds}")
+    print(report.source_id)
+    return 0
+
+
+def cmd_postprocess(args: argparse.Namespace) -> int:
+    from .postprocess import postprocess
+
+    gt_time = None if args.gt_time == "matched" else _index(args.gt_time, "--gt-time")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        method_id = postprocess(
+            args.db,
+            ground_truth=args.ground_truth,
+            norm=args.norm,
+            gt_time=gt_time,
+            description=args.description,
+            progress=_progress(args, "postprocess"),
+        )
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    print(method_id)
+    return 0
+
+
+def _index(text: str, option: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise DsiError(f"{option} must be 'matched' or a step index, not {text!r}") from None
+    if value < 0:
+        raise DsiError(f"{option} must be a step index >= 0, not {value}")
+    return value
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    with Store(args.db, readonly=True) as store:
+        methods = store.methods()
+    columns = ["id", "ground_truth", "norm", "gt_time", "description", "created_at", "code_version"]
+    rows = [[m[c] for c in columns] for m in methods]
+    write_rows(columns, rows, args.format, sys.stdout)
+    return 0
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    from .query import select
+    from .store import Store
+
+    with Store(args.db, readonly=True) as store:
+        selection = select(store, args.method, args.time, args.where or "", tuple(args.weights))
+    write_rows(selection.columns, selection.rows, args.format, sys.stdout)
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="jupyter dsi",
+        description="Choose, record and reproduce training datasets from simulation ensembles.",
+        epilog="Typical run: jupyter dsi sample ens && jupyter dsi ingest ens --db ens.sqlite && "
+        "jupyter dsi postprocess --db ens.sqlite --ground-truth sim00000 --norm L2",
+    )
+    parser.add_argument("--version", action="version", version=f"jupyterlab-dsi {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        return p
+
+    p = command("sample", "write a synthetic shell-implosion ensemble (deterministic for a seed)")
+    p.add_argument("out_dir", metavar="OUT_DIR")
+    p.add_argument("--sims", type=int, default=1000, help="number of simulations (1000)")
+    p.add_argument("--steps", type=int, default=40, help="time steps per simulation (40)")
+    p.add_argument("--grid", type=int, nargs=2, default=(32, 64), metavar=("NR", "NZ"))
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_sample)
+
+    p = command("ingest", "read an ensemble directory into a database (created when missing)")
+    p.add_argument("ensemble", metavar="ENSEMBLE_DIR")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.set_defaults(run=cmd_ingest)
+
+    p = command("postprocess", "compute distances to a ground truth; prints the new method's id")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--ground-truth", required=True, metavar="SIM_ID")
+    p.add_argument("--norm", required=True, choices=["L1", "L2", "Linf"])
+    p.add_argument("--gt-time", default="matched", metavar="{matched,INDEX}",
+                   help="compare step t with the ground truth's step t (matched) or with one fixed step")
+    p.add_argument("--description", default="", help="why this method (stored with it)")
+    p.set_defaults(run=cmd_postprocess)
+
+    formats = ["table", "csv", "json"]
+    p = command("methods", "list the post-processing methods")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--format", choices=formats, default="table")
+    p.set_defaults(run=cmd_methods)
+
+    p = command("select", "rows of (simulation, step) with parameters and distances")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--method", required=True, metavar="ID", help="method id or a unique prefix")
+    p.add_argument("--time", type=int, metavar="INDEX", help="one time step (all when absent)")
+    p.add_argument("--where", metavar="EXPR", help="filter, e.g. \"cs in (1, 2) and d_density < 0.5\"")
+    p.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0), metavar=("W_SHOCK", "W_EDGE"),
+                   help="weights of d_feature = W_SHOCK * d_shock + W_EDGE * d_edge")
+    p.add_argument("--format", choices=formats, default="table")
+    p.set_defaults(run=cmd_select)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .filter import FilterError
+
+    try:
+        return int(args.run(args) or 0)
+    except (DsiError, FilterError) as exc:
+        print(f"jupyter dsi {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"jupyter dsi {args.command}: cancelled; nothing was written", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `jupyter dsi select ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

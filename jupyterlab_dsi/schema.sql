@@ -1,0 +1,124 @@
+-- jupyterlab-dsi database schema, read by the Python Store (which creates and migrates files)
+-- and by the TypeScript replica's tests. Every table carries the jdsi_ prefix so that it never
+-- collides with the tables LANL's DSI writes (simulation, dsi_units, runTable, *_datacard).
+--
+-- The file is marked with PRAGMA application_id = 0x4A445349 ('JDSI') and PRAGMA user_version =
+-- the schema version below. Records are immutable and keyed by UUID: a change is a new record
+-- with a parent link, a delete is a row in jdsi_tombstone.
+--
+-- schema_version: 1
+
+-- Every ingested file or database, never modified; sha256 proves which bytes were read.
+CREATE TABLE jdsi_source (
+  id          TEXT PRIMARY KEY,
+  kind        TEXT NOT NULL,
+  path        TEXT NOT NULL,
+  sha256      TEXT NOT NULL,
+  size_bytes  INTEGER NOT NULL,
+  ingested_at TEXT NOT NULL
+);
+
+-- The initial conditions: kind, ordered levels (JSON array) for categorical ones, unit.
+CREATE TABLE jdsi_parameter (
+  name     TEXT PRIMARY KEY,
+  kind     TEXT NOT NULL CHECK (kind IN ('categorical', 'numeric')),
+  levels   TEXT,
+  unit     TEXT,
+  position INTEGER NOT NULL
+);
+
+-- One row per simulation: its data file (relative to the source's folder), that file's SHA-256
+-- at ingest, and its time values (JSON array).
+CREATE TABLE jdsi_simulation (
+  sim_id    TEXT PRIMARY KEY,
+  path      TEXT,
+  sha256    TEXT,
+  times     TEXT NOT NULL DEFAULT '[]',
+  source_id TEXT NOT NULL REFERENCES jdsi_source (id)
+);
+
+-- Parameter values, one row per (simulation, parameter); REAL for numbers, TEXT otherwise.
+CREATE TABLE jdsi_param_value (
+  sim_id TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  name   TEXT NOT NULL REFERENCES jdsi_parameter (name),
+  value,
+  PRIMARY KEY (sim_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE jdsi_ground_truth (
+  id          TEXT PRIMARY KEY,
+  sim_id      TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  description TEXT NOT NULL DEFAULT '',
+  created_at  TEXT NOT NULL
+);
+
+-- How a set of distances was computed. gt_time NULL means matched (step t against step t).
+CREATE TABLE jdsi_method (
+  id              TEXT PRIMARY KEY,
+  ground_truth_id TEXT NOT NULL REFERENCES jdsi_ground_truth (id),
+  norm            TEXT NOT NULL CHECK (norm IN ('L1', 'L2', 'Linf')),
+  gt_time         INTEGER,
+  description     TEXT NOT NULL DEFAULT '',
+  code_version    TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  parent_id       TEXT REFERENCES jdsi_method (id)
+);
+
+-- Post-processed data: ordered for fast (method, time) slices. NULL = undefined (empty D+).
+CREATE TABLE jdsi_distance (
+  method_id TEXT NOT NULL REFERENCES jdsi_method (id),
+  t         INTEGER NOT NULL,
+  sim_id    TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  d_shock   REAL,
+  d_edge    REAL,
+  d_density REAL,
+  PRIMARY KEY (method_id, t, sim_id)
+) WITHOUT ROWID;
+
+-- Training dataset info; settings is versioned JSON of the GUI state that produced it.
+CREATE TABLE jdsi_dataset (
+  id                 TEXT PRIMARY KEY,
+  name               TEXT NOT NULL,
+  description        TEXT NOT NULL CHECK (length(trim(description)) > 0),
+  created_at         TEXT NOT NULL,
+  author             TEXT NOT NULL,
+  method_id          TEXT REFERENCES jdsi_method (id),
+  t                  INTEGER,
+  w_shock            REAL NOT NULL DEFAULT 1.0,
+  w_edge             REAL NOT NULL DEFAULT 1.0,
+  filter             TEXT NOT NULL DEFAULT '',
+  selection_kind     TEXT NOT NULL DEFAULT 'filter',
+  selection_geometry TEXT,
+  sampling           TEXT,
+  settings           TEXT NOT NULL DEFAULT '{}',
+  parent_id          TEXT REFERENCES jdsi_dataset (id),
+  size               INTEGER NOT NULL,
+  digest             TEXT NOT NULL
+);
+
+CREATE TABLE jdsi_dataset_member (
+  dataset_id TEXT NOT NULL REFERENCES jdsi_dataset (id),
+  sim_id     TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  PRIMARY KEY (dataset_id, sim_id)
+) WITHOUT ROWID;
+
+-- A delete is a tombstone; removing the tombstone is the undo. The record itself never changes.
+CREATE TABLE jdsi_tombstone (
+  record_id  TEXT PRIMARY KEY,
+  kind       TEXT NOT NULL,
+  deleted_at TEXT NOT NULL,
+  author     TEXT NOT NULL
+);
+
+-- Append-only log of every write; replicas catch up from the last seq they saw.
+CREATE TABLE jdsi_event (
+  seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+  at        TEXT NOT NULL,
+  kind      TEXT NOT NULL,
+  record_id TEXT NOT NULL,
+  payload   TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE INDEX jdsi_param_value_by_name ON jdsi_param_value (name, value);
+CREATE INDEX jdsi_method_by_ground_truth ON jdsi_method (ground_truth_id);
+CREATE INDEX jdsi_dataset_member_by_sim ON jdsi_dataset_member (sim_id);

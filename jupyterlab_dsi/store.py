@@ -1,0 +1,326 @@
+"""The Store: the one writer of a jupyterlab-dsi SQLite file.
+
+Every write, whether it comes from the server extension, the kernel or the CLI, goes through
+:class:`Store` inside an ``IMMEDIATE`` transaction with ``journal_mode=DELETE``; SQLite's own file
+locking arbitrates between processes. The browser only ever reads a replica.
+
+A file is ours when its header says SQLite and ``PRAGMA application_id`` is :data:`APPLICATION_ID`.
+Anything else is refused before a single byte is written, with a message that says what the file
+is and what to do instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import getpass
+import json
+import os
+import re
+import sqlite3
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import DsiError
+
+APPLICATION_ID = 0x4A445349  # 'JDSI'
+SCHEMA_PATH = Path(__file__).with_name("schema.sql")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _schema_version(text: str) -> int:
+    match = re.search(r"^-- schema_version: (\d+)$", text, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"{SCHEMA_PATH} has no '-- schema_version: N' line")
+    return int(match.group(1))
+
+
+SCHEMA_SQL = SCHEMA_PATH.read_text(encoding="utf-8")
+SCHEMA_VERSION = _schema_version(SCHEMA_SQL)
+
+# Upgrades from version N to N + 1, each run inside the one transaction that also bumps
+# user_version, so a failed migration leaves the file exactly as it was.
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, Migration] = {}
+
+
+class StoreError(DsiError):
+    """A database that cannot be opened or written, with the reason and the way out."""
+
+
+def now() -> str:
+    """UTC timestamp, ISO 8601 with milliseconds: sortable as text in SQL."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+def quote_identifier(name: str) -> str:
+    """SQL identifier for an allow-listed name (a parameter from jdsi_parameter)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def inspect_file(path: Path) -> tuple[int, int]:
+    """(application_id, user_version) of an existing file, read without changing it."""
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except IsADirectoryError:
+        raise StoreError(f"{path}: is a directory, not a database file") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read ({exc.strerror})") from None
+    if not header:
+        raise StoreError(
+            f"{path}: the file is empty, not a jupyterlab-dsi database; "
+            "create one with `jupyter dsi ingest ENSEMBLE_DIR --db FILE` (to a new path)"
+        )
+    if not header.startswith(SQLITE_MAGIC) or len(header) < 100:
+        raise StoreError(
+            f"{path}: not an SQLite database (the file does not start with the SQLite header); "
+            "open a .sqlite file written by `jupyter dsi ingest`"
+        )
+    # The header holds both numbers at fixed offsets (big-endian): no connection needed, so no
+    # journal or lock file is ever created next to a file that is not ours.
+    user_version = int.from_bytes(header[60:64], "big")
+    application_id = int.from_bytes(header[68:72], "big")
+    if header[18] == 2 or header[19] == 2:
+        raise StoreError(
+            f"{path}: the database is in WAL mode, which jupyterlab-dsi does not write; "
+            "checkpoint it with `sqlite3 FILE 'PRAGMA journal_mode=DELETE'` or open a copy"
+        )
+    return application_id, user_version
+
+
+def check_ours(path: Path) -> int:
+    """Refuse a file that is not a jupyterlab-dsi database; return its schema version."""
+    application_id, user_version = inspect_file(path)
+    if application_id != APPLICATION_ID:
+        hint = f"application_id {application_id:#x}" if application_id else "no application_id"
+        raise StoreError(
+            f"{path}: not a jupyterlab-dsi database ({hint}); it was left untouched. "
+            "Ingest its data with `jupyter dsi ingest SOURCE --db NEW_FILE` instead"
+        )
+    if user_version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: written by a newer jupyterlab-dsi (schema {user_version}, this one reads "
+            f"up to {SCHEMA_VERSION}); upgrade jupyterlab-dsi to open it. The file was left untouched"
+        )
+    return user_version
+
+
+def _connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 15000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA_SQL)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring an older file to SCHEMA_VERSION in one transaction, or leave it as it was."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        while version < SCHEMA_VERSION:
+            step = MIGRATIONS.get(version)
+            if step is None:
+                raise StoreError(
+                    f"{path}: schema {version} cannot be upgraded to {SCHEMA_VERSION} "
+                    "(no migration known); the file was left untouched"
+                )
+            step(conn)
+            version += 1
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+class Store:
+    """A jupyterlab-dsi database file, opened for reading and writing.
+
+    Use :meth:`create` for a new file (written to a temporary name, then moved into place, so a
+    crash never leaves half a database) and ``Store(path)`` for an existing one.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise StoreError(
+                f"{self.path}: no such database; create it with "
+                "`jupyter dsi ingest ENSEMBLE_DIR --db FILE`"
+            )
+        version = check_ours(self.path)
+        self.readonly = readonly
+        self.conn = _connect(self.path, readonly=readonly)
+        if not readonly:
+            self.conn.execute("PRAGMA journal_mode = DELETE")
+        if version < SCHEMA_VERSION:
+            if readonly:
+                raise StoreError(
+                    f"{self.path}: schema {version} is older than {SCHEMA_VERSION}; "
+                    "open it once for writing (any `jupyter dsi` command that writes) to upgrade it"
+                )
+            migrate(self.conn, self.path)
+        from .filter import register_sql_functions
+
+        register_sql_functions(self.conn)
+
+    @classmethod
+    def create(
+        cls, path: str | os.PathLike[str], fill: Callable[[Store], None] | None = None
+    ) -> Store:
+        """Create a new database at ``path``, run ``fill`` on it, and only then move it there."""
+        target = Path(path)
+        if target.exists():
+            raise StoreError(f"{target}: already exists; choose a new path or ingest into it")
+        if not target.parent.is_dir():
+            raise StoreError(f"{target.parent}: no such folder for the new database")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            conn = _connect(tmp_path)
+            conn.execute("PRAGMA journal_mode = DELETE")
+            create_schema(conn)
+            conn.close()
+            store = cls(tmp_path)
+            if fill is not None:
+                fill(store)
+            store.close()
+            if target.exists():  # someone else created it meanwhile: never overwrite
+                raise StoreError(f"{target}: appeared while it was being created; left untouched")
+            os.replace(tmp_path, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+            with contextlib.suppress(OSError):
+                Path(str(tmp_path) + "-journal").unlink()
+            raise
+        return cls(target)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything inside commits together or not at all."""
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def log_event(
+        conn: sqlite3.Connection, kind: str, record_id: str, payload: dict[str, Any] | None = None
+    ) -> None:
+        conn.execute(
+            "INSERT INTO jdsi_event (at, kind, record_id, payload) VALUES (?, ?, ?, ?)",
+            (now(), kind, record_id, json.dumps(payload or {}, sort_keys=True)),
+        )
+
+    def snapshot(self) -> bytes:
+        """The whole database as bytes at one consistent moment (for the browser's replica)."""
+        self.conn.execute("BEGIN")
+        try:
+            return self.conn.serialize()
+        finally:
+            self.conn.execute("COMMIT")
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        q = self.conn.execute
+        times = [len(json.loads(r[0])) for r in q("SELECT times FROM jdsi_simulation")]
+        return {
+            "simulations": q("SELECT count(*) FROM jdsi_simulation").fetchone()[0],
+            "time_steps": max(times, default=0),
+            "parameters": q("SELECT count(*) FROM jdsi_parameter").fetchone()[0],
+            "methods": q("SELECT count(*) FROM jdsi_method").fetchone()[0],
+            "datasets": q(
+                "SELECT count(*) FROM jdsi_dataset WHERE id NOT IN "
+                "(SELECT record_id FROM jdsi_tombstone)"
+            ).fetchone()[0],
+        }
+
+    def parameters(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT name, kind, levels, unit FROM jdsi_parameter ORDER BY position"
+        ).fetchall()
+        return [
+            {
+                "name": r["name"],
+                "kind": r["kind"],
+                "levels": json.loads(r["levels"]) if r["levels"] is not None else None,
+                "unit": r["unit"],
+            }
+            for r in rows
+        ]
+
+    def sim_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT sim_id FROM jdsi_simulation ORDER BY sim_id")]
+
+    def methods(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            """SELECT m.id, g.sim_id AS ground_truth, m.norm, m.gt_time, m.description,
+                      m.code_version, m.created_at, m.parent_id
+               FROM jdsi_method m JOIN jdsi_ground_truth g ON g.id = m.ground_truth_id
+               ORDER BY m.created_at DESC, m.id"""
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def resolve_method(self, ref: str) -> dict[str, Any]:
+        """A method by its id or a unique prefix of it (at least 4 characters), like git."""
+        methods = self.methods()
+        if not methods:
+            raise StoreError(
+                f"{self.path}: no methods yet; compute one with "
+                "`jupyter dsi postprocess --db FILE --ground-truth SIM_ID --norm L2`"
+            )
+        exact = [m for m in methods if m["id"] == ref]
+        if exact:
+            return exact[0]
+        found = [m for m in methods if len(ref) >= 4 and m["id"].startswith(ref)]
+        if len(found) == 1:
+            return found[0]
+        known = ", ".join(m["id"][:8] for m in methods[:10])
+        why = "is ambiguous" if found else "is not a method of this database"
+        raise StoreError(f"method {ref!r} {why}; known methods: {known} (see `jupyter dsi methods`)")

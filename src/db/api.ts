@@ -1,0 +1,518 @@
+/**
+ * The read-only replica of a jupyterlab-dsi database, as the Web Worker serves it.
+ *
+ * This module has no DOM and no JupyterLab imports: `worker.ts` exposes it through comlink,
+ * and the tests drive it directly with the Node build of sql.js (jsdom runs no real Worker).
+ */
+import type { Database, SqlJsStatic, SqlValue } from 'sql.js';
+
+import {
+  ALL_TABLES,
+  APPLICATION_ID,
+  SCHEMA_VERSION,
+  Tables,
+  formatApplicationId
+} from './schema';
+
+/** What the open database holds, at a glance. */
+export interface ISummary {
+  /** Rows of jdsi_simulation. */
+  simulations: number;
+  /**
+   * The number of time steps: distinct `t` with distances (over live methods) when there are
+   * any, else the longest `times` array of a simulation.
+   */
+  timeSteps: number;
+  /** The initial conditions, ordered by position. */
+  parameters: IParameter[];
+  /** Live (not deleted) methods, newest first. */
+  methods: IMethod[];
+  /** Live (not deleted) training datasets. */
+  datasets: number;
+  /** The last seq of jdsi_event (0 when the log is empty): replicas catch up from there. */
+  lastEventSeq: number;
+  /** `PRAGMA user_version` of the file. */
+  schemaVersion: number;
+}
+
+/** One initial condition of the ensemble. */
+export interface IParameter {
+  name: string;
+  kind: 'categorical' | 'numeric';
+  /** The ordered levels of a categorical parameter, null when the file records none. */
+  levels: (string | number)[] | null;
+  unit: string | null;
+}
+
+/** How a set of distances was computed. */
+export interface IMethod {
+  id: string;
+  /** The sim_id of the ground-truth simulation. */
+  groundTruth: string;
+  norm: 'L1' | 'L2' | 'Linf';
+  /** The ground truth's time step, or null for matched steps (t against t). */
+  gtTime: number | null;
+  description: string;
+  createdAt: string;
+}
+
+/** Why a database could not be opened or read. */
+export type DatabaseErrorKind =
+  /** The file has no bytes at all. */
+  | 'empty'
+  /** The bytes are not an SQLite database. */
+  | 'not-sqlite'
+  /** An SQLite file that is damaged, truncated or lacks jdsi_ tables. */
+  | 'corrupt'
+  /** A valid SQLite file that another application wrote (application_id differs). */
+  | 'not-ours'
+  /** Written by an older schema that the Python Store has not migrated yet. */
+  | 'older-version'
+  /** Written by a newer jupyterlab-dsi than this one. */
+  | 'newer-version'
+  /** No database is open. */
+  | 'not-open'
+  /** The SQLite engine (sql.js WebAssembly) could not be loaded. */
+  | 'engine';
+
+const KINDS: readonly DatabaseErrorKind[] = [
+  'empty',
+  'not-sqlite',
+  'corrupt',
+  'not-ours',
+  'older-version',
+  'newer-version',
+  'not-open',
+  'engine'
+];
+
+/** The prefix of the `name` of every DatabaseError: the name is `DatabaseError [kind]`. */
+export const DATABASE_ERROR_NAME = 'DatabaseError';
+
+const NAME_PATTERN = /^DatabaseError \[([a-z-]+)\]$/;
+
+/** How to get a database when the one at hand is unusable. */
+const CREATE_HINT = 'Create one with `jupyter dsi ingest ENSEMBLE_DIR --db FILE`.';
+
+/**
+ * An error opening or reading the database.
+ *
+ * comlink carries only `name`, `message` and `stack` of a thrown Error across the worker
+ * boundary, so the kind is also encoded in `name` (`DatabaseError [not-ours]`, in the style of
+ * Node's `TypeError [ERR_X]`); read it on either side with `errorKind(e)`. The message is meant
+ * for the user as it stands: it names the problem and the way out.
+ */
+export class DatabaseError extends Error {
+  readonly kind: DatabaseErrorKind;
+
+  constructor(kind: DatabaseErrorKind, message: string) {
+    super(message);
+    this.kind = kind;
+    this.name = `${DATABASE_ERROR_NAME} [${kind}]`;
+  }
+}
+
+/**
+ * The kind of a DatabaseError, also after it crossed comlink as a plain Error; null for any
+ * other value.
+ */
+export function errorKind(e: unknown): DatabaseErrorKind | null {
+  if (e instanceof DatabaseError) {
+    return e.kind;
+  }
+  if (typeof e === 'object' && e !== null) {
+    const name = (e as { name?: unknown }).name;
+    if (typeof name === 'string') {
+      const match = NAME_PATTERN.exec(name);
+      if (match && (KINDS as readonly string[]).includes(match[1])) {
+        return match[1] as DatabaseErrorKind;
+      }
+    }
+  }
+  return null;
+}
+
+/** Whether `e` is a DatabaseError, here or after crossing comlink. */
+export function isDatabaseError(e: unknown): boolean {
+  return errorKind(e) !== null;
+}
+
+/** The first 16 bytes of every SQLite 3 file. */
+const SQLITE_HEADER = 'SQLite format 3\u0000';
+
+function hasSqliteHeader(bytes: Uint8Array): boolean {
+  if (bytes.length < SQLITE_HEADER.length) {
+    return false;
+  }
+  for (let i = 0; i < SQLITE_HEADER.length; i++) {
+    if (bytes[i] !== SQLITE_HEADER.charCodeAt(i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function toBytes(data: Uint8Array | ArrayBuffer): Uint8Array {
+  // ArrayBuffer.isView works across realms (a buffer received over a MessagePort).
+  return ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(data);
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Turn an error of SQLite while reading a file into a DatabaseError. */
+function asDatabaseError(e: unknown): DatabaseError {
+  if (errorKind(e) !== null) {
+    return e as DatabaseError;
+  }
+  const message = describe(e);
+  if (/file is not a database/i.test(message)) {
+    return new DatabaseError(
+      'not-sqlite',
+      `This file is not an SQLite database (SQLite: ${message}). ${CREATE_HINT}`
+    );
+  }
+  return new DatabaseError(
+    'corrupt',
+    `This database could not be read (SQLite: ${message}): the file may be damaged or was ` +
+      'copied while being written. Reload it, or recreate it with ' +
+      '`jupyter dsi ingest ENSEMBLE_DIR --db FILE`.'
+  );
+}
+
+/** One row as an object keyed by column name. */
+type Row = Record<string, SqlValue>;
+
+function queryAll(db: Database, sql: string, params: SqlValue[] = []): Row[] {
+  const statement = db.prepare(sql);
+  try {
+    statement.bind(params);
+    const rows: Row[] = [];
+    while (statement.step()) {
+      rows.push(statement.getAsObject());
+    }
+    return rows;
+  } finally {
+    statement.free();
+  }
+}
+
+function queryValue(db: Database, sql: string, params: SqlValue[] = []): SqlValue {
+  const statement = db.prepare(sql);
+  try {
+    statement.bind(params);
+    return statement.step() ? statement.get()[0] : null;
+  } finally {
+    statement.free();
+  }
+}
+
+function asNumber(value: SqlValue): number {
+  return typeof value === 'number' ? value : Number(value ?? 0);
+}
+
+function asString(value: SqlValue): string {
+  return value === null || value === undefined ? '' : String(value);
+}
+
+/** `NOT EXISTS` clause that keeps only records without a tombstone. */
+function live(column: string): string {
+  return `NOT EXISTS (SELECT 1 FROM ${Tables.tombstone} WHERE record_id = ${column})`;
+}
+
+/**
+ * The worker's API: one read-only sql.js database at a time.
+ */
+export class DatabaseApi {
+  /**
+   * @param sql the initialised sql.js module
+   */
+  constructor(sql: SqlJsStatic) {
+    this._sql = sql;
+  }
+
+  /** Whether a database is open. */
+  get isOpen(): boolean {
+    return this._db !== null;
+  }
+
+  /**
+   * Open a database from the bytes of its file, replacing any open one.
+   *
+   * The new file is validated before it replaces the open database: when it is rejected
+   * (a DatabaseError saying why), the previous database stays open.
+   * sql.js copies the bytes, so the caller's buffer is not kept.
+   */
+  open(data: Uint8Array | ArrayBuffer): ISummary {
+    const bytes = toBytes(data);
+    if (bytes.byteLength === 0) {
+      throw new DatabaseError(
+        'empty',
+        `This file is empty (0 bytes): it holds no jupyterlab-dsi database yet. ${CREATE_HINT}`
+      );
+    }
+    if (!hasSqliteHeader(bytes)) {
+      throw new DatabaseError(
+        'not-sqlite',
+        'This file is not an SQLite database (it lacks the "SQLite format 3" header), ' +
+          `so it cannot be a jupyterlab-dsi database. ${CREATE_HINT}`
+      );
+    }
+    let db: Database;
+    try {
+      db = new this._sql.Database(bytes);
+    } catch (e) {
+      throw asDatabaseError(e);
+    }
+    let summary: ISummary;
+    try {
+      this._validate(db);
+      summary = this._summarize(db);
+    } catch (e) {
+      db.close();
+      throw asDatabaseError(e);
+    }
+    this.close();
+    this._db = db;
+    return summary;
+  }
+
+  /** The summary of the open database. */
+  summary(): ISummary {
+    return this._read(db => this._summarize(db));
+  }
+
+  /** The live methods of the open database, newest first. */
+  methods(): IMethod[] {
+    return this._read(db => this._methods(db));
+  }
+
+  /** Close the open database, if any. */
+  close(): void {
+    if (this._db) {
+      this._db.close();
+      this._db = null;
+    }
+  }
+
+  private _read<T>(read: (db: Database) => T): T {
+    const db = this._db;
+    if (!db) {
+      throw new DatabaseError(
+        'not-open',
+        'No jupyterlab-dsi database is open: open a database file first.'
+      );
+    }
+    try {
+      return read(db);
+    } catch (e) {
+      throw asDatabaseError(e);
+    }
+  }
+
+  /** Check the marks of a jupyterlab-dsi file and that its tables are there. */
+  private _validate(db: Database): void {
+    const applicationId = asNumber(queryValue(db, 'PRAGMA application_id'));
+    if (applicationId >>> 0 !== APPLICATION_ID) {
+      throw new DatabaseError(
+        'not-ours',
+        'This file is not a jupyterlab-dsi database ' +
+          `(application_id ${formatApplicationId(applicationId)}, ` +
+          `expected ${formatApplicationId(APPLICATION_ID)}): another application wrote it. ` +
+          CREATE_HINT
+      );
+    }
+    const version = asNumber(queryValue(db, 'PRAGMA user_version'));
+    if (version > SCHEMA_VERSION) {
+      throw new DatabaseError(
+        'newer-version',
+        'This database was written by a newer jupyterlab-dsi ' +
+          `(schema ${version}, this one reads ${SCHEMA_VERSION}): upgrade the extension.`
+      );
+    }
+    if (version < SCHEMA_VERSION) {
+      throw new DatabaseError(
+        'older-version',
+        `This database uses an older jupyterlab-dsi schema (schema ${version}, ` +
+          `this one reads ${SCHEMA_VERSION}): open it once with the jupyterlab-dsi server ` +
+          'or a `jupyter dsi` command, which migrates it, then reload it.'
+      );
+    }
+    const present = new Set(
+      queryAll(db, "SELECT name FROM sqlite_master WHERE type = 'table'").map(row =>
+        asString(row.name)
+      )
+    );
+    const missing = ALL_TABLES.filter(name => !present.has(name));
+    if (missing.length > 0) {
+      throw new DatabaseError(
+        'corrupt',
+        `This jupyterlab-dsi database lacks the table${missing.length > 1 ? 's' : ''} ` +
+          `${missing.join(', ')}: it is incomplete or damaged. ${CREATE_HINT}`
+      );
+    }
+  }
+
+  private _summarize(db: Database): ISummary {
+    const methods = this._methods(db);
+    return {
+      simulations: asNumber(queryValue(db, `SELECT COUNT(*) FROM ${Tables.simulation}`)),
+      timeSteps: this._timeSteps(db),
+      parameters: this._parameters(db),
+      methods,
+      datasets: asNumber(
+        queryValue(db, `SELECT COUNT(*) FROM ${Tables.dataset} d WHERE ${live('d.id')}`)
+      ),
+      lastEventSeq: asNumber(
+        queryValue(db, `SELECT COALESCE(MAX(seq), 0) FROM ${Tables.event}`)
+      ),
+      schemaVersion: asNumber(queryValue(db, 'PRAGMA user_version'))
+    };
+  }
+
+  /**
+   * Distinct t with distances over live methods, found by a loose index scan of the
+   * (method_id, t, sim_id) key (one seek per step, not a scan of every distance); else the
+   * longest times array.
+   */
+  private _timeSteps(db: Database): number {
+    const withDistances = asNumber(
+      queryValue(
+        db,
+        `WITH RECURSIVE steps(method_id, t) AS (
+           SELECT m.id, (SELECT MIN(t) FROM ${Tables.distance} WHERE method_id = m.id)
+             FROM ${Tables.method} m WHERE ${live('m.id')}
+           UNION ALL
+           SELECT s.method_id,
+                  (SELECT MIN(t) FROM ${Tables.distance} WHERE method_id = s.method_id AND t > s.t)
+             FROM steps s WHERE s.t IS NOT NULL
+         )
+         SELECT COUNT(DISTINCT t) FROM steps WHERE t IS NOT NULL`
+      )
+    );
+    if (withDistances > 0) {
+      return withDistances;
+    }
+    return asNumber(
+      queryValue(
+        db,
+        `SELECT COALESCE(MAX(CASE WHEN json_valid(times) AND json_type(times) = 'array'
+                                  THEN json_array_length(times) ELSE 0 END), 0)
+           FROM ${Tables.simulation}`
+      )
+    );
+  }
+
+  private _parameters(db: Database): IParameter[] {
+    return queryAll(
+      db,
+      `SELECT name, kind, levels, unit FROM ${Tables.parameter} ORDER BY position, name`
+    ).map(row => {
+      const name = asString(row.name);
+      return {
+        name,
+        kind: row.kind === 'categorical' ? 'categorical' : 'numeric',
+        levels: parseLevels(name, row.levels),
+        unit: row.unit === null || row.unit === undefined ? null : String(row.unit)
+      };
+    });
+  }
+
+  private _methods(db: Database): IMethod[] {
+    return queryAll(
+      db,
+      `SELECT m.id, g.sim_id AS ground_truth, m.norm, m.gt_time, m.description, m.created_at
+         FROM ${Tables.method} m
+         LEFT JOIN ${Tables.groundTruth} g ON g.id = m.ground_truth_id
+        WHERE ${live('m.id')}
+        ORDER BY m.created_at DESC, m.rowid DESC`
+    ).map(row => ({
+      id: asString(row.id),
+      groundTruth: asString(row.ground_truth),
+      norm: asString(row.norm) as IMethod['norm'],
+      gtTime: row.gt_time === null || row.gt_time === undefined ? null : asNumber(row.gt_time),
+      description: asString(row.description),
+      createdAt: asString(row.created_at)
+    }));
+  }
+
+  private readonly _sql: SqlJsStatic;
+  private _db: Database | null = null;
+}
+
+/** Parse the JSON levels of a parameter: null, or an array of strings and numbers. */
+function parseLevels(name: string, value: SqlValue): (string | number)[] | null {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(asString(value));
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null) {
+    return null;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    !parsed.every(level => typeof level === 'string' || typeof level === 'number')
+  ) {
+    throw new DatabaseError(
+      'corrupt',
+      `The levels of parameter "${name}" are not a JSON array of strings and numbers ` +
+        `(${asString(value).slice(0, 80)}): the database is damaged. ${CREATE_HINT}`
+    );
+  }
+  return parsed as (string | number)[];
+}
+
+/**
+ * What `worker.ts` exposes through comlink: every call first awaits the sql.js engine.
+ */
+export interface IDatabaseWorkerApi {
+  /** Open a database from its bytes (pass the ArrayBuffer transferred), replacing any open one. */
+  open(data: ArrayBuffer | Uint8Array): Promise<ISummary>;
+  summary(): Promise<ISummary>;
+  /** Live methods, newest first. */
+  methods(): Promise<IMethod[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Make the object the worker exposes: sql.js is initialised once, on the first call, by
+ * `loadSql`; a failed initialisation is retried on the next call.
+ */
+export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseWorkerApi {
+  let ready: Promise<DatabaseApi> | null = null;
+  const api = (): Promise<DatabaseApi> => {
+    if (!ready) {
+      ready = loadSql().then(
+        sql => new DatabaseApi(sql),
+        (e: unknown) => {
+          ready = null;
+          throw new DatabaseError(
+            'engine',
+            `The SQLite engine (sql.js WebAssembly) could not be loaded: ${describe(e)}. ` +
+              'Reload the page; if it persists, reinstall the jupyterlab-dsi extension.'
+          );
+        }
+      );
+    }
+    return ready;
+  };
+  return {
+    open: async data => (await api()).open(data),
+    summary: async () => (await api()).summary(),
+    methods: async () => (await api()).methods(),
+    close: async () => {
+      // Nothing can be open before the engine loaded: do not load it just to close.
+      if (ready) {
+        (await ready).close();
+      }
+    }
+  };
+}

@@ -1,0 +1,20 @@
+/**
+ * The Web Worker that holds the read-only sql.js replica of the database.
+ *
+ * It exposes `IDatabaseWorkerApi` (see ./api) through comlink; `client.ts` starts it.
+ */
+import * as Comlink from 'comlink';
+import initSqlJs from 'sql.js';
+
+import { createWorkerApi } from './api';
+
+/**
+ * The sql.js WebAssembly binary, emitted by the bundler as an asset next to this worker.
+ * The browser build of sql.js asks for `sql-wasm-browser.wasm`, which is byte-identical to
+ * `sql-wasm.wasm`: the requested name is ignored.
+ */
+const wasmUrl = new URL('sql.js/dist/sql-wasm.wasm', import.meta.url).href;
+
+const api = createWorkerApi(() => initSqlJs({ locateFile: () => wasmUrl }));
+
+Comlink.expose(api);

@@ -1,0 +1,270 @@
+/**
+ * The DSI Explorer panel: opens a database into the worker's replica and shows what it holds.
+ * The same widget lives in the right sidebar and, through "Open With", in the main area.
+ */
+import { Signal, ISignal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import type { IMethod, IParameter, ISummary } from '../db/api';
+import { createDatabaseClient, IDatabaseClient } from '../db/client';
+import { fetchDatabase } from '../server';
+import { formatCount, formatDate, h } from './dom';
+
+export type ExplorerState =
+  | { status: 'empty' }
+  | { status: 'loading'; path: string }
+  | { status: 'ready'; path: string; summary: ISummary }
+  | { status: 'error'; path: string; message: string };
+
+export interface IExplorerOptions {
+  /** Refuse files larger than this before downloading them into the tab (megabytes). */
+  maxDatabaseMB?: number;
+  /** Called when the user asks to open a path typed into the empty state. */
+  onOpenRequest?: (path: string) => void;
+}
+
+export class ExplorerPanel extends Widget {
+  constructor(options: IExplorerOptions = {}) {
+    super();
+    this.addClass('jp-DSI-Explorer');
+    this._options = options;
+    this._render();
+  }
+
+  get state(): ExplorerState {
+    return this._state;
+  }
+
+  get stateChanged(): ISignal<this, ExplorerState> {
+    return this._stateChanged;
+  }
+
+  /** The path of the open (or opening) database, relative to the server root. */
+  get path(): string | null {
+    return this._state.status === 'empty' ? null : this._state.path;
+  }
+
+  set maxDatabaseMB(value: number) {
+    this._options.maxDatabaseMB = value;
+  }
+
+  /** Load the database at `path` (relative to the server root) into the replica. */
+  async open(path: string): Promise<void> {
+    const ticket = ++this._ticket;
+    this._setState({ status: 'loading', path });
+    try {
+      const limit = this._options.maxDatabaseMB;
+      const { bytes } = await fetchDatabase(path, limit ? limit * 1048576 : Infinity);
+      const summary = await this._client().open(new Uint8Array(bytes));
+      if (ticket === this._ticket) {
+        this._setState({ status: 'ready', path, summary });
+      }
+    } catch (error) {
+      if (ticket === this._ticket) {
+        this._setState({ status: 'error', path, message: (error as Error).message });
+      }
+    }
+  }
+
+  /** Reload the current database from the server. */
+  async reload(): Promise<void> {
+    if (this.path) {
+      await this.open(this.path);
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._db?.dispose();
+    this._db = null;
+    Signal.clearData(this);
+    super.dispose();
+  }
+
+  private _client(): IDatabaseClient {
+    if (!this._db) {
+      this._db = createDatabaseClient();
+    }
+    return this._db;
+  }
+
+  private _setState(state: ExplorerState): void {
+    this._state = state;
+    this._render();
+    this._stateChanged.emit(state);
+  }
+
+  private _render(): void {
+    const state = this._state;
+    const body = h('div', { class: 'jp-DSI-body' });
+    const header = h(
+      'header',
+      { class: 'jp-DSI-header' },
+      h('h2', { class: 'jp-DSI-title' }, 'DSI Explorer'),
+      state.status !== 'empty'
+        ? h('span', { class: 'jp-DSI-path', title: state.path }, state.path)
+        : null
+    );
+    if (state.status !== 'empty' && state.status !== 'loading') {
+      const reload = h(
+        'button',
+        { class: 'jp-DSI-button jp-mod-styled', title: 'Reload the database from disk' },
+        'Reload'
+      );
+      reload.addEventListener('click', () => void this.reload());
+      header.appendChild(reload);
+    }
+    body.appendChild(header);
+
+    if (state.status === 'empty') {
+      body.appendChild(this._emptyState());
+    } else if (state.status === 'loading') {
+      body.appendChild(
+        h(
+          'div',
+          { class: 'jp-DSI-loading', role: 'status', 'aria-live': 'polite' },
+          h('div', { class: 'jp-DSI-spinner', 'aria-hidden': 'true' }),
+          `Loading ${state.path}…`
+        )
+      );
+    } else if (state.status === 'error') {
+      body.appendChild(
+        h(
+          'div',
+          { class: 'jp-DSI-error', role: 'alert' },
+          h('strong', {}, 'Cannot open this database. '),
+          state.message
+        )
+      );
+    } else {
+      body.appendChild(this._counts(state.summary));
+      body.appendChild(this._methods(state.summary.methods));
+      body.appendChild(this._parameters(state.summary.parameters));
+    }
+    this.node.replaceChildren(body);
+  }
+
+  private _emptyState(): HTMLElement {
+    const input = h('input', {
+      class: 'jp-DSI-pathInput jp-mod-styled',
+      type: 'text',
+      placeholder: 'path/to/ensemble.sqlite',
+      'aria-label': 'Database path, relative to the server root'
+    });
+    const open = h('button', { class: 'jp-DSI-button jp-mod-styled jp-mod-accept', type: 'submit' }, 'Open');
+    const form = h('form', { class: 'jp-DSI-openForm' }, input, open);
+    form.addEventListener('submit', event => {
+      event.preventDefault();
+      const path = input.value.trim();
+      if (path) {
+        this._options.onOpenRequest ? this._options.onOpenRequest(path) : void this.open(path);
+      }
+    });
+    return h(
+      'div',
+      { class: 'jp-DSI-empty' },
+      h('p', {}, 'No database open.'),
+      h(
+        'p',
+        { class: 'jp-DSI-hint' },
+        'Right-click a .sqlite file in the file browser and choose Open With → DSI Explorer, or type its path:'
+      ),
+      form,
+      h(
+        'p',
+        { class: 'jp-DSI-hint' },
+        'No database yet? In a terminal: ',
+        h('code', {}, 'jupyter dsi sample ens && jupyter dsi ingest ens --db ens.sqlite')
+      )
+    );
+  }
+
+  private _counts(summary: ISummary): HTMLElement {
+    const tile = (value: number, label: string, testid: string) =>
+      h(
+        'div',
+        { class: 'jp-DSI-count', 'data-testid': testid },
+        h('span', { class: 'jp-DSI-countValue' }, formatCount(value)),
+        h('span', { class: 'jp-DSI-countLabel' }, label)
+      );
+    return h(
+      'section',
+      { class: 'jp-DSI-counts', 'aria-label': 'Database contents' },
+      tile(summary.simulations, summary.simulations === 1 ? 'simulation' : 'simulations', 'dsi-simulations'),
+      tile(summary.timeSteps, summary.timeSteps === 1 ? 'time step' : 'time steps', 'dsi-time-steps'),
+      tile(summary.parameters.length, 'parameters', 'dsi-parameters'),
+      tile(summary.methods.length, summary.methods.length === 1 ? 'method' : 'methods', 'dsi-methods'),
+      tile(summary.datasets, summary.datasets === 1 ? 'dataset' : 'datasets', 'dsi-datasets')
+    );
+  }
+
+  private _methods(methods: IMethod[]): HTMLElement {
+    const section = h('section', { class: 'jp-DSI-section' }, h('h3', {}, 'Methods'));
+    if (methods.length === 0) {
+      section.appendChild(
+        h(
+          'p',
+          { class: 'jp-DSI-hint' },
+          'No distances computed yet: ',
+          h('code', {}, 'jupyter dsi postprocess --db FILE --ground-truth SIM_ID --norm L2')
+        )
+      );
+      return section;
+    }
+    const rows = methods.map(m =>
+      h(
+        'tr',
+        { 'data-method-id': m.id },
+        h('td', {}, m.groundTruth),
+        h('td', {}, m.norm),
+        h('td', {}, m.gtTime === null ? 'matched' : `step ${m.gtTime}`),
+        h('td', { title: m.createdAt }, formatDate(m.createdAt)),
+        h('td', { class: 'jp-DSI-description' }, m.description)
+      )
+    );
+    section.appendChild(
+      h(
+        'table',
+        { class: 'jp-DSI-table' },
+        h(
+          'thead',
+          {},
+          h('tr', {}, ...['Ground truth', 'Norm', 'GT time', 'Created', 'Description'].map(c => h('th', { scope: 'col' }, c)))
+        ),
+        h('tbody', {}, ...rows)
+      )
+    );
+    return section;
+  }
+
+  private _parameters(parameters: IParameter[]): HTMLElement {
+    const items = parameters.map(p =>
+      h(
+        'li',
+        {},
+        h('span', { class: 'jp-DSI-paramName' }, p.name),
+        h(
+          'span',
+          { class: 'jp-DSI-paramLevels' },
+          p.kind === 'categorical' && p.levels
+            ? `${p.levels.length} levels: ${p.levels.join(', ')}`
+            : 'numeric'
+        )
+      )
+    );
+    return h(
+      'section',
+      { class: 'jp-DSI-section' },
+      h('h3', {}, 'Parameters'),
+      h('ul', { class: 'jp-DSI-params' }, ...items)
+    );
+  }
+
+  private _db: IDatabaseClient | null = null;
+  private _options: IExplorerOptions;
+  private _state: ExplorerState = { status: 'empty' };
+  private _stateChanged = new Signal<this, ExplorerState>(this);
+  private _ticket = 0;
+}

@@ -1,0 +1,86 @@
+/**
+ * The panel's requests to the jupyterlab-dsi server extension. Errors carry the server's
+ * one-line message, which names the problem and the way out.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+const NAMESPACE = 'jupyterlab-dsi';
+
+export interface IServerConfig {
+  default_db: string;
+}
+
+export interface IDatabaseBytes {
+  bytes: ArrayBuffer;
+  /** The last event of the file's log when the snapshot was taken; replicas catch up from it. */
+  eventSeq: number;
+}
+
+export class ServerError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+    this.name = 'ServerError';
+  }
+}
+
+async function request(
+  endpoint: string,
+  query: Record<string, string> = {},
+  settings = ServerConnection.makeSettings()
+): Promise<Response> {
+  const search = new URLSearchParams(query).toString();
+  const url =
+    URLExt.join(settings.baseUrl, NAMESPACE, endpoint) + (search ? `?${search}` : '');
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, {}, settings);
+  } catch (error) {
+    throw new ServerError(
+      `Cannot reach the Jupyter server (${(error as Error).message}). Is it still running?`,
+      0
+    );
+  }
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      message = body.message ?? message;
+    } catch {
+      // not JSON: keep the status line
+    }
+    if (response.status === 404 && !message.includes('no such file')) {
+      message =
+        'The jupyterlab-dsi server extension is not enabled: run `jupyter server extension enable jupyterlab_dsi` and restart JupyterLab.';
+    }
+    throw new ServerError(message, response.status);
+  }
+  return response;
+}
+
+export async function fetchConfig(): Promise<IServerConfig> {
+  return (await request('config')).json();
+}
+
+/**
+ * The bytes of the database at `path`. A file above `maxBytes` is refused from its
+ * Content-Length, before its body fills the tab's memory.
+ */
+export async function fetchDatabase(path: string, maxBytes = Infinity): Promise<IDatabaseBytes> {
+  const response = await request('db', { path });
+  const size = Number(response.headers.get('Content-Length') ?? 0);
+  if (size > maxBytes) {
+    await response.body?.cancel();
+    throw new ServerError(
+      `${path} is ${(size / 1048576).toFixed(0)} MB, above the ${(maxBytes / 1048576).toFixed(0)} MB limit (Settings → DSI Explorer → maxDatabaseMB).`,
+      413
+    );
+  }
+  return {
+    bytes: await response.arrayBuffer(),
+    eventSeq: Number(response.headers.get('X-DSI-Event-Seq') ?? 0)
+  };
+}
