@@ -227,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except (DsiError, FilterError) as exc:
-        print(f"jupyter dsi {args.command}: error: {exc}", file=sys.stderr)
+        # One line whatever the message holds (a file name or a CSV cell may contain a newline).
+        message = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+        print(f"jupyter dsi {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"jupyter dsi {args.command}: cancelled; nothing was written", file=sys.stderr)

@@ -124,6 +124,10 @@ def read_fields(path: Path) -> Fields:
     except Exception as exc:
         raise _open_error(path, exc) from None
     check_shapes(path, shapes)
+    for name in ("r", "z", "time", "shock", "edge"):
+        values = np.asarray(arrays[name])
+        if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
+            raise FieldError(f"{path}: {name} holds NaN, infinite or non-numeric values")
     density = arrays["density"]
     if not np.issubdtype(density.dtype, np.number):
         raise FieldError(f"{path}: density has dtype {density.dtype}, expected numbers")

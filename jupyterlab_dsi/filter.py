@@ -51,6 +51,19 @@ Semantics (SQL via ``compile_sql`` and Python via ``evaluate`` agree; tests chec
   sorts before every text, so a number never equals a text.
 * A polygon test is even-odd ray casting (see ``in_polygon``); a point with a missing or
   non-numeric coordinate is not inside.
+
+Canonical text (``to_string``): lowercase keywords, minimal parentheses (a parenthesised group
+of the same kind stays a group, so the tree survives the round trip), strings in single quotes,
+names bare unless they need backquotes, integers as digits and doubles as Python's ``repr``
+(shortest round-trip digits; positional for 0 and 1e-4 <= |x| < 1e16, with ".0" when integral;
+otherwise ``1.5e+300`` / ``1e-05``).
+
+SQL (``compile_sql``) is equivalent, not literal: ``not`` is pushed down to the comparisons,
+groups of the same kind are merged, the most nested operand goes first and chains longer than
+16 terms are split in balanced halves, all so that SQLite's parser stack and expression-depth
+limits are not reached. What still nests more than ``SQL_MAX_NESTING`` and/or groups deep
+is refused with a FilterError. ``check_types`` optionally refuses comparisons of a numeric name
+with text (or a text name with a number), which would otherwise match nothing.
 """
 
 from __future__ import annotations
@@ -103,6 +116,10 @@ _SIMPLE_SQL = re.compile(r'(?:"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_]*)(?:\.(?:"(?:
 # SQLite parses "a OR b OR c" into a left-deep tree and refuses trees deeper than 1000, so long
 # chains (a lasso of 5000 sim ids) are split into balanced groups of at most this many terms.
 _SQL_CHAIN = 16
+# SQLite 3.40's parser overflows at about 80 nested parentheses and refuses expression trees
+# deeper than 1000; compile_sql stays well inside both, leaving room for the caller's SQL.
+SQL_MAX_NESTING = 40
+SQL_MAX_HEIGHT = 500
 
 KINDS = ("syntax", "unknown_name", "type")
 
@@ -305,7 +322,7 @@ def _unknown_name(name: str, pos: Optional[int], known: Iterable[str]) -> Filter
     known = sorted(set(known))
     hint = ""
     by_case = [k for k in known if k.lower() == name.lower()]
-    close = by_case or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    close = by_case or difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     if close:
         hint = f" (did you mean '{_show(_fmt_name(close[0]))}'?)"
     listing = ", ".join(_show(_fmt_name(k)) for k in known) if known else "(none)"
@@ -527,7 +544,7 @@ class _Parser:
             node = self.expr()
             close = self.peek()
             if close.kind != ")":
-                self.fail(f"expected ')' to close the '(' at {tok.pos}; it is missing", close)
+                self.fail(f"expected ')' (to close the '(' at {tok.pos})", close)
             self.take()
             self.depth -= 1
         else:
@@ -739,46 +756,88 @@ def to_string(node: Optional[Node]) -> str:
 # SQL
 
 
-def _sql_chain(parts: list[str], word: str) -> str:
-    if len(parts) <= _SQL_CHAIN:
-        return "(" + f" {word} ".join(parts) + ")"
-    mid = len(parts) // 2
-    return f"({_sql_chain(parts[:mid], word)} {word} {_sql_chain(parts[mid:], word)})"
+@dataclass
+class _Part:
+    """Compiled SQL for a subtree, with what the SQLite limits care about."""
+
+    sql: str
+    params: list
+    nest: int  # and/or groups in parentheses, one inside another
+    height: int  # an upper estimate of SQLite's expression-tree height
+    pos: Optional[int]  # a leaf of the deepest group, to point at when refusing
 
 
-def _sql(node: Node, columns: Mapping[str, str], params: list) -> str:
-    def col(name: str, pos: Optional[int]) -> str:
-        if name not in columns:
-            raise _unknown_name(name, pos, columns.keys())
-        expr = columns[name]
+def _leaf_sql(node: Node, negate: bool, columns: Mapping[str, str]) -> _Part:
+    def col(name: str) -> str:
+        expr = columns[name]  # names were checked by compile_sql
         return expr if _SIMPLE_SQL.fullmatch(expr) else f"({expr})"
 
-    if isinstance(node, (Or, And)):
-        parts = []
-        for o in node.operands:
-            parts.append(_sql(o, columns, params))
-        return _sql_chain(parts, "OR" if isinstance(node, Or) else "AND")
-    if isinstance(node, Not):
-        return "NOT " + _sql(node.operand, columns, params)
     # Every test is made two-valued here: COALESCE turns NULL (a missing value) into "no
     # match", so NOT is the complement of the match set and the whole expression is 0 or 1.
+    params: list
     if isinstance(node, Compare):
-        params.append(node.value)
-        return f"COALESCE({col(node.name, node.pos)} {_SQL_OPS[node.op]} ?, 0)"
-    if isinstance(node, In):
-        params.extend(node.values)
-        marks = ", ".join(["?"] * len(node.values))
-        return f"COALESCE({col(node.name, node.pos)} IN ({marks}), 0)"
-    if isinstance(node, Between):
-        params.append(node.low)
-        params.append(node.high)
-        return f"COALESCE({col(node.name, node.pos)} BETWEEN ? AND ?, 0)"
-    if isinstance(node, Polygon):
-        x = col(node.x, node.pos)
-        y = col(node.y, node.y_pos)
-        params.append(node.json)
-        return f"COALESCE(jdsi_in_polygon({x}, {y}, ?), 0)"
-    raise TypeError(f"not a filter node: {node!r}")
+        params = [node.value]
+        sql = f"COALESCE({col(node.name)} {_SQL_OPS[node.op]} ?, 0)"
+    elif isinstance(node, In):
+        params = list(node.values)
+        sql = f"COALESCE({col(node.name)} IN ({', '.join(['?'] * len(params))}), 0)"
+    elif isinstance(node, Between):
+        params = [node.low, node.high]
+        sql = f"COALESCE({col(node.name)} BETWEEN ? AND ?, 0)"
+    elif isinstance(node, Polygon):
+        params = [node.json]
+        sql = f"COALESCE(jdsi_in_polygon({col(node.x)}, {col(node.y)}, ?), 0)"
+    else:
+        raise TypeError(f"not a filter node: {node!r}")
+    if negate:
+        return _Part("NOT " + sql, params, 0, 4, node.pos)
+    return _Part(sql, params, 0, 3, node.pos)
+
+
+def _sql_chain(parts: list[_Part], word: str) -> _Part:
+    if len(parts) > _SQL_CHAIN:
+        # Balanced halves: "a OR b OR ..." is a left-deep tree in SQLite, one level per term.
+        mid = len(parts) // 2
+        parts = [_sql_chain(parts[:mid], word), _sql_chain(parts[mid:], word)]
+    params: list = []
+    height = 0
+    for k, p in enumerate(parts):
+        params.extend(p.params)
+        height = p.height if k == 0 else 1 + max(height, p.height)
+    deepest = parts[0]  # the caller sorts the deepest first; the halves keep it first
+    sql = "(" + f" {word} ".join([p.sql for p in parts]) + ")"
+    return _Part(sql, params, 1 + deepest.nest, height, deepest.pos)
+
+
+def _sql(node: Node, negate: bool, columns: Mapping[str, str]) -> _Part:
+    # not is pushed to the tests (De Morgan, exact because every test is two-valued) and nested
+    # groups of the same kind are merged: SQLite's parser has a small fixed stack (about 80
+    # nested parentheses in 3.40), so the SQL should nest no more than the logic needs.
+    while isinstance(node, Not):
+        node = node.operand
+        negate = not negate
+    if not isinstance(node, (Or, And)):
+        return _leaf_sql(node, negate, columns)
+    is_or = isinstance(node, Or) != negate
+    items: list[tuple[Node, bool]] = []
+    stack: list[tuple[Node, bool]] = [(o, negate) for o in reversed(node.operands)]
+    while stack:
+        n, neg = stack.pop()
+        while isinstance(n, Not):
+            n = n.operand
+            neg = not neg
+        if isinstance(n, (Or, And)) and (isinstance(n, Or) != neg) == is_or:
+            for o in reversed(n.operands):
+                stack.append((o, neg))
+        else:
+            items.append((n, neg))
+    parts = []
+    for n, neg in items:
+        parts.append(_sql(n, neg, columns))
+    # Deepest operand first: a left-nested "((((x) OR a) AND b) OR c)" costs SQLite's parser one
+    # stack slot per level, a right-nested one three. and/or are commutative here (no NULLs).
+    parts.sort(key=lambda p: -p.nest)
+    return _sql_chain(parts, "OR" if is_or else "AND")
 
 
 def compile_sql(node: Optional[Node], columns: Mapping[str, str]) -> tuple[str, list]:
@@ -790,16 +849,26 @@ def compile_sql(node: Optional[Node], columns: Mapping[str, str]) -> tuple[str, 
     one JSON text for ``jdsi_in_polygon`` (see ``register_sql_functions``). The expression is
     always 0 or 1, never NULL. None (everything) gives ``("1", [])``.
 
+    The SQL is equivalent, not literal: ``not`` is pushed down to the tests, groups of the same
+    kind are merged and operands may be reordered. A filter whose and/or groups still nest more
+    than ``SQL_MAX_NESTING`` deep is refused (FilterError, kind "syntax"): SQLite could not parse it.
+
     SQLite applies a column's type affinity to a parameter compared with it, so on a REAL column
     ``x == '5'`` matches 5; ``evaluate`` models columns without affinity. ``check_types``
     refuses such mixes before they get here.
     """
     if node is None:
         return "1", []
-    # Report the leftmost unknown name, even if compiling would meet another problem first.
+    # Report the leftmost unknown name, whatever order the SQL ends up in.
     _check_known(node, columns.keys())
-    params: list = []
-    return _sql(node, columns, params), params
+    part = _sql(node, False, columns)
+    if part.nest > SQL_MAX_NESTING or part.height > SQL_MAX_HEIGHT:
+        raise FilterError(
+            f"nested too deeply for the database{_at(part.pos)} (and/or groups inside one another"
+            f" more than {SQL_MAX_NESTING} deep); simplify the filter",
+            part.pos,
+        )
+    return part.sql, part.params
 
 
 @lru_cache(maxsize=64)

@@ -46,7 +46,6 @@ def select(
         f"MAX(CASE WHEN name = ? THEN value END) AS {quote_identifier(p)}" for p in params
     )
     outer = ", ".join(f"p.{quote_identifier(p)}" for p in params)
-    sql_params: list[Any] = list(params)
     inner = f"SELECT sim_id{', ' + pivot if pivot else ''} FROM jdsi_param_value GROUP BY sim_id"
     rows_sql = (
         "SELECT d.sim_id AS sim_id, d.t AS t"
@@ -56,7 +55,9 @@ def select(
         f" FROM jdsi_distance d LEFT JOIN ({inner}) p ON p.sim_id = d.sim_id"
         " WHERE d.method_id = ?"
     )
-    sql_params += [float(weights[0]), float(weights[1]), m["id"]]
+    # Bound in the order the placeholders appear in the text: the weights of d_feature (in the
+    # select list), then the parameter names of the pivot (in the joined subquery), then the method.
+    sql_params: list[Any] = [float(weights[0]), float(weights[1]), *params, m["id"]]
     if time is not None:
         rows_sql += " AND d.t = ?"
         sql_params.append(time)

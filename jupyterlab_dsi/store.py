@@ -133,9 +133,14 @@ def _connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA_SQL)
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    # One transaction: every table, index and both marks commit together (and with one sync to
+    # disk instead of one per statement).
+    conn.executescript(
+        f"BEGIN IMMEDIATE;\n{SCHEMA_SQL}\n"
+        f"PRAGMA application_id = {APPLICATION_ID};\n"
+        f"PRAGMA user_version = {SCHEMA_VERSION};\n"
+        "COMMIT;"
+    )
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
@@ -177,19 +182,24 @@ class Store:
             )
         version = check_ours(self.path)
         self.readonly = readonly
+        if version < SCHEMA_VERSION and readonly:
+            raise StoreError(
+                f"{self.path}: schema {version} is older than {SCHEMA_VERSION}; "
+                "open it once for writing (any `jupyter dsi` command that writes) to upgrade it"
+            )
         self.conn = _connect(self.path, readonly=readonly)
-        if not readonly:
-            self.conn.execute("PRAGMA journal_mode = DELETE")
-        if version < SCHEMA_VERSION:
-            if readonly:
-                raise StoreError(
-                    f"{self.path}: schema {version} is older than {SCHEMA_VERSION}; "
-                    "open it once for writing (any `jupyter dsi` command that writes) to upgrade it"
-                )
-            migrate(self.conn, self.path)
-        from .filter import register_sql_functions
+        try:
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode = DELETE")
+            if version < SCHEMA_VERSION:
+                migrate(self.conn, self.path)
+            from .filter import register_sql_functions
 
-        register_sql_functions(self.conn)
+            register_sql_functions(self.conn)
+        except BaseException:
+            # A failed open (a migration that raised) must not keep the file open.
+            self.conn.close()
+            raise
 
     @classmethod
     def create(
@@ -204,19 +214,35 @@ class Store:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
         os.close(fd)
         tmp_path = Path(tmp)
+        store: Store | None = None
         try:
+            # mkstemp makes the file private (0600); a database is shared like any other file.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_path, 0o666 & ~umask)
             conn = _connect(tmp_path)
-            conn.execute("PRAGMA journal_mode = DELETE")
-            create_schema(conn)
-            conn.close()
+            try:
+                conn.execute("PRAGMA journal_mode = DELETE")
+                create_schema(conn)
+            finally:
+                conn.close()
             store = cls(tmp_path)
             if fill is not None:
                 fill(store)
             store.close()
-            if target.exists():  # someone else created it meanwhile: never overwrite
-                raise StoreError(f"{target}: appeared while it was being created; left untouched")
-            os.replace(tmp_path, target)
+            try:  # a hard link fails if the target appeared meanwhile: never overwrite
+                os.link(tmp_path, target)
+            except FileExistsError:
+                raise StoreError(f"{target}: appeared while it was being created; left untouched") from None
+            except OSError:  # a file system without hard links
+                if target.exists():
+                    raise StoreError(f"{target}: appeared while it was being created; left untouched") from None
+                os.replace(tmp_path, target)
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
         except BaseException:
+            if store is not None:  # close first: an open file cannot be removed on Windows
+                store.close()
             with contextlib.suppress(OSError):
                 tmp_path.unlink()
             with contextlib.suppress(OSError):

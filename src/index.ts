@@ -123,7 +123,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: CommandIDs.reload, category: 'DSI Explorer' });
     sidebar.stateChanged.connect(() => app.commands.notifyCommandChanged(CommandIDs.reload));
 
-    const settings = await settingRegistry.load(PLUGIN_ID).catch(reason => {
+    const settings = await settingRegistry.load(PLUGIN_ID).catch((reason: unknown) => {
       console.error('jupyterlab-dsi: cannot load settings', reason);
       return null;
     });
@@ -139,15 +139,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     settings?.changed.connect(applySettings);
 
     // Open the default database: the user's setting first, then the server's (make demo).
-    await app.restored;
-    if (!defaultDatabase) {
-      defaultDatabase = await fetchConfig()
-        .then(config => config.default_db)
-        .catch(() => '');
-    }
-    if (defaultDatabase && sidebar.path === null) {
-      await openInSidebar(defaultDatabase);
-    }
+    // Not awaited: the application is restored only after every plugin has activated.
+    void app.restored.then(async () => {
+      if (!defaultDatabase) {
+        defaultDatabase = await fetchConfig()
+          .then(config => config.default_db)
+          .catch(() => '');
+      }
+      if (defaultDatabase && sidebar.path === null) {
+        await openInSidebar(defaultDatabase);
+      }
+    });
   }
 };
 

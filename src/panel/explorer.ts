@@ -99,24 +99,26 @@ export class ExplorerPanel extends Widget {
   private _render(): void {
     const state = this._state;
     const body = h('div', { class: 'jp-DSI-body' });
-    const header = h(
-      'header',
-      { class: 'jp-DSI-header' },
-      h('h2', { class: 'jp-DSI-title' }, 'DSI Explorer'),
-      state.status !== 'empty'
-        ? h('span', { class: 'jp-DSI-path', title: state.path }, state.path)
-        : null
-    );
+    const titleRow = h('div', { class: 'jp-DSI-titleRow' }, h('h2', { class: 'jp-DSI-title' }, 'DSI Explorer'));
     if (state.status !== 'empty' && state.status !== 'loading') {
       const reload = h(
         'button',
-        { class: 'jp-DSI-button jp-mod-styled', title: 'Reload the database from disk' },
+        { class: 'jp-DSI-button jp-mod-styled', title: 'Read the database again from disk' },
         'Reload'
       );
       reload.addEventListener('click', () => void this.reload());
-      header.appendChild(reload);
+      titleRow.appendChild(reload);
     }
-    body.appendChild(header);
+    body.appendChild(
+      h(
+        'header',
+        { class: 'jp-DSI-header' },
+        titleRow,
+        state.status !== 'empty'
+          ? h('div', { class: 'jp-DSI-path', title: state.path }, state.path)
+          : null
+      )
+    );
 
     if (state.status === 'empty') {
       body.appendChild(this._emptyState());
@@ -213,29 +215,32 @@ export class ExplorerPanel extends Widget {
       );
       return section;
     }
-    const rows = methods.map(m =>
+    // A list, not a table: the sidebar is narrow, and a method reads as one line of identity
+    // (ground truth, norm, time) with its description and date beneath.
+    const items = methods.map(m =>
       h(
-        'tr',
-        { 'data-method-id': m.id },
-        h('td', {}, m.groundTruth),
-        h('td', {}, m.norm),
-        h('td', {}, m.gtTime === null ? 'matched' : `step ${m.gtTime}`),
-        h('td', { title: m.createdAt }, formatDate(m.createdAt)),
-        h('td', { class: 'jp-DSI-description' }, m.description)
-      )
-    );
-    section.appendChild(
-      h(
-        'table',
-        { class: 'jp-DSI-table' },
+        'li',
+        { class: 'jp-DSI-method', 'data-method-id': m.id },
         h(
-          'thead',
-          {},
-          h('tr', {}, ...['Ground truth', 'Norm', 'GT time', 'Created', 'Description'].map(c => h('th', { scope: 'col' }, c)))
+          'div',
+          { class: 'jp-DSI-methodTitle' },
+          h('span', { class: 'jp-DSI-methodGt', title: 'Ground truth' }, m.groundTruth),
+          h('span', { class: 'jp-DSI-badge', title: 'Norm' }, m.norm),
+          h(
+            'span',
+            { class: 'jp-DSI-methodTime', title: 'Ground-truth time' },
+            m.gtTime === null ? 'matched steps' : `vs step ${m.gtTime}`
+          )
         ),
-        h('tbody', {}, ...rows)
+        m.description ? h('div', { class: 'jp-DSI-description' }, m.description) : null,
+        h(
+          'div',
+          { class: 'jp-DSI-methodMeta', title: m.id },
+          `${formatDate(m.createdAt)} · ${m.id.slice(0, 8)}`
+        )
       )
     );
+    section.appendChild(h('ul', { class: 'jp-DSI-methods' }, ...items));
     return section;
   }
 

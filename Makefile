@@ -1,0 +1,106 @@
+# jupyterlab-dsi: `make demo` opens JupyterLab on the sample ensemble; `make test` runs every test.
+# Every target installs what it needs on a fresh machine and is fast when re-run: steps are
+# skipped by stamp files that depend on the inputs that matter.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV)/bin)
+export PATH := $(BIN):$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+STAMPS := .make
+DATA := examples/data
+ENSEMBLE := $(DATA)/ensemble
+SAMPLE_DB := $(DATA)/sample.sqlite
+SAMPLE_SIMS ?= 1000
+PORT ?= 8888
+NO_BROWSER ?=
+
+TS_SOURCES := $(shell find src -name '*.ts' -not -path '*/__tests__/*') $(wildcard style/*) schema/plugin.json tsconfig.json rspack.config.js
+PY_SOURCES := $(wildcard jupyterlab_dsi/*.py) jupyterlab_dsi/schema.sql pyproject.toml
+
+.PHONY: all install demo test test-js test-py test-ui bench sample chromium clean help
+
+help:
+	@echo "make demo   install everything, build the sample database, start JupyterLab on examples/"
+	@echo "            (make demo NO_BROWSER=1 on a headless machine)"
+	@echo "make test   install everything (Chromium included) and run jest, pytest and Galata"
+
+all: install
+
+$(STAMPS):
+	@mkdir -p $(STAMPS)
+
+# -- Python: a venv inside the repo with the build tools and JupyterLab ------------------------
+$(STAMPS)/venv: | $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "jupyterlab==4.6.4" "jupyter-builder>=1.3,<2" \
+	  "hatchling>=1.5" editables "hatch-jupyter-builder>=0.9" "hatch-nodejs-version>=0.3.2"
+	@touch $@
+
+# -- JavaScript: the locked packages (npm ci trips on rspack's optional per-platform bindings) --
+$(STAMPS)/node: package.json package-lock.json | $(STAMPS)
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# -- The prebuilt extension ------------------------------------------------------------------
+$(STAMPS)/labextension: $(STAMPS)/venv $(STAMPS)/node $(TS_SOURCES)
+	npm run --silent build
+	@touch $@
+
+# -- The package, editable, with the labextension linked into the venv -----------------------
+$(STAMPS)/install: $(STAMPS)/labextension pyproject.toml package.json
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test]"
+	$(BIN)/jupyter-builder develop . --overwrite >/dev/null
+	$(BIN)/jupyter server extension enable jupyterlab_dsi --sys-prefix >/dev/null
+	@touch $@
+
+install: $(STAMPS)/install
+	@$(BIN)/jupyter dsi --version
+
+# -- The sample ensemble and its database (three methods: L2, L1, Linf against sim00000) ------
+$(SAMPLE_DB): $(STAMPS)/install jupyterlab_dsi/sample.py
+	rm -rf $(ENSEMBLE) $(SAMPLE_DB) $(SAMPLE_DB).tmp
+	mkdir -p $(DATA)
+	jupyter dsi sample $(ENSEMBLE) --sims $(SAMPLE_SIMS) --seed 0 --quiet
+	jupyter dsi ingest $(ENSEMBLE) --db $(SAMPLE_DB).tmp --quiet
+	jupyter dsi postprocess --db $(SAMPLE_DB).tmp --ground-truth sim00000 --norm L2 --quiet \
+	  --description "Sample ground truth, L2 norm, matched time steps"
+	jupyter dsi postprocess --db $(SAMPLE_DB).tmp --ground-truth sim00000 --norm L1 --quiet \
+	  --description "Sample ground truth, L1 norm, matched time steps"
+	jupyter dsi postprocess --db $(SAMPLE_DB).tmp --ground-truth sim00000 --norm Linf --quiet \
+	  --description "Sample ground truth, maximum norm, matched time steps"
+	mv $(SAMPLE_DB).tmp $(SAMPLE_DB)
+
+sample: $(SAMPLE_DB)
+
+demo: install $(SAMPLE_DB)
+	@echo "Starting JupyterLab on examples/ with the DSI Explorer open on $(SAMPLE_DB)"
+	jupyter lab --ServerApp.root_dir=examples --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+	  --DSIConfig.default_db=data/sample.sqlite $(if $(NO_BROWSER),--no-browser,)
+
+# -- Tests -----------------------------------------------------------------------------------
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the Galata tests"; \
+	  $(if $(shell command -v sudo),sudo,) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(if $(shell command -v sudo),sudo,) apt-get install -y -qq chromium >/dev/null; }
+
+test-js: $(STAMPS)/node
+	npx jest --ci
+
+test-py: $(STAMPS)/install
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-ui: $(STAMPS)/install $(SAMPLE_DB) chromium
+	cd ui-tests && npx playwright test
+
+test: install chromium
+	$(MAKE) --no-print-directory test-js
+	$(MAKE) --no-print-directory test-py
+	$(MAKE) --no-print-directory test-ui
+
+clean:
+	rm -rf $(STAMPS) lib jupyterlab_dsi/labextension tsconfig.tsbuildinfo $(DATA)

@@ -1,0 +1,39 @@
+/**
+ * What the Galata tests compare the panel against: the same database read by the CLI.
+ */
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+
+export const REPO = path.resolve(__dirname, '..', '..');
+export const SAMPLE_DB = path.join(REPO, 'examples', 'data', 'sample.sqlite');
+const JUPYTER = path.join(REPO, '.venv', 'bin', 'jupyter');
+
+/** `jupyter dsi ARGS --format json`, parsed. */
+export function dsiJson<T = any>(...args: string[]): T {
+  const out = execFileSync(JUPYTER, ['dsi', ...args, '--format', 'json'], {
+    encoding: 'utf-8',
+    maxBuffer: 256 * 1024 * 1024
+  });
+  return JSON.parse(out);
+}
+
+export interface IExpected {
+  simulations: number;
+  timeSteps: number;
+  methods: { id: string; ground_truth: string; norm: string; description: string }[];
+}
+
+/** Counts of the sample database as the CLI sees them. */
+export function expectedCounts(db = SAMPLE_DB): IExpected {
+  const methods = dsiJson<IExpected['methods']>('methods', '--db', db);
+  const rows = dsiJson<{ sim_id: string; t: number }[]>('select', '--db', db, '--method', methods[0].id);
+  return {
+    simulations: new Set(rows.map(r => r.sim_id)).size,
+    timeSteps: new Set(rows.map(r => r.t)).size,
+    methods
+  };
+}
+
+export function formatCount(n: number): string {
+  return new Intl.NumberFormat('en-US').format(n);
+}
