@@ -23,3 +23,10 @@ def _load_jupyter_server_extension(server_app) -> None:  # type: ignore[no-untyp
     from .server import setup_handlers
 
     setup_handlers(server_app)
+
+
+def load_ipython_extension(ipython) -> None:  # type: ignore[no-untyped-def]
+    """``%load_ext jupyterlab_dsi``: registers the ``%dsi`` magic."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
