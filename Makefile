@@ -79,7 +79,8 @@ sample: $(SAMPLE_DB)
 demo: install $(SAMPLE_DB)
 	@echo "Starting JupyterLab on examples/ with the DSI Explorer open on $(SAMPLE_DB)"
 	jupyter lab --ServerApp.root_dir=examples --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-	  --DSIConfig.default_db=data/sample.sqlite $(if $(NO_BROWSER),--no-browser,)
+	  --DSIConfig.default_db=data/sample.sqlite $(if $(NO_BROWSER),--no-browser,) \
+	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # -- Tests -----------------------------------------------------------------------------------
 chromium:

@@ -146,8 +146,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
           .then(config => config.default_db)
           .catch(() => '');
       }
-      if (defaultDatabase && sidebar.path === null) {
+      if (!defaultDatabase || sidebar.path !== null) {
+        return;
+      }
+      // A default that does not exist (yet) is not worth stealing the user's sidebar for.
+      const exists = await app.serviceManager.contents
+        .get(defaultDatabase, { content: false })
+        .then(() => true)
+        .catch(() => false);
+      if (exists) {
         await openInSidebar(defaultDatabase);
+      } else {
+        console.warn(`jupyterlab-dsi: default database ${defaultDatabase} not found`);
       }
     });
   }

@@ -13,3 +13,5 @@ if getpass.getuser() == "root":
     c.ServerApp.allow_root = True  # noqa: F821
 # Keep the user's own settings out of the tests.
 c.LabApp.user_settings_dir = mkdtemp(prefix="galata-settings-")  # noqa: F821
+# The panel opens this database on start when it exists (the tests upload it there).
+c.DSIConfig.default_db = "startup/sample.sqlite"  # noqa: F821

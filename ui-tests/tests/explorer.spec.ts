@@ -78,6 +78,16 @@ test.describe('DSI Explorer', () => {
     await expect(error).not.toContainText(tmpPath.startsWith('/') ? tmpPath : '/tmp/');
   });
 
+  test('the server\'s default database opens in the sidebar on start', async ({ page }) => {
+    const sidebar = page.locator('#jp-dsi-explorer');
+    await expect(sidebar).toBeHidden();
+    await page.contents.uploadFile(SAMPLE_DB, 'startup/sample.sqlite');
+    await page.reload();
+    await expect(sidebar.getByTestId('dsi-simulations')).toContainText(formatCount(expected.simulations));
+    await expect(sidebar.locator('.jp-DSI-path')).toHaveText('startup/sample.sqlite');
+    await page.contents.deleteDirectory('startup');
+  });
+
   for (const theme of ['light', 'dark'] as const) {
     test(`looks right in the ${theme} theme`, async ({ page, tmpPath }) => {
       if (theme === 'dark') {
