@@ -7,7 +7,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -48,6 +48,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const options: IExplorerOptions = { maxDatabaseMB: 512 };
     let defaultDatabase = '';
 
+    // "Open in main area": a second explorer on the same file, with the same view and selection.
+    const openInMain = (source: ExplorerPanel) => {
+      if (!source.path) {
+        return;
+      }
+      const content = new ExplorerPanel({ maxDatabaseMB: options.maxDatabaseMB });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `jp-dsi-explorer-main-${++mainCount}`;
+      widget.title.label = `DSI: ${PathExt.basename(source.path)}`;
+      widget.title.caption = `DSI Explorer: ${source.path}`;
+      widget.title.icon = explorerIcon;
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+      void content.openWith(source.path, source.model?.settings ?? null);
+    };
+    let mainCount = 0;
+    options.onOpenInMain = openInMain;
+
     // The sidebar panel: one for the session, opened on demand.
     const sidebar = new ExplorerPanel(options);
     sidebar.id = 'jp-dsi-explorer';
@@ -76,7 +95,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         defaultFor: [FILE_TYPE],
         readOnly: true
       },
-      () => options
+      // Documents already live in the main area: no "open in main area" button there.
+      () => ({ maxDatabaseMB: options.maxDatabaseMB })
     );
     app.docRegistry.addWidgetFactory(factory);
     const tracker = new WidgetTracker<ExplorerDocument>({ namespace: 'dsi-explorer-documents' });

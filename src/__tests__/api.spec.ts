@@ -460,3 +460,54 @@ describe('over comlink', () => {
     expect(errorKind(await remote.methods().catch((e: unknown) => e))).toBe('not-open');
   });
 });
+
+describe('typed-array columns', () => {
+  function opened(extra = ''): DatabaseApi {
+    const api = new DatabaseApi(SQL);
+    api.open(build({ extra }));
+    return api;
+  }
+
+  it('reads every parameter once, in sim_id order, as codes or floats', () => {
+    const table = opened().table();
+    expect(table.ids).toEqual(['s1', 's2', 's3']);
+    expect(table.parameters.map(p => p.name)).toEqual(['velocity', 'material', 'angle']);
+    const [velocity, material, angle] = table.parameters;
+    expect(Array.from(velocity.values!)).toEqual([1.5, 2.5, 3.5]);
+    expect(velocity.unit).toBe('km/s');
+    expect(material.levels).toEqual(['Al', 'Cu']);
+    expect(Array.from(material.codes!)).toEqual([0, 1, 0]);
+    expect(Array.from(angle.codes!)).toEqual([0, 1, 2]);
+    expect(table.times).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('marks a missing or unknown level as -1 and a missing number as NaN', () => {
+    const table = opened(`
+      DELETE FROM jdsi_param_value WHERE sim_id = 's2' AND name = 'velocity';
+      UPDATE jdsi_param_value SET value = 'Fe' WHERE sim_id = 's3' AND name = 'material';
+    `).table();
+    expect(Number.isNaN(table.parameters[0].values![1])).toBe(true);
+    expect(Array.from(table.parameters[1].codes!)).toEqual([0, 1, -1]);
+  });
+
+  it('answers a (method, step) slice aligned with the ids, NULL as NaN', () => {
+    const api = opened("UPDATE jdsi_distance SET d_shock = NULL WHERE sim_id = 's2' AND method_id = 'm-old'");
+    const slice = api.slice('m-old', 3);
+    expect(slice.t).toBe(3);
+    expect(Array.from(slice.dEdge)).toEqual([0.6, 0.6, 0.6].map(Math.fround));
+    expect(Number.isNaN(slice.dShock[1])).toBe(true);
+    expect(slice.dShock[0]).toBeCloseTo(0.3, 6);
+    expect(slice.dDensity.every(Number.isNaN)).toBe(true);
+    // A step the method lacks: every distance missing, never 0.
+    expect(Array.from(api.slice('m-old', 7).dEdge).every(Number.isNaN)).toBe(true);
+    expect(api.methodSteps('m-old')).toBe(4);
+    expect(api.methodSteps('m-new')).toBe(5);
+  });
+
+  it('forgets the cached table when another database opens', () => {
+    const api = opened();
+    expect(api.table().ids).toHaveLength(3);
+    api.open(build({ extra: "DELETE FROM jdsi_param_value WHERE sim_id = 's3'; DELETE FROM jdsi_distance WHERE sim_id = 's3'; DELETE FROM jdsi_dataset_member WHERE sim_id = 's3'; DELETE FROM jdsi_simulation WHERE sim_id = 's3';" }));
+    expect(api.table().ids).toEqual(['s1', 's2']);
+  });
+});

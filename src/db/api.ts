@@ -6,6 +6,8 @@
  */
 import type { Database, SqlJsStatic, SqlValue } from 'sql.js';
 
+import { IBaseTable, ISlice, readBaseTable, readMethodSteps, readSlice } from './slices';
+
 import {
   ALL_TABLES,
   APPLICATION_ID,
@@ -290,12 +292,40 @@ export class DatabaseApi {
     return this._read(db => this._methods(db));
   }
 
+  /** Every simulation's parameters as typed-array columns, in sim_id order. */
+  table(): IBaseTable {
+    return this._read(db => this._base(db));
+  }
+
+  /** The distances at step `t` of a method, aligned with `table().ids`. */
+  slice(methodId: string, t: number): ISlice {
+    return this._read(db => {
+      this._base(db);
+      return readSlice(db, this._rowOf!, methodId, t);
+    });
+  }
+
+  /** How many time steps a method has distances for. */
+  methodSteps(methodId: string): number {
+    return this._read(db => readMethodSteps(db, methodId));
+  }
+
   /** Close the open database, if any. */
   close(): void {
     if (this._db) {
       this._db.close();
       this._db = null;
     }
+    this._baseTable = null;
+    this._rowOf = null;
+  }
+
+  private _base(db: Database): IBaseTable {
+    if (!this._baseTable) {
+      this._baseTable = readBaseTable(db);
+      this._rowOf = new Map(this._baseTable.ids.map((id, i) => [id, i]));
+    }
+    return this._baseTable;
   }
 
   private _read<T>(read: (db: Database) => T): T {
@@ -441,6 +471,8 @@ export class DatabaseApi {
 
   private readonly _sql: SqlJsStatic;
   private _db: Database | null = null;
+  private _baseTable: IBaseTable | null = null;
+  private _rowOf: Map<string, number> | null = null;
 }
 
 /** Parse the JSON levels of a parameter: null, or an array of strings and numbers. */
@@ -479,6 +511,11 @@ export interface IDatabaseWorkerApi {
   summary(): Promise<ISummary>;
   /** Live methods, newest first. */
   methods(): Promise<IMethod[]>;
+  /** Parameters as typed-array columns (the worker transfers their buffers). */
+  table(): Promise<IBaseTable>;
+  /** Distances at one step of a method (the worker transfers their buffers). */
+  slice(methodId: string, t: number): Promise<ISlice>;
+  methodSteps(methodId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -508,6 +545,9 @@ export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseW
     open: async data => (await api()).open(data),
     summary: async () => (await api()).summary(),
     methods: async () => (await api()).methods(),
+    table: async () => (await api()).table(),
+    slice: async (methodId, t) => (await api()).slice(methodId, t),
+    methodSteps: async methodId => (await api()).methodSteps(methodId),
     close: async () => {
       // Nothing can be open before the engine loaded: do not load it just to close.
       if (ready) {

@@ -6,7 +6,7 @@
 import * as Comlink from 'comlink';
 import initSqlJs from 'sql.js';
 
-import { createWorkerApi } from './api';
+import { createWorkerApi, IDatabaseWorkerApi } from './api';
 
 /**
  * The sql.js WebAssembly binary, emitted by the bundler as an asset next to this worker.
@@ -17,4 +17,18 @@ const wasmUrl = new URL('sql.js/dist/sql-wasm.wasm', import.meta.url).href;
 
 const api = createWorkerApi(() => initSqlJs({ locateFile: () => wasmUrl }));
 
-Comlink.expose(api);
+// A slice's columns are made fresh for each call: hand their buffers over instead of copying.
+// (The parameter table is cached here, so it is copied: transferring would detach the cache.)
+const exposed: IDatabaseWorkerApi = {
+  ...api,
+  slice: async (methodId, t) => {
+    const slice = await api.slice(methodId, t);
+    return Comlink.transfer(slice, [
+      slice.dShock.buffer as ArrayBuffer,
+      slice.dEdge.buffer as ArrayBuffer,
+      slice.dDensity.buffer as ArrayBuffer
+    ]);
+  }
+};
+
+Comlink.expose(exposed);

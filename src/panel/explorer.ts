@@ -5,10 +5,14 @@
 import { Signal, ISignal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import { Message } from '@lumino/messaging';
+
 import type { IMethod, IParameter, ISummary } from '../db/api';
 import { createDatabaseClient, IDatabaseClient } from '../db/client';
+import { ExplorerModel, IExplorerSettings } from '../model/explorer';
 import { fetchDatabase } from '../server';
 import { formatCount, formatDate, h } from './dom';
+import { ExplorerView } from './explorerView';
 
 export type ExplorerState =
   | { status: 'empty' }
@@ -21,6 +25,8 @@ export interface IExplorerOptions {
   maxDatabaseMB?: number;
   /** Called when the user asks to open a path typed into the empty state. */
   onOpenRequest?: (path: string) => void;
+  /** Called by the "open in the main area" button with the panel to copy. */
+  onOpenInMain?: (panel: ExplorerPanel) => void;
 }
 
 export class ExplorerPanel extends Widget {
@@ -55,14 +61,31 @@ export class ExplorerPanel extends Widget {
     try {
       const limit = this._options.maxDatabaseMB;
       const { bytes } = await fetchDatabase(path, limit ? limit * 1048576 : Infinity);
-      const summary = await this._client().open(new Uint8Array(bytes));
+      const client = this._client();
+      const summary = await client.open(new Uint8Array(bytes));
+      const model = new ExplorerModel(client.api, () => this._theme());
+      await model.load(summary.methods);
       if (ticket === this._ticket) {
+        this._setModel(model);
         this._setState({ status: 'ready', path, summary });
       }
     } catch (error) {
       if (ticket === this._ticket) {
         this._setState({ status: 'error', path, message: (error as Error).message });
       }
+    }
+  }
+
+  /** The explorer's state, when a database with methods is open. */
+  get model(): ExplorerModel | null {
+    return this._model;
+  }
+
+  /** Open `path` and bring the view and selection to `settings` (copy a panel, restore). */
+  async openWith(path: string, settings: IExplorerSettings | null): Promise<void> {
+    await this.open(path);
+    if (settings && this._model) {
+      await this._model.restore(settings);
     }
   }
 
@@ -77,10 +100,38 @@ export class ExplorerPanel extends Widget {
     if (this.isDisposed) {
       return;
     }
+    this._setModel(null);
     this._db?.dispose();
     this._db = null;
     Signal.clearData(this);
     super.dispose();
+  }
+
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    this._view?.resize();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._view?.resize();
+  }
+
+  private _theme(): { context: string; missing: string } {
+    const style = getComputedStyle(this.node);
+    return {
+      context: style.getPropertyValue('--jp-border-color2').trim() || '#c8c8c8',
+      missing: style.getPropertyValue('--jp-ui-font-color3').trim() || '#999999'
+    };
+  }
+
+  private _setModel(model: ExplorerModel | null): void {
+    this._view?.dispose();
+    this._view = null;
+    this._model = model;
+    if (model && model.methods.length > 0) {
+      this._view = new ExplorerView(model);
+    }
   }
 
   private _client(): IDatabaseClient {
@@ -107,7 +158,17 @@ export class ExplorerPanel extends Widget {
         'Reload'
       );
       reload.addEventListener('click', () => void this.reload());
-      titleRow.appendChild(reload);
+      const actions = h('span', { class: 'jp-DSI-actions' }, reload);
+      if (this._options.onOpenInMain && this._model) {
+        const main = h(
+          'button',
+          { class: 'jp-DSI-button jp-mod-styled', title: 'Open this explorer in the main area, with the same view and selection' },
+          'Open in main area'
+        );
+        main.addEventListener('click', () => this._options.onOpenInMain!(this));
+        actions.appendChild(main);
+      }
+      titleRow.appendChild(actions);
     }
     body.appendChild(
       h(
@@ -142,8 +203,21 @@ export class ExplorerPanel extends Widget {
       );
     } else {
       body.appendChild(this._counts(state.summary));
-      body.appendChild(this._methods(state.summary.methods));
-      body.appendChild(this._parameters(state.summary.parameters));
+      if (this._view) {
+        body.appendChild(this._view.node);
+        body.appendChild(
+          h(
+            'details',
+            { class: 'jp-DSI-details' },
+            h('summary', {}, 'Methods and parameters'),
+            this._methods(state.summary.methods),
+            this._parameters(state.summary.parameters)
+          )
+        );
+      } else {
+        body.appendChild(this._methods(state.summary.methods));
+        body.appendChild(this._parameters(state.summary.parameters));
+      }
     }
     this.node.replaceChildren(body);
   }
@@ -268,6 +342,8 @@ export class ExplorerPanel extends Widget {
   }
 
   private _db: IDatabaseClient | null = null;
+  private _model: ExplorerModel | null = null;
+  private _view: ExplorerView | null = null;
   private _options: IExplorerOptions;
   private _state: ExplorerState = { status: 'empty' };
   private _stateChanged = new Signal<this, ExplorerState>(this);

@@ -1,0 +1,101 @@
+/**
+ * Row colors for the color-by choice: one palette index per row, so the views can batch their
+ * drawing per color. Index 0 is the context color of unselected rows, 1 the color of a missing
+ * value; categorical levels follow, or the bins of a sequential ramp for numbers.
+ */
+import { interpolateViridis, schemeTableau10 } from 'd3';
+
+import type { Column, IRowColors } from '../views/types';
+
+export const CONTEXT = 0;
+export const MISSING = 1;
+const RAMP_BINS = 32;
+
+export interface ILegendItem {
+  label: string;
+  color: string;
+}
+
+export interface ILegend {
+  column: string;
+  kind: 'categorical' | 'numeric';
+  items: ILegendItem[];
+  /** Numeric ramps: the domain the colors span. */
+  domain?: [number, number];
+}
+
+export interface IColoring {
+  colors: IRowColors;
+  legend: ILegend;
+}
+
+function levelColors(n: number): string[] {
+  if (n <= schemeTableau10.length) {
+    return schemeTableau10.slice(0, n);
+  }
+  return Array.from({ length: n }, (_, i) => interpolateViridis(n === 1 ? 0.5 : i / (n - 1)));
+}
+
+function extent(values: Float32Array): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < lo) {
+      lo = v;
+    }
+    if (v > hi) {
+      hi = v;
+    }
+  }
+  return lo <= hi ? [lo, hi] : [0, 1];
+}
+
+/**
+ * Colors of every row by `column`; rows not `selected` get the context color.
+ * `context` and `missing` are CSS colors read from the theme by the caller.
+ */
+export function colorRows(
+  column: Column,
+  selected: Uint8Array,
+  theme: { context: string; missing: string }
+): IColoring {
+  const rows = selected.length;
+  const index = new Uint8Array(rows);
+  if (column.kind === 'categorical') {
+    const colors = levelColors(column.levels.length);
+    const palette = [theme.context, theme.missing, ...colors];
+    const codes = column.codes;
+    for (let i = 0; i < rows; i++) {
+      index[i] = selected[i] ? (codes[i] < 0 ? MISSING : codes[i] + 2) : CONTEXT;
+    }
+    return {
+      colors: { palette, index },
+      legend: {
+        column: column.name,
+        kind: 'categorical',
+        items: column.levels.map((level, i) => ({ label: String(level), color: colors[i] }))
+      }
+    };
+  }
+  const [lo, hi] = extent(column.values);
+  const ramp = Array.from({ length: RAMP_BINS }, (_, i) => interpolateViridis(i / (RAMP_BINS - 1)));
+  const scale = hi > lo ? (RAMP_BINS - 1) / (hi - lo) : 0;
+  const values = column.values;
+  for (let i = 0; i < rows; i++) {
+    const v = values[i];
+    index[i] = !selected[i] ? CONTEXT : Number.isNaN(v) ? MISSING : 2 + Math.round((v - lo) * scale);
+  }
+  return {
+    colors: { palette: [theme.context, theme.missing, ...ramp], index },
+    legend: {
+      column: column.name,
+      kind: 'numeric',
+      domain: [lo, hi],
+      items: [0, 0.5, 1].map(f => ({
+        label: String(Number((lo + f * (hi - lo)).toPrecision(3))),
+        color: interpolateViridis(f)
+      }))
+    }
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * The current selection as one string in the filter language (DESIGN.md): axis brushes AND-ed
+ * across axes, OR-ed within an axis, then the scatter's boxes and lassos as polygons over
+ * (d_feature, d_density). `jupyter dsi select --where` and `%dsi select --where` accept it.
+ */
+import type { AxisBrush, IShape, Point } from '../views/types';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'between', 'polygon']);
+
+/** A name as the language reads it: backquoted when it is not a plain identifier. */
+export function formatName(name: string): string {
+  if (IDENTIFIER.test(name) && !KEYWORDS.has(name.toLowerCase())) {
+    return name;
+  }
+  return '`' + name.replace(/`/g, '``') + '`';
+}
+
+/** A number without binary noise (0.30000000000000004 -> 0.3), exact for what it prints. */
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) {
+    throw new Error(`cannot write ${value} in a filter`);
+  }
+  return String(Number(value.toPrecision(12)));
+}
+
+export function formatLiteral(value: string | number): string {
+  return typeof value === 'number' ? formatNumber(value) : '"' + value.replace(/"/g, '""') + '"';
+}
+
+/**
+ * Round a brushed interval outward to 4 significant digits of the axis extent, so the string
+ * reads like a decision ("d_density between 0.012 and 0.5") and never lands on a stored value
+ * by accident of binary representation.
+ */
+export function roundRange(lo: number, hi: number, extent: number): [number, number] {
+  if (!(extent > 0) || !Number.isFinite(extent)) {
+    return [lo, hi];
+  }
+  const step = Math.pow(10, Math.floor(Math.log10(extent)) - 3);
+  const down = Number((Math.floor(lo / step) * step).toPrecision(12));
+  const up = Number((Math.ceil(hi / step) * step).toPrecision(12));
+  return [down, up];
+}
+
+/** Points of a drawn shape rounded to 6 significant digits (what the string will say). */
+export function roundPolygon(polygon: Point[]): Point[] {
+  return polygon.map(([x, y]) => [Number(x.toPrecision(6)), Number(y.toPrecision(6))]);
+}
+
+/** Rows whose value is missing: no comparison holds for them, so they are `not (x >= 0 or x < 0)`. */
+function missingClause(name: string): string {
+  const n = formatName(name);
+  return `not (${n} >= 0 or ${n} < 0)`;
+}
+
+function missingTextClause(name: string, levels: readonly (string | number)[]): string {
+  return `not (${formatName(name)} in (${levels.map(formatLiteral).join(', ')}))`;
+}
+
+function orJoin(parts: string[]): string {
+  return parts.length === 1 ? parts[0] : `(${parts.join(' or ')})`;
+}
+
+/** The clause of one axis, or null when its brush keeps every row. */
+export function brushClause(
+  name: string,
+  brush: AxisBrush,
+  levels: readonly (string | number)[] = []
+): string | null {
+  const n = formatName(name);
+  const parts: string[] = [];
+  if (brush.kind === 'numeric') {
+    for (const { lo, hi } of brush.ranges) {
+      parts.push(`${n} between ${formatNumber(lo)} and ${formatNumber(hi)}`);
+    }
+    if (brush.missing) {
+      parts.push(missingClause(name));
+    }
+  } else {
+    const kept = brush.codes.filter(c => c >= 0 && c < levels.length).sort((a, b) => a - b);
+    if (kept.length > 0) {
+      parts.push(
+        kept.length === 1
+          ? `${n} == ${formatLiteral(levels[kept[0]])}`
+          : `${n} in (${kept.map(c => formatLiteral(levels[c])).join(', ')})`
+      );
+    }
+    if (brush.missing) {
+      parts.push(
+        levels.some(l => typeof l === 'string')
+          ? missingTextClause(name, levels)
+          : missingClause(name)
+      );
+    }
+  }
+  if (parts.length === 0) {
+    return `not (${n} == ${n})`; // an emptied brush keeps nothing; never reached from the views
+  }
+  return orJoin(parts);
+}
+
+function polygonClause(x: string, y: string, polygon: Point[]): string {
+  const points = polygon.map(([px, py]) => `(${formatNumber(px)}, ${formatNumber(py)})`).join(', ');
+  return `(${formatName(x)}, ${formatName(y)}) in polygon (${points})`;
+}
+
+/** The shapes of the scatter, applied in order: replace/add = union, subtract = minus. */
+export function shapesClause(shapes: readonly IShape[], x = 'd_feature', y = 'd_density'): string | null {
+  let clause: string | null = null;
+  for (const shape of shapes) {
+    const polygon = polygonClause(x, y, shape.polygon);
+    if (shape.op === 'subtract') {
+      // Subtracting from "no shape yet" (every row) leaves every row but the polygon.
+      clause = clause === null ? `not ${polygon}` : `${/ or /.test(clause) ? wrap(clause) : clause} and not ${polygon}`;
+    } else if (shape.op === 'add' && clause !== null) {
+      clause = `${clause} or ${polygon}`; // `and` binds tighter: no parentheses needed
+    } else {
+      clause = polygon;
+    }
+  }
+  return clause;
+}
+
+function wrap(clause: string): string {
+  return `(${clause})`;
+}
+
+export interface ISelectionSpec {
+  /** Brushes by axis, in axis order. */
+  brushes: ReadonlyArray<[string, AxisBrush]>;
+  levels: ReadonlyMap<string, readonly (string | number)[]>;
+  shapes: readonly IShape[];
+}
+
+/** The whole selection as one filter string ('' when nothing is selected: every row). */
+export function selectionFilter(spec: ISelectionSpec): string {
+  const clauses: string[] = [];
+  for (const [name, brush] of spec.brushes) {
+    const clause = brushClause(name, brush, spec.levels.get(name) ?? []);
+    if (clause) {
+      clauses.push(clause);
+    }
+  }
+  const shapes = shapesClause(spec.shapes);
+  if (shapes) {
+    // A chain of shapes may end in a top-level `or`: parenthesise it before and-ing.
+    clauses.push(clauses.length > 0 && / or /.test(shapes) ? wrap(shapes) : shapes);
+  }
+  return clauses.join(' and ');
+}

@@ -1,0 +1,212 @@
+/**
+ * The explorer's header: method, time step (slider, step buttons, play), weights of d_shock
+ * and d_edge (slider with numeric entry), color-by with its legend, and the selection count.
+ * Plain DOM bound to the ExplorerModel; every control is a native, keyboard-reachable element.
+ */
+import type { IMethod } from '../db/api';
+import type { ExplorerModel } from '../model/explorer';
+import { formatCount, h } from './dom';
+
+const PLAY_INTERVAL_MS = 400;
+
+export function methodLabel(m: IMethod): string {
+  const time = m.gtTime === null ? 'matched' : `step ${m.gtTime}`;
+  return `${m.groundTruth} · ${m.norm} · ${time}${m.description ? ` — ${m.description}` : ''}`;
+}
+
+function field(label: string, control: HTMLElement, extra?: HTMLElement): HTMLElement {
+  return h('label', { class: 'jp-DSI-field' }, h('span', { class: 'jp-DSI-fieldLabel' }, label), control, extra ?? null);
+}
+
+/** A slider and a number box that edit the same weight. */
+function weightControl(name: string, onChange: (value: number) => void): { root: HTMLElement; set(v: number): void } {
+  const slider = h('input', { type: 'range', min: '0', max: '2', step: '0.05', 'aria-label': `${name} weight` });
+  const box = h('input', {
+    type: 'number',
+    min: '0',
+    step: '0.05',
+    class: 'jp-DSI-number jp-mod-styled',
+    'aria-label': `${name} weight value`
+  });
+  const set = (v: number) => {
+    slider.value = String(Math.min(2, v));
+    box.value = String(v);
+  };
+  slider.addEventListener('input', () => {
+    box.value = slider.value;
+    onChange(Number(slider.value));
+  });
+  box.addEventListener('change', () => {
+    const v = Number(box.value);
+    if (Number.isFinite(v) && v >= 0) {
+      slider.value = String(Math.min(2, v));
+      onChange(v);
+    } else {
+      box.value = slider.value;
+    }
+  });
+  return { root: field(`w ${name}`, h('span', { class: 'jp-DSI-weight' }, slider, box)), set };
+}
+
+export class ExplorerControls {
+  readonly node: HTMLElement;
+
+  constructor(private readonly _model: ExplorerModel) {
+    const model = _model;
+    this._method.className = 'jp-DSI-select jp-mod-styled';
+    this._method.setAttribute('aria-label', 'Method');
+    this._method.addEventListener('change', () => void model.setMethod(this._method.value));
+
+    this._slider.type = 'range';
+    this._slider.min = '0';
+    this._slider.step = '1';
+    this._slider.setAttribute('aria-label', 'Time step');
+    this._slider.addEventListener('input', () => void model.setTime(Number(this._slider.value)));
+    const prev = h('button', { class: 'jp-DSI-iconButton', title: 'Previous step', 'aria-label': 'Previous time step' }, '‹');
+    const next = h('button', { class: 'jp-DSI-iconButton', title: 'Next step', 'aria-label': 'Next time step' }, '›');
+    prev.addEventListener('click', () => void model.setTime(model.t - 1));
+    next.addEventListener('click', () => void model.setTime(model.t + 1));
+    this._play.className = 'jp-DSI-iconButton';
+    this._play.setAttribute('aria-label', 'Play through time');
+    this._play.addEventListener('click', () => this._togglePlay());
+
+    this._shock = weightControl('shock', v => model.setWeights({ ...model.weights, shock: v }));
+    this._edge = weightControl('edge', v => model.setWeights({ ...model.weights, edge: v }));
+
+    this._color.className = 'jp-DSI-select jp-mod-styled';
+    this._color.setAttribute('aria-label', 'Color by');
+    this._color.addEventListener('change', () => model.setColorBy(this._color.value));
+
+    this._count.className = 'jp-DSI-selectionCount';
+    this._count.setAttribute('role', 'status');
+    this._count.setAttribute('aria-live', 'polite');
+    this._count.setAttribute('data-testid', 'dsi-selection-count');
+
+    this.node = h(
+      'div',
+      { class: 'jp-DSI-controls' },
+      field('Method', this._method),
+      field(
+        'Time',
+        h('span', { class: 'jp-DSI-time' }, prev, this._slider, next, this._play),
+        this._timeLabel
+      ),
+      h('div', { class: 'jp-DSI-weights' }, this._shock.root, this._edge.root),
+      field('Color by', this._color),
+      this._legend,
+      this._count
+    );
+    this._timeLabel.className = 'jp-DSI-timeLabel';
+    this._timeLabel.setAttribute('data-testid', 'dsi-time');
+    this._legend.className = 'jp-DSI-legend';
+    this.update();
+  }
+
+  /** Reflect the model (after a method, data or color change). */
+  update(): void {
+    const model = this._model;
+    const methods = model.methods;
+    if (this._methodIds !== methods.map(m => m.id).join()) {
+      this._methodIds = methods.map(m => m.id).join();
+      this._method.replaceChildren(...methods.map(m => h('option', { value: m.id, title: m.id }, methodLabel(m))));
+    }
+    this._method.value = model.method?.id ?? '';
+    this._method.disabled = methods.length === 0;
+
+    this._slider.max = String(Math.max(0, model.steps - 1));
+    this._slider.value = String(model.t);
+    this._slider.disabled = model.steps <= 1;
+    const time = model.times[model.t];
+    this._timeLabel.textContent =
+      model.steps === 0 ? 'no steps' : `step ${model.t + 1} of ${model.steps}${time !== undefined ? ` · t = ${time}` : ''}`;
+    this._play.textContent = this._timer ? '❚❚' : '▶';
+    this._play.title = this._timer ? 'Pause' : 'Play through the time steps';
+
+    this._shock.set(model.weights.shock);
+    this._edge.set(model.weights.edge);
+
+    const names = model.columnNames;
+    if (this._colorNames !== names.join()) {
+      this._colorNames = names.join();
+      this._color.replaceChildren(...names.map(n => h('option', { value: n }, n)));
+    }
+    this._color.value = model.colorBy;
+    this.updateLegend();
+    this.updateCount();
+  }
+
+  updateLegend(): void {
+    const legend = this._model.coloring?.legend;
+    if (!legend) {
+      this._legend.replaceChildren();
+      return;
+    }
+    if (legend.kind === 'categorical') {
+      this._legend.replaceChildren(
+        ...legend.items.map(item =>
+          h('span', { class: 'jp-DSI-legendItem' }, h('span', { class: 'jp-DSI-swatch', style: `background:${item.color}` }), item.label)
+        )
+      );
+    } else {
+      const ramp = legend.items.map(i => i.color).join(', ');
+      this._legend.replaceChildren(
+        h('span', { class: 'jp-DSI-legendItem' }, legend.items[0].label),
+        h('span', { class: 'jp-DSI-ramp', style: `background: linear-gradient(to right, ${ramp})` }),
+        h('span', { class: 'jp-DSI-legendItem' }, legend.items[legend.items.length - 1].label)
+      );
+    }
+  }
+
+  updateCount(): void {
+    const model = this._model;
+    const total = model.table?.rows ?? 0;
+    this._count.replaceChildren(
+      h('strong', {}, formatCount(model.count)),
+      ` of ${formatCount(total)} simulations selected`
+    );
+  }
+
+  dispose(): void {
+    this._stop();
+  }
+
+  private _togglePlay(): void {
+    if (this._timer) {
+      this._stop();
+    } else {
+      const model = this._model;
+      if (model.t >= model.steps - 1) {
+        void model.setTime(0);
+      }
+      this._timer = window.setInterval(() => {
+        if (model.t >= model.steps - 1) {
+          this._stop();
+        } else {
+          void model.setTime(model.t + 1);
+        }
+      }, PLAY_INTERVAL_MS);
+    }
+    this.update();
+  }
+
+  private _stop(): void {
+    if (this._timer) {
+      window.clearInterval(this._timer);
+      this._timer = 0;
+      this.update();
+    }
+  }
+
+  private readonly _method = document.createElement('select');
+  private readonly _slider = document.createElement('input');
+  private readonly _timeLabel = document.createElement('span');
+  private readonly _play = document.createElement('button');
+  private readonly _shock: { root: HTMLElement; set(v: number): void };
+  private readonly _edge: { root: HTMLElement; set(v: number): void };
+  private readonly _color = document.createElement('select');
+  private readonly _legend = document.createElement('div');
+  private readonly _count = document.createElement('div');
+  private _methodIds = '';
+  private _colorNames = '';
+  private _timer = 0;
+}

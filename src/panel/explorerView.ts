@@ -1,0 +1,133 @@
+/**
+ * The linked views: controls on top, parallel coordinates and the scatter below, and the
+ * selection's filter string at the bottom. Model changes are coalesced into one redraw per
+ * animation frame, so a brush move or a time step paints once, whatever changed.
+ */
+import type { ExplorerModel, Change } from '../model/explorer';
+import { ParallelCoordinates } from '../views/parcoords';
+import { Scatter } from '../views/scatter';
+import { ExplorerControls } from './controls';
+import { h } from './dom';
+
+export class ExplorerView {
+  readonly node: HTMLElement;
+
+  constructor(private readonly _model: ExplorerModel) {
+    const model = _model;
+    this._controls = new ExplorerControls(model);
+    const parcoordsHost = h('div', { class: 'jp-DSI-parcoords', 'data-testid': 'dsi-parcoords' });
+    const scatterHost = h('div', { class: 'jp-DSI-scatter', 'data-testid': 'dsi-scatter' });
+    this._parcoords = new ParallelCoordinates(parcoordsHost, {
+      onBrush: (axis, brush) => model.setBrush(axis, brush),
+      onAxesChange: (axes, inverted) => model.setAxes(axes, inverted)
+    });
+    this._scatter = new Scatter(scatterHost, {
+      onShapes: shapes => model.setShapes(shapes)
+    });
+
+    this._filterText.className = 'jp-DSI-filterText';
+    this._filterText.setAttribute('data-testid', 'dsi-filter');
+    this._filterText.setAttribute('title', 'The selection in the filter language: `jupyter dsi select --where` and `%dsi select --where` accept it');
+    const copy = h('button', { class: 'jp-DSI-button jp-mod-styled', title: 'Copy the filter string' }, 'Copy');
+    copy.addEventListener('click', () => void this._copy(copy));
+    const clear = h('button', { class: 'jp-DSI-button jp-mod-styled', title: 'Clear every brush, box and lasso' }, 'Clear');
+    clear.addEventListener('click', () => {
+      model.clearSelection();
+      this._parcoords.setBrushes(new Map());
+      this._scatter.setShapes([]);
+    });
+
+    this.node = h(
+      'div',
+      { class: 'jp-DSI-explorerView' },
+      this._controls.node,
+      parcoordsHost,
+      scatterHost,
+      h('div', { class: 'jp-DSI-filterBar' }, h('span', { class: 'jp-DSI-fieldLabel' }, 'Filter'), this._filterText, copy, clear)
+    );
+    model.changed.connect(this._onChange, this);
+    this._schedule('data');
+    this._schedule('axes');
+  }
+
+  /** Re-measure both views (the panel was resized or shown). */
+  resize(): void {
+    this._parcoords.resize();
+    this._scatter.resize();
+  }
+
+  dispose(): void {
+    this._model.changed.disconnect(this._onChange, this);
+    cancelAnimationFrame(this._frame);
+    this._controls.dispose();
+    this._parcoords.destroy();
+    this._scatter.destroy();
+  }
+
+  private _onChange(_: ExplorerModel, change: Change): void {
+    this._schedule(change);
+  }
+
+  private _schedule(change: Change): void {
+    this._dirty.add(change);
+    if (!this._frame) {
+      this._frame = requestAnimationFrame(() => this._render());
+    }
+  }
+
+  private _render(): void {
+    this._frame = 0;
+    const dirty = this._dirty;
+    this._dirty = new Set();
+    const model = this._model;
+    const table = model.table;
+    if (!table) {
+      return;
+    }
+    if (dirty.has('data') || dirty.has('axes') || dirty.has('method')) {
+      this._parcoords.setData(table, [...model.axes], [...model.inverted]);
+      this._parcoords.setBrushes(new Map(model.brushes));
+      const x = model.column('d_feature') as { values: Float32Array };
+      const y = model.column('d_density') as { values: Float32Array };
+      const { shock, edge } = model.weights;
+      this._scatter.setData(x.values, y.values, table.ids, {
+        x: `d_feature = ${shock} · d_shock + ${edge} · d_edge`,
+        y: 'd_density'
+      });
+      this._scatter.setShapes([...model.shapes]);
+    }
+    const coloring = model.coloring;
+    if (coloring) {
+      this._parcoords.setSelection(model.selected, coloring.colors);
+      this._scatter.setVisible(model.brushed);
+      this._scatter.setSelection(model.selected, coloring.colors);
+    }
+    this._controls.update();
+    this._filterText.textContent = model.filter || '(everything: no brush, box or lasso)';
+    this._filterText.classList.toggle('jp-mod-empty', !model.filter);
+  }
+
+  private async _copy(button: HTMLButtonElement): Promise<void> {
+    const text = this._model.filter;
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = 'Copied';
+    } catch {
+      // No clipboard permission (e.g. plain http): select the text so Ctrl+C works.
+      const range = document.createRange();
+      range.selectNodeContents(this._filterText);
+      const selection = window.getSelection();
+      selection?.removeAllRanges();
+      selection?.addRange(range);
+      button.textContent = 'Press Ctrl+C';
+    }
+    window.setTimeout(() => (button.textContent = 'Copy'), 1500);
+  }
+
+  private readonly _controls: ExplorerControls;
+  private readonly _parcoords: ParallelCoordinates;
+  private readonly _scatter: Scatter;
+  private readonly _filterText = document.createElement('code');
+  private _dirty = new Set<Change>();
+  private _frame = 0;
+}

@@ -1,0 +1,491 @@
+/**
+ * Line density: how the parallel coordinates draw 100k to millions of rows within a frame.
+ *
+ * Rasterising a million blended polylines on a CPU takes seconds; what the eye reads at that
+ * scale is where lines go, and how many. So, per pair of adjacent axes, rows are binned by
+ * (left pixel, right pixel): a grid of counts whose size depends on the plot, not on the rows.
+ * Each non-empty cell is one line, rasterised once into an accumulation buffer with its count;
+ * the buffer becomes pixels with a log-scaled alpha. The selection mask stays exact: only the
+ * drawing aggregates.
+ *
+ * Two costs bound a frame:
+ *  - the pixel walk of the distinct lines. Where a pair's distinct cells would take too long
+ *    to walk (uniform noise fills the whole grid), its grid is coarsened 2x2 at a time until
+ *    they fit a budget (`fitBudget`); correlated data keeps full resolution. The resolution is
+ *    chosen once per data and size, from all rows, so it holds for any selection;
+ *  - the pass over the rows. A brush move changes few rows, so the selected layer is kept as
+ *    running sums (`SelectionAccumulator`): a frame adds the lines of rows that became
+ *    selected and subtracts those of rows that left, and redraws nothing else.
+ *
+ * Colors blend by count: a cell's line carries the summed colors of its rows and a pixel shows
+ * the count-weighted mean of the lines crossing it, as datashader's categorical shading does.
+ * All sums are integers held in doubles, so adding and later subtracting a row is exact.
+ *
+ * Pure typed-array code without a canvas: unit-tested directly.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Binning
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The bin of every row on one axis: `bins` equal bins over [y0, y1) (CSS pixels spanning the
+ * axis and its missing band). Computed once per data or size.
+ */
+export function quantize(
+  ys: Float32Array,
+  y0: number,
+  y1: number,
+  bins: number,
+  out?: Uint16Array
+): Uint16Array {
+  const q = out && out.length === ys.length ? out : new Uint16Array(ys.length);
+  const k = bins / (y1 - y0);
+  const last = bins - 1;
+  for (let row = 0; row < ys.length; row++) {
+    const b = ((ys[row] - y0) * k) | 0;
+    q[row] = b < 0 ? 0 : b > last ? last : b;
+  }
+  return q;
+}
+
+/** The lines between two adjacent axes, binned: cell (left bin, right bin) -> rows. */
+export interface IPairGrid {
+  /** Bins per axis at this resolution. */
+  readonly bins: number;
+  /** Grid bin b covers the base bins [b << shift, (b + 1) << shift). */
+  readonly shift: number;
+  /** Rows per cell; cell = left * bins + right. */
+  readonly counts: Uint32Array;
+}
+
+/** Bins the rows listed in `rows` (every row if null) by their bins on two adjacent axes. */
+export function binPair(
+  left: Uint16Array,
+  right: Uint16Array,
+  bins: number,
+  rows: Uint32Array | null = null
+): IPairGrid {
+  const counts = new Uint32Array(bins * bins);
+  if (rows) {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      counts[left[row] * bins + right[row]]++;
+    }
+  } else {
+    for (let row = 0; row < left.length; row++) {
+      counts[left[row] * bins + right[row]]++;
+    }
+  }
+  return { bins, shift: 0, counts };
+}
+
+/** Halves the resolution of a grid: each cell of the result sums 2x2 cells. */
+export function coarsen(grid: IPairGrid): IPairGrid {
+  const bins = (grid.bins + 1) >> 1;
+  const counts = new Uint32Array(bins * bins);
+  for (let a = 0; a < grid.bins; a++) {
+    for (let b = 0; b < grid.bins; b++) {
+      const c = grid.counts[a * grid.bins + b];
+      if (c !== 0) {
+        counts[(a >> 1) * bins + (b >> 1)] += c;
+      }
+    }
+  }
+  return { bins, shift: grid.shift + 1, counts };
+}
+
+/** The number of bins per axis after `shift` halvings of `baseBins` (as `coarsen` does). */
+export function binsAtShift(baseBins: number, shift: number): number {
+  let bins = baseBins;
+  for (let s = 0; s < shift; s++) {
+    bins = (bins + 1) >> 1;
+  }
+  return bins;
+}
+
+/** The total number of rows in a grid (binning loses no row). */
+export function gridTotal(grid: IPairGrid): number {
+  let total = 0;
+  for (let i = 0; i < grid.counts.length; i++) {
+    total += grid.counts[i];
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Budget
+// ---------------------------------------------------------------------------------------------
+
+/** Where a pair's lines go, in device pixels of the accumulation buffer. */
+export interface IPairPlacement {
+  /** The columns of the left and right axes. */
+  readonly xLeft: number;
+  readonly xRight: number;
+  /** The y of the top edge of base bin 0, and the height of one base bin. */
+  readonly yTop: number;
+  readonly binHeight: number;
+  /** The number of base bins (the resolution `quantize` used). */
+  readonly baseBins: number;
+}
+
+/** The y (device pixels) of the middle of every bin at a resolution. */
+export function binCenters(place: IPairPlacement, shift: number): Float64Array {
+  const bins = binsAtShift(place.baseBins, shift);
+  const ys = new Float64Array(bins);
+  for (let b = 0; b < bins; b++) {
+    const first = b << shift;
+    const end = Math.min((b + 1) << shift, place.baseBins);
+    ys[b] = place.yTop + ((first + end) / 2) * place.binHeight;
+  }
+  return ys;
+}
+
+/** The pixels a grid's lines will touch: one per step along each line's major axis. */
+export function rasterCost(grid: IPairGrid, place: IPairPlacement): number {
+  const dx = Math.abs(place.xRight - place.xLeft);
+  const ys = binCenters(place, grid.shift);
+  let cost = 0;
+  for (let a = 0; a < grid.bins; a++) {
+    for (let b = 0; b < grid.bins; b++) {
+      if (grid.counts[a * grid.bins + b] !== 0) {
+        const dy = Math.abs(ys[b] - ys[a]);
+        cost += dy > dx ? dy : dx;
+      }
+    }
+  }
+  return cost;
+}
+
+/** Grids never get coarser than this: below it, line ends would visibly snap to a few points. */
+const MIN_BINS = 24;
+
+/** Coarsens a grid until drawing it costs at most `budget` pixels (or it reaches MIN_BINS). */
+export function fitBudget(grid: IPairGrid, place: IPairPlacement, budget: number): IPairGrid {
+  let fitted = grid;
+  while (fitted.bins > MIN_BINS && rasterCost(fitted, place) > budget) {
+    fitted = coarsen(fitted);
+  }
+  return fitted;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rasterising
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Per-pixel sums of the lines drawn: 4 integers per pixel, the count and the summed r, g, b
+ * (0..255 per row). Integer sums are exact, so lines can be subtracted again; 32 bits hold
+ * them up to 8 million rows through one pixel.
+ */
+export interface IAccumulator {
+  readonly width: number;
+  readonly height: number;
+  readonly sums: Int32Array;
+}
+
+export function createAccumulator(width: number, height: number): IAccumulator {
+  const w = Math.max(0, Math.floor(width));
+  const h = Math.max(0, Math.floor(height));
+  return { width: w, height: h, sums: new Int32Array(w * h * 4) };
+}
+
+/**
+ * Adds one line to the buffer: `count` rows whose colors sum to (r, g, b); negative values
+ * take rows away. A DDA along the major axis, one pixel per step, so steep lines stay
+ * unbroken. The last pixel (on the right axis) is left to the next pair, so that an axis
+ * is not counted twice.
+ */
+export function addLine(
+  acc: IAccumulator,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+  count: number,
+  r: number,
+  g: number,
+  b: number
+): void {
+  const { width, height, sums } = acc;
+  const steps = Math.max(1, Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0))));
+  const sx = (x1 - x0) / steps;
+  const sy = (y1 - y0) / steps;
+  let x = x0;
+  let y = y0;
+  for (let i = 0; i < steps; i++, x += sx, y += sy) {
+    const px = x | 0;
+    const py = y | 0;
+    if (px >= 0 && px < width && py >= 0 && py < height) {
+      const p = (py * width + px) * 4;
+      sums[p] += count;
+      sums[p + 1] += r;
+      sums[p + 2] += g;
+      sums[p + 3] += b;
+    }
+  }
+}
+
+/** Draws every non-empty cell of a grid as one line of its count, in one color. */
+export function rasterizeGrid(
+  grid: IPairGrid,
+  place: IPairPlacement,
+  acc: IAccumulator,
+  rgb: readonly [number, number, number]
+): void {
+  const ys = binCenters(place, grid.shift);
+  const { bins, counts } = grid;
+  for (let a = 0; a < bins; a++) {
+    for (let b = 0; b < bins; b++) {
+      const c = counts[a * bins + b];
+      if (c !== 0) {
+        addLine(acc, place.xLeft, ys[a], place.xRight, ys[b], c, c * rgb[0], c * rgb[1], c * rgb[2]);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The selected layer, kept up to date
+// ---------------------------------------------------------------------------------------------
+
+/** One pair of adjacent axes as the selection accumulator sees it. */
+export interface IPairSetup {
+  /** Every row's base bin on the left and right axis. */
+  readonly left: Uint16Array;
+  readonly right: Uint16Array;
+  /** The resolution chosen for the pair (see fitBudget). */
+  readonly shift: number;
+  readonly place: IPairPlacement;
+}
+
+/** Pending changes to one pair: summed per cell, so that a cell is redrawn once per frame. */
+class PairDelta {
+  constructor(readonly setup: IPairSetup) {
+    this.bins = binsAtShift(setup.place.baseBins, setup.shift);
+    this.ys = binCenters(setup.place, setup.shift);
+    const cells = this.bins * this.bins;
+    this.sums = new Int32Array(cells * 4);
+    this.marked = new Uint8Array(cells);
+    this.touched = new Uint32Array(cells);
+  }
+
+  /** Adds (sign 1) or removes (sign -1) a row of color (r, g, b). */
+  add(row: number, sign: number, r: number, g: number, b: number): void {
+    const { left, right, shift } = this.setup;
+    const cell = (left[row] >> shift) * this.bins + (right[row] >> shift);
+    const p = cell * 4;
+    this.sums[p] += sign;
+    this.sums[p + 1] += sign * r;
+    this.sums[p + 2] += sign * g;
+    this.sums[p + 3] += sign * b;
+    if (this.marked[cell] === 0) {
+      this.marked[cell] = 1;
+      this.touched[this.nTouched++] = cell;
+    }
+  }
+
+  /** Adds every selected row at once: the first frame, one pair at a time for locality. */
+  addAll(mask: Uint8Array, index: Uint8Array, palette: Int32Array, rows: number): void {
+    const { left, right, shift } = this.setup;
+    const { bins, sums, marked, touched } = this;
+    for (let row = 0; row < rows; row++) {
+      if (mask[row] === 0) {
+        continue;
+      }
+      const cell = (left[row] >> shift) * bins + (right[row] >> shift);
+      const p = cell * 4;
+      const c = index[row] * 3;
+      sums[p]++;
+      sums[p + 1] += palette[c];
+      sums[p + 2] += palette[c + 1];
+      sums[p + 3] += palette[c + 2];
+      if (marked[cell] === 0) {
+        marked[cell] = 1;
+        touched[this.nTouched++] = cell;
+      }
+    }
+  }
+
+  /** Draws the net change of every touched cell into the accumulator and forgets it. */
+  flush(acc: IAccumulator): void {
+    const { place } = this.setup;
+    const { sums, ys, bins } = this;
+    for (let i = 0; i < this.nTouched; i++) {
+      const cell = this.touched[i];
+      const p = cell * 4;
+      // A row that changed color within a cell leaves the count alone but not the colors.
+      if (sums[p] !== 0 || sums[p + 1] !== 0 || sums[p + 2] !== 0 || sums[p + 3] !== 0) {
+        const a = (cell / bins) | 0;
+        const b = cell - a * bins;
+        addLine(acc, place.xLeft, ys[a], place.xRight, ys[b], sums[p], sums[p + 1], sums[p + 2], sums[p + 3]);
+      }
+      sums[p] = sums[p + 1] = sums[p + 2] = sums[p + 3] = 0;
+      this.marked[cell] = 0;
+    }
+    this.nTouched = 0;
+  }
+
+  readonly bins: number;
+  readonly ys: Float64Array;
+  private readonly sums: Int32Array;
+  /** The cells with pending changes, listed once each (marked) so a flush visits only them. */
+  private readonly marked: Uint8Array;
+  private readonly touched: Uint32Array;
+  private nTouched = 0;
+}
+
+/**
+ * The selected layer's accumulation buffer, kept in step with a selection by differences:
+ * `update` compares the new mask and colors with the ones it last drew, adds the rows that
+ * came in (or changed color) and subtracts those that left. Its first update, from nothing,
+ * draws every selected row; a small brush move then costs a pass over the mask plus the lines
+ * of the rows that changed.
+ */
+export class SelectionAccumulator {
+  constructor(
+    readonly acc: IAccumulator,
+    pairs: readonly IPairSetup[],
+    readonly rows: number
+  ) {
+    this._pairs = pairs.map(setup => new PairDelta(setup));
+    // Rounded up to whole words, so that the comparison can read 4 rows at a time.
+    const padded = (rows + 3) & ~3;
+    this._mask = new Uint8Array(padded);
+    this._index = new Uint8Array(padded);
+  }
+
+  /**
+   * Brings the buffer to `mask` (non-zero: selected) colored by `index` into `palette`
+   * (3 integers 0..255 per palette index). Returns the number of rows that changed.
+   */
+  update(mask: Uint8Array, index: Uint8Array, palette: Int32Array): number {
+    if (!this._started) {
+      return this._start(mask, index, palette);
+    }
+    let changed = 0;
+    // Most rows do not change: compare them four at a time where the arrays allow it.
+    const words = mask.byteOffset % 4 === 0 && index.byteOffset % 4 === 0 ? this.rows >> 2 : 0;
+    if (words > 0) {
+      const mask32 = new Uint32Array(mask.buffer, mask.byteOffset, words);
+      const index32 = new Uint32Array(index.buffer, index.byteOffset, words);
+      const was32 = new Uint32Array(this._mask.buffer, 0, words);
+      const wasIndex32 = new Uint32Array(this._index.buffer, 0, words);
+      for (let w = 0; w < words; w++) {
+        if (mask32[w] !== was32[w] || index32[w] !== wasIndex32[w]) {
+          for (let row = w * 4; row < w * 4 + 4; row++) {
+            changed += this._updateRow(row, mask[row], index[row], palette);
+          }
+        }
+      }
+    }
+    for (let row = words * 4; row < this.rows; row++) {
+      changed += this._updateRow(row, mask[row], index[row], palette);
+    }
+    for (const pair of this._pairs) {
+      pair.flush(this.acc);
+    }
+    return changed;
+  }
+
+  /** The first update: every selected row, binned pair by pair rather than row by row. */
+  private _start(mask: Uint8Array, index: Uint8Array, palette: Int32Array): number {
+    this._started = true;
+    this._mask.set(mask.subarray(0, this.rows));
+    this._index.set(index.subarray(0, this.rows));
+    for (const pair of this._pairs) {
+      pair.addAll(mask, index, palette, this.rows);
+      pair.flush(this.acc);
+    }
+    return this.rows;
+  }
+
+  /** Moves one row's lines from its old state to (selected, k); 1 if it changed, else 0. */
+  private _updateRow(row: number, selected: number, k: number, palette: Int32Array): number {
+    const oldSelected = this._mask[row] !== 0;
+    const oldK = this._index[row];
+    // The raw values are kept, so that unchanged words compare equal next time.
+    this._mask[row] = selected;
+    this._index[row] = k;
+    if (oldSelected === (selected !== 0) && (!oldSelected || oldK === k)) {
+      return 0;
+    }
+    const pairs = this._pairs;
+    if (oldSelected) {
+      const c = oldK * 3;
+      for (let i = 0; i < pairs.length; i++) {
+        pairs[i].add(row, -1, palette[c], palette[c + 1], palette[c + 2]);
+      }
+    }
+    if (selected !== 0) {
+      const c = k * 3;
+      for (let i = 0; i < pairs.length; i++) {
+        pairs[i].add(row, 1, palette[c], palette[c + 1], palette[c + 2]);
+      }
+    }
+    return 1;
+  }
+
+  private readonly _pairs: PairDelta[];
+  private readonly _mask: Uint8Array;
+  private readonly _index: Uint8Array;
+  private _started = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pixels
+// ---------------------------------------------------------------------------------------------
+
+/** How counts become pixels. */
+export interface IDensityStyle {
+  /** Alpha of a pixel crossed by one line, and of the densest pixel. */
+  readonly minAlpha: number;
+  readonly maxAlpha: number;
+}
+
+/**
+ * Writes the buffer as RGBA (an ImageData's data, same width and height): alpha grows with the
+ * log of the count, from minAlpha (a single line stays visible) to maxAlpha (the densest
+ * pixel); the color is the count-weighted mean of the lines' colors.
+ */
+export function composeRGBA(acc: IAccumulator, style: IDensityStyle, out: Uint8ClampedArray): void {
+  const { sums } = acc;
+  // Clearing as 32-bit words is a memset; empty pixels, usually most, then cost nothing more.
+  new Uint32Array(out.buffer, out.byteOffset, out.length >> 2).fill(0);
+  const alpha = alphaTable(maxCount(sums), style);
+  for (let p = 0; p < sums.length; p += 4) {
+    const c = sums[p];
+    if (c <= 0) {
+      continue;
+    }
+    out[p] = sums[p + 1] / c;
+    out[p + 1] = sums[p + 2] / c;
+    out[p + 2] = sums[p + 3] / c;
+    out[p + 3] = c < alpha.table.length ? alpha.table[c] : alphaOf(c, alpha.norm, style);
+  }
+}
+
+function maxCount(sums: Int32Array): number {
+  let max = 0;
+  for (let p = 0; p < sums.length; p += 4) {
+    if (sums[p] > max) {
+      max = sums[p];
+    }
+  }
+  return max;
+}
+
+/** Alpha (0..255) by count, tabulated for the small counts that most pixels have. */
+function alphaTable(max: number, style: IDensityStyle): { table: Uint8ClampedArray; norm: number } {
+  const norm = 1 / Math.log1p(Math.max(max, 1));
+  const table = new Uint8ClampedArray(Math.min(max + 1, 4096));
+  for (let c = 1; c < table.length; c++) {
+    table[c] = alphaOf(c, norm, style);
+  }
+  return { table, norm };
+}
+
+function alphaOf(count: number, norm: number, style: IDensityStyle): number {
+  const t = Math.log1p(count) * norm;
+  return 255 * (style.minAlpha + (style.maxAlpha - style.minAlpha) * t);
+}

@@ -1,0 +1,940 @@
+/**
+ * Parallel coordinates of the ensemble (seed 000, figures 3, 5 and 7): one vertical axis per
+ * column, one polyline per simulation, brushes on the axes to select.
+ *
+ * A plain module (DESIGN.md rule 6): it takes a container element and typed-array columns and
+ * imports nothing from JupyterLab. Lines are drawn on two canvases, axes, labels and brushes in
+ * an SVG on top:
+ *
+ *  - the context canvas holds every row in the context color; it depends on the data, the axes
+ *    and the size only, so a brush move never redraws it;
+ *  - the selection canvas holds the selected rows in their colors: the only thing redrawn per
+ *    brush move (`setSelection`), from per-row pixels computed once per data or size.
+ *
+ * Up to `densityThreshold` rows both draw lines; above it they draw line density
+ * (density.ts), which keeps a brush move within a frame at a million rows.
+ */
+import {
+  AxisScale,
+  Interval,
+  IVerticalLayout,
+  axisScale,
+  brushToIntervals,
+  clamp,
+  intervalsToBrush,
+  nearestPolyline,
+  normalizeIntervals,
+  rowPixels
+} from './axes';
+import { quantize } from './density';
+import {
+  ContextDensity,
+  DEFAULT_DENSITY_BUDGET,
+  ILayerRows,
+  IPlotGeometry,
+  SelectionDensity,
+  drawLines
+} from './parcoords-layers';
+import { HEADER, ITheme, drawAxis, drawBrushes, readTheme, svg } from './parcoords-svg';
+import type { AxisBrush, Column, IRowColors, ITable } from './types';
+
+export interface IParallelCoordinatesOptions {
+  /** A brush changed: live while dragging (final = false), once more when the drag ends. */
+  onBrush?: (axis: string, brush: AxisBrush | null, final: boolean) => void;
+  /** The visible axes changed (reordered by drag, inverted, hidden or restored). */
+  onAxesChange?: (axes: string[], inverted: string[]) => void;
+  /** The pointer is over a selected row's line (or no line: null). */
+  onHover?: (row: number | null) => void;
+  /** Above this many rows, draw line density instead of lines. */
+  densityThreshold?: number;
+  /** Pixels of line walk per density frame (see parcoords-layers.ts); for benchmarks. */
+  densityBudget?: number;
+}
+
+/**
+ * Lines up to this many rows. Above it, stroking every line on a CPU canvas (headless
+ * Chromium, no GPU) takes longer than a frame, and density reads better anyway.
+ */
+export const DEFAULT_DENSITY_THRESHOLD = 20000;
+
+/** Room around the axes: the header above, tick labels on the left, "missing" on the right. */
+const MARGIN = { top: HEADER.height, right: 48, bottom: 6, left: 56 };
+/** The missing band below each axis, and the gap that sets it apart. */
+const MISSING = { gap: 10, band: 14 };
+/** The height the view keeps when its container gives it none. */
+const MIN_HEIGHT = 240;
+/** Layout size while the container is not yet laid out (detached, or jsdom). */
+const FALLBACK = { width: 640, height: 320 };
+/** A pointer moving less than this between down and up is a click. */
+const CLICK_SLOP = 3;
+/** How far (CSS pixels) from a line the pointer still hovers it. */
+const HOVER_TOLERANCE = 5;
+
+const LOOK = {
+  context: {
+    lines: { maxAlpha: 0.35, minAlpha: 0, lineWidth: 1 },
+    density: { maxAlpha: 0.55, minAlpha: 0.12, lineWidth: 1 }
+  },
+  selected: {
+    lines: { maxAlpha: 0.85, minAlpha: 0, lineWidth: 1 },
+    density: { maxAlpha: 0.95, minAlpha: 0.3, lineWidth: 1 }
+  }
+};
+
+/** A visible axis with everything computed once per data, size or inversion. */
+interface IAxis {
+  readonly name: string;
+  readonly column: Column;
+  readonly scale: AxisScale;
+  /** Every row's y on this axis (CSS pixels) and its density bin. */
+  readonly ys: Float32Array;
+  readonly bins: Uint16Array;
+  readonly hasMissing: boolean;
+}
+
+/** The plot as laid out for the current size and axes. */
+interface IPlot extends IPlotGeometry {
+  readonly axes: readonly IAxis[];
+}
+
+/** A gesture in progress. */
+type Drag =
+  | {
+      kind: 'brush';
+      mode: 'create' | 'move' | 'resize';
+      axis: string;
+      /** The axis' intervals being edited, and which one the pointer holds. */
+      intervals: Interval[];
+      index: number;
+      /** create: where the drag began; move: pointer offset in the brush; resize: the edge. */
+      anchor: number;
+      moved: boolean;
+    }
+  | { kind: 'reorder'; axis: string; grab: number; start: number; moved: boolean };
+
+/** The selection as drawn: the mask and its colors. */
+interface ISelection {
+  readonly mask: Uint8Array;
+  readonly colors: IRowColors;
+}
+
+export class ParallelCoordinates {
+  constructor(container: HTMLElement, options: IParallelCoordinatesOptions = {}) {
+    this._options = options;
+    this._threshold = options.densityThreshold ?? DEFAULT_DENSITY_THRESHOLD;
+    this._contextDensity = new ContextDensity(options.densityBudget ?? DEFAULT_DENSITY_BUDGET);
+    this._root = this._buildRoot();
+    container.appendChild(this._root);
+    this._contextCtx = context2d(this._contextCanvas);
+    this._selectedCtx = context2d(this._selectedCanvas);
+    this._theme = readTheme(this._root);
+    this._listen();
+  }
+
+  /**
+   * Shows a table: `axes` are the visible columns in order (unknown names are skipped),
+   * `inverted` those drawn upside down. Redraws everything.
+   */
+  setData(table: ITable, axes: readonly string[], inverted: readonly string[] = []): void {
+    if (table !== this._table) {
+      this._axisCache.clear();
+      this._everyRow = null;
+    }
+    this._table = table;
+    const known = new Set(table.columns.map(c => c.name));
+    this._axes = [...new Set(axes)].filter(name => known.has(name));
+    this._inverted = new Set(inverted.filter(name => known.has(name)));
+    this._redraw();
+  }
+
+  /** Sets every brush (restoring saved settings); no onBrush callback. */
+  setBrushes(brushes: ReadonlyMap<string, AxisBrush>): void {
+    this._brushes = new Map(brushes);
+    this._updateIntervals();
+    this._plot?.axes.forEach(axis => this._drawAxisBrushes(axis.name));
+  }
+
+  /**
+   * The hot path after every brush move: redraws the selected rows only. `selected` is 1 for
+   * the rows to draw in `colors.palette[colors.index[row]]`; the others stay as context.
+   */
+  setSelection(selected: Uint8Array, colors: IRowColors): void {
+    this._selection = { mask: selected, colors };
+    if (this._contextColor() !== this._contextDrawnWith) {
+      this._drawContext();
+    }
+    this._drawSelected();
+  }
+
+  /** Re-measures the container (also done by a ResizeObserver) and redraws if it changed. */
+  resize(): void {
+    const { width, height } = this._measure();
+    const dpr = window.devicePixelRatio || 1;
+    if (!this._plot || width !== this._plot.width || height !== this._plot.height || dpr !== this._plot.dpr) {
+      this._redraw();
+    }
+  }
+
+  destroy(): void {
+    this._resizeObserver?.disconnect();
+    this._themeObserver?.disconnect();
+    cancelFrame(this._hoverFrame);
+    cancelFrame(this._selectedFrame);
+    cancelFrame(this._resizeFrame);
+    this._root.remove();
+    this._table = null;
+    this._plot = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // DOM
+  // -------------------------------------------------------------------------------------------
+
+  /** root > [context canvas, selection canvas, svg, tooltip, hidden-axes control] */
+  private _buildRoot(): HTMLDivElement {
+    const root = document.createElement('div');
+    root.className = 'jp-DSI-pc';
+    Object.assign(root.style, {
+      position: 'relative',
+      width: '100%',
+      height: '100%',
+      minHeight: `${MIN_HEIGHT}px`,
+      overflow: 'hidden',
+      userSelect: 'none',
+      // The page must not scroll or zoom while a brush is dragged on a touch screen.
+      touchAction: 'none'
+    });
+    for (const canvas of [this._contextCanvas, this._selectedCanvas]) {
+      Object.assign(canvas.style, { position: 'absolute', left: '0', top: '0' });
+      root.appendChild(canvas);
+    }
+    this._contextCanvas.className = 'jp-DSI-pc-context';
+    this._selectedCanvas.className = 'jp-DSI-pc-selected';
+    this._svg.setAttribute('class', 'jp-DSI-pc-svg');
+    Object.assign(this._svg.style, { position: 'absolute', left: '0', top: '0' });
+    this._svg.append(this._axesGroup, this._hoverPath);
+    this._hoverPath.setAttribute('fill', 'none');
+    this._hoverPath.setAttribute('pointer-events', 'none');
+    root.appendChild(this._svg);
+    Object.assign(this._tooltip.style, {
+      position: 'absolute',
+      pointerEvents: 'none',
+      whiteSpace: 'pre',
+      fontSize: '11px',
+      lineHeight: '1.4',
+      padding: '4px 6px',
+      borderRadius: '3px',
+      display: 'none',
+      zIndex: '2'
+    });
+    this._tooltip.className = 'jp-DSI-pc-tooltip';
+    this._tooltip.setAttribute('role', 'tooltip');
+    root.appendChild(this._tooltip);
+    root.appendChild(this._buildHiddenControl());
+    return root;
+  }
+
+  /** "+ N hidden": lists the hidden axes; clicking one shows it again (at the right end). */
+  private _buildHiddenControl(): HTMLDivElement {
+    const box = document.createElement('div');
+    box.className = 'jp-DSI-pc-hidden';
+    Object.assign(box.style, { position: 'absolute', left: '2px', bottom: '2px', zIndex: '3' });
+    this._hiddenButton.type = 'button';
+    this._hiddenButton.title = 'Show a hidden axis';
+    Object.assign(this._hiddenButton.style, {
+      font: 'inherit',
+      fontSize: '10px',
+      padding: '0 5px',
+      borderRadius: '3px',
+      cursor: 'pointer',
+      background: 'transparent'
+    });
+    this._hiddenButton.addEventListener('click', () => {
+      this._hiddenMenu.style.display = this._hiddenMenu.style.display === 'none' ? 'flex' : 'none';
+    });
+    Object.assign(this._hiddenMenu.style, {
+      display: 'none',
+      position: 'absolute',
+      left: '0',
+      bottom: '20px',
+      flexDirection: 'column',
+      maxHeight: '200px',
+      overflowY: 'auto',
+      padding: '2px',
+      borderRadius: '3px',
+      fontSize: '11px'
+    });
+    this._hiddenMenu.setAttribute('role', 'menu');
+    box.append(this._hiddenMenu, this._hiddenButton);
+    return box;
+  }
+
+  private _listen(): void {
+    this._svg.addEventListener('pointerdown', this._onPointerDown);
+    this._svg.addEventListener('pointermove', this._onPointerMove);
+    this._svg.addEventListener('pointerup', this._onPointerUp);
+    this._svg.addEventListener('pointercancel', this._onPointerUp);
+    this._svg.addEventListener('pointerleave', this._onPointerLeave);
+    this._svg.addEventListener('click', this._onClick);
+    if (typeof ResizeObserver !== 'undefined') {
+      this._resizeObserver = new ResizeObserver(() => {
+        cancelFrame(this._resizeFrame);
+        this._resizeFrame = requestFrame(() => this.resize());
+      });
+      this._resizeObserver.observe(this._root);
+    }
+    // JupyterLab switches themes by swapping CSS variables, announced on <body>'s attributes.
+    if (typeof MutationObserver !== 'undefined') {
+      this._themeObserver = new MutationObserver(() => this._redraw());
+      this._themeObserver.observe(document.body, {
+        attributes: true,
+        attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light']
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Layout
+  // -------------------------------------------------------------------------------------------
+
+  /** The CSS size of the view; a fallback while the container is not laid out. */
+  private _measure(): { width: number; height: number } {
+    const width = this._root.clientWidth || FALLBACK.width;
+    const height = this._root.clientHeight || FALLBACK.height;
+    return { width, height };
+  }
+
+  /** Lays the plot out for the current size, data and axes; reuses unchanged axes' pixels. */
+  private _layout(): IPlot | null {
+    const table = this._table;
+    if (!table) {
+      return null;
+    }
+    const { width, height } = this._measure();
+    const dpr = window.devicePixelRatio || 1;
+    const layout = verticalLayout(height);
+    // One density bin per device pixel of the axis, within what a Uint16 grid pair affords.
+    const baseBins = clamp(Math.round((layout.missingBottom - layout.top) * dpr), 16, 512);
+    const axes = this._axes.map(name => this._axis(table, name, layout, baseBins));
+    const xs = axisXs(axes.length, width);
+    return {
+      width,
+      height,
+      dpr,
+      layout,
+      xs,
+      axes,
+      ys: axes.map(a => a.ys),
+      bins: axes.map(a => a.bins),
+      baseBins
+    };
+  }
+
+  /** An axis' scale, pixels and bins: cached by layout and inversion (a reorder reuses all). */
+  private _axis(table: ITable, name: string, layout: IVerticalLayout, baseBins: number): IAxis {
+    const inverted = this._inverted.has(name);
+    const key = [layout.top, layout.bottom, layout.missingTop, layout.missingBottom, baseBins, inverted].join();
+    const cached = this._axisCache.get(name);
+    if (cached && cached.key === key) {
+      return cached.axis;
+    }
+    const column = table.columns.find(c => c.name === name)!;
+    const scale = axisScale(column, layout, inverted);
+    const ys = rowPixels(column, scale, cached?.axis.ys);
+    const bins = quantize(ys, layout.top, layout.missingBottom, baseBins, cached?.axis.bins);
+    const axis = { name, column, scale, ys, bins, hasMissing: hasMissing(column) };
+    this._axisCache.set(name, { key, axis });
+    return axis;
+  }
+
+  /** The pixel intervals of every visible axis, from the brushes in data units. */
+  private _updateIntervals(): void {
+    this._intervals.clear();
+    for (const axis of this._plot?.axes ?? []) {
+      const brush = this._brushes.get(axis.name);
+      if (brush) {
+        this._intervals.set(axis.name, brushToIntervals(axis.scale, brush));
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Drawing
+  // -------------------------------------------------------------------------------------------
+
+  /** Everything: layout, SVG, the context layer now, the selection layer by the next frame. */
+  private _redraw(): void {
+    this._theme = readTheme(this._root);
+    this._plot = this._layout();
+    this._sizeSurfaces();
+    this._updateIntervals();
+    this._drawAxes();
+    this._drawHiddenControl();
+    this._hover(null);
+    this._drawContext();
+    // A new slice is usually followed by its selection within the same task: draw the
+    // selection layer once, with it, rather than now and again then.
+    this._selectedDirty = true;
+    cancelFrame(this._selectedFrame);
+    this._selectedFrame = requestFrame(() => this._selectedDirty && this._drawSelected());
+  }
+
+  private _sizeSurfaces(): void {
+    const plot = this._plot;
+    const { width, height, dpr } = plot ?? { ...FALLBACK, dpr: 1 };
+    for (const canvas of [this._contextCanvas, this._selectedCanvas]) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(height * dpr);
+      canvas.style.width = `${width}px`;
+      canvas.style.height = `${height}px`;
+    }
+    this._svg.setAttribute('width', String(width));
+    this._svg.setAttribute('height', String(height));
+    this._svg.setAttribute('font-family', this._theme.font);
+    this._root.style.fontFamily = this._theme.font;
+    Object.assign(this._tooltip.style, {
+      background: this._theme.surface,
+      color: this._theme.text,
+      border: `1px solid ${this._theme.border}`
+    });
+  }
+
+  private _drawAxes(): void {
+    this._axesGroup.replaceChildren();
+    this._axisGroups.clear();
+    const plot = this._plot;
+    if (!plot) {
+      return;
+    }
+    const spacing = plot.xs.length > 1 ? plot.xs[1] - plot.xs[0] : plot.width / 2;
+    plot.axes.forEach((axis, i) => {
+      const g = drawAxis(
+        this._theme,
+        {
+          name: axis.name,
+          unit: axis.column.unit ?? null,
+          scale: axis.scale,
+          inverted: this._inverted.has(axis.name),
+          hasMissing: axis.hasMissing,
+          spacing
+        },
+        plot.xs[i]
+      );
+      this._axesGroup.appendChild(g);
+      this._axisGroups.set(axis.name, g);
+      this._drawAxisBrushes(axis.name);
+    });
+  }
+
+  private _drawAxisBrushes(name: string, intervals = this._intervals.get(name) ?? []): void {
+    const g = this._axisGroups.get(name);
+    if (g) {
+      drawBrushes(this._theme, g, intervals);
+    }
+  }
+
+  private _drawHiddenControl(): void {
+    const hidden = (this._table?.columns ?? []).map(c => c.name).filter(n => !this._axes.includes(n));
+    this._hiddenButton.style.display = hidden.length > 0 ? '' : 'none';
+    this._hiddenButton.textContent = `+ ${hidden.length} hidden`;
+    Object.assign(this._hiddenButton.style, {
+      color: this._theme.muted,
+      border: `1px solid ${this._theme.border}`
+    });
+    Object.assign(this._hiddenMenu.style, {
+      background: this._theme.surface,
+      border: `1px solid ${this._theme.border}`
+    });
+    this._hiddenMenu.replaceChildren(
+      ...hidden.map(name => {
+        const item = document.createElement('button');
+        item.type = 'button';
+        item.setAttribute('role', 'menuitem');
+        item.textContent = name;
+        Object.assign(item.style, {
+          font: 'inherit',
+          textAlign: 'left',
+          border: 'none',
+          background: 'transparent',
+          color: this._theme.text,
+          padding: '2px 6px',
+          cursor: 'pointer'
+        });
+        item.addEventListener('click', () => this._showAxis(name));
+        return item;
+      })
+    );
+    if (hidden.length === 0) {
+      this._hiddenMenu.style.display = 'none';
+    }
+  }
+
+  /** The context color: the selection palette's entry 0, else the theme's. */
+  private _contextColor(): string {
+    return this._currentSelection()?.colors.palette[0] ?? this._theme.context;
+  }
+
+  /** Whether rows are drawn as density rather than lines. */
+  private _dense(): boolean {
+    return (this._table?.rows ?? 0) > this._threshold;
+  }
+
+  /** A mask of every row (the context layer, and the selection before one is given). */
+  private _allRows(): Uint8Array {
+    return this._everyRow ?? (this._everyRow = new Uint8Array(this._table?.rows ?? 0).fill(1));
+  }
+
+  /** Every row, in the context color; changes with data, axes, size and theme only. */
+  private _drawContext(): void {
+    const ctx = this._contextCtx;
+    const plot = this._plot;
+    this._contextDrawnWith = this._contextColor();
+    if (!ctx || !plot) {
+      return;
+    }
+    if (this._dense()) {
+      // Also picks each pair's resolution, which the selected layer then shares.
+      this._shifts = this._contextDensity.draw(ctx, plot, this._contextDrawnWith, LOOK.context.density);
+    } else {
+      const layer = { mask: this._allRows(), index: null, palette: [this._contextDrawnWith] };
+      drawLines(ctx, plot, layer, LOOK.context.lines);
+    }
+  }
+
+  /** The selected rows in their colors (every row in the accent color before any selection). */
+  private _drawSelected(): void {
+    this._selectedDirty = false;
+    const ctx = this._selectedCtx;
+    const plot = this._plot;
+    if (!ctx || !plot) {
+      return;
+    }
+    const selection = this._currentSelection();
+    const layer: ILayerRows = selection
+      ? { mask: selection.mask, index: selection.colors.index, palette: selection.colors.palette }
+      : { mask: this._allRows(), index: null, palette: [this._theme.accent] };
+    if (this._dense()) {
+      this._selectedDensity.draw(ctx, plot, this._shifts, layer, LOOK.selected.density);
+    } else {
+      drawLines(ctx, plot, layer, LOOK.selected.lines);
+    }
+  }
+
+  /** The selection, if it belongs to the current table (a stale one has another length). */
+  private _currentSelection(): ISelection | null {
+    const s = this._selection;
+    return s && this._table && s.mask.length === this._table.rows && s.colors.index.length >= this._table.rows
+      ? s
+      : null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Gestures
+  // -------------------------------------------------------------------------------------------
+
+  private _pointer(event: MouseEvent): [number, number] {
+    const rect = this._svg.getBoundingClientRect();
+    return [event.clientX - rect.left, event.clientY - rect.top];
+  }
+
+  private readonly _onPointerDown = (event: PointerEvent): void => {
+    if (event.button !== 0 || !this._plot) {
+      return;
+    }
+    const target = event.target as Element;
+    const role = target.closest('[data-role]')?.getAttribute('data-role');
+    const axis = target.closest('[data-axis]')?.getAttribute('data-axis');
+    if (!role || !axis || role === 'invert' || role === 'hide') {
+      return; // buttons act on click
+    }
+    const [x, y] = this._pointer(event);
+    const intervals = [...(this._intervals.get(axis) ?? [])];
+    const index = Number(target.getAttribute('data-index') ?? -1);
+    if (role === 'hit') {
+      const y0 = clamp(y, this._plot.layout.top, this._axisBottom(axis));
+      intervals.push([y0, y0]);
+      this._drag = { kind: 'brush', mode: 'create', axis, intervals, index: intervals.length - 1, anchor: y0, moved: false };
+    } else if (role === 'brush' && intervals[index]) {
+      this._drag = { kind: 'brush', mode: 'move', axis, intervals, index, anchor: y - intervals[index][0], moved: false };
+    } else if (role === 'handle' && intervals[index]) {
+      const edge = Number(target.getAttribute('data-edge'));
+      this._drag = { kind: 'brush', mode: 'resize', axis, intervals, index, anchor: edge, moved: false };
+    } else if (role === 'title') {
+      this._drag = { kind: 'reorder', axis, grab: x - this._axisX(axis), start: x, moved: false };
+    } else {
+      return;
+    }
+    this._hover(null);
+    capturePointer(this._svg, event.pointerId);
+    event.preventDefault();
+  };
+
+  private readonly _onPointerMove = (event: PointerEvent): void => {
+    const [x, y] = this._pointer(event);
+    const drag = this._drag;
+    if (!drag) {
+      this._scheduleHover(x, y);
+    } else if (drag.kind === 'brush') {
+      this._dragBrush(drag, y);
+    } else {
+      this._dragAxis(drag, x);
+    }
+  };
+
+  private readonly _onPointerUp = (event: PointerEvent): void => {
+    const drag = this._drag;
+    this._drag = null;
+    releasePointer(this._svg, event.pointerId);
+    if (drag?.kind === 'brush') {
+      this._endBrush(drag);
+    } else if (drag?.kind === 'reorder') {
+      this._endReorder(drag);
+    }
+  };
+
+  private readonly _onPointerLeave = (): void => {
+    if (!this._drag) {
+      this._hover(null);
+    }
+  };
+
+  private readonly _onClick = (event: MouseEvent): void => {
+    const target = event.target as Element;
+    const role = target.closest('[data-role]')?.getAttribute('data-role');
+    const axis = target.closest('[data-axis]')?.getAttribute('data-axis');
+    if (axis && role === 'invert') {
+      this._invertAxis(axis);
+    } else if (axis && role === 'hide') {
+      this._hideAxis(axis);
+    }
+  };
+
+  // --- brushing ------------------------------------------------------------------------------
+
+  /** The lowest pixel a brush of this axis may reach: the missing band if it has one. */
+  private _axisBottom(name: string): number {
+    const axis = this._plot?.axes.find(a => a.name === name);
+    const layout = this._plot!.layout;
+    return axis?.hasMissing ? layout.missingBottom : layout.bottom;
+  }
+
+  private _dragBrush(drag: Extract<Drag, { kind: 'brush' }>, y: number): void {
+    const top = this._plot!.layout.top;
+    const bottom = this._axisBottom(drag.axis);
+    const [y0, y1] = drag.intervals[drag.index];
+    let next: Interval;
+    if (drag.mode === 'create') {
+      if (!drag.moved && Math.abs(y - drag.anchor) < CLICK_SLOP) {
+        return;
+      }
+      const at = clamp(y, top, bottom);
+      next = [Math.min(at, drag.anchor), Math.max(at, drag.anchor)];
+    } else if (drag.mode === 'move') {
+      const start = clamp(y - drag.anchor, top, bottom - (y1 - y0));
+      next = [start, start + (y1 - y0)];
+    } else {
+      const at = clamp(y, top, bottom);
+      // Dragging an edge past the other one flips which edge is held.
+      next = drag.anchor === 0 ? [at, y1] : [y0, at];
+      if (next[0] > next[1]) {
+        next = [next[1], next[0]];
+        drag.anchor = 1 - drag.anchor;
+      }
+    }
+    drag.moved = true;
+    drag.intervals[drag.index] = next;
+    this._drawAxisBrushes(drag.axis, drag.intervals);
+    this._emitBrush(drag.axis, drag.intervals, false);
+  }
+
+  private _endBrush(drag: Extract<Drag, { kind: 'brush' }>): void {
+    if (drag.moved) {
+      this._emitBrush(drag.axis, drag.intervals, true);
+    } else if (drag.mode === 'create' && this._brushes.has(drag.axis)) {
+      // A click on the axis (no drag) clears its brushes.
+      this._emitBrush(drag.axis, [], true);
+    } else {
+      this._drawAxisBrushes(drag.axis);
+    }
+  }
+
+  /**
+   * Tells the owner about an axis' brush. A final one is tidied first (snapped to levels,
+   * overlaps merged) and becomes the axis' state.
+   */
+  private _emitBrush(name: string, intervals: readonly Interval[], final: boolean): void {
+    const axis = this._plot?.axes.find(a => a.name === name);
+    if (!axis) {
+      return;
+    }
+    const shown = final ? normalizeIntervals(axis.scale, intervals) : intervals;
+    const brush = intervalsToBrush(axis.scale, shown);
+    if (final) {
+      this._intervals.set(name, [...shown]);
+      if (brush) {
+        this._brushes.set(name, brush);
+      } else {
+        this._brushes.delete(name);
+      }
+      this._drawAxisBrushes(name);
+    }
+    this._options.onBrush?.(name, brush, final);
+  }
+
+  // --- axes: reorder, invert, hide, show -----------------------------------------------------
+
+  private _axisX(name: string): number {
+    const i = this._axes.indexOf(name);
+    return this._plot?.xs[i] ?? 0;
+  }
+
+  /** Moves the dragged axis with the pointer; the others slide to their new slots. */
+  private _dragAxis(drag: Extract<Drag, { kind: 'reorder' }>, x: number): void {
+    const plot = this._plot!;
+    if (!drag.moved && Math.abs(x - drag.start) < CLICK_SLOP) {
+      return;
+    }
+    drag.moved = true;
+    // The lines stay where they were until the drop: fade them rather than redraw per move.
+    this._contextCanvas.style.opacity = this._selectedCanvas.style.opacity = '0.3';
+    const at = clamp(x - drag.grab, plot.xs[0], plot.xs[plot.xs.length - 1]);
+    const position = (name: string, i: number): number => (name === drag.axis ? at : plot.xs[i]);
+    const order = this._axes
+      .map((name, i) => ({ name, x: position(name, i) }))
+      .sort((a, b) => a.x - b.x)
+      .map(a => a.name);
+    this._axes = order;
+    order.forEach((name, i) => {
+      this._axisGroups.get(name)?.setAttribute('transform', `translate(${name === drag.axis ? at : plot.xs[i]},0)`);
+    });
+  }
+
+  private _endReorder(drag: Extract<Drag, { kind: 'reorder' }>): void {
+    this._contextCanvas.style.opacity = this._selectedCanvas.style.opacity = '';
+    if (drag.moved) {
+      this._redraw();
+      this._drawSelected();
+      this._emitAxes();
+    }
+  }
+
+  private _invertAxis(name: string): void {
+    if (!this._inverted.delete(name)) {
+      this._inverted.add(name);
+    }
+    this._redraw();
+    this._drawSelected();
+    this._emitAxes();
+  }
+
+  /** Hides an axis; its brush goes with it, so that what filters is always in sight. */
+  private _hideAxis(name: string): void {
+    this._axes = this._axes.filter(n => n !== name);
+    if (this._brushes.delete(name)) {
+      this._options.onBrush?.(name, null, true);
+    }
+    this._redraw();
+    this._drawSelected();
+    this._emitAxes();
+  }
+
+  private _showAxis(name: string): void {
+    this._hiddenMenu.style.display = 'none';
+    if (!this._axes.includes(name)) {
+      this._axes = [...this._axes, name];
+      this._redraw();
+      this._drawSelected();
+      this._emitAxes();
+    }
+  }
+
+  private _emitAxes(): void {
+    this._options.onAxesChange?.([...this._axes], this._axes.filter(n => this._inverted.has(n)));
+  }
+
+  // --- hover ---------------------------------------------------------------------------------
+
+  /** Hit-tests at most once per frame, however fast the pointer moves. */
+  private _scheduleHover(x: number, y: number): void {
+    this._hoverAt = [x, y];
+    if (!this._hoverFrame) {
+      this._hoverFrame = requestFrame(() => {
+        this._hoverFrame = 0;
+        const plot = this._plot;
+        if (!plot || this._drag) {
+          return;
+        }
+        const [px, py] = this._hoverAt;
+        const mask = this._currentSelection()?.mask ?? null;
+        this._hover(nearestPolyline(plot.xs, plot.ys, mask, px, py, HOVER_TOLERANCE), px, py);
+      });
+    }
+  }
+
+  /** Highlights a row's line and shows its values (or hides both for null). */
+  private _hover(row: number | null, x = 0, y = 0): void {
+    const plot = this._plot;
+    if (row === null || !plot || !this._table) {
+      this._hoverPath.removeAttribute('d');
+      this._tooltip.style.display = 'none';
+    } else {
+      const d = plot.xs.map((ax, i) => `${i ? 'L' : 'M'}${ax},${plot.ys[i][row]}`).join('');
+      this._hoverPath.setAttribute('d', d);
+      this._hoverPath.setAttribute('stroke', this._theme.text);
+      this._hoverPath.setAttribute('stroke-width', '2');
+      this._showTooltip(row, x, y);
+    }
+    if (row !== this._hovered) {
+      this._hovered = row;
+      this._options.onHover?.(row);
+    }
+  }
+
+  /** The row's id and its value on every visible axis; text only (never parsed as HTML). */
+  private _showTooltip(row: number, x: number, y: number): void {
+    const table = this._table!;
+    const lines = [table.ids[row] ?? `row ${row}`];
+    for (const axis of this._plot?.axes ?? []) {
+      lines.push(`${axis.name}: ${formatValue(axis.column, row)}`);
+    }
+    const tip = this._tooltip;
+    tip.textContent = lines.join('\n');
+    tip.style.display = 'block';
+    // Beside the pointer, flipped to the other side near the right or bottom edge.
+    const width = this._plot?.width ?? 0;
+    const height = this._plot?.height ?? 0;
+    const left = x + 14 + tip.offsetWidth > width ? x - 14 - tip.offsetWidth : x + 14;
+    const top = y + 14 + tip.offsetHeight > height ? y - 14 - tip.offsetHeight : y + 14;
+    tip.style.left = `${Math.max(0, left)}px`;
+    tip.style.top = `${Math.max(0, top)}px`;
+  }
+
+  private readonly _options: IParallelCoordinatesOptions;
+  private readonly _threshold: number;
+  private readonly _root: HTMLDivElement;
+  private readonly _contextCanvas = document.createElement('canvas');
+  private readonly _selectedCanvas = document.createElement('canvas');
+  private readonly _contextCtx: CanvasRenderingContext2D | null;
+  private readonly _selectedCtx: CanvasRenderingContext2D | null;
+  private readonly _contextDensity: ContextDensity;
+  private readonly _selectedDensity = new SelectionDensity();
+  private readonly _svg = svg('svg');
+  private readonly _axesGroup = svg('g', { class: 'jp-DSI-pc-axes' });
+  private readonly _hoverPath = svg('path', { class: 'jp-DSI-pc-hover' });
+  private readonly _tooltip = document.createElement('div');
+  private readonly _hiddenButton = document.createElement('button');
+  private readonly _hiddenMenu = document.createElement('div');
+  private readonly _axisGroups = new Map<string, SVGGElement>();
+  private readonly _axisCache = new Map<string, { key: string; axis: IAxis }>();
+  private readonly _intervals = new Map<string, Interval[]>();
+  private _resizeObserver: ResizeObserver | null = null;
+  private _themeObserver: MutationObserver | null = null;
+  private _theme: ITheme;
+  private _table: ITable | null = null;
+  private _axes: string[] = [];
+  private _inverted = new Set<string>();
+  private _brushes = new Map<string, AxisBrush>();
+  private _plot: IPlot | null = null;
+  private _selection: ISelection | null = null;
+  private _everyRow: Uint8Array | null = null;
+  /** The resolution of each pair in density mode, chosen with the context layer. */
+  private _shifts: number[] = [];
+  private _contextDrawnWith = '';
+  private _selectedDirty = false;
+  private _drag: Drag | null = null;
+  private _hovered: number | null = null;
+  private _hoverAt: [number, number] = [0, 0];
+  private _hoverFrame = 0;
+  private _selectedFrame = 0;
+  private _resizeFrame = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/** The vertical layout of a plot of this height: header, axis, gap, missing band. */
+export function verticalLayout(height: number): IVerticalLayout {
+  const missingBottom = Math.max(height - MARGIN.bottom, MARGIN.top + 60);
+  const missingTop = missingBottom - MISSING.band;
+  const bottom = missingTop - MISSING.gap;
+  return { top: MARGIN.top, bottom, missingTop, missingBottom };
+}
+
+/** Axes evenly spaced between the margins; a lone axis in the middle. */
+export function axisXs(count: number, width: number): number[] {
+  if (count === 1) {
+    return [width / 2];
+  }
+  const span = Math.max(width - MARGIN.left - MARGIN.right, 0);
+  return Array.from({ length: count }, (_, i) => MARGIN.left + (i * span) / (count - 1));
+}
+
+/** Whether any row of the column is missing. */
+export function hasMissing(column: Column): boolean {
+  if (column.kind === 'numeric') {
+    return column.values.some(v => v !== v);
+  }
+  const n = column.levels.length;
+  return column.codes.some(code => code < 0 || code >= n);
+}
+
+/** A row's value on an axis, as the tooltip shows it. */
+export function formatValue(column: Column, row: number): string {
+  if (column.kind === 'categorical') {
+    const code = column.codes[row];
+    return code >= 0 && code < column.levels.length ? String(column.levels[code]) : 'missing';
+  }
+  const v = column.values[row];
+  if (v !== v) {
+    return 'missing';
+  }
+  const text = Number(v.toPrecision(4)).toString();
+  return column.unit ? `${text} ${column.unit}` : text;
+}
+
+/** A canvas' 2D context, or null where there is none (jsdom): drawing is then skipped. */
+function context2d(canvas: HTMLCanvasElement): CanvasRenderingContext2D | null {
+  try {
+    return canvas.getContext('2d');
+  } catch {
+    return null;
+  }
+}
+
+function requestFrame(callback: () => void): number {
+  return typeof requestAnimationFrame === 'function'
+    ? requestAnimationFrame(callback)
+    : (setTimeout(callback, 16) as unknown as number);
+}
+
+function cancelFrame(handle: number): void {
+  if (!handle) {
+    return;
+  }
+  if (typeof cancelAnimationFrame === 'function') {
+    cancelAnimationFrame(handle);
+  } else {
+    clearTimeout(handle);
+  }
+}
+
+function capturePointer(el: Element, pointerId: number | undefined): void {
+  try {
+    if (pointerId !== undefined) {
+      el.setPointerCapture?.(pointerId);
+    }
+  } catch {
+    // Not an active pointer (a synthetic event): moves still arrive while over the SVG.
+  }
+}
+
+function releasePointer(el: Element, pointerId: number | undefined): void {
+  try {
+    if (pointerId !== undefined && el.hasPointerCapture?.(pointerId)) {
+      el.releasePointerCapture(pointerId);
+    }
+  } catch {
+    // Nothing captured.
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The linked explorer in a real JupyterLab: brush an axis, lasso in the scatter, change the
+ * method, the time step, the weights and the color, and after each step check the panel's
+ * count and filter string against `jupyter dsi select --where` on the same database.
+ * Screenshots of both views in the light and the dark theme are kept as Galata snapshots.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+
+import { dsiJson, SAMPLE_DB } from './helpers';
+
+async function openExplorer(page: IJupyterLabPageFixture, tmpPath: string): Promise<Locator> {
+  await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/sample.sqlite`);
+  await page.evaluate(
+    path => (window as any).jupyterapp.commands.execute('docmanager:open', { path, factory: 'DSI Explorer' }),
+    `${tmpPath}/sample.sqlite`
+  );
+  const view = page.locator('.jp-MainAreaWidget .jp-DSI-explorerView');
+  await expect(view.locator('g[data-axis="d_density"]')).toBeVisible();
+  return view;
+}
+
+/** The panel's state as the CLI needs it, and its count. */
+async function panelState(view: Locator) {
+  const count = Number(((await view.getByTestId('dsi-selection-count').locator('strong').textContent()) ?? '').replace(/,/g, ''));
+  const filter = (await view.getByTestId('dsi-filter').textContent()) ?? '';
+  const method = await view.locator('select[aria-label="Method"]').inputValue();
+  const t = await view.locator('input[aria-label="Time step"]').inputValue();
+  const shock = await view.locator('input[aria-label="shock weight value"]').inputValue();
+  const edge = await view.locator('input[aria-label="edge weight value"]').inputValue();
+  return { count, filter: filter.startsWith('(everything') ? '' : filter, method, t, shock, edge };
+}
+
+/** The panel's count equals what `jupyter dsi select --where FILTER` finds. */
+async function expectCliAgrees(view: Locator): Promise<string> {
+  const state = await panelState(view);
+  const args = ['select', '--db', SAMPLE_DB, '--method', state.method, '--time', state.t, '--weights', state.shock, state.edge];
+  if (state.filter) {
+    args.push('--where', state.filter);
+  }
+  const rows = dsiJson<unknown[]>(...args);
+  expect({ filter: state.filter, count: state.count }).toEqual({ filter: state.filter, count: rows.length });
+  return state.filter;
+}
+
+async function dragVertically(page: IJupyterLabPageFixture, target: Locator, from: number, to: number): Promise<void> {
+  const box = (await target.boundingBox())!;
+  const x = box.x + box.width / 2;
+  await page.mouse.move(x, box.y + box.height * from);
+  await page.mouse.down();
+  for (let i = 1; i <= 8; i++) {
+    await page.mouse.move(x, box.y + box.height * (from + ((to - from) * i) / 8));
+  }
+  await page.mouse.up();
+}
+
+test.describe('linked views', () => {
+  test('brush, lasso, method, time, weights and color agree with the CLI', async ({ page, tmpPath }) => {
+    const view = await openExplorer(page, tmpPath);
+    const total = (await panelState(view)).count;
+    expect(total).toBe(new Set(dsiJson<{ sim_id: string }[]>('select', '--db', SAMPLE_DB, '--method', (await panelState(view)).method, '--time', '0').map(r => r.sim_id)).size);
+    await expectCliAgrees(view);
+
+    // Brush the lower half of d_density: fewer simulations, a `between` in the filter.
+    await dragVertically(page, view.locator('g[data-axis="d_density"] [data-role="hit"]'), 0.45, 0.9);
+    await expect(view.getByTestId('dsi-filter')).toContainText('d_density between');
+    const brushed = await panelState(view);
+    expect(brushed.count).toBeGreaterThan(0);
+    expect(brushed.count).toBeLessThan(total);
+    await expectCliAgrees(view);
+
+    // A second range on a categorical axis: cs levels.
+    await dragVertically(page, view.locator('g[data-axis="cs"] [data-role="hit"]'), 0.05, 0.45);
+    await expect(view.getByTestId('dsi-filter')).toContainText('cs ');
+    await expectCliAgrees(view);
+
+    // Lasso in the scatter: a polygon over (d_feature, d_density).
+    await view.getByRole('button', { name: /lasso/i }).click();
+    const plot = view.locator('.jp-DSI-scatter svg').first();
+    const box = (await plot.boundingBox())!;
+    const cx = box.x + box.width * 0.5;
+    const cy = box.y + box.height * 0.5;
+    await page.mouse.move(cx - box.width * 0.4, cy - box.height * 0.4);
+    await page.mouse.down();
+    for (const [fx, fy] of [[0.4, -0.4], [0.4, 0.4], [-0.4, 0.4], [-0.42, -0.38]]) {
+      await page.mouse.move(cx + box.width * fx, cy + box.height * fy, { steps: 6 });
+    }
+    await page.mouse.up();
+    await expect(view.getByTestId('dsi-filter')).toContainText('in polygon');
+    await expectCliAgrees(view);
+
+    // Another method, an earlier time step, other weights: the same selection, new counts.
+    const method = view.locator('select[aria-label="Method"]');
+    const options = await method.locator('option').evaluateAll(o => o.map(e => (e as HTMLOptionElement).value));
+    await method.selectOption(options[1]);
+    await expectCliAgrees(view);
+    const slider = view.locator('input[aria-label="Time step"]');
+    await slider.focus();
+    for (let i = 0; i < 15; i++) {
+      await page.keyboard.press('ArrowLeft');
+    }
+    await expect(view.getByTestId('dsi-time')).toContainText('step 25 of 40');
+    await expectCliAgrees(view);
+    const edge = view.locator('input[aria-label="edge weight value"]');
+    await edge.fill('2');
+    await edge.press('Enter');
+    await expect(edge).toHaveValue('2');
+    await expectCliAgrees(view);
+
+    // Color by another parameter: the legend follows, the selection does not change.
+    const before = await panelState(view);
+    await view.locator('select[aria-label="Color by"]').selectOption('mrg');
+    await expect(view.locator('.jp-DSI-legendItem')).toHaveCount(3);
+    expect((await panelState(view)).count).toBe(before.count);
+
+    // Clear: everything again.
+    await view.getByRole('button', { name: 'Clear' }).click();
+    await expect(view.getByTestId('dsi-filter')).toContainText('everything');
+    expect((await panelState(view)).count).toBe(total);
+  });
+
+  for (const theme of ['light', 'dark'] as const) {
+    test(`the views in the ${theme} theme`, async ({ page, tmpPath }) => {
+      if (theme === 'dark') {
+        await page.theme.setDarkTheme();
+      }
+      const view = await openExplorer(page, tmpPath);
+      await dragVertically(page, view.locator('g[data-axis="d_density"] [data-role="hit"]'), 0.5, 0.85);
+      await expect(view.getByTestId('dsi-filter')).toContainText('d_density between');
+      await page.mouse.move(0, 0);
+      expect(await view.screenshot()).toMatchSnapshot(`explorer-${theme}.png`, { maxDiffPixelRatio: 0.02 });
+    });
+  }
+});
