@@ -225,7 +225,11 @@ type Source =
   | { kind: 'categorical'; codes: Int32Array; levels: readonly (string | number)[] }
   | { kind: 'text'; values: readonly string[] };
 
-type Kernel = (dst: Uint8Array) => void;
+/**
+ * Fills `dst` with a node's mask. `and`, where a kernel has it, ANDs the node's mask into `dst`
+ * instead, testing only the rows still selected: polygons, whose per-row test is dear.
+ */
+type Kernel = ((dst: Uint8Array) => void) & { and?: (dst: Uint8Array) => void };
 
 /** The name the table's `ids` answer to. */
 export const SIM_ID = 'sim_id';
@@ -411,10 +415,14 @@ function smallPolygonLoop(
   y: Float32Array | Float64Array,
   px: Float64Array,
   py: Float64Array,
-  n: number
+  n: number,
+  and: boolean
 ): void {
   const m = px.length;
   for (let i = 0; i < n; i++) {
+    if (and && dst[i] === 0) {
+      continue;
+    }
     const cx = x[i];
     const cy = y[i];
     let inside = 0;
@@ -508,7 +516,8 @@ function polygonLoop(
   x: Float32Array | Float64Array,
   y: Float32Array | Float64Array,
   poly: ISlabs,
-  n: number
+  n: number,
+  and: boolean
 ): void {
   const { ys, start, edge, px, py, scale, bucket } = poly;
   const last = bucket.length - 1;
@@ -517,6 +526,9 @@ function polygonLoop(
   const ymin = ys[0];
   const ymax = ys[top];
   for (let i = 0; i < n; i++) {
+    if (and && dst[i] === 0) {
+      continue;
+    }
     const cx = x[i];
     const cy = y[i];
     if (!(cy >= ymin && cy < ymax) || cx !== cx) {
@@ -668,16 +680,19 @@ function polygonLeaf(leaf: IPolygon, xs: Source, ys: Source, n: number): Kernel 
   const poly = pts.length > SMALL_POLYGON ? slabs(px, py) : null;
   let x: Float32Array | Float64Array | null = null;
   let y: Float32Array | Float64Array | null = null;
-  return dst => {
+  const run = (dst: Uint8Array, and: boolean): void => {
     // Built on first use and kept: categorical coordinates are expanded once.
     x = x ?? coordinates(xs, n);
     y = y ?? coordinates(ys, n);
     if (poly === null) {
-      smallPolygonLoop(dst, x, y, px, py, n);
+      smallPolygonLoop(dst, x, y, px, py, n, and);
     } else {
-      polygonLoop(dst, x, y, poly, n);
+      polygonLoop(dst, x, y, poly, n, and);
     }
   };
+  const kernel: Kernel = dst => run(dst, false);
+  kernel.and = dst => run(dst, true);
+  return kernel;
 }
 
 /**
@@ -690,9 +705,12 @@ function polygonLeaf(leaf: IPolygon, xs: Source, ys: Source, n: number): Kernel 
  *
  * Each leaf is one tight loop over a typed array: comparisons on float32 columns against
  * float32-rounded literals (see the top of this module), categorical leaves through a lookup
- * table of one byte per level (`cs in (0.1, 0.2)` is a boolean per level), polygons by PNPOLY.
- * and/or combine byte masks in place with scratch buffers reused between calls (one per level
- * of and/or nesting), `not` flips its operand's mask. null (everything) fills ones.
+ * table of one byte per level (`cs in (0.1, 0.2)` is a boolean per level), polygons by PNPOLY
+ * (edge by edge for a few points, by horizontal slabs for a lasso). and/or combine byte masks
+ * four rows at a time with scratch buffers reused between calls (one per level of and/or
+ * nesting, allocated on first use), an and tests its polygons last and only on the rows still
+ * selected, `not` flips its operand's mask. null (everything) fills ones. The function may be
+ * called again after the table's arrays change in place, not after they are replaced.
  */
 export function compileMask(
   node: FilterNode | null,
@@ -737,18 +755,29 @@ export function compileMask(
       }
       case 'and':
       case 'or': {
-        const [first, ...rest] = nd.operands.map(o => build(o, level + 1));
+        const kernels = nd.operands.map(o => build(o, level + 1));
         const isAnd = nd.type === 'and';
+        // and/or have no side effects: an and runs its dear operands (polygons) last, on the
+        // rows the others left.
+        const cheap = isAnd ? kernels.filter(k => !k.and) : kernels;
+        const dear = isAnd ? kernels.filter(k => k.and).map(k => k.and!) : [];
+        const [first, ...rest] = cheap.length ? cheap : [kernels[0]];
+        const inPlace = cheap.length ? dear : dear.slice(1);
         return dst => {
           first(dst);
-          const tmp = (scratch[level] = scratch[level] ?? new Uint8Array(n));
-          for (const k of rest) {
-            k(tmp);
-            if (isAnd) {
-              andLoop(dst, tmp, n);
-            } else {
-              orLoop(dst, tmp, n);
+          if (rest.length) {
+            const tmp = (scratch[level] = scratch[level] ?? new Uint8Array(n));
+            for (const k of rest) {
+              k(tmp);
+              if (isAnd) {
+                andLoop(dst, tmp, n);
+              } else {
+                orLoop(dst, tmp, n);
+              }
             }
+          }
+          for (const k of inPlace) {
+            k(dst);
           }
         };
       }

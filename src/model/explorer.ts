@@ -312,26 +312,40 @@ export class ExplorerModel {
       return;
     }
     const rows = base.ids.length;
-    const columns: Column[] = base.parameters.map(p =>
-      p.kind === 'categorical'
-        ? { kind: 'categorical', name: p.name, codes: p.codes!, levels: p.levels ?? [], unit: p.unit }
-        : { kind: 'numeric', name: p.name, values: p.values!, unit: p.unit }
-    );
-    const empty = () => new Float32Array(rows).fill(NaN);
-    const shock = this._slice?.dShock ?? empty();
-    const edge = this._slice?.dEdge ?? empty();
-    const density = this._slice?.dDensity ?? empty();
+    // The same parameter column objects for every step: the views cache per column object.
+    if (this._paramColumns?.base !== base) {
+      this._paramColumns = {
+        base,
+        columns: base.parameters.map(p =>
+          p.kind === 'categorical'
+            ? { kind: 'categorical', name: p.name, codes: p.codes!, levels: p.levels ?? [], unit: p.unit }
+            : { kind: 'numeric', name: p.name, values: p.values!, unit: p.unit }
+        )
+      };
+    }
+    const columns: Column[] = [...this._paramColumns.columns];
+    // Distance columns are new objects only when the slice changed (a weight change keeps them).
+    if (this._distanceColumns?.slice !== this._slice || this._distanceColumns.rows !== rows) {
+      const empty = () => new Float32Array(rows).fill(NaN);
+      this._distanceColumns = {
+        slice: this._slice,
+        rows,
+        columns: [
+          { kind: 'numeric', name: 'd_shock', values: this._slice?.dShock ?? empty() },
+          { kind: 'numeric', name: 'd_edge', values: this._slice?.dEdge ?? empty() },
+          { kind: 'numeric', name: 'd_density', values: this._slice?.dDensity ?? empty() }
+        ]
+      };
+    }
+    const [shockColumn, edgeColumn, densityColumn] = this._distanceColumns.columns;
+    const shock = (shockColumn as { values: Float32Array }).values;
+    const edge = (edgeColumn as { values: Float32Array }).values;
     const feature = new Float32Array(rows);
     const { shock: ws, edge: we } = this._weights;
     for (let i = 0; i < rows; i++) {
       feature[i] = ws * shock[i] + we * edge[i];
     }
-    columns.push(
-      { kind: 'numeric', name: 'd_shock', values: shock },
-      { kind: 'numeric', name: 'd_edge', values: edge },
-      { kind: 'numeric', name: 'd_density', values: density },
-      { kind: 'numeric', name: 'd_feature', values: feature }
-    );
+    columns.push(shockColumn, edgeColumn, densityColumn, { kind: 'numeric', name: 'd_feature', values: feature });
     this._table = { rows, ids: base.ids, columns };
   }
 
@@ -387,6 +401,8 @@ export class ExplorerModel {
   private _weights = { shock: 1, edge: 1 };
   private _colorBy = '';
   private _slice: ISlice | null = null;
+  private _paramColumns: { base: IBaseTable; columns: Column[] } | null = null;
+  private _distanceColumns: { slice: ISlice | null; rows: number; columns: Column[] } | null = null;
   private _table: ITable | null = null;
   private _axes: string[] = [];
   private _hidden: string[] = [];

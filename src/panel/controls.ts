@@ -11,7 +11,7 @@ const PLAY_INTERVAL_MS = 400;
 
 export function methodLabel(m: IMethod): string {
   const time = m.gtTime === null ? 'matched' : `step ${m.gtTime}`;
-  return `${m.groundTruth} · ${m.norm} · ${time}${m.description ? ` — ${m.description}` : ''}`;
+  return `${m.groundTruth} · ${m.norm} · ${time}`;
 }
 
 function field(label: string, control: HTMLElement, extra?: HTMLElement): HTMLElement {
@@ -85,7 +85,7 @@ export class ExplorerControls {
     this.node = h(
       'div',
       { class: 'jp-DSI-controls' },
-      field('Method', this._method),
+      field('Method', this._method, this._methodDescription),
       field(
         'Time',
         h('span', { class: 'jp-DSI-time' }, prev, this._slider, next, this._play),
@@ -111,6 +111,8 @@ export class ExplorerControls {
       this._method.replaceChildren(...methods.map(m => h('option', { value: m.id, title: m.id }, methodLabel(m))));
     }
     this._method.value = model.method?.id ?? '';
+    this._methodDescription.textContent = model.method?.description ?? '';
+    this._methodDescription.title = model.method?.description ?? '';
     this._method.disabled = methods.length === 0;
 
     this._slider.max = String(Math.max(0, model.steps - 1));
@@ -198,6 +200,7 @@ export class ExplorerControls {
   }
 
   private readonly _method = document.createElement('select');
+  private readonly _methodDescription = h('span', { class: 'jp-DSI-methodDescription' });
   private readonly _slider = document.createElement('input');
   private readonly _timeLabel = document.createElement('span');
   private readonly _play = document.createElement('button');

@@ -336,7 +336,10 @@ export function coveredLevels(scale: ICategoricalScale, iv: Interval): number[] 
  * The brush of an axis in data units from its pixel intervals (OR-ed); null when there are no
  * intervals, i.e. the axis does not constrain the selection.
  */
-export function intervalsToBrush(scale: AxisScale, intervals: readonly Interval[]): AxisBrush | null {
+export function intervalsToBrush(
+  scale: AxisScale,
+  intervals: readonly Interval[]
+): AxisBrush | null {
   if (intervals.length === 0) {
     return null;
   }

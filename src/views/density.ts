@@ -14,8 +14,10 @@
  *    they fit a budget (`fitBudget`); correlated data keeps full resolution. The resolution is
  *    chosen once per data and size, from all rows, so it holds for any selection;
  *  - the pass over the rows. A brush move changes few rows, so the selected layer is kept as
- *    running sums (`SelectionAccumulator`): a frame adds the lines of rows that became
- *    selected and subtracts those of rows that left, and redraws nothing else.
+ *    running sums (`SelectionStrips`, one strip of the plot per pair): a frame adds the lines
+ *    of rows that became selected and subtracts those of rows that left, and redraws nothing
+ *    else. A strip whose two axes did not change (a time step changing only some columns, a
+ *    reorder) keeps its pixels.
  *
  * Colors blend by count: a cell's line carries the summed colors of its rows and a pixel shows
  * the count-weighted mean of the lines crossing it, as datashader's categorical shading does.
@@ -157,8 +159,11 @@ export function rasterCost(grid: IPairGrid, place: IPairPlacement): number {
   return cost;
 }
 
-/** Grids never get coarser than this: below it, line ends would visibly snap to a few points. */
-const MIN_BINS = 24;
+/**
+ * Grids never get coarser than this: below it, line ends would visibly gather on a few points.
+ * It also bounds the cost of the densest pair (64 x 64 lines) when the budget cannot be met.
+ */
+const MIN_BINS = 64;
 
 /** Coarsens a grid until drawing it costs at most `budget` pixels (or it reaches MIN_BINS). */
 export function fitBudget(grid: IPairGrid, place: IPairPlacement, budget: number): IPairGrid {
@@ -174,27 +179,37 @@ export function fitBudget(grid: IPairGrid, place: IPairPlacement, budget: number
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Per-pixel sums of the lines drawn: 4 integers per pixel, the count and the summed r, g, b
- * (0..255 per row). Integer sums are exact, so lines can be subtracted again; 32 bits hold
- * them up to 8 million rows through one pixel.
+ * Per-pixel sums of the lines drawn. With 4 channels: the count and the summed r, g, b
+ * (0..255 per row), for layers of many colors; with 1, the count only (a one-color layer, and
+ * half the memory traffic). Integer sums are exact, so lines can be subtracted again; 32 bits
+ * hold them up to 8 million rows through one pixel.
  */
 export interface IAccumulator {
   readonly width: number;
   readonly height: number;
+  readonly channels: 1 | 4;
   readonly sums: Int32Array;
 }
 
-export function createAccumulator(width: number, height: number): IAccumulator {
+export function createAccumulator(
+  width: number,
+  height: number,
+  channels: 1 | 4 = 4
+): IAccumulator {
   const w = Math.max(0, Math.floor(width));
   const h = Math.max(0, Math.floor(height));
-  return { width: w, height: h, sums: new Int32Array(w * h * 4) };
+  return { width: w, height: h, channels, sums: new Int32Array(w * h * channels) };
 }
+
+/** Fixed-point precision of the line walk: 16 bits of sub-pixel position. */
+const ONE = 65536;
 
 /**
  * Adds one line to the buffer: `count` rows whose colors sum to (r, g, b); negative values
- * take rows away. A DDA along the major axis, one pixel per step, so steep lines stay
- * unbroken. The last pixel (on the right axis) is left to the next pair, so that an axis
- * is not counted twice.
+ * take rows away. A DDA in 16.16 fixed point along the major axis, one pixel per step, so
+ * steep lines stay unbroken; ends are clamped into the buffer once, so that the steps need no
+ * test. The last pixel (on the right axis) is left to the next pair, so that an axis is not
+ * counted twice.
  */
 export function addLine(
   acc: IAccumulator,
@@ -208,38 +223,44 @@ export function addLine(
   b: number
 ): void {
   const { width, height, sums } = acc;
-  const steps = Math.max(1, Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0))));
-  const sx = (x1 - x0) / steps;
-  const sy = (y1 - y0) / steps;
-  let x = x0;
-  let y = y0;
-  for (let i = 0; i < steps; i++, x += sx, y += sy) {
-    const px = x | 0;
-    const py = y | 0;
-    if (px >= 0 && px < width && py >= 0 && py < height) {
-      const p = (py * width + px) * 4;
-      sums[p] += count;
-      sums[p + 1] += r;
-      sums[p + 2] += g;
-      sums[p + 3] += b;
+  if (width === 0 || height === 0) {
+    return;
+  }
+  const maxX = width - 1e-6;
+  const maxY = height - 1e-6;
+  const ax = x0 < 0 ? 0 : x0 > maxX ? maxX : x0;
+  const ay = y0 < 0 ? 0 : y0 > maxY ? maxY : y0;
+  const bx = x1 < 0 ? 0 : x1 > maxX ? maxX : x1;
+  const by = y1 < 0 ? 0 : y1 > maxY ? maxY : y1;
+  const steps = Math.max(1, Math.ceil(Math.max(Math.abs(bx - ax), Math.abs(by - ay))));
+  const sx = Math.round(((bx - ax) / steps) * ONE);
+  const sy = Math.round(((by - ay) / steps) * ONE);
+  let x = Math.trunc(ax * ONE);
+  let y = Math.trunc(ay * ONE);
+  if (acc.channels === 1) {
+    for (let i = 0; i < steps; i++, x += sx, y += sy) {
+      sums[(y >> 16) * width + (x >> 16)] += count;
     }
+    return;
+  }
+  for (let i = 0; i < steps; i++, x += sx, y += sy) {
+    const p = ((y >> 16) * width + (x >> 16)) << 2;
+    sums[p] += count;
+    sums[p + 1] += r;
+    sums[p + 2] += g;
+    sums[p + 3] += b;
   }
 }
 
-/** Draws every non-empty cell of a grid as one line of its count, in one color. */
-export function rasterizeGrid(
-  grid: IPairGrid,
-  place: IPairPlacement,
-  acc: IAccumulator,
-  rgb: readonly [number, number, number]
-): void {
+/** Draws every non-empty cell of a grid as one line of its count (a one-color layer). */
+export function rasterizeGrid(grid: IPairGrid, place: IPairPlacement, acc: IAccumulator): void {
   const ys = binCenters(place, grid.shift);
   const { bins, counts } = grid;
   for (let a = 0; a < bins; a++) {
     for (let b = 0; b < bins; b++) {
       const c = counts[a * bins + b];
       if (c !== 0) {
-        addLine(acc, place.xLeft, ys[a], place.xRight, ys[b], c, c * rgb[0], c * rgb[1], c * rgb[2]);
+        addLine(acc, place.xLeft, ys[a], place.xRight, ys[b], c, 0, 0, 0);
       }
     }
   }
@@ -249,14 +270,26 @@ export function rasterizeGrid(
 // The selected layer, kept up to date
 // ---------------------------------------------------------------------------------------------
 
-/** One pair of adjacent axes as the selection accumulator sees it. */
+/** One pair of adjacent axes: its rows' bins, its resolution, and where its lines go. */
 export interface IPairSetup {
   /** Every row's base bin on the left and right axis. */
   readonly left: Uint16Array;
   readonly right: Uint16Array;
   /** The resolution chosen for the pair (see fitBudget). */
   readonly shift: number;
+  /** Where the lines go in the strip's buffer. */
   readonly place: IPairPlacement;
+}
+
+/**
+ * A pair as the selected layer keeps it: a strip of the plot with its own buffer. `key` says
+ * what its pixels depend on (the two axes' pixels, the strip's size, the resolution): a strip
+ * whose key survives a change of axes keeps its pixels.
+ */
+export interface IStripSpec extends IPairSetup {
+  readonly key: string;
+  readonly width: number;
+  readonly height: number;
 }
 
 /** Pending changes to one pair: summed per cell, so that a cell is redrawn once per frame. */
@@ -285,7 +318,7 @@ class PairDelta {
     }
   }
 
-  /** Adds every selected row at once: the first frame, one pair at a time for locality. */
+  /** Adds every selected row at once (a new strip): one pass over the rows for this pair. */
   addAll(mask: Uint8Array, index: Uint8Array, palette: Int32Array, rows: number): void {
     const { left, right, shift } = this.setup;
     const { bins, sums, marked, touched } = this;
@@ -307,7 +340,7 @@ class PairDelta {
     }
   }
 
-  /** Draws the net change of every touched cell into the accumulator and forgets it. */
+  /** Draws the net change of every touched cell into the buffer and forgets it. */
   flush(acc: IAccumulator): void {
     const { place } = this.setup;
     const { sums, ys, bins } = this;
@@ -318,7 +351,8 @@ class PairDelta {
       if (sums[p] !== 0 || sums[p + 1] !== 0 || sums[p + 2] !== 0 || sums[p + 3] !== 0) {
         const a = (cell / bins) | 0;
         const b = cell - a * bins;
-        addLine(acc, place.xLeft, ys[a], place.xRight, ys[b], sums[p], sums[p + 1], sums[p + 2], sums[p + 3]);
+        const [x0, x1] = [place.xLeft, place.xRight];
+        addLine(acc, x0, ys[a], x1, ys[b], sums[p], sums[p + 1], sums[p + 2], sums[p + 3]);
       }
       sums[p] = sums[p + 1] = sums[p + 2] = sums[p + 3] = 0;
       this.marked[cell] = 0;
@@ -335,34 +369,84 @@ class PairDelta {
   private nTouched = 0;
 }
 
+/** A strip of the selected layer: its spec, its buffer, and its pending changes. */
+export interface IStrip {
+  readonly spec: IStripSpec;
+  readonly acc: IAccumulator;
+}
+
+interface IStripState extends IStrip {
+  readonly delta: PairDelta;
+  filled: boolean;
+}
+
 /**
- * The selected layer's accumulation buffer, kept in step with a selection by differences:
- * `update` compares the new mask and colors with the ones it last drew, adds the rows that
- * came in (or changed color) and subtracts those that left. Its first update, from nothing,
- * draws every selected row; a small brush move then costs a pass over the mask plus the lines
- * of the rows that changed.
+ * The selected layer as per-pair strips, kept in step with the selection by differences:
+ * `update` compares the new mask and colors with the ones it last drew, adds the lines of the
+ * rows that came in (or changed color) and subtracts those that left. A new strip (new data
+ * on one of its axes, a reorder, a resize) is filled from the whole selection once; a small
+ * brush move then costs a pass over the mask plus the lines of the rows that changed.
  */
-export class SelectionAccumulator {
+export class SelectionStrips {
+  /** `palette`: 3 integers (0..255) per palette index, fixed for the life of the object. */
   constructor(
-    readonly acc: IAccumulator,
-    pairs: readonly IPairSetup[],
-    readonly rows: number
+    readonly rows: number,
+    private readonly _palette: Int32Array
   ) {
-    this._pairs = pairs.map(setup => new PairDelta(setup));
     // Rounded up to whole words, so that the comparison can read 4 rows at a time.
     const padded = (rows + 3) & ~3;
     this._mask = new Uint8Array(padded);
     this._index = new Uint8Array(padded);
   }
 
+  get strips(): readonly IStrip[] {
+    return this._strips;
+  }
+
   /**
-   * Brings the buffer to `mask` (non-zero: selected) colored by `index` into `palette`
-   * (3 integers 0..255 per palette index). Returns the number of rows that changed.
+   * Sets the pairs to draw, in order. Strips whose key is already known keep their pixels;
+   * the others are filled at the next update. Returns whether any strip is new.
    */
-  update(mask: Uint8Array, index: Uint8Array, palette: Int32Array): number {
-    if (!this._started) {
-      return this._start(mask, index, palette);
+  setPairs(specs: readonly IStripSpec[]): boolean {
+    const known = new Map(this._strips.map(strip => [strip.spec.key, strip]));
+    let changed = specs.length !== this._strips.length;
+    this._strips = specs.map((spec, i) => {
+      const strip = known.get(spec.key);
+      changed = changed || strip !== this._strips[i];
+      return (
+        strip ?? {
+          spec,
+          acc: createAccumulator(spec.width, spec.height, 4),
+          delta: new PairDelta(spec),
+          filled: false
+        }
+      );
+    });
+    return changed;
+  }
+
+  /**
+   * Brings every strip to `mask` (non-zero: selected) colored by `index` into the palette.
+   * Returns the number of rows that changed (all rows when strips were filled afresh).
+   */
+  update(mask: Uint8Array, index: Uint8Array): number {
+    const filled = this._strips.filter(strip => strip.filled);
+    const fresh = this._strips.filter(strip => !strip.filled);
+    let changed = this._diff(mask, index, filled.map(strip => strip.delta));
+    for (const strip of filled) {
+      strip.delta.flush(strip.acc);
     }
+    for (const strip of fresh) {
+      strip.delta.addAll(mask, index, this._palette, this.rows);
+      strip.delta.flush(strip.acc);
+      strip.filled = true;
+      changed = this.rows;
+    }
+    return changed;
+  }
+
+  /** Finds the rows whose selection or color changed and queues their lines on `deltas`. */
+  private _diff(mask: Uint8Array, index: Uint8Array, deltas: PairDelta[]): number {
     let changed = 0;
     // Most rows do not change: compare them four at a time where the arrays allow it.
     const words = mask.byteOffset % 4 === 0 && index.byteOffset % 4 === 0 ? this.rows >> 2 : 0;
@@ -374,34 +458,19 @@ export class SelectionAccumulator {
       for (let w = 0; w < words; w++) {
         if (mask32[w] !== was32[w] || index32[w] !== wasIndex32[w]) {
           for (let row = w * 4; row < w * 4 + 4; row++) {
-            changed += this._updateRow(row, mask[row], index[row], palette);
+            changed += this._diffRow(row, mask[row], index[row], deltas);
           }
         }
       }
     }
     for (let row = words * 4; row < this.rows; row++) {
-      changed += this._updateRow(row, mask[row], index[row], palette);
-    }
-    for (const pair of this._pairs) {
-      pair.flush(this.acc);
+      changed += this._diffRow(row, mask[row], index[row], deltas);
     }
     return changed;
   }
 
-  /** The first update: every selected row, binned pair by pair rather than row by row. */
-  private _start(mask: Uint8Array, index: Uint8Array, palette: Int32Array): number {
-    this._started = true;
-    this._mask.set(mask.subarray(0, this.rows));
-    this._index.set(index.subarray(0, this.rows));
-    for (const pair of this._pairs) {
-      pair.addAll(mask, index, palette, this.rows);
-      pair.flush(this.acc);
-    }
-    return this.rows;
-  }
-
-  /** Moves one row's lines from its old state to (selected, k); 1 if it changed, else 0. */
-  private _updateRow(row: number, selected: number, k: number, palette: Int32Array): number {
+  /** Queues the move of one row's lines from its old state to (selected, k); 1 if it moved. */
+  private _diffRow(row: number, selected: number, k: number, deltas: PairDelta[]): number {
     const oldSelected = this._mask[row] !== 0;
     const oldK = this._index[row];
     // The raw values are kept, so that unchanged words compare equal next time.
@@ -410,26 +479,25 @@ export class SelectionAccumulator {
     if (oldSelected === (selected !== 0) && (!oldSelected || oldK === k)) {
       return 0;
     }
-    const pairs = this._pairs;
+    const palette = this._palette;
     if (oldSelected) {
       const c = oldK * 3;
-      for (let i = 0; i < pairs.length; i++) {
-        pairs[i].add(row, -1, palette[c], palette[c + 1], palette[c + 2]);
+      for (let i = 0; i < deltas.length; i++) {
+        deltas[i].add(row, -1, palette[c], palette[c + 1], palette[c + 2]);
       }
     }
     if (selected !== 0) {
       const c = k * 3;
-      for (let i = 0; i < pairs.length; i++) {
-        pairs[i].add(row, 1, palette[c], palette[c + 1], palette[c + 2]);
+      for (let i = 0; i < deltas.length; i++) {
+        deltas[i].add(row, 1, palette[c], palette[c + 1], palette[c + 2]);
       }
     }
     return 1;
   }
 
-  private readonly _pairs: PairDelta[];
+  private _strips: IStripState[] = [];
   private readonly _mask: Uint8Array;
   private readonly _index: Uint8Array;
-  private _started = false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,30 +512,40 @@ export interface IDensityStyle {
 }
 
 /**
- * Writes the buffer as RGBA (an ImageData's data, same width and height): alpha grows with the
- * log of the count, from minAlpha (a single line stays visible) to maxAlpha (the densest
- * pixel); the color is the count-weighted mean of the lines' colors.
+ * Alpha (0..255) by count: it grows with the log of the count, from minAlpha (a single line
+ * stays visible) to maxAlpha (the densest pixel, `max`). Tabulated for the small counts that
+ * most pixels have.
  */
-export function composeRGBA(acc: IAccumulator, style: IDensityStyle, out: Uint8ClampedArray): void {
-  const { sums } = acc;
-  // Clearing as 32-bit words is a memset; empty pixels, usually most, then cost nothing more.
-  new Uint32Array(out.buffer, out.byteOffset, out.length >> 2).fill(0);
-  const alpha = alphaTable(maxCount(sums), style);
-  for (let p = 0; p < sums.length; p += 4) {
-    const c = sums[p];
-    if (c <= 0) {
-      continue;
+export class AlphaScale {
+  constructor(
+    max: number,
+    private readonly _style: IDensityStyle
+  ) {
+    this._norm = 1 / Math.log1p(Math.max(max, 1));
+    this._table = new Uint8ClampedArray(Math.min(Math.max(max, 1) + 1, 4096));
+    for (let c = 1; c < this._table.length; c++) {
+      this._table[c] = this._compute(c);
     }
-    out[p] = sums[p + 1] / c;
-    out[p + 1] = sums[p + 2] / c;
-    out[p + 2] = sums[p + 3] / c;
-    out[p + 3] = c < alpha.table.length ? alpha.table[c] : alphaOf(c, alpha.norm, style);
   }
+
+  alpha(count: number): number {
+    return count < this._table.length ? this._table[count] : this._compute(count);
+  }
+
+  private _compute(count: number): number {
+    const { minAlpha, maxAlpha } = this._style;
+    return 255 * (minAlpha + (maxAlpha - minAlpha) * Math.log1p(count) * this._norm);
+  }
+
+  private readonly _norm: number;
+  private readonly _table: Uint8ClampedArray;
 }
 
-function maxCount(sums: Int32Array): number {
+/** The highest count in a buffer. */
+export function maxCount(acc: IAccumulator): number {
+  const { sums, channels } = acc;
   let max = 0;
-  for (let p = 0; p < sums.length; p += 4) {
+  for (let p = 0; p < sums.length; p += channels) {
     if (sums[p] > max) {
       max = sums[p];
     }
@@ -475,17 +553,54 @@ function maxCount(sums: Int32Array): number {
   return max;
 }
 
-/** Alpha (0..255) by count, tabulated for the small counts that most pixels have. */
-function alphaTable(max: number, style: IDensityStyle): { table: Uint8ClampedArray; norm: number } {
-  const norm = 1 / Math.log1p(Math.max(max, 1));
-  const table = new Uint8ClampedArray(Math.min(max + 1, 4096));
-  for (let c = 1; c < table.length; c++) {
-    table[c] = alphaOf(c, norm, style);
+/**
+ * Writes a buffer as RGBA into `out` (an ImageData's data, `outWidth` pixels wide, already
+ * cleared) at column `x0`: alpha by count, color the count-weighted mean of the lines' colors
+ * (or `rgb` for a buffer of counts only).
+ */
+export function composeInto(
+  acc: IAccumulator,
+  alpha: AlphaScale,
+  out: Uint8ClampedArray,
+  outWidth: number,
+  x0: number,
+  rgb: readonly [number, number, number]
+): void {
+  const { sums, channels, width, height } = acc;
+  for (let y = 0; y < height; y++) {
+    let p = y * width * channels;
+    let o = (y * outWidth + x0) * 4;
+    for (let x = 0; x < width; x++, p += channels, o += 4) {
+      const c = sums[p];
+      if (c <= 0) {
+        continue;
+      }
+      if (channels === 4) {
+        out[o] = sums[p + 1] / c;
+        out[o + 1] = sums[p + 2] / c;
+        out[o + 2] = sums[p + 3] / c;
+      } else {
+        out[o] = rgb[0];
+        out[o + 1] = rgb[1];
+        out[o + 2] = rgb[2];
+      }
+      out[o + 3] = alpha.alpha(c);
+    }
   }
-  return { table, norm };
 }
 
-function alphaOf(count: number, norm: number, style: IDensityStyle): number {
-  const t = Math.log1p(count) * norm;
-  return 255 * (style.minAlpha + (style.maxAlpha - style.minAlpha) * t);
+/** Writes a whole buffer as RGBA (an ImageData's data of the same size), alpha by its own max. */
+export function composeRGBA(
+  acc: IAccumulator,
+  style: IDensityStyle,
+  out: Uint8ClampedArray,
+  rgb: readonly [number, number, number] = [128, 128, 128]
+): void {
+  clearRGBA(out);
+  composeInto(acc, new AlphaScale(maxCount(acc), style), out, acc.width, 0, rgb);
+}
+
+/** Clears RGBA pixels; as 32-bit words it is a memset, and empty pixels then cost nothing. */
+export function clearRGBA(out: Uint8ClampedArray): void {
+  new Uint32Array(out.buffer, out.byteOffset, out.length >> 2).fill(0);
 }

@@ -7,13 +7,16 @@ import * as d3 from 'd3';
 
 import type { IVerticalLayout } from './axes';
 import {
+  AlphaScale,
   IAccumulator,
   IPairPlacement,
-  SelectionAccumulator,
+  SelectionStrips,
   binPair,
-  composeRGBA,
+  clearRGBA,
+  composeInto,
   createAccumulator,
   fitBudget,
+  maxCount,
   rasterizeGrid
 } from './density';
 
@@ -31,6 +34,8 @@ export interface IPlotGeometry {
   /** Bin of every row on each visible axis: `baseBins` bins over [layout.top, missingBottom). */
   readonly bins: readonly Uint16Array[];
   readonly baseBins: number;
+  /** A serial number per visible axis, renewed whenever its pixels change (strip reuse). */
+  readonly ids: readonly number[];
 }
 
 /** The rows of a layer and how to color them. */
@@ -159,36 +164,56 @@ export function drawLines(
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Pixels of line walk allowed per pair set (all pairs together) when choosing resolutions:
- * about what a CPU rasterises in 10-20 ms in headless Chromium. Only a whole redraw pays it;
- * a brush move walks just the lines of the rows that changed.
+ * Pixels of line walk allowed for all pairs together when choosing their resolutions: about
+ * what a CPU rasterises in 10-20 ms in headless Chromium. A new strip pays its share once; a
+ * brush move walks just the lines of the rows that changed, at most as many.
  */
-export const DEFAULT_DENSITY_BUDGET = 4e6;
+export const DEFAULT_DENSITY_BUDGET = 6e6;
 
-/** The region of the canvas a density layer covers (device pixels) and its pairs in it. */
+/**
+ * The pixels a density layer covers, in CSS pixels: density is accumulated at CSS resolution
+ * and scaled to the canvas, so that its cost and its look (one CSS pixel per line, as stroked
+ * lines have) do not depend on the device pixel ratio. One strip per pair of adjacent axes,
+ * from the left axis' column to the right axis' (excluded), tiles it.
+ */
 export interface IDensityFrame {
   readonly x0: number;
   readonly y0: number;
   readonly width: number;
   readonly height: number;
-  readonly places: readonly IPairPlacement[];
+  readonly strips: readonly IStripFrame[];
 }
 
-/** The buffer spans the axes horizontally, and the axes with their missing band vertically. */
+/** One pair's strip: where it sits in the frame, and its lines' placement inside it. */
+export interface IStripFrame {
+  readonly x: number;
+  readonly width: number;
+  readonly place: IPairPlacement;
+  /** What its pixels depend on, but for the resolution: the axes' pixels and its geometry. */
+  readonly key: string;
+}
+
 export function densityFrame(geom: IPlotGeometry): IDensityFrame {
-  const { xs, layout, dpr, baseBins } = geom;
-  const x0 = Math.floor(xs[0] * dpr);
-  const y0 = Math.floor(layout.top * dpr) - 1;
-  const width = Math.ceil(xs[xs.length - 1] * dpr) + 1 - x0;
-  const height = Math.ceil(layout.missingBottom * dpr) + 2 - y0;
-  const places = xs.slice(1).map((x, i) => ({
-    xLeft: xs[i] * dpr - x0,
-    xRight: x * dpr - x0,
-    yTop: layout.top * dpr - y0,
-    binHeight: ((layout.missingBottom - layout.top) * dpr) / baseBins,
-    baseBins
-  }));
-  return { x0, y0, width, height, places };
+  const { xs, layout, baseBins, ids } = geom;
+  const x0 = Math.floor(xs[0]);
+  const y0 = Math.floor(layout.top) - 1;
+  const height = Math.ceil(layout.missingBottom) + 2 - y0;
+  const strips = xs.slice(1).map((right, i) => {
+    const left = Math.floor(xs[i]);
+    const width = Math.max(1, Math.floor(right) - left);
+    const place = {
+      xLeft: xs[i] - left,
+      xRight: right - left,
+      yTop: layout.top - y0,
+      binHeight: (layout.missingBottom - layout.top) / baseBins,
+      baseBins
+    };
+    const { xLeft, xRight, yTop, binHeight } = place;
+    const key = [ids[i], ids[i + 1], width, height, xLeft, xRight, yTop, binHeight].join();
+    return { x: left - x0, width, place, key };
+  });
+  const width = Math.floor(xs[xs.length - 1]) - x0;
+  return { x0, y0, width, height, strips };
 }
 
 /** A CSS color as [r, g, b] integers; grey if it does not parse. */
@@ -207,52 +232,93 @@ export function paletteRGB(palette: readonly string[]): Int32Array {
   return out;
 }
 
-/** Writes an accumulator to the canvas through an ImageData kept between frames. */
+/**
+ * Writes strips to a canvas (whose transform is CSS pixels, see clearCanvas) through an
+ * ImageData kept between frames; on a HiDPI canvas through a scratch canvas, scaled. Alpha
+ * is scaled to the densest pixel of the whole layer, so that pairs compare.
+ */
 class Compositor {
-  put(ctx: CanvasRenderingContext2D, frame: IDensityFrame, acc: IAccumulator, look: ILayerLook): void {
-    if (!this._image || this._image.width !== acc.width || this._image.height !== acc.height) {
-      this._image = ctx.createImageData(acc.width, acc.height);
+  put(
+    ctx: CanvasRenderingContext2D,
+    geom: IPlotGeometry,
+    frame: IDensityFrame,
+    strips: readonly IAccumulator[],
+    look: ILayerLook,
+    rgb: [number, number, number] = [128, 128, 128]
+  ): void {
+    clearCanvas(ctx, geom);
+    if (frame.width <= 0 || frame.height <= 0) {
+      return;
     }
-    composeRGBA(acc, look, this._image.data);
-    ctx.putImageData(this._image, frame.x0, frame.y0);
+    if (!this._image || this._image.width !== frame.width || this._image.height !== frame.height) {
+      this._image = ctx.createImageData(frame.width, frame.height);
+    }
+    const { data } = this._image;
+    clearRGBA(data);
+    const alpha = new AlphaScale(Math.max(0, ...strips.map(maxCount)), look);
+    strips.forEach((acc, i) => composeInto(acc, alpha, data, frame.width, frame.strips[i].x, rgb));
+    if (geom.dpr === 1) {
+      ctx.putImageData(this._image, frame.x0, frame.y0);
+      return;
+    }
+    const scratch = this._scratch ?? (this._scratch = document.createElement('canvas'));
+    if (scratch.width !== frame.width || scratch.height !== frame.height) {
+      scratch.width = frame.width;
+      scratch.height = frame.height;
+    }
+    scratch.getContext('2d')?.putImageData(this._image, 0, 0);
+    ctx.drawImage(scratch, frame.x0, frame.y0);
   }
 
   private _image: ImageData | null = null;
+  private _scratch: HTMLCanvasElement | null = null;
 }
 
 /**
  * The context layer in density: every row, one color. It also picks each pair's resolution
- * (from all rows, so that any selection fits the same budget) for the selected layer.
+ * (from all rows, so that any selection fits the same budget) for the selected layer. A strip
+ * whose axes did not change is kept from the previous draw.
  */
 export class ContextDensity {
   constructor(private readonly _budget = DEFAULT_DENSITY_BUDGET) {}
 
   /** Draws, and returns the shift (resolution) chosen for each pair. */
-  draw(ctx: CanvasRenderingContext2D, geom: IPlotGeometry, color: string, look: ILayerLook): number[] {
-    clearCanvas(ctx, geom);
+  draw(
+    ctx: CanvasRenderingContext2D,
+    geom: IPlotGeometry,
+    color: string,
+    look: ILayerLook
+  ): number[] {
     if (geom.xs.length < 2) {
+      clearCanvas(ctx, geom);
       return [];
     }
     const frame = densityFrame(geom);
-    const acc = createAccumulator(frame.width, frame.height);
-    const rgb = parseRGB(color);
-    const shifts = frame.places.map((place, a) => {
-      const grid = binPair(geom.bins[a], geom.bins[a + 1], geom.baseBins);
-      const fitted = fitBudget(grid, place, this._budget / frame.places.length);
-      rasterizeGrid(fitted, place, acc, rgb);
-      return fitted.shift;
+    const budget = this._budget / frame.strips.length;
+    const strips = frame.strips.map((strip, a) => {
+      const known = this._strips.get(strip.key);
+      if (known) {
+        return known;
+      }
+      const acc = createAccumulator(strip.width, frame.height, 1);
+      const all = binPair(geom.bins[a], geom.bins[a + 1], geom.baseBins);
+      const grid = fitBudget(all, strip.place, budget);
+      rasterizeGrid(grid, strip.place, acc);
+      return { acc, shift: grid.shift };
     });
-    this._compositor.put(ctx, frame, acc, look);
-    return shifts;
+    this._strips = new Map(frame.strips.map((strip, i) => [strip.key, strips[i]]));
+    this._compositor.put(ctx, geom, frame, strips.map(s => s.acc), look, parseRGB(color));
+    return strips.map(s => s.shift);
   }
 
+  private _strips = new Map<string, { acc: IAccumulator; shift: number }>();
   private readonly _compositor = new Compositor();
 }
 
 /**
- * The selected layer in density. Keeps a SelectionAccumulator for the current plot and
- * palette, so that a brush move only walks the lines of the rows whose selection changed; a
- * new plot (data, axes, size) or palette starts it afresh.
+ * The selected layer in density, kept as SelectionStrips: a brush move only walks the lines
+ * of the rows whose selection changed, and strips whose axes did not change keep their pixels.
+ * New data (another row count) or another palette starts afresh.
  */
 export class SelectionDensity {
   draw(
@@ -266,36 +332,29 @@ export class SelectionDensity {
       clearCanvas(ctx, geom);
       return;
     }
+    const rows = geom.bins[0].length;
     const key = layer.palette.join('\n');
-    if (!this._state || this._state.geom !== geom || this._state.shifts !== shifts || this._state.key !== key) {
-      this._state = this._start(geom, shifts, layer.palette, key);
+    if (!this._strips || this._strips.rows !== rows || this._key !== key) {
+      this._strips = new SelectionStrips(rows, paletteRGB(layer.palette));
+      this._key = key;
     }
-    const { acc, frame, rgb } = this._state;
-    const changed = acc.update(layer.mask, layer.index ?? this._noIndex(acc.rows), rgb);
-    // Nothing changed (a repeated selection): the canvas already shows it.
-    if (changed > 0 || !this._state.drawn) {
-      clearCanvas(ctx, geom);
-      this._compositor.put(ctx, frame, acc.acc, look);
-      this._state.drawn = true;
-    }
-  }
-
-  private _start(
-    geom: IPlotGeometry,
-    shifts: readonly number[],
-    palette: readonly string[],
-    key: string
-  ): NonNullable<SelectionDensity['_state']> {
     const frame = densityFrame(geom);
-    const pairs = frame.places.map((place, a) => ({
+    const specs = frame.strips.map((strip, a) => ({
+      key: `${strip.key}/${shifts[a]}`,
       left: geom.bins[a],
       right: geom.bins[a + 1],
       shift: shifts[a],
-      place
+      place: strip.place,
+      width: strip.width,
+      height: frame.height
     }));
-    const rows = geom.bins[0].length;
-    const acc = new SelectionAccumulator(createAccumulator(frame.width, frame.height), pairs, rows);
-    return { geom, shifts, key, frame, acc, rgb: paletteRGB(palette), drawn: false };
+    const moved = this._strips.setPairs(specs);
+    const changed = this._strips.update(layer.mask, layer.index ?? this._noIndex(rows));
+    // Nothing changed (a repeated selection on the same plot): the canvas already shows it.
+    if (changed > 0 || moved || this._drawnOn !== geom) {
+      this._compositor.put(ctx, geom, frame, this._strips.strips.map(s => s.acc), look);
+      this._drawnOn = geom;
+    }
   }
 
   /** Palette index 0 for every row, for layers drawn in one color. */
@@ -306,16 +365,9 @@ export class SelectionDensity {
     return this._zeros;
   }
 
+  private _strips: SelectionStrips | null = null;
+  private _key = '';
+  private _drawnOn: IPlotGeometry | null = null;
   private _zeros: Uint8Array | null = null;
-
-  private _state: {
-    geom: IPlotGeometry;
-    shifts: readonly number[];
-    key: string;
-    frame: IDensityFrame;
-    acc: SelectionAccumulator;
-    rgb: Int32Array;
-    drawn: boolean;
-  } | null = null;
   private readonly _compositor = new Compositor();
 }

@@ -200,39 +200,26 @@ function drawHeader(theme: ITheme, axis: IAxisDrawing, g: SVGGElement): void {
   const header = svg('g', { class: 'jp-DSI-pc-header' }, g);
   const full = axis.unit ? `${axis.name} (${axis.unit})` : axis.name;
   const width = Math.max(24, axis.spacing - 6);
+  const grip = svg('g', { 'data-role': 'title', cursor: 'grab' }, header);
+  tooltip(grip, `${full}: drag to reorder`);
   // A transparent pad makes the whole title cell, not just the glyphs, grabbable.
-  const pad = svg(
-    'rect',
-    {
-      'data-role': 'title',
-      x: -width / 2,
-      y: 0,
-      width,
-      height: HEADER.titleY + 6,
-      fill: 'transparent',
-      cursor: 'grab'
-    },
-    header
-  );
-  tooltip(pad, `${full}: drag to reorder`);
+  svg('rect', { x: -width / 2, y: 0, width, height: HEADER.titleY + 6, fill: 'transparent' }, grip);
   const title = svg(
     'text',
     {
       class: 'jp-DSI-pc-title',
-      'data-role': 'title',
       y: HEADER.titleY,
       'text-anchor': 'middle',
       'font-size': 12,
       'font-weight': 600,
-      fill: theme.text,
-      cursor: 'grab'
+      fill: theme.text
     },
-    header
+    grip
   );
   // About 6.5 px per character at 12 px: no text measuring needed (nor available in tests).
   title.textContent = truncate(full, Math.floor(width / 6.5));
-  tooltip(title, `${full}: drag to reorder`);
-  drawButton(theme, header, 'invert', -9, '⇅', axis.inverted ? 'Un-invert axis' : 'Invert axis', axis.inverted);
+  const invertLabel = axis.inverted ? 'Un-invert axis' : 'Invert axis';
+  drawButton(theme, header, 'invert', -9, '⇅', invertLabel, axis.inverted);
   drawButton(theme, header, 'hide', 9, '×', 'Hide axis', false);
 }
 
@@ -273,7 +260,11 @@ function drawButton(
 }
 
 /** Redraws the brushes of an axis: a rect per interval with a handle on each end. */
-export function drawBrushes(theme: ITheme, axisGroup: SVGGElement, intervals: readonly Interval[]): void {
+export function drawBrushes(
+  theme: ITheme,
+  axisGroup: SVGGElement,
+  intervals: readonly Interval[]
+): void {
   const g = axisGroup.querySelector('.jp-DSI-pc-brushes');
   if (!g) {
     return;
