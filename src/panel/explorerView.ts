@@ -9,13 +9,19 @@ import { Scatter } from '../views/scatter';
 import { ExplorerControls } from './controls';
 import { h } from './dom';
 
+/** Narrowest room per axis (px) before the parallel coordinates scroll sideways. */
+const MIN_AXIS_SPACING = 64;
+
 export class ExplorerView {
   readonly node: HTMLElement;
 
   constructor(private readonly _model: ExplorerModel) {
     const model = _model;
     this._controls = new ExplorerControls(model);
-    const parcoordsHost = h('div', { class: 'jp-DSI-parcoords', 'data-testid': 'dsi-parcoords' });
+    // The axes keep a readable spacing: a narrow panel (the sidebar) scrolls them sideways.
+    const parcoordsHost = h('div', { class: 'jp-DSI-parcoordsCanvas' });
+    this._parcoordsHost = parcoordsHost;
+    const parcoordsScroller = h('div', { class: 'jp-DSI-parcoords', 'data-testid': 'dsi-parcoords' }, parcoordsHost);
     const scatterHost = h('div', { class: 'jp-DSI-scatter', 'data-testid': 'dsi-scatter' });
     this._parcoords = new ParallelCoordinates(parcoordsHost, {
       onBrush: (axis, brush) => model.setBrush(axis, brush),
@@ -41,7 +47,7 @@ export class ExplorerView {
       'div',
       { class: 'jp-DSI-explorerView' },
       this._controls.node,
-      parcoordsHost,
+      parcoordsScroller,
       scatterHost,
       h('div', { class: 'jp-DSI-filterBar' }, h('span', { class: 'jp-DSI-fieldLabel' }, 'Filter'), this._filterText, copy, clear)
     );
@@ -85,6 +91,7 @@ export class ExplorerView {
       return;
     }
     if (dirty.has('data') || dirty.has('axes') || dirty.has('method')) {
+      this._parcoordsHost.style.minWidth = `${model.axes.length * MIN_AXIS_SPACING}px`;
       this._parcoords.setData(table, [...model.axes], [...model.inverted]);
       this._parcoords.setBrushes(new Map(model.brushes));
       const x = model.column('d_feature') as { values: Float32Array };
@@ -126,6 +133,7 @@ export class ExplorerView {
 
   private readonly _controls: ExplorerControls;
   private readonly _parcoords: ParallelCoordinates;
+  private readonly _parcoordsHost: HTMLElement;
   private readonly _scatter: Scatter;
   private readonly _filterText = document.createElement('code');
   private _dirty = new Set<Change>();

@@ -68,6 +68,7 @@ async function expectCliAgrees(view: Locator): Promise<void> {
 }
 
 async function dragVertically(page: IJupyterLabPageFixture, target: Locator, from: number, to: number): Promise<void> {
+  await target.scrollIntoViewIfNeeded();
   const box = (await target.boundingBox())!;
   const x = box.x + box.width / 2;
   await page.mouse.move(x, box.y + box.height * from);
@@ -144,6 +145,24 @@ test.describe('linked views', () => {
     await view.getByRole('button', { name: 'Clear' }).click();
     await expect(view.getByTestId('dsi-filter')).toContainText('everything');
     expect((await panelState(view)).count).toBe(total);
+  });
+
+  test('the sidebar opens the same view and selection in the main area', async ({ page, tmpPath }) => {
+    await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/side.sqlite`);
+    await page.evaluate(async path => {
+      await (window as any).jupyterapp.commands.execute('dsi:open', { path });
+    }, `${tmpPath}/side.sqlite`);
+    const sidebar = page.locator('#jp-dsi-explorer');
+    await expect(sidebar.locator('g[data-axis="d_density"]')).toBeVisible();
+    await dragVertically(page, sidebar.locator('g[data-axis="d_density"] [data-role="hit"]'), 0.4, 0.8);
+    await expect(sidebar.getByTestId('dsi-filter')).toContainText('d_density between');
+    const side = await panelState(sidebar);
+
+    await sidebar.getByRole('button', { name: 'Open in main area' }).click();
+    const main = page.locator('.jp-MainAreaWidget .jp-DSI-explorerView');
+    await expect(main.getByTestId('dsi-filter')).toHaveText(side.filter);
+    const copied = await panelState(main);
+    expect(copied).toEqual(side);
   });
 
   for (const theme of ['light', 'dark'] as const) {
