@@ -55,10 +55,11 @@ module.exports = {
   transform: {
     ...baseConfig.transform,
     // The preset points ts-jest at tsconfig.test.json; use tsconfig.json (ts-jest compiles to
-    // CommonJS for jest whatever `module` says) and add Node's types for fs/path in tests.
+    // CommonJS for jest whatever `module` says) and add Node's types for fs/path in tests;
+    // rootDir widens to the repository so tests may share helpers from tests/js/.
     '^.+\\.tsx?$': [
       'ts-jest',
-      { tsconfig: { types: ['jest', 'node'] } }
+      { tsconfig: { types: ['jest', 'node'], rootDir: '.' } }
     ]
   },
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`],

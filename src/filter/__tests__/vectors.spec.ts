@@ -36,6 +36,7 @@ import {
   toJSON,
   toString
 } from '../index';
+import { mulberry32 as random } from '../../../tests/js/random';
 
 // ---------------------------------------------------------------------------------------------
 // The vectors, read twice: with JSON.parse (the plain `ast` form) and with a reader that keeps
@@ -625,17 +626,6 @@ describe('float32 columns', () => {
 // ---------------------------------------------------------------------------------------------
 // Randomized round trips (seeded; no dependencies)
 
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ODD_NAMES = ['and', 'IN', 'Polygon', 'a`b', 'not_', 'x y', '1x', 'ρ_max', '😀', "it's", '"q"', '`', ' ', 'a\nb'];
 const ODD_TEXT = ['', "'", "''", '"', '`', 'it\'s', 'ü', '😀', '\u00a0', 'and', '\n', '\\', 'a b', '\uffff', '\u0000'];

@@ -8,18 +8,8 @@ import { ExplorerModel, ISliceSource } from '../explorer';
 import { brushClause, formatName, formatNumber, roundRange, selectionFilter, shapesClause } from '../filterString';
 import type { IBaseTable, ISlice } from '../../db/slices';
 import type { AxisBrush, IShape, ITable } from '../../views/types';
+import { mulberry32 as random } from '../../../tests/js/random';
 
-/** A deterministic PRNG (mulberry32): the same tables on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function source(rows: number, seed = 1): ISliceSource {
   const rnd = random(seed);

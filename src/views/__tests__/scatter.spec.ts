@@ -36,6 +36,7 @@ import {
 import type { IShape, ITable, Point } from '../types';
 import { mask as filterMask, parse } from '../../filter';
 import { shapesClause } from '../../model/filterString';
+import { mulberry32 as rng } from '../../../tests/js/random';
 
 const SQUARE: Point[] = [
   [0, 0],
@@ -76,17 +77,6 @@ function rows(m: ArrayLike<number>): number[] {
   return r;
 }
 
-/** A deterministic PRNG (mulberry32), so that failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('pointInPolygon', () => {
   it('tests convex, concave and self-intersecting polygons by the even-odd rule', () => {
