@@ -103,5 +103,9 @@ test: install chromium
 	$(MAKE) --no-print-directory test-py
 	$(MAKE) --no-print-directory test-ui
 
+# -- Benchmark: the views against parcoord-es and plain D3 in Chromium (bench/README.md) -------
+bench: $(STAMPS)/node $(STAMPS)/labextension chromium
+	node bench/run.js
+
 clean:
 	rm -rf $(STAMPS) lib jupyterlab_dsi/labextension tsconfig.tsbuildinfo $(DATA)

@@ -37,6 +37,28 @@ export interface IExplorerSettings {
   shapes: IShape[];
 }
 
+/** Extent of a column's finite values, cached per array: brush moves ask for it every time. */
+const spans = new WeakMap<Float32Array, number>();
+function columnSpan(values: Float32Array): number {
+  let span = spans.get(values);
+  if (span === undefined) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v < lo) {
+        lo = v;
+      }
+      if (v > hi) {
+        hi = v;
+      }
+    }
+    span = hi > lo ? hi - lo : 0;
+    spans.set(values, span);
+  }
+  return span;
+}
+
 export type Change = 'data' | 'axes' | 'selection' | 'colors' | 'method';
 
 export interface ITheme {
@@ -263,20 +285,7 @@ export class ExplorerModel {
       return { kind: 'categorical', codes: [...new Set(brush.codes)].sort((a, b) => a - b), missing: brush.missing };
     }
     const column = this.column(axis);
-    let span = 0;
-    if (column?.kind === 'numeric') {
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (const v of column.values) {
-        if (v < lo) {
-          lo = v;
-        }
-        if (v > hi) {
-          hi = v;
-        }
-      }
-      span = hi - lo;
-    }
+    const span = column?.kind === 'numeric' ? columnSpan(column.values) : 0;
     const ranges = brush.ranges
       .map(r => {
         const [lo, hi] = roundRange(Math.min(r.lo, r.hi), Math.max(r.lo, r.hi), span);

@@ -109,6 +109,8 @@ export class ExplorerView {
       this._scatter.setVisible(model.brushed);
       this._scatter.setSelection(model.selected, coloring.colors);
     }
+    // Paint the scatter in this frame too, not in one of its own: one brush move, one frame.
+    this._scatter.flush();
     this._controls.update();
     this._filterText.textContent = model.filter || '(everything: no brush, box or lasso)';
     this._filterText.classList.toggle('jp-mod-empty', !model.filter);

@@ -1,0 +1,334 @@
+/**
+ * jupyterlab-dsi as the panel runs it: the ExplorerModel (brush mask, scatter shapes, filter
+ * string, row colors) and the ExplorerView (controls, ParallelCoordinates, Scatter, filter bar),
+ * the same classes src/panel/explorer.ts mounts, on the synthetic table served by an in-page
+ * source (brush suite) or by the real sql.js worker on a real database (time-step suite).
+ *
+ * A brush move is a drag of the parallel coordinates' own brush rectangle with pointer events:
+ * the view's pointer handler moves the brush and calls onBrush, the model recomputes the
+ * selection, the view redraws both views in its next animation frame (and the scatter, which
+ * draws in a frame of its own, in the frame after: see frames.ts, which waits for it).
+ *
+ * The methods of the model and views are wrapped to time each part of a move (`parts`).
+ */
+import { createDatabaseClient, IDatabaseClient } from '../src/db/client';
+import type { IMethod } from '../src/db/api';
+import type { IBaseTable, ISlice } from '../src/db/slices';
+import { ExplorerModel, ISliceSource } from '../src/model/explorer';
+import { ExplorerView } from '../src/panel/explorerView';
+import { axisScale, INumericScale } from '../src/views/axes';
+import { ParallelCoordinates, verticalLayout } from '../src/views/parcoords';
+import * as layers from '../src/views/parcoords-layers';
+import { Scatter } from '../src/views/scatter';
+import type { Column, ITable } from '../src/views/types';
+import baseCss from '../style/base.css';
+
+import { BRUSH_AXIS, BRUSH_WIDTH, brushCenter, extentOf } from './data';
+import { mouse, VerticalBrushDrag } from './drag';
+import {
+  CONTEXT_COLOR,
+  IBrushResult,
+  ILibrary,
+  MISSING_COLOR,
+  PARCOORDS_HEIGHT,
+  PARCOORDS_WIDTH,
+  SCATTER_HEIGHT,
+  SCATTER_WIDTH
+} from './library';
+
+export const dsiMissing: string | null = null;
+
+/** Options run.js may pass through the page's URL (diagnostics only). */
+function benchOptions(): { densityThreshold?: number } {
+  const value = new URLSearchParams(location.search).get('densityThreshold');
+  return value === null ? {} : { densityThreshold: Number(value) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing of the parts
+
+let parts: Record<string, number> = {};
+
+/** Wrap `proto[method]` to add its duration to parts[label]; skipped if the method is gone. */
+function instrument(proto: object, method: string, label: string): void {
+  const target = proto as Record<string, unknown>;
+  const original = target[method];
+  if (typeof original !== 'function') {
+    console.warn(`bench: ${method} not found, its time is not broken down`);
+    return;
+  }
+  if (Object.prototype.hasOwnProperty.call(original, '__benchLabel')) {
+    return; // already wrapped (a class exported twice)
+  }
+  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    const t0 = performance.now();
+    try {
+      return original.apply(this, args);
+    } finally {
+      parts[label] = (parts[label] ?? 0) + performance.now() - t0;
+    }
+  };
+  Object.defineProperty(wrapped, '__benchLabel', { value: label });
+  target[method] = wrapped;
+}
+
+// Labels nest with dots: 'model.update' is a part of 'model', and so on. Private methods are
+// wrapped by name (skipped with a warning if renamed): they split the model's time.
+instrument(ExplorerModel.prototype, 'setBrush', 'model');
+instrument(ExplorerModel.prototype, '_roundBrush', 'model.round');
+instrument(ExplorerModel.prototype, '_rebuildTable', 'model.table');
+instrument(ExplorerModel.prototype, '_update', 'model.update');
+instrument(ExplorerModel.prototype, '_recolor', 'model.update.colors');
+// The view's frame: everything it redraws.
+instrument(ExplorerView.prototype, '_render', 'view');
+instrument(ParallelCoordinates.prototype, 'setData', 'view.parcoords.setData');
+instrument(ParallelCoordinates.prototype, 'setSelection', 'view.parcoords.setSelection');
+// The canvas layers' renderers (whatever parcoords-layers.ts exports with a draw method).
+for (const [name, value] of Object.entries(layers)) {
+  const proto = (value as { prototype?: { draw?: unknown } }).prototype;
+  if (typeof value === 'function' && proto && typeof proto.draw === 'function') {
+    instrument(proto, 'draw', `view.parcoords.${name}`);
+  }
+}
+instrument(Scatter.prototype, 'setData', 'view.scatter.setData');
+// The scatter draws in an animation frame of its own, through flush().
+instrument(Scatter.prototype, 'flush', 'scatter');
+instrument(Scatter.prototype, 'renderPoints', 'scatter.points');
+
+// ---------------------------------------------------------------------------------------------
+// Page styles: JupyterLab's light theme variables the views read, the panel's stylesheet, and
+// the same plot sizes as the baselines.
+
+const STYLE = `
+:root {
+  --jp-ui-font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
+  --jp-code-font-family: monospace;
+  --jp-ui-font-size0: 11px; --jp-ui-font-size1: 13px; --jp-ui-font-size2: 15px; --jp-ui-font-size3: 18px;
+  --jp-code-font-size: 13px;
+  --jp-ui-font-color0: rgba(0,0,0,1); --jp-ui-font-color1: rgba(0,0,0,0.87);
+  --jp-ui-font-color2: rgba(0,0,0,0.54); --jp-ui-font-color3: rgba(0,0,0,0.38);
+  --jp-ui-inverse-font-color1: rgba(255,255,255,1);
+  --jp-layout-color0: white; --jp-layout-color1: white; --jp-layout-color2: #eeeeee; --jp-layout-color3: #bdbdbd;
+  --jp-border-width: 1px; --jp-border-radius: 2px;
+  --jp-border-color1: #bdbdbd; --jp-border-color2: #e0e0e0; --jp-border-color3: #eeeeee;
+  --jp-brand-color0: #0d47a1; --jp-brand-color1: #1976d2; --jp-brand-color3: #bbdefb;
+  --jp-error-color1: #d32f2f;
+  --jp-input-background: white; --jp-input-border-color: #bdbdbd;
+}
+.bench-dsi { width: ${PARCOORDS_WIDTH}px; }
+.bench-dsi .jp-DSI-parcoords { width: ${PARCOORDS_WIDTH}px; height: ${PARCOORDS_HEIGHT}px; }
+.bench-dsi .jp-DSI-scatter { width: ${SCATTER_WIDTH}px; height: ${SCATTER_HEIGHT}px; }
+`;
+
+function mount(host: HTMLElement): HTMLElement {
+  const style = document.createElement('style');
+  style.textContent = baseCss + STYLE;
+  document.head.appendChild(style);
+  const box = document.createElement('div');
+  box.className = 'bench-dsi jp-DSI-Explorer';
+  host.appendChild(box);
+  return box;
+}
+
+const THEME = () => ({ context: CONTEXT_COLOR, missing: MISSING_COLOR });
+
+const METHOD: IMethod = {
+  id: 'bench-method',
+  groundTruth: 'sim0000000',
+  norm: 'L2',
+  gtTime: null,
+  description: 'synthetic',
+  createdAt: '2025-01-01T00:00:00Z'
+};
+
+/** The synthetic table as the worker would serve it: parameters once, one slice of distances. */
+function tableSource(table: ITable): ISliceSource {
+  const col = (name: string): Column => table.columns.find(c => c.name === name)!;
+  const numeric = (name: string): Float32Array => {
+    const c = col(name);
+    return c.kind === 'numeric' ? c.values : new Float32Array(table.rows);
+  };
+  const base: IBaseTable = {
+    ids: [...table.ids],
+    parameters: table.columns
+      .filter(c => c.kind === 'categorical')
+      .map(c => ({
+        name: c.name,
+        kind: 'categorical' as const,
+        levels: c.kind === 'categorical' ? [...c.levels] : null,
+        unit: null,
+        codes: c.kind === 'categorical' ? c.codes : undefined
+      })),
+    times: [0]
+  };
+  const slice: ISlice = {
+    methodId: METHOD.id,
+    t: 0,
+    dShock: numeric('d_shock'),
+    dEdge: numeric('d_edge'),
+    dDensity: numeric('d_density')
+  };
+  return {
+    table: async () => base,
+    slice: async () => slice,
+    methodSteps: async () => 1
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The brush suite
+
+class Dsi implements ILibrary {
+  readonly name = 'jupyterlab-dsi';
+  readonly brushInput = 'pointer';
+
+  prepare(table: ITable): void {
+    this._source = tableSource(table);
+    this._extent = extentOf(table, BRUSH_AXIS);
+    this._column = table.columns.find(c => c.name === BRUSH_AXIS)!;
+  }
+
+  async setup(host: HTMLElement): Promise<Record<string, number>> {
+    parts = {};
+    const setupParts = parts;
+    const box = mount(host);
+    this._model = new ExplorerModel(this._source!, THEME);
+    await this._model.load([METHOD]);
+    this._view = new ExplorerView(this._model);
+    const threshold = benchOptions().densityThreshold;
+    if (threshold !== undefined) {
+      // Diagnostic knob (BENCH_DSI_DENSITY_THRESHOLD): the panel does not set it.
+      const pc = (this._view as unknown as { _parcoords: { _threshold: number } })._parcoords;
+      pc._threshold = threshold;
+    }
+    box.appendChild(this._view.node);
+    this._box = box;
+    return setupParts;
+  }
+
+  brushBegin(win: [number, number]): void {
+    const svg = this._box!.querySelector<SVGSVGElement>('.jp-DSI-pc-svg')!;
+    const axis = (): Element => svg.querySelector(`[data-axis="${BRUSH_AXIS}"]`)!;
+    // The view's own scale for the axis, from its exported layout helpers.
+    const root = svg.parentElement!;
+    const scale = axisScale(this._column!, verticalLayout(root.clientHeight)) as INumericScale;
+    const [lo, hi] = this._extent;
+    const clientY = (f: number): number =>
+      svg.getBoundingClientRect().top + scale.toPixel(lo + f * (hi - lo));
+    // Draw the first brush as a user does: a drag along the axis's hit area.
+    const hit = axis().querySelector('[data-role="hit"]')!;
+    const box = hit.getBoundingClientRect();
+    const x = box.left + box.width / 2;
+    mouse(hit, 'mousedown', x, clientY(win[1]));
+    mouse(svg, 'mousemove', x, clientY((win[0] + win[1]) / 2));
+    mouse(svg, 'mousemove', x, clientY(win[0]));
+    mouse(svg, 'mouseup', x, clientY(win[0]), 0);
+    // Then hold it by its middle for the moves.
+    this._drag = new VerticalBrushDrag(
+      () => axis().querySelector('[data-role="brush"]')!,
+      clientY,
+      () => svg
+    );
+    this._drag.begin((win[0] + win[1]) / 2);
+  }
+
+  brushMove(win: [number, number]): IBrushResult {
+    parts = {};
+    this._drag!.move((win[0] + win[1]) / 2);
+    // `parts` fills up as the frames run: the harness reads it after they are painted.
+    return { selected: this._model!.count, parts };
+  }
+
+  brushEnd(): void {
+    this._drag?.end();
+  }
+
+  notes(): string[] {
+    const threshold = benchOptions().densityThreshold;
+    return [
+      'ExplorerModel + ExplorerView (the panel\'s classes): pointer drag of the parcoords brush',
+      ...(threshold !== undefined ? [`densityThreshold forced to ${threshold}`] : [])
+    ];
+  }
+
+  private _source: ISliceSource | null = null;
+  private _extent: [number, number] = [0, 1];
+  private _column: Column | null = null;
+  private _model: ExplorerModel | null = null;
+  private _view: ExplorerView | null = null;
+  private _box: HTMLElement | null = null;
+  private _drag: VerticalBrushDrag | null = null;
+}
+
+export function createDsi(): ILibrary {
+  return new Dsi();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The time-step suite: the real worker on a real database
+
+export class TimeStepBench {
+  constructor(private readonly _host: HTMLElement) {}
+
+  /** Open the database in the worker, load the model, mount the view, put a brush. */
+  async setup(url: string): Promise<Record<string, number | string>> {
+    const t0 = performance.now();
+    const response = await fetch(url);
+    if (!response.ok) {
+      throw new Error(`${url}: HTTP ${response.status}`);
+    }
+    const bytes = await response.arrayBuffer();
+    this._client = createDatabaseClient();
+    const summary = await this._client.open(bytes);
+    const api = this._client.api;
+    // The worker's API, with the slice requests timed (the wait for the worker).
+    const source: ISliceSource = {
+      table: () => api.table(),
+      methodSteps: id => api.methodSteps(id),
+      slice: async (id, t) => {
+        const s0 = performance.now();
+        const slice = await api.slice(id, t);
+        parts.worker = (parts.worker ?? 0) + performance.now() - s0;
+        return slice;
+      }
+    };
+    this._model = new ExplorerModel(source, THEME);
+    await this._model.load(summary.methods);
+    this._view = new ExplorerView(this._model);
+    mount(this._host).appendChild(this._view.node);
+    // A brush on d_density, as in the brush suite: each step recomputes a real selection.
+    const density = this._model.column(BRUSH_AXIS);
+    if (density && density.kind === 'numeric') {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const v of density.values) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      const c = brushCenter(0);
+      this._model.setBrush(BRUSH_AXIS, {
+        kind: 'numeric',
+        ranges: [{ lo: lo + (c - BRUSH_WIDTH / 2) * (hi - lo), hi: lo + (c + BRUSH_WIDTH / 2) * (hi - lo) }]
+      });
+    }
+    return {
+      simulations: summary.simulations,
+      steps: this._model.steps,
+      t: this._model.t,
+      method: this._model.method?.id ?? '',
+      selected: this._model.count,
+      openMs: Math.round(performance.now() - t0)
+    };
+  }
+
+  /** Move the time slider to step t: ask the worker for the slice, redraw both views. */
+  async step(t: number): Promise<Record<string, number>> {
+    parts = {};
+    await this._model!.setTime(t);
+    return parts;
+  }
+
+  private _client: IDatabaseClient | null = null;
+  private _model: ExplorerModel | null = null;
+  private _view: ExplorerView | null = null;
+}
