@@ -154,9 +154,144 @@ def cmd_select(args: argparse.Namespace) -> int:
     from .query import select
     from .store import Store
 
-    with Store(args.db, readonly=True) as store:
+    if args.save is None:
+        for option, value in (("--name", args.name), ("--sample", args.sample),
+                              ("--size", args.size), ("--seed", args.seed)):
+            if value is not None:
+                raise DsiError(f"{option} only applies with --save DESCRIPTION")
+        with Store(args.db, readonly=True) as store:
+            selection = select(store, args.method, args.time, args.where or "", tuple(args.weights))
+        write_rows(selection.columns, selection.rows, args.format, sys.stdout)
+        return 0
+    return _save_selection(args)
+
+
+def _save_selection(args: argparse.Namespace) -> int:
+    from .datasets import save_dataset
+    from .query import select
+    from .store import Store
+
+    if args.time is None:
+        raise DsiError(
+            "--save needs --time INDEX: a dataset is the simulations selected at one time step"
+        )
+    if not args.save.strip():
+        raise DsiError(
+            "--save needs a description: it is the record of why this training set exists "
+            "(what it is for, why these simulations)"
+        )
+    if args.seed is not None and args.sample is None and args.size is None:
+        raise DsiError("--seed only applies with --sample P or --size N")
+    seed = 0 if args.seed is None else args.seed
+    sampling = None
+    if args.sample is not None:
+        sampling = {"kind": "p", "p": args.sample, "seed": seed}
+    elif args.size is not None:
+        sampling = {"kind": "n", "n": args.size, "seed": seed}
+    with Store(args.db) as store:
         selection = select(store, args.method, args.time, args.where or "", tuple(args.weights))
-    write_rows(selection.columns, selection.rows, args.format, sys.stdout)
+        selected = sorted({row[0] for row in selection.rows})
+        record = save_dataset(
+            store,
+            members=selected,
+            description=args.save,
+            name=args.name or "",
+            method_id=selection.method["id"],
+            t=args.time,
+            weights=tuple(args.weights),
+            filter=args.where or "",
+            selection_kind="filter",
+            sampling=sampling,
+            settings={"version": 1, "origin": "cli"},
+        )
+    print(
+        f"saved dataset {record['name']!r}: {record['size']} of {len(selected)} selected simulations; "
+        f"digest {record['digest']}"
+    )
+    print(record["id"])
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .datasets import list_datasets
+    from .store import Store
+
+    with Store(args.db, readonly=True) as store:
+        records = list_datasets(store, include_deleted=args.all)
+    columns = ["id", "name", "description", "size", "method", "time", "created_at", "author",
+               "parent", "digest"]
+    if args.all:
+        columns.append("deleted")
+    rows = [[r[c] for c in columns] for r in records]
+    write_rows(columns, rows, args.format, sys.stdout)
+    return 0
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    folder = path.parent
+    if not folder.is_dir():
+        raise DsiError(f"{folder}: no such folder for {path.name}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .datasets import export_card, export_json, export_prov
+    from .store import Store
+
+    with Store(args.db, readonly=True) as store:
+        if args.format == "card":
+            text = export_card(store, args.dataset)
+        else:
+            doc = export_json(store, args.dataset) if args.format == "json" else export_prov(store, args.dataset)
+            text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    if not text.endswith("\n"):
+        text += "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        _write_atomic(Path(args.output), text)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .datasets import check, get_dataset, list_datasets
+    from .store import Store
+
+    differ = 0
+    with Store(args.db, readonly=True) as store:
+        records = list_datasets(store) if args.dataset is None else [get_dataset(store, args.dataset)]
+        for record in records:
+            problems = check(store, record)
+            label = f"{record['id']}  {_cell(record['name'])}"
+            if problems:
+                differ += 1
+                print(f"DIFFERS  {label}: " + "; ".join(p.replace("\n", " ") for p in problems))
+            else:
+                note = " (no method stored: digest checked, selection not recomputed)" if record["method"] is None else ""
+                print(f"ok       {label}: {record['size']} members, {record['digest']}{note}")
+    if not records:
+        print("no datasets to verify")
+    if differ:
+        print(f"{differ} of {len(records)} dataset{'s' if len(records) != 1 else ''} differ", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -215,7 +350,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0), metavar=("W_SHOCK", "W_EDGE"),
                    help="weights of d_feature = W_SHOCK * d_shock + W_EDGE * d_edge")
     p.add_argument("--format", choices=formats, default="table")
+    p.add_argument("--save", metavar="DESCRIPTION",
+                   help="save the simulations selected at --time as a training dataset with this "
+                   "description (why it exists); prints the new dataset's id on the last line")
+    p.add_argument("--name", metavar="NAME", help="the dataset's name (generated when absent)")
+    sampling = p.add_mutually_exclusive_group()
+    sampling.add_argument("--sample", type=float, metavar="P",
+                          help="keep each simulation with probability P (deterministic for --seed)")
+    sampling.add_argument("--size", type=int, metavar="N",
+                          help="keep N simulations (deterministic for --seed)")
+    p.add_argument("--seed", type=int, metavar="S", help="seed of --sample or --size (0)")
     p.set_defaults(run=cmd_select)
+
+    p = command("datasets", "list the saved training datasets")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--format", choices=formats, default="table")
+    p.add_argument("--all", action="store_true", help="include deleted datasets")
+    p.set_defaults(run=cmd_datasets)
+
+    p = command("export", "export a dataset as JSON, a Markdown dataset card or PROV-JSON")
+    p.add_argument("dataset", metavar="ID", help="dataset id or a unique prefix")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--format", choices=["json", "card", "prov"], default="json")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    p.set_defaults(run=cmd_export)
+
+    p = command("verify", "recompute datasets from their stored selection; exit 1 if any differs")
+    p.add_argument("dataset", metavar="ID", nargs="?", help="one dataset (all live ones when absent)")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.set_defaults(run=cmd_verify)
     return parser
 
 

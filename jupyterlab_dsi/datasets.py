@@ -1,0 +1,538 @@
+"""Training datasets: a selection saved with its description, provenance and members.
+
+Records are immutable (DESIGN.md rule 2): a dataset is keyed by a UUID, a change is a new record
+with a parent link, a delete is a tombstone and the undo removes it. Saving with a client-chosen
+id is idempotent: a retry with the same id and the same content returns the record already
+there, never a second one. Every write goes through :meth:`Store.write` with an event in the log.
+
+A dataset's members are the simulations of the selection after its sampling
+(:mod:`jupyterlab_dsi.sampling`); its digest covers the method, the time index and the sorted
+members, so :func:`verify` can recompute both from the stored method, time, weights, filter
+string and sampling and say what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+import uuid
+from collections import Counter
+from typing import Any
+
+from . import sampling as smp
+from .errors import DsiError
+from .store import Store, StoreError, current_user, new_id, now
+
+SETTINGS_VERSION = 1
+EXPORT_FORMAT = "jupyterlab-dsi.dataset/1"
+
+_COLUMNS = (
+    "id, name, description, created_at, author, method_id, t, w_shock, w_edge, filter, "
+    "selection_kind, selection_geometry, sampling, settings, parent_id, size, digest"
+)
+
+
+class DatasetError(DsiError):
+    """A dataset that cannot be saved, found or exported, with the reason."""
+
+
+# -- checking input ------------------------------------------------------------------------
+
+
+def _json_text(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{what} must be plain JSON data ({exc})") from None
+
+
+def _check_sampling(sampling: Any) -> dict[str, Any] | None:
+    if sampling is None:
+        return None
+    if not isinstance(sampling, dict):
+        raise DatasetError(f"sampling must be {{'kind': 'p'|'n', ...}}, not {sampling!r}")
+    kind = sampling.get("kind")
+    try:
+        seed = smp.check_seed(sampling.get("seed", 0))
+        if kind == "p":
+            p = sampling.get("p")
+            smp.sample_p([], p, seed)  # checks p
+            return {"kind": "p", "p": float(p), "seed": seed}
+        if kind == "n":
+            n = sampling.get("n")
+            smp.sample_n([], n, seed)  # checks n
+            return {"kind": "n", "n": int(n), "seed": seed}
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
+    raise DatasetError(f"sampling kind must be 'p' (probability) or 'n' (target size), not {kind!r}")
+
+
+def _check_id(dataset_id: Any) -> str:
+    try:
+        return str(uuid.UUID(str(dataset_id)))
+    except ValueError:
+        raise DatasetError(f"a dataset id must be a UUID, not {dataset_id!r}") from None
+
+
+def _record(row: Any, deleted: bool) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "created_at": row["created_at"],
+        "author": row["author"],
+        "method": row["method_id"],
+        "time": row["t"],
+        "weights": [row["w_shock"], row["w_edge"]],
+        "filter": row["filter"],
+        "selection_kind": row["selection_kind"],
+        "selection_geometry": None if row["selection_geometry"] is None else json.loads(row["selection_geometry"]),
+        "sampling": None if row["sampling"] is None else json.loads(row["sampling"]),
+        "settings": json.loads(row["settings"]),
+        "parent": row["parent_id"],
+        "size": row["size"],
+        "digest": row["digest"],
+        "deleted": deleted,
+    }
+
+
+# Content that must match for a retry with the same id to count as the same save.
+_SAME = ("name", "description", "method", "time", "weights", "filter", "selection_kind",
+         "selection_geometry", "sampling", "settings", "parent", "size", "digest")
+
+
+# -- writes --------------------------------------------------------------------------------
+
+
+def save_dataset(
+    store: Store,
+    *,
+    members: Any,
+    description: str,
+    name: str = "",
+    method_id: str | None,
+    t: int | None,
+    weights: tuple[float, float] = (1.0, 1.0),
+    filter: str = "",
+    selection_kind: str = "filter",
+    selection_geometry: Any = None,
+    sampling: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    parent_id: str | None = None,
+    dataset_id: str | None = None,
+    author: str | None = None,
+) -> dict[str, Any]:
+    """Save ``members`` (after ``sampling``) as a new dataset; return its record."""
+    if not isinstance(description, str) or not description.strip():
+        raise DatasetError(
+            "a dataset needs a description: it is the record of why this training set exists "
+            "(what it is for, why these simulations), read by whoever trains on it or audits it later"
+        )
+    description = description.strip()
+    if not isinstance(name, str):
+        raise DatasetError(f"the name must be text, not {name!r}")
+    if not isinstance(filter, str):
+        raise DatasetError(f"the filter must be text, not {filter!r}")
+    if not isinstance(selection_kind, str) or not selection_kind.strip():
+        raise DatasetError(f"the selection kind must be a non-empty text, not {selection_kind!r}")
+    if isinstance(members, str):
+        raise DatasetError("members must be a list of simulation ids, not one string")
+    member_list = list(members)
+    for m in member_list:
+        if not isinstance(m, str):
+            raise DatasetError(f"simulation ids are text, not {m!r}")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 0):
+        raise DatasetError(f"the time must be a step index >= 0, not {t!r}")
+    try:
+        w = [float(weights[0]), float(weights[1])]
+    except (TypeError, ValueError, IndexError):
+        raise DatasetError(f"weights must be two numbers (w_shock, w_edge), not {weights!r}") from None
+    if len(weights) != 2 or not all(math.isfinite(x) for x in w):
+        raise DatasetError(f"weights must be two finite numbers (w_shock, w_edge), not {weights!r}")
+    sampling = _check_sampling(sampling)
+    settings_obj = dict(settings or {})
+    settings_obj.setdefault("version", SETTINGS_VERSION)
+    settings_text = _json_text(settings_obj, "settings")
+    geometry_text = None if selection_geometry is None else _json_text(selection_geometry, "the selection geometry")
+    sampling_text = None if sampling is None else _json_text(sampling, "sampling")
+    ds_id = new_id() if dataset_id is None else _check_id(dataset_id)
+    if author is None:
+        author = current_user()
+    if not isinstance(author, str) or not author.strip():
+        raise DatasetError(f"the author must be a non-empty text, not {author!r}")
+
+    if method_id is not None:
+        method_id = store.resolve_method(method_id)["id"]
+
+    known = set(store.sim_ids())
+    for m in member_list:
+        if m not in known:
+            raise DatasetError(f"simulation {m!r} is not in this database (see `jupyter dsi select`)")
+    chosen = smp.apply(member_list, sampling)
+    dig = smp.digest(method_id, t, chosen)
+    if not name.strip():
+        name = f"dataset-{ds_id[:8]}"
+
+    with store.write() as conn:
+        if parent_id is not None:
+            parent_row = conn.execute("SELECT id FROM jdsi_dataset WHERE id = ?", (parent_id,)).fetchone()
+            if parent_row is None:
+                raise DatasetError(f"parent dataset {parent_id!r} is not in this database")
+        existing = conn.execute(f"SELECT {_COLUMNS} FROM jdsi_dataset WHERE id = ?", (ds_id,)).fetchone()
+        if existing is not None:
+            old = _record(existing, False)
+            new = {
+                "name": name, "description": description, "method": method_id, "time": t,
+                "weights": w, "filter": filter, "selection_kind": selection_kind,
+                "selection_geometry": None if geometry_text is None else json.loads(geometry_text),
+                "sampling": sampling, "settings": json.loads(settings_text), "parent": parent_id,
+                "size": len(chosen), "digest": dig,
+            }
+            differ = [k for k in _SAME if old[k] != new[k]]
+            if differ:
+                raise DatasetError(
+                    f"dataset {ds_id} already exists with different content ({', '.join(differ)}); "
+                    "a change is a new dataset: save it without an id or with a new one"
+                )
+        else:
+            conn.execute(
+                f"INSERT INTO jdsi_dataset ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                (ds_id, name, description, now(), author, method_id, t, w[0], w[1], filter,
+                 selection_kind, geometry_text, sampling_text, settings_text, parent_id,
+                 len(chosen), dig),
+            )
+            conn.executemany(
+                "INSERT INTO jdsi_dataset_member (dataset_id, sim_id) VALUES (?, ?)",
+                [(ds_id, m) for m in chosen],
+            )
+            Store.log_event(conn, "dataset.created", ds_id,
+                            {"name": name, "size": len(chosen), "digest": dig})
+    return get_dataset(store, ds_id)
+
+
+def delete_dataset(store: Store, ref: str, author: str | None = None) -> dict[str, Any]:
+    """Tombstone a dataset (idempotent: deleting a deleted one changes nothing)."""
+    record = get_dataset(store, ref)
+    with store.write() as conn:
+        done = conn.execute("SELECT 1 FROM jdsi_tombstone WHERE record_id = ?", (record["id"],)).fetchone()
+        if done is None:
+            conn.execute(
+                "INSERT INTO jdsi_tombstone (record_id, kind, deleted_at, author) VALUES (?, 'dataset', ?, ?)",
+                (record["id"], now(), author or current_user()),
+            )
+            Store.log_event(conn, "dataset.deleted", record["id"])
+    return get_dataset(store, record["id"])
+
+
+def undelete_dataset(store: Store, ref: str, author: str | None = None) -> dict[str, Any]:
+    """Remove a dataset's tombstone: the undo of :func:`delete_dataset` (idempotent)."""
+    record = get_dataset(store, ref)
+    with store.write() as conn:
+        cur = conn.execute("DELETE FROM jdsi_tombstone WHERE record_id = ? AND kind = 'dataset'", (record["id"],))
+        if cur.rowcount:
+            Store.log_event(conn, "dataset.restored", record["id"], {"author": author or current_user()})
+    return get_dataset(store, record["id"])
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+def list_datasets(store: Store, include_deleted: bool = False) -> list[dict[str, Any]]:
+    rows = store.conn.execute(
+        f"SELECT {_COLUMNS}, (id IN (SELECT record_id FROM jdsi_tombstone)) AS deleted "
+        "FROM jdsi_dataset ORDER BY created_at DESC, id"
+    ).fetchall()
+    return [_record(r, bool(r["deleted"])) for r in rows if include_deleted or not r["deleted"]]
+
+
+def get_dataset(store: Store, ref: str) -> dict[str, Any]:
+    """A dataset (deleted ones too) by its id or a unique prefix of at least 4 characters."""
+    if not isinstance(ref, str) or not ref:
+        raise DatasetError(f"a dataset reference must be an id or a prefix of one, not {ref!r}")
+    everything = list_datasets(store, include_deleted=True)
+    exact = [d for d in everything if d["id"] == ref]
+    if exact:
+        return exact[0]
+    found = [d for d in everything if len(ref) >= 4 and d["id"].startswith(ref)]
+    if len(found) == 1:
+        return found[0]
+    if not everything:
+        raise DatasetError(f"{store.path}: no datasets yet; save one with `jupyter dsi select ... --save DESCRIPTION`")
+    known = ", ".join(d["id"][:8] for d in everything[:10])
+    why = "is ambiguous" if found else "is not a dataset of this database"
+    raise DatasetError(f"dataset {ref!r} {why}; known datasets: {known} (see `jupyter dsi datasets --all`)")
+
+
+def members(store: Store, ref: str) -> list[str]:
+    ds_id = get_dataset(store, ref)["id"]
+    rows = store.conn.execute(
+        "SELECT sim_id FROM jdsi_dataset_member WHERE dataset_id = ?", (ds_id,)
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+# -- exports -------------------------------------------------------------------------------
+
+
+def _method_info(store: Store, method_id: str | None) -> dict[str, Any] | None:
+    if method_id is None:
+        return None
+    found = [m for m in store.methods() if m["id"] == method_id]
+    return found[0] if found else None
+
+
+def export_json(store: Store, ref: str) -> dict[str, Any]:
+    """Everything about a dataset, its members included."""
+    record = get_dataset(store, ref)
+    out = {"format": EXPORT_FORMAT, **record}
+    out["method_info"] = _method_info(store, record["method"])
+    out["members"] = members(store, record["id"])
+    return out
+
+
+def _md(text: Any) -> str:
+    """User text inside Markdown prose: no raw HTML."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell(text: Any) -> str:
+    return _md(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _fence(text: str, info: str = "") -> str:
+    ticks = max([3] + [len(run) + 1 for run in re.findall(r"`+", text)])
+    return f"{'`' * ticks}{info}\n{text}\n{'`' * ticks}"
+
+
+def _sampling_text(sampling: dict[str, Any] | None) -> str:
+    if sampling is None:
+        return "none (every selected simulation)"
+    if sampling["kind"] == "p":
+        return f"probability p = {sampling['p']!r}, seed {sampling['seed']}"
+    return f"target size n = {sampling['n']}, seed {sampling['seed']}"
+
+
+def level_counts(store: Store, member_ids: list[str]) -> list[dict[str, Any]]:
+    """Per parameter: counts of members per level (categorical) or their range (numeric)."""
+    out = []
+    wanted = set(member_ids)
+    for p in store.parameters():
+        values = [
+            r[1] for r in store.conn.execute(
+                "SELECT sim_id, value FROM jdsi_param_value WHERE name = ?", (p["name"],)
+            ) if r[0] in wanted
+        ]
+        entry: dict[str, Any] = {"name": p["name"], "kind": p["kind"], "unit": p["unit"]}
+        if p["kind"] == "categorical":
+            counts = Counter(values)
+            levels = list(p["levels"] or [])
+            extra = sorted((v for v in counts if v not in levels), key=repr)
+            entry["counts"] = [[lv, counts.get(lv, 0)] for lv in levels + extra]
+        else:
+            nums = [v for v in values if isinstance(v, (int, float))]
+            entry["count"] = len(nums)
+            entry["min"] = min(nums) if nums else None
+            entry["max"] = max(nums) if nums else None
+        out.append(entry)
+    return out
+
+
+def export_card(store: Store, ref: str) -> str:
+    """A Markdown dataset card: description, provenance, counts per level, filter, how to load."""
+    record = get_dataset(store, ref)
+    ids = members(store, record["id"])
+    method = _method_info(store, record["method"])
+    if method is None:
+        method_text = "none"
+    else:
+        gt_time = "matched steps" if method["gt_time"] is None else f"ground-truth step {method['gt_time']}"
+        method_text = f"`{method['id']}`: {method['norm']} against ground truth {_cell(method['ground_truth'])}, {gt_time}"
+    lines = [
+        f"# Dataset card: {_md(record['name'])}",
+        "",
+        _md(record["description"]),
+        "",
+        "## Provenance",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| id | `{record['id']}` |",
+        f"| digest | `{record['digest']}` |",
+        f"| members | {record['size']} simulations |",
+        f"| created | {_cell(record['created_at'])} by {_cell(record['author'])} |",
+        f"| method | {method_text} |",
+        f"| time step | {'all' if record['time'] is None else record['time']} |",
+        f"| weights | d_feature = {record['weights'][0]!r} * d_shock + {record['weights'][1]!r} * d_edge |",
+        f"| selection | {_cell(record['selection_kind'])} |",
+        f"| sampling | {_sampling_text(record['sampling'])} |",
+        f"| parent | {'none' if record['parent'] is None else '`' + record['parent'] + '`'} |",
+        f"| database | {_cell(store.path.name)} |",
+        "",
+        "## Filter",
+        "",
+        _fence(record["filter"] or "(none: every simulation)", "text"),
+        "",
+        "## Members per parameter level",
+        "",
+    ]
+    for entry in level_counts(store, ids):
+        unit = f" [{_md(entry['unit'])}]" if entry["unit"] else ""
+        lines.append(f"### {_md(entry['name'])}{unit}")
+        lines.append("")
+        if entry["kind"] == "categorical":
+            lines += ["| level | members |", "|---|---|"]
+            lines += [f"| {_cell(level)} | {count} |" for level, count in entry["counts"]]
+        else:
+            lines.append(
+                f"numeric: {entry['count']} members, from {entry['min']!r} to {entry['max']!r}"
+                if entry["count"] else "numeric: no values"
+            )
+        lines.append("")
+    db = shlex.quote(str(store.path))
+    lines += [
+        "## Load it",
+        "",
+        "In a notebook:",
+        "",
+        _fence(f"%load_ext jupyterlab_dsi\n%dsi load {record['id']} --db {db}", "python"),
+        "",
+        "From a shell:",
+        "",
+        _fence(
+            f"jupyter dsi export {record['id']} --db {db} --format json -o dataset.json\n"
+            f"jupyter dsi verify {record['id']} --db {db}",
+            "sh",
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _q(text: str) -> str:
+    """A QName local part for any id (percent-encoded: ids may hold spaces, colons, ...)."""
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def export_prov(store: Store, ref: str) -> dict[str, Any]:
+    """W3C PROV-JSON: the simulations and the dataset as entities, the selection as an activity,
+    the author as agent."""
+    record = get_dataset(store, ref)
+    ids = members(store, record["id"])
+    ds = f"dataset:{record['id']}"
+    act = f"selection:{record['id']}"
+    agent = f"person:{_q(record['author'])}"
+    entity: dict[str, Any] = {
+        ds: {
+            "prov:type": "jdsi:TrainingDataset",
+            "prov:label": record["name"],
+            "jdsi:description": record["description"],
+            "jdsi:digest": record["digest"],
+            "jdsi:size": record["size"],
+        }
+    }
+    used: dict[str, Any] = {}
+    for i, sid in enumerate(ids, 1):
+        key = f"sim:{_q(sid)}"
+        entity[key] = {"prov:type": "jdsi:Simulation", "prov:label": sid}
+        used[f"_:u{i}"] = {"prov:activity": act, "prov:entity": key}
+    if record["method"] is not None:
+        mkey = f"method:{record['method']}"
+        entity[mkey] = {"prov:type": "jdsi:Method"}
+        info = _method_info(store, record["method"])
+        if info is not None:
+            entity[mkey].update({"jdsi:norm": info["norm"], "jdsi:groundTruth": info["ground_truth"]})
+        used["_:method"] = {"prov:activity": act, "prov:entity": mkey}
+    doc: dict[str, Any] = {
+        "prefix": {
+            "jdsi": "urn:jupyterlab-dsi:",
+            "dataset": "urn:jupyterlab-dsi:dataset:",
+            "selection": "urn:jupyterlab-dsi:selection:",
+            "sim": "urn:jupyterlab-dsi:simulation:",
+            "method": "urn:jupyterlab-dsi:method:",
+            "person": "urn:jupyterlab-dsi:person:",
+        },
+        "entity": entity,
+        "activity": {
+            act: {
+                "prov:type": "jdsi:Selection",
+                "prov:startTime": record["created_at"],
+                "prov:endTime": record["created_at"],
+                "jdsi:selectionKind": record["selection_kind"],
+                "jdsi:filter": record["filter"],
+                "jdsi:time": "all" if record["time"] is None else record["time"],
+                "jdsi:weights": json.dumps(record["weights"]),
+                "jdsi:sampling": json.dumps(record["sampling"], sort_keys=True),
+            }
+        },
+        "agent": {agent: {"prov:type": "prov:Person", "prov:label": record["author"]}},
+        "wasGeneratedBy": {"_:g1": {"prov:entity": ds, "prov:activity": act, "prov:time": record["created_at"]}},
+        "used": used,
+        "wasAttributedTo": {"_:a1": {"prov:entity": ds, "prov:agent": agent}},
+        "wasAssociatedWith": {"_:w1": {"prov:activity": act, "prov:agent": agent}},
+    }
+    if record["parent"] is not None:
+        parent = f"dataset:{record['parent']}"
+        entity.setdefault(parent, {"prov:type": "jdsi:TrainingDataset"})
+        doc["wasDerivedFrom"] = {"_:d1": {"prov:generatedEntity": ds, "prov:usedEntity": parent}}
+    return doc
+
+
+# -- verify --------------------------------------------------------------------------------
+
+
+def recompute(store: Store, record: dict[str, Any]) -> list[str]:
+    """The members a dataset's stored method, time, weights, filter and sampling give now."""
+    from .query import select
+
+    if record["method"] is None:
+        raise DatasetError("no method stored, so the selection cannot be recomputed")
+    selection = select(store, record["method"], record["time"], record["filter"], tuple(record["weights"]))
+    return smp.apply({row[0] for row in selection.rows}, record["sampling"])
+
+
+def check(store: Store, record: dict[str, Any]) -> list[str]:
+    """What differs for one dataset (an empty list when it reproduces exactly)."""
+    from .filter import FilterError
+
+    problems = []
+    stored = members(store, record["id"])
+    if len(stored) != record["size"]:
+        problems.append(f"size is {record['size']} but {len(stored)} members are stored")
+    if smp.digest(record["method"], record["time"], stored) != record["digest"]:
+        problems.append("the stored members do not match the stored digest")
+    if record["method"] is None:
+        # Saved without a method (members chosen by hand): only the digest can be checked.
+        return problems
+    try:
+        again = recompute(store, record)
+    except (DsiError, FilterError, ValueError) as exc:
+        problems.append(f"cannot recompute: {exc}")
+        return problems
+    if again != stored:
+        missing = sorted(set(again) - set(stored))
+        extra = sorted(set(stored) - set(again))
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+        if extra:
+            parts.append(f"{len(extra)} extra ({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})")
+        problems.append("members differ from the recomputed selection: " + "; ".join(parts))
+    recomputed_digest = smp.digest(record["method"], record["time"], again)
+    if recomputed_digest != record["digest"]:
+        problems.append(f"digest differs: stored {record['digest']}, recomputed {recomputed_digest}")
+    return problems
+
+
+def verify(store: Store, ref: str | None = None) -> list[dict[str, Any]]:
+    """Every (live) dataset, or the one ``ref`` names, that does not reproduce: id, name, problems."""
+    records = list_datasets(store) if ref is None else [get_dataset(store, ref)]
+    out = []
+    for record in records:
+        problems = check(store, record)
+        if problems:
+            out.append({"id": record["id"], "name": record["name"], "problems": problems})
+    return out
