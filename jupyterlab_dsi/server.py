@@ -20,7 +20,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from .errors import DsiError
-from .store import Store
+from .store import Store, current_user
 
 NAMESPACE = "jupyterlab-dsi"
 
@@ -83,6 +83,124 @@ class DatabaseHandler(_Handler):
         self.finish(data)
 
 
+# A dataset save carries at most this much JSON: 10k members of long ids fit many times over.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+SAVE_FIELDS = (
+    "members", "description", "name", "method_id", "t", "weights", "filter", "selection_kind",
+    "selection_geometry", "sampling", "settings", "parent_id",
+)
+
+
+class DatasetsHandler(_Handler):
+    """Saves, lists, deletes and restores datasets of the database at ``?path=``.
+
+    Every write goes through the Store (DESIGN.md rule 1). The body is JSON, never code; a
+    retry of a save with the same client-chosen ``id`` returns the first save's record.
+    """
+
+    def _store(self, relative: str) -> Store:
+        return Store(confine(self.root_dir, relative))
+
+    def _run(self, action: Any) -> None:
+        relative = self.get_query_argument("path", "")
+        try:
+            with self._store(relative) as store:
+                status, body = action(store)
+        except PathError as exc:
+            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+            return
+        except DsiError as exc:
+            self.fail(422, str(exc).replace(str(confine_quiet(self.root_dir, relative)), relative))
+            return
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    @tornado.web.authenticated
+    def get(self, dataset_id: str | None = None) -> None:
+        from . import datasets
+
+        if dataset_id:
+            fmt = self.get_query_argument("format", "json")
+            exporters = {"json": datasets.export_json, "prov": datasets.export_prov}
+            if fmt == "card":
+                self._run(lambda store: (200, {"markdown": datasets.export_card(store, dataset_id)}))
+            elif fmt in exporters:
+                self._run(lambda store: (200, exporters[fmt](store, dataset_id)))
+            else:
+                self.fail(400, f"unknown export format {fmt!r}; use json, card or prov")
+            return
+        include = self.get_query_argument("all", "") == "1"
+        self._run(lambda store: (200, datasets.list_datasets(store, include_deleted=include)))
+
+    @tornado.web.authenticated
+    def post(self, dataset_id: str | None = None) -> None:
+        from . import datasets
+
+        if dataset_id:
+            self.fail(405, "datasets are immutable: save a new one (with parent_id) instead")
+            return
+        if len(self.request.body) > MAX_BODY_BYTES:
+            self.fail(413, f"the request is larger than {MAX_BODY_BYTES // 1048576} MB")
+            return
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            self.fail(400, "the request body is not JSON")
+            return
+        if not isinstance(body, dict):
+            self.fail(400, "the request body must be a JSON object")
+            return
+        unknown = sorted(set(body) - set(SAVE_FIELDS) - {"id"})
+        if unknown:
+            self.fail(400, f"unknown field(s) {', '.join(unknown)}")
+            return
+        fields = {k: body[k] for k in SAVE_FIELDS if k in body}
+        weights = fields.pop("weights", None) or {}
+        if isinstance(weights, dict):
+            weights = (weights.get("shock", 1.0), weights.get("edge", 1.0))
+        self._run(
+            lambda store: (
+                201,
+                datasets.save_dataset(
+                    store, dataset_id=body.get("id"), author=self._author(), weights=tuple(weights), **fields
+                ),
+            )
+        )
+
+    @tornado.web.authenticated
+    def delete(self, dataset_id: str | None = None) -> None:
+        from . import datasets
+
+        if not dataset_id:
+            self.fail(400, "name the dataset to delete: DELETE .../datasets/ID")
+            return
+        self._run(lambda store: (200, datasets.delete_dataset(store, dataset_id, self._author())))
+
+    def _author(self) -> str:
+        user = self.current_user
+        name = getattr(user, "username", None) or getattr(user, "name", None)
+        return str(name) if name and name != "anonymous" else current_user()
+
+
+class RestoreHandler(DatasetsHandler):
+    """``POST .../datasets/ID/restore``: undo a delete (remove its tombstone)."""
+
+    @tornado.web.authenticated
+    def post(self, dataset_id: str | None = None) -> None:
+        from . import datasets
+
+        self._run(lambda store: (200, datasets.undelete_dataset(store, str(dataset_id), self._author())))
+
+
+def confine_quiet(root: str, relative: str) -> str:
+    """The absolute path of ``relative`` for scrubbing messages; '' when it cannot be resolved."""
+    try:
+        return str(confine(root, relative))
+    except PathError:
+        return "\x00"
+
+
 class ConfigHandler(_Handler):
     @tornado.web.authenticated
     def get(self) -> None:
@@ -100,5 +218,8 @@ def setup_handlers(server_app: Any) -> None:
         [
             (url_path_join(base, NAMESPACE, "db"), DatabaseHandler),
             (url_path_join(base, NAMESPACE, "config"), ConfigHandler),
+            (url_path_join(base, NAMESPACE, "datasets"), DatasetsHandler),
+            (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})"), DatasetsHandler),
+            (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})", "restore"), RestoreHandler),
         ],
     )
