@@ -30,6 +30,7 @@ export class ServerError extends Error {
 async function request(
   endpoint: string,
   query: Record<string, string> = {},
+  init: RequestInit = {},
   settings = ServerConnection.makeSettings()
 ): Promise<Response> {
   const search = new URLSearchParams(query).toString();
@@ -37,7 +38,7 @@ async function request(
     URLExt.join(settings.baseUrl, NAMESPACE, endpoint) + (search ? `?${search}` : '');
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, {}, settings);
+    response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
     throw new ServerError(
       `Cannot reach the Jupyter server (${(error as Error).message}). Is it still running?`,
@@ -83,4 +84,37 @@ export async function fetchDatabase(path: string, maxBytes = Infinity): Promise<
     bytes: await response.arrayBuffer(),
     eventSeq: Number(response.headers.get('X-DSI-Event-Seq') ?? 0)
   };
+}
+
+/** What the panel sends to save a selection (the server applies the sampling). */
+export interface IDatasetRequest {
+  /** Chosen by the client: a retry with the same id never makes a second dataset. */
+  id: string;
+  name: string;
+  description: string;
+  members: string[];
+  method_id: string | null;
+  t: number;
+  weights: { shock: number; edge: number };
+  filter: string;
+  selection_kind: string;
+  selection_geometry: unknown;
+  sampling: { kind: 'p'; p: number; seed: number } | { kind: 'n'; n: number; seed: number } | null;
+  settings: unknown;
+  parent_id?: string | null;
+}
+
+export interface IDatasetRecord {
+  id: string;
+  name: string;
+  description: string;
+  size: number;
+  digest: string;
+  created_at: string;
+  [key: string]: unknown;
+}
+
+export async function saveDataset(path: string, body: IDatasetRequest): Promise<IDatasetRecord> {
+  const response = await request('datasets', { path }, { method: 'POST', body: JSON.stringify(body) });
+  return response.json();
 }

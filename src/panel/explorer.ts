@@ -89,6 +89,26 @@ export class ExplorerPanel extends Widget {
     }
   }
 
+  /**
+   * Catch the replica up after a write (a dataset saved): read the file again into the same
+   * worker. The simulations and distances did not change, so the view and selection stay.
+   */
+  async refresh(): Promise<void> {
+    const path = this.path;
+    if (!path || this._state.status !== 'ready') {
+      return;
+    }
+    try {
+      const { bytes } = await fetchDatabase(path);
+      const summary = await this._client().open(new Uint8Array(bytes));
+      if (this.path === path) {
+        this._setState({ status: 'ready', path, summary });
+      }
+    } catch (error) {
+      console.warn(`jupyterlab-dsi: cannot refresh ${path}`, error);
+    }
+  }
+
   /** Reload the current database from the server. */
   async reload(): Promise<void> {
     if (this.path) {
@@ -130,7 +150,11 @@ export class ExplorerPanel extends Widget {
     this._view = null;
     this._model = model;
     if (model && model.methods.length > 0) {
-      this._view = new ExplorerView(model);
+      this._view = new ExplorerView(model, {
+        path: () => this.path,
+        // The replica catches up by reading the file again; the view and selection stay.
+        onSaved: () => void this.refresh()
+      });
     }
   }
 

@@ -6,8 +6,17 @@
 import type { ExplorerModel, Change } from '../model/explorer';
 import { ParallelCoordinates } from '../views/parcoords';
 import { Scatter } from '../views/scatter';
+import type { IDatasetRecord } from '../server';
 import { ExplorerControls } from './controls';
 import { h } from './dom';
+import { SaveForm } from './saveForm';
+
+export interface IExplorerViewOptions {
+  /** The open database's path (relative to the server root). */
+  path: () => string | null;
+  /** A dataset was saved: the panel refreshes its replica. */
+  onSaved: (record: IDatasetRecord) => void;
+}
 
 /** Narrowest room per axis (px) before the parallel coordinates scroll sideways. */
 const MIN_AXIS_SPACING = 64;
@@ -15,8 +24,12 @@ const MIN_AXIS_SPACING = 64;
 export class ExplorerView {
   readonly node: HTMLElement;
 
-  constructor(private readonly _model: ExplorerModel) {
+  constructor(
+    private readonly _model: ExplorerModel,
+    options: IExplorerViewOptions
+  ) {
     const model = _model;
+    this._saveForm = new SaveForm(model, options.path, options.onSaved);
     this._controls = new ExplorerControls(model);
     // The axes keep a readable spacing: a narrow panel (the sidebar) scrolls them sideways.
     const parcoordsHost = h('div', { class: 'jp-DSI-parcoordsCanvas' });
@@ -43,13 +56,19 @@ export class ExplorerView {
       this._scatter.setShapes([]);
     });
 
+    this._save.className = 'jp-DSI-button jp-mod-styled jp-mod-accept';
+    this._save.textContent = 'Save…';
+    this._save.title = 'Save the selection as a training dataset';
+    this._save.addEventListener('click', () => (this._saveForm.isOpen ? this._saveForm.close() : this._saveForm.open()));
+
     this.node = h(
       'div',
       { class: 'jp-DSI-explorerView' },
       this._controls.node,
       parcoordsScroller,
       scatterHost,
-      h('div', { class: 'jp-DSI-filterBar' }, h('span', { class: 'jp-DSI-fieldLabel' }, 'Filter'), this._filterText, copy, clear)
+      h('div', { class: 'jp-DSI-filterBar' }, h('span', { class: 'jp-DSI-fieldLabel' }, 'Filter'), this._filterText, copy, clear, this._save),
+      this._saveForm.node
     );
     model.changed.connect(this._onChange, this);
     this._schedule('data');
@@ -114,6 +133,10 @@ export class ExplorerView {
     this._controls.update();
     this._filterText.textContent = model.filter || '(everything: no brush, box or lasso)';
     this._filterText.classList.toggle('jp-mod-empty', !model.filter);
+    this._save.disabled = model.count === 0;
+    if (this._saveForm.isOpen) {
+      this._saveForm.updatePreview();
+    }
   }
 
   private async _copy(button: HTMLButtonElement): Promise<void> {
@@ -138,6 +161,8 @@ export class ExplorerView {
   private readonly _parcoordsHost: HTMLElement;
   private readonly _scatter: Scatter;
   private readonly _filterText = document.createElement('code');
+  private readonly _save = document.createElement('button');
+  private readonly _saveForm: SaveForm;
   private _dirty = new Set<Change>();
   private _frame = 0;
 }

@@ -292,36 +292,84 @@ export interface IStripSpec extends IPairSetup {
   readonly height: number;
 }
 
-/** Pending changes to one pair: summed per cell, so that a cell is redrawn once per frame. */
+/**
+ * Pending changes to a pair, summed per cell so that a cell is redrawn once per frame. Its
+ * buffers (megabytes: 4 sums per cell) are shared by all pairs, which are brought up to date
+ * one after the other, and sized for the largest grid.
+ */
+class DeltaScratch {
+  /** Makes room for `cells` cells (a grid of bins x bins). */
+  fit(cells: number): void {
+    if (this.marked.length < cells) {
+      this.sums = new Int32Array(cells * 4);
+      this.marked = new Uint8Array(cells);
+      this.touched = new Uint32Array(cells);
+    }
+  }
+
+  sums = new Int32Array(0);
+  /** The cells with pending changes, listed once each (marked) so a flush visits only them. */
+  marked = new Uint8Array(0);
+  touched = new Uint32Array(0);
+  nTouched = 0;
+}
+
+/** Changed rows: entry i adds (sign +1) or removes (-1) row rows[i] of palette offset colors[i]. */
+interface IChanges {
+  readonly rows: Uint32Array;
+  readonly signs: Int8Array;
+  readonly colors: Uint16Array;
+  readonly n: number;
+}
+
+/** One pair's cells: its rows' bins, its resolution and where its lines go. */
 class PairDelta {
   constructor(readonly setup: IPairSetup) {
     this.bins = binsAtShift(setup.place.baseBins, setup.shift);
     this.ys = binCenters(setup.place, setup.shift);
-    const cells = this.bins * this.bins;
-    this.sums = new Int32Array(cells * 4);
-    this.marked = new Uint8Array(cells);
-    this.touched = new Uint32Array(cells);
   }
 
-  /** Adds (sign 1) or removes (sign -1) a row of color (r, g, b). */
-  add(row: number, sign: number, r: number, g: number, b: number): void {
+  get cells(): number {
+    return this.bins * this.bins;
+  }
+
+  /** Queues a list of changes (rows in or out, with their colors) on the scratch. */
+  addChanges(scratch: DeltaScratch, changes: IChanges, palette: Int32Array): void {
     const { left, right, shift } = this.setup;
-    const cell = (left[row] >> shift) * this.bins + (right[row] >> shift);
-    const p = cell * 4;
-    this.sums[p] += sign;
-    this.sums[p + 1] += sign * r;
-    this.sums[p + 2] += sign * g;
-    this.sums[p + 3] += sign * b;
-    if (this.marked[cell] === 0) {
-      this.marked[cell] = 1;
-      this.touched[this.nTouched++] = cell;
+    const { bins } = this;
+    const { sums, marked, touched } = scratch;
+    const { rows, signs, colors, n } = changes;
+    let nTouched = scratch.nTouched;
+    for (let i = 0; i < n; i++) {
+      const row = rows[i];
+      const sign = signs[i];
+      const c = colors[i];
+      const cell = (left[row] >> shift) * bins + (right[row] >> shift);
+      const p = cell << 2;
+      sums[p] += sign;
+      sums[p + 1] += sign * palette[c];
+      sums[p + 2] += sign * palette[c + 1];
+      sums[p + 3] += sign * palette[c + 2];
+      if (marked[cell] === 0) {
+        marked[cell] = 1;
+        touched[nTouched++] = cell;
+      }
     }
+    scratch.nTouched = nTouched;
   }
 
-  /** Adds every selected row at once (a new strip): one pass over the rows for this pair. */
-  addAll(mask: Uint8Array, index: Uint8Array, palette: Int32Array, rows: number): void {
+  /** Queues every selected row at once (a new strip): one pass over the rows for this pair. */
+  addAll(
+    scratch: DeltaScratch,
+    mask: Uint8Array,
+    index: Uint8Array,
+    palette: Int32Array,
+    rows: number
+  ): void {
     const { left, right, shift } = this.setup;
-    const { bins, sums, marked, touched } = this;
+    const { bins } = this;
+    const { sums, marked, touched } = scratch;
+    let nTouched = scratch.nTouched;
     for (let row = 0; row < rows; row++) {
       if (mask[row] === 0) {
         continue;
@@ -335,17 +383,19 @@ class PairDelta {
       sums[p + 3] += palette[c + 2];
       if (marked[cell] === 0) {
         marked[cell] = 1;
-        touched[this.nTouched++] = cell;
+        touched[nTouched++] = cell;
       }
     }
+    scratch.nTouched = nTouched;
   }
 
-  /** Draws the net change of every touched cell into the buffer and forgets it. */
-  flush(acc: IAccumulator): void {
+  /** Draws the net change of every touched cell into the buffer and clears the scratch. */
+  flush(scratch: DeltaScratch, acc: IAccumulator): void {
     const { place } = this.setup;
-    const { sums, ys, bins } = this;
-    for (let i = 0; i < this.nTouched; i++) {
-      const cell = this.touched[i];
+    const { ys, bins } = this;
+    const { sums, marked, touched } = scratch;
+    for (let i = 0; i < scratch.nTouched; i++) {
+      const cell = touched[i];
       const p = cell * 4;
       // A row that changed color within a cell leaves the count alone but not the colors.
       if (sums[p] !== 0 || sums[p + 1] !== 0 || sums[p + 2] !== 0 || sums[p + 3] !== 0) {
@@ -355,18 +405,13 @@ class PairDelta {
         addLine(acc, x0, ys[a], x1, ys[b], sums[p], sums[p + 1], sums[p + 2], sums[p + 3]);
       }
       sums[p] = sums[p + 1] = sums[p + 2] = sums[p + 3] = 0;
-      this.marked[cell] = 0;
+      marked[cell] = 0;
     }
-    this.nTouched = 0;
+    scratch.nTouched = 0;
   }
 
   readonly bins: number;
   readonly ys: Float64Array;
-  private readonly sums: Int32Array;
-  /** The cells with pending changes, listed once each (marked) so a flush visits only them. */
-  private readonly marked: Uint8Array;
-  private readonly touched: Uint32Array;
-  private nTouched = 0;
 }
 
 /** A strip of the selected layer: its spec, its buffer, and its pending changes. */
@@ -432,22 +477,36 @@ export class SelectionStrips {
   update(mask: Uint8Array, index: Uint8Array): number {
     const filled = this._strips.filter(strip => strip.filled);
     const fresh = this._strips.filter(strip => !strip.filled);
-    let changed = this._diff(mask, index, filled.map(strip => strip.delta));
+    let changed = this._diff(mask, index, filled.length > 0);
+    const scratch = this._scratch;
+    scratch.fit(Math.max(0, ...this._strips.map(strip => strip.delta.cells)));
+    const changes: IChanges = {
+      rows: this._changeRows,
+      signs: this._changeSigns,
+      colors: this._changeColors,
+      n: this._nChanges
+    };
     for (const strip of filled) {
-      strip.delta.flush(strip.acc);
+      strip.delta.addChanges(scratch, changes, this._palette);
+      strip.delta.flush(scratch, strip.acc);
     }
+    this._nChanges = 0;
     for (const strip of fresh) {
-      strip.delta.addAll(mask, index, this._palette, this.rows);
-      strip.delta.flush(strip.acc);
+      strip.delta.addAll(scratch, mask, index, this._palette, this.rows);
+      strip.delta.flush(scratch, strip.acc);
       strip.filled = true;
       changed = this.rows;
     }
     return changed;
   }
 
-  /** Finds the rows whose selection or color changed and queues their lines on `deltas`. */
-  private _diff(mask: Uint8Array, index: Uint8Array, deltas: PairDelta[]): number {
+  /**
+   * Finds the rows whose selection or color changed, records them as the new state and, if
+   * `list`, lists their changes (see IChanges).
+   */
+  private _diff(mask: Uint8Array, index: Uint8Array, list: boolean): number {
     let changed = 0;
+    this._nChanges = 0;
     // Most rows do not change: compare them four at a time where the arrays allow it.
     const words = mask.byteOffset % 4 === 0 && index.byteOffset % 4 === 0 ? this.rows >> 2 : 0;
     if (words > 0) {
@@ -458,19 +517,19 @@ export class SelectionStrips {
       for (let w = 0; w < words; w++) {
         if (mask32[w] !== was32[w] || index32[w] !== wasIndex32[w]) {
           for (let row = w * 4; row < w * 4 + 4; row++) {
-            changed += this._diffRow(row, mask[row], index[row], deltas);
+            changed += this._diffRow(row, mask[row], index[row], list);
           }
         }
       }
     }
     for (let row = words * 4; row < this.rows; row++) {
-      changed += this._diffRow(row, mask[row], index[row], deltas);
+      changed += this._diffRow(row, mask[row], index[row], list);
     }
     return changed;
   }
 
-  /** Queues the move of one row's lines from its old state to (selected, k); 1 if it moved. */
-  private _diffRow(row: number, selected: number, k: number, deltas: PairDelta[]): number {
+  /** Records one row's new state (selected, k); lists its change if `list`; 1 if it moved. */
+  private _diffRow(row: number, selected: number, k: number, list: boolean): number {
     const oldSelected = this._mask[row] !== 0;
     const oldK = this._index[row];
     // The raw values are kept, so that unchanged words compare equal next time.
@@ -479,25 +538,50 @@ export class SelectionStrips {
     if (oldSelected === (selected !== 0) && (!oldSelected || oldK === k)) {
       return 0;
     }
-    const palette = this._palette;
+    if (!list) {
+      return 1;
+    }
+    // Room for this row's two entries.
+    if (this._nChanges + 2 > this._changeRows.length) {
+      this._growChanges();
+    }
+    let m = this._nChanges;
     if (oldSelected) {
-      const c = oldK * 3;
-      for (let i = 0; i < deltas.length; i++) {
-        deltas[i].add(row, -1, palette[c], palette[c + 1], palette[c + 2]);
-      }
+      this._changeRows[m] = row;
+      this._changeSigns[m] = -1;
+      this._changeColors[m++] = oldK * 3;
     }
     if (selected !== 0) {
-      const c = k * 3;
-      for (let i = 0; i < deltas.length; i++) {
-        deltas[i].add(row, 1, palette[c], palette[c + 1], palette[c + 2]);
-      }
+      this._changeRows[m] = row;
+      this._changeSigns[m] = 1;
+      this._changeColors[m++] = k * 3;
     }
+    this._nChanges = m;
     return 1;
+  }
+
+  /** Doubles the room for listed changes (at most two per row). */
+  private _growChanges(): void {
+    const size = Math.max(1024, this._changeRows.length * 2);
+    const rows = new Uint32Array(size);
+    const signs = new Int8Array(size);
+    const colors = new Uint16Array(size);
+    rows.set(this._changeRows);
+    signs.set(this._changeSigns);
+    colors.set(this._changeColors);
+    this._changeRows = rows;
+    this._changeSigns = signs;
+    this._changeColors = colors;
   }
 
   private _strips: IStripState[] = [];
   private readonly _mask: Uint8Array;
   private readonly _index: Uint8Array;
+  private readonly _scratch = new DeltaScratch();
+  private _changeRows = new Uint32Array(0);
+  private _changeSigns = new Int8Array(0);
+  private _changeColors = new Uint16Array(0);
+  private _nChanges = 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,6 +621,11 @@ export class AlphaScale {
     return 255 * (minAlpha + (maxAlpha - minAlpha) * Math.log1p(count) * this._norm);
   }
 
+  /** Alpha of the small counts, by count (read directly by composeInto). */
+  get table(): Uint8ClampedArray {
+    return this._table;
+  }
+
   private readonly _norm: number;
   private readonly _table: Uint8ClampedArray;
 }
@@ -559,6 +648,50 @@ export function maxCount(acc: IAccumulator): number {
  * (or `rgb` for a buffer of counts only).
  */
 export function composeInto(
+  acc: IAccumulator,
+  alpha: AlphaScale,
+  out: Uint8ClampedArray,
+  outWidth: number,
+  x0: number,
+  rgb: readonly [number, number, number]
+): void {
+  const { sums, channels, width, height } = acc;
+  // One 32-bit store per pixel (RGBA in memory order: little-endian words) rather than four
+  // clamped byte stores: composing is the floor of every selection frame.
+  if (!LITTLE_ENDIAN || out.byteOffset % 4 !== 0) {
+    composeBytes(acc, alpha, out, outWidth, x0, rgb);
+    return;
+  }
+  const out32 = new Uint32Array(out.buffer, out.byteOffset, out.length >> 2);
+  const table = alpha.table;
+  const small = table.length;
+  const fixed = (rgb[0] & 255) | ((rgb[1] & 255) << 8) | ((rgb[2] & 255) << 16);
+  for (let y = 0; y < height; y++) {
+    let p = y * width * channels;
+    let o = y * outWidth + x0;
+    for (let x = 0; x < width; x++, p += channels, o++) {
+      const c = sums[p];
+      if (c <= 0) {
+        continue;
+      }
+      const a = c < small ? table[c] : alpha.alpha(c);
+      if (channels === 4) {
+        // Means of integer sums, rounded (half up), in 0..255.
+        const r = (sums[p + 1] / c + 0.5) | 0;
+        const g = (sums[p + 2] / c + 0.5) | 0;
+        const b = (sums[p + 3] / c + 0.5) | 0;
+        out32[o] = r | (g << 8) | (b << 16) | (a << 24);
+      } else {
+        out32[o] = fixed | (a << 24);
+      }
+    }
+  }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** composeInto with byte stores, for a big-endian host or an unaligned output. */
+function composeBytes(
   acc: IAccumulator,
   alpha: AlphaScale,
   out: Uint8ClampedArray,

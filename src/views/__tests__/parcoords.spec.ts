@@ -439,6 +439,29 @@ describe('line density', () => {
       expect(counts(fresh)).toBeGreaterThan(0);
     });
 
+    it('stays exact with pairs of several resolutions updated together', () => {
+      // The pairs share one scratch of pending changes, sized for the finest grid.
+      const masks = [0, 1, 2, 3].map(m =>
+        Uint8Array.from({ length: rows }, (_, i) => ((i * 7 + m * 131) % 5 < 2 ? 1 : 0))
+      );
+      const updated = new SelectionStrips(rows, palette);
+      updated.setPairs([spec('a', 0), spec('b', 2)]);
+      updated.update(masks[0], index);
+      updated.update(masks[1], index);
+      // A new pair joins while the others are updated by differences.
+      updated.setPairs([spec('a', 0), spec('b', 2), spec('c', 1)]);
+      updated.update(masks[2], index);
+      updated.update(masks[3], index.map(k => 3 - k));
+      const fresh = new SelectionStrips(rows, palette);
+      fresh.setPairs([spec('a', 0), spec('b', 2), spec('c', 1)]);
+      fresh.update(masks[3], index.map(k => 3 - k));
+      for (let i = 0; i < 3; i++) {
+        const [a, b] = [updated.strips[i].acc.sums, fresh.strips[i].acc.sums];
+        expect(a.every((v, j) => v === b[j])).toBe(true);
+        expect(counts(fresh, i)).toBeGreaterThan(0);
+      }
+    });
+
     it('keeps the pixels of strips whose key survives, fills new ones', () => {
       const all = new Uint8Array(rows).fill(1);
       const strips = new SelectionStrips(rows, palette);
