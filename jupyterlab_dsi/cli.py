@@ -220,6 +220,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         records = list_datasets(store, include_deleted=args.all)
     columns = ["id", "name", "description", "size", "method", "time", "created_at", "author",
                "parent", "digest"]
+    if args.format == "json":  # scripts get every field of the record, filter and sampling included
+        columns += ["weights", "filter", "selection_kind", "sampling"]
     if args.all:
         columns.append("deleted")
     rows = [[r[c] for c in columns] for r in records]

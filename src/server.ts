@@ -118,3 +118,22 @@ export async function saveDataset(path: string, body: IDatasetRequest): Promise<
   const response = await request('datasets', { path }, { method: 'POST', body: JSON.stringify(body) });
   return response.json();
 }
+
+export async function deleteDataset(path: string, id: string): Promise<void> {
+  await request(`datasets/${encodeURIComponent(id)}`, { path }, { method: 'DELETE' });
+}
+
+export async function restoreDataset(path: string, id: string): Promise<void> {
+  await request(`datasets/${encodeURIComponent(id)}/restore`, { path }, { method: 'POST' });
+}
+
+/** A dataset exported as JSON, PROV-JSON or a Markdown card, as the text of a file. */
+export async function exportDataset(
+  path: string,
+  id: string,
+  format: 'json' | 'prov' | 'card'
+): Promise<string> {
+  const response = await request(`datasets/${encodeURIComponent(id)}`, { path, format });
+  const body = await response.json();
+  return format === 'card' ? String(body.markdown) : JSON.stringify(body, null, 2) + '\n';
+}

@@ -6,7 +6,16 @@
  */
 import type { Database, SqlJsStatic, SqlValue } from 'sql.js';
 
-import { IBaseTable, ISlice, readBaseTable, readMethodSteps, readSlice } from './slices';
+import {
+  IBaseTable,
+  IDatasetInfo,
+  ISlice,
+  readBaseTable,
+  readDatasetMembers,
+  readDatasets,
+  readMethodSteps,
+  readSlice
+} from './slices';
 
 import {
   ALL_TABLES,
@@ -305,6 +314,16 @@ export class DatabaseApi {
     });
   }
 
+  /** Every dataset (deleted ones flagged), newest first. */
+  datasets(): IDatasetInfo[] {
+    return this._read(db => readDatasets(db));
+  }
+
+  /** A dataset's members, sorted. */
+  datasetMembers(datasetId: string): string[] {
+    return this._read(db => readDatasetMembers(db, datasetId));
+  }
+
   /** How many time steps a method has distances for. */
   methodSteps(methodId: string): number {
     return this._read(db => readMethodSteps(db, methodId));
@@ -516,6 +535,8 @@ export interface IDatabaseWorkerApi {
   /** Distances at one step of a method (the worker transfers their buffers). */
   slice(methodId: string, t: number): Promise<ISlice>;
   methodSteps(methodId: string): Promise<number>;
+  datasets(): Promise<IDatasetInfo[]>;
+  datasetMembers(datasetId: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -548,6 +569,8 @@ export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseW
     table: async () => (await api()).table(),
     slice: async (methodId, t) => (await api()).slice(methodId, t),
     methodSteps: async methodId => (await api()).methodSteps(methodId),
+    datasets: async () => (await api()).datasets(),
+    datasetMembers: async id => (await api()).datasetMembers(id),
     close: async () => {
       // Nothing can be open before the engine loaded: do not load it just to close.
       if (ready) {

@@ -152,3 +152,86 @@ export function readMethodSteps(db: Database, methodId: string): number {
     stmt.free();
   }
 }
+
+/** A saved training dataset as the replica holds it. */
+export interface IDatasetInfo {
+  id: string;
+  name: string;
+  description: string;
+  createdAt: string;
+  author: string;
+  methodId: string | null;
+  t: number | null;
+  weights: { shock: number; edge: number };
+  filter: string;
+  selectionKind: string;
+  sampling: unknown;
+  settings: unknown;
+  parentId: string | null;
+  size: number;
+  digest: string;
+  deleted: boolean;
+}
+
+function parseJson(text: unknown): unknown {
+  if (typeof text !== 'string') {
+    return null;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Every dataset, newest first, with whether a tombstone hides it. */
+export function readDatasets(db: Database): IDatasetInfo[] {
+  const stmt = db.prepare(
+    `SELECT id, name, description, created_at, author, method_id, t, w_shock, w_edge, filter,
+            selection_kind, sampling, settings, parent_id, size, digest,
+            id IN (SELECT record_id FROM jdsi_tombstone) AS deleted
+     FROM jdsi_dataset ORDER BY created_at DESC, id`
+  );
+  const out: IDatasetInfo[] = [];
+  try {
+    while (stmt.step()) {
+      const r = stmt.getAsObject();
+      out.push({
+        id: String(r.id),
+        name: String(r.name),
+        description: String(r.description),
+        createdAt: String(r.created_at),
+        author: String(r.author),
+        methodId: r.method_id === null ? null : String(r.method_id),
+        t: r.t === null ? null : Number(r.t),
+        weights: { shock: Number(r.w_shock), edge: Number(r.w_edge) },
+        filter: String(r.filter),
+        selectionKind: String(r.selection_kind),
+        sampling: parseJson(r.sampling),
+        settings: parseJson(r.settings),
+        parentId: r.parent_id === null ? null : String(r.parent_id),
+        size: Number(r.size),
+        digest: String(r.digest),
+        deleted: Number(r.deleted) === 1
+      });
+    }
+  } finally {
+    stmt.free();
+  }
+  return out;
+}
+
+/** The sim_ids of a dataset, sorted. */
+export function readDatasetMembers(db: Database, datasetId: string): string[] {
+  const stmt = db.prepare('SELECT sim_id FROM jdsi_dataset_member WHERE dataset_id = ? ORDER BY sim_id');
+  const out: string[] = [];
+  try {
+    stmt.bind([datasetId]);
+    while (stmt.step()) {
+      out.push(String(stmt.get()[0]));
+    }
+  } finally {
+    stmt.free();
+  }
+  return out;
+}

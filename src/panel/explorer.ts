@@ -12,7 +12,9 @@ import { createDatabaseClient, IDatabaseClient } from '../db/client';
 import { ExplorerModel, IExplorerSettings } from '../model/explorer';
 import { fetchDatabase } from '../server';
 import { formatCount, formatDate, h } from './dom';
+import { DatasetsPage } from './datasetsPage';
 import { ExplorerView } from './explorerView';
+import type { IDatasetInfo } from '../db/slices';
 
 export type ExplorerState =
   | { status: 'empty' }
@@ -102,6 +104,7 @@ export class ExplorerPanel extends Widget {
       const { bytes } = await fetchDatabase(path);
       const summary = await this._client().open(new Uint8Array(bytes));
       if (this.path === path) {
+        await this._datasets?.refresh();
         this._setState({ status: 'ready', path, summary });
       }
     } catch (error) {
@@ -145,10 +148,43 @@ export class ExplorerPanel extends Widget {
     };
   }
 
+  /** Back to a dataset's saved settings; a dataset saved from the shell has no GUI settings. */
+  private async _restoreDataset(dataset: IDatasetInfo): Promise<void> {
+    const model = this._model;
+    if (!model) {
+      return;
+    }
+    const saved = dataset.settings as Partial<IExplorerSettings> | null;
+    const base = model.settings;
+    const settings: IExplorerSettings =
+      saved && saved.version === 1 && Array.isArray(saved.axes)
+        ? (saved as IExplorerSettings)
+        : {
+            ...base,
+            methodId: dataset.methodId,
+            t: dataset.t ?? base.t,
+            weights: dataset.weights,
+            brushes: {},
+            shapes: []
+          };
+    await model.restore(settings);
+    this._page = 'explore';
+    this._render();
+  }
+
   private _setModel(model: ExplorerModel | null): void {
     this._view?.dispose();
     this._view = null;
     this._model = model;
+    this._datasets = model
+      ? new DatasetsPage({
+          path: () => this.path,
+          methods: () => model.methods,
+          load: () => this._client().api.datasets(),
+          restore: dataset => this._restoreDataset(dataset),
+          changed: () => this.refresh()
+        })
+      : null;
     if (model && model.methods.length > 0) {
       this._view = new ExplorerView(model, {
         path: () => this.path,
@@ -227,8 +263,32 @@ export class ExplorerPanel extends Widget {
       );
     } else {
       body.appendChild(this._counts(state.summary));
-      if (this._view) {
-        body.appendChild(this._view.node);
+      if (this._view && this._datasets) {
+        const tab = (page: 'explore' | 'datasets', label: string) => {
+          const b = h(
+            'button',
+            { class: 'jp-DSI-tab', role: 'tab', type: 'button', 'aria-selected': String(this._page === page) },
+            label
+          );
+          b.addEventListener('click', () => {
+            this._page = page;
+            if (page === 'datasets') {
+              void this._datasets?.refresh();
+            }
+            this._render();
+            this._view?.resize();
+          });
+          return b;
+        };
+        body.appendChild(
+          h(
+            'div',
+            { class: 'jp-DSI-tabs', role: 'tablist' },
+            tab('explore', 'Explore'),
+            tab('datasets', `Datasets (${formatCount(state.summary.datasets)})`)
+          )
+        );
+        body.appendChild(this._page === 'explore' ? this._view.node : this._datasets.node);
         body.appendChild(
           h(
             'details',
@@ -367,6 +427,8 @@ export class ExplorerPanel extends Widget {
 
   private _db: IDatabaseClient | null = null;
   private _model: ExplorerModel | null = null;
+  private _datasets: DatasetsPage | null = null;
+  private _page: 'explore' | 'datasets' = 'explore';
   private _view: ExplorerView | null = null;
   private _options: IExplorerOptions;
   private _state: ExplorerState = { status: 'empty' };

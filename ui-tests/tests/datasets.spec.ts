@@ -73,3 +73,59 @@ test('save a selection: description required, sampling previewed, a lost answer 
   // User text stayed text: no element was injected anywhere in the page.
   expect(await page.locator('script:text("alert(1)")').count()).toBe(0);
 });
+
+test('restore a saved dataset after a reload, delete it and undo', async ({ page, tmpPath }) => {
+  await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/restore.sqlite`);
+  const file = path.join(await serverRoot(page), tmpPath, 'restore.sqlite');
+  const open = async () => {
+    await page.evaluate(async p => {
+      await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
+    }, `${tmpPath}/restore.sqlite`);
+    const panel = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer');
+    await expect(panel.locator('g[data-axis="d_density"]')).toBeVisible();
+    return panel;
+  };
+  let panel = await open();
+  const hit = panel.locator('g[data-axis="d_shock"] [data-role="hit"]');
+  const box = (await hit.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.3);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.7, { steps: 8 });
+  await page.mouse.up();
+  await panel.locator('select[aria-label="Color by"]').selectOption('gamma');
+  const filter = (await panel.getByTestId('dsi-filter').textContent())!;
+  const count = (await panel.getByTestId('dsi-selection-count').locator('strong').textContent())!;
+  await panel.getByRole('button', { name: 'Save…' }).click();
+  await panel.getByTestId('dsi-save-description').fill('middle shock distances');
+  await panel.locator('form.jp-DSI-saveForm').getByRole('button', { name: 'Save' }).click();
+  await expect(panel.getByTestId('dsi-save-message')).toContainText('Saved');
+  const saved = dsiJson<{ id: string; size: number; filter: string }[]>('datasets', '--db', file);
+  expect(saved).toHaveLength(1);
+  expect(saved[0].filter).toBe(filter);
+  expect(saved[0].size).toBe(Number(count.replace(/,/g, '')));
+
+  // A fresh page: nothing in memory, only the file.
+  // (The layout restorer reopens the explorer tab, so there is no launcher to wait for.)
+  await page.reload({ waitForIsReady: false });
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('docmanager:open'));
+  panel = await open();
+  await expect(panel.getByTestId('dsi-filter')).toContainText('everything');
+  await panel.getByRole('tab', { name: /Datasets/ }).click();
+  const row = panel.locator(`tr[data-dataset-id="${saved[0].id}"]`);
+  await expect(row).toContainText('middle shock distances');
+  await row.getByRole('button', { name: 'Restore' }).click();
+  await expect(panel.getByTestId('dsi-filter')).toHaveText(filter);
+  await expect(panel.getByTestId('dsi-selection-count').locator('strong')).toHaveText(count);
+  await expect(panel.locator('select[aria-label="Color by"]')).toHaveValue('gamma');
+
+  // Delete, after confirmation; then undo from the notification.
+  await panel.getByRole('tab', { name: /Datasets/ }).click();
+  await panel.locator(`tr[data-dataset-id="${saved[0].id}"]`).getByRole('button', { name: 'Delete' }).click();
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Delete' }).click();
+  await expect(panel.locator(`tr[data-dataset-id="${saved[0].id}"]`)).toHaveCount(0);
+  expect(dsiJson<unknown[]>('datasets', '--db', file)).toHaveLength(0);
+  await page.getByRole('button', { name: 'Undo' }).click();
+  await expect(panel.locator(`tr[data-dataset-id="${saved[0].id}"]`)).toHaveCount(1);
+  expect(dsiJson<unknown[]>('datasets', '--db', file)).toHaveLength(1);
+});

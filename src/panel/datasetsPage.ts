@@ -1,0 +1,202 @@
+/**
+ * The datasets page: every saved training dataset of the open database, sortable and
+ * filterable, with restore (back to the exact saved view and selection), export, and delete
+ * (a tombstone, after confirmation, with undo). Rows come from the worker's replica.
+ */
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+
+import type { IDatasetInfo } from '../db/slices';
+import type { IMethod } from '../db/api';
+import { deleteDataset, exportDataset, restoreDataset } from '../server';
+import { formatCount, formatDate, h } from './dom';
+
+type SortKey = 'name' | 'description' | 'size' | 'method' | 't' | 'createdAt' | 'digest';
+
+export interface IDatasetsPageOptions {
+  path: () => string | null;
+  methods: () => readonly IMethod[];
+  load: () => Promise<IDatasetInfo[]>;
+  /** Bring the explorer back to a dataset's saved settings. */
+  restore: (dataset: IDatasetInfo) => Promise<void>;
+  /** The file changed on the server: catch the replica up. */
+  changed: () => Promise<void>;
+}
+
+const COLUMNS: [SortKey, string][] = [
+  ['name', 'Name'],
+  ['description', 'Description'],
+  ['size', 'Size'],
+  ['method', 'Method'],
+  ['t', 'Time'],
+  ['createdAt', 'Created'],
+  ['digest', 'Digest']
+];
+
+export class DatasetsPage {
+  readonly node = h('section', { class: 'jp-DSI-datasets', 'aria-label': 'Saved training datasets' });
+
+  constructor(private readonly _options: IDatasetsPageOptions) {
+    this._search.className = 'jp-DSI-pathInput jp-mod-styled';
+    this._search.type = 'search';
+    this._search.placeholder = 'Filter by name, description or filter string';
+    this._search.setAttribute('aria-label', 'Filter datasets');
+    this._search.addEventListener('input', () => this._render());
+  }
+
+  async refresh(): Promise<void> {
+    this._rows = await this._options.load();
+    this._render();
+  }
+
+  private _methodLabel(id: string | null): string {
+    const m = this._options.methods().find(x => x.id === id);
+    return m ? `${m.groundTruth} · ${m.norm}` : id ? id.slice(0, 8) : '—';
+  }
+
+  private _value(d: IDatasetInfo, key: SortKey): string | number {
+    switch (key) {
+      case 'method':
+        return this._methodLabel(d.methodId);
+      case 't':
+        return d.t ?? -1;
+      case 'size':
+        return d.size;
+      default:
+        return String(d[key]);
+    }
+  }
+
+  private _render(): void {
+    const query = this._search.value.trim().toLowerCase();
+    const live = this._rows.filter(d => !d.deleted);
+    const rows = live
+      .filter(d => !query || [d.name, d.description, d.filter].some(t => t.toLowerCase().includes(query)))
+      .sort((a, b) => {
+        const x = this._value(a, this._sort);
+        const y = this._value(b, this._sort);
+        const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+        return this._ascending ? order : -order;
+      });
+    const header = h(
+      'tr',
+      {},
+      ...COLUMNS.map(([key, label]) => {
+        const sorted = this._sort === key;
+        const button = h('button', { class: 'jp-DSI-sortButton', type: 'button' }, label, sorted ? (this._ascending ? ' ▲' : ' ▼') : '');
+        button.addEventListener('click', () => {
+          this._ascending = sorted ? !this._ascending : key !== 'createdAt';
+          this._sort = key;
+          this._render();
+        });
+        return h('th', { scope: 'col', 'aria-sort': sorted ? (this._ascending ? 'ascending' : 'descending') : 'none' }, button);
+      }),
+      h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Actions'))
+    );
+    const body = rows.map(d => this._row(d));
+    this.node.replaceChildren(
+      h('div', { class: 'jp-DSI-datasetsBar' }, this._search, h('span', { class: 'jp-DSI-hint' }, `${formatCount(live.length)} datasets`)),
+      rows.length === 0
+        ? h('p', { class: 'jp-DSI-hint' }, live.length === 0 ? 'No datasets yet: select simulations in the explorer and press Save….' : 'No dataset matches this filter.')
+        : h('div', { class: 'jp-DSI-tableScroll' }, h('table', { class: 'jp-DSI-table jp-DSI-datasetsTable' }, h('thead', {}, header), h('tbody', {}, ...body)))
+    );
+  }
+
+  private _row(d: IDatasetInfo): HTMLElement {
+    const action = (label: string, title: string, run: () => Promise<void> | void) => {
+      const b = h('button', { class: 'jp-DSI-button jp-mod-styled', type: 'button', title }, label);
+      b.addEventListener('click', () => void run());
+      return b;
+    };
+    const exportMenu = h('select', { class: 'jp-DSI-select jp-mod-styled', 'aria-label': `Export ${d.name}` },
+      h('option', { value: '' }, 'Export…'),
+      h('option', { value: 'json' }, 'JSON'),
+      h('option', { value: 'card' }, 'Dataset card (Markdown)'),
+      h('option', { value: 'prov' }, 'PROV-JSON')
+    );
+    exportMenu.addEventListener('change', () => {
+      const format = exportMenu.value as 'json' | 'card' | 'prov' | '';
+      exportMenu.value = '';
+      if (format) {
+        void this._export(d, format);
+      }
+    });
+    return h(
+      'tr',
+      { 'data-dataset-id': d.id },
+      h('td', { class: 'jp-DSI-datasetName' }, d.name),
+      h('td', { class: 'jp-DSI-description' }, d.description),
+      h('td', { class: 'jp-DSI-number' }, formatCount(d.size)),
+      h('td', {}, this._methodLabel(d.methodId)),
+      h('td', {}, d.t === null ? '—' : String(d.t + 1)),
+      h('td', { title: d.createdAt }, formatDate(d.createdAt)),
+      h('td', { title: d.digest }, h('code', {}, d.digest.replace('sha256:', '').slice(0, 10))),
+      h(
+        'td',
+        { class: 'jp-DSI-rowActions' },
+        action('Restore', 'Bring the explorer back to the settings that made this dataset', () => this._options.restore(d)),
+        exportMenu,
+        action('Delete', 'Delete this dataset (it can be undone)', () => this._delete(d))
+      )
+    );
+  }
+
+  private async _export(d: IDatasetInfo, format: 'json' | 'card' | 'prov'): Promise<void> {
+    const path = this._options.path();
+    if (!path) {
+      return;
+    }
+    try {
+      const text = await exportDataset(path, d.id, format);
+      const type = format === 'card' ? 'text/markdown' : 'application/json';
+      const suffix = format === 'card' ? '.md' : format === 'prov' ? '.prov.json' : '.json';
+      const url = URL.createObjectURL(new Blob([text], { type }));
+      const link = h('a', { href: url, download: `${d.name.replace(/[^\w.-]+/g, '_') || d.id}${suffix}` });
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      URL.revokeObjectURL(url);
+    } catch (error) {
+      Notification.error(`Export failed: ${(error as Error).message}`);
+    }
+  }
+
+  private async _delete(d: IDatasetInfo): Promise<void> {
+    const path = this._options.path();
+    if (!path) {
+      return;
+    }
+    const answer = await showDialog({
+      title: 'Delete training dataset?',
+      body: `“${d.name}” (${formatCount(d.size)} simulations) will be hidden from lists. Its record stays in the file and the deletion can be undone.`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    try {
+      await deleteDataset(path, d.id);
+    } catch (error) {
+      Notification.error(`Not deleted: ${(error as Error).message}`);
+      return;
+    }
+    await this._options.changed();
+    Notification.info(`Deleted “${d.name}”.`, {
+      autoClose: 10000,
+      actions: [
+        {
+          label: 'Undo',
+          callback: () => {
+            void restoreDataset(path, d.id)
+              .then(() => this._options.changed())
+              .catch(error => Notification.error(`Undo failed: ${(error as Error).message}`));
+          }
+        }
+      ]
+    });
+  }
+
+  private readonly _search = document.createElement('input');
+  private _rows: IDatasetInfo[] = [];
+  private _sort: SortKey = 'createdAt';
+  private _ascending = false;
+}
