@@ -257,7 +257,27 @@ export class ExplorerModel {
   clearSelection(): void {
     this._brushes.clear();
     this._shapes = [];
+    this._members = null;
     this._update();
+  }
+
+  /** Restrict the selection to these simulations (a dataset's members), or lift it. */
+  setMembers(ids: readonly string[] | null): void {
+    this._members = ids ? [...ids].sort() : null;
+    this._update();
+  }
+
+  get members(): readonly string[] | null {
+    return this._members;
+  }
+
+  /** The dataset the next save derives from (its parent), set by "Derive". */
+  get derivedFrom(): { id: string; name: string } | null {
+    return this._derivedFrom;
+  }
+
+  set derivedFrom(value: { id: string; name: string } | null) {
+    this._derivedFrom = value;
   }
 
   /** Restore saved settings (issue 4: reproduce a dataset's view and selection). */
@@ -371,9 +391,10 @@ export class ExplorerModel {
       const feature = this.column('d_feature') as { values: Float32Array };
       const density = this.column('d_density') as { values: Float32Array };
       shapesMask(feature.values, density.values, this._shapes, this._selected);
+      const only = this._members ? new Set(this._members) : null;
       let count = 0;
       for (let i = 0; i < rows; i++) {
-        const v = this._brushed[i] & this._selected[i];
+        const v = this._brushed[i] & this._selected[i] & (only === null || only.has(table.ids[i]) ? 1 : 0);
         this._selected[i] = v;
         count += v;
       }
@@ -389,7 +410,7 @@ export class ExplorerModel {
     }
     const ordered = [...this._axes, ...this._hidden];
     const brushes = [...this._brushes].sort((a, b) => ordered.indexOf(a[0]) - ordered.indexOf(b[0]));
-    this._filter = selectionFilter({ brushes, levels, shapes: this._shapes });
+    this._filter = selectionFilter({ brushes, levels, shapes: this._shapes, members: this._members });
     this._recolor();
     this._changed.emit('selection');
   }
@@ -418,6 +439,8 @@ export class ExplorerModel {
   private _inverted: string[] = [];
   private _brushes = new Map<string, AxisBrush>();
   private _shapes: IShape[] = [];
+  private _members: string[] | null = null;
+  private _derivedFrom: { id: string; name: string } | null = null;
   private _brushed = new Uint8Array(0);
   private _selected = new Uint8Array(0);
   private _count = 0;

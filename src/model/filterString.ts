@@ -48,6 +48,9 @@ export function roundPolygon(polygon: Point[]): Point[] {
   return polygon.map(([x, y]) => [Number(x.toPrecision(6)), Number(y.toPrecision(6))]);
 }
 
+/** A clause no row satisfies: every sim_id is text, and every text is >= "". */
+const NOTHING = 'not (sim_id >= "")';
+
 /** Rows whose value is missing: no comparison holds for them, so they are `not (x >= 0 or x < 0)`. */
 function missingClause(name: string): string {
   const n = formatName(name);
@@ -95,7 +98,7 @@ export function brushClause(
     }
   }
   if (parts.length === 0) {
-    return `not (${n} == ${n})`; // an emptied brush keeps nothing; never reached from the views
+    return NOTHING; // an emptied brush keeps nothing; never reached from the views
   }
   return orJoin(parts);
 }
@@ -131,6 +134,8 @@ export interface ISelectionSpec {
   brushes: ReadonlyArray<[string, AxisBrush]>;
   levels: ReadonlyMap<string, readonly (string | number)[]>;
   shapes: readonly IShape[];
+  /** Only these simulations (a dataset's members), as `sim_id in (...)`. */
+  members?: readonly string[] | null;
 }
 
 /** The whole selection as one filter string ('' when nothing is selected: every row). */
@@ -141,6 +146,13 @@ export function selectionFilter(spec: ISelectionSpec): string {
     if (clause) {
       clauses.push(clause);
     }
+  }
+  if (spec.members) {
+    clauses.push(
+      spec.members.length === 0
+        ? NOTHING
+        : `sim_id in (${spec.members.map(formatLiteral).join(', ')})`
+    );
   }
   const shapes = shapesClause(spec.shapes);
   if (shapes) {

@@ -10,6 +10,8 @@ import type { IMethod } from '../db/api';
 import { deleteDataset, exportDataset, restoreDataset } from '../server';
 import { formatCount, formatDate, h } from './dom';
 
+const MEMBERS_SHOWN = 500;
+
 type SortKey = 'name' | 'description' | 'size' | 'method' | 't' | 'createdAt' | 'digest';
 
 export interface IDatasetsPageOptions {
@@ -18,6 +20,14 @@ export interface IDatasetsPageOptions {
   load: () => Promise<IDatasetInfo[]>;
   /** Bring the explorer back to a dataset's saved settings. */
   restore: (dataset: IDatasetInfo) => Promise<void>;
+  /** Restore, then make the next save a child of this dataset. */
+  derive: (dataset: IDatasetInfo) => Promise<void>;
+  /** Select exactly these simulations in both views. */
+  highlight: (dataset: IDatasetInfo, members: string[]) => void;
+  members: (dataset: IDatasetInfo) => Promise<string[]>;
+  /** Parameter values of a simulation, for the members table. */
+  describe: (simId: string) => (string | number)[];
+  parameterNames: () => string[];
   /** The file changed on the server: catch the replica up. */
   changed: () => Promise<void>;
 }
@@ -97,7 +107,8 @@ export class DatasetsPage {
       h('div', { class: 'jp-DSI-datasetsBar' }, this._search, h('span', { class: 'jp-DSI-hint' }, `${formatCount(live.length)} datasets`)),
       rows.length === 0
         ? h('p', { class: 'jp-DSI-hint' }, live.length === 0 ? 'No datasets yet: select simulations in the explorer and press Save….' : 'No dataset matches this filter.')
-        : h('div', { class: 'jp-DSI-tableScroll' }, h('table', { class: 'jp-DSI-table jp-DSI-datasetsTable' }, h('thead', {}, header), h('tbody', {}, ...body)))
+        : h('div', { class: 'jp-DSI-tableScroll' }, h('table', { class: 'jp-DSI-table jp-DSI-datasetsTable' }, h('thead', {}, header), h('tbody', {}, ...body))),
+      ...(this._members ? [this._members] : [])
     );
   }
 
@@ -134,10 +145,44 @@ export class DatasetsPage {
         'td',
         { class: 'jp-DSI-rowActions' },
         action('Restore', 'Bring the explorer back to the settings that made this dataset', () => this._options.restore(d)),
+        action('Members', 'List the members and highlight them in both views', () => this._showMembers(d)),
+        action('Derive', 'Restore its settings; the next save records this dataset as its parent', () => this._options.derive(d)),
         exportMenu,
         action('Delete', 'Delete this dataset (it can be undone)', () => this._delete(d))
       )
     );
+  }
+
+  private async _showMembers(d: IDatasetInfo): Promise<void> {
+    const members = await this._options.members(d);
+    const names = this._options.parameterNames();
+    const shown = members.slice(0, MEMBERS_SHOWN);
+    const highlight = h('button', { class: 'jp-DSI-button jp-mod-styled jp-mod-accept', type: 'button' }, 'Highlight in the views');
+    highlight.addEventListener('click', () => this._options.highlight(d, members));
+    this._members = h(
+      'section',
+      { class: 'jp-DSI-members', 'aria-label': `Members of ${d.name}` },
+      h(
+        'div',
+        { class: 'jp-DSI-datasetsBar' },
+        h('h3', {}, `Members of “${d.name}” (${formatCount(members.length)})`),
+        highlight
+      ),
+      h(
+        'div',
+        { class: 'jp-DSI-tableScroll' },
+        h(
+          'table',
+          { class: 'jp-DSI-table' },
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'sim_id'), ...names.map(n => h('th', { scope: 'col' }, n)))),
+          h('tbody', {}, ...shown.map(id => h('tr', {}, h('td', {}, id), ...this._options.describe(id).map(v => h('td', {}, String(v))))))
+        )
+      ),
+      members.length > shown.length
+        ? h('p', { class: 'jp-DSI-hint' }, `The first ${formatCount(shown.length)} of ${formatCount(members.length)}; export the dataset for all of them.`)
+        : null
+    );
+    this._render();
   }
 
   private async _export(d: IDatasetInfo, format: 'json' | 'card' | 'prov'): Promise<void> {
@@ -196,6 +241,7 @@ export class DatasetsPage {
   }
 
   private readonly _search = document.createElement('input');
+  private _members: HTMLElement | null = null;
   private _rows: IDatasetInfo[] = [];
   private _sort: SortKey = 'createdAt';
   private _ascending = false;

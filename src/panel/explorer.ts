@@ -182,6 +182,28 @@ export class ExplorerPanel extends Widget {
           methods: () => model.methods,
           load: () => this._client().api.datasets(),
           restore: dataset => this._restoreDataset(dataset),
+          derive: async dataset => {
+            await this._restoreDataset(dataset);
+            model.derivedFrom = { id: dataset.id, name: dataset.name };
+            this._render();
+          },
+          highlight: (_, members) => {
+            model.setMembers(members);
+            this._page = 'explore';
+            this._render();
+          },
+          members: dataset => this._client().api.datasetMembers(dataset.id),
+          parameterNames: () => model.columnNames.filter(n => !n.startsWith('d_')),
+          describe: simId => {
+            const table = model.table;
+            const row = table ? table.ids.indexOf(simId) : -1;
+            if (!table || row < 0) {
+              return [];
+            }
+            return table.columns
+              .filter(c => !c.name.startsWith('d_'))
+              .map(c => (c.kind === 'categorical' ? (c.codes[row] < 0 ? '—' : c.levels[c.codes[row]]) : Number.isNaN(c.values[row]) ? '—' : c.values[row]));
+          },
           changed: () => this.refresh()
         })
       : null;

@@ -66,6 +66,7 @@ export class SaveForm {
       'form',
       { class: 'jp-DSI-saveForm', 'aria-label': 'Save the selection as a training dataset', hidden: '' },
       h('h3', {}, 'Save as training dataset'),
+      this._parent,
       h('label', { class: 'jp-DSI-field' }, h('span', { class: 'jp-DSI-fieldLabel' }, 'Name'), this._name),
       h(
         'label',
@@ -108,6 +109,8 @@ export class SaveForm {
   open(): void {
     this._requestId = crypto.randomUUID();
     this.node.hidden = false;
+    const parent = this._model.derivedFrom;
+    this._parent.textContent = parent ? `Derived from “${parent.name}”: saved with it as its parent.` : '';
     this._setMessage('');
     this.updatePreview();
     this._description.focus();
@@ -190,7 +193,8 @@ export class SaveForm {
       selection_kind: selectionKind(model),
       selection_geometry: { brushes: Object.fromEntries(model.brushes), shapes: model.shapes },
       sampling,
-      settings: model.settings
+      settings: model.settings,
+      parent_id: model.derivedFrom?.id ?? null
     };
     this._busy = true;
     this._submit.disabled = true;
@@ -203,6 +207,7 @@ export class SaveForm {
       this._name.value = '';
       this._description.value = '';
       this._requestId = crypto.randomUUID();
+      this._model.derivedFrom = null;
       this._onSaved(record);
     } catch (error) {
       // Keep everything typed, and the same id: saving again cannot make a duplicate.
@@ -226,6 +231,7 @@ export class SaveForm {
   private readonly _seed = h('input', { type: 'number', min: '0', step: '1', value: '0', class: 'jp-DSI-number jp-mod-styled', 'aria-label': 'Sampling seed' });
   private readonly _radios: HTMLInputElement[] = [];
   private readonly _preview = h('p', {});
+  private readonly _parent = h('p', { class: 'jp-DSI-hint', 'data-testid': 'dsi-save-parent' });
   private readonly _message = h('div', {});
   private readonly _submit = h('button', { type: 'submit', class: 'jp-DSI-button jp-mod-styled jp-mod-accept' }, 'Save');
   private _requestId = '';

@@ -129,3 +129,43 @@ test('restore a saved dataset after a reload, delete it and undo', async ({ page
   await expect(panel.locator(`tr[data-dataset-id="${saved[0].id}"]`)).toHaveCount(1);
   expect(dsiJson<unknown[]>('datasets', '--db', file)).toHaveLength(1);
 });
+
+test('members: listed, highlighted in both views, and derived into a child dataset', async ({ page, tmpPath }) => {
+  await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/derive.sqlite`);
+  const file = path.join(await serverRoot(page), tmpPath, 'derive.sqlite');
+  await page.evaluate(async p => {
+    await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
+  }, `${tmpPath}/derive.sqlite`);
+  const panel = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer');
+  await expect(panel.locator('g[data-axis="cs"]')).toBeVisible();
+  const methods = dsiJson<{ id: string }[]>('methods', '--db', file);
+  const step = await panel.locator('input[aria-label="Time step"]').inputValue();
+  // A dataset saved from the shell, 40 sampled members.
+  const { execFileSync } = await import('child_process');
+  execFileSync(path.join(__dirname, '..', '..', '.venv', 'bin', 'jupyter'), [
+    'dsi', 'select', '--db', file, '--method', methods[0].id, '--time', step, '--where', 'cs in (0.1, 0.2)',
+    '--save', 'low cs, sampled', '--name', 'parent', '--size', '40', '--seed', '5'
+  ]);
+  const parent = dsiJson<{ id: string }[]>('datasets', '--db', file)[0];
+  const members = dsiJson<{ members: string[] }>('export', parent.id, '--db', file).members;
+
+  await panel.getByRole('button', { name: 'Reload' }).click();
+  await panel.getByRole('tab', { name: /Datasets \(1\)/ }).click();
+  const row = panel.locator(`tr[data-dataset-id="${parent.id}"]`);
+  await row.getByRole('button', { name: 'Members' }).click();
+  await expect(panel.locator('.jp-DSI-members tbody tr')).toHaveCount(40);
+  await expect(panel.locator('.jp-DSI-members')).toContainText(members[0]);
+  await panel.getByRole('button', { name: 'Highlight in the views' }).click();
+  await expect(panel.getByTestId('dsi-selection-count').locator('strong')).toHaveText('40');
+  await expect(panel.getByTestId('dsi-filter')).toContainText(`sim_id in ("${members[0]}"`);
+
+  await panel.getByRole('tab', { name: /Datasets/ }).click();
+  await panel.locator(`tr[data-dataset-id="${parent.id}"]`).getByRole('button', { name: 'Derive' }).click();
+  await panel.getByRole('button', { name: 'Save…' }).click();
+  await expect(panel.getByTestId('dsi-save-parent')).toContainText('Derived from “parent”');
+  await panel.getByTestId('dsi-save-description').fill('child of the low-cs set');
+  await panel.locator('form.jp-DSI-saveForm').getByRole('button', { name: 'Save' }).click();
+  await expect(panel.getByTestId('dsi-save-message')).toContainText('Saved');
+  const all = dsiJson<{ description: string; parent: string | null }[]>('datasets', '--db', file);
+  expect(all.find(d => d.description === 'child of the low-cs set')?.parent).toBe(parent.id);
+});

@@ -172,3 +172,21 @@ describe('the model mask equals its filter string', () => {
     expect(Array.from(copy.selected)).toEqual(Array.from(m.selected));
   });
 });
+
+describe('a dataset highlighted by its members', () => {
+  it('restricts the selection to the members and says so in the string', async () => {
+    const m = await model(500);
+    const ids = m.table!.ids;
+    m.setBrush('d_density', { kind: 'numeric', ranges: [{ lo: 0, hi: 1.5 }] });
+    m.setMembers([ids[3], ids[10], ids[400], 'not-a-simulation']);
+    expect(m.filter).toContain('sim_id in (');
+    expect(m.count).toBeLessThanOrEqual(3);
+    expectSame(m);
+    m.setMembers([]);
+    expect(m.count).toBe(0);
+    expectSame(m);
+    m.clearSelection();
+    expect(m.members).toBeNull();
+    expect(m.count).toBe(ids.length);
+  });
+});
