@@ -36,6 +36,9 @@ import {
   SCATTER_WIDTH
 } from './library';
 
+/** The benchmark has no server: nothing is saved from its views. */
+const NO_SERVER = { path: () => null, onSaved: () => undefined };
+
 export const dsiMissing: string | null = null;
 
 /** Options run.js may pass through the page's URL (diagnostics only). */
@@ -194,7 +197,7 @@ class Dsi implements ILibrary {
     const box = mount(host);
     this._model = new ExplorerModel(this._source!, THEME);
     await this._model.load([METHOD]);
-    this._view = new ExplorerView(this._model);
+    this._view = new ExplorerView(this._model, NO_SERVER);
     const threshold = benchOptions().densityThreshold;
     if (threshold !== undefined) {
       // Diagnostic knob (BENCH_DSI_DENSITY_THRESHOLD): the panel does not set it.
@@ -294,7 +297,7 @@ export class TimeStepBench {
     };
     this._model = new ExplorerModel(source, THEME);
     await this._model.load(summary.methods);
-    this._view = new ExplorerView(this._model);
+    this._view = new ExplorerView(this._model, NO_SERVER);
     mount(this._host).appendChild(this._view.node);
     // A brush on d_density, as in the brush suite: each step recomputes a real selection.
     const density = this._model.column(BRUSH_AXIS);

@@ -201,6 +201,38 @@ def confine_quiet(root: str, relative: str) -> str:
         return "\x00"
 
 
+class EventsHandler(_Handler):
+    """``GET .../events?path=P&since=SEQ``: what was written since a replica's snapshot.
+
+    The panel polls this cheaply; when another writer (a kernel, the CLI) has added events, it
+    reads a new snapshot.
+    """
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        relative = self.get_query_argument("path", "")
+        try:
+            since = int(self.get_query_argument("since", "0"))
+        except ValueError:
+            self.fail(400, "since must be an event number")
+            return
+        try:
+            path = confine(self.root_dir, relative)
+            with Store(path, readonly=True) as store:
+                rows = store.conn.execute(
+                    "SELECT seq, at, kind, record_id FROM jdsi_event WHERE seq > ? ORDER BY seq LIMIT 100",
+                    (since,),
+                ).fetchall()
+                last = store.conn.execute("SELECT coalesce(max(seq), 0) FROM jdsi_event").fetchone()[0]
+        except PathError as exc:
+            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+            return
+        except DsiError as exc:
+            self.fail(422, str(exc).replace(str(path), relative))
+            return
+        self.finish(json.dumps({"seq": last, "events": [dict(r) for r in rows]}))
+
+
 class ConfigHandler(_Handler):
     @tornado.web.authenticated
     def get(self) -> None:
@@ -218,6 +250,7 @@ def setup_handlers(server_app: Any) -> None:
         [
             (url_path_join(base, NAMESPACE, "db"), DatabaseHandler),
             (url_path_join(base, NAMESPACE, "config"), ConfigHandler),
+            (url_path_join(base, NAMESPACE, "events"), EventsHandler),
             (url_path_join(base, NAMESPACE, "datasets"), DatasetsHandler),
             (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})"), DatasetsHandler),
             (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})", "restore"), RestoreHandler),

@@ -53,7 +53,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       if (!source.path) {
         return;
       }
-      const content = new ExplorerPanel({ maxDatabaseMB: options.maxDatabaseMB });
+      const content = new ExplorerPanel({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds });
       const widget = new MainAreaWidget({ content });
       widget.id = `jp-dsi-explorer-main-${++mainCount}`;
       widget.title.label = `DSI: ${PathExt.basename(source.path)}`;
@@ -96,7 +96,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         readOnly: true
       },
       // Documents already live in the main area: no "open in main area" button there.
-      () => ({ maxDatabaseMB: options.maxDatabaseMB })
+      () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds })
     );
     app.docRegistry.addWidgetFactory(factory);
     const tracker = new WidgetTracker<ExplorerDocument>({ namespace: 'dsi-explorer-documents' });
@@ -152,6 +152,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return;
       }
       options.maxDatabaseMB = settings.get('maxDatabaseMB').composite as number;
+      options.refreshSeconds = settings.get('refreshSeconds').composite as number;
       sidebar.maxDatabaseMB = options.maxDatabaseMB;
       defaultDatabase = (settings.get('defaultDatabase').composite as string) || '';
     };

@@ -137,3 +137,8 @@ export async function exportDataset(
   const body = await response.json();
   return format === 'card' ? String(body.markdown) : JSON.stringify(body, null, 2) + '\n';
 }
+
+/** The last event of the file and the events after `since` (at most 100). */
+export async function fetchEvents(path: string, since: number): Promise<{ seq: number; events: unknown[] }> {
+  return (await request('events', { path, since: String(since) })).json();
+}

@@ -79,7 +79,7 @@ def call(url: str, method: str = "GET", body: Any = None, token: str | None = TO
 
 
 def test_every_endpoint_needs_authentication(server: dict[str, Any]) -> None:
-    for endpoint in ("db?path=ens.sqlite", "config", "datasets?path=ens.sqlite"):
+    for endpoint in ("db?path=ens.sqlite", "config", "datasets?path=ens.sqlite", "events?path=ens.sqlite"):
         status, _ = call(f"{server['base']}/{endpoint}", token=None)
         assert status == 403, endpoint
 
@@ -149,3 +149,12 @@ def test_exports(server: dict[str, Any]) -> None:
     assert status == 200 and "entity" in prov
     status, card = call(base + "&format=card")
     assert status == 200 and "<script>" not in card["markdown"]
+
+
+def test_events_tell_a_replica_what_it_missed(server: dict[str, Any]) -> None:
+    status, before = call(f"{server['base']}/events?path=ens.sqlite&since=0")
+    assert status == 200 and before["seq"] >= 1
+    _save(server, id=str(uuid.uuid4()), description="seen by the poll")
+    status, after = call(f"{server['base']}/events?path=ens.sqlite&since={before['seq']}")
+    assert [e["kind"] for e in after["events"]] == ["dataset.created"]
+    assert after["seq"] == after["events"][-1]["seq"]

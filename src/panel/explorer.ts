@@ -10,7 +10,7 @@ import { Message } from '@lumino/messaging';
 import type { IMethod, IParameter, ISummary } from '../db/api';
 import { createDatabaseClient, IDatabaseClient } from '../db/client';
 import { ExplorerModel, IExplorerSettings } from '../model/explorer';
-import { fetchDatabase } from '../server';
+import { fetchDatabase, fetchEvents } from '../server';
 import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
 import { ExplorerView } from './explorerView';
@@ -27,6 +27,8 @@ export interface IExplorerOptions {
   maxDatabaseMB?: number;
   /** Called when the user asks to open a path typed into the empty state. */
   onOpenRequest?: (path: string) => void;
+  /** How often to look for writes by others (a kernel, the CLI), in seconds; 0: never. */
+  refreshSeconds?: number;
   /** Called by the "open in the main area" button with the panel to copy. */
   onOpenInMain?: (panel: ExplorerPanel) => void;
 }
@@ -37,6 +39,32 @@ export class ExplorerPanel extends Widget {
     this.addClass('jp-DSI-Explorer');
     this._options = options;
     this._render();
+    this._poll = window.setInterval(() => void this._checkForWrites(), 1000);
+  }
+
+  /** Every refreshSeconds: if the file's event log grew (another writer), catch up. */
+  private async _checkForWrites(): Promise<void> {
+    const seconds = this._options.refreshSeconds ?? 5;
+    const path = this.path;
+    if (
+      !seconds ||
+      !path ||
+      this._state.status !== 'ready' ||
+      !this.isVisible ||
+      document.visibilityState !== 'visible' ||
+      Date.now() - this._lastCheck < seconds * 1000
+    ) {
+      return;
+    }
+    this._lastCheck = Date.now();
+    try {
+      const { events } = await fetchEvents(path, this._eventSeq);
+      if (events.length > 0 && this.path === path) {
+        await this.refresh();
+      }
+    } catch {
+      // The server may be restarting: the next check tries again.
+    }
   }
 
   get state(): ExplorerState {
@@ -62,7 +90,8 @@ export class ExplorerPanel extends Widget {
     this._setState({ status: 'loading', path });
     try {
       const limit = this._options.maxDatabaseMB;
-      const { bytes } = await fetchDatabase(path, limit ? limit * 1048576 : Infinity);
+      const { bytes, eventSeq } = await fetchDatabase(path, limit ? limit * 1048576 : Infinity);
+      this._eventSeq = eventSeq;
       const client = this._client();
       const summary = await client.open(new Uint8Array(bytes));
       const model = new ExplorerModel(client.api, () => this._theme());
@@ -101,8 +130,9 @@ export class ExplorerPanel extends Widget {
       return;
     }
     try {
-      const { bytes } = await fetchDatabase(path);
+      const { bytes, eventSeq } = await fetchDatabase(path);
       const summary = await this._client().open(new Uint8Array(bytes));
+      this._eventSeq = eventSeq;
       if (this.path === path) {
         await this._datasets?.refresh();
         this._setState({ status: 'ready', path, summary });
@@ -123,6 +153,7 @@ export class ExplorerPanel extends Widget {
     if (this.isDisposed) {
       return;
     }
+    window.clearInterval(this._poll);
     this._setModel(null);
     this._db?.dispose();
     this._db = null;
@@ -449,6 +480,9 @@ export class ExplorerPanel extends Widget {
 
   private _db: IDatabaseClient | null = null;
   private _model: ExplorerModel | null = null;
+  private _poll = 0;
+  private _eventSeq = 0;
+  private _lastCheck = 0;
   private _datasets: DatasetsPage | null = null;
   private _page: 'explore' | 'datasets' = 'explore';
   private _view: ExplorerView | null = null;

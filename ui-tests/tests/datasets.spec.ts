@@ -149,7 +149,8 @@ test('members: listed, highlighted in both views, and derived into a child datas
   const parent = dsiJson<{ id: string }[]>('datasets', '--db', file)[0];
   const members = dsiJson<{ members: string[] }>('export', parent.id, '--db', file).members;
 
-  await panel.getByRole('button', { name: 'Reload' }).click();
+  // No reload: the panel sees the shell's write in the event log and catches up by itself.
+  await expect(panel.getByRole('tab', { name: /Datasets \(1\)/ })).toBeVisible({ timeout: 20000 });
   await panel.getByRole('tab', { name: /Datasets \(1\)/ }).click();
   const row = panel.locator(`tr[data-dataset-id="${parent.id}"]`);
   await row.getByRole('button', { name: 'Members' }).click();
