@@ -240,6 +240,7 @@ function drawButton(
       transform: `translate(${x},${HEADER.buttonsY})`,
       cursor: 'pointer',
       role: 'button',
+      tabindex: 0, // reachable by keyboard: Enter or Space acts like a click
       'aria-label': label
     },
     parent

@@ -286,6 +286,7 @@ export class ParallelCoordinates {
     this._svg.addEventListener('pointercancel', this._onPointerUp);
     this._svg.addEventListener('pointerleave', this._onPointerLeave);
     this._svg.addEventListener('click', this._onClick);
+    this._svg.addEventListener('keydown', this._onKeyDown);
     if (typeof ResizeObserver !== 'undefined') {
       this._resizeObserver = new ResizeObserver(() => {
         cancelFrame(this._resizeFrame);
@@ -626,6 +627,18 @@ export class ParallelCoordinates {
       this._invertAxis(axis);
     } else if (axis && role === 'hide') {
       this._hideAxis(axis);
+    }
+  };
+
+  /** Enter or Space on a focused axis button (invert, hide) does what a click does. */
+  private readonly _onKeyDown = (event: KeyboardEvent): void => {
+    if (event.key !== 'Enter' && event.key !== ' ') {
+      return;
+    }
+    const role = (event.target as Element).closest('[data-role]')?.getAttribute('data-role');
+    if (role === 'invert' || role === 'hide') {
+      event.preventDefault();
+      this._onClick(event as unknown as MouseEvent);
     }
   };
 

@@ -141,6 +141,11 @@ test.describe('linked views', () => {
     await expect(view.locator('.jp-DSI-legendItem')).toHaveCount(3);
     expect((await panelState(view)).count).toBe(before.count);
 
+    // The axis buttons work from the keyboard: hide an axis with Enter.
+    await view.locator('g[data-axis="mrg"] [data-role="hide"]').focus();
+    await page.keyboard.press('Enter');
+    await expect(view.locator('g[data-axis="mrg"]')).toHaveCount(0);
+
     // Clear: everything again.
     await view.getByRole('button', { name: 'Clear' }).click();
     await expect(view.getByTestId('dsi-filter')).toContainText('everything');
