@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--time", type=int)
     p.add_argument("--where", default="")
     p.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0))
+    p = sub.add_parser("datasets", add_help=False)
+    p.add_argument("--db", required=True)
+    p.add_argument("--all", action="store_true")
+    p = sub.add_parser("load", add_help=False)
+    p.add_argument("dataset")
+    p.add_argument("--db", required=True)
     return parser
 
 
@@ -61,11 +67,39 @@ def run(line: str) -> pd.DataFrame:
         with Store(args.db, readonly=True) as store:
             if args.command == "methods":
                 return pd.DataFrame(store.methods()).set_index("id")
+            if args.command == "datasets":
+                from .datasets import list_datasets
+
+                records = list_datasets(store, include_deleted=args.all)
+                return pd.DataFrame.from_records(records, columns=DATASET_COLUMNS).set_index("id")
+            if args.command == "load":
+                return _load(store, args.dataset)
             selection = select(store, args.method, args.time, args.where, tuple(args.weights))
     except FilterError as exc:
         raise _ArgumentError(str(exc)) from None
     frame = pd.DataFrame.from_records(selection.rows, columns=selection.columns)
     return frame.set_index(["sim_id", "t"]) if args.time is None else frame.set_index("sim_id")
+
+
+DATASET_COLUMNS = ["id", "name", "description", "size", "method", "time", "created_at", "author",
+                   "parent", "digest", "filter", "sampling"]
+
+
+def _load(store: Any, ref: str) -> pd.DataFrame:
+    """A dataset's members with their parameters, indexed by sim_id; its record in ``.attrs``."""
+    from .datasets import get_dataset, members
+
+    record = get_dataset(store, ref)
+    ids = members(store, record["id"])
+    params = [p["name"] for p in store.parameters()]
+    values: dict[str, dict[str, Any]] = {i: {} for i in ids}
+    for sim_id, name, value in store.conn.execute("SELECT sim_id, name, value FROM jdsi_param_value"):
+        if sim_id in values:
+            values[sim_id][name] = value
+    frame = pd.DataFrame.from_dict(values, orient="index", columns=params)
+    frame.index.name = "sim_id"
+    frame.attrs["dataset"] = {k: record[k] for k in ("id", "name", "description", "digest", "filter", "method", "time")}
+    return frame
 
 
 @magics_class
@@ -77,6 +111,11 @@ class DsiMagics(Magics):
 
         %dsi methods --db DB
             the post-processing methods, one row per method.
+        %dsi datasets --db DB [--all]
+            the saved training datasets, one row per dataset.
+        %dsi load ID --db DB
+            a dataset's members with their parameters (ID or its first characters); the
+            dataset's record is in the result's .attrs["dataset"].
         %dsi select --db DB --method ID [--time INDEX] [--where EXPR] [--weights WS WE]
             parameters and distances per (simulation, step), filtered by EXPR in the filter
             language of `jupyter dsi select --where` (e.g. "cs in (0.1, 0.2) and d_density < 1").

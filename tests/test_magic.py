@@ -59,3 +59,20 @@ def test_errors_are_one_line_without_traceback(
     assert len(err) == 1 and "unknown name 'cz'" in err[0]
     assert ip.run_line_magic("dsi", "frobnicate") is None
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_load_returns_the_saved_members(ip: InteractiveShell, method: tuple[Any, Path, str], tmp_path: Path, cli: Callable[..., Any]) -> None:
+    import shutil
+
+    _, db, method_id = method
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(db, copy)
+    saved = cli("select", "--db", str(copy), "--method", method_id, "--time", "1", "--where", "d_density < 0.5",
+                "--save", "{x} stays text", "--name", "low density", "-q")
+    dataset_id = saved.out.strip().splitlines()[-1]
+    exported = json.loads(cli("export", dataset_id, "--db", str(copy), "--format", "json").out)
+    frame = ip.run_line_magic("dsi", f"load {dataset_id[:8]} --db {copy}")
+    assert list(frame.index) == exported["members"]
+    assert frame.attrs["dataset"]["digest"] == exported["digest"]
+    listed = ip.run_line_magic("dsi", f"datasets --db {copy}")
+    assert listed.loc[dataset_id, "description"] == "{x} stays text"
