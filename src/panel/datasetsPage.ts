@@ -37,7 +37,7 @@ const COLUMNS: [SortKey, string][] = [
   ['description', 'Description'],
   ['size', 'Size'],
   ['method', 'Method'],
-  ['t', 'Time'],
+  ['t', 'Step'],
   ['createdAt', 'Created'],
   ['digest', 'Digest']
 ];
@@ -136,7 +136,7 @@ export class DatasetsPage {
       { 'data-dataset-id': d.id },
       h('td', { class: 'jp-DSI-datasetName' }, d.name),
       h('td', { class: 'jp-DSI-description' }, d.description),
-      h('td', { class: 'jp-DSI-number' }, formatCount(d.size)),
+      h('td', { class: 'jp-DSI-numeric' }, formatCount(d.size)),
       h('td', {}, this._methodLabel(d.methodId)),
       h('td', {}, d.t === null ? '—' : String(d.t + 1)),
       h('td', { title: d.createdAt }, formatDate(d.createdAt)),
