@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import tornado
 from jupyter_server.base.handlers import APIHandler
@@ -50,6 +50,10 @@ def confine(root: str | os.PathLike[str], relative: str) -> Path:
     return target
 
 
+def last_event(store: Store) -> int:
+    return int(store.conn.execute("SELECT coalesce(max(seq), 0) FROM jdsi_event").fetchone()[0])
+
+
 class _Handler(APIHandler):
     @property
     def root_dir(self) -> str:
@@ -60,23 +64,28 @@ class _Handler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message}))
 
+    def with_store(self, work: Callable[[Store], Any], *, readonly: bool = True) -> tuple[bool, Any]:
+        """Run ``work`` on the database at ``?path=``: (True, result), or (False, _) once the
+        error has been answered (403/404 for paths, 422 with the Store's one-line message)."""
+        relative = self.get_query_argument("path", "")
+        try:
+            with Store(confine(self.root_dir, relative), readonly=readonly) as store:
+                return True, work(store)
+        except PathError as exc:
+            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+        except DsiError as exc:
+            # Name the file as the user knows it, not by its absolute server path.
+            self.fail(422, str(exc).replace(confine_quiet(self.root_dir, relative), relative))
+        return False, None
+
 
 class DatabaseHandler(_Handler):
     @tornado.web.authenticated
     def get(self) -> None:
-        relative = self.get_query_argument("path", "")
-        try:
-            path = confine(self.root_dir, relative)
-            with Store(path, readonly=True) as store:
-                data = store.snapshot()
-                seq = store.conn.execute("SELECT coalesce(max(seq), 0) FROM jdsi_event").fetchone()[0]
-        except PathError as exc:
-            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+        ok, answer = self.with_store(lambda store: (store.snapshot(), last_event(store)))
+        if not ok:
             return
-        except DsiError as exc:
-            # Name the file as the user knows it, not by its absolute server path.
-            self.fail(422, str(exc).replace(str(path), relative))
-            return
+        data, seq = answer
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-DSI-Event-Seq", str(seq))
@@ -98,20 +107,11 @@ class DatasetsHandler(_Handler):
     retry of a save with the same client-chosen ``id`` returns the first save's record.
     """
 
-    def _store(self, relative: str) -> Store:
-        return Store(confine(self.root_dir, relative))
-
     def _run(self, action: Any) -> None:
-        relative = self.get_query_argument("path", "")
-        try:
-            with self._store(relative) as store:
-                status, body = action(store)
-        except PathError as exc:
-            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+        ok, answer = self.with_store(action, readonly=False)
+        if not ok:
             return
-        except DsiError as exc:
-            self.fail(422, str(exc).replace(str(confine_quiet(self.root_dir, relative)), relative))
-            return
+        status, body = answer
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
@@ -210,26 +210,20 @@ class EventsHandler(_Handler):
 
     @tornado.web.authenticated
     def get(self) -> None:
-        relative = self.get_query_argument("path", "")
         try:
             since = int(self.get_query_argument("since", "0"))
         except ValueError:
             self.fail(400, "since must be an event number")
             return
-        try:
-            path = confine(self.root_dir, relative)
-            with Store(path, readonly=True) as store:
-                rows = store.conn.execute(
-                    "SELECT seq, at, kind, record_id FROM jdsi_event WHERE seq > ? ORDER BY seq LIMIT 100",
-                    (since,),
-                ).fetchall()
-                last = store.conn.execute("SELECT coalesce(max(seq), 0) FROM jdsi_event").fetchone()[0]
-        except PathError as exc:
-            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+        ok, rows = self.with_store(
+            lambda store: store.conn.execute(
+                "SELECT seq, at, kind, record_id FROM jdsi_event WHERE seq > ? ORDER BY seq LIMIT 100",
+                (since,),
+            ).fetchall()
+        )
+        if not ok:
             return
-        except DsiError as exc:
-            self.fail(422, str(exc).replace(str(path), relative))
-            return
+        last = rows[-1]["seq"] if rows else since
         self.finish(json.dumps({"seq": last, "events": [dict(r) for r in rows]}))
 
 
