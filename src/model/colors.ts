@@ -36,7 +36,8 @@ function levelColors(n: number): string[] {
   return Array.from({ length: n }, (_, i) => interpolateViridis(n === 1 ? 0.5 : i / (n - 1)));
 }
 
-function extent(values: Float32Array): [number, number] {
+/** [min, max] of the finite values; [0, 1] for a column with none. */
+export function extent(values: Float32Array): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < values.length; i++) {

@@ -11,7 +11,7 @@ import type { IBaseTable, ISlice } from '../db/slices';
 import { brushMask } from '../views/axes';
 import { shapesMask } from '../views/geometry';
 import type { AxisBrush, Column, IShape, ITable } from '../views/types';
-import { colorRows, IColoring } from './colors';
+import { colorRows, extent, IColoring } from './colors';
 import { roundPolygon, roundRange, selectionFilter } from './filterString';
 
 export const DISTANCES = ['d_shock', 'd_edge', 'd_density', 'd_feature'] as const;
@@ -42,17 +42,7 @@ const spans = new WeakMap<Float32Array, number>();
 function columnSpan(values: Float32Array): number {
   let span = spans.get(values);
   if (span === undefined) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v < lo) {
-        lo = v;
-      }
-      if (v > hi) {
-        hi = v;
-      }
-    }
+    const [lo, hi] = extent(values);
     span = hi > lo ? hi - lo : 0;
     spans.set(values, span);
   }
