@@ -15,7 +15,7 @@
 //   CHROMIUM_PATH=/usr/bin/chromium
 'use strict';
 
-const { execSync } = require('child_process');
+const debianChromium = require('../ui-tests/chromium');
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
@@ -45,13 +45,7 @@ const FIRST_RENDER_RUNS = 3;
 const DSI = 'jupyterlab-dsi';
 
 const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
+  ...debianChromium.CHROMIUM_ARGS,
   '--enable-precise-memory-info',
   // One page in the foreground for the whole run: never throttle its timers or frames.
   '--disable-background-timer-throttling',
@@ -143,14 +137,7 @@ function serve(extra) {
 // --------------------------------------------------------------------------------------------
 // Browser
 
-function chromiumPath() {
-  if (env.CHROMIUM_PATH) return env.CHROMIUM_PATH;
-  try {
-    return execSync('command -v chromium', { shell: '/bin/bash' }).toString().trim();
-  } catch {
-    throw new Error('Chromium not found: `make chromium` installs Debian\'s.');
-  }
-}
+const { chromiumPath } = debianChromium;
 
 class Timeout extends Error {
   constructor(ms) {

@@ -2,19 +2,8 @@
  * Galata (Playwright) against a real JupyterLab with a real kernel, in Debian's Chromium.
  * Browsers cannot be downloaded on our machines: point Playwright at the system Chromium.
  */
-const { execSync } = require('child_process');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
-
-function chromium() {
-  if (process.env.CHROMIUM_PATH) {
-    return process.env.CHROMIUM_PATH;
-  }
-  try {
-    return execSync('command -v chromium', { shell: '/bin/bash' }).toString().trim();
-  } catch {
-    throw new Error('Chromium not found: install it with `apt-get install chromium` (make test does).');
-  }
-}
+const { chromiumPath, CHROMIUM_ARGS } = require('./chromium');
 
 module.exports = {
   ...baseConfig,
@@ -32,16 +21,8 @@ module.exports = {
     trace: 'retain-on-failure',
     video: 'off',
     launchOptions: {
-      executablePath: chromium(),
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic'
-      ]
+      executablePath: chromiumPath(),
+      args: CHROMIUM_ARGS
     }
   },
   webServer: {
