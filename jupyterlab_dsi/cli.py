@@ -167,47 +167,14 @@ def cmd_select(args: argparse.Namespace) -> int:
 
 
 def _save_selection(args: argparse.Namespace) -> int:
-    from .datasets import save_dataset
-    from .query import select
-    from .store import Store
+    from .datasets import save_selection, saved_message
 
-    if args.time is None:
-        raise DsiError(
-            "--save needs --time INDEX: a dataset is the simulations selected at one time step"
-        )
-    if not args.save.strip():
-        raise DsiError(
-            "--save needs a description: it is the record of why this training set exists "
-            "(what it is for, why these simulations)"
-        )
-    if args.seed is not None and args.sample is None and args.size is None:
-        raise DsiError("--seed only applies with --sample P or --size N")
-    seed = 0 if args.seed is None else args.seed
-    sampling = None
-    if args.sample is not None:
-        sampling = {"kind": "p", "p": args.sample, "seed": seed}
-    elif args.size is not None:
-        sampling = {"kind": "n", "n": args.size, "seed": seed}
-    with Store(args.db) as store:
-        selection = select(store, args.method, args.time, args.where or "", tuple(args.weights))
-        selected = sorted({row[0] for row in selection.rows})
-        record = save_dataset(
-            store,
-            members=selected,
-            description=args.save,
-            name=args.name or "",
-            method_id=selection.method["id"],
-            t=args.time,
-            weights=tuple(args.weights),
-            filter=args.where or "",
-            selection_kind="filter",
-            sampling=sampling,
-            settings={"version": 1, "origin": "cli"},
-        )
-    print(
-        f"saved dataset {record['name']!r}: {record['size']} of {len(selected)} selected simulations; "
-        f"digest {record['digest']}"
+    record, selected = save_selection(
+        args.db, method=args.method, time=args.time, where=args.where or "",
+        weights=tuple(args.weights), description=args.save, name=args.name or "",
+        sample=args.sample, size=args.size, seed=args.seed, origin="cli",
     )
+    print(saved_message(record, selected))
     print(record["id"])
     return 0
 

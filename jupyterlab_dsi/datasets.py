@@ -536,3 +536,70 @@ def verify(store: Store, ref: str | None = None) -> list[dict[str, Any]]:
         if problems:
             out.append({"id": record["id"], "name": record["name"], "problems": problems})
     return out
+
+
+# -- saving a selection (`jupyter dsi select --save` and `%dsi select --save`) -----------------
+
+
+def sampling_options(sample: float | None, size: int | None, seed: int | None) -> dict[str, Any] | None:
+    """The sampling of ``--sample P | --size N [--seed S]``, or None for every simulation."""
+    if seed is not None and sample is None and size is None:
+        raise DatasetError("--seed only applies with --sample P or --size N")
+    seed = 0 if seed is None else seed
+    if sample is not None:
+        return {"kind": "p", "p": sample, "seed": seed}
+    if size is not None:
+        return {"kind": "n", "n": size, "seed": seed}
+    return None
+
+
+def save_selection(
+    db: Any,
+    *,
+    method: str,
+    time: int | None,
+    where: str,
+    weights: tuple[float, float],
+    description: str,
+    name: str,
+    sample: float | None = None,
+    size: int | None = None,
+    seed: int | None = None,
+    origin: str,
+) -> tuple[dict[str, Any], int]:
+    """Save the simulations ``select`` picks at ``time`` as a dataset: (its record, how many
+    were selected before sampling). The options' names are those of the CLI and the magic."""
+    from .query import select
+
+    if time is None:
+        raise DatasetError("--save needs --time INDEX: a dataset is the simulations selected at one time step")
+    if not description.strip():
+        raise DatasetError(
+            "--save needs a description: it is the record of why this training set exists "
+            "(what it is for, why these simulations)"
+        )
+    sampling = sampling_options(sample, size, seed)
+    with Store(db) as store:
+        selection = select(store, method, time, where, weights)
+        selected = sorted({row[0] for row in selection.rows})
+        record = save_dataset(
+            store,
+            members=selected,
+            description=description,
+            name=name,
+            method_id=selection.method["id"],
+            t=time,
+            weights=weights,
+            filter=where,
+            selection_kind="filter",
+            sampling=sampling,
+            settings={"version": 1, "origin": origin},
+        )
+    return record, len(selected)
+
+
+def saved_message(record: dict[str, Any], selected: int) -> str:
+    return (
+        f"saved dataset {record['name']!r}: {record['size']} of {selected} selected simulations; "
+        f"digest {record['digest']}"
+    )

@@ -1,4 +1,4 @@
-"""The IPython extension: ``%load_ext jupyterlab_dsi``, then ``%dsi methods|select ...``.
+"""The IPython extension: ``%load_ext jupyterlab_dsi``, then ``%dsi open|methods|select|load|datasets|show``.
 
 The magic speaks the same options as ``jupyter dsi`` and returns pandas DataFrames. It is
 declared with ``@no_var_expand``: IPython would otherwise evaluate ``{x}`` and ``$x`` inside the
@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 
+from . import bridge, frames
 from .errors import DsiError
+from .store import Store
 
 
 class _ArgumentError(DsiError):
@@ -32,74 +35,173 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError((message or "").strip() or f"%dsi: exit {status}")
 
 
+NO_DB = "%dsi: no database: give --db FILE, run %dsi open FILE, or open one in the DSI Explorer panel"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="%dsi", add_help=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    p = sub.add_parser("open", add_help=False)
+    p.add_argument("file", metavar="DB")
     p = sub.add_parser("methods", add_help=False)
-    p.add_argument("--db", required=True)
+    p.add_argument("--db")
     p = sub.add_parser("select", add_help=False)
-    p.add_argument("--db", required=True)
-    p.add_argument("--method", required=True)
+    p.add_argument("--db")
+    p.add_argument("--method")
     p.add_argument("--time", type=int)
     p.add_argument("--where", default="")
     p.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0))
+    sampling = p.add_mutually_exclusive_group()
+    sampling.add_argument("--sample", type=float)
+    sampling.add_argument("--size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--save")
+    p.add_argument("--name")
     p = sub.add_parser("datasets", add_help=False)
-    p.add_argument("--db", required=True)
+    p.add_argument("--db")
     p.add_argument("--all", action="store_true")
-    p = sub.add_parser("load", add_help=False)
-    p.add_argument("dataset")
-    p.add_argument("--db", required=True)
+    for command in ("load", "show"):
+        p = sub.add_parser(command, add_help=False)
+        p.add_argument("dataset")
+        p.add_argument("--db")
     return parser
 
 
-def run(line: str) -> pd.DataFrame:
+def run(line: str) -> Any:
     """Run one ``%dsi`` line and return its result (also used by tests without IPython)."""
     from .filter import FilterError
-    from .query import select
-    from .store import Store
 
     try:
         args = _parser().parse_args(shlex.split(line))
     except ValueError as exc:  # unbalanced quotes
         raise _ArgumentError(f"%dsi: {exc}") from None
     try:
-        with Store(args.db, readonly=True) as store:
-            if args.command == "methods":
-                return pd.DataFrame(store.methods()).set_index("id")
-            if args.command == "datasets":
-                from .datasets import list_datasets
-
-                records = list_datasets(store, include_deleted=args.all)
-                return pd.DataFrame.from_records(records, columns=DATASET_COLUMNS).set_index("id")
-            if args.command == "load":
-                return _load(store, args.dataset)
-            selection = select(store, args.method, args.time, args.where, tuple(args.weights))
+        return _COMMANDS[args.command](args)
     except FilterError as exc:
         raise _ArgumentError(str(exc)) from None
-    frame = pd.DataFrame.from_records(selection.rows, columns=selection.columns)
-    return frame.set_index(["sim_id", "t"]) if args.time is None else frame.set_index("sim_id")
 
 
-DATASET_COLUMNS = ["id", "name", "description", "size", "method", "time", "created_at", "author",
-                   "parent", "digest", "filter", "sampling"]
+def _db(args: argparse.Namespace) -> Path:
+    if args.db is not None:
+        return Path(args.db)
+    current = bridge.current_db()
+    if current is None:
+        raise _ArgumentError(NO_DB)
+    return Path(current)
 
 
-def _load(store: Any, ref: str) -> pd.DataFrame:
-    """A dataset's members with their parameters, indexed by sim_id; its record in ``.attrs``."""
-    from .datasets import get_dataset, members
+def _tell_panel(db: Path, *messages: dict[str, Any]) -> None:
+    """Send ``messages`` (with ``db`` relative to the server root) to a linked panel, if any."""
+    if not bridge.linked():
+        return
+    rel = bridge.relative(db)
+    if rel is None:
+        print(f"the DSI Explorer panel cannot show {db}: it is outside the server's root directory")
+        return
+    for message in messages:
+        bridge.send({**message, "db": rel})
 
-    record = get_dataset(store, ref)
-    ids = members(store, record["id"])
-    params = [p["name"] for p in store.parameters()]
-    values: dict[str, dict[str, Any]] = {i: {} for i in ids}
-    for sim_id, name, value in store.conn.execute("SELECT sim_id, name, value FROM jdsi_param_value"):
-        if sim_id in values:
-            values[sim_id][name] = value
-    frame = pd.DataFrame.from_dict(values, orient="index", columns=params)
-    frame.index.name = "sim_id"
-    frame.attrs["dataset"] = {k: record[k] for k in ("id", "name", "description", "digest", "filter", "method", "time")}
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun if n != 1 else noun[:-1]}"
+
+
+def _open(args: argparse.Namespace) -> None:
+    path = Path(args.file).expanduser().resolve()
+    with Store(path, readonly=True) as store:  # a bad file fails here, before it becomes current
+        counts = store.counts()
+    bridge.set_db(path)
+    print(f"{args.file}: " + ", ".join(_plural(counts[k], k) for k in ("simulations", "methods", "datasets")))
+    _tell_panel(path, {"type": "open"})
+
+
+def _methods(args: argparse.Namespace) -> pd.DataFrame:
+    with Store(_db(args), readonly=True) as store:
+        return pd.DataFrame(store.methods()).set_index("id")
+
+
+def _datasets(args: argparse.Namespace) -> pd.DataFrame:
+    with Store(_db(args), readonly=True) as store:
+        return frames.datasets_frame(store, include_deleted=args.all)
+
+
+def _load(args: argparse.Namespace) -> pd.DataFrame:
+    with Store(_db(args), readonly=True) as store:
+        return frames.members_frame(store, args.dataset)
+
+
+def _show(args: argparse.Namespace) -> None:
+    from .datasets import get_dataset
+
+    db = _db(args)
+    with Store(db, readonly=True) as store:
+        record = get_dataset(store, args.dataset)
+    if not bridge.linked():
+        print("no DSI Explorer panel is linked to this kernel: open the panel with this notebook active, "
+              "then run %dsi show again")
+        return
+    _tell_panel(db, {"type": "show", "dataset": record["id"]})
+
+
+def _method(args: argparse.Namespace, db: Path) -> str:
+    """--method, else the linked panel's method on this database, else the database's only one."""
+    if args.method is not None:
+        return str(args.method)
+    current = bridge.current_method(db)
+    if current is not None:
+        return current
+    with Store(db, readonly=True) as store:
+        methods = store.methods()
+        if not methods:
+            store.resolve_method("")  # raises the Store's "no methods yet" message
+    if len(methods) == 1:
+        return str(methods[0]["id"])
+    known = ", ".join(f"{m['id'][:8]} ({m['norm']} vs {m['ground_truth']})" for m in methods[:10])
+    raise _ArgumentError(f"%dsi select: this database has {len(methods)} methods; choose one with --method ID: {known}")
+
+
+def _select(args: argparse.Namespace) -> pd.DataFrame:
+    from .datasets import DatasetError, sampling_options, save_selection, saved_message
+    from .query import select
+    from .sampling import apply
+
+    db = _db(args)
+    method = _method(args, db)
+    weights = (float(args.weights[0]), float(args.weights[1]))
+    if args.save is not None:
+        record, selected = save_selection(
+            db, method=method, time=args.time, where=args.where, weights=weights,
+            description=args.save, name=args.name or "", sample=args.sample, size=args.size,
+            seed=args.seed, origin="magic",
+        )
+        print(saved_message(record, selected))
+        _tell_panel(db, _select_message(record["method"], args.time, weights, args.where),
+                    {"type": "saved", "dataset": record["id"]})
+        with Store(db, readonly=True) as store:
+            return frames.members_frame(store, record["id"])
+    if args.name is not None:
+        raise DatasetError("--name only applies with --save DESCRIPTION")
+    sampling = sampling_options(args.sample, args.size, args.seed)
+    with Store(db, readonly=True) as store:
+        selection = select(store, method, args.time, args.where, weights)
+    frame = frames.selection_frame(selection, args.time)
+    if sampling is not None:
+        try:
+            kept = apply(frame.index.get_level_values("sim_id"), sampling)
+        except ValueError as exc:  # a probability outside [0, 1], a negative size or seed
+            raise DatasetError(str(exc)) from None
+        frame = frame[frame.index.get_level_values("sim_id").isin(kept)]
+    _tell_panel(db, _select_message(selection.method["id"], args.time, weights, args.where))
     return frame
+
+
+def _select_message(method: str, time: int | None, weights: tuple[float, float], where: str) -> dict[str, Any]:
+    return {"type": "select", "method": method, "t": time, "weights": list(weights), "where": where}
+
+
+_COMMANDS = {"open": _open, "methods": _methods, "select": _select, "datasets": _datasets,
+             "load": _load, "show": _show}
 
 
 @magics_class
@@ -109,16 +211,32 @@ class DsiMagics(Magics):
     def dsi(self, line: str) -> Any:
         """Select training data from a jupyterlab-dsi database.
 
-        %dsi methods --db DB
+        %dsi open DB
+            make DB the kernel's current database (and open it in a linked DSI Explorer panel);
+            prints "DB: N simulations, M methods, K datasets".
+        %dsi methods [--db DB]
             the post-processing methods, one row per method.
-        %dsi datasets --db DB [--all]
-            the saved training datasets, one row per dataset.
-        %dsi load ID --db DB
+        %dsi select [--db DB] [--method ID] [--time INDEX] [--where EXPR] [--weights WS WE]
+                    [--sample P | --size N] [--seed S] [--save DESCRIPTION [--name NAME]]
+            the rows of `jupyter dsi select`: parameters and distances indexed by sim_id at one
+            step (by (sim_id, t) without --time), filtered by EXPR in the filter language of
+            `jupyter dsi select --where` (e.g. "cs in (0.1, 0.2) and d_density < 1").
+            --sample P keeps each simulation with probability P, --size N keeps N of them
+            (deterministic for --seed S, 0 by default).
+            --save DESCRIPTION saves the simulations selected at --time as a training dataset
+            (after --sample/--size), named NAME (generated when absent); returns its members like
+            %dsi load. With a linked panel, the panel shows the same selection.
+        %dsi load ID [--db DB]
             a dataset's members with their parameters (ID or its first characters); the
             dataset's record is in the result's .attrs["dataset"].
-        %dsi select --db DB --method ID [--time INDEX] [--where EXPR] [--weights WS WE]
-            parameters and distances per (simulation, step), filtered by EXPR in the filter
-            language of `jupyter dsi select --where` (e.g. "cs in (0.1, 0.2) and d_density < 1").
+        %dsi datasets [--db DB] [--all]
+            the saved training datasets, one row per dataset (--all: deleted ones too).
+        %dsi show ID [--db DB]
+            restore that dataset's settings (method, time, weights, selection) in the linked panel.
+
+        --db defaults to the kernel's current database (set by %dsi open or by the linked DSI
+        Explorer panel); --method defaults to the linked panel's method, else the database's only
+        method. A database outside the server's root works here, but the panel cannot show it.
 
         The line is never expanded: {x} and $x stay text.
         """
@@ -126,7 +244,8 @@ class DsiMagics(Magics):
             return run(line)
         except DsiError as exc:
             # One line, no traceback: the message names the problem and the way out.
-            print(f"error: {exc}", file=sys.stderr)
+            message = " ".join(str(exc).splitlines())
+            print(f"error: {message}", file=sys.stderr)
             return None
 
 

@@ -9,7 +9,6 @@ every path is confined to the server's root directory.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +19,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from .errors import DsiError
+from .paths import PathError, confine
 from .store import Store, current_user
 
 NAMESPACE = "jupyterlab-dsi"
@@ -31,23 +31,6 @@ class DSIConfig(Configurable):
     default_db = Unicode(
         "", config=True, help="Database (relative to the server root) the panel opens on start."
     )
-
-
-class PathError(DsiError):
-    """A path outside the server's root, or one that does not exist."""
-
-
-def confine(root: str | os.PathLike[str], relative: str) -> Path:
-    """``relative`` resolved under ``root``; an error for anything that escapes it."""
-    if not relative or "\x00" in relative:
-        raise PathError("no database path given")
-    base = Path(root).resolve()
-    target = (base / relative.lstrip("/")).resolve()
-    if target != base and base not in target.parents:
-        raise PathError(f"{relative}: outside the server's root directory")
-    if not target.is_file():
-        raise PathError(f"{relative}: no such file")
-    return target
 
 
 def last_event(store: Store) -> int:
@@ -231,7 +214,8 @@ class ConfigHandler(_Handler):
     @tornado.web.authenticated
     def get(self) -> None:
         config: DSIConfig = self.settings["jupyterlab_dsi_config"]
-        body: dict[str, Any] = {"default_db": config.default_db}
+        # The kernel bridge resolves the panel's relative paths against this same root.
+        body: dict[str, Any] = {"default_db": config.default_db, "root": str(Path(self.root_dir).resolve())}
         self.finish(json.dumps(body))
 
 

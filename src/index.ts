@@ -7,9 +7,10 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, Notification, WidgetTracker } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { explorerIcon } from './icons';
@@ -21,7 +22,9 @@ import {
   FILE_TYPE,
   MODEL_NAME
 } from './panel/document';
-import { ExplorerPanel, IExplorerOptions } from './panel/explorer';
+import type { IVariableNames } from './bridge/kernelLink';
+import { NotebookBridge } from './bridge/notebookBridge';
+import { ExplorerPanel, IBridgeOptions, IExplorerOptions } from './panel/explorer';
 import { fetchConfig } from './server';
 
 const PLUGIN_ID = 'jupyterlab-dsi:plugin';
@@ -30,6 +33,7 @@ export namespace CommandIDs {
   export const open = 'dsi:open';
   export const openFile = 'dsi:open-file';
   export const reload = 'dsi:reload';
+  export const insertProvenance = 'dsi:insert-provenance';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -37,23 +41,42 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The DSI Explorer: choose, record and reproduce training datasets.',
   autoStart: true,
   requires: [ISettingRegistry],
-  optional: [ICommandPalette, ILayoutRestorer, IDefaultFileBrowser],
+  optional: [ICommandPalette, ILayoutRestorer, IDefaultFileBrowser, INotebookTracker],
   activate: async (
     app: JupyterFrontEnd,
     settingRegistry: ISettingRegistry,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    fileBrowser: IDefaultFileBrowser | null
+    fileBrowser: IDefaultFileBrowser | null,
+    notebooks: INotebookTracker | null
   ) => {
-    const options: IExplorerOptions = { maxDatabaseMB: 512 };
     let defaultDatabase = '';
+
+    // The notebook bridge (docs/bridge.md): every explorer links to a notebook's kernel.
+    const names: IVariableNames = { selection: 'dsi_selection', method: 'dsi_method', datasets: 'dsi_datasets' };
+    let provenanceCells = true;
+    let root: Promise<string> | null = null;
+    const serverRoot = () => (root ??= fetchConfig().then(config => config.root));
+    const bridges = new Set<NotebookBridge>();
+    const bridge: IBridgeOptions | undefined = notebooks
+      ? {
+          create: onCommand => {
+            const made = new NotebookBridge(notebooks, { names: () => names, root: serverRoot, onCommand });
+            bridges.add(made);
+            return made;
+          },
+          provenanceCells: () => provenanceCells,
+          selectionVariable: () => names.selection
+        }
+      : undefined;
+    const options: IExplorerOptions = { maxDatabaseMB: 512, bridge };
 
     // "Open in main area": a second explorer on the same file, with the same view and selection.
     const openInMain = (source: ExplorerPanel) => {
       if (!source.path) {
         return;
       }
-      const content = new ExplorerPanel({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds });
+      const content = new ExplorerPanel({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge });
       const widget = new MainAreaWidget({ content });
       widget.id = `jp-dsi-explorer-main-${++mainCount}`;
       widget.title.label = `DSI: ${PathExt.basename(source.path)}`;
@@ -96,7 +119,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         readOnly: true
       },
       // Documents already live in the main area: no "open in main area" button there.
-      () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds })
+      () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge })
     );
     app.docRegistry.addWidgetFactory(factory);
     const tracker = new WidgetTracker<ExplorerDocument>({ namespace: 'dsi-explorer-documents' });
@@ -139,6 +162,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () => sidebar.path !== null,
       execute: () => sidebar.reload()
     });
+    app.commands.addCommand(CommandIDs.insertProvenance, {
+      label: 'Insert Provenance Cells of the Newest Dataset',
+      caption: "Write a dataset's record and a `%dsi load` cell below the linked notebook's active cell",
+      isEnabled: () => sidebar.bridge?.notebook != null && sidebar.path !== null,
+      execute: async args => {
+        const model = sidebar.model;
+        const all = await sidebar.datasets();
+        const dataset = args.id ? all.find(d => d.id === args.id) : all.find(d => !d.deleted);
+        if (!model || !dataset) {
+          return;
+        }
+        Notification.info(sidebar.insertProvenance(dataset), { autoClose: 4000 });
+      }
+    });
+    palette?.addItem({ command: CommandIDs.insertProvenance, category: 'DSI Explorer' });
     palette?.addItem({ command: CommandIDs.open, category: 'DSI Explorer' });
     palette?.addItem({ command: CommandIDs.reload, category: 'DSI Explorer' });
     sidebar.stateChanged.connect(() => app.commands.notifyCommandChanged(CommandIDs.reload));
@@ -155,6 +193,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       options.refreshSeconds = settings.get('refreshSeconds').composite as number;
       sidebar.maxDatabaseMB = options.maxDatabaseMB;
       defaultDatabase = (settings.get('defaultDatabase').composite as string) || '';
+      provenanceCells = settings.get('provenanceCells').composite as boolean;
+      const renamed = {
+        selection: settings.get('selectionVariable').composite as string,
+        method: settings.get('methodVariable').composite as string,
+        datasets: settings.get('datasetsVariable').composite as string
+      };
+      if (JSON.stringify(renamed) !== JSON.stringify(names)) {
+        Object.assign(names, renamed);
+        bridges.forEach(b => b.link.relink()); // the kernel writes the variables under the new names
+      }
     };
     applySettings();
     settings?.changed.connect(applySettings);

@@ -9,6 +9,8 @@ const NAMESPACE = 'jupyterlab-dsi';
 
 export interface IServerConfig {
   default_db: string;
+  /** The server's root directory, absolute: the kernel resolves database paths against it. */
+  root: string;
 }
 
 export interface IDatabaseBytes {

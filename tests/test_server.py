@@ -158,3 +158,9 @@ def test_events_tell_a_replica_what_it_missed(server: dict[str, Any]) -> None:
     status, after = call(f"{server['base']}/events?path=ens.sqlite&since={before['seq']}")
     assert [e["kind"] for e in after["events"]] == ["dataset.created"]
     assert after["seq"] == after["events"][-1]["seq"]
+
+
+def test_config_names_the_root_the_paths_are_confined_to(server: dict[str, Any]) -> None:
+    status, body = call(f"{server['base']}/config")
+    assert status == 200
+    assert body == {"default_db": "", "root": str(Path(server["root"]).resolve())}

@@ -7,12 +7,14 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { IMethod } from '../db/api';
+import { compileMask, FilterNode, MaskFunction, parse, toString } from '../filter';
 import type { IBaseTable, ISlice } from '../db/slices';
 import { brushMask } from '../views/axes';
 import { shapesMask } from '../views/geometry';
 import type { AxisBrush, Column, IShape, ITable } from '../views/types';
 import { colorRows, extent, IColoring } from './colors';
 import { roundPolygon, roundRange, selectionFilter } from './filterString';
+import { drawFilter } from './fromFilter';
 
 export const DISTANCES = ['d_shock', 'd_edge', 'd_density', 'd_feature'] as const;
 
@@ -35,6 +37,8 @@ export interface IExplorerSettings {
   inverted: string[];
   brushes: Record<string, AxisBrush>;
   shapes: IShape[];
+  /** The part of a filter (from `%dsi select --where`) that no brush or shape draws. */
+  expression?: string;
 }
 
 /** Extent of a column's finite values, cached per array: brush moves ask for it every time. */
@@ -162,7 +166,8 @@ export class ExplorerModel {
       hidden: [...this._hidden],
       inverted: [...this._inverted],
       brushes: Object.fromEntries(this._brushes),
-      shapes: this._shapes.map(s => ({ ...s, polygon: s.polygon.map(p => [p[0], p[1]]) }))
+      shapes: this._shapes.map(s => ({ ...s, polygon: s.polygon.map(p => [p[0], p[1]]) })),
+      ...(this._rest ? { expression: toString(this._rest) } : {})
     };
   }
 
@@ -176,6 +181,7 @@ export class ExplorerModel {
     this._inverted = [];
     this._brushes = new Map();
     this._shapes = [];
+    this._rest = null;
     this._colorBy = params[0] ?? 'd_density';
     this._methodId = methods[0]?.id ?? null;
     this._steps = this._methodId ? await this._source.methodSteps(this._methodId) : 0;
@@ -248,7 +254,33 @@ export class ExplorerModel {
     this._brushes.clear();
     this._shapes = [];
     this._members = null;
+    this._rest = null;
     this._update();
+  }
+
+  /**
+   * Select what a filter string says (`%dsi select --where`), replacing the selection: drawn as
+   * brushes and shapes where that is exact, the rest kept as a term of its own. Throws a
+   * FilterError (one line) for text that does not parse or names no column.
+   */
+  setFilter(text: string): void {
+    const node = parse(text);
+    const table = this._table;
+    if (table && node) {
+      this._restMask(node, table); // names checked before anything changes
+    }
+    const drawn = drawFilter(node, table?.columns ?? []);
+    this._brushes = drawn.brushes;
+    this._shapes = drawn.shapes;
+    this._rest = drawn.rest;
+    this._members = null;
+    this._update();
+    this._changed.emit('axes'); // the views redraw the new brushes and shapes
+  }
+
+  /** The part of the selection the views cannot draw (null: none). */
+  get expression(): string | null {
+    return this._rest ? toString(this._rest) : null;
   }
 
   /** Restrict the selection to these simulations (a dataset's members), or lift it. */
@@ -285,6 +317,7 @@ export class ExplorerModel {
     this._inverted = settings.inverted.filter(a => known.has(a));
     this._brushes = new Map(Object.entries(settings.brushes).filter(([a]) => known.has(a)));
     this._shapes = settings.shapes.map(s => ({ ...s, polygon: s.polygon.map(p => [p[0], p[1]]) }));
+    this._rest = settings.expression ? parse(settings.expression) : null;
     await this._loadSlice();
     this._changed.emit('method');
     this._changed.emit('axes');
@@ -382,9 +415,14 @@ export class ExplorerModel {
       const density = this.column('d_density') as { values: Float32Array };
       shapesMask(feature.values, density.values, this._shapes, this._selected);
       const only = this._members ? new Set(this._members) : null;
+      const rest = this._rest ? this._restMask(this._rest, table) : null;
       let count = 0;
       for (let i = 0; i < rows; i++) {
-        const v = this._brushed[i] & this._selected[i] & (only === null || only.has(table.ids[i]) ? 1 : 0);
+        const v =
+          this._brushed[i] &
+          this._selected[i] &
+          (rest === null ? 1 : rest[i]) &
+          (only === null || only.has(table.ids[i]) ? 1 : 0);
         this._selected[i] = v;
         count += v;
       }
@@ -400,9 +438,22 @@ export class ExplorerModel {
     }
     const ordered = [...this._axes, ...this._hidden];
     const brushes = [...this._brushes].sort((a, b) => ordered.indexOf(a[0]) - ordered.indexOf(b[0]));
-    this._filter = selectionFilter({ brushes, levels, shapes: this._shapes, members: this._members });
+    const drawn = selectionFilter({ brushes, levels, shapes: this._shapes, members: this._members });
+    const rest = this._rest ? toString(this._rest) : '';
+    const restTerm = this._rest?.type === 'or' && drawn ? `(${rest})` : rest;
+    this._filter = [drawn, restTerm].filter(Boolean).join(' and ');
     this._recolor();
     this._changed.emit('selection');
+  }
+
+  /** The rows `node` keeps, compiled once per table (a weight change makes a new table). */
+  private _restMask(node: FilterNode, table: ITable): Uint8Array {
+    if (this._compiled?.node !== node || this._compiled.table !== table) {
+      const known = [...table.columns.map(c => c.name), 'sim_id'];
+      this._compiled = { node, table, fn: compileMask(node, table, known), out: new Uint8Array(table.rows) };
+    }
+    this._compiled.fn(this._compiled.out);
+    return this._compiled.out;
   }
 
   private _recolor(): void {
@@ -430,6 +481,8 @@ export class ExplorerModel {
   private _brushes = new Map<string, AxisBrush>();
   private _shapes: IShape[] = [];
   private _members: string[] | null = null;
+  private _rest: FilterNode | null = null;
+  private _compiled: { node: FilterNode; table: ITable; fn: MaskFunction; out: Uint8Array } | null = null;
   private _derivedFrom: { id: string; name: string } | null = null;
   private _brushed = new Uint8Array(0);
   private _selected = new Uint8Array(0);

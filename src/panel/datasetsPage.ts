@@ -28,6 +28,8 @@ export interface IDatasetsPageOptions {
   /** Parameter values of a simulation, for the members table. */
   describe: (simId: string) => (string | number)[];
   parameterNames: () => string[];
+  /** Write the dataset's provenance cells into the linked notebook (absent: no notebooks). */
+  insertProvenance?: (dataset: IDatasetInfo) => void;
   /** The file changed on the server: catch the replica up. */
   changed: () => Promise<void>;
 }
@@ -148,6 +150,11 @@ export class DatasetsPage {
         action('Members', 'List the members and highlight them in both views', () => this._showMembers(d)),
         action('Derive', 'Restore its settings; the next save records this dataset as its parent', () => this._options.derive(d)),
         exportMenu,
+        this._options.insertProvenance
+          ? action('Cell', 'Insert its provenance cells (record and %dsi load) into the linked notebook', () =>
+              this._options.insertProvenance!(d)
+            )
+          : null,
         action('Delete', 'Delete this dataset (it can be undone)', () => this._delete(d))
       )
     );

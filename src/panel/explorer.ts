@@ -15,6 +15,12 @@ import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
 import { ExplorerView } from './explorerView';
 import type { IDatasetInfo } from '../db/slices';
+import type { KernelCommand } from '../bridge/kernelLink';
+import type { NotebookBridge } from '../bridge/notebookBridge';
+import type { IProvenanceDataset } from '../bridge/provenance';
+import type { IDatasetRecord } from '../server';
+import { LinkBar } from './linkBar';
+import { Notification } from '@jupyterlab/apputils';
 
 export type ExplorerState =
   | { status: 'empty' }
@@ -31,6 +37,33 @@ export interface IExplorerOptions {
   refreshSeconds?: number;
   /** Called by the "open in the main area" button with the panel to copy. */
   onOpenInMain?: (panel: ExplorerPanel) => void;
+  /** The notebook bridge: kernel variables, `%dsi` commands and provenance cells. */
+  bridge?: IBridgeOptions;
+}
+
+export interface IBridgeOptions {
+  create: (onCommand: (command: KernelCommand) => void) => NotebookBridge;
+  /** Write provenance cells into the linked notebook on every save. */
+  provenanceCells: () => boolean;
+  /** The selection variable's name, for the header. */
+  selectionVariable: () => string;
+}
+
+/** A saved dataset's record (from the server) as the provenance cells read it. */
+function provenanceOf(record: IDatasetRecord): IProvenanceDataset {
+  return {
+    id: record.id,
+    name: record.name,
+    description: record.description,
+    methodId: (record.method as string | null) ?? null,
+    t: (record.time as number | null) ?? null,
+    filter: String(record.filter ?? ''),
+    size: record.size,
+    digest: record.digest,
+    createdAt: record.created_at,
+    author: String(record.author ?? ''),
+    sampling: record.sampling
+  };
 }
 
 export class ExplorerPanel extends Widget {
@@ -38,6 +71,10 @@ export class ExplorerPanel extends Widget {
     super();
     this.addClass('jp-DSI-Explorer');
     this._options = options;
+    if (options.bridge) {
+      this._bridge = options.bridge.create(command => void this.runKernelCommand(command));
+      this._linkBar = new LinkBar(this._bridge, options.bridge.selectionVariable);
+    }
     this._render();
     this._poll = window.setInterval(() => void this._checkForWrites(), 1000);
   }
@@ -142,6 +179,91 @@ export class ExplorerPanel extends Widget {
     }
   }
 
+  /** The notebook link of this panel, when JupyterLab has notebooks. */
+  get bridge(): NotebookBridge | null {
+    return this._bridge;
+  }
+
+  /** Do what `%dsi` asked: open a database, show a selection or a dataset, catch up. */
+  async runKernelCommand(command: KernelCommand): Promise<void> {
+    try {
+      if (command.type === 'saved') {
+        if (command.db === this.path) {
+          await this.refresh();
+        }
+        return;
+      }
+      if (command.db !== this.path || this._state.status === 'error') {
+        await this.open(command.db);
+      }
+      const model = this._model;
+      if (!model || command.type === 'open') {
+        return;
+      }
+      if (command.type === 'select') {
+        await model.setMethod(command.method);
+        if (command.t !== null) {
+          await model.setTime(command.t);
+        }
+        model.setWeights({ shock: command.weights[0], edge: command.weights[1] });
+        model.setFilter(command.where);
+      } else {
+        await this.refresh(); // a dataset saved by the kernel a moment ago
+        const dataset = (await this._client().api.datasets()).find(d => d.id === command.dataset);
+        if (!dataset) {
+          throw new Error(`dataset ${command.dataset.slice(0, 8)} is not in ${command.db}`);
+        }
+        await this._restoreDataset(dataset);
+      }
+      this._page = 'explore';
+      this._render();
+    } catch (error) {
+      this._bridge?.link.report(`%dsi ${command.type}: ${(error as Error).message}`);
+    }
+  }
+
+  /** The open database's datasets, newest first (from the replica). */
+  async datasets(): Promise<IDatasetInfo[]> {
+    return this._state.status === 'ready' ? this._client().api.datasets() : [];
+  }
+
+  /** Write a dataset's provenance cells into the linked notebook; says what happened. */
+  insertProvenance(dataset: IProvenanceDataset): string {
+    const path = this.path;
+    if (!this._bridge || !path) {
+      return 'No notebook bridge: provenance cells need a notebook and an open database.';
+    }
+    const method = this._model?.methods.find(m => m.id === dataset.methodId) ?? null;
+    return this._bridge.insertProvenance(dataset, method, path);
+  }
+
+  /** After a save from the panel: the replica, the kernel's dsi_datasets, the provenance cells. */
+  private _onSaved(record: IDatasetRecord): void {
+    void this.refresh();
+    this._bridge?.link.datasetsChanged();
+    if (this._bridge && this._options.bridge?.provenanceCells()) {
+      const message = this.insertProvenance(provenanceOf(record));
+      Notification.info(message, { autoClose: 4000 });
+    }
+  }
+
+  /** Tell the linked kernel what is selected now (debounced there; never awaited). */
+  private _sendState(): void {
+    const model = this._model;
+    const path = this.path;
+    if (!this._bridge || !model || !path || this._state.status !== 'ready') {
+      return;
+    }
+    const { shock, edge } = model.weights;
+    this._bridge.link.sendState({
+      db: path,
+      method: model.method?.id ?? null,
+      t: model.t,
+      weights: [shock, edge],
+      where: model.filter
+    });
+  }
+
   /** Reload the current database from the server. */
   async reload(): Promise<void> {
     if (this.path) {
@@ -154,6 +276,8 @@ export class ExplorerPanel extends Widget {
       return;
     }
     window.clearInterval(this._poll);
+    this._linkBar?.dispose();
+    this._bridge?.dispose();
     this._setModel(null);
     this._db?.dispose();
     this._db = null;
@@ -206,7 +330,9 @@ export class ExplorerPanel extends Widget {
   private _setModel(model: ExplorerModel | null): void {
     this._view?.dispose();
     this._view = null;
+    this._model?.changed.disconnect(this._onModelChange, this);
     this._model = model;
+    model?.changed.connect(this._onModelChange, this);
     this._datasets = model
       ? new DatasetsPage({
           path: () => this.path,
@@ -235,15 +361,29 @@ export class ExplorerPanel extends Widget {
               .filter(c => !c.name.startsWith('d_'))
               .map(c => (c.kind === 'categorical' ? (c.codes[row] < 0 ? '—' : c.levels[c.codes[row]]) : Number.isNaN(c.values[row]) ? '—' : c.values[row]));
           },
-          changed: () => this.refresh()
+          changed: async () => {
+            await this.refresh();
+            this._bridge?.link.datasetsChanged();
+          },
+          insertProvenance: this._bridge
+            ? dataset => {
+                Notification.info(this.insertProvenance(dataset), { autoClose: 4000 });
+              }
+            : undefined
         })
       : null;
     if (model && model.methods.length > 0) {
       this._view = new ExplorerView(model, {
         path: () => this.path,
         // The replica catches up by reading the file again; the view and selection stay.
-        onSaved: () => void this.refresh()
+        onSaved: record => this._onSaved(record)
       });
+    }
+  }
+
+  private _onModelChange(_: ExplorerModel, change: string): void {
+    if (change === 'selection' || change === 'method') {
+      this._sendState();
     }
   }
 
@@ -258,6 +398,7 @@ export class ExplorerPanel extends Widget {
     this._state = state;
     this._render();
     this._stateChanged.emit(state);
+    this._sendState();
   }
 
   private _render(): void {
@@ -290,7 +431,8 @@ export class ExplorerPanel extends Widget {
         titleRow,
         state.status !== 'empty'
           ? h('div', { class: 'jp-DSI-path', title: state.path }, state.path)
-          : null
+          : null,
+        this._linkBar?.node ?? null
       )
     );
 
@@ -478,6 +620,8 @@ export class ExplorerPanel extends Widget {
     );
   }
 
+  private _bridge: NotebookBridge | null = null;
+  private _linkBar: LinkBar | null = null;
   private _db: IDatabaseClient | null = null;
   private _model: ExplorerModel | null = null;
   private _poll = 0;

@@ -68,6 +68,7 @@ export class ExplorerView {
       parcoordsScroller,
       scatterHost,
       h('div', { class: 'jp-DSI-filterBar' }, h('span', { class: 'jp-DSI-fieldLabel' }, 'Filter'), this._filterText, copy, clear, this._save),
+      this._undrawn,
       this._saveForm.node
     );
     model.changed.connect(this._onChange, this);
@@ -133,6 +134,9 @@ export class ExplorerView {
     this._controls.update();
     this._filterText.textContent = model.filter || '(everything: no brush, box or lasso)';
     this._filterText.classList.toggle('jp-mod-empty', !model.filter);
+    const undrawn = model.expression;
+    this._undrawn.textContent = undrawn ? `From the notebook, not drawn as brushes or shapes: ${undrawn}` : '';
+    this._undrawn.hidden = !undrawn;
     this._save.disabled = model.count === 0;
     if (this._saveForm.isOpen) {
       this._saveForm.updatePreview();
@@ -162,6 +166,7 @@ export class ExplorerView {
   private readonly _scatter: Scatter;
   private readonly _filterText = document.createElement('code');
   private readonly _save = document.createElement('button');
+  private readonly _undrawn = h('p', { class: 'jp-DSI-hint jp-DSI-undrawn', 'data-testid': 'dsi-undrawn' });
   private readonly _saveForm: SaveForm;
   private _dirty = new Set<Change>();
   private _frame = 0;

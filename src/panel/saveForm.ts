@@ -14,6 +14,9 @@ const WHY_DESCRIPTION =
 
 /** Brushes only, box/lasso only, both, or nothing at all. */
 export function selectionKind(model: ExplorerModel): string {
+  if (model.expression) {
+    return 'filter'; // part of it was typed (in %dsi select --where), not drawn
+  }
   const shapes = new Set(model.shapes.map(s => s.kind));
   const brushed = model.brushes.size > 0;
   if (!brushed && shapes.size === 0) {

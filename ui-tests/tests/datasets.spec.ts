@@ -3,17 +3,12 @@
  * sampling preview matches what is stored, and a save whose answer is lost is retried without
  * making a second dataset. The CLI reads the same file afterwards.
  */
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
-import { dsiJson, SAMPLE_DB } from './helpers';
+import { dsiJson, SAMPLE_DB, serverRoot } from './helpers';
 
 test.use({ viewport: { width: 1400, height: 1200 } });
-
-async function serverRoot(page: IJupyterLabPageFixture): Promise<string> {
-  const config = await page.evaluate(() => document.getElementById('jupyter-config-data')!.textContent!);
-  return JSON.parse(config).serverRoot;
-}
 
 test('save a selection: description required, sampling previewed, a lost answer retried without a duplicate', async ({
   page,

@@ -1,6 +1,7 @@
 /**
  * What the Galata tests compare the panel against: the same database read by the CLI.
  */
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 
@@ -36,4 +37,10 @@ export function expectedCounts(db = SAMPLE_DB): IExpected {
 
 export function formatCount(n: number): string {
   return new Intl.NumberFormat('en-US').format(n);
+}
+
+/** The server's root directory, absolute, as JupyterLab's page config says. */
+export async function serverRoot(page: IJupyterLabPageFixture): Promise<string> {
+  const config = await page.evaluate(() => document.getElementById('jupyter-config-data')!.textContent!);
+  return JSON.parse(config).serverRoot;
 }

@@ -190,3 +190,72 @@ describe('a dataset highlighted by its members', () => {
     expect(m.count).toBe(ids.length);
   });
 });
+
+describe('a filter from the notebook (%dsi select --where)', () => {
+  function expectMaskOf(m: ExplorerModel, where: string): void {
+    const wanted = filterMask(m.table!, where);
+    expect(Array.from(m.selected)).toEqual(Array.from(wanted));
+    expectSame(m);
+  }
+
+  it('draws ranges, levels and polygons as brushes and shapes', async () => {
+    const m = await model();
+    const where =
+      'energy between 10 and 40 and cs in (0.2, 0.4) and (d_feature, d_density) in polygon((0, 0), (3, 0), (3, 1), (0, 1))';
+    m.setFilter(where);
+    expect([...m.brushes.keys()].sort()).toEqual(['cs', 'energy']);
+    expect(m.brushes.get('energy')).toEqual({ kind: 'numeric', ranges: [{ lo: 10, hi: 40 }] });
+    expect(m.brushes.get('cs')).toEqual({ kind: 'categorical', codes: [1, 3] });
+    expect(m.shapes).toHaveLength(1);
+    expect(m.expression).toBeNull();
+    expectMaskOf(m, where);
+  });
+
+  it('keeps what it cannot draw as a term of its own, and the string says it', async () => {
+    const m = await model();
+    const where = "d_density < 0.5 or material == 'Cu'";
+    m.setFilter(`energy between 5 and 95 and (${where})`);
+    expect([...m.brushes.keys()]).toEqual(['energy']);
+    expect(m.expression).toBe("d_density < 0.5 or material == 'Cu'");
+    expect(m.filter).toContain(`and (${m.expression})`);
+    expectMaskOf(m, `energy between 5 and 95 and (${where})`);
+    // The term survives a brush and a time step, and settings carry it.
+    m.setBrush('d_edge', { kind: 'numeric', ranges: [{ lo: 0.1, hi: 1.2 }] });
+    await m.setTime(1);
+    expectSame(m);
+    const copy = await model();
+    await copy.restore(JSON.parse(JSON.stringify(m.settings)));
+    expect(copy.filter).toBe(m.filter);
+    expect(Array.from(copy.selected)).toEqual(Array.from(m.selected));
+    m.clearSelection();
+    expect(m.expression).toBeNull();
+    expect(m.count).toBe(m.table!.rows);
+  });
+
+  it('draws several ranges of one axis and a subtracted polygon', async () => {
+    const m = await model();
+    const where =
+      '(energy between 0 and 10 or energy between 50 and 60) and not (d_feature, d_density) in polygon((0, 0), (1, 0), (1, 1))';
+    m.setFilter(where);
+    expect(m.brushes.get('energy')).toEqual({ kind: 'numeric', ranges: [{ lo: 0, hi: 10 }, { lo: 50, hi: 60 }] });
+    expect(m.shapes.map(s => s.op)).toEqual(['subtract']);
+    expectMaskOf(m, where);
+  });
+
+  it('refuses an unknown name without touching the selection', async () => {
+    const m = await model();
+    m.setBrush('energy', { kind: 'numeric', ranges: [{ lo: 10, hi: 20 }] });
+    const before = m.filter;
+    expect(() => m.setFilter('enrgy > 3')).toThrow(/unknown name 'enrgy'/);
+    expect(() => m.setFilter('energy >')).toThrow(/filter:/);
+    expect(m.filter).toBe(before);
+  });
+
+  it('selects everything for an empty filter', async () => {
+    const m = await model(300);
+    m.setBrush('energy', { kind: 'numeric', ranges: [{ lo: 10, hi: 20 }] });
+    m.setFilter('');
+    expect(m.filter).toBe('');
+    expect(m.count).toBe(300);
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * The link's side of the protocol (docs/bridge.md) against a kernel double that records what it
+ * is sent: the fixed install expression, the comm's open data, debounced states where the latest
+ * wins, the kernel's commands handed to the panel, a relink after a restart, and clear messages
+ * for a kernel without the package or without Python. The real kernel is driven by
+ * tests/test_kernel.py and the Galata bridge spec.
+ */
+import { Signal } from '@lumino/signaling';
+
+import { COMM_TARGET, INSTALL_EXPRESSION, KernelCommand, KernelLink, LinkStatus } from '../kernelLink';
+
+class FakeComm {
+  opened: unknown[] = [];
+  sent: Record<string, unknown>[] = [];
+  closed = false;
+  isDisposed = false;
+  onMsg: (msg: { content: { data: unknown } }) => void = () => undefined;
+  onClose: () => void = () => undefined;
+  constructor(readonly target: string) {}
+  open(data: unknown) {
+    this.opened.push(data);
+  }
+  send(data: Record<string, unknown>) {
+    this.sent.push(data);
+  }
+  close() {
+    this.closed = true;
+  }
+  reply(data: unknown) {
+    this.onMsg({ content: { data } });
+  }
+}
+
+class FakeKernel {
+  status = 'idle';
+  connectionStatus = 'connected';
+  isDisposed = false;
+  statusChanged = new Signal<unknown, string>({});
+  connectionStatusChanged = new Signal<unknown, string>({});
+  comms: FakeComm[] = [];
+  expressions: Record<string, string>[] = [];
+  constructor(
+    public language = 'python',
+    public install: Record<string, unknown> = { status: 'ok', data: { 'text/plain': "{'protocol': 1}" } }
+  ) {}
+  get info() {
+    return Promise.resolve({ language_info: { name: this.language } });
+  }
+  requestExecute(content: { user_expressions: Record<string, string> }) {
+    this.expressions.push(content.user_expressions);
+    return { done: Promise.resolve({ content: { status: 'ok', user_expressions: { dsi: this.install } } }) };
+  }
+  createComm(target: string) {
+    const comm = new FakeComm(target);
+    this.comms.push(comm);
+    return comm;
+  }
+}
+
+function session(kernel: FakeKernel | null) {
+  const s = {
+    ready: Promise.resolve(),
+    session: kernel ? { kernel } : null,
+    kernelChanged: new Signal<unknown, unknown>({}),
+    statusChanged: new Signal<unknown, string>({})
+  };
+  return s;
+}
+
+const settle = () => new Promise(resolve => setTimeout(resolve, 0));
+
+function link(commands: KernelCommand[] = []) {
+  const statuses: LinkStatus[] = [];
+  const l = new KernelLink({
+    names: () => ({ selection: 'sel', method: 'meth', datasets: 'sets' }),
+    root: async () => '/srv/root',
+    onCommand: c => commands.push(c),
+    delay: 5
+  });
+  l.statusChanged.connect((_, s) => statuses.push(s));
+  return { l, statuses };
+}
+
+const STATE = { db: 'data/sample.sqlite', method: 'm1', t: 3, weights: [1, 1] as [number, number], where: '' };
+
+describe('the kernel link', () => {
+  it('installs with the fixed expression, opens the comm, then sends the latest state only', async () => {
+    const kernel = new FakeKernel();
+    const { l, statuses } = link();
+    l.setSession(session(kernel) as never);
+    await settle();
+    expect(kernel.expressions).toEqual([{ dsi: INSTALL_EXPRESSION }]);
+    const comm = kernel.comms[0];
+    expect(comm.target).toBe(COMM_TARGET);
+    expect(comm.opened).toEqual([
+      { protocol: 1, names: { selection: 'sel', method: 'meth', datasets: 'sets' }, root: '/srv/root' }
+    ]);
+    // States before the kernel's hello wait; after it, the newest goes out.
+    l.sendState({ ...STATE, where: 'cs == 1' });
+    l.sendState({ ...STATE, where: 'cs == 2' });
+    await new Promise(r => setTimeout(r, 20));
+    expect(comm.sent).toEqual([]);
+    comm.reply({ type: 'hello', protocol: 1 });
+    expect(comm.sent).toEqual([{ type: 'state', seq: 1, ...STATE, where: 'cs == 2' }]);
+    comm.reply({ type: 'updated', seq: 1, rows: 42 });
+    expect(statuses[statuses.length - 1]).toEqual({ kind: 'linked', rows: 42 });
+    // Debounced: three quick changes make one message.
+    l.sendState({ ...STATE, t: 4 });
+    l.sendState({ ...STATE, t: 5 });
+    l.sendState({ ...STATE, t: 6 });
+    await new Promise(r => setTimeout(r, 20));
+    expect(comm.sent.slice(1)).toEqual([{ type: 'state', seq: 2, ...STATE, t: 6 }]);
+    // An error about an older state is not shown; one about the latest is.
+    comm.reply({ type: 'error', seq: 1, message: 'old' });
+    expect(l.status).toEqual({ kind: 'linked', rows: 42 });
+    comm.reply({ type: 'error', seq: 2, message: "filter: unknown name 'x'" });
+    expect(l.status).toEqual({ kind: 'error', message: "filter: unknown name 'x'" });
+    l.dispose();
+    expect(comm.closed).toBe(true);
+  });
+
+  it("hands the kernel's commands to the panel and ignores anything else", async () => {
+    const kernel = new FakeKernel();
+    const commands: KernelCommand[] = [];
+    const { l } = link(commands);
+    l.setSession(session(kernel) as never);
+    await settle();
+    const comm = kernel.comms[0];
+    comm.reply({ type: 'hello' });
+    const select = { type: 'select', db: 'a.sqlite', method: 'm', t: null, weights: [1, 2], where: 'cs == 1' };
+    comm.reply(select);
+    comm.reply({ type: 'show', db: 'a.sqlite', dataset: 'd' });
+    comm.reply({ type: 'exec', code: 'import os' });
+    comm.reply('not an object');
+    expect(commands).toEqual([select, { type: 'show', db: 'a.sqlite', dataset: 'd' }]);
+  });
+
+  it('waits for a kernel that is still starting before it asks anything', async () => {
+    const kernel = new FakeKernel();
+    kernel.status = 'starting';
+    const { l } = link();
+    l.setSession(session(kernel) as never);
+    await settle();
+    expect(kernel.expressions).toHaveLength(0);
+    kernel.status = 'idle';
+    kernel.statusChanged.emit('idle');
+    await settle();
+    expect(kernel.expressions).toHaveLength(1);
+    expect(kernel.comms).toHaveLength(1);
+  });
+
+  it('links again after a restart, with a new comm that gets the last state', async () => {
+    const kernel = new FakeKernel();
+    const { l } = link();
+    const s = session(kernel);
+    l.setSession(s as never);
+    await settle();
+    kernel.comms[0].reply({ type: 'hello' });
+    l.sendState(STATE);
+    await new Promise(r => setTimeout(r, 20));
+    s.statusChanged.emit('restarting');
+    expect(l.status.kind).toBe('linking');
+    s.statusChanged.emit('idle');
+    await settle();
+    expect(kernel.comms).toHaveLength(2);
+    expect(kernel.expressions).toHaveLength(2);
+    kernel.comms[1].reply({ type: 'hello' });
+    expect(kernel.comms[1].sent).toEqual([{ type: 'state', seq: 2, ...STATE }]);
+  });
+
+  it('says what to do when the kernel lacks the package, Python or a kernel at all', async () => {
+    const missing = new FakeKernel('python', { status: 'error', ename: 'ModuleNotFoundError', evalue: "No module named 'jupyterlab_dsi'" });
+    const { l } = link();
+    l.setSession(session(missing) as never);
+    await settle();
+    expect(l.status).toEqual({ kind: 'unavailable', message: expect.stringContaining('%pip install jupyterlab-dsi') });
+    expect(missing.comms).toHaveLength(0);
+
+    const r = new FakeKernel('R');
+    l.setSession(session(r) as never);
+    await settle();
+    expect(l.status).toEqual({ kind: 'unavailable', message: expect.stringContaining('runs R') });
+
+    l.setSession(session(null) as never);
+    await settle();
+    expect(l.status).toEqual({ kind: 'no-kernel' });
+    l.setSession(null);
+    expect(l.status).toEqual({ kind: 'none' });
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * The panel header's notebook link: which notebook's kernel receives the selection (a picker:
+ * follow the active notebook, a given one, or none) and what the link is doing.
+ */
+import { PathExt } from '@jupyterlab/coreutils';
+
+import type { LinkStatus } from '../bridge/kernelLink';
+import type { NotebookBridge } from '../bridge/notebookBridge';
+import { formatCount, h } from './dom';
+
+const FOLLOW = '\u0000follow';
+const NONE = '\u0000none';
+
+function describe(status: LinkStatus, variable: string): { text: string; tone: 'ok' | 'busy' | 'off' | 'bad' } {
+  switch (status.kind) {
+    case 'none':
+      return { text: 'No notebook linked: open one to get the selection as kernel variables.', tone: 'off' };
+    case 'no-kernel':
+      return { text: 'This notebook has no kernel: start one to receive the selection.', tone: 'off' };
+    case 'linking':
+      return { text: 'Linking to the kernel…', tone: 'busy' };
+    case 'linked':
+      return {
+        text: status.rows === null ? `Linked: ${variable} follows the selection.` : `Linked: ${variable} has ${formatCount(status.rows)} rows.`,
+        tone: 'ok'
+      };
+    case 'unavailable':
+      return { text: status.message, tone: 'bad' };
+    case 'error':
+      return { text: status.message, tone: 'bad' };
+  }
+}
+
+export class LinkBar {
+  readonly node = h('div', { class: 'jp-DSI-linkBar' });
+
+  constructor(
+    private readonly _bridge: NotebookBridge,
+    private readonly _variable: () => string
+  ) {
+    this._select.addEventListener('change', () => {
+      const value = this._select.value;
+      this._bridge.target = value === FOLLOW ? 'follow' : value === NONE ? 'none' : { path: value };
+    });
+    _bridge.changed.connect(this.render, this);
+    this.render();
+  }
+
+  render(): void {
+    const bridge = this._bridge;
+    const current = bridge.notebook;
+    const option = (value: string, label: string) => h('option', { value }, label);
+    const follow = option(
+      FOLLOW,
+      `Active notebook${bridge.target === 'follow' && current ? `: ${PathExt.basename(current.context.path)}` : ''}`
+    );
+    const paths = bridge.notebooks.map(p => p.context.path);
+    const picked = bridge.target;
+    if (typeof picked === 'object' && !paths.includes(picked.path)) {
+      paths.push(picked.path); // closed since: keep it listed so the choice stays visible
+    }
+    this._select.replaceChildren(
+      follow,
+      ...paths.map(path => option(path, path)),
+      option(NONE, 'Not linked')
+    );
+    this._select.value = picked === 'follow' ? FOLLOW : picked === 'none' ? NONE : picked.path;
+    const { text, tone } = describe(bridge.link.status, this._variable());
+    this._status.textContent = text;
+    this._status.dataset.tone = tone;
+    this._status.title = text;
+    if (!this.node.firstChild) {
+      this.node.append(
+        h('label', { class: 'jp-DSI-linkLabel' }, h('span', {}, 'Kernel of'), this._select),
+        this._status
+      );
+    }
+  }
+
+  dispose(): void {
+    this._bridge.changed.disconnect(this.render, this);
+  }
+
+  private readonly _select = h('select', {
+    class: 'jp-DSI-select jp-mod-styled',
+    'aria-label': 'Notebook whose kernel receives the selection',
+    'data-testid': 'dsi-link-target'
+  });
+  private readonly _status = h('span', {
+    class: 'jp-DSI-linkStatus',
+    role: 'status',
+    'aria-live': 'polite',
+    'data-testid': 'dsi-link-status'
+  });
+}
