@@ -5,9 +5,8 @@
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
-import * as path from 'path';
 
-import { dsiJson, SAMPLE_DB, serverRoot } from './helpers';
+import { dsiJson, openSampleDocument } from './helpers';
 
 // Galata's kernel mock answers a kernel restart with 201 where JupyterLab expects 200, which
 // leaves the restarted kernel "starting" forever: talk to the real kernels API instead.
@@ -37,16 +36,12 @@ test('the kernel sees the panel, the panel shows %dsi select, saves write proven
   page,
   tmpPath
 }) => {
-  await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/bridge.sqlite`);
-  const file = path.join(await serverRoot(page), tmpPath, 'bridge.sqlite');
   await page.notebook.createNew('bridge.ipynb');
   const notebookPath: string = await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.context.path);
   expect(notebookPath).toBe(`${tmpPath}/bridge.ipynb`);
 
   // The explorer opens beside the notebook and links to it (the active notebook).
-  await page.evaluate(async p => {
-    await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
-  }, `${tmpPath}/bridge.sqlite`);
+  const file = await openSampleDocument(page, tmpPath, 'bridge.sqlite');
   const panel = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer');
   const view = panel.locator('.jp-DSI-explorerView');
   const status = panel.getByTestId('dsi-link-status');

@@ -6,7 +6,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
-import { dsiJson, SAMPLE_DB, serverRoot } from './helpers';
+import { dsiJson, openSampleDocument, SAMPLE_DB, serverRoot } from './helpers';
 
 test.use({ viewport: { width: 1400, height: 1200 } });
 
@@ -14,11 +14,7 @@ test('save a selection: description required, sampling previewed, a lost answer 
   page,
   tmpPath
 }) => {
-  await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/save.sqlite`);
-  const file = path.join(await serverRoot(page), tmpPath, 'save.sqlite');
-  await page.evaluate(async p => {
-    await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
-  }, `${tmpPath}/save.sqlite`);
+  const file = await openSampleDocument(page, tmpPath, 'save.sqlite');
   const view = page.locator('.jp-MainAreaWidget .jp-DSI-explorerView');
   const hit = view.locator('g[data-axis="d_density"] [data-role="hit"]');
   await expect(hit).toBeVisible();
@@ -126,11 +122,7 @@ test('restore a saved dataset after a reload, delete it and undo', async ({ page
 });
 
 test('members: listed, highlighted in both views, and derived into a child dataset', async ({ page, tmpPath }) => {
-  await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/derive.sqlite`);
-  const file = path.join(await serverRoot(page), tmpPath, 'derive.sqlite');
-  await page.evaluate(async p => {
-    await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
-  }, `${tmpPath}/derive.sqlite`);
+  const file = await openSampleDocument(page, tmpPath, 'derive.sqlite');
   const panel = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer');
   await expect(panel.locator('g[data-axis="cs"]')).toBeVisible();
   const methods = dsiJson<{ id: string }[]>('methods', '--db', file);

@@ -44,3 +44,15 @@ export async function serverRoot(page: IJupyterLabPageFixture): Promise<string> 
   const config = await page.evaluate(() => document.getElementById('jupyter-config-data')!.textContent!);
   return JSON.parse(config).serverRoot;
 }
+
+/**
+ * Upload the sample database as `tmpPath/name` and open it with "Open With → DSI Explorer";
+ * answers the file's absolute path, for the CLI.
+ */
+export async function openSampleDocument(page: IJupyterLabPageFixture, tmpPath: string, name: string): Promise<string> {
+  await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/${name}`);
+  await page.evaluate(async p => {
+    await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
+  }, `${tmpPath}/${name}`);
+  return path.join(await serverRoot(page), tmpPath, name);
+}
