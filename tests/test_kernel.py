@@ -272,3 +272,53 @@ def test_a_restarted_kernel_links_again(kernel: Kernel, method_id: str) -> None:
     assert kernel.state(comm_id, method=method_id, t=0, where="cs == 0.1")["rows"] == 3
     assert kernel.value("[len(dsi_selection), dsi_method['t']]") == [3, 0]
     kernel.execute("x = 's01'")  # for any test that runs after this one
+
+
+# -- no frontend, no package ------------------------------------------------------------------
+
+
+def test_a_kernel_without_the_package_gives_the_error_the_panel_explains() -> None:
+    """The panel reads the install expression's ename: it must be ModuleNotFoundError."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive("import sys; sys.modules['jupyterlab_dsi'] = None", timeout=TIMEOUT)
+        answer = kc.execute_interactive("", silent=True, store_history=False, user_expressions={"dsi": INSTALL},
+                                        timeout=TIMEOUT)["content"]["user_expressions"]["dsi"]
+        assert answer["status"] == "error"
+        assert answer["ename"] == "ModuleNotFoundError"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_the_magic_runs_headless_under_nbconvert(tmp_path: Path, shared_method: tuple[Any, Path, str]) -> None:
+    """A notebook of %dsi cells executed by nbclient, as `jupyter nbconvert --execute` does."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    db = tmp_path / "ens.sqlite"
+    shutil.copy(shared_method[1], db)
+    method_id = shared_method[2]
+    cells = [
+        "%load_ext jupyterlab_dsi",
+        "%dsi open ens.sqlite",
+        f"sel = %dsi select --method {method_id} --time 1 --where \"d_density >= 0\"\nlen(sel)",
+        f"%dsi select --method {method_id} --time 1 --save \"headless {{x}} $x\" --name nb",
+        "d = %dsi datasets\nlen(d)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = [
+        "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+        for cell in nb.cells
+    ]
+    with Store(db, readonly=True) as store:
+        size = len(store.conn.execute("SELECT DISTINCT sim_id FROM jdsi_distance").fetchall())
+        saved = list_datasets(store)
+    assert text[1].startswith("ens.sqlite: ")
+    assert text[2].strip() == str(size)
+    assert "saved dataset 'nb'" in text[3]
+    assert text[4].strip() == "1"
+    assert saved[0]["description"] == "headless {x} $x"
