@@ -101,7 +101,8 @@ export function provenanceMarkdown(
   const sampling = samplingText(dataset.sampling);
   const rows: [string, string][] = [
     ['Method', methodText],
-    ['Time step', dataset.t === null ? '—' : String(dataset.t)],
+    // As the panel's slider counts (from 1), with the index that `--time` takes.
+    ['Time step', dataset.t === null ? '—' : `${dataset.t + 1} (${codeSpan(`--time ${dataset.t}`)})`],
     ['Filter', dataset.filter ? codeSpan(dataset.filter) : 'everything'],
     ['Size', `${dataset.size.toLocaleString('en-US')} simulation${dataset.size === 1 ? '' : 's'}`],
     ...(sampling ? ([['Sampling', escapeMarkdown(sampling)]] as [string, string][]) : []),

@@ -6,7 +6,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
-import { dsiJson, openSampleDocument } from './helpers';
+import { dsiJson, keepScreenshot, openSampleDocument } from './helpers';
 
 // Galata's kernel mock answers a kernel restart with 201 where JupyterLab expects 200, which
 // leaves the restarted kernel "starting" forever: talk to the real kernels API instead.
@@ -96,6 +96,10 @@ test('the kernel sees the panel, the panel shows %dsi select, saves write proven
   expect(await record.locator('.jp-RenderedMarkdown script, .jp-RenderedMarkdown img').count()).toBe(0);
   expect(await page.notebook.getCellTextInput(2)).toBe(`%dsi load ${saved.id} --db bridge.sqlite`);
   await page.notebook.runCell(2, true);
+  await keepScreenshot(page, 'bridge-notebook.png');
+  await activate(page, 'bridge.sqlite');
+  await keepScreenshot(panel.locator('header'), 'bridge-header.png');
+  await activate(page, 'bridge.ipynb');
   expect(await runCell(page, 2, `d = %dsi load ${saved.id} --db bridge.sqlite\nsorted(d.index) == sorted(sel.index), len(d)`)).toBe(
     `(True, ${saved.size})`
   );

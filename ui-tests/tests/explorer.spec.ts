@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { expectedCounts, formatCount, SAMPLE_DB } from './helpers';
+import { expectedCounts, formatCount, keepScreenshot, SAMPLE_DB } from './helpers';
 
 const expected = expectedCounts();
 
@@ -100,9 +100,7 @@ test.describe('DSI Explorer', () => {
       );
       const sidebar = page.locator('#jp-dsi-explorer');
       await expect(sidebar.getByTestId('dsi-simulations')).toContainText(formatCount(expected.simulations));
-      const shot = await sidebar.screenshot();
-      fs.mkdirSync(path.join(__dirname, '..', 'screenshots'), { recursive: true });
-      fs.writeFileSync(path.join(__dirname, '..', 'screenshots', `explorer-${theme}.png`), shot);
+      const shot = await keepScreenshot(sidebar, `explorer-${theme}.png`);
       expect(shot.byteLength).toBeGreaterThan(1000);
     });
   }

@@ -3,6 +3,7 @@
  */
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
 export const REPO = path.resolve(__dirname, '..', '..');
@@ -55,4 +56,12 @@ export async function openSampleDocument(page: IJupyterLabPageFixture, tmpPath: 
     await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
   }, `${tmpPath}/${name}`);
   return path.join(await serverRoot(page), tmpPath, name);
+}
+
+/** A screenshot kept in ui-tests/screenshots/ (the README's images are picked from there). */
+export async function keepScreenshot(target: { screenshot(): Promise<Buffer> }, name: string): Promise<Buffer> {
+  const shot = await target.screenshot();
+  fs.mkdirSync(path.join(__dirname, '..', 'screenshots'), { recursive: true });
+  fs.writeFileSync(path.join(__dirname, '..', 'screenshots', name), shot);
+  return shot;
 }
