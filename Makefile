@@ -61,7 +61,7 @@ install: $(STAMPS)/install
 	@$(BIN)/jupyter dsi --version
 
 # -- The sample ensemble and its database (three methods: L2, L1, Linf against sim00000) ------
-$(SAMPLE_DB): $(STAMPS)/install jupyterlab_dsi/sample.py
+$(SAMPLE_DB): $(STAMPS)/install jupyterlab_dsi/sample.py jupyterlab_dsi/schema.sql
 	rm -rf $(ENSEMBLE) $(SAMPLE_DB) $(SAMPLE_DB).tmp
 	mkdir -p $(DATA)
 	jupyter dsi sample $(ENSEMBLE) --sims $(SAMPLE_SIMS) --seed 0 --quiet
@@ -104,8 +104,10 @@ test: install chromium
 	$(MAKE) --no-print-directory test-ui
 
 # -- Benchmark: the views against parcoord-es and plain D3 in Chromium (bench/README.md) -------
-bench: $(STAMPS)/node $(STAMPS)/labextension chromium
+# The explorer in Chromium against its baselines, then post-processing throughput (issue 6).
+bench: $(STAMPS)/node $(STAMPS)/labextension $(STAMPS)/install chromium
 	node bench/run.js
+	$(BIN)/python bench/postprocess.py
 
 clean:
 	rm -rf $(STAMPS) lib jupyterlab_dsi/labextension tsconfig.tsbuildinfo $(DATA)

@@ -5,6 +5,15 @@ The package holds the Store (the one writer of the SQLite file), the ensemble pi
 ``jupyter dsi``, the Jupyter server extension that serves the panel and the IPython extension.
 """
 
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
 try:
     from ._version import __version__
 except ImportError:  # running from a source tree that was never built
@@ -30,3 +39,43 @@ def load_ipython_extension(ipython) -> None:  # type: ignore[no-untyped-def]
     from .magic import load_ipython_extension as load
 
     load(ipython)
+
+
+def postprocess(
+    db: str | Path,
+    ground_truth: str,
+    norm: str,
+    gt_time: int | None = None,
+    description: str = "",
+    *,
+    client: Client | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> str:
+    """Distances of every simulation to ``ground_truth`` under ``norm``; returns the method id.
+
+    ``workers=N`` runs on a local Dask cluster of N processes, ``scheduler="tcp://..."`` on a
+    running one, ``client=`` on a Dask client you hold. In a notebook a progress bar is shown
+    when no ``progress`` callback is given. Nothing is written unless every simulation succeeds.
+    """
+    # Imported here so that ``import jupyterlab_dsi`` (the server and IPython extension entry
+    # points) does not pay for numpy and the store.
+    from .compute import PostprocessCancelled
+    from .compute import postprocess as run
+    from .progress import NotebookProgress, in_ipython
+
+    notebook = in_ipython()
+    if progress is None and notebook:
+        progress = NotebookProgress()
+    options: dict[str, Any] = {
+        "client": client, "workers": workers, "scheduler": scheduler, "progress": progress, "cancel": cancel,
+    }
+    try:
+        return run(db, ground_truth, norm, gt_time, description, **options)
+    except KeyboardInterrupt:
+        if not notebook:  # a script keeps Python's own Ctrl-C behaviour
+            raise
+        # A kernel interrupt: IPython shows this exception as its one line, not a traceback.
+        raise PostprocessCancelled("interrupted; nothing was written") from None

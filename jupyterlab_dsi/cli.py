@@ -96,7 +96,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import ingest
 
-    report = ingest(args.db, args.ensemble, progress=_progress(args, "ingest"))
+    metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()]
+    report = ingest(args.db, args.ensemble, progress=_progress(args, "ingest"), fmt=args.format,
+                    id_column=args.id_column, metrics=metrics)
     if report.already_ingested:
         print(f"{args.ensemble}: already ingested into {args.db} (same SHA-256); nothing changed")
     else:
@@ -104,13 +106,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"{p['name']} ({len(p['levels'])} levels)" if p["levels"] else f"{p['name']} (numeric)"
             for p in report.parameters
         )
-        print(f"ingested {report.simulations} simulations into {args.db}; parameters: {kinds}")
+        print(f"ingested {report.simulations} simulations into {args.db}; parameters: {kinds or 'none'}")
+        if report.metrics:
+            print(f"metrics: {', '.join(report.metrics)}")
     print(report.source_id)
     return 0
 
 
 def cmd_postprocess(args: argparse.Namespace) -> int:
-    from .postprocess import postprocess
+    from .compute import postprocess
 
     gt_time = None if args.gt_time == "matched" else _index(args.gt_time, "--gt-time")
     with warnings.catch_warnings(record=True) as caught:
@@ -122,6 +126,8 @@ def cmd_postprocess(args: argparse.Namespace) -> int:
             gt_time=gt_time,
             description=args.description,
             progress=_progress(args, "postprocess"),
+            workers=args.workers,
+            scheduler=args.scheduler,
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
@@ -136,6 +142,17 @@ def _index(text: str, option: str) -> int:
         raise DsiError(f"{option} must be 'matched' or a step index, not {text!r}") from None
     if value < 0:
         raise DsiError(f"{option} must be a step index >= 0, not {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    """argparse type: an integer >= 1 (the usage error names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {value}")
     return value
 
 
@@ -291,9 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_sample)
 
-    p = command("ingest", "read an ensemble directory into a database (created when missing)")
-    p.add_argument("ensemble", metavar="ENSEMBLE_DIR")
+    p = command("ingest", "read an ensemble directory, a Cinema *.cdb, a DSI SQLite file or a CSV "
+                "of runs into a database (created when missing); the source is never modified")
+    p.add_argument("ensemble", metavar="SOURCE")
     p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--format", choices=["auto", "ensemble", "cinema", "dsi-sqlite", "csv"], default="auto",
+                   help="what SOURCE is (auto: told from the path and the file's first bytes)")
+    p.add_argument("--id-column", metavar="NAME",
+                   help="CSV or Cinema column naming the runs (default: sim_id or id; for a CSV "
+                   "then its first column when unique; else row00000, row00001, ...)")
+    p.add_argument("--metrics", metavar="A,B,C",
+                   help="columns kept as per-run metrics, not parameters (d_* columns always are)")
     p.set_defaults(run=cmd_ingest)
 
     p = command("postprocess", "compute distances to a ground truth; prints the new method's id")
@@ -303,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gt-time", default="matched", metavar="{matched,INDEX}",
                    help="compare step t with the ground truth's step t (matched) or with one fixed step")
     p.add_argument("--description", default="", help="why this method (stored with it)")
+    dask = p.add_mutually_exclusive_group()
+    dask.add_argument("--workers", type=_positive, metavar="N",
+                      help="run on a local Dask cluster of N worker processes (needs jupyterlab-dsi[dask])")
+    dask.add_argument("--scheduler", metavar="ADDRESS",
+                      help="run on the Dask scheduler at ADDRESS, e.g. tcp://10.0.0.5:8786; "
+                      "its workers must see the simulation files at the same paths")
     p.set_defaults(run=cmd_postprocess)
 
     formats = ["table", "csv", "json"]
@@ -313,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("select", "rows of (simulation, step) with parameters and distances")
     p.add_argument("--db", required=True, metavar="DB")
-    p.add_argument("--method", required=True, metavar="ID", help="method id or a unique prefix")
+    p.add_argument("--method", metavar="ID", help="method id or a unique prefix (none: the "
+                   "simulations with their metrics, for sources without field files)")
     p.add_argument("--time", type=int, metavar="INDEX", help="one time step (all when absent)")
     p.add_argument("--where", metavar="EXPR", help="filter, e.g. \"cs in (1, 2) and d_density < 0.5\"")
     p.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0), metavar=("W_SHOCK", "W_EDGE"),

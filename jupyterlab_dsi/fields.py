@@ -113,14 +113,15 @@ def read_fields(path: Path) -> Fields:
     try:
         if path.suffix.lower() == ".npz":
             with np.load(path) as data:
+                # Each data[k] decompresses the member again: read every array once.
                 arrays = {k: data[k] for k in ARRAYS if k in data.files}
-                shapes = {k: tuple(data[k].shape) for k in data.files}
+            shapes = {k: tuple(np.shape(v)) for k, v in arrays.items()}
         else:
             import h5py
 
             with h5py.File(path, "r") as f:
                 arrays = {k: f[k][()] for k in ARRAYS if k in f}
-                shapes = {k: tuple(f[k].shape) for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+            shapes = {k: tuple(np.shape(v)) for k, v in arrays.items()}
     except Exception as exc:
         raise _open_error(path, exc) from None
     check_shapes(path, shapes)

@@ -1,10 +1,12 @@
-"""Ingest an ensemble directory (``simulations.csv`` plus one field file per simulation).
+"""Ingest a source into a database: an ensemble directory, a Cinema database, a DSI SQLite
+file or a plain CSV (see docs/formats.md).
 
-The CSV has a unique ``sim_id`` column, a ``path`` column (relative to the CSV) and one column
-per initial condition. Each parameter's kind is inferred: text, or few distinct values, makes it
-categorical with ordered levels; otherwise numeric. Sources are read, hashed and recorded; they
-are never written to. Everything lands in one transaction, so a bad row leaves the database as
-it was.
+An ensemble directory is ``simulations.csv`` (a unique ``sim_id`` column, a ``path`` column
+relative to the CSV, one column per initial condition) plus one field file per simulation. Each
+parameter's kind is inferred: text, or few distinct values, makes it categorical with ordered
+levels; otherwise numeric. The other formats are read by :mod:`jupyterlab_dsi.sources` and
+classified there. Sources are read, hashed and recorded; they are never written to. Everything
+lands in one transaction, so a bad row leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -12,22 +14,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import DsiError
+from . import sources
 from .fields import FieldError, read_header
+from .sources.table import IngestError, Metric, file_in, finite_number, level_key, natural_key
 from .store import Store, StoreError, new_id, now
 
 RESERVED = ("sim_id", "path", "t", "d_shock", "d_edge", "d_density", "d_feature")
 MAX_CATEGORICAL_LEVELS = 12
-
-
-class IngestError(DsiError):
-    """A CSV or file that cannot be ingested; the message names the file, row or column."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +33,7 @@ class IngestReport:
     simulations: int
     parameters: list[dict[str, Any]]
     already_ingested: bool = False
+    metrics: list[str] = field(default_factory=list)
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -48,27 +46,10 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _natural_key(text: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
-
-
-def _level_key(level: Any) -> tuple[int, Any]:
-    """Numbers in numeric order, then text in natural order."""
-    return (1, _natural_key(level)) if isinstance(level, str) else (0, level)
-
-
 def infer_parameter(name: str, cells: list[str]) -> tuple[dict[str, Any], list[Any]]:
     """Kind, ordered levels and typed values of one column (empty cells become None)."""
     present = [c for c in cells if c.strip() != ""]
-    numbers = [_number(c) for c in present]
+    numbers = [finite_number(c) for c in present]
     numeric = bool(present) and all(n is not None for n in numbers)
     distinct = set(numbers) if numeric else set(present)
     categorical = not numeric or (
@@ -87,7 +68,7 @@ def infer_parameter(name: str, cells: list[str]) -> tuple[dict[str, Any], list[A
     levels: list[Any] | None = None
     if categorical:
         unique = {v for v in values if v is not None}
-        levels = sorted(unique) if numeric else sorted(unique, key=_natural_key)
+        levels = sorted(unique) if numeric else sorted(unique, key=natural_key)
     info = {"name": name, "kind": "categorical" if categorical else "numeric", "levels": levels}
     return info, values
 
@@ -117,22 +98,75 @@ def read_table(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def locate_csv(ensemble: Path) -> Path:
-    csv_path = ensemble / "simulations.csv" if ensemble.is_dir() else ensemble
-    if not csv_path.is_file():
-        raise IngestError(
-            f"{csv_path}: no such file; an ensemble directory holds simulations.csv "
-            "(make one with `jupyter dsi sample OUT_DIR`)"
-        )
-    return csv_path
+    return file_in(
+        ensemble, "simulations.csv",
+        "an ensemble directory holds simulations.csv (make one with `jupyter dsi sample OUT_DIR`); "
+        "a Cinema *.cdb folder, a DSI SQLite file or a CSV of runs can be ingested too",
+    )
+
+
+@dataclass
+class Batch:
+    """Everything one source adds, read and checked before the database is touched."""
+
+    kind: str  # jdsi_source.kind: 'ensemble' | 'cinema' | 'dsi-sqlite' | 'csv'
+    path: Path  # the file hashed: simulations.csv, data.csv, the SQLite file or the CSV
+    parameters: list[dict[str, Any]]
+    values: dict[str, list[Any]]  # parameter -> one value per simulation, in `simulations` order
+    simulations: list[tuple[str, str | None, str | None, list[float]]]  # sim_id, path, sha256, times
+    metrics: list[Metric] = field(default_factory=list)
 
 
 def ingest(
     db: str | Path,
     ensemble: str | Path,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    fmt: str = "auto",
+    id_column: str | None = None,
+    metrics: list[str] | None = None,
 ) -> IngestReport:
-    """Ingest ``ensemble`` into ``db`` (created when missing); returns what was added."""
-    csv_path = locate_csv(Path(ensemble)).resolve()
+    """Ingest the source ``ensemble`` into ``db`` (created when missing); returns what was added.
+
+    ``fmt`` is one of :data:`sources.FORMATS` ('auto' tells it from the path); ``id_column`` and
+    ``metrics`` apply to CSV, Cinema and (``metrics`` only) DSI sources.
+    """
+    source = Path(ensemble)
+    kind = sources.detect(source) if fmt == "auto" else fmt
+    if kind == "ensemble":
+        if id_column is not None or metrics:
+            raise IngestError(
+                f"{source}: an ensemble directory names its runs by sim_id and has no metrics; "
+                "--id-column and --metrics apply to CSV, Cinema and DSI sources"
+            )
+        batch = _ensemble_batch(source, progress)
+    else:
+        table = sources.read(source, kind, id_column, metrics)
+        found = sources.classify(table)
+        batch = Batch(
+            kind=table.kind,
+            path=table.path.resolve(),
+            parameters=found.parameters,
+            values=found.values,
+            simulations=[(s, None, None, table.times.get(s, [])) for s in table.sim_ids],
+            metrics=found.metrics,
+        )
+    digest, size = sha256_file(batch.path)
+    report: list[IngestReport] = []
+
+    def fill(store: Store) -> None:
+        report.append(_write(store, batch, digest, size))
+
+    db_path = Path(db)
+    if db_path.exists():
+        with Store(db_path) as store:
+            return _write(store, batch, digest, size)
+    Store.create(db_path, fill).close()
+    return report[0]
+
+
+def _ensemble_batch(ensemble: Path, progress: Callable[[int, int], None] | None) -> Batch:
+    csv_path = locate_csv(ensemble).resolve()
     header, rows = read_table(csv_path)
     params = [h for h in header if h not in ("sim_id", "path")]
     for name in params:
@@ -161,7 +195,7 @@ def ingest(
         infos.append(info)
         columns[name] = values
 
-    files = []
+    files: list[tuple[str, str | None, str | None, list[float]]] = []
     for number, row in enumerate(rows, start=2):
         file = (csv_path.parent / row["path"].strip()).resolve()
         if not file.is_file():
@@ -174,78 +208,97 @@ def ingest(
         files.append((row["sim_id"].strip(), row["path"].strip(), digest, header_info.time.tolist()))
         if progress:
             progress(len(files), len(rows))
-
-    csv_digest, csv_size = sha256_file(csv_path)
-    report: list[IngestReport] = []
-
-    def fill(store: Store) -> None:
-        report.append(_write(store, csv_path, csv_digest, csv_size, infos, columns, files))
-
-    db_path = Path(db)
-    if db_path.exists():
-        with Store(db_path) as store:
-            return _write(store, csv_path, csv_digest, csv_size, infos, columns, files)
-    Store.create(db_path, fill).close()
-    return report[0]
+    return Batch("ensemble", csv_path, infos, columns, files)
 
 
-def _write(
-    store: Store,
-    csv_path: Path,
-    csv_digest: str,
-    csv_size: int,
-    infos: list[dict[str, Any]],
-    columns: dict[str, list[Any]],
-    files: list[tuple[str, str, str, list[float]]],
-) -> IngestReport:
+def _write(store: Store, batch: Batch, digest: str, size: int) -> IngestReport:
+    sims = batch.simulations
     with store.write() as conn:
-        known = conn.execute("SELECT id FROM jdsi_source WHERE sha256 = ?", (csv_digest,)).fetchone()
+        known = conn.execute("SELECT id FROM jdsi_source WHERE sha256 = ?", (digest,)).fetchone()
         if known:
-            return IngestReport(known[0], 0, infos, already_ingested=True)
-        existing = {r[0]: r for r in conn.execute("SELECT name, kind, levels FROM jdsi_parameter")}
+            return IngestReport(known[0], 0, batch.parameters, already_ingested=True)
         clash = conn.execute(
-            f"SELECT sim_id FROM jdsi_simulation WHERE sim_id IN ({','.join('?' * len(files))}) LIMIT 1",
-            [f[0] for f in files],
+            f"SELECT sim_id FROM jdsi_simulation WHERE sim_id IN ({','.join('?' * len(sims))}) LIMIT 1",
+            [s[0] for s in sims],
         ).fetchone()
         if clash:
             raise IngestError(
-                f"{csv_path}: sim_id {clash[0]!r} is already in {store.path}; "
-                "sim_ids must be unique across the ensembles of one database"
+                f"{batch.path}: sim_id {clash[0]!r} is already in {store.path}; "
+                "sim_ids must be unique across the sources of one database (ingest into a new --db)"
             )
         source_id = new_id()
         conn.execute(
             "INSERT INTO jdsi_source (id, kind, path, sha256, size_bytes, ingested_at) VALUES (?,?,?,?,?,?)",
-            (source_id, "ensemble-csv", str(csv_path), csv_digest, csv_size, now()),
+            (source_id, batch.kind, str(batch.path), digest, size, now()),
         )
-        position = len(existing)
-        for info in infos:
-            old = existing.get(info["name"])
-            if old is None:
-                conn.execute(
-                    "INSERT INTO jdsi_parameter (name, kind, levels, position) VALUES (?,?,?,?)",
-                    (info["name"], info["kind"], json.dumps(info["levels"]), position),
-                )
-                position += 1
-            elif old["kind"] == "categorical" and info["levels"] is not None:
-                merged = sorted(set(json.loads(old["levels"])) | set(info["levels"]), key=_level_key)
-                conn.execute(
-                    "UPDATE jdsi_parameter SET levels = ? WHERE name = ?",
-                    (json.dumps(merged), info["name"]),
-                )
+        _write_parameters(conn, batch.parameters)
         conn.executemany(
             "INSERT INTO jdsi_simulation (sim_id, path, sha256, times, source_id) VALUES (?,?,?,?,?)",
-            ((sim_id, path, digest, json.dumps(times), source_id) for sim_id, path, digest, times in files),
+            ((sim_id, path, sha, json.dumps(times), source_id) for sim_id, path, sha, times in sims),
         )
         conn.executemany(
             "INSERT INTO jdsi_param_value (sim_id, name, value) VALUES (?,?,?)",
             (
-                (files[i][0], name, values[i])
-                for name, values in columns.items()
-                for i in range(len(files))
+                (sims[i][0], name, values[i])
+                for name, values in batch.values.items()
+                for i in range(len(sims))
             ),
         )
-        Store.log_event(conn, "source.ingested", source_id, {"path": str(csv_path), "simulations": len(files)})
-    return IngestReport(source_id, len(files), infos)
+        _write_metrics(conn, batch.path, batch.metrics)
+        Store.log_event(
+            conn, "source.ingested", source_id,
+            {"path": str(batch.path), "kind": batch.kind, "simulations": len(sims)},
+        )
+    return IngestReport(source_id, len(sims), batch.parameters, metrics=[m.name for m in batch.metrics])
+
+
+def _write_parameters(conn: Any, infos: list[dict[str, Any]]) -> None:
+    """New parameters go after the known ones; a known categorical one gains the new levels."""
+    existing = {r[0]: r for r in conn.execute("SELECT name, kind, levels FROM jdsi_parameter")}
+    position = len(existing)
+    for info in infos:
+        old = existing.get(info["name"])
+        if old is None:
+            conn.execute(
+                "INSERT INTO jdsi_parameter (name, kind, levels, unit, position) VALUES (?,?,?,?,?)",
+                (info["name"], info["kind"], json.dumps(info["levels"]), info.get("unit"), position),
+            )
+            position += 1
+        elif old["kind"] == "categorical" and info["levels"] is not None:
+            merged = sorted(set(json.loads(old["levels"])) | set(info["levels"]), key=level_key)
+            conn.execute(
+                "UPDATE jdsi_parameter SET levels = ? WHERE name = ?",
+                (json.dumps(merged), info["name"]),
+            )
+
+
+def _write_metrics(conn: Any, path: Path, metrics: list[Metric]) -> None:
+    """Metrics join those of earlier sources by name when kind and per-step agree."""
+    existing = {r[0]: (r[1], bool(r[2])) for r in conn.execute("SELECT name, kind, per_step FROM jdsi_metric")}
+    parameters = {r[0] for r in conn.execute("SELECT name FROM jdsi_parameter")}
+    position = len(existing)
+    for metric in metrics:
+        if metric.name in parameters:
+            raise IngestError(
+                f"{path}: {metric.name!r} is a metric here but a parameter of an earlier source; "
+                "ingest into a new --db, or make it a metric there too (--metrics)"
+            )
+        old = existing.get(metric.name)
+        if old is None:
+            conn.execute(
+                "INSERT INTO jdsi_metric (name, kind, per_step, unit, position) VALUES (?,?,?,?,?)",
+                (metric.name, metric.kind, int(metric.per_step), metric.unit, position),
+            )
+            position += 1
+        elif old != (metric.kind, metric.per_step):
+            raise IngestError(
+                f"{path}: metric {metric.name!r} is {metric.kind}{' per step' if metric.per_step else ''} "
+                f"here but {old[0]}{' per step' if old[1] else ''} in an earlier source; ingest into a new --db"
+            )
+        conn.executemany(
+            "INSERT INTO jdsi_metric_value (name, t, sim_id, value) VALUES (?,?,?,?)",
+            ((metric.name, t, sim_id, value) for t, sim_id, value in metric.rows),
+        )
 
 
 __all__ = ["IngestError", "IngestReport", "StoreError", "ingest", "infer_parameter", "sha256_file"]

@@ -1,8 +1,12 @@
-"""Rows of (simulation, time step) for one method: parameters and distances, filtered.
+"""Rows of (simulation, time step): parameters, distances of one method and number metrics, filtered.
 
 The filter string is compiled to SQL by :mod:`jupyterlab_dsi.filter` against the names this
-database allows (its parameters, ``sim_id``, ``t`` and the distances); every literal is a bound
-parameter and every identifier comes from that allow-list, quoted.
+database allows (its parameters, its number metrics, ``sim_id``, ``t`` and the distances); every
+literal is a bound parameter and every identifier comes from that allow-list, quoted.
+
+With a method, the rows are the method's (simulation, step) rows. Without one (a source that has
+no field files, so no distances), they are each simulation at t = 0 and at every step a per-step
+metric has. A per-run metric holds at every t; a per-step metric is joined at its t.
 """
 
 from __future__ import annotations
@@ -21,51 +25,89 @@ BUILTIN = ("sim_id", "t", *DISTANCES, "d_feature")
 class Selection:
     columns: list[str]
     rows: list[tuple[Any, ...]]
-    method: dict[str, Any]
+    method: dict[str, Any] | None
     where: str
+
+
+def _pivot(names: list[str], keys: str, where: str) -> tuple[str, list[Any]]:
+    """One column per name from a (key..., name, value) table, grouped by ``keys``."""
+    cases = ", ".join(f"MAX(CASE WHEN name = ? THEN value END) AS {quote_identifier(n)}" for n in names)
+    return f"SELECT {keys}{', ' + cases if cases else ''} {where} GROUP BY {keys}", list(names)
+
+
+def number_metrics(store: Store) -> tuple[list[str], list[str]]:
+    """(per-run, per-step) names of the number metrics, in position order."""
+    rows = store.conn.execute(
+        "SELECT name, per_step FROM jdsi_metric WHERE kind = 'number' ORDER BY position"
+    ).fetchall()
+    return [r[0] for r in rows if not r[1]], [r[0] for r in rows if r[1]]
 
 
 def select(
     store: Store,
-    method: str,
+    method: str | None,
     time: int | None = None,
     where: str = "",
     weights: tuple[float, float] = (1.0, 1.0),
 ) -> Selection:
     """One row per (simulation, step) of ``method`` (one step when ``time`` is given)."""
-    m = store.resolve_method(method)
+    m = store.resolve_method(method) if method is not None else None
     params = [p["name"] for p in store.parameters()]
+    per_run, per_step = number_metrics(store)
+    if m is not None:
+        base_sql = (
+            "SELECT sim_id, t, d_shock, d_edge, d_density, (? * d_shock + ? * d_edge) AS d_feature"
+            " FROM jdsi_distance WHERE method_id = ?"
+        )
+        base_params: list[Any] = [float(weights[0]), float(weights[1]), m["id"]]
+        steps_sql, steps_params = "SELECT max(t) FROM jdsi_distance WHERE method_id = ?", [m["id"]]
+        distances: tuple[str, ...] = DISTANCES
+    else:
+        # Each simulation at t = 0, and at each step that any per-step metric (of any kind) has.
+        base_sql = (
+            "SELECT sim_id, 0 AS t FROM jdsi_simulation UNION SELECT v.sim_id, v.t"
+            " FROM jdsi_metric_value v JOIN jdsi_metric m ON m.name = v.name WHERE m.per_step = 1"
+        )
+        base_params = []
+        steps_sql, steps_params = "SELECT max(t) FROM (" + base_sql + ")", []
+        distances = ()
     if time is not None:
-        steps = store.conn.execute(
-            "SELECT max(t) FROM jdsi_distance WHERE method_id = ?", (m["id"],)
-        ).fetchone()[0]
+        steps = store.conn.execute(steps_sql, steps_params).fetchone()[0]
         if steps is None or not 0 <= time <= steps:
-            raise StoreError(f"--time {time} is outside this method's steps 0..{steps}")
+            what = "this method's steps" if m is not None else "the steps of this database"
+            raise StoreError(f"--time {time} is outside {what} 0..{steps}")
 
-    pivot = ", ".join(
-        f"MAX(CASE WHEN name = ? THEN value END) AS {quote_identifier(p)}" for p in params
-    )
-    outer = ", ".join(f"p.{quote_identifier(p)}" for p in params)
-    inner = f"SELECT sim_id{', ' + pivot if pivot else ''} FROM jdsi_param_value GROUP BY sim_id"
+    params_sql, params_bound = _pivot(params, "sim_id", "FROM jdsi_param_value")
+    run_sql, run_bound = _pivot(per_run, "sim_id", "FROM jdsi_metric_value WHERE t = 0")
+    step_sql, step_bound = _pivot(per_step, "sim_id, t", "FROM jdsi_metric_value")
+    outer = [f"p.{quote_identifier(n)}" for n in params]
+    outer += [f"b.{quote_identifier(n)}" for n in (*distances, "d_feature") if m is not None]
+    outer += [f"r.{quote_identifier(n)}" for n in per_run]
+    outer += [f"s.{quote_identifier(n)}" for n in per_step]
     rows_sql = (
-        "SELECT d.sim_id AS sim_id, d.t AS t"
-        + (f", {outer}" if outer else "")
-        + ", d.d_shock AS d_shock, d.d_edge AS d_edge, d.d_density AS d_density,"
-        " (? * d.d_shock + ? * d.d_edge) AS d_feature"
-        f" FROM jdsi_distance d LEFT JOIN ({inner}) p ON p.sim_id = d.sim_id"
-        " WHERE d.method_id = ?"
+        f"SELECT b.sim_id AS sim_id, b.t AS t{''.join(', ' + c for c in outer)}"
+        f" FROM ({base_sql}) b"
+        f" LEFT JOIN ({params_sql}) p ON p.sim_id = b.sim_id"
     )
-    # Bound in the order the placeholders appear in the text: the weights of d_feature (in the
-    # select list), then the parameter names of the pivot (in the joined subquery), then the method.
-    sql_params: list[Any] = [float(weights[0]), float(weights[1]), *params, m["id"]]
+    # Bound in the order the placeholders appear in the text.
+    sql_params: list[Any] = [*base_params, *params_bound]
+    # Joined only when there are metrics: an ensemble's query stays what it was.
+    if per_run:
+        rows_sql += f" LEFT JOIN ({run_sql}) r ON r.sim_id = b.sim_id"
+        sql_params += run_bound
+    if per_step:
+        rows_sql += f" LEFT JOIN ({step_sql}) s ON s.sim_id = b.sim_id AND s.t = b.t"
+        sql_params += step_bound
     if time is not None:
-        rows_sql += " AND d.t = ?"
+        rows_sql += " WHERE b.t = ?"
         sql_params.append(time)
 
     node = flt.parse(where)
-    allowed = {name: quote_identifier(name) for name in (*params, *BUILTIN)}
+    builtin = BUILTIN if m is not None else ("sim_id", "t")
+    allowed = {name: quote_identifier(name) for name in (*params, *per_run, *per_step, *builtin)}
     condition, condition_params = ("1", []) if node is None else flt.compile_sql(node, allowed)
-    columns = ["sim_id", "t", *params, *DISTANCES]
+    # Existing ensembles (no metrics) keep their columns: sim_id, t, parameters, distances.
+    columns = ["sim_id", "t", *params, *distances, *per_run, *per_step]
     select_list = ", ".join(quote_identifier(c) for c in columns)
     sql = f"SELECT {select_list} FROM ({rows_sql}) WHERE {condition} ORDER BY sim_id, t"
     rows = [tuple(r) for r in store.conn.execute(sql, sql_params + list(condition_params))]

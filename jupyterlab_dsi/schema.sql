@@ -6,7 +6,7 @@
 -- the schema version below. Records are immutable and keyed by UUID: a change is a new record
 -- with a parent link, a delete is a row in jdsi_tombstone.
 --
--- schema_version: 1
+-- schema_version: 2
 
 -- Every ingested file or database, never modified; sha256 proves which bytes were read.
 CREATE TABLE jdsi_source (
@@ -43,6 +43,25 @@ CREATE TABLE jdsi_param_value (
   name   TEXT NOT NULL REFERENCES jdsi_parameter (name),
   value,
   PRIMARY KEY (sim_id, name)
+) WITHOUT ROWID;
+
+-- What an ingested source measured per run or per step (schema 2): number, text or file (a
+-- path relative to the source, never required to exist). A per-run metric (per_step = 0) is
+-- stored at t = 0 and holds at every step; a per-step one has a row per step index t.
+CREATE TABLE jdsi_metric (
+  name     TEXT PRIMARY KEY,
+  kind     TEXT NOT NULL CHECK (kind IN ('number', 'text', 'file')),
+  per_step INTEGER NOT NULL CHECK (per_step IN (0, 1)),
+  unit     TEXT,
+  position INTEGER NOT NULL
+);
+
+CREATE TABLE jdsi_metric_value (
+  name   TEXT NOT NULL REFERENCES jdsi_metric (name),
+  t      INTEGER NOT NULL,
+  sim_id TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  value,
+  PRIMARY KEY (name, t, sim_id)
 ) WITHOUT ROWID;
 
 CREATE TABLE jdsi_ground_truth (

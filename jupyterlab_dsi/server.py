@@ -19,6 +19,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from .errors import DsiError
+from .jobs import Job, Jobs
 from .paths import PathError, confine
 from .store import Store, current_user
 
@@ -219,9 +220,92 @@ class ConfigHandler(_Handler):
         self.finish(json.dumps(body))
 
 
+MAX_DESCRIPTION = 10_000
+
+
+class MethodsHandler(_Handler):
+    """``POST /methods?path=P`` starts post-processing a new method as a job (the panel's
+    "New method…"); the body is JSON ``{ground_truth, norm, gt_time, description}``."""
+
+    @tornado.web.authenticated
+    def post(self) -> None:
+        from .compute import postprocess
+        from .norms import NORMS
+
+        relative = self.get_query_argument("path", "")
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            self.fail(400, "the request body is not JSON")
+            return
+        if not isinstance(body, dict) or set(body) - {"ground_truth", "norm", "gt_time", "description"}:
+            self.fail(400, "expected {ground_truth, norm, gt_time, description}")
+            return
+        ground_truth, norm = body.get("ground_truth"), body.get("norm")
+        gt_time, description = body.get("gt_time"), body.get("description", "")
+        if not isinstance(ground_truth, str) or not ground_truth:
+            self.fail(400, "choose a ground truth simulation")
+            return
+        if norm not in NORMS:
+            self.fail(400, f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+            return
+        if gt_time is not None and (isinstance(gt_time, bool) or not isinstance(gt_time, int) or gt_time < 0):
+            self.fail(400, "the ground-truth time must be a step index >= 0, or null for matched steps")
+            return
+        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+            self.fail(400, f"the description must be text of at most {MAX_DESCRIPTION:,} characters")
+            return
+        try:
+            db = confine(self.root_dir, relative)
+        except PathError as exc:
+            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+            return
+        jobs: Jobs = self.settings["jupyterlab_dsi_jobs"]
+
+        def work(progress: Callable[[int, int], None], cancel: Any) -> dict[str, Any]:
+            method_id = postprocess(db, ground_truth, norm, gt_time, description, progress=progress, cancel=cancel)
+            return {"method_id": method_id}
+
+        job = jobs.start("postprocess", relative, work)
+        self.set_status(202)
+        self.finish(json.dumps(job.public()))
+
+
+class JobsHandler(_Handler):
+    """``GET /jobs/ID`` says how far a job got; ``DELETE /jobs/ID`` cancels it; ``GET /jobs``
+    lists the running ones (the status bar)."""
+
+    def _job(self, job_id: str) -> Job | None:
+        job = self.settings["jupyterlab_dsi_jobs"].get(job_id)
+        if job is None:
+            self.fail(404, f"no job {job_id}: it finished more than an hour ago, or the server restarted")
+        return job
+
+    @tornado.web.authenticated
+    def get(self, job_id: str | None = None) -> None:
+        if job_id is None:
+            running = self.settings["jupyterlab_dsi_jobs"].running()
+            self.finish(json.dumps([j.public() for j in running]))
+            return
+        job = self._job(job_id)
+        if job:
+            message = job.public()
+            # Errors name the file as the user knows it, not by its absolute server path.
+            message["message"] = message["message"].replace(confine_quiet(self.root_dir, job.path), job.path)
+            self.finish(json.dumps(message))
+
+    @tornado.web.authenticated
+    def delete(self, job_id: str | None = None) -> None:
+        job = self._job(job_id or "")
+        if job:
+            job.cancel.set()
+            self.finish(json.dumps(job.public()))
+
+
 def setup_handlers(server_app: Any) -> None:
     web_app = server_app.web_app
     web_app.settings["jupyterlab_dsi_config"] = DSIConfig(config=server_app.config)
+    web_app.settings["jupyterlab_dsi_jobs"] = Jobs()
     base = web_app.settings["base_url"]
     web_app.add_handlers(
         ".*$",
@@ -229,6 +313,9 @@ def setup_handlers(server_app: Any) -> None:
             (url_path_join(base, NAMESPACE, "db"), DatabaseHandler),
             (url_path_join(base, NAMESPACE, "config"), ConfigHandler),
             (url_path_join(base, NAMESPACE, "events"), EventsHandler),
+            (url_path_join(base, NAMESPACE, "methods"), MethodsHandler),
+            (url_path_join(base, NAMESPACE, "jobs"), JobsHandler),
+            (url_path_join(base, NAMESPACE, "jobs", r"([0-9a-f-]{36})"), JobsHandler),
             (url_path_join(base, NAMESPACE, "datasets"), DatasetsHandler),
             (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})"), DatasetsHandler),
             (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})", "restore"), RestoreHandler),

@@ -44,7 +44,35 @@ SCHEMA_VERSION = _schema_version(SCHEMA_SQL)
 # Upgrades from version N to N + 1, each run inside the one transaction that also bumps
 # user_version, so a failed migration leaves the file exactly as it was.
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _add_metrics(conn: sqlite3.Connection) -> None:
+    """1 -> 2: the metrics of sources without field files (Cinema, DSI SQLite, plain CSV).
+
+    Written out rather than taken from schema.sql: a migration must keep creating what version 2
+    meant even after a later version changes these tables (tests compare it with schema.sql).
+    """
+    conn.execute(
+        """CREATE TABLE jdsi_metric (
+  name     TEXT PRIMARY KEY,
+  kind     TEXT NOT NULL CHECK (kind IN ('number', 'text', 'file')),
+  per_step INTEGER NOT NULL CHECK (per_step IN (0, 1)),
+  unit     TEXT,
+  position INTEGER NOT NULL
+)"""
+    )
+    conn.execute(
+        """CREATE TABLE jdsi_metric_value (
+  name   TEXT NOT NULL REFERENCES jdsi_metric (name),
+  t      INTEGER NOT NULL,
+  sim_id TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  value,
+  PRIMARY KEY (name, t, sim_id)
+) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_metrics}
 
 
 class StoreError(DsiError):
@@ -183,10 +211,16 @@ class Store:
         version = check_ours(self.path)
         self.readonly = readonly
         if version < SCHEMA_VERSION and readonly:
-            raise StoreError(
-                f"{self.path}: schema {version} is older than {SCHEMA_VERSION}; "
-                "open it once for writing (any `jupyter dsi` command that writes) to upgrade it"
-            )
+            # A migration only adds, in one transaction: upgrade the file once so that readers
+            # (the panel, %dsi, select) keep working on databases written by older versions.
+            if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+                raise StoreError(
+                    f"{self.path}: schema {version} is older than {SCHEMA_VERSION} and the file is "
+                    "read-only here; open it once for writing (any `jupyter dsi` command that "
+                    "writes) where it is writable, or copy it"
+                )
+            Store(self.path).close()
+            version = SCHEMA_VERSION
         self.conn = _connect(self.path, readonly=readonly)
         try:
             if not readonly:

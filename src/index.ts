@@ -11,7 +11,9 @@ import { ICommandPalette, MainAreaWidget, Notification, WidgetTracker } from '@j
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Signal } from '@lumino/signaling';
 
 import { explorerIcon } from './icons';
 import {
@@ -25,6 +27,7 @@ import {
 import type { IVariableNames } from './bridge/kernelLink';
 import { NotebookBridge } from './bridge/notebookBridge';
 import { ExplorerPanel, IBridgeOptions, IExplorerOptions } from './panel/explorer';
+import { JobStatus } from './panel/jobStatus';
 import { fetchConfig } from './server';
 
 const PLUGIN_ID = 'jupyterlab-dsi:plugin';
@@ -41,14 +44,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The DSI Explorer: choose, record and reproduce training datasets.',
   autoStart: true,
   requires: [ISettingRegistry],
-  optional: [ICommandPalette, ILayoutRestorer, IDefaultFileBrowser, INotebookTracker],
+  optional: [ICommandPalette, ILayoutRestorer, IDefaultFileBrowser, INotebookTracker, IStatusBar],
   activate: async (
     app: JupyterFrontEnd,
     settingRegistry: ISettingRegistry,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     fileBrowser: IDefaultFileBrowser | null,
-    notebooks: INotebookTracker | null
+    notebooks: INotebookTracker | null,
+    statusBar: IStatusBar | null
   ) => {
     let defaultDatabase = '';
 
@@ -69,14 +73,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
           selectionVariable: () => names.selection
         }
       : undefined;
-    const options: IExplorerOptions = { maxDatabaseMB: 512, bridge };
+    // Post-processing started from any explorer shows in the status bar while it runs.
+    const jobStatus = new JobStatus();
+    const jobsChanged = new Signal<JobStatus, void>(jobStatus);
+    statusBar?.registerStatusItem('jupyterlab-dsi:jobs', {
+      item: jobStatus,
+      align: 'left',
+      rank: 10,
+      isActive: () => jobStatus.active,
+      activeStateChanged: jobsChanged
+    });
+    const onJob: IExplorerOptions['onJob'] = (panel, job) => {
+      jobStatus.report(panel, job);
+      jobsChanged.emit();
+    };
+    const options: IExplorerOptions = { maxDatabaseMB: 512, bridge, onJob };
 
     // "Open in main area": a second explorer on the same file, with the same view and selection.
     const openInMain = (source: ExplorerPanel) => {
       if (!source.path) {
         return;
       }
-      const content = new ExplorerPanel({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge });
+      const content = new ExplorerPanel({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge, onJob });
       const widget = new MainAreaWidget({ content });
       widget.id = `jp-dsi-explorer-main-${++mainCount}`;
       widget.title.label = `DSI: ${PathExt.basename(source.path)}`;
@@ -119,7 +137,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         readOnly: true
       },
       // Documents already live in the main area: no "open in main area" button there.
-      () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge })
+      () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge, onJob })
     );
     app.docRegistry.addWidgetFactory(factory);
     const tracker = new WidgetTracker<ExplorerDocument>({ namespace: 'dsi-explorer-documents' });

@@ -144,3 +144,38 @@ export async function exportDataset(
 export async function fetchEvents(path: string, since: number): Promise<{ seq: number; events: unknown[] }> {
   return (await request('events', { path, since: String(since) })).json();
 }
+
+/** A job of the server (post-processing a new method), as `GET /jobs/ID` answers it. */
+export interface IJob {
+  id: string;
+  kind: string;
+  path: string;
+  state: 'running' | 'done' | 'failed' | 'cancelled';
+  done: number;
+  total: number;
+  result: { method_id?: string } | null;
+  message: string;
+  elapsed: number;
+}
+
+export interface INewMethod {
+  ground_truth: string;
+  norm: 'L2' | 'L1' | 'Linf';
+  /** A step of the ground truth every step is compared with; null compares step t with step t. */
+  gt_time: number | null;
+  description: string;
+}
+
+/** Start post-processing a new method of the database at `path`; answers the running job. */
+export async function startMethod(path: string, body: INewMethod): Promise<IJob> {
+  const response = await request('methods', { path }, { method: 'POST', body: JSON.stringify(body) });
+  return response.json();
+}
+
+export async function fetchJob(id: string): Promise<IJob> {
+  return (await request(`jobs/${encodeURIComponent(id)}`)).json();
+}
+
+export async function cancelJob(id: string): Promise<IJob> {
+  return (await request(`jobs/${encodeURIComponent(id)}`, {}, { method: 'DELETE' })).json();
+}

@@ -203,7 +203,7 @@ def ingested(cli: Callable[..., Result], ensemble: Ensemble, tmp_path: Path) -> 
 def shared_method(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ensemble, Path, str]:
     """An L2 method against s00 (matched steps) on the default ensemble, built once."""
     from jupyterlab_dsi.ingest import ingest
-    from jupyterlab_dsi.postprocess import postprocess
+    from jupyterlab_dsi.compute import postprocess
 
     root = tmp_path_factory.mktemp("shared")
     ens = build_ensemble(root / "ens")

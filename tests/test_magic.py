@@ -136,7 +136,7 @@ def copy(method: tuple[Any, Path, str], tmp_path: Path) -> Path:
 def test_several_methods_need_one_chosen(
     ip: InteractiveShell, fresh_bridge: Any, method: tuple[Any, Path, str], copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from jupyterlab_dsi.postprocess import postprocess
+    from jupyterlab_dsi.compute import postprocess
 
     method_id = method[2]
     other = postprocess(copy, ground_truth="s01", norm="L1")

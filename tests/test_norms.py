@@ -25,7 +25,7 @@ from jupyterlab_dsi.norms import (
     cylindrical_weights,
     density_distance,
 )
-from jupyterlab_dsi.postprocess import distances
+from jupyterlab_dsi.compute import distances
 
 
 def appendix_a(gt: np.ndarray, rho: np.ndarray, r: np.ndarray, dr: float, dz: float, norm: str) -> float:

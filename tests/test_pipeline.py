@@ -287,7 +287,7 @@ def test_empty_overlap_is_null_with_a_warning(cli: Cli, make_ensemble, tmp_path:
 
 def test_postprocess_is_one_transaction(cli: Cli, ingested: tuple[Ensemble, Path], monkeypatch) -> None:
     # An interruption after every distance was computed, while writing, leaves the db as it was.
-    from jupyterlab_dsi import postprocess as pp
+    from jupyterlab_dsi import compute as pp
 
     _, db = ingested
     before = sha256(db)

@@ -79,9 +79,11 @@ def call(url: str, method: str = "GET", body: Any = None, token: str | None = TO
 
 
 def test_every_endpoint_needs_authentication(server: dict[str, Any]) -> None:
-    for endpoint in ("db?path=ens.sqlite", "config", "datasets?path=ens.sqlite", "events?path=ens.sqlite"):
+    for endpoint in ("db?path=ens.sqlite", "config", "datasets?path=ens.sqlite", "events?path=ens.sqlite", "jobs"):
         status, _ = call(f"{server['base']}/{endpoint}", token=None)
         assert status == 403, endpoint
+    status, _ = call(f"{server['base']}/methods?path=ens.sqlite", "POST", {"ground_truth": "s00", "norm": "L1"}, token=None)
+    assert status == 403
 
 
 def test_the_snapshot_is_the_database(server: dict[str, Any]) -> None:
@@ -164,3 +166,52 @@ def test_config_names_the_root_the_paths_are_confined_to(server: dict[str, Any])
     status, body = call(f"{server['base']}/config")
     assert status == 200
     assert body == {"default_db": "", "root": str(Path(server["root"]).resolve())}
+
+
+def _wait(server: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while job["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status, job = call(f"{server['base']}/jobs/{job['id']}")
+        assert status == 200
+    return job
+
+
+def test_a_new_method_from_the_panel_runs_as_a_job(server: dict[str, Any], cli: Any) -> None:
+    db = Path(server["root"]) / "ens.sqlite"
+    before = json.loads(cli("methods", "--db", str(db), "--format", "json").out)
+    sims = json.loads(cli("select", "--db", str(db), "--method", server["method"], "--time", "0", "--format", "json").out)
+    status, job = call(f"{server['base']}/methods?path=ens.sqlite", "POST",
+                       {"ground_truth": sims[1]["sim_id"], "norm": "L1", "gt_time": None, "description": "from the panel <b>"})
+    assert status == 202 and job["state"] == "running"
+    job = _wait(server, job)
+    assert job["state"] == "done", job
+    assert job["done"] == job["total"] == len(sims)
+    after = json.loads(cli("methods", "--db", str(db), "--format", "json").out)
+    assert len(after) == len(before) + 1
+    new = next(m for m in after if m["id"] == job["result"]["method_id"])
+    assert (new["ground_truth"], new["norm"], new["description"]) == (sims[1]["sim_id"], "L1", "from the panel <b>")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"ground_truth": "", "norm": "L2"}, "choose a ground truth"),
+        ({"ground_truth": "x", "norm": "L3"}, "unknown norm 'L3'"),
+        ({"ground_truth": "x", "norm": "L2", "gt_time": -1}, "step index >= 0"),
+        ({"ground_truth": "x", "norm": "L2", "code": "import os"}, "expected {ground_truth"),
+    ],
+)
+def test_bad_new_methods_are_refused_with_a_reason(server: dict[str, Any], body: dict[str, Any], reason: str) -> None:
+    status, answer = call(f"{server['base']}/methods?path=ens.sqlite", "POST", body)
+    assert status == 400 and reason in answer["message"]
+
+
+def test_a_job_that_fails_says_why_without_the_server_path(server: dict[str, Any]) -> None:
+    status, job = call(f"{server['base']}/methods?path=ens.sqlite", "POST", {"ground_truth": "no-such-sim", "norm": "L2"})
+    assert status == 202
+    job = _wait(server, job)
+    assert job["state"] == "failed"
+    assert "unknown ground truth 'no-such-sim'" in job["message"]
+    assert str(Path(server["root"]).resolve()) not in job["message"]
+    assert call(f"{server['base']}/jobs/{uuid.uuid4()}")[0] == 404

@@ -335,14 +335,25 @@ def test_second_step_failing_rolls_back_the_first(tmp_path: Path, monkeypatch: p
     assert listing(tmp_path) == ["old.sqlite"]
 
 
-def test_readonly_refuses_an_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readonly_refuses_an_old_file_it_cannot_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _old(tmp_path)
     before = sha256(path)
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     monkeypatch.setattr(store_mod, "MIGRATIONS", {SCHEMA_VERSION: lambda conn: None})
-    with pytest.raises(StoreError, match="older"):
+    # A read-only file system (root ignores file modes, so the check is what is stubbed).
+    monkeypatch.setattr(store_mod.os, "access", lambda *_: False)
+    with pytest.raises(StoreError, match="older than .* read-only here"):
         Store(path, readonly=True)
     assert sha256(path) == before
+
+
+def test_a_reader_upgrades_an_old_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _old(tmp_path)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(store_mod, "MIGRATIONS", {SCHEMA_VERSION: lambda conn: conn.execute("CREATE TABLE jdsi_new (x)")})
+    with Store(path, readonly=True) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        assert store.conn.execute("SELECT count(*) FROM jdsi_new").fetchone()[0] == 0
 
 
 # -- transactions and the event log ----------------------------------------------------------

@@ -305,14 +305,14 @@ describe('DatabaseApi', () => {
     it('a database written by a newer schema', () => {
       const error = thrown(() => api.open(build({ userVersion: 3 })));
       expect(error.kind).toBe('newer-version');
-      expect(error.message).toContain('newer jupyterlab-dsi (schema 3, this one reads 1)');
+      expect(error.message).toContain('newer jupyterlab-dsi (schema 3, this one reads 2)');
       expect(error.message).toContain('upgrade the extension');
     });
 
     it('a database of an older schema', () => {
       const error = thrown(() => api.open(build({ userVersion: 0 })));
       expect(error.kind).toBe('older-version');
-      expect(error.message).toContain('schema 0, this one reads 1');
+      expect(error.message).toContain('schema 0, this one reads 2');
     });
 
     it('a database lacking tables', () => {

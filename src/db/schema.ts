@@ -10,7 +10,7 @@
 export const APPLICATION_ID = 0x4a445349;
 
 /** The schema version this extension reads (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Table names (every table carries the `jdsi_` prefix). */
 export const Tables = {
@@ -24,7 +24,9 @@ export const Tables = {
   dataset: 'jdsi_dataset',
   datasetMember: 'jdsi_dataset_member',
   tombstone: 'jdsi_tombstone',
-  event: 'jdsi_event'
+  event: 'jdsi_event',
+  metric: 'jdsi_metric',
+  metricValue: 'jdsi_metric_value'
 } as const;
 
 /** The name of one jupyterlab-dsi table. */

@@ -190,6 +190,12 @@ export class ExplorerModel {
     this._changed.emit('method');
   }
 
+  /** The database's methods changed (one was post-processed): the list, not the view. */
+  setMethods(methods: IMethod[]): void {
+    this._methods = methods;
+    this._changed.emit('method');
+  }
+
   async setMethod(id: string): Promise<void> {
     if (id === this._methodId || !this._methods.some(m => m.id === id)) {
       return;

@@ -51,11 +51,21 @@ function weightControl(name: string, onChange: (value: number) => void): { root:
 export class ExplorerControls {
   readonly node: HTMLElement;
 
-  constructor(private readonly _model: ExplorerModel) {
+  /** `onNewMethod` opens or closes the "New method…" form. */
+  constructor(
+    private readonly _model: ExplorerModel,
+    onNewMethod: () => void
+  ) {
     const model = _model;
     this._method.className = 'jp-DSI-select jp-mod-styled';
     this._method.setAttribute('aria-label', 'Method');
     this._method.addEventListener('change', () => void model.setMethod(this._method.value));
+    const newMethod = h(
+      'button',
+      { class: 'jp-DSI-button jp-mod-styled', type: 'button', title: 'Post-process a new method: another ground truth, norm or time' },
+      'New…'
+    );
+    newMethod.addEventListener('click', onNewMethod);
 
     this._slider.type = 'range';
     this._slider.min = '0';
@@ -85,7 +95,7 @@ export class ExplorerControls {
     this.node = h(
       'div',
       { class: 'jp-DSI-controls' },
-      field('Method', this._method, this._methodDescription),
+      field('Method', h('span', { class: 'jp-DSI-methodRow' }, this._method, newMethod), this._methodDescription),
       field(
         'Time',
         h('span', { class: 'jp-DSI-time' }, prev, this._slider, next, this._play),

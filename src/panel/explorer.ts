@@ -18,7 +18,7 @@ import type { IDatasetInfo } from '../db/slices';
 import type { KernelCommand } from '../bridge/kernelLink';
 import type { NotebookBridge } from '../bridge/notebookBridge';
 import type { IProvenanceDataset } from '../bridge/provenance';
-import type { IDatasetRecord } from '../server';
+import type { IDatasetRecord, IJob } from '../server';
 import { LinkBar } from './linkBar';
 import { Notification } from '@jupyterlab/apputils';
 
@@ -39,6 +39,8 @@ export interface IExplorerOptions {
   onOpenInMain?: (panel: ExplorerPanel) => void;
   /** The notebook bridge: kernel variables, `%dsi` commands and provenance cells. */
   bridge?: IBridgeOptions;
+  /** A job started from this panel moved on (null: it is over); the status bar shows it. */
+  onJob?: (panel: ExplorerPanel, job: IJob | null) => void;
 }
 
 export interface IBridgeOptions {
@@ -171,6 +173,7 @@ export class ExplorerPanel extends Widget {
       const summary = await this._client().open(new Uint8Array(bytes));
       this._eventSeq = eventSeq;
       if (this.path === path) {
+        this._model?.setMethods(summary.methods); // a kernel or the CLI may have added one
         await this._datasets?.refresh();
         this._setState({ status: 'ready', path, summary });
       }
@@ -376,7 +379,12 @@ export class ExplorerPanel extends Widget {
       this._view = new ExplorerView(model, {
         path: () => this.path,
         // The replica catches up by reading the file again; the view and selection stay.
-        onSaved: record => this._onSaved(record)
+        onSaved: record => this._onSaved(record),
+        onJob: job => this._options.onJob?.(this, job),
+        onMethodCreated: async id => {
+          await this.refresh();
+          await this._model?.setMethod(id);
+        }
       });
     }
   }

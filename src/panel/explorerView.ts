@@ -6,7 +6,8 @@
 import type { ExplorerModel, Change } from '../model/explorer';
 import { ParallelCoordinates } from '../views/parcoords';
 import { Scatter } from '../views/scatter';
-import type { IDatasetRecord } from '../server';
+import type { IDatasetRecord, IJob } from '../server';
+import { MethodForm } from './methodForm';
 import { ExplorerControls } from './controls';
 import { h } from './dom';
 import { SaveForm } from './saveForm';
@@ -16,6 +17,10 @@ export interface IExplorerViewOptions {
   path: () => string | null;
   /** A dataset was saved: the panel refreshes its replica. */
   onSaved: (record: IDatasetRecord) => void;
+  /** A new method's job moved on (null: it is over). */
+  onJob: (job: IJob | null) => void;
+  /** A new method is in the file: catch up and show it. */
+  onMethodCreated: (methodId: string) => Promise<void>;
 }
 
 /** Narrowest room per axis (px) before the parallel coordinates scroll sideways. */
@@ -30,7 +35,10 @@ export class ExplorerView {
   ) {
     const model = _model;
     this._saveForm = new SaveForm(model, options.path, options.onSaved);
-    this._controls = new ExplorerControls(model);
+    this._methodForm = new MethodForm(model, { path: options.path, onJob: options.onJob, onCreated: options.onMethodCreated });
+    this._controls = new ExplorerControls(model, () =>
+      this._methodForm.isOpen ? this._methodForm.close() : this._methodForm.open()
+    );
     // The axes keep a readable spacing: a narrow panel (the sidebar) scrolls them sideways.
     const parcoordsHost = h('div', { class: 'jp-DSI-parcoordsCanvas' });
     this._parcoordsHost = parcoordsHost;
@@ -41,7 +49,13 @@ export class ExplorerView {
       onAxesChange: (axes, inverted) => model.setAxes(axes, inverted)
     });
     this._scatter = new Scatter(scatterHost, {
-      onShapes: shapes => model.setShapes(shapes)
+      onShapes: shapes => model.setShapes(shapes),
+      onPick: row => {
+        const id = model.table?.ids[row];
+        if (id !== undefined) {
+          this._methodForm.pick(id);
+        }
+      }
     });
 
     this._filterText.className = 'jp-DSI-filterText';
@@ -65,6 +79,7 @@ export class ExplorerView {
       'div',
       { class: 'jp-DSI-explorerView' },
       this._controls.node,
+      this._methodForm.node,
       parcoordsScroller,
       scatterHost,
       h('div', { class: 'jp-DSI-filterBar' }, h('span', { class: 'jp-DSI-fieldLabel' }, 'Filter'), this._filterText, copy, clear, this._save),
@@ -86,6 +101,7 @@ export class ExplorerView {
     this._model.changed.disconnect(this._onChange, this);
     cancelAnimationFrame(this._frame);
     this._controls.dispose();
+    this._methodForm.dispose();
     this._parcoords.destroy();
     this._scatter.destroy();
   }
@@ -168,6 +184,7 @@ export class ExplorerView {
   private readonly _save = document.createElement('button');
   private readonly _undrawn = h('p', { class: 'jp-DSI-hint jp-DSI-undrawn', 'data-testid': 'dsi-undrawn' });
   private readonly _saveForm: SaveForm;
+  private readonly _methodForm: MethodForm;
   private _dirty = new Set<Change>();
   private _frame = 0;
 }

@@ -44,6 +44,8 @@ export interface IScatterOptions {
   onShapes?: (shapes: IShape[], final: boolean) => void;
   /** The row under the pointer (nearest visible point within HOVER_RADIUS px), or null. */
   onHover?: (row: number | null) => void;
+  /** A click (no drag) on a point: its row (e.g. to pick a ground truth). */
+  onPick?: (row: number) => void;
   /** Rows that setVisible hides: not drawn (default) or drawn faintly as context. */
   hidden?: 'hide' | 'faint';
   /** Side of a point's square in CSS px; by default 4, 3 or 2 as the row count grows. */
@@ -751,14 +753,18 @@ export class Scatter {
       return;
     }
     this.endDrag(e.pointerId);
-    if (d.kind === 'pan') {
-      return;
-    }
     if (!d.moved) {
-      // A click: on empty space it clears the shapes (later, in case it starts a double-click).
-      if (e.button === 0 && this.shapes.length && this.nearestAt(this.localPoint(e)) < 0) {
+      // A click, whatever the tool: on a point it picks that row; on empty space (not panning)
+      // it clears the shapes (later, in case it starts a double-click).
+      const row = e.button === 0 ? this.nearestAt(this.localPoint(e)) : -1;
+      if (row >= 0) {
+        this.options.onPick?.(row);
+      } else if (d.kind !== 'pan' && e.button === 0 && this.shapes.length) {
         this.scheduleClear();
       }
+      return;
+    }
+    if (d.kind === 'pan') {
       return;
     }
     const shape = this.draftShape(d);

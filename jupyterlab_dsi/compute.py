@@ -1,0 +1,359 @@
+"""Post-processing: the distances of every simulation to a ground truth (seed 000, Appendix A).
+
+One simulation is read at a time, so memory stays bounded by the largest single file whatever
+the ensemble's size; within a simulation every time step is computed at once with numpy. On Dask
+(``workers=``, ``scheduler=`` or ``client=``) each worker reads its simulations' files itself and
+only the three distance series travel back, a bounded number of tasks in flight at once. The
+method and all its distances are written in one transaction at the end: an error, a cancel or a
+Ctrl-C anywhere leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from dask.distributed import Client, Future
+
+import numpy as np
+
+from . import __version__
+from .errors import DsiError
+from .fields import FieldError, Fields, check_uniform, read_fields
+from .norms import NORMS, coefficient_distance, cylindrical_weights, density_distance
+from .store import Store, new_id, now
+
+
+class PostprocessError(DsiError):
+    """Bad arguments or data for post-processing; the message names the file or value."""
+
+
+class PostprocessCancelled(PostprocessError):
+    """The caller cancelled (a ``cancel`` event, or Ctrl-C in a notebook); nothing was written."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: a cancel is not a bug.
+        return [f"{type(self).__name__}: {self}"]
+
+
+class EmptyOverlapWarning(UserWarning):
+    """Some (simulation, step) pairs share no cell of positive density with the ground truth."""
+
+
+@dataclass(frozen=True)
+class Simulation:
+    sim_id: str
+    file: Path
+    steps: int
+
+
+def simulations(store: Store) -> list[Simulation]:
+    rows = store.conn.execute(
+        """SELECT s.sim_id, s.path, s.times, src.path AS source
+           FROM jdsi_simulation s JOIN jdsi_source src ON src.id = s.source_id
+           ORDER BY s.sim_id"""
+    ).fetchall()
+    without = [r["sim_id"] for r in rows if r["path"] is None]
+    if without:
+        # Tables (Cinema, DSI, CSV) bring parameters and metrics, not fields to compare.
+        raise PostprocessError(
+            f"{len(without)} of {len(rows)} simulations (e.g. {without[0]!r}) have no field file: "
+            "post-processing compares density fields, so ingest an ensemble folder whose files hold them"
+        )
+    return [
+        Simulation(r["sim_id"], Path(r["source"]).parent / r["path"], len(json.loads(r["times"])))
+        for r in rows
+    ]
+
+
+def _load(sim: Simulation) -> Fields:
+    try:
+        return read_fields(sim.file)
+    except FieldError as exc:
+        raise PostprocessError(f"simulation {sim.sim_id!r}: {exc}") from None
+
+
+Distances = tuple[np.ndarray, np.ndarray, np.ndarray]
+Progress = Callable[[int, int], None]
+
+DASK_HINT = 'Dask is not installed: pip install "jupyterlab-dsi[dask]"'
+# A dead worker's tasks are rescheduled by the scheduler; `retries` reruns a task that raised
+# something unexpected (a flaky network file system). Input errors come back as values instead,
+# so that a bad file is not read three times.
+RETRIES = 2
+
+
+@dataclass(frozen=True)
+class _Failed:
+    message: str
+
+
+def distances(
+    gt: Fields, fields: Fields, norm: str, gt_time: int | None, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(d_shock, d_edge, d_density), each shaped (T,), for one simulation."""
+    if gt_time is None:
+        ref_density, ref_shock, ref_edge = gt.density, gt.shock, gt.edge
+    else:
+        ref_density = gt.density[gt_time][None]
+        ref_shock, ref_edge = gt.shock[gt_time][None], gt.edge[gt_time][None]
+    return (
+        coefficient_distance(ref_shock, fields.shock, norm),
+        coefficient_distance(ref_edge, fields.edge, norm),
+        density_distance(ref_density, fields.density, weights, norm),
+    )
+
+
+def _check_compatible(sim: Simulation, gt: Fields, fields: Fields, gt_time: int | None) -> None:
+    if fields.r.shape != gt.r.shape or fields.z.shape != gt.z.shape or not (
+        np.allclose(fields.r, gt.r) and np.allclose(fields.z, gt.z)
+    ):
+        raise PostprocessError(
+            f"simulation {sim.sim_id!r}: {sim.file}: its grid ({fields.r.size}x{fields.z.size}) "
+            f"differs from the ground truth's ({gt.r.size}x{gt.z.size}); distances need the same grid"
+        )
+    for name in ("shock", "edge"):
+        if getattr(fields, name).shape[1] != getattr(gt, name).shape[1]:
+            raise PostprocessError(
+                f"simulation {sim.sim_id!r}: {sim.file}: {name} has {getattr(fields, name).shape[1]} "
+                f"coefficients, the ground truth {getattr(gt, name).shape[1]}"
+            )
+    if gt_time is None and fields.time.size != gt.time.size:
+        raise PostprocessError(
+            f"simulation {sim.sim_id!r}: {sim.file}: {fields.time.size} time steps against the "
+            f"ground truth's {gt.time.size}; use --gt-time INDEX to compare every step with one step"
+        )
+
+
+def simulation_distances(sim: Simulation, gt: Fields, norm: str, gt_time: int | None) -> Distances:
+    """Read one simulation and compute its (d_shock, d_edge, d_density): the unit of work."""
+    fields = _load(sim)
+    _check_compatible(sim, gt, fields, gt_time)
+    return distances(gt, fields, norm, gt_time, cylindrical_weights(gt.r))
+
+
+def _task(sim: Simulation, gt: Fields, norm: str, gt_time: int | None) -> Distances | _Failed:
+    """What a Dask worker runs; looked up by name so the worker needs jupyterlab_dsi installed."""
+    try:
+        return simulation_distances(sim, gt, norm, gt_time)
+    except PostprocessError as exc:
+        return _Failed(str(exc))
+
+
+def postprocess(
+    db: str | Path,
+    ground_truth: str,
+    norm: str,
+    gt_time: int | None = None,
+    description: str = "",
+    progress: Progress | None = None,
+    *,
+    cancel: threading.Event | None = None,
+    client: Client | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> str:
+    """Compute a new method's distances for every simulation and step; returns the method id.
+
+    ``progress(done, total)`` is called after each simulation; ``cancel`` is checked between
+    simulations and, once set, raises :class:`PostprocessCancelled` with nothing written. At most
+    one of ``client``, ``workers`` (a local cluster of that many processes, closed at the end) and
+    ``scheduler`` (an address) runs the work on Dask; none runs it in this process.
+    """
+    if norm not in NORMS:
+        raise PostprocessError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    if sum(x is not None for x in (client, workers, scheduler)) > 1:
+        raise PostprocessError("give at most one of client, workers and scheduler")
+    if workers is not None and workers < 1:
+        raise PostprocessError(f"workers must be at least 1, not {workers}")
+    with Store(db) as store:
+        sims = simulations(store)
+        gt_sim, gt = _ground_truth(store, sims, ground_truth, gt_time)
+        if client is None and workers is None and scheduler is None:
+            results = _run_local(sims, gt, norm, gt_time, progress, cancel)
+        else:
+            with _dask_client(client, workers, scheduler) as dask_client:
+                results = _run_dask(dask_client, sims, gt_sim, norm, gt_time, progress, cancel)
+        rows = _rows(sims, results)
+        return _write(store, ground_truth, norm, gt_time, description, rows)
+
+
+def _ground_truth(
+    store: Store, sims: list[Simulation], ground_truth: str, gt_time: int | None
+) -> tuple[Simulation, Fields]:
+    """The ground truth's simulation and fields, checked (uniform grid, --gt-time in range)."""
+    by_id = {s.sim_id: s for s in sims}
+    if ground_truth not in by_id:
+        examples = ", ".join(s.sim_id for s in sims[:5])
+        raise PostprocessError(
+            f"unknown ground truth {ground_truth!r}: {store.path} has {len(sims)} simulations"
+            + (f" (e.g. {examples})" if examples else "")
+        )
+    gt_sim = by_id[ground_truth]
+    gt = _load(gt_sim)
+    check_uniform(gt_sim.file, "R", gt.r)
+    check_uniform(gt_sim.file, "z", gt.z)
+    if gt_time is not None and not 0 <= gt_time < gt.time.size:
+        raise PostprocessError(
+            f"--gt-time {gt_time} is outside the ground truth's steps 0..{gt.time.size - 1}"
+        )
+    return gt_sim, gt
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise PostprocessCancelled("post-processing cancelled; nothing was written")
+
+
+def _run_local(
+    sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None,
+    progress: Progress | None, cancel: threading.Event | None,
+) -> dict[str, Distances]:
+    results: dict[str, Distances] = {}
+    for done, sim in enumerate(sims, start=1):
+        _check_cancel(cancel)
+        results[sim.sim_id] = simulation_distances(sim, gt, norm, gt_time)
+        if progress:
+            progress(done, len(sims))
+    _check_cancel(cancel)
+    return results
+
+
+def _import_distributed() -> Any:
+    try:
+        import dask.distributed
+    except ImportError:
+        raise PostprocessError(DASK_HINT) from None
+    return dask.distributed
+
+
+@contextmanager
+def _dask_client(client: Client | None, workers: int | None, scheduler: str | None) -> Iterator[Client]:
+    """The caller's client, or one on a new local cluster or a scheduler, closed at the end."""
+    if client is not None:
+        yield client
+        return
+    distributed = _import_distributed()
+    if scheduler is not None:
+        try:
+            own = distributed.Client(scheduler, timeout="10s", set_as_default=False)
+        except (OSError, ValueError, TypeError) as exc:  # refused, timed out, a malformed address
+            raise PostprocessError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+        with own:
+            yield own
+        return
+    # Processes, one thread each: the work is numpy on one simulation, and processes sidestep
+    # the GIL between the reads and the reductions.
+    with distributed.LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, distributed.Client(cluster, set_as_default=False) as own:
+        yield own
+
+
+def _run_dask(
+    client: Client, sims: list[Simulation], gt_sim: Simulation, norm: str, gt_time: int | None,
+    progress: Progress | None, cancel: threading.Event | None,
+) -> dict[str, Distances]:
+    distributed = _import_distributed()
+    # The ground truth is read once by a task rather than scattered: the scheduler recomputes a
+    # task whose worker died, but scattered data dies with its worker.
+    gt_future = client.submit(_load, gt_sim, pure=False, retries=RETRIES)
+    # A few tasks per worker keep every worker busy while the results held stay bounded.
+    window = max(4, 4 * len(client.scheduler_info().get("workers", {})))
+    todo = iter(sims)
+    pending: dict[Future, str] = {}
+    results: dict[str, Distances] = {}
+
+    def submit(count: int) -> None:
+        for sim in (s for _, s in zip(range(count), todo)):
+            future = client.submit(_task, sim, gt_future, norm, gt_time, pure=False, retries=RETRIES)
+            pending[future] = sim.sim_id
+
+    submit(window)
+    arrived = distributed.as_completed(list(pending), loop=client.loop)
+    try:
+        while pending:
+            _check_cancel(cancel)
+            done = arrived.next_batch(block=False)
+            if not done:  # poll, so that a cancel is seen while a long simulation runs
+                time.sleep(0.02)
+                continue
+            for future in done:
+                value = future.result()
+                if isinstance(value, _Failed):
+                    raise PostprocessError(value.message)
+                results[pending.pop(future)] = value
+                if progress:
+                    progress(len(results), len(sims))
+            before = set(pending)
+            submit(len(done))
+            arrived.update([f for f in pending if f not in before])
+        _check_cancel(cancel)
+        return results
+    finally:
+        client.cancel(list(pending) + [gt_future])
+
+
+def _rows(sims: list[Simulation], results: dict[str, Distances]) -> list[tuple[int, str, float | None, float | None, float | None]]:
+    """Rows in simulation order, whatever order the results arrived in; warns on empty D+."""
+    rows = []
+    empty = 0
+    for sim in sims:
+        d_shock, d_edge, d_density = results[sim.sim_id]
+        empty += int(np.isnan(d_density).sum())
+        for t in range(d_density.size):
+            rows.append((t, sim.sim_id, _real(d_shock[t]), _real(d_edge[t]), _real(d_density[t])))
+    if empty:
+        warnings.warn(
+            f"{empty} (simulation, step) pairs share no cell of positive density with the "
+            "ground truth (empty D+): their density distance is stored as NULL, not 0",
+            EmptyOverlapWarning,
+            stacklevel=3,
+        )
+    return rows
+
+
+def _write(
+    store: Store, ground_truth: str, norm: str, gt_time: int | None, description: str, rows: list[tuple[Any, ...]]
+) -> str:
+    method_id = new_id()
+    with store.write() as conn:
+        gt_row = conn.execute(
+            "SELECT id FROM jdsi_ground_truth WHERE sim_id = ? ORDER BY created_at LIMIT 1",
+            (ground_truth,),
+        ).fetchone()
+        gt_id = gt_row[0] if gt_row else new_id()
+        if not gt_row:
+            conn.execute(
+                "INSERT INTO jdsi_ground_truth (id, sim_id, description, created_at) VALUES (?,?,?,?)",
+                (gt_id, ground_truth, "", now()),
+            )
+        conn.execute(
+            """INSERT INTO jdsi_method (id, ground_truth_id, norm, gt_time, description,
+               code_version, created_at) VALUES (?,?,?,?,?,?,?)""",
+            (method_id, gt_id, norm, gt_time, description, f"jupyterlab-dsi {__version__}", now()),
+        )
+        conn.executemany(
+            "INSERT INTO jdsi_distance (method_id, t, sim_id, d_shock, d_edge, d_density) "
+            "VALUES (?,?,?,?,?,?)",
+            ((method_id, *row) for row in rows),
+        )
+        Store.log_event(
+            conn,
+            "method.created",
+            method_id,
+            {"ground_truth": ground_truth, "norm": norm, "gt_time": gt_time, "rows": len(rows)},
+        )
+    return method_id
+
+
+def _real(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)

@@ -1,0 +1,52 @@
+"""Readers of the inputs that are not ensemble directories: each returns a :class:`Table`.
+
+:func:`detect` names the format of a path; :func:`read` reads it. None of them writes to its
+input; the DSI reader opens the database with SQLite's read-only mode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import cinema, csv_table, dsi_sqlite
+from .table import IngestError, Table, classify
+
+FORMATS = ("auto", "ensemble", "cinema", "dsi-sqlite", "csv")
+
+
+def detect(source: Path) -> str:
+    """'ensemble' | 'cinema' | 'dsi-sqlite' | 'csv' from the path and, for files, the bytes."""
+    if source.is_dir():
+        if (source / "simulations.csv").is_file():
+            return "ensemble"
+        if source.suffix == ".cdb" or (source / "data.csv").is_file():
+            return "cinema"
+        return "ensemble"  # whose reader says that simulations.csv is missing
+    if not source.is_file():
+        raise IngestError(
+            f"{source}: no such file or folder (an ensemble directory, a *.cdb folder, a DSI "
+            "SQLite file or a CSV; make a sample with `jupyter dsi sample OUT_DIR`)"
+        )
+    if dsi_sqlite.is_sqlite(source):
+        return "dsi-sqlite"
+    if source.name == "simulations.csv":
+        return "ensemble"
+    if source.name == "data.csv" and source.parent.suffix == ".cdb":
+        return "cinema"
+    return "csv"
+
+
+def read(
+    source: Path, fmt: str, id_column: str | None = None, metrics: list[str] | None = None
+) -> Table:
+    """The Table of a non-ensemble source (``fmt`` as :func:`detect` names it)."""
+    if fmt == "cinema":
+        return cinema.read(source, id_column, metrics)
+    if fmt == "csv":
+        return csv_table.read(source, id_column, metrics)
+    if id_column is not None:
+        raise IngestError("--id-column applies to a CSV or a Cinema database; DSI names runs by sim_id")
+    return dsi_sqlite.read(source, metrics)
+
+
+__all__ = ["FORMATS", "IngestError", "Table", "classify", "detect", "read"]

@@ -1,0 +1,219 @@
+"""A SQLite database written by LANL's DSI, opened read-only and never changed.
+
+DSI writes a ``simulation(sim_id, ...)`` table and data tables that carry a ``sim_id`` column;
+it may add ``dsi_units(table_name, column_name, unit)`` (older DSI: ``column`` for
+``column_name``). A table with at most one row per run gives per-run columns; one with several
+rows per run (CloverLeaf's ``output``) gives per-step columns. Tables without a ``sim_id``
+column (DSI's runTable, data cards) are not about runs and are left out.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ..store import APPLICATION_ID, SQLITE_MAGIC, inspect_file, quote_identifier
+from .table import (
+    IngestError, RunColumn, StepColumn, Table, check_names, finite_number, is_file_column,
+)
+
+# Columns that order a run's rows into steps, best first. CloverLeaf's `timestep` is the step
+# size, not an index: a candidate with ties within a run cannot order it and is passed over.
+STEP_ORDER = ("step", "timestep", "time")
+SKIPPED = ("dsi_units",)
+
+
+def affinity(declared: str) -> str:
+    """SQLite's column affinity for a declared type (https://sqlite.org/datatype3.html, 3.1)."""
+    decl = declared.upper()
+    if "INT" in decl:
+        return "INTEGER"
+    if any(word in decl for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not decl or "BLOB" in decl:
+        return "BLOB"
+    if any(word in decl for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+def is_sqlite(path: Path) -> bool:
+    """Whether the file starts as every SQLite database does."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write: the source's bytes stay as they are."""
+    if not is_sqlite(path):
+        raise IngestError(f"{path}: not an SQLite database")
+    if inspect_file(path)[0] == APPLICATION_ID:
+        raise IngestError(
+            f"{path}: a jupyterlab-dsi database, not a DSI one; open it directly instead of ingesting it"
+        )
+    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+
+
+def read(path: Path, metrics: list[str] | None = None) -> Table:
+    conn = connect_readonly(path)
+    try:
+        return _read(conn, path, set(metrics or []))
+    except sqlite3.DatabaseError as exc:
+        raise IngestError(f"{path}: cannot be read as SQLite ({exc})") from None
+    finally:
+        conn.close()
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
+    return [(r[1], r[2] or "") for r in conn.execute(f"PRAGMA table_info({quote_identifier(table)})")]
+
+
+def _units(conn: sqlite3.Connection, tables: list[str]) -> dict[tuple[str, str], str]:
+    if "dsi_units" not in tables:
+        return {}
+    names = [c for c, _ in _columns(conn, "dsi_units")]
+    column = next((c for c in ("column_name", "column") if c in names), None)
+    if "table_name" not in names or column is None or "unit" not in names:
+        return {}  # a layout this reader does not know: units are a nicety, not a reason to fail
+    sql = f"SELECT table_name, {quote_identifier(column)}, unit FROM dsi_units"
+    return {(t, c): u for t, c, u in conn.execute(sql) if t and c and u}
+
+
+def _rows(conn: sqlite3.Connection, table: str, names: list[str]) -> list[tuple[Any, ...]]:
+    select = f"SELECT {', '.join(quote_identifier(n) for n in names)} FROM {quote_identifier(table)}"
+    try:
+        return conn.execute(select + " ORDER BY rowid").fetchall()
+    except sqlite3.OperationalError:  # a WITHOUT ROWID table: its own key order
+        return conn.execute(select).fetchall()
+
+
+def _typed(path: Path, table: str, name: str, numeric: bool, values: list[Any], where: list[str]) -> list[Any]:
+    """Values as numbers or text; numbers stored as text in a numeric column are parsed."""
+    out = []
+    for value, sim_id in zip(values, where):
+        if isinstance(value, bytes):
+            raise IngestError(
+                f"{path}, table {table}, column {name}, sim_id {sim_id}: a binary value; "
+                "only numbers and text can be ingested (leave the column out in a copy)"
+            )
+        if numeric and isinstance(value, str):
+            number = finite_number(value)
+            if number is None and value.strip().lower() not in ("", "nan"):
+                raise IngestError(
+                    f"{path}, table {table}, column {name}, sim_id {sim_id}: {value!r} in a numeric "
+                    "column; fix the value or the column's type in a copy of the database"
+                )
+            value = number
+        if isinstance(value, float) and not value == value:  # NaN stored as a REAL
+            value = None
+        out.append(value)
+    return out
+
+
+def _read(conn: sqlite3.Connection, path: Path, metrics: set[str]) -> Table:
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+    )]
+    if "simulation" not in tables:
+        raise IngestError(
+            f"{path}: no 'simulation' table, so not a database written by DSI (tables: "
+            f"{', '.join(tables) or 'none'}); for other data export a CSV with one row per run "
+            "and ingest that"
+        )
+    units = _units(conn, tables)
+    table_obj = Table(kind="dsi-sqlite", path=path, sim_ids=_sim_ids(conn, path))
+    known = set(table_obj.sim_ids)
+    taken: set[str] = set()
+    for table in ["simulation", *(t for t in tables if t not in ("simulation", *SKIPPED))]:
+        declared = _columns(conn, table)
+        names = [n for n, _ in declared]
+        if "sim_id" not in names:
+            continue
+        data = [n for n in names if n != "sim_id"]
+        if not data:
+            continue
+        rows = _rows(conn, table, ["sim_id", *data])
+        by_sim: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for number, row in enumerate(rows, start=1):
+            sim_id = None if row[0] is None else str(row[0])
+            if sim_id not in known:
+                raise IngestError(
+                    f"{path}, table {table}, row {number}: sim_id {row[0]!r} is not in the "
+                    "simulation table; every row must belong to a run"
+                )
+            by_sim[sim_id].append(row[1:])
+        kinds = dict(declared)
+        per_step = any(len(v) > 1 for v in by_sim.values())
+        if per_step:
+            _order_steps(table, data, kinds, by_sim, table_obj)
+        for i, name in enumerate(data):
+            label = name if name not in taken else f"{table}.{name}"
+            check_names(f"{path}, table {table}", [label])
+            taken.add(label)
+            numeric = _numeric(kinds[name], [r[i] for rs in by_sim.values() for r in rs])
+            common = dict(numeric=numeric, unit=units.get((table, name)),
+                          file=is_file_column(name) or table == "viz_files")
+            if per_step:
+                values = {
+                    s: _typed(path, table, name, numeric, [r[i] for r in by_sim[s]], [s] * len(by_sim[s]))
+                    for s in table_obj.sim_ids if s in by_sim
+                }
+                table_obj.steps.append(StepColumn(label, values, **common))
+            else:
+                cells = [by_sim[s][0][i] if by_sim.get(s) else None for s in table_obj.sim_ids]
+                values = _typed(path, table, name, numeric, cells, table_obj.sim_ids)
+                table_obj.columns.append(RunColumn(label, values, metric=label in metrics, **common))
+    return table_obj
+
+
+def _sim_ids(conn: sqlite3.Connection, path: Path) -> list[str]:
+    if "sim_id" not in [n for n, _ in _columns(conn, "simulation")]:
+        raise IngestError(f"{path}: the simulation table has no sim_id column, so DSI did not write it")
+    ids: dict[str, int] = {}
+    for number, (value,) in enumerate(_rows(conn, "simulation", ["sim_id"]), start=1):
+        if value is None or str(value) in ids:
+            what = "no sim_id" if value is None else f"duplicate sim_id {value!r} (first at row {ids[str(value)]})"
+            raise IngestError(f"{path}, table simulation, row {number}: {what}; sim_ids must be unique")
+        ids[str(value)] = number
+    if not ids:
+        raise IngestError(f"{path}: the simulation table has no rows")
+    return list(ids)
+
+
+def _numeric(declared: str, values: list[Any]) -> bool:
+    """By affinity; an untyped (BLOB-affinity) column by what it holds."""
+    kind = affinity(declared)
+    if kind != "BLOB":
+        return kind != "TEXT"
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, (int, float)) for v in present)
+
+
+def _order_steps(
+    table: str, data: list[str], kinds: dict[str, str],
+    by_sim: dict[str, list[tuple[Any, ...]]], out: Table,
+) -> None:
+    """Sort each run's rows into step order, and take its times from a ``time`` column."""
+    for key in STEP_ORDER:
+        if key not in data or affinity(kinds[key]) == "TEXT":
+            continue
+        i = data.index(key)
+        columns = [[r[i] for r in rows] for rows in by_sim.values()]
+        usable = all(
+            all(isinstance(v, (int, float)) for v in col) and len(set(col)) == len(col) for col in columns
+        )
+        if usable:
+            for rows in by_sim.values():
+                rows.sort(key=lambda r: r[i])
+            break
+    if "time" in data:
+        i = data.index("time")
+        for sim_id, rows in by_sim.items():
+            times = [r[i] for r in rows]
+            if sim_id not in out.times and all(isinstance(v, (int, float)) for v in times):
+                out.times[sim_id] = [float(v) for v in times]

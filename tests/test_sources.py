@@ -1,0 +1,299 @@
+"""Ingest of Cinema, DSI SQLite and plain CSV sources, on the real files of ../shared/realdata.
+
+Every test copies what it reads to a temporary folder first: the shared files are never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jupyterlab_dsi import store as store_mod
+from jupyterlab_dsi.query import select
+from jupyterlab_dsi.store import SCHEMA_SQL, SCHEMA_VERSION, Store
+
+from conftest import Ensemble, Result, query, sha256, write_csv
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+pytestmark = pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is not here")
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def real(tmp_path: Path) -> Callable[[str], Path]:
+    """Copy one file or folder of realdata under tmp_path (writable) and return the copy."""
+
+    def copy(relative: str) -> Path:
+        src, dst = REALDATA / relative, tmp_path / "src" / relative
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+        for p in [dst, *dst.rglob("*")]:
+            p.chmod(p.stat().st_mode | 0o200)
+        return dst
+
+    return copy
+
+
+def ingest_ok(cli: Cli, source: Path, db: Path, *options: object) -> Result:
+    res = cli("ingest", "-q", source, "--db", db, *options)
+    assert res.code == 0, res.err
+    return res
+
+
+def metrics(db: Path) -> dict[str, tuple[str, int, str | None]]:
+    return {r[0]: r[1:] for r in query(db, "SELECT name, kind, per_step, unit FROM jdsi_metric")}
+
+
+def parameters(db: Path) -> dict[str, tuple[str, str | None]]:
+    return {r[0]: r[1:] for r in query(db, "SELECT name, kind, levels FROM jdsi_parameter")}
+
+
+# -- DSI SQLite --------------------------------------------------------------------------------
+
+
+def test_dsi_wildfire(cli: Cli, real: Callable[[str], Path], tmp_path: Path) -> None:
+    source = real("dsi-wildfire/dsi_wildfire.db")
+    before = sha256(source)
+    db = tmp_path / "w.sqlite"
+    ingest_ok(cli, source, db, "--metrics", "burned_area")
+    assert sha256(source) == before  # opened read-only: not one byte changed
+    assert query(db, "SELECT count(*) FROM jdsi_simulation WHERE path IS NULL AND sha256 IS NULL "
+                 "AND times = '[]'") == [(1889,)]
+    assert query(db, "SELECT kind, sha256 FROM jdsi_source") == [("dsi-sqlite", before)]
+    params = parameters(db)
+    assert params["fuels"][0] == "categorical" and params["wind_speed"][0] == "categorical"
+    found = metrics(db)
+    assert found["burned_area"] == ("number", 0, None)
+    assert found["FILE"] == ("file", 0, None)  # URLs: kept, never an axis
+    assert "FILE" not in params and "rationale_if_unsafe" not in params
+    # NULL in the DSI file (NaN in the CSV) is missing: no row stored.
+    assert query(db, "SELECT count(*) FROM jdsi_metric_value WHERE name = 'rationale_if_unsafe'")[0][0] < 1889
+    res = cli("select", "--db", db, "--where", "burned_area > 10", "--format", "csv")
+    assert res.code == 0, res.err
+    lines = res.out_lines
+    assert lines[0].split(",")[:2] == ["sim_id", "t"] and "burned_area" in lines[0].split(",")
+    assert len(lines) - 1 == query(db, "SELECT count(*) FROM jdsi_metric_value "
+                                   "WHERE name = 'burned_area' AND value > 10")[0][0] > 1000
+
+
+def test_dsi_clover_per_step_and_units(cli: Cli, real: Callable[[str], Path], tmp_path: Path) -> None:
+    source = real("dsi-clover3d/dsi_clover3d.db")
+    # DSI writes units in dsi_units when its reader knows them; add some to the copy.
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE dsi_units (table_name TEXT, column_name TEXT, unit TEXT)")
+        conn.executemany("INSERT INTO dsi_units VALUES (?,?,?)",
+                         [("output", "time", "s"), ("input", "state2_density", "g/cc")])
+    conn.close()
+    before = sha256(source)
+    db = tmp_path / "c.sqlite"
+    ingest_ok(cli, source, db)
+    assert sha256(source) == before
+    assert query(db, "SELECT count(*) FROM jdsi_simulation") == [(8,)]
+    assert query(db, "SELECT name, kind, unit FROM jdsi_parameter WHERE name = 'state2_density'") == [
+        ("state2_density", "categorical", "g/cc")
+    ]
+    found = metrics(db)
+    assert found["time"] == ("number", 1, "s") and found["wall_clock"] == ("number", 1, None)
+    assert found["control"] == ("text", 1, None)
+    assert found["image_filepath"] == ("file", 1, None)  # viz_files: paths only
+    # 90 steps per run, ordered by `step` (CloverLeaf's `timestep` is the step size).
+    assert query(db, "SELECT min(t), max(t), count(*) FROM jdsi_metric_value WHERE name = 'step'") == [(0, 89, 720)]
+    assert query(db, "SELECT value FROM jdsi_metric_value WHERE name = 'step' AND sim_id = '3' AND t = 4") == [(5,)]
+    times = query(db, "SELECT times FROM jdsi_simulation WHERE sim_id = '1'")[0][0]
+    assert times.startswith("[0.0, 0.04")
+    assert query(db, "SELECT value FROM jdsi_metric_value WHERE name = 'image_filepath' AND sim_id = '1' AND t = 0") == [
+        ("run_1/clover.00000.00001.00000.vtk",)
+    ]
+    with Store(db, readonly=True) as store:
+        chosen = select(store, None, time=10, where="state2_density >= 8 and wall_clock > 0")
+        assert sorted(r[0] for r in chosen.rows) == ["7", "8"]
+        assert {r[1] for r in chosen.rows} == {10}
+        assert len(select(store, None).rows) == 8 * 90
+
+
+def test_sqlite_that_is_not_dsi(cli: Cli, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE runs (id INTEGER, x REAL)")
+    conn.close()
+    before = sha256(other)
+    db = tmp_path / "db.sqlite"
+    res = cli("ingest", "-q", other, "--db", db)
+    assert res.code == 2 and len(res.err_lines) == 1
+    assert "no 'simulation' table" in res.err and "runs" in res.err
+    assert not db.exists() and sha256(other) == before
+
+
+# -- plain CSV ---------------------------------------------------------------------------------
+
+
+def test_wildfire_csv(cli: Cli, real: Callable[[str], Path], tmp_path: Path) -> None:
+    source = real("dsi-wildfire/wildfiredata.csv")
+    db = tmp_path / "w.sqlite"
+    ingest_ok(cli, source, db, "--metrics", "burned_area")
+    assert query(db, "SELECT count(*), min(sim_id) FROM jdsi_simulation") == [(1889, "row00000")]
+    assert query(db, "SELECT kind FROM jdsi_source") == [("csv",)]
+    assert metrics(db)["burned_area"] == ("number", 0, None)
+    assert query(db, "SELECT value FROM jdsi_metric_value WHERE name = 'FILE' AND sim_id = 'row00000'")[0][0].startswith(
+        "https://wifire-data.sdsc.edu/"
+    )
+    # Empty cells are missing, not empty text.
+    assert query(db, "SELECT count(*) FROM jdsi_metric_value WHERE value = ''") == [(0,)]
+    res = cli("select", "--db", db, "--where", "burned_area > 150000 and fuels == 'ST5_FF_DUET'", "--format", "json")
+    assert res.code == 0, res.err
+    expected = query(db, """SELECT count(*) FROM jdsi_metric_value m JOIN jdsi_param_value p
+                            ON p.sim_id = m.sim_id AND p.name = 'fuels'
+                            WHERE m.name = 'burned_area' AND m.value > 150000 AND p.value = 'ST5_FF_DUET'""")
+    assert res.out.count('"sim_id"') == expected[0][0] > 0
+
+
+def test_csv_names_that_need_backquotes(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "runs.csv"
+    write_csv(source, [{"run": f"r{i}", "wind speed": i % 3, "a.b": i * 1.5, "d_loss": 0.1 * i} for i in range(30)])
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, source, db)
+    assert query(db, "SELECT min(sim_id) FROM jdsi_simulation") == [("r0",)]  # first column, unique
+    assert set(parameters(db)) == {"wind speed", "a.b"}
+    assert metrics(db)["d_loss"] == ("number", 0, None)  # d_* columns are metrics
+    res = cli("select", "--db", db, "--where", "`wind speed` == 1 and `a.b` < 20 and d_loss > 0.5", "--format", "csv")
+    assert res.code == 0, res.err
+    assert [line.split(",")[0] for line in res.out_lines[1:]] == ["r10", "r13", "r7"]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        ("sim_id,x\na,1\nb,2\na,3\n", ["row 4", "duplicate sim_id 'a'", "first at row 2"]),
+        ("", ["empty file"]),
+        ("sim_id,x\n", ["no runs"]),
+        ("sim_id,t\na,1\n", ["'t'", "reserves"]),
+    ],
+    ids=["duplicate id", "empty", "header only", "reserved name"],
+)
+def test_csv_errors(cli: Cli, tmp_path: Path, content: str, fragments: list[str]) -> None:
+    source = tmp_path / "runs.csv"
+    source.write_text(content)
+    db = tmp_path / "db.sqlite"
+    res = cli("ingest", "-q", source, "--db", db)
+    assert res.code == 2 and len(res.err_lines) == 1, res.err
+    for fragment in fragments:
+        assert fragment in res.err
+    assert str(source) in res.err
+    assert not db.exists()
+
+
+def test_csv_unknown_options(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "runs.csv"
+    write_csv(source, [{"a": 1, "b": 2}, {"a": 2, "b": 3}])
+    for option, value in (("--id-column", "nope"), ("--metrics", "b,nope")):
+        res = cli("ingest", "-q", source, "--db", tmp_path / "db.sqlite", option, value)
+        assert res.code == 2 and "'nope'" in res.err or "nope" in res.err, res.err
+        assert not (tmp_path / "db.sqlite").exists()
+
+
+# -- Cinema ------------------------------------------------------------------------------------
+
+
+def test_cinema_sphere(cli: Cli, real: Callable[[str], Path], tmp_path: Path) -> None:
+    source = real("cinema/sphere.cdb")
+    db = tmp_path / "s.sqlite"
+    ingest_ok(cli, source, db)
+    assert query(db, "SELECT count(*), min(sim_id) FROM jdsi_simulation") == [(20, "row00000")]
+    assert query(db, "SELECT kind, path FROM jdsi_source") == [("cinema", str((source / "data.csv").resolve()))]
+    assert parameters(db)["phi"][0] == "numeric"
+    assert metrics(db)["theta"] == ("number", 0, None)  # never varies: a metric, not an axis
+    assert query(db, "SELECT value FROM jdsi_metric_value WHERE name = 'FILE' AND sim_id = 'row00000'") == [
+        ("image/-180/0.png",)
+    ]
+
+
+def test_cinema_uncertainty_bubbles_without_images(cli: Cli, real: Callable[[str], Path], tmp_path: Path) -> None:
+    source = real("cinema/uncertainty_bubbles.cdb") / "data.csv"  # the data.csv itself works too
+    db = tmp_path / "u.sqlite"
+    ingest_ok(cli, source, db)
+    assert query(db, "SELECT count(*) FROM jdsi_simulation") == [(409,)]
+    found = metrics(db)
+    assert sum(1 for kind, _, _ in found.values() if kind == "file") == 8
+    assert query(db, "SELECT value FROM jdsi_metric_value WHERE name = 'FILE_gaussian' AND sim_id = 'row00001'") == [
+        ("timesteps.0001_gaussian.png",)
+    ]
+    assert len(parameters(db)) + len(found) == 22 + 8
+
+
+def test_cinema_big_bogus_nan(cli: Cli, real: Callable[[str], Path], tmp_path: Path) -> None:
+    source = real("cinema/big_bogus_4.cdb")
+    db = tmp_path / "b.sqlite"
+    ingest_ok(cli, source, db)
+    assert query(db, "SELECT count(*) FROM jdsi_simulation") == [(10000,)]
+    params = parameters(db)
+    assert params["Integer_0"][0] == "numeric" and params["Float_1"][0] == "numeric"
+    assert metrics(db)["String_2"] == ("text", 0, None)
+    assert metrics(db)["FILE_IMG_6"] == ("file", 0, None)
+    nan_cells = sum(1 for line in (source / "data.csv").read_text().splitlines()[1:]
+                    if line.split(",")[0] in ("NaN", ""))
+    assert nan_cells > 0
+    assert query(db, "SELECT count(*) FROM jdsi_param_value WHERE name = 'Integer_0' AND value IS NULL") == [(nan_cells,)]
+    assert query(db, "SELECT count(*) FROM jdsi_param_value WHERE typeof(value) = 'text' AND name = 'Float_1'") == [(0,)]
+
+
+def test_cdb_without_data_csv(cli: Cli, tmp_path: Path) -> None:
+    cdb = tmp_path / "empty.cdb"
+    cdb.mkdir()
+    res = cli("ingest", "-q", cdb, "--db", tmp_path / "db.sqlite")
+    assert res.code == 2 and len(res.err_lines) == 1
+    assert "data.csv: no such file" in res.err and str(cdb) in res.err
+    assert not (tmp_path / "db.sqlite").exists()
+
+
+# -- mixing with ensembles, and the schema migration -------------------------------------------
+
+
+def test_ensemble_select_unchanged_by_metrics(
+    cli: Cli, method: tuple[Ensemble, Path, str]
+) -> None:
+    _, db, method_id = method
+    with Store(db, readonly=True) as store:
+        chosen = select(store, method_id, time=0)
+    assert chosen.columns == ["sim_id", "t", "cs", "profile", "energy", "d_shock", "d_edge", "d_density"]
+    assert query(db, "SELECT kind FROM jdsi_source") == [("ensemble",)]
+
+
+def _as_version_1(db: Path) -> None:
+    """What jupyterlab-dsi wrote before schema 2: the same file without the metric tables."""
+    conn = sqlite3.connect(db)
+    conn.executescript("DROP TABLE jdsi_metric_value; DROP TABLE jdsi_metric; PRAGMA user_version = 1;")
+    conn.close()
+
+
+def test_migration_1_to_2(cli: Cli, ingested: tuple[Ensemble, Path]) -> None:
+    assert SCHEMA_VERSION == 2 and 1 in store_mod.MIGRATIONS
+    _, db = ingested
+    _as_version_1(db)
+    with Store(db, readonly=True) as store:  # a reader upgrades the file once, in a transaction
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    fresh = sqlite3.connect(":memory:")
+    fresh.executescript(SCHEMA_SQL)
+    shape = "SELECT name, sql FROM sqlite_master WHERE name LIKE 'jdsi_metric%' ORDER BY name"
+    normal = lambda rows: [(n, " ".join(s.split())) for n, s in rows]  # noqa: E731
+    assert normal(query(db, shape)) == normal(fresh.execute(shape).fetchall())
+    assert query(db, "SELECT count(*) FROM jdsi_simulation") == [(6,)]
+    res = cli("select", "--db", db, "--format", "csv")  # no method, no metrics: each run at t = 0
+    assert res.code == 0 and len(res.out_lines) == 7, res.err
+
+
+def test_postprocess_refuses_tables_without_fields(cli: Cli, tmp_path: Path) -> None:
+    """A Cinema or CSV ingest has no density fields: a clear error, not a crash."""
+    csv = tmp_path / "runs.csv"
+    csv.write_text("sim_id,speed\na,1\nb,2\n")
+    db = tmp_path / "runs.sqlite"
+    assert cli("ingest", csv, "--db", db).code == 0
+    res = cli("postprocess", "--db", db, "--ground-truth", "a", "--norm", "L2")
+    assert res.code == 2
+    assert "have no field file" in res.err and "Traceback" not in res.err
