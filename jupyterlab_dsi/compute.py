@@ -10,6 +10,8 @@ Ctrl-C anywhere leaves the database exactly as it was.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import threading
 import time
@@ -199,6 +201,8 @@ def _ground_truth(
         )
     gt_sim = by_id[ground_truth]
     gt = _load(gt_sim)
+    # float64 once here, not once per simulation compared with it.
+    gt = dataclasses.replace(gt, density=np.asarray(gt.density, dtype=np.float64))
     check_uniform(gt_sim.file, "R", gt.r)
     check_uniform(gt_sim.file, "z", gt.z)
     if gt_time is not None and not 0 <= gt_time < gt.time.size:

@@ -40,7 +40,7 @@ def density_distance(gt: np.ndarray, rho: np.ndarray, weights: np.ndarray, norm:
     """
     check_norm(norm)
     gt = np.asarray(gt, dtype=np.float64)
-    rho = np.asarray(rho, dtype=np.float64)
+    rho = np.asarray(rho)  # float32 files are widened block by block, in cache
     if rho.ndim != 3 or gt.ndim != 3 or gt.shape[0] not in (1, rho.shape[0]):
         return _density_block(gt, rho, weights, norm)  # other broadcasts (tests, batches): one block
     steps = rho.shape[0]
@@ -54,6 +54,7 @@ def density_distance(gt: np.ndarray, rho: np.ndarray, weights: np.ndarray, norm:
 
 
 def _density_block(gt: np.ndarray, rho: np.ndarray, weights: np.ndarray, norm: str) -> np.ndarray:
+    rho = np.asarray(rho, dtype=np.float64)
     inside = (gt * rho) > 0
     w = np.where(inside, weights, 0.0)
     volume = w.sum(axis=(-2, -1))
