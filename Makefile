@@ -18,14 +18,16 @@ PORT ?= 8888
 NO_BROWSER ?=
 
 TS_SOURCES := $(shell find src -name '*.ts' -not -path '*/__tests__/*') $(wildcard style/*) schema/plugin.json tsconfig.json rspack.config.js
-PY_SOURCES := $(wildcard jupyterlab_dsi/*.py) jupyterlab_dsi/schema.sql pyproject.toml
+PY_SOURCES := $(wildcard jupyterlab_dsi/*.py jupyterlab_dsi/*/*.py) jupyterlab_dsi/schema.sql pyproject.toml
 
-.PHONY: all install demo test test-js test-py test-ui bench sample chromium clean help
+.PHONY: all install demo test test-js test-py test-ui bench stress sample chromium clean help
 
 help:
 	@echo "make demo   install everything, build the sample database, start JupyterLab on examples/"
 	@echo "            (make demo NO_BROWSER=1 on a headless machine)"
 	@echo "make test   install everything (Chromium included) and run jest, pytest and Galata"
+	@echo "make bench  the explorer against its baselines in Chromium, and post-processing throughput"
+	@echo "make stress concurrency, fault, bad-file, hostile-input, fuzz and size tests, with figures"
 
 all: install
 
@@ -103,8 +105,15 @@ test: install chromium
 	$(MAKE) --no-print-directory test-py
 	$(MAKE) --no-print-directory test-ui
 
-# -- Benchmark: the views against parcoord-es and plain D3 in Chromium (bench/README.md) -------
-# The explorer in Chromium against its baselines, then post-processing throughput (issue 6).
+# -- Stress: concurrency, faults, bad files, hostile input, fuzzing and size -------------------
+# The last line printed is the figures.
+stress: $(STAMPS)/install $(SAMPLE_DB)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/stress
+	npx jest --ci src/filter/__tests__/fuzz.spec.ts
+	$(BIN)/python stress/report.py
+
+# -- Benchmark: the views against parcoord-es and plain D3 in Chromium (bench/README.md), then
+# post-processing throughput (bench/postprocess.py).
 bench: $(STAMPS)/node $(STAMPS)/labextension $(STAMPS)/install chromium
 	node bench/run.js
 	$(BIN)/python bench/postprocess.py

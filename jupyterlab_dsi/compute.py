@@ -11,12 +11,15 @@ Ctrl-C anywhere leaves the database exactly as it was.
 from __future__ import annotations
 
 import dataclasses
-
 import json
+import os
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future as ThreadFuture
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,12 +224,29 @@ def _run_local(
     sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None,
     progress: Progress | None, cancel: threading.Event | None,
 ) -> dict[str, Distances]:
+    """Every simulation in this process, on a few threads: inflating a compressed file and
+    numpy's loops release the GIL, so one file is read while another is computed. Results are
+    taken in order (the first bad file is the one reported) with a bounded number in flight."""
+    threads = max(1, min(4, os.cpu_count() or 1))
     results: dict[str, Distances] = {}
-    for done, sim in enumerate(sims, start=1):
-        _check_cancel(cancel)
-        results[sim.sim_id] = simulation_distances(sim, gt, norm, gt_time)
-        if progress:
-            progress(done, len(sims))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jupyterlab-dsi-read") as pool:
+        pending: deque[tuple[Simulation, ThreadFuture[Distances]]] = deque()
+        queue = iter(sims)
+        try:
+            for done in range(1, len(sims) + 1):
+                while len(pending) < 2 * threads:
+                    sim = next(queue, None)
+                    if sim is None:
+                        break
+                    pending.append((sim, pool.submit(simulation_distances, sim, gt, norm, gt_time)))
+                _check_cancel(cancel)
+                sim, future = pending.popleft()
+                results[sim.sim_id] = future.result()
+                if progress:
+                    progress(done, len(sims))
+        finally:
+            for _, future in pending:  # an error or a cancel: drop what has not started
+                future.cancel()
     _check_cancel(cancel)
     return results
 

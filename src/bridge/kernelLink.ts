@@ -59,6 +59,13 @@ export interface IKernelLinkOptions {
 const COMMANDS = new Set(['select', 'open', 'show', 'saved']);
 
 /**
+ * The link that last sent its state to each kernel (by kernel id). When two explorers are linked
+ * to one notebook, the variables follow the one changed last; after a restart only that one
+ * sends again, so the variables come back as they were rather than from whichever links first.
+ */
+const lastSender = new Map<string, KernelLink>();
+
+/**
  * Resolves once the kernel is connected and idle: a request sent while it restarts is lost, and
  * a kernel busy with a long cell would only answer after it anyway.
  */
@@ -141,6 +148,9 @@ export class KernelLink implements IDisposable {
     }
     this._disposed = true;
     window.clearTimeout(this._timer);
+    if (this._kernelId && lastSender.get(this._kernelId) === this) {
+      lastSender.delete(this._kernelId);
+    }
     this.setSession(null);
     Signal.clearData(this);
   }
@@ -219,6 +229,7 @@ export class KernelLink implements IDisposable {
       if (!current()) {
         return;
       }
+      this._kernelId = kernel.id;
       const comm = kernel.createComm(COMM_TARGET);
       comm.onMsg = msg => this._onMessage(comm, msg.content.data as Record<string, unknown>);
       comm.onClose = () => {
@@ -242,11 +253,15 @@ export class KernelLink implements IDisposable {
       return;
     }
     switch (data.type) {
-      case 'hello':
+      case 'hello': {
         this._hello = true;
         this._setStatus({ kind: 'linked', rows: null });
-        this._flush();
+        const owner = this._kernelId ? lastSender.get(this._kernelId) : undefined;
+        if (!owner || owner === this || owner.isDisposed || owner._kernelId !== this._kernelId) {
+          this._flush();
+        }
         return;
+      }
       case 'updated':
         if (data.seq === this._seq) {
           this._setStatus({ kind: 'linked', rows: typeof data.rows === 'number' ? data.rows : null });
@@ -269,6 +284,9 @@ export class KernelLink implements IDisposable {
     window.clearTimeout(this._timer);
     if (this._state && this._comm && this._hello) {
       this._send({ type: 'state', seq: ++this._seq, ...this._state });
+      if (this._kernelId) {
+        lastSender.set(this._kernelId, this);
+      }
     }
   }
 
@@ -302,6 +320,7 @@ export class KernelLink implements IDisposable {
   }
 
   private _session: ISessionContext | null = null;
+  private _kernelId: string | null = null;
   private _comm: Kernel.IComm | null = null;
   private _hello = false;
   private _stale = false;

@@ -31,7 +31,10 @@ class FakeComm {
   }
 }
 
+let kernels = 0;
+
 class FakeKernel {
+  id = `kernel-${++kernels}`;
   status = 'idle';
   connectionStatus = 'connected';
   isDisposed = false;
@@ -166,6 +169,33 @@ describe('the kernel link', () => {
     expect(kernel.expressions).toHaveLength(2);
     kernel.comms[1].reply({ type: 'hello' });
     expect(kernel.comms[1].sent).toEqual([{ type: 'state', seq: 2, ...STATE }]);
+  });
+
+  it('with two explorers on one kernel, only the one changed last sends again after a restart', async () => {
+    const kernel = new FakeKernel();
+    const s = session(kernel);
+    const a = link().l;
+    const b = link().l;
+    a.setSession(s as never);
+    b.setSession(s as never);
+    await settle();
+    const [commA, commB] = kernel.comms;
+    commA.reply({ type: 'hello' });
+    commB.reply({ type: 'hello' });
+    a.sendState({ ...STATE, where: 'from a' });
+    await new Promise(r => setTimeout(r, 20));
+    b.sendState({ ...STATE, where: 'from b' }); // the user brushed in b last
+    await new Promise(r => setTimeout(r, 20));
+    s.statusChanged.emit('restarting');
+    s.statusChanged.emit('idle');
+    await settle();
+    const [againA, againB] = kernel.comms.slice(2);
+    againA.reply({ type: 'hello' });
+    againB.reply({ type: 'hello' });
+    expect(againA.sent).toEqual([]);
+    expect(againB.sent).toEqual([{ type: 'state', seq: 2, ...STATE, where: 'from b' }]);
+    a.dispose();
+    b.dispose();
   });
 
   it('says what to do when the kernel lacks the package, Python or a kernel at all', async () => {
