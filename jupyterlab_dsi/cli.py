@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import sqlite3
 import sys
 import warnings
 from collections.abc import Sequence
@@ -387,10 +388,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from .filter import FilterError
+    from .store import damaged
 
     try:
         return int(args.run(args) or 0)
-    except (DsiError, FilterError) as exc:
+    except (DsiError, FilterError, sqlite3.DatabaseError) as exc:
+        if isinstance(exc, sqlite3.DatabaseError):  # pages damaged past what opening reads
+            exc = damaged(getattr(args, "db", None) or "the database", exc)
         # One line whatever the message holds (a file name or a CSV cell may contain a newline).
         message = str(exc).replace("\r", "\\r").replace("\n", "\\n")
         print(f"jupyter dsi {args.command}: error: {message}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -242,7 +243,7 @@ class DsiMagics(Magics):
         """
         try:
             return run(line)
-        except DsiError as exc:
+        except (DsiError, sqlite3.DatabaseError) as exc:
             # One line, no traceback: the message names the problem and the way out.
             message = " ".join(str(exc).splitlines())
             print(f"error: {message}", file=sys.stderr)

@@ -9,6 +9,7 @@ every path is confined to the server's root directory.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +22,7 @@ from traitlets.config import Configurable
 from .errors import DsiError
 from .jobs import Job, Jobs
 from .paths import PathError, confine
-from .store import Store, current_user
+from .store import Store, current_user, damaged
 
 NAMESPACE = "jupyterlab-dsi"
 
@@ -57,7 +58,9 @@ class _Handler(APIHandler):
                 return True, work(store)
         except PathError as exc:
             self.fail(404 if "no such file" in str(exc) else 403, str(exc))
-        except DsiError as exc:
+        except (DsiError, sqlite3.DatabaseError) as exc:
+            if isinstance(exc, sqlite3.DatabaseError):  # damaged past what opening reads
+                exc = damaged(relative, exc)
             # Name the file as the user knows it, not by its absolute server path.
             self.fail(422, str(exc).replace(confine_quiet(self.root_dir, relative), relative))
         return False, None

@@ -131,6 +131,26 @@ def inspect_file(path: Path) -> tuple[int, int]:
     return application_id, user_version
 
 
+def damaged(path: Path | str, exc: BaseException) -> StoreError:
+    """A file whose pages SQLite cannot read, as one line with the way out."""
+    return StoreError(
+        f"{path}: the database file is damaged ({exc}); it was left untouched: restore it from a "
+        "copy, or ingest the ensemble again into a new file"
+    )
+
+
+def check_complete(path: Path, header: bytes) -> None:
+    """Refuse a file shorter than its header says (a copy or download cut short)."""
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count is only valid when the "version-valid-for" number matches the change counter.
+    if pages and header[92:96] == header[24:28]:
+        expected, actual = pages * page_size, path.stat().st_size
+        if actual < expected:
+            raise damaged(path, f"{actual:,} of {expected:,} bytes: truncated")
+
+
 def check_ours(path: Path) -> int:
     """Refuse a file that is not a jupyterlab-dsi database; return its schema version."""
     application_id, user_version = inspect_file(path)
@@ -140,6 +160,8 @@ def check_ours(path: Path) -> int:
             f"{path}: not a jupyterlab-dsi database ({hint}); it was left untouched. "
             "Ingest its data with `jupyter dsi ingest SOURCE --db NEW_FILE` instead"
         )
+    with path.open("rb") as fh:
+        check_complete(path, fh.read(100))
     if user_version > SCHEMA_VERSION:
         raise StoreError(
             f"{path}: written by a newer jupyterlab-dsi (schema {user_version}, this one reads "
@@ -210,6 +232,16 @@ class Store:
             )
         version = check_ours(self.path)
         self.readonly = readonly
+        journal = Path(f"{self.path}-journal")
+        if readonly and journal.is_file() and journal.stat().st_size > 0:
+            # A writer that crashed mid-transaction left a hot journal: only a connection that may
+            # write can roll it back, and until then a read-only one fails on every read.
+            if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+                raise StoreError(
+                    f"{self.path}: a writer stopped mid-transaction and left {journal.name}; open the "
+                    "database once where it is writable (any `jupyter dsi` command that writes) to recover it"
+                )
+            Store(self.path).close()
         if version < SCHEMA_VERSION and readonly:
             # A migration only adds, in one transaction: upgrade the file once so that readers
             # (the panel, %dsi, select) keep working on databases written by older versions.
@@ -230,6 +262,14 @@ class Store:
             from .filter import register_sql_functions
 
             register_sql_functions(self.conn)
+            # Reads page 1 and the schema: garbage behind an intact header fails here, as one line.
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:  # busy, locked, unreadable: not the file's fault
+            self.conn.close()
+            raise StoreError(f"{self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise damaged(self.path, exc) from None
         except BaseException:
             # A failed open (a migration that raised) must not keep the file open.
             self.conn.close()

@@ -6,7 +6,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
-import { dsiJson, openSampleDocument, SAMPLE_DB, serverRoot } from './helpers';
+import { brushAxis, dsiJson, openSampleDocument, SAMPLE_DB, serverRoot } from './helpers';
 
 test.use({ viewport: { width: 1400, height: 1200 } });
 
@@ -16,13 +16,8 @@ test('save a selection: description required, sampling previewed, a lost answer 
 }) => {
   const file = await openSampleDocument(page, tmpPath, 'save.sqlite');
   const view = page.locator('.jp-MainAreaWidget .jp-DSI-explorerView');
-  const hit = view.locator('g[data-axis="d_density"] [data-role="hit"]');
-  await expect(hit).toBeVisible();
-  const box = (await hit.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.4);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.9, { steps: 8 });
-  await page.mouse.up();
+  await expect(view.locator('g[data-axis="d_density"]')).toBeVisible();
+  await brushAxis(page, view, 'd_density');
   await expect(view.getByTestId('dsi-filter')).toContainText('d_density between');
 
   await view.getByRole('button', { name: 'Save…' }).click();

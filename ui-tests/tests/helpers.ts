@@ -2,6 +2,7 @@
  * What the Galata tests compare the panel against: the same database read by the CLI.
  */
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -64,4 +65,21 @@ export async function keepScreenshot(target: { screenshot(): Promise<Buffer> }, 
   fs.mkdirSync(path.join(__dirname, '..', 'screenshots'), { recursive: true });
   fs.writeFileSync(path.join(__dirname, '..', 'screenshots', name), shot);
   return shot;
+}
+
+/** Drag down an axis of the explorer `view` from `from` to `to` (fractions of its height). */
+export async function brushAxis(
+  page: IJupyterLabPageFixture,
+  view: Locator,
+  axis: string,
+  from = 0.4,
+  to = 0.9
+): Promise<void> {
+  const hit = view.locator(`g[data-axis="${axis}"] [data-role="hit"]`);
+  await hit.scrollIntoViewIfNeeded();
+  const box = (await hit.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height * from);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height * to, { steps: 8 });
+  await page.mouse.up();
 }

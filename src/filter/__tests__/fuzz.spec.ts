@@ -97,3 +97,38 @@ describe('the filter parser, fuzzed', () => {
     }
   });
 });
+
+/** tests/vectors/filter_fuzz.json: Python's answer to 2,000 fuzzed inputs (tests/stress/filter_fuzz_gen.py). */
+interface IFuzzVector {
+  input: string;
+  canonical?: string;
+  error?: 'syntax' | 'type';
+  position?: number | null;
+}
+
+describe('the two parsers agree', () => {
+  const fuzz = JSON.parse(
+    fs.readFileSync(path.join(__dirname, '..', '..', '..', 'tests', 'vectors', 'filter_fuzz.json'), 'utf-8')
+  ) as { vectors: IFuzzVector[] };
+
+  it('on every fuzzed input: the same canonical text, or the same kind of error at the same place', () => {
+    expect(fuzz.vectors.length).toBeGreaterThanOrEqual(2000);
+    const disagree: string[] = [];
+    for (const v of fuzz.vectors) {
+      let answer: IFuzzVector;
+      try {
+        answer = { input: v.input, canonical: toString(parse(v.input)) };
+      } catch (error) {
+        if (!(error instanceof FilterError)) {
+          throw error;
+        }
+        answer = { input: v.input, error: error.kind as 'syntax' | 'type', position: error.position };
+      }
+      const expected = 'canonical' in v ? { input: v.input, canonical: v.canonical } : v;
+      if (JSON.stringify(answer) !== JSON.stringify(expected)) {
+        disagree.push(`${JSON.stringify(v.input)}: python ${JSON.stringify(expected)} ts ${JSON.stringify(answer)}`);
+      }
+    }
+    expect(disagree.slice(0, 10)).toEqual([]);
+  });
+});

@@ -1,0 +1,1 @@
+"""Stress tests (opt-in: see conftest.py)."""
