@@ -98,6 +98,11 @@ def _record(row: Any, deleted: bool) -> dict[str, Any]:
     }
 
 
+# Longest texts a dataset record takes (characters): a rationale fits many times over; 10 MB of
+# pasted text does not belong in every listing, export and kernel variable.
+LIMITS = {"name": 1_000, "description": 100_000, "filter": 100_000, "selection kind": 100}
+
+
 # Content that must match for a retry with the same id to count as the same save.
 _SAME = ("name", "description", "method", "time", "weights", "filter", "selection_kind",
          "selection_geometry", "sampling", "settings", "parent", "size", "digest")
@@ -137,6 +142,13 @@ def save_dataset(
         raise DatasetError(f"the filter must be text, not {filter!r}")
     if not isinstance(selection_kind, str) or not selection_kind.strip():
         raise DatasetError(f"the selection kind must be a non-empty text, not {selection_kind!r}")
+    for what, text in (("name", name), ("description", description), ("filter", filter),
+                       ("selection kind", selection_kind)):
+        if len(text) > LIMITS[what]:
+            raise DatasetError(
+                f"the {what} is {len(text):,} characters, above the limit of {LIMITS[what]:,}; "
+                + ("shorten it" if what != "description" else "keep the rationale here and link longer documents")
+            )
     if isinstance(members, str):
         raise DatasetError("members must be a list of simulation ids, not one string")
     member_list = list(members)

@@ -93,6 +93,9 @@ export class SaveForm {
     this._name.className = this._description.className = 'jp-DSI-pathInput jp-mod-styled';
     this._name.placeholder = 'e.g. small feature distance, two density modes';
     this._description.rows = 3;
+    // The Store's limits (jupyterlab_dsi/datasets.py LIMITS): the form stops where they are.
+    this._name.maxLength = 1000;
+    this._description.maxLength = 100_000;
     this._description.placeholder = 'Why these simulations? What will the model learn from them?';
     this._description.setAttribute('data-testid', 'dsi-save-description');
     this._preview.className = 'jp-DSI-hint';
