@@ -20,7 +20,7 @@ NO_BROWSER ?=
 TS_SOURCES := $(shell find src -name '*.ts' -not -path '*/__tests__/*') $(wildcard style/*) schema/plugin.json tsconfig.json rspack.config.js
 PY_SOURCES := $(wildcard jupyterlab_dsi/*.py jupyterlab_dsi/*/*.py) jupyterlab_dsi/schema.sql pyproject.toml
 
-.PHONY: all install demo test test-js test-py test-ui bench stress sample chromium clean help
+.PHONY: all install demo test test-js test-py test-ui test-binder bench stress sample chromium clean help
 
 help:
 	@echo "make demo   install everything, build the sample database, start JupyterLab on examples/"
@@ -63,18 +63,8 @@ install: $(STAMPS)/install
 	@$(BIN)/jupyter dsi --version
 
 # -- The sample ensemble and its database (three methods: L2, L1, Linf against sim00000) ------
-$(SAMPLE_DB): $(STAMPS)/install jupyterlab_dsi/sample.py jupyterlab_dsi/schema.sql
-	rm -rf $(ENSEMBLE) $(SAMPLE_DB) $(SAMPLE_DB).tmp
-	mkdir -p $(DATA)
-	jupyter dsi sample $(ENSEMBLE) --sims $(SAMPLE_SIMS) --seed 0 --quiet
-	jupyter dsi ingest $(ENSEMBLE) --db $(SAMPLE_DB).tmp --quiet
-	jupyter dsi postprocess --db $(SAMPLE_DB).tmp --ground-truth sim00000 --norm L2 --quiet \
-	  --description "Sample ground truth, L2 norm, matched time steps"
-	jupyter dsi postprocess --db $(SAMPLE_DB).tmp --ground-truth sim00000 --norm L1 --quiet \
-	  --description "Sample ground truth, L1 norm, matched time steps"
-	jupyter dsi postprocess --db $(SAMPLE_DB).tmp --ground-truth sim00000 --norm Linf --quiet \
-	  --description "Sample ground truth, maximum norm, matched time steps"
-	mv $(SAMPLE_DB).tmp $(SAMPLE_DB)
+$(SAMPLE_DB): $(STAMPS)/install jupyterlab_dsi/sample.py jupyterlab_dsi/schema.sql examples/build_sample.sh
+	bash examples/build_sample.sh $(DATA) $(SAMPLE_SIMS)
 
 sample: $(SAMPLE_DB)
 
@@ -100,10 +90,16 @@ test-py: $(STAMPS)/install
 test-ui: $(STAMPS)/install $(SAMPLE_DB) chromium
 	cd ui-tests && npx playwright test
 
+# Binder's steps replayed in a fresh environment (binder/replay.sh), then the Binder link opened.
+test-binder: $(STAMPS)/node chromium
+	bash binder/replay.sh .binder-env
+	cd ui-tests && npx playwright test -c binder.config.js
+
 test: install chromium
 	$(MAKE) --no-print-directory test-js
 	$(MAKE) --no-print-directory test-py
 	$(MAKE) --no-print-directory test-ui
+	$(MAKE) --no-print-directory test-binder
 
 # -- Stress: concurrency, faults, bad files, hostile input, fuzzing and size -------------------
 # The last line printed is the figures.

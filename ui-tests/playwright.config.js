@@ -7,6 +7,7 @@ const { chromiumPath, CHROMIUM_ARGS } = require('./chromium');
 
 module.exports = {
   ...baseConfig,
+  testDir: 'tests',
   reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
   outputDir: 'test-results',
   retries: process.env.CI ? 1 : 0,
