@@ -35,6 +35,21 @@ def _pivot(names: list[str], keys: str, where: str) -> tuple[str, list[Any]]:
     return f"SELECT {keys}{', ' + cases if cases else ''} {where} GROUP BY {keys}", list(names)
 
 
+def value_kinds(parameters: list[dict[str, Any]], numbers: tuple[str, ...]) -> dict[str, str]:
+    """"number" or "text" for each name whose values are all of one kind (for check_types)."""
+    kinds = {name: "number" for name in numbers}
+    kinds["sim_id"] = "text"
+    for p in parameters:
+        levels = p["levels"]
+        if p["kind"] == "numeric":
+            kinds[p["name"]] = "number"
+        elif levels and all(isinstance(v, (int, float)) for v in levels):
+            kinds[p["name"]] = "number"
+        elif levels and all(isinstance(v, str) for v in levels):
+            kinds[p["name"]] = "text"
+    return kinds
+
+
 def number_metrics(store: Store) -> tuple[list[str], list[str]]:
     """(per-run, per-step) names of the number metrics, in position order."""
     rows = store.conn.execute(
@@ -106,6 +121,8 @@ def select(
     builtin = BUILTIN if m is not None else ("sim_id", "t")
     allowed = {name: quote_identifier(name) for name in (*params, *per_run, *per_step, *builtin)}
     condition, condition_params = ("1", []) if node is None else flt.compile_sql(node, allowed)
+    # `cs == '0.1'` on a number would silently match nothing: say so instead.
+    flt.check_types(node, value_kinds(store.parameters(), (*per_run, *per_step, *builtin)))
     # Existing ensembles (no metrics) keep their columns: sim_id, t, parameters, distances.
     columns = ["sim_id", "t", *params, *distances, *per_run, *per_step]
     select_list = ", ".join(quote_identifier(c) for c in columns)

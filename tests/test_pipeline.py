@@ -722,3 +722,16 @@ def test_executable_pipeline(tmp_path: Path, ensemble: Ensemble) -> None:
     assert [r["sim_id"] for r in read_csv(res.stdout)] == ["s00", "s03"]
     res = run("select", "--db", str(db), "--method", method_id, "--where", "nope == 1")
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "'nope'" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [("cs == '2'", "'cs' holds numbers but is compared with the text '2'"),
+     ("sim_id == 3", "'sim_id' holds text")],
+)
+def test_select_refuses_a_comparison_that_cannot_match(cli: Cli, method: tuple[Ensemble, Path, str], where: str,
+                                                      says: str) -> None:
+    """A quoted number on a numeric column would silently select nothing: an error says why."""
+    _, db, method_id = method
+    res = cli("select", "--db", db, "--method", method_id, "--where", where)
+    assert res.code == 2 and says in res.err and res.out == ""
