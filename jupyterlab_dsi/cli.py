@@ -129,6 +129,8 @@ def cmd_postprocess(args: argparse.Namespace) -> int:
             progress=_progress(args, "postprocess"),
             workers=args.workers,
             scheduler=args.scheduler,
+            geometry=args.geometry,
+            match_time=args.match_time,
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
@@ -329,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gt-time", default="matched", metavar="{matched,INDEX}",
                    help="compare step t with the ground truth's step t (matched) or with one fixed step")
     p.add_argument("--description", default="", help="why this method (stored with it)")
+    p.add_argument("--geometry", choices=["cartesian", "cylindrical"],
+                   help="cell volumes: dx*dy or R-weighted (default: cartesian for VTK x/y grids, "
+                   "cylindrical for npz/h5 r/z files)")
+    p.add_argument("--match-time", choices=["index", "nearest"], default="index",
+                   help="compare step t with the ground truth's step t (index) or its nearest in time")
     dask = p.add_mutually_exclusive_group()
     dask.add_argument("--workers", type=_positive, metavar="N",
                       help="run on a local Dask cluster of N worker processes (needs jupyterlab-dsi[dask])")

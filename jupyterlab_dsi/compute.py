@@ -32,9 +32,11 @@ import numpy as np
 
 from . import __version__
 from .errors import DsiError
-from .fields import FieldError, Fields, check_uniform, read_fields
-from .norms import NORMS, coefficient_distance, cylindrical_weights, density_distance
+from .fields import GEOMETRIES, FieldError, Fields, check_uniform, read_fields
+from .norms import NORMS, cell_weights, coefficient_distance, density_distance
+from .sources import dsi_sqlite
 from .store import Store, new_id, now
+from .vtk import read_series
 
 
 class PostprocessError(DsiError):
@@ -53,35 +55,48 @@ class EmptyOverlapWarning(UserWarning):
     """Some (simulation, step) pairs share no cell of positive density with the ground truth."""
 
 
+MATCH_TIMES = ("index", "nearest")
+
+
 @dataclass(frozen=True)
 class Simulation:
     sim_id: str
-    file: Path
+    file: Path  # the field file, or the first file of a VTK series
     steps: int
+    series: tuple[Path, ...] = ()  # one VTK file per step (a DSI database's viz_files)
 
 
 def simulations(store: Store) -> list[Simulation]:
     rows = store.conn.execute(
-        """SELECT s.sim_id, s.path, s.times, src.path AS source
+        """SELECT s.sim_id, s.path, s.times, src.path AS source, src.kind
            FROM jdsi_simulation s JOIN jdsi_source src ON src.id = s.source_id
            ORDER BY s.sim_id"""
     ).fetchall()
-    without = [r["sim_id"] for r in rows if r["path"] is None]
+    series = dsi_sqlite.field_files(store.conn)
+    out, without = [], []
+    for r in rows:
+        folder = Path(r["source"]).parent
+        if r["path"] is not None:
+            out.append(Simulation(r["sim_id"], folder / r["path"], len(json.loads(r["times"]))))
+        elif r["kind"] == "dsi-sqlite" and series.get(r["sim_id"]):
+            # DSI stores the paths relative to the database's folder.
+            files = tuple(folder / f for f in series[r["sim_id"]])
+            out.append(Simulation(r["sim_id"], files[0], len(files), files))
+        else:
+            without.append(r["sim_id"])
     if without:
-        # Tables (Cinema, DSI, CSV) bring parameters and metrics, not fields to compare.
+        # Tables (Cinema, CSV, DSI without viz_files) bring parameters and metrics, no fields.
         raise PostprocessError(
             f"{len(without)} of {len(rows)} simulations (e.g. {without[0]!r}) have no field file: "
-            "post-processing compares density fields, so ingest an ensemble folder whose files hold them"
+            "post-processing compares density fields, so ingest an ensemble folder whose files hold "
+            "them, or a DSI database whose viz_files list VTK files"
         )
-    return [
-        Simulation(r["sim_id"], Path(r["source"]).parent / r["path"], len(json.loads(r["times"])))
-        for r in rows
-    ]
+    return out
 
 
 def _load(sim: Simulation) -> Fields:
     try:
-        return read_fields(sim.file)
+        return read_series(sim.series) if sim.series else read_fields(sim.file)
     except FieldError as exc:
         raise PostprocessError(f"simulation {sim.sim_id!r}: {exc}") from None
 
@@ -101,23 +116,38 @@ class _Failed:
     message: str
 
 
+def _reference(gt: Fields, fields: Fields, gt_time: int | None, match_time: str) -> slice | np.ndarray:
+    """Which ground-truth steps each simulated step is compared with."""
+    if gt_time is not None:
+        return slice(gt_time, gt_time + 1)
+    if match_time == "nearest":
+        return np.abs(fields.time[:, None] - gt.time[None, :]).argmin(axis=1)
+    return slice(None)
+
+
+def _coefficients(ref: np.ndarray, coeffs: np.ndarray, norm: str) -> np.ndarray:
+    # No coefficients (VTK data): no distance, stored as NULL, rather than a misleading 0.
+    if coeffs.shape[-1] == 0:
+        return np.full(coeffs.shape[0], np.nan)
+    return coefficient_distance(ref, coeffs, norm)
+
+
 def distances(
-    gt: Fields, fields: Fields, norm: str, gt_time: int | None, weights: np.ndarray
+    gt: Fields, fields: Fields, norm: str, gt_time: int | None, weights: np.ndarray,
+    match_time: str = "index",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(d_shock, d_edge, d_density), each shaped (T,), for one simulation."""
-    if gt_time is None:
-        ref_density, ref_shock, ref_edge = gt.density, gt.shock, gt.edge
-    else:
-        ref_density = gt.density[gt_time][None]
-        ref_shock, ref_edge = gt.shock[gt_time][None], gt.edge[gt_time][None]
+    at = _reference(gt, fields, gt_time, match_time)
     return (
-        coefficient_distance(ref_shock, fields.shock, norm),
-        coefficient_distance(ref_edge, fields.edge, norm),
-        density_distance(ref_density, fields.density, weights, norm),
+        _coefficients(gt.shock[at], fields.shock, norm),
+        _coefficients(gt.edge[at], fields.edge, norm),
+        density_distance(gt.density[at], fields.density, weights, norm),
     )
 
 
-def _check_compatible(sim: Simulation, gt: Fields, fields: Fields, gt_time: int | None) -> None:
+def _check_compatible(
+    sim: Simulation, gt: Fields, fields: Fields, gt_time: int | None, match_time: str = "index"
+) -> None:
     if fields.r.shape != gt.r.shape or fields.z.shape != gt.z.shape or not (
         np.allclose(fields.r, gt.r) and np.allclose(fields.z, gt.z)
     ):
@@ -131,24 +161,34 @@ def _check_compatible(sim: Simulation, gt: Fields, fields: Fields, gt_time: int 
                 f"simulation {sim.sim_id!r}: {sim.file}: {name} has {getattr(fields, name).shape[1]} "
                 f"coefficients, the ground truth {getattr(gt, name).shape[1]}"
             )
-    if gt_time is None and fields.time.size != gt.time.size:
+    if gt_time is None and match_time == "index" and fields.time.size != gt.time.size:
         raise PostprocessError(
             f"simulation {sim.sim_id!r}: {sim.file}: {fields.time.size} time steps against the "
-            f"ground truth's {gt.time.size}; use --gt-time INDEX to compare every step with one step"
+            f"ground truth's {gt.time.size}; use --gt-time INDEX to compare every step with one step, "
+            "or --match-time nearest"
         )
 
 
-def simulation_distances(sim: Simulation, gt: Fields, norm: str, gt_time: int | None) -> Distances:
-    """Read one simulation and compute its (d_shock, d_edge, d_density): the unit of work."""
+def simulation_distances(
+    sim: Simulation, gt: Fields, norm: str, gt_time: int | None,
+    geometry: str | None = None, match_time: str = "index",
+) -> Distances:
+    """Read one simulation and compute its (d_shock, d_edge, d_density): the unit of work.
+
+    ``geometry`` overrides the ground truth's own (cartesian for VTK grids, cylindrical for
+    npz/h5 files)."""
     fields = _load(sim)
-    _check_compatible(sim, gt, fields, gt_time)
-    return distances(gt, fields, norm, gt_time, cylindrical_weights(gt.r))
+    _check_compatible(sim, gt, fields, gt_time, match_time)
+    weights = cell_weights(geometry or gt.geometry, gt.r, gt.edges)
+    return distances(gt, fields, norm, gt_time, weights, match_time)
 
 
-def _task(sim: Simulation, gt: Fields, norm: str, gt_time: int | None) -> Distances | _Failed:
+def _task(
+    sim: Simulation, gt: Fields, norm: str, gt_time: int | None, geometry: str | None, match_time: str
+) -> Distances | _Failed:
     """What a Dask worker runs; looked up by name so the worker needs jupyterlab_dsi installed."""
     try:
-        return simulation_distances(sim, gt, norm, gt_time)
+        return simulation_distances(sim, gt, norm, gt_time, geometry, match_time)
     except PostprocessError as exc:
         return _Failed(str(exc))
 
@@ -165,6 +205,8 @@ def postprocess(
     client: Client | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    geometry: str | None = None,
+    match_time: str = "index",
 ) -> str:
     """Compute a new method's distances for every simulation and step; returns the method id.
 
@@ -172,6 +214,8 @@ def postprocess(
     simulations and, once set, raises :class:`PostprocessCancelled` with nothing written. At most
     one of ``client``, ``workers`` (a local cluster of that many processes, closed at the end) and
     ``scheduler`` (an address) runs the work on Dask; none runs it in this process.
+    ``geometry`` ('cartesian' or 'cylindrical') overrides what the data says; ``match_time``
+    compares step t with the ground truth's step t ('index') or its nearest in time ('nearest').
     """
     if norm not in NORMS:
         raise PostprocessError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
@@ -179,16 +223,21 @@ def postprocess(
         raise PostprocessError("give at most one of client, workers and scheduler")
     if workers is not None and workers < 1:
         raise PostprocessError(f"workers must be at least 1, not {workers}")
+    if geometry is not None and geometry not in GEOMETRIES:
+        raise PostprocessError(f"unknown geometry {geometry!r}; choose one of {', '.join(GEOMETRIES)}")
+    if match_time not in MATCH_TIMES:
+        raise PostprocessError(f"unknown time matching {match_time!r}; choose one of {', '.join(MATCH_TIMES)}")
+    how = (geometry, match_time)
     with Store(db) as store:
         sims = simulations(store)
         gt_sim, gt = _ground_truth(store, sims, ground_truth, gt_time)
         if client is None and workers is None and scheduler is None:
-            results = _run_local(sims, gt, norm, gt_time, progress, cancel)
+            results = _run_local(sims, gt, norm, gt_time, how, progress, cancel)
         else:
             with _dask_client(client, workers, scheduler) as dask_client:
-                results = _run_dask(dask_client, sims, gt_sim, norm, gt_time, progress, cancel)
+                results = _run_dask(dask_client, sims, gt_sim, norm, gt_time, how, progress, cancel)
         rows = _rows(sims, results)
-        return _write(store, ground_truth, norm, gt_time, description, rows)
+        return _write(store, gt_sim.sim_id, norm, gt_time, description, rows, how)
 
 
 def _ground_truth(
@@ -196,6 +245,10 @@ def _ground_truth(
 ) -> tuple[Simulation, Fields]:
     """The ground truth's simulation and fields, checked (uniform grid, --gt-time in range)."""
     by_id = {s.sim_id: s for s in sims}
+    # DSI numbers its runs (1, 2, ...): a VTK series' folder name (run_1) names its run too.
+    folders = [s for s in sims if s.series and s.file.parent.name == ground_truth]
+    if ground_truth not in by_id and len(folders) == 1:
+        by_id[ground_truth] = folders[0]
     if ground_truth not in by_id:
         examples = ", ".join(s.sim_id for s in sims[:5])
         raise PostprocessError(
@@ -206,8 +259,9 @@ def _ground_truth(
     gt = _load(gt_sim)
     # float64 once here, not once per simulation compared with it.
     gt = dataclasses.replace(gt, density=np.asarray(gt.density, dtype=np.float64))
-    check_uniform(gt_sim.file, "R", gt.r)
-    check_uniform(gt_sim.file, "z", gt.z)
+    if gt.edges is None:  # centres only: the weights assume uniform spacing
+        check_uniform(gt_sim.file, "R", gt.r)
+        check_uniform(gt_sim.file, "z", gt.z)
     if gt_time is not None and not 0 <= gt_time < gt.time.size:
         raise PostprocessError(
             f"--gt-time {gt_time} is outside the ground truth's steps 0..{gt.time.size - 1}"
@@ -221,7 +275,7 @@ def _check_cancel(cancel: threading.Event | None) -> None:
 
 
 def _run_local(
-    sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None,
+    sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None, how: tuple[str | None, str],
     progress: Progress | None, cancel: threading.Event | None,
 ) -> dict[str, Distances]:
     """Every simulation in this process, on a few threads: inflating a compressed file and
@@ -238,7 +292,7 @@ def _run_local(
                     sim = next(queue, None)
                     if sim is None:
                         break
-                    pending.append((sim, pool.submit(simulation_distances, sim, gt, norm, gt_time)))
+                    pending.append((sim, pool.submit(simulation_distances, sim, gt, norm, gt_time, *how)))
                 _check_cancel(cancel)
                 sim, future = pending.popleft()
                 results[sim.sim_id] = future.result()
@@ -284,7 +338,7 @@ def _dask_client(client: Client | None, workers: int | None, scheduler: str | No
 
 def _run_dask(
     client: Client, sims: list[Simulation], gt_sim: Simulation, norm: str, gt_time: int | None,
-    progress: Progress | None, cancel: threading.Event | None,
+    how: tuple[str | None, str], progress: Progress | None, cancel: threading.Event | None,
 ) -> dict[str, Distances]:
     distributed = _import_distributed()
     # The ground truth is read once by a task rather than scattered: the scheduler recomputes a
@@ -298,7 +352,7 @@ def _run_dask(
 
     def submit(count: int) -> None:
         for sim in (s for _, s in zip(range(count), todo)):
-            future = client.submit(_task, sim, gt_future, norm, gt_time, pure=False, retries=RETRIES)
+            future = client.submit(_task, sim, gt_future, norm, gt_time, *how, pure=False, retries=RETRIES)
             pending[future] = sim.sim_id
 
     submit(window)
@@ -346,7 +400,8 @@ def _rows(sims: list[Simulation], results: dict[str, Distances]) -> list[tuple[i
 
 
 def _write(
-    store: Store, ground_truth: str, norm: str, gt_time: int | None, description: str, rows: list[tuple[Any, ...]]
+    store: Store, ground_truth: str, norm: str, gt_time: int | None, description: str,
+    rows: list[tuple[Any, ...]], how: tuple[str | None, str] = (None, "index"),
 ) -> str:
     method_id = new_id()
     with store.write() as conn:
@@ -374,7 +429,9 @@ def _write(
             conn,
             "method.created",
             method_id,
-            {"ground_truth": ground_truth, "norm": norm, "gt_time": gt_time, "rows": len(rows)},
+            # jdsi_method has no columns for these: the event keeps how the distances were made.
+            {"ground_truth": ground_truth, "norm": norm, "gt_time": gt_time, "rows": len(rows),
+             "geometry": how[0], "match_time": how[1]},
         )
     return method_id
 

@@ -30,14 +30,24 @@ class Header:
     time: np.ndarray
 
 
+GEOMETRIES = ("cartesian", "cylindrical")
+
+
 @dataclass(frozen=True)
 class Fields:
+    """One simulation. ``r`` and ``z`` are the cell centres of the density's two grid axes (R and
+    z of an npz/h5 file, x and y of a VTK grid); ``edges`` holds each axis' cell edges when the
+    file gives them (a VTK grid, possibly non-uniform), None for uniform centres. ``shock`` and
+    ``edge`` are (T, 0) when the data has no Fourier coefficients."""
+
     r: np.ndarray
     z: np.ndarray
     time: np.ndarray
     density: np.ndarray
     shock: np.ndarray
     edge: np.ndarray
+    geometry: str = "cylindrical"
+    edges: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
@@ -130,6 +140,19 @@ def read_fields(path: Path) -> Fields:
         if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
             raise FieldError(f"{path}: {name} holds NaN, infinite or non-numeric values")
     density = arrays["density"]
+    check_density(path, density)
+    return Fields(
+        r=np.asarray(arrays["r"], dtype=np.float64),
+        z=np.asarray(arrays["z"], dtype=np.float64),
+        time=np.asarray(arrays["time"], dtype=np.float64),
+        density=density,
+        shock=np.asarray(arrays["shock"], dtype=np.float64),
+        edge=np.asarray(arrays["edge"], dtype=np.float64),
+    )
+
+
+def check_density(path: Path, density: np.ndarray) -> None:
+    """Numbers, finite and non-negative, shaped (T, N1, N2); the first bad cell is named."""
     if not np.issubdtype(density.dtype, np.number):
         raise FieldError(f"{path}: density has dtype {density.dtype}, expected numbers")
     finite = np.isfinite(density)
@@ -139,14 +162,6 @@ def read_fields(path: Path) -> Fields:
     if (density < 0).any():
         t, j, k = np.argwhere(density < 0)[0]
         raise FieldError(f"{path}: density is negative ({density[t, j, k]:g}) at step {t}, cell ({j}, {k})")
-    return Fields(
-        r=np.asarray(arrays["r"], dtype=np.float64),
-        z=np.asarray(arrays["z"], dtype=np.float64),
-        time=np.asarray(arrays["time"], dtype=np.float64),
-        density=density,
-        shock=np.asarray(arrays["shock"], dtype=np.float64),
-        edge=np.asarray(arrays["edge"], dtype=np.float64),
-    )
 
 
 def check_uniform(path: Path, name: str, centres: np.ndarray) -> float:

@@ -8,7 +8,8 @@ On a uniform cylindrical grid with cell-centre radii ``R_j`` the cell volume is
 * ``Linf = max |rho_gt - rho|``
 
 with ``V+ = sum_{D+} 2 pi R_j dR dz``. The constant ``2 pi dR dz`` cancels, so only the radial
-weights matter. An empty ``D+`` has no meaningful distance: the result is NaN (stored as NULL),
+weights matter. A Cartesian (x, y) grid weighs each cell by its area ``dx_i dy_k``: equal weights
+on a uniform grid, the true areas (from the cell edges) on a non-uniform one. An empty ``D+`` has no meaningful distance: the result is NaN (stored as NULL),
 never 0, and the caller warns.
 """
 
@@ -83,3 +84,24 @@ def coefficient_distance(gt: np.ndarray, coeffs: np.ndarray, norm: str) -> np.nd
 def cylindrical_weights(r: np.ndarray) -> np.ndarray:
     """Radial weights ``R_j`` shaped ``(NR, 1)`` for a grid whose first axis is R."""
     return np.asarray(r, dtype=np.float64).reshape(-1, 1)
+
+
+def _uniform(widths: np.ndarray) -> bool:
+    return bool(np.allclose(widths, widths.mean(), rtol=1e-6, atol=0))
+
+
+def cell_weights(
+    geometry: str, r: np.ndarray, edges: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Cell volumes up to a constant, shaped to broadcast against one step ``(N1, N2)``.
+
+    Uniform spacing gives the exact weights of Appendix A (``R_j``, or ones for Cartesian) rather
+    than edge differences, which round differently: results on uniform grids stay as they were.
+    """
+    if geometry not in ("cartesian", "cylindrical"):
+        raise ValueError(f"unknown geometry {geometry!r}: choose cartesian or cylindrical")
+    widths = [np.diff(np.asarray(e, dtype=np.float64)) for e in edges] if edges is not None else None
+    if widths is None or all(_uniform(w) for w in widths):
+        return cylindrical_weights(r) if geometry == "cylindrical" else np.ones((1, 1))
+    area = np.outer(widths[0], widths[1])
+    return area * cylindrical_weights(r) if geometry == "cylindrical" else area

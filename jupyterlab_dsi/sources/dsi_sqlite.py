@@ -5,6 +5,10 @@ it may add ``dsi_units(table_name, column_name, unit)`` (older DSI: ``column`` f
 ``column_name``). A table with at most one row per run gives per-run columns; one with several
 rows per run (CloverLeaf's ``output``) gives per-step columns. Tables without a ``sim_id``
 column (DSI's runTable, data cards) are not about runs and are left out.
+
+``viz_files`` (CloverLeaf: one legacy VTK file per output step, relative to the database's
+folder) are kept as file metrics in step order; :func:`field_files` gives them back per run, so
+that post-processing can read a run's fields from them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from .table import (
 # size, not an index: a candidate with ties within a run cannot order it and is passed over.
 STEP_ORDER = ("step", "timestep", "time")
 SKIPPED = ("dsi_units",)
+# File metrics that hold a run's fields (one per step), as opposed to images or logs.
+FIELD_SUFFIXES = (".vtk",)
 
 
 def affinity(declared: str) -> str:
@@ -217,3 +223,23 @@ def _order_steps(
             times = [r[i] for r in rows]
             if sim_id not in out.times and all(isinstance(v, (int, float)) for v in times):
                 out.times[sim_id] = [float(v) for v in times]
+
+
+def field_files(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """Each run's field files in step order, from the first file metric (by position) whose
+    values all name VTK files; read from a jupyterlab-dsi store, not from the DSI file."""
+    rows = conn.execute(
+        """SELECT v.sim_id, v.name, v.value FROM jdsi_metric_value v
+           JOIN jdsi_metric m ON m.name = v.name
+           WHERE m.kind = 'file' ORDER BY v.sim_id, m.position, v.t"""
+    ).fetchall()
+    by_metric: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for sim_id, name, value in rows:
+        by_metric[sim_id][name].append(str(value))
+    out: dict[str, list[str]] = {}
+    for sim_id, metrics in by_metric.items():
+        for values in metrics.values():  # insertion order follows m.position
+            if all(v.lower().endswith(FIELD_SUFFIXES) for v in values):
+                out[sim_id] = values
+                break
+    return out

@@ -1,0 +1,86 @@
+"""The real CloverLeaf ensemble (DSI's clover3d example): ingest DSI's database, post-process
+the runs' VTK files against run_1, select by distance. Cartesian, no shock/edge coefficients."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from conftest import query, sha256
+
+CLOVER = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "dsi-clover3d"
+pytestmark = pytest.mark.skipif(not CLOVER.is_dir(), reason="shared/realdata/dsi-clover3d is absent")
+Cli = Callable[..., Any]
+
+
+@pytest.fixture
+def clover(tmp_path: Path) -> Path:
+    """A writable copy of the folder: DSI's paths are relative to the database's folder."""
+    return Path(shutil.copytree(CLOVER, tmp_path / "dsi-clover3d"))
+
+
+def state2_density(run: Path) -> float:
+    match = re.search(r"state 2 density=([0-9.eE+-]+)", (run / "clover.in").read_text())
+    assert match, run
+    return float(match.group(1))
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    return np.argsort(np.argsort(values)).astype(float)
+
+
+def postprocess(cli: Cli, db: Path, *options: str) -> str:
+    res = cli("postprocess", "-q", "--db", db, "--ground-truth", "run_1", "--norm", "L2", *options)
+    assert res.code == 0, res.err
+    return res.out.strip().splitlines()[-1]
+
+
+def test_clover_distances_grow_with_state2_density(cli: Cli, clover: Path, tmp_path: Path) -> None:
+    source = clover / "dsi_clover3d.db"
+    before = sha256(source)
+    db = tmp_path / "clover.sqlite"
+    res = cli("ingest", "-q", source, "--db", db)
+    assert res.code == 0, res.err
+    method = postprocess(cli, db)
+    rows = query(db, "SELECT sim_id, t, d_shock, d_edge, d_density FROM jdsi_distance WHERE method_id = ?", [method])
+    assert len(rows) == 8 * 10  # 8 runs x 10 VTK files
+    assert all(d_shock is None and d_edge is None for _, _, d_shock, d_edge, _ in rows)  # NULL, not 0
+    assert [d for sim, _, _, _, d in rows if sim == "1"] == [0.0] * 10
+    assert query(db, "SELECT sim_id FROM jdsi_ground_truth") == [("1",)]  # run_1 is DSI's run 1
+
+    last = {sim: d for sim, t, _, _, d in rows if t == 9}
+    runs = sorted(last, key=int)
+    density = np.array([state2_density(clover / f"run_{sim}") for sim in runs])
+    distance = np.array([last[sim] for sim in runs])
+    assert density.tolist() == [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    assert np.corrcoef(ranks(density), ranks(distance))[0, 1] > 0.8  # Spearman
+    assert (np.diff(distance) > 0).all()  # in fact strictly increasing
+
+    res = cli("select", "--db", db, "--method", method, "--where", "d_density > 0", "--format", "csv")
+    assert res.code == 0, res.err
+    chosen = list(csv.DictReader(io.StringIO(res.out)))
+    assert {r["sim_id"] for r in chosen} == {str(n) for n in range(2, 9)}
+    assert len(chosen) == 7 * 10  # the initial states differ already: every step of runs 2..8
+    assert sha256(source) == before
+
+
+def test_clover_geometry_and_time_matching(cli: Cli, clover: Path, tmp_path: Path) -> None:
+    db = tmp_path / "clover.sqlite"
+    assert cli("ingest", "-q", clover / "dsi_clover3d.db", "--db", db).code == 0
+    by = {}
+    for options in [(), ("--match-time", "nearest"), ("--geometry", "cylindrical"), ("--geometry", "cartesian")]:
+        method = postprocess(cli, db, *options)
+        by[options] = [r[0] for r in query(
+            db, "SELECT d_density FROM jdsi_distance WHERE method_id = ? ORDER BY sim_id, t", [method])]
+    assert by[("--match-time", "nearest")] == by[()]  # the runs' steps align
+    assert by[("--geometry", "cartesian")] == by[()]  # cartesian is what VTK x/y grids default to
+    assert by[("--geometry", "cylindrical")] != by[()]
+    res = cli("postprocess", "-q", "--db", db, "--ground-truth", "run_9", "--norm", "L2")
+    assert res.code != 0 and "unknown ground truth 'run_9'" in res.err

@@ -1,0 +1,165 @@
+"""Legacy VTK rectilinear grids: the real CloverLeaf files, and BINARY files written here."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jupyterlab_dsi.compute import distances
+from jupyterlab_dsi.fields import FieldError
+from jupyterlab_dsi.norms import cell_weights, density_distance
+from jupyterlab_dsi.vtk import parse, read_series, read_vtk
+
+CLOVER = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "dsi-clover3d"
+needs_clover = pytest.mark.skipif(not CLOVER.is_dir(), reason="shared/realdata/dsi-clover3d is absent")
+
+Arrays = dict[str, np.ndarray]
+
+
+def write_vtk(
+    path: Path, coords: tuple[np.ndarray, ...], cell: Arrays, point: Arrays | None = None,
+    *, binary: bool = False, scalars: bool = False, kind: str = "double", time: float | None = None,
+) -> Path:
+    """A legacy rectilinear-grid file as VTK writes it: BINARY values big-endian, right after
+    the line that announces them; ``scalars`` uses SCALARS/LOOKUP_TABLE instead of FIELD."""
+    dtype = {"double": ">f8", "float": ">f4"}[kind]
+    out = bytearray()
+
+    def text(line: str) -> None:
+        out.extend(line.encode() + b"\n")
+
+    def values(a: np.ndarray) -> None:
+        flat = np.asarray(a).ravel()
+        if binary:
+            out.extend(flat.astype(dtype).tobytes() + b"\n")
+        else:
+            text(" ".join(repr(float(v)) for v in flat))
+
+    def section(name: str, count: int, arrays: Arrays) -> None:
+        text(f"{name} {count}")
+        if not scalars:
+            text(f"FIELD FieldData {len(arrays)}")
+        for key, a in arrays.items():
+            text(f"SCALARS {key} {kind} 1\nLOOKUP_TABLE default" if scalars else f"{key} 1 {a.size} {kind}")
+            values(a)
+
+    text("# vtk DataFile Version 3.0\nwritten by a test\n" + ("BINARY" if binary else "ASCII"))
+    text("DATASET RECTILINEAR_GRID")
+    if time is not None:
+        text("FIELD FieldData 1\nTIME 1 1 double")
+        values(np.array([time]))
+    text("DIMENSIONS " + " ".join(str(c.size) for c in coords))
+    for axis, c in zip("XYZ", coords):
+        text(f"{axis}_COORDINATES {c.size} {kind}")
+        values(c)
+    sizes = [max(c.size - 1, 1) for c in coords]
+    section("CELL_DATA", int(np.prod(sizes)), cell)
+    if point:
+        section("POINT_DATA", int(np.prod([c.size for c in coords])), point)
+    path.write_bytes(bytes(out))
+    return path
+
+
+@pytest.fixture
+def clover_file(tmp_path: Path) -> Path:
+    if not CLOVER.is_dir():
+        pytest.skip("shared/realdata/dsi-clover3d is absent")
+    return Path(shutil.copy(CLOVER / "run_8" / "clover.00000.00001.00090.vtk", tmp_path / "last.vtk"))
+
+
+def test_real_clover_file(clover_file: Path) -> None:
+    x, y, z, density = read_vtk(clover_file)
+    assert x.shape == y.shape == (61,) and z.tolist() == [0.0]
+    assert x[0] == 0.0 and x[-1] == 10.0 and y[1] == 0.1667
+    assert density.shape == (60, 60)  # (ny, nx)
+    assert density[0, :3].tolist() == [2.906, 2.906, 2.904]  # the file's first values, x fastest
+    assert read_vtk(clover_file, "x_vel")[3].shape == (61, 61)  # point data
+    grid = parse(clover_file)
+    assert list(grid.cell) == ["density", "energy", "pressure", "viscosity"]
+    assert list(grid.point) == ["x_vel", "y_vel"]
+
+
+@pytest.mark.parametrize("scalars", [False, True])
+def test_binary_copy_of_the_real_file_reads_the_same(clover_file: Path, tmp_path: Path, scalars: bool) -> None:
+    grid = parse(clover_file)
+    cell = {k: v.ravel() for k, v in grid.cell.items()}
+    point = {k: v.ravel() for k, v in grid.point.items()}
+    copy = write_vtk(tmp_path / "b.vtk", grid.coords, cell, point, binary=True, scalars=scalars)
+    assert b"BINARY" in copy.read_bytes()[:80]
+    for name in [*cell, *point]:
+        ascii_values, binary_values = read_vtk(clover_file, name), read_vtk(copy, name)
+        for a, b in zip(ascii_values, binary_values):
+            assert np.array_equal(a, b), name
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_three_dimensional_cells_are_x_fastest(tmp_path: Path, binary: bool) -> None:
+    coords = (np.arange(4.0), np.arange(3.0), np.arange(3.0))  # 3 x 2 x 2 cells
+    values = np.arange(12.0)
+    path = write_vtk(tmp_path / "c.vtk", coords, {"density": values}, binary=binary, kind="float")
+    got = read_vtk(path)[3]
+    assert got.shape == (2, 2, 3)
+    assert np.array_equal(got, values.reshape(2, 2, 3)) and got[0, 1, 2] == 5.0
+
+
+def test_errors_name_the_problem(tmp_path: Path) -> None:
+    coords = (np.arange(3.0), np.arange(3.0), np.zeros(1))
+    good = write_vtk(tmp_path / "g.vtk", coords, {"density": np.ones(4), "energy": np.ones(4)})
+    with pytest.raises(FieldError, match=r"no field 'rho'; the file holds cell density, cell energy"):
+        read_vtk(good, "rho")
+    other = tmp_path / "o.vtk"
+    other.write_text("# vtk DataFile Version 3.0\nx\nASCII\nDATASET STRUCTURED_POINTS\n")
+    with pytest.raises(FieldError, match="DATASET STRUCTURED_POINTS is not read; only RECTILINEAR_GRID"):
+        read_vtk(other)
+    text = tmp_path / "t.vtk"
+    text.write_text("x,y\n1,2\n")
+    with pytest.raises(FieldError, match="not a legacy VTK file"):
+        read_vtk(text)
+    cut = write_vtk(tmp_path / "cut.vtk", coords, {"density": np.ones(4)}, binary=True)
+    cut.write_bytes(cut.read_bytes()[:-20])
+    with pytest.raises(FieldError, match="binary values announced, the file ends first"):
+        read_vtk(cut)
+    with pytest.raises(FieldError, match="no such file"):
+        read_vtk(tmp_path / "missing.vtk")
+
+
+def test_series_non_uniform_cartesian_weights(tmp_path: Path) -> None:
+    x, y = np.array([0.0, 1.0, 3.0]), np.array([0.0, 0.5, 1.0, 2.0])  # 2 x 3 cells, non-uniform
+    coords = (x, y, np.zeros(1))
+    steps = [np.arange(6.0) + t for t in range(3)]
+    files = [write_vtk(tmp_path / f"s{t}.vtk", coords, {"density": v}, binary=t == 1, time=0.5 * t)
+             for t, v in enumerate(steps)]
+    fields = read_series(files)
+    assert fields.density.shape == (3, 2, 3)  # (T, NX, NY): x first
+    assert np.array_equal(fields.density[1], steps[1].reshape(3, 2).T)
+    assert fields.time.tolist() == [0.0, 0.5, 1.0]
+    assert fields.shock.shape == fields.edge.shape == (3, 0) and fields.geometry == "cartesian"
+    assert fields.r.tolist() == [0.5, 2.0] and fields.z.tolist() == [0.25, 0.75, 1.5]
+    weights = cell_weights("cartesian", fields.r, fields.edges)
+    assert np.array_equal(weights, np.outer([1.0, 2.0], [0.5, 0.5, 1.0]))  # true cell areas
+    gt = np.ones((1, 2, 3))
+    rho = gt + np.array([[[1.0, 0, 0], [0, 0, 3.0]]])
+    # L1 = sum |diff| * area / total area (3 * 2) = (1 * 0.5 + 3 * 2) / 6
+    assert density_distance(gt, rho, weights, "L1")[0] == pytest.approx(6.5 / 6)
+    d_shock, d_edge, d_density = distances(fields, fields, "L2", None, weights)
+    assert np.isnan(d_shock).all() and np.isnan(d_edge).all() and np.array_equal(d_density, np.zeros(3))
+
+
+def test_uniform_grids_keep_the_old_weights() -> None:
+    r = np.array([0.5, 1.5, 2.5])
+    edges = (np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 2.0, 4.0]))
+    assert np.array_equal(cell_weights("cartesian", r, edges), np.ones((1, 1)))
+    assert np.array_equal(cell_weights("cylindrical", r, edges), r.reshape(-1, 1))
+    assert np.array_equal(cell_weights("cylindrical", r), r.reshape(-1, 1))
+    with pytest.raises(ValueError, match="unknown geometry"):
+        cell_weights("spherical", r)
+
+
+def test_series_refuses_mixed_grids(tmp_path: Path) -> None:
+    a = write_vtk(tmp_path / "a.vtk", (np.arange(3.0), np.arange(3.0), np.zeros(1)), {"density": np.ones(4)})
+    b = write_vtk(tmp_path / "b.vtk", (np.arange(4.0), np.arange(3.0), np.zeros(1)), {"density": np.ones(6)})
+    with pytest.raises(FieldError, match="its grid differs"):
+        read_series([a, b])
