@@ -7,6 +7,8 @@ one line of a test. Nothing here calls ``jupyter dsi sample``: the arrays are kn
 
 from __future__ import annotations
 
+import os
+
 import csv
 import hashlib
 import sqlite3
@@ -244,3 +246,14 @@ def query(db: Path, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...
         return [tuple(r) for r in conn.execute(sql, tuple(params))]
     finally:
         conn.close()
+
+
+def _realdata() -> Path:
+    """The shared real inputs (shared/realdata): $DSI_REALDATA, else beside the clone, else the
+    workplace's own copy (a CI clone may live elsewhere). Tests on them skip when none is found."""
+    candidates = [os.environ.get("DSI_REALDATA", ""), Path(__file__).resolve().parents[2] / "shared" / "realdata",
+                  "/work/shared/realdata"]
+    return next((Path(c) for c in candidates if c and Path(c).is_dir()), Path("/nonexistent"))
+
+
+REALDATA = _realdata()

@@ -13,9 +13,9 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from conftest import query, sha256
+from conftest import REALDATA, query, sha256
 
-CLOVER = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "dsi-clover3d"
+CLOVER = REALDATA / "dsi-clover3d"
 pytestmark = pytest.mark.skipif(not CLOVER.is_dir(), reason="shared/realdata/dsi-clover3d is absent")
 Cli = Callable[..., Any]
 

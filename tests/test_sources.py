@@ -5,7 +5,6 @@ Every test copies what it reads to a temporary folder first: the shared files ar
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -19,15 +18,7 @@ from jupyterlab_dsi.store import SCHEMA_SQL, SCHEMA_VERSION, Store
 
 from conftest import Ensemble, Result, query, sha256, write_csv
 
-def _realdata() -> Path:
-    """The shared real inputs: $DSI_REALDATA, else shared/realdata beside the clone, else the
-    workplace's own copy (a CI clone may live elsewhere)."""
-    candidates = [os.environ.get("DSI_REALDATA", ""), Path(__file__).resolve().parents[2] / "shared" / "realdata",
-                  "/work/shared/realdata"]
-    return next((Path(c) for c in candidates if c and Path(c).is_dir()), Path("/nonexistent"))
-
-
-REALDATA = _realdata()
+from conftest import REALDATA  # noqa: E402
 pytestmark = pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata is not here (set DSI_REALDATA)")
 Cli = Callable[..., Result]
 

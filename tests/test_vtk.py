@@ -13,7 +13,9 @@ from jupyterlab_dsi.fields import FieldError
 from jupyterlab_dsi.norms import cell_weights, density_distance
 from jupyterlab_dsi.vtk import parse, read_series, read_vtk
 
-CLOVER = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "dsi-clover3d"
+from conftest import REALDATA  # noqa: E402
+
+CLOVER = REALDATA / "dsi-clover3d"
 needs_clover = pytest.mark.skipif(not CLOVER.is_dir(), reason="shared/realdata/dsi-clover3d is absent")
 
 Arrays = dict[str, np.ndarray]
