@@ -6,7 +6,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
-import { dsiJson, keepScreenshot, openSampleDocument } from './helpers';
+import { brushAxis, dsiJson, keepScreenshot, openSampleDocument } from './helpers';
 
 // Galata's kernel mock answers a kernel restart with 201 where JupyterLab expects 200, which
 // leaves the restarted kernel "starting" forever: talk to the real kernels API instead.
@@ -49,12 +49,7 @@ test('the kernel sees the panel, the panel shows %dsi select, saves write proven
   await expect(status).toContainText('Linked');
 
   // Brush: the kernel's dsi_selection has the panel's count.
-  const hit = view.locator('g[data-axis="d_density"] [data-role="hit"]');
-  const box = (await hit.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.45);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.9, { steps: 8 });
-  await page.mouse.up();
+  await brushAxis(page, view, 'd_density', 0.45, 0.9);
   await expect(view.getByTestId('dsi-filter')).toContainText('d_density between');
   const brushed = await panelCount(view);
   await expect(status).toContainText(`dsi_selection has ${brushed.toLocaleString('en-US')} rows`);

@@ -72,12 +72,7 @@ test('restore a saved dataset after a reload, delete it and undo', async ({ page
     return panel;
   };
   let panel = await open();
-  const hit = panel.locator('g[data-axis="d_shock"] [data-role="hit"]');
-  const box = (await hit.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.3);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.7, { steps: 8 });
-  await page.mouse.up();
+  await brushAxis(page, panel, 'd_shock', 0.3, 0.7);
   await panel.locator('select[aria-label="Color by"]').selectOption('gamma');
   const filter = (await panel.getByTestId('dsi-filter').textContent())!;
   const count = (await panel.getByTestId('dsi-selection-count').locator('strong').textContent())!;
