@@ -96,8 +96,3 @@ class Jobs:
         cutoff = time.time() - KEEP_SECONDS
         for job_id in [j.id for j in self._jobs.values() if j.finished and j.finished < cutoff]:
             del self._jobs[job_id]
-
-    def shutdown(self) -> None:
-        for job in self.running():
-            job.cancel.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
