@@ -10,14 +10,13 @@ the user's namespace. The ``%dsi`` magic sends its own messages back through :fu
 from __future__ import annotations
 
 import keyword
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from . import __version__
+from . import __version__, feature
 from .errors import DsiError
 from .paths import confine, inside
 
@@ -72,42 +71,37 @@ def check_names(names: Any) -> dict[str, str]:
 
 def check_state(data: dict[str, Any]) -> dict[str, Any]:
     """The panel's method, time, weights and filter, checked (the database is confined apart)."""
-    method, t, weights, where = data.get("method"), data.get("t"), data.get("weights", [1.0, 1.0]), data.get("where", "")
+    method, t, weights, where = data.get("method"), data.get("t"), data.get("weights"), data.get("where", "")
     if method is not None and not isinstance(method, str):
         raise BridgeError(f"state: the method must be an id or null, not {method!r}")
-    if method is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 0):
+    if (method is not None or t is not None) and (isinstance(t, bool) or not isinstance(t, int) or t < 0):
         raise BridgeError(f"state: the time must be a step index >= 0, not {t!r}")
-    if (
-        not isinstance(weights, list) or len(weights) != 2
-        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in weights)
-    ):
-        raise BridgeError(f"state: the weights must be two finite numbers [w_shock, w_edge], not {weights!r}")
+    try:  # None: the method's default terms
+        terms = None if weights is None else feature.terms(weights)
+    except feature.FeatureError as exc:
+        raise BridgeError(f"state: {exc}") from None
     if not isinstance(where, str):
         raise BridgeError(f"state: the filter must be text, not {where!r}")
-    return {"method": method, "t": t if method is not None else None,
-            "weights": (float(weights[0]), float(weights[1])), "where": where}
+    return {"method": method, "t": t, "weights": terms, "where": where}
 
 
 def panel_variables(db: Path, state: dict[str, Any]) -> dict[str, Any]:
     """``selection``, ``method`` and ``datasets`` for the panel's state, read from ``db``."""
     from .frames import datasets_frame, selection_frame
-    from .query import DISTANCES, select
+    from .query import select
     from .store import Store
 
-    ws, we = state["weights"]
     with Store(db, readonly=True) as store:
-        if state["method"] is None:  # a database without methods: nothing to select yet
-            columns = [p["name"] for p in store.parameters()] + [*DISTANCES, "d_feature"]
-            selection = pd.DataFrame(columns=columns, index=pd.Index([], name="sim_id"))
-            method = None
-        else:
-            chosen = select(store, state["method"], state["t"], state["where"], (ws, we))
-            selection = selection_frame(chosen, state["t"]).drop(columns="t")
-            # As the panel computes it (query.select leaves it out of its columns).
-            selection["d_feature"] = ws * pd.to_numeric(selection["d_shock"]) + we * pd.to_numeric(selection["d_edge"])
+        # Without a method (a table of runs: parameters and metrics) the panel's step is that of
+        # the per-step metrics, 0 when there are none.
+        t = state["t"] if state["t"] is not None else 0
+        chosen = select(store, state["method"], t, state["where"], state["weights"])
+        selection = selection_frame(chosen, t).drop(columns="t")
+        method = None
+        if chosen.method is not None:
             m = chosen.method
             method = {k: m[k] for k in ("id", "ground_truth", "norm", "gt_time", "description")}
-            method.update(t=state["t"], weights={"shock": ws, "edge": we}, where=state["where"], db=str(db))
+            method.update(t=state["t"], weights=chosen.feature, where=state["where"], db=str(db))
         datasets = datasets_frame(store)
     return {"selection": selection, "method": method, "datasets": datasets}
 

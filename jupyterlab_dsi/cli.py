@@ -180,10 +180,16 @@ def cmd_select(args: argparse.Namespace) -> int:
             if value is not None:
                 raise DsiError(f"{option} only applies with --save DESCRIPTION")
         with Store(args.db, readonly=True) as store:
-            selection = select(store, args.method, args.time, args.where or "", tuple(args.weights))
+            selection = select(store, args.method, args.time, args.where or "", _weights(args))
         write_rows(selection.columns, selection.rows, args.format, sys.stdout)
         return 0
     return _save_selection(args)
+
+
+def _weights(args: argparse.Namespace) -> Any:
+    from .feature import from_args
+
+    return None if args.weights is None else from_args(args.weights)
 
 
 def _save_selection(args: argparse.Namespace) -> int:
@@ -191,7 +197,7 @@ def _save_selection(args: argparse.Namespace) -> int:
 
     record, selected = save_selection(
         args.db, method=args.method, time=args.time, where=args.where or "",
-        weights=tuple(args.weights), description=args.save, name=args.name or "",
+        weights=_weights(args), description=args.save, name=args.name or "",
         sample=args.sample, size=args.size, seed=args.seed, origin="cli",
     )
     print(saved_message(record, selected))
@@ -356,8 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "simulations with their metrics, for sources without field files)")
     p.add_argument("--time", type=int, metavar="INDEX", help="one time step (all when absent)")
     p.add_argument("--where", metavar="EXPR", help="filter, e.g. \"cs in (1, 2) and d_density < 0.5\"")
-    p.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0), metavar=("W_SHOCK", "W_EDGE"),
-                   help="weights of d_feature = W_SHOCK * d_shock + W_EDGE * d_edge")
+    p.add_argument("--weights", nargs="+", metavar="TERM",
+                   help="d_feature's terms: NAME=WEIGHT for any number columns (d_density=1 "
+                   "wall_clock=0.5), or two numbers W_SHOCK W_EDGE; default d_shock + d_edge, or "
+                   "d_density for a method without shock and edge distances")
     p.add_argument("--format", choices=formats, default="table")
     p.add_argument("--save", metavar="DESCRIPTION",
                    help="save the simulations selected at --time as a training dataset with this "

@@ -14,13 +14,13 @@ string and sampling and say what differs.
 from __future__ import annotations
 
 import json
-import math
 import re
 import shlex
 import uuid
 from collections import Counter
 from typing import Any
 
+from . import feature as ftr
 from . import sampling as smp
 from .errors import DsiError
 from .store import Store, StoreError, current_user, new_id, now
@@ -30,7 +30,7 @@ EXPORT_FORMAT = "jupyterlab-dsi.dataset/1"
 
 _COLUMNS = (
     "id, name, description, created_at, author, method_id, t, w_shock, w_edge, filter, "
-    "selection_kind, selection_geometry, sampling, settings, parent_id, size, digest"
+    "selection_kind, selection_geometry, sampling, settings, parent_id, size, digest, feature"
 )
 
 
@@ -76,6 +76,15 @@ def _check_id(dataset_id: Any) -> str:
         raise DatasetError(f"a dataset id must be a UUID, not {dataset_id!r}") from None
 
 
+def _stored_terms(row: Any) -> ftr.Terms | None:
+    """d_feature's terms: the feature column, or (schema 2) the two weights it then had."""
+    if row["feature"] is not None:
+        return dict(json.loads(row["feature"]))
+    if row["method_id"] is None:
+        return None
+    return {"d_shock": row["w_shock"], "d_edge": row["w_edge"]}
+
+
 def _record(row: Any, deleted: bool) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -85,7 +94,7 @@ def _record(row: Any, deleted: bool) -> dict[str, Any]:
         "author": row["author"],
         "method": row["method_id"],
         "time": row["t"],
-        "weights": [row["w_shock"], row["w_edge"]],
+        "weights": _stored_terms(row),
         "filter": row["filter"],
         "selection_kind": row["selection_kind"],
         "selection_geometry": None if row["selection_geometry"] is None else json.loads(row["selection_geometry"]),
@@ -119,7 +128,7 @@ def save_dataset(
     name: str = "",
     method_id: str | None,
     t: int | None,
-    weights: tuple[float, float] = (1.0, 1.0),
+    weights: Any = None,
     filter: str = "",
     selection_kind: str = "filter",
     selection_geometry: Any = None,
@@ -158,11 +167,10 @@ def save_dataset(
     if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 0):
         raise DatasetError(f"the time must be a step index >= 0, not {t!r}")
     try:
-        w = [float(weights[0]), float(weights[1])]
-    except (TypeError, ValueError, IndexError):
-        raise DatasetError(f"weights must be two numbers (w_shock, w_edge), not {weights!r}") from None
-    if len(weights) != 2 or not all(math.isfinite(x) for x in w):
-        raise DatasetError(f"weights must be two finite numbers (w_shock, w_edge), not {weights!r}")
+        # None: the terms the method's selection uses by default (none without a method).
+        terms = ftr.terms(weights) if weights is not None else None
+    except ftr.FeatureError as exc:
+        raise DatasetError(str(exc)) from None
     sampling = _check_sampling(sampling)
     settings_obj = dict(settings or {})
     settings_obj.setdefault("version", SETTINGS_VERSION)
@@ -177,6 +185,12 @@ def save_dataset(
 
     if method_id is not None:
         method_id = store.resolve_method(method_id)["id"]
+        if terms is None:
+            from .query import default_feature
+
+            terms = default_feature(store, method_id)
+    w_shock, w_edge = ftr.legacy(terms) if terms is not None else (0.0, 0.0)
+    feature_text = None if terms is None else json.dumps(terms)  # in the user's order
 
     known = set(store.sim_ids())
     for m in member_list:
@@ -197,7 +211,7 @@ def save_dataset(
             old = _record(existing, False)
             new = {
                 "name": name, "description": description, "method": method_id, "time": t,
-                "weights": w, "filter": filter, "selection_kind": selection_kind,
+                "weights": terms, "filter": filter, "selection_kind": selection_kind,
                 "selection_geometry": None if geometry_text is None else json.loads(geometry_text),
                 "sampling": sampling, "settings": json.loads(settings_text), "parent": parent_id,
                 "size": len(chosen), "digest": dig,
@@ -210,10 +224,10 @@ def save_dataset(
                 )
         else:
             conn.execute(
-                f"INSERT INTO jdsi_dataset ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
-                (ds_id, name, description, now(), author, method_id, t, w[0], w[1], filter,
+                f"INSERT INTO jdsi_dataset ({_COLUMNS}) VALUES ({', '.join('?' * 18)})",
+                (ds_id, name, description, now(), author, method_id, t, w_shock, w_edge, filter,
                  selection_kind, geometry_text, sampling_text, settings_text, parent_id,
-                 len(chosen), dig),
+                 len(chosen), dig, feature_text),
             )
             conn.executemany(
                 "INSERT INTO jdsi_dataset_member (dataset_id, sim_id) VALUES (?, ?)",
@@ -376,7 +390,7 @@ def export_card(store: Store, ref: str) -> str:
         f"| created | {_cell(record['created_at'])} by {_cell(record['author'])} |",
         f"| method | {method_text} |",
         f"| time step | {'all' if record['time'] is None else record['time']} |",
-        f"| weights | d_feature = {record['weights'][0]!r} * d_shock + {record['weights'][1]!r} * d_edge |",
+        f"| feature | {'none' if record['weights'] is None else _cell(ftr.formula(record['weights']))} |",
         f"| selection | {_cell(record['selection_kind'])} |",
         f"| sampling | {_sampling_text(record['sampling'])} |",
         f"| parent | {'none' if record['parent'] is None else '`' + record['parent'] + '`'} |",
@@ -502,7 +516,7 @@ def recompute(store: Store, record: dict[str, Any]) -> list[str]:
 
     if record["method"] is None:
         raise DatasetError("no method stored, so the selection cannot be recomputed")
-    selection = select(store, record["method"], record["time"], record["filter"], tuple(record["weights"]))
+    selection = select(store, record["method"], record["time"], record["filter"], record["weights"])
     return smp.apply({row[0] for row in selection.rows}, record["sampling"])
 
 
@@ -568,10 +582,10 @@ def sampling_options(sample: float | None, size: int | None, seed: int | None) -
 def save_selection(
     db: Any,
     *,
-    method: str,
+    method: str | None,
     time: int | None,
     where: str,
-    weights: tuple[float, float],
+    weights: Any,
     description: str,
     name: str,
     sample: float | None = None,
@@ -583,6 +597,8 @@ def save_selection(
     were selected before sampling). The options' names are those of the CLI and the magic."""
     from .query import select
 
+    if time is None and method is None:
+        time = 0  # a table of runs: its per-run values are at step 0
     if time is None:
         raise DatasetError("--save needs --time INDEX: a dataset is the simulations selected at one time step")
     if not description.strip():
@@ -599,9 +615,9 @@ def save_selection(
             members=selected,
             description=description,
             name=name,
-            method_id=selection.method["id"],
+            method_id=None if selection.method is None else selection.method["id"],
             t=time,
-            weights=weights,
+            weights=selection.feature,
             filter=where,
             selection_kind="filter",
             sampling=sampling,

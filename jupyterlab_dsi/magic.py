@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--method")
     p.add_argument("--time", type=int)
     p.add_argument("--where", default="")
-    p.add_argument("--weights", type=float, nargs=2, default=(1.0, 1.0))
+    p.add_argument("--weights", nargs="+")
     sampling = p.add_mutually_exclusive_group()
     sampling.add_argument("--sample", type=float)
     sampling.add_argument("--size", type=int)
@@ -145,8 +145,9 @@ def _show(args: argparse.Namespace) -> None:
     _tell_panel(db, {"type": "show", "dataset": record["id"]})
 
 
-def _method(args: argparse.Namespace, db: Path) -> str:
-    """--method, else the linked panel's method on this database, else the database's only one."""
+def _method(args: argparse.Namespace, db: Path) -> str | None:
+    """--method, else the linked panel's method on this database, else the database's only one;
+    None for a table of runs (no field files, so no methods): parameters and metrics only."""
     if args.method is not None:
         return str(args.method)
     current = bridge.current_method(db)
@@ -154,8 +155,10 @@ def _method(args: argparse.Namespace, db: Path) -> str:
         return current
     with Store(db, readonly=True) as store:
         methods = store.methods()
-        if not methods:
-            store.resolve_method("")  # raises the Store's "no methods yet" message
+        if not methods and not store.conn.execute("SELECT 1 FROM jdsi_metric LIMIT 1").fetchone():
+            store.resolve_method("")  # an ensemble not post-processed yet: the Store says how
+    if not methods:
+        return None
     if len(methods) == 1:
         return str(methods[0]["id"])
     known = ", ".join(f"{m['id'][:8]} ({m['norm']} vs {m['ground_truth']})" for m in methods[:10])
@@ -164,12 +167,13 @@ def _method(args: argparse.Namespace, db: Path) -> str:
 
 def _select(args: argparse.Namespace) -> pd.DataFrame:
     from .datasets import DatasetError, sampling_options, save_selection, saved_message
+    from .feature import from_args
     from .query import select
     from .sampling import apply
 
     db = _db(args)
     method = _method(args, db)
-    weights = (float(args.weights[0]), float(args.weights[1]))
+    weights = None if args.weights is None else from_args(args.weights)
     if args.save is not None:
         record, selected = save_selection(
             db, method=method, time=args.time, where=args.where, weights=weights,
@@ -177,7 +181,7 @@ def _select(args: argparse.Namespace) -> pd.DataFrame:
             seed=args.seed, origin="magic",
         )
         print(saved_message(record, selected))
-        _tell_panel(db, _select_message(record["method"], args.time, weights, args.where),
+        _tell_panel(db, _select_message(record["method"], args.time, record["weights"], args.where),
                     {"type": "saved", "dataset": record["id"]})
         with Store(db, readonly=True) as store:
             return frames.members_frame(store, record["id"])
@@ -193,12 +197,13 @@ def _select(args: argparse.Namespace) -> pd.DataFrame:
         except ValueError as exc:  # a probability outside [0, 1], a negative size or seed
             raise DatasetError(str(exc)) from None
         frame = frame[frame.index.get_level_values("sim_id").isin(kept)]
-    _tell_panel(db, _select_message(selection.method["id"], args.time, weights, args.where))
+    _tell_panel(db, _select_message(method and selection.method["id"], args.time, selection.feature, args.where))
     return frame
 
 
-def _select_message(method: str, time: int | None, weights: tuple[float, float], where: str) -> dict[str, Any]:
-    return {"type": "select", "method": method, "t": time, "weights": list(weights), "where": where}
+def _select_message(method: str | None, time: int | None, weights: dict[str, float] | None, where: str) -> dict[str, Any]:
+    """weights: d_feature's terms as used, so that the panel weighs the same columns."""
+    return {"type": "select", "method": method, "t": time, "weights": weights, "where": where}
 
 
 _COMMANDS = {"open": _open, "methods": _methods, "select": _select, "datasets": _datasets,
@@ -217,7 +222,7 @@ class DsiMagics(Magics):
             prints "DB: N simulations, M methods, K datasets".
         %dsi methods [--db DB]
             the post-processing methods, one row per method.
-        %dsi select [--db DB] [--method ID] [--time INDEX] [--where EXPR] [--weights WS WE]
+        %dsi select [--db DB] [--method ID] [--time INDEX] [--where EXPR] [--weights TERM ...]
                     [--sample P | --size N] [--seed S] [--save DESCRIPTION [--name NAME]]
             the rows of `jupyter dsi select`: parameters and distances indexed by sim_id at one
             step (by (sim_id, t) without --time), filtered by EXPR in the filter language of

@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import feature as ftr
 from . import filter as flt
 from .store import Store, StoreError, quote_identifier
 
 DISTANCES = ("d_shock", "d_edge", "d_density")
-BUILTIN = ("sim_id", "t", *DISTANCES, "d_feature")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Selection:
     rows: list[tuple[Any, ...]]
     method: dict[str, Any] | None
     where: str
+    feature: ftr.Terms | None = None  # d_feature's terms, None where it has none to weigh
 
 
 def _pivot(names: list[str], keys: str, where: str) -> tuple[str, list[Any]]:
@@ -58,23 +59,36 @@ def number_metrics(store: Store) -> tuple[list[str], list[str]]:
     return [r[0] for r in rows if not r[1]], [r[0] for r in rows if r[1]]
 
 
+def default_feature(store: Store, method_id: str | None) -> ftr.Terms | None:
+    """d_shock + d_edge where the method has them (seed 000), else d_density; None without one."""
+    if method_id is None:
+        return None
+    has = store.conn.execute(
+        "SELECT 1 FROM jdsi_distance WHERE method_id = ? AND (d_shock IS NOT NULL OR d_edge IS NOT NULL) LIMIT 1",
+        (method_id,),
+    ).fetchone()
+    return dict(ftr.DEFAULT) if has else {"d_density": 1.0}
+
+
 def select(
     store: Store,
     method: str | None,
     time: int | None = None,
     where: str = "",
-    weights: tuple[float, float] = (1.0, 1.0),
+    weights: Any = None,
 ) -> Selection:
-    """One row per (simulation, step) of ``method`` (one step when ``time`` is given)."""
+    """One row per (simulation, step) of ``method`` (one step when ``time`` is given).
+
+    ``weights`` are d_feature's terms (see :mod:`jupyterlab_dsi.feature`); None takes the
+    method's default. Without a method d_feature exists only when terms are given.
+    """
     m = store.resolve_method(method) if method is not None else None
     params = [p["name"] for p in store.parameters()]
     per_run, per_step = number_metrics(store)
+    terms = ftr.terms(weights) if weights is not None else default_feature(store, m["id"] if m else None)
     if m is not None:
-        base_sql = (
-            "SELECT sim_id, t, d_shock, d_edge, d_density, (? * d_shock + ? * d_edge) AS d_feature"
-            " FROM jdsi_distance WHERE method_id = ?"
-        )
-        base_params: list[Any] = [float(weights[0]), float(weights[1]), m["id"]]
+        base_sql = "SELECT sim_id, t, d_shock, d_edge, d_density FROM jdsi_distance WHERE method_id = ?"
+        base_params: list[Any] = [m["id"]]
         steps_sql, steps_params = "SELECT max(t) FROM jdsi_distance WHERE method_id = ?", [m["id"]]
         distances: tuple[str, ...] = DISTANCES
     else:
@@ -95,17 +109,24 @@ def select(
     params_sql, params_bound = _pivot(params, "sim_id", "FROM jdsi_param_value")
     run_sql, run_bound = _pivot(per_run, "sim_id", "FROM jdsi_metric_value WHERE t = 0")
     step_sql, step_bound = _pivot(per_step, "sim_id, t", "FROM jdsi_metric_value")
-    outer = [f"p.{quote_identifier(n)}" for n in params]
-    outer += [f"b.{quote_identifier(n)}" for n in (*distances, "d_feature") if m is not None]
-    outer += [f"r.{quote_identifier(n)}" for n in per_run]
-    outer += [f"s.{quote_identifier(n)}" for n in per_step]
+    kinds = value_kinds(store.parameters(), (*per_run, *per_step, *distances))
+    qualified = {n: f"p.{quote_identifier(n)}" for n in params}
+    qualified.update({n: f"b.{quote_identifier(n)}" for n in distances})
+    qualified.update({n: f"r.{quote_identifier(n)}" for n in per_run})
+    qualified.update({n: f"s.{quote_identifier(n)}" for n in per_step})
+    outer = list(qualified.values())
+    feature_params: list[float] = []
+    if terms is not None:
+        numbers = {n: q for n, q in qualified.items() if kinds.get(n) == "number"}
+        feature_sql, feature_params = ftr.sql(terms, numbers)
+        outer.append(f"{feature_sql} AS d_feature")
     rows_sql = (
         f"SELECT b.sim_id AS sim_id, b.t AS t{''.join(', ' + c for c in outer)}"
         f" FROM ({base_sql}) b"
         f" LEFT JOIN ({params_sql}) p ON p.sim_id = b.sim_id"
     )
     # Bound in the order the placeholders appear in the text.
-    sql_params: list[Any] = [*base_params, *params_bound]
+    sql_params: list[Any] = [*feature_params, *base_params, *params_bound]
     # Joined only when there are metrics: an ensemble's query stays what it was.
     if per_run:
         rows_sql += f" LEFT JOIN ({run_sql}) r ON r.sim_id = b.sim_id"
@@ -118,14 +139,14 @@ def select(
         sql_params.append(time)
 
     node = flt.parse(where)
-    builtin = BUILTIN if m is not None else ("sim_id", "t")
+    feature = ("d_feature",) if terms is not None else ()
+    builtin = ("sim_id", "t", *distances, *feature)
     allowed = {name: quote_identifier(name) for name in (*params, *per_run, *per_step, *builtin)}
     condition, condition_params = ("1", []) if node is None else flt.compile_sql(node, allowed)
     # `cs == '0.1'` on a number would silently match nothing: say so instead.
-    flt.check_types(node, value_kinds(store.parameters(), (*per_run, *per_step, *builtin)))
-    # Existing ensembles (no metrics) keep their columns: sim_id, t, parameters, distances.
-    columns = ["sim_id", "t", *params, *distances, *per_run, *per_step]
+    flt.check_types(node, value_kinds(store.parameters(), (*per_run, *per_step, *builtin[2:])))
+    columns = ["sim_id", "t", *params, *distances, *feature, *per_run, *per_step]
     select_list = ", ".join(quote_identifier(c) for c in columns)
     sql = f"SELECT {select_list} FROM ({rows_sql}) WHERE {condition} ORDER BY sim_id, t"
     rows = [tuple(r) for r in store.conn.execute(sql, sql_params + list(condition_params))]
-    return Selection(columns=columns, rows=rows, method=m, where=where)
+    return Selection(columns=columns, rows=rows, method=m, where=where, feature=terms)

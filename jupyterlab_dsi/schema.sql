@@ -6,7 +6,7 @@
 -- the schema version below. Records are immutable and keyed by UUID: a change is a new record
 -- with a parent link, a delete is a row in jdsi_tombstone.
 --
--- schema_version: 2
+-- schema_version: 3
 
 -- Every ingested file or database, never modified; sha256 proves which bytes were read.
 CREATE TABLE jdsi_source (
@@ -95,6 +95,9 @@ CREATE TABLE jdsi_distance (
 ) WITHOUT ROWID;
 
 -- Training dataset info; settings is versioned JSON of the GUI state that produced it.
+-- feature (schema 3) holds d_feature's terms as a JSON object {column: weight}; NULL (datasets of
+-- schema 2) means {"d_shock": w_shock, "d_edge": w_edge}. w_shock and w_edge repeat those two
+-- terms (0 when absent) for readers that know only them.
 CREATE TABLE jdsi_dataset (
   id                 TEXT PRIMARY KEY,
   name               TEXT NOT NULL,
@@ -112,7 +115,8 @@ CREATE TABLE jdsi_dataset (
   settings           TEXT NOT NULL DEFAULT '{}',
   parent_id          TEXT REFERENCES jdsi_dataset (id),
   size               INTEGER NOT NULL,
-  digest             TEXT NOT NULL
+  digest             TEXT NOT NULL,
+  feature            TEXT
 );
 
 CREATE TABLE jdsi_dataset_member (

@@ -142,16 +142,12 @@ class DatasetsHandler(_Handler):
         if unknown:
             self.fail(400, f"unknown field(s) {', '.join(unknown)}")
             return
+        # weights: d_feature's terms {column: weight} (older panels: {shock, edge}); see feature.py.
         fields = {k: body[k] for k in SAVE_FIELDS if k in body}
-        weights = fields.pop("weights", None) or {}
-        if isinstance(weights, dict):
-            weights = (weights.get("shock", 1.0), weights.get("edge", 1.0))
         self._run(
             lambda store: (
                 201,
-                datasets.save_dataset(
-                    store, dataset_id=body.get("id"), author=self._author(), weights=tuple(weights), **fields
-                ),
+                datasets.save_dataset(store, dataset_id=body.get("id"), author=self._author(), **fields),
             )
         )
 

@@ -72,7 +72,12 @@ def _add_metrics(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_metrics}
+def _add_feature(conn: sqlite3.Connection) -> None:
+    """2 -> 3: a dataset's d_feature may weigh any columns, not only d_shock and d_edge."""
+    conn.execute("ALTER TABLE jdsi_dataset ADD COLUMN feature TEXT")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_metrics, 2: _add_feature}
 
 
 class StoreError(DsiError):

@@ -200,7 +200,7 @@ def test_the_panel_state_becomes_the_three_variables(kernel: Kernel, method_id: 
     assert kernel.value("list(dsi_selection['d_feature'])") == pytest.approx([2 * r["d_shock"] + 0.5 * r["d_edge"] for r in rows])
     m = kernel.value("dsi_method")
     assert m["id"] == method_id and m["norm"] == "L2" and m["ground_truth"] == "s00"
-    assert (m["t"], m["weights"], m["where"], m["db"]) == (2, {"shock": 2.0, "edge": 0.5}, where, str(kernel.root / "ens.sqlite"))
+    assert (m["t"], m["weights"], m["where"], m["db"]) == (2, {"d_shock": 2.0, "d_edge": 0.5}, where, str(kernel.root / "ens.sqlite"))
     assert kernel.value("list(dsi_datasets.columns)")[:3] == ["name", "description", "size"]
     with Store(kernel.root / "ens.sqlite", readonly=True) as store:
         assert kernel.value("sorted(dsi_datasets.index)") == sorted(d["id"] for d in list_datasets(store))
@@ -216,7 +216,8 @@ def test_bad_state_is_an_error_and_changes_nothing(kernel: Kernel, method_id: st
         ({"db": "../ens.sqlite"}, "outside the server's root"),
         ({"db": "/etc/passwd"}, "no such file"),
         ({"t": 99}, "outside this method's steps"),
-        ({"weights": [1, "x"]}, "weights must be two finite numbers"),
+        ({"weights": [1, "x"]}, "the weight of d_edge in d_feature must be a finite number"),
+        ({"weights": {"d_density": 1, "nope": 2}}, "'nope', not a number column"),
     ):
         answer = kernel.state(comm_id, seq=3, **{"method": method_id, "t": 1, **state})
         assert answer["type"] == "error" and answer["seq"] == 3 and expected in answer["message"], answer
@@ -244,7 +245,7 @@ def test_the_magic_talks_to_the_linked_panel(kernel: Kernel, method_id: str, sha
     run = kernel.execute("r = %dsi select --time 2 --where 'cs == 0.1' --weights 1 0.5", n="len(r)")
     assert run["values"]["n"] == 3
     assert run["comm"] == [{"type": "select", "db": "ens.sqlite", "method": method_id, "t": 2,
-                            "weights": [1.0, 0.5], "where": "cs == 0.1"}]
+                            "weights": {"d_shock": 1.0, "d_edge": 0.5}, "where": "cs == 0.1"}]
     run = kernel.execute("%dsi open ens.sqlite")
     assert run["comm"] == [{"type": "open", "db": "ens.sqlite"}]
     assert run["stdout"].startswith("ens.sqlite: 6 simulations, 1 method, ")

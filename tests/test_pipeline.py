@@ -310,7 +310,7 @@ def test_postprocess_is_one_transaction(cli: Cli, ingested: tuple[Ensemble, Path
 
 def test_select_formats(cli: Cli, method: tuple[Ensemble, Path, str]) -> None:
     ens, db, method_id = method
-    columns = ["sim_id", "t", "cs", "profile", "energy", "d_shock", "d_edge", "d_density"]
+    columns = ["sim_id", "t", "cs", "profile", "energy", "d_shock", "d_edge", "d_density", "d_feature"]
     res = cli("select", "--db", db, "--method", method_id, "--format", "csv")
     assert res.code == 0 and res.err == ""
     rows = read_csv(res.out)
@@ -391,8 +391,17 @@ def test_select_where_d_feature_with_weights(cli: Cli, method: tuple[Ensemble, P
               "--where", f"d_feature < {cut!r}", "--format", "json")
     assert res.code == 0, res.err
     got = json.loads(res.out)
-    assert got == [r for r in everything if 2.0 * r["d_shock"] + 0.5 * r["d_edge"] < cut]
+    expected = [r for r in everything if 2.0 * r["d_shock"] + 0.5 * r["d_edge"] < cut]
+    assert [{**r, "d_feature": None} for r in got] == [{**r, "d_feature": None} for r in expected]
+    assert [r["d_feature"] for r in got] == pytest.approx([2.0 * r["d_shock"] + 0.5 * r["d_edge"] for r in expected])
     assert 0 < len(got) < len(everything)
+    # The same terms by name, in any order, and a term over a parameter.
+    named = cli("select", "--db", db, "--method", method_id, "--weights", "d_edge=0.5", "d_shock=2",
+                "--where", f"d_feature < {cut!r}", "--format", "json")
+    assert [r["sim_id"] for r in json.loads(named.out)] == [r["sim_id"] for r in got]
+    mixed = json.loads(cli("select", "--db", db, "--method", method_id, "--time", "0",
+                           "--weights", "d_density=1", "energy=0.25", "--format", "json").out)
+    assert [r["d_feature"] for r in mixed] == pytest.approx([r["d_density"] + 0.25 * r["energy"] for r in mixed])
     # Default weights are 1 and 1.
     res = cli("select", "--db", db, "--method", method_id, "--where", "d_feature < 1", "--format", "json")
     assert json.loads(res.out) == [r for r in everything if r["d_shock"] + r["d_edge"] < 1]

@@ -5,6 +5,7 @@ Every test copies what it reads to a temporary folder first: the shared files ar
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -261,31 +262,64 @@ def test_ensemble_select_unchanged_by_metrics(
     _, db, method_id = method
     with Store(db, readonly=True) as store:
         chosen = select(store, method_id, time=0)
-    assert chosen.columns == ["sim_id", "t", "cs", "profile", "energy", "d_shock", "d_edge", "d_density"]
+    assert chosen.columns == ["sim_id", "t", "cs", "profile", "energy", "d_shock", "d_edge", "d_density", "d_feature"]
     assert query(db, "SELECT kind FROM jdsi_source") == [("ensemble",)]
 
 
 def _as_version_1(db: Path) -> None:
     """What jupyterlab-dsi wrote before schema 2: the same file without the metric tables."""
     conn = sqlite3.connect(db)
-    conn.executescript("DROP TABLE jdsi_metric_value; DROP TABLE jdsi_metric; PRAGMA user_version = 1;")
+    conn.executescript(
+        "DROP TABLE jdsi_metric_value; DROP TABLE jdsi_metric;"
+        " ALTER TABLE jdsi_dataset DROP COLUMN feature; PRAGMA user_version = 1;"
+    )
     conn.close()
 
 
-def test_migration_1_to_2(cli: Cli, ingested: tuple[Ensemble, Path]) -> None:
-    assert SCHEMA_VERSION == 2 and 1 in store_mod.MIGRATIONS
+def _same_tables_as_fresh(db: Path) -> None:
+    fresh = sqlite3.connect(":memory:")
+    fresh.executescript(SCHEMA_SQL)
+    normal = lambda rows: [(n, " ".join(s.split())) for n, s in rows]  # noqa: E731
+    columns = lambda c: [  # noqa: E731
+        (t, [r[1:3] for r in c.execute(f"PRAGMA table_info({t})")]) for (t,) in c.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'jdsi_%' ORDER BY name")
+    ]
+    conn = sqlite3.connect(db)
+    assert columns(conn) == columns(fresh)
+    metric = "SELECT name, sql FROM sqlite_master WHERE name LIKE 'jdsi_metric%' ORDER BY name"
+    assert normal(query(db, metric)) == normal(fresh.execute(metric).fetchall())
+    conn.close()
+
+
+def test_migration_1_to_3(cli: Cli, ingested: tuple[Ensemble, Path]) -> None:
+    assert SCHEMA_VERSION == 3 and {1, 2} <= set(store_mod.MIGRATIONS)
     _, db = ingested
     _as_version_1(db)
     with Store(db, readonly=True) as store:  # a reader upgrades the file once, in a transaction
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
-    fresh = sqlite3.connect(":memory:")
-    fresh.executescript(SCHEMA_SQL)
-    shape = "SELECT name, sql FROM sqlite_master WHERE name LIKE 'jdsi_metric%' ORDER BY name"
-    normal = lambda rows: [(n, " ".join(s.split())) for n, s in rows]  # noqa: E731
-    assert normal(query(db, shape)) == normal(fresh.execute(shape).fetchall())
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    _same_tables_as_fresh(db)
     assert query(db, "SELECT count(*) FROM jdsi_simulation") == [(6,)]
     res = cli("select", "--db", db, "--format", "csv")  # no method, no metrics: each run at t = 0
     assert res.code == 0 and len(res.out_lines) == 7, res.err
+
+
+def test_migration_2_to_3_keeps_datasets(cli: Cli, shared_method: tuple[Ensemble, Path, str], tmp_path: Path) -> None:
+    """A schema-2 dataset (weights in w_shock, w_edge only) reads back with the same feature."""
+    _, shared, method_id = shared_method
+    db = tmp_path / "copy.sqlite"
+    shutil.copyfile(shared, db)
+    saved = cli("select", "--db", db, "--method", method_id, "--time", "0", "--weights", "2", "0.5",
+                "--where", "d_feature < 1", "--save", "before the upgrade")
+    assert saved.code == 0, saved.err
+    conn = sqlite3.connect(db)
+    conn.executescript("ALTER TABLE jdsi_dataset DROP COLUMN feature; PRAGMA user_version = 2;")
+    conn.close()
+    Store(db).close()  # a writer upgrades it (read-only commands then find it current)
+    res = cli("export", saved.last_line, "--db", db)
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["weights"] == {"d_shock": 2.0, "d_edge": 0.5}
+    _same_tables_as_fresh(db)
+    assert cli("verify", saved.last_line, "--db", db).code == 0
 
 
 def test_postprocess_refuses_tables_without_fields(cli: Cli, tmp_path: Path) -> None:
