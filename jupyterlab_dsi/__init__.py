@@ -51,6 +51,8 @@ def postprocess(
     client: Client | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    geometry: str | None = None,
+    match_time: str = "index",
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> str:
@@ -59,6 +61,9 @@ def postprocess(
     ``workers=N`` runs on a local Dask cluster of N processes, ``scheduler="tcp://..."`` on a
     running one, ``client=`` on a Dask client you hold. In a notebook a progress bar is shown
     when no ``progress`` callback is given. Nothing is written unless every simulation succeeds.
+    ``geometry`` ('cartesian' or 'cylindrical') overrides the cell volumes the data implies;
+    ``match_time='nearest'`` compares each step with the ground truth's step nearest in simulated
+    time instead of the step with the same index.
     """
     # Imported here so that ``import jupyterlab_dsi`` (the server and IPython extension entry
     # points) does not pay for numpy and the store.
@@ -71,6 +76,7 @@ def postprocess(
         progress = NotebookProgress()
     options: dict[str, Any] = {
         "client": client, "workers": workers, "scheduler": scheduler, "progress": progress, "cancel": cancel,
+        "geometry": geometry, "match_time": match_time,
     }
     try:
         return run(db, ground_truth, norm, gt_time, description, **options)

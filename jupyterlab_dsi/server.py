@@ -224,11 +224,12 @@ MAX_DESCRIPTION = 10_000
 
 class MethodsHandler(_Handler):
     """``POST /methods?path=P`` starts post-processing a new method as a job (the panel's
-    "New method…"); the body is JSON ``{ground_truth, norm, gt_time, description}``."""
+    "New method…"); the body is JSON ``{ground_truth, norm, gt_time, description}`` with,
+    optionally, ``geometry`` (null: the data's own) and ``match_time`` ('index' or 'nearest')."""
 
     @tornado.web.authenticated
     def post(self) -> None:
-        from .compute import postprocess
+        from .compute import GEOMETRIES, MATCH_TIMES, postprocess
         from .norms import NORMS
 
         relative = self.get_query_argument("path", "")
@@ -237,8 +238,16 @@ class MethodsHandler(_Handler):
         except ValueError:
             self.fail(400, "the request body is not JSON")
             return
-        if not isinstance(body, dict) or set(body) - {"ground_truth", "norm", "gt_time", "description"}:
-            self.fail(400, "expected {ground_truth, norm, gt_time, description}")
+        fields = {"ground_truth", "norm", "gt_time", "description", "geometry", "match_time"}
+        if not isinstance(body, dict) or set(body) - fields:
+            self.fail(400, "expected {ground_truth, norm, gt_time, description, geometry, match_time}")
+            return
+        geometry, match_time = body.get("geometry"), body.get("match_time", "index")
+        if geometry is not None and geometry not in GEOMETRIES:
+            self.fail(400, f"unknown geometry {geometry!r}; choose one of {', '.join(GEOMETRIES)}, or null")
+            return
+        if match_time not in MATCH_TIMES:
+            self.fail(400, f"unknown time matching {match_time!r}; choose one of {', '.join(MATCH_TIMES)}")
             return
         ground_truth, norm = body.get("ground_truth"), body.get("norm")
         gt_time, description = body.get("gt_time"), body.get("description", "")
@@ -262,7 +271,8 @@ class MethodsHandler(_Handler):
         jobs: Jobs = self.settings["jupyterlab_dsi_jobs"]
 
         def work(progress: Callable[[int, int], None], cancel: Any) -> dict[str, Any]:
-            method_id = postprocess(db, ground_truth, norm, gt_time, description, progress=progress, cancel=cancel)
+            method_id = postprocess(db, ground_truth, norm, gt_time, description, progress=progress,
+                                    cancel=cancel, geometry=geometry, match_time=match_time)
             return {"method_id": method_id}
 
         job = jobs.start("postprocess", relative, work)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -84,3 +85,66 @@ def test_clover_geometry_and_time_matching(cli: Cli, clover: Path, tmp_path: Pat
     assert by[("--geometry", "cylindrical")] != by[()]
     res = cli("postprocess", "-q", "--db", db, "--ground-truth", "run_9", "--norm", "L2")
     assert res.code != 0 and "unknown ground truth 'run_9'" in res.err
+
+
+@pytest.fixture
+def clover_db(cli: Cli, clover: Path, tmp_path: Path) -> tuple[Path, str]:
+    db = tmp_path / "clover.sqlite"
+    assert cli("ingest", "-q", clover / "dsi_clover3d.db", "--db", db).code == 0
+    return db, postprocess(cli, db)
+
+
+def test_clover_select_weighs_the_metrics_it_has(cli: Cli, clover_db: tuple[Path, str]) -> None:
+    """No shock/edge distances: d_feature defaults to d_density and weighs any number column."""
+    db, method = clover_db
+    plain = json.loads(cli("select", "--db", db, "--method", method, "--time", "9", "--format", "json").out)
+    assert [r["sim_id"] for r in plain] == [str(n) for n in range(1, 9)]
+    assert [r["d_feature"] for r in plain] == [r["d_density"] for r in plain]
+    # A per-step scalar of DSI's output table sits at the same step as the distances.
+    assert {r["step"] for r in plain} == {90} and {r["time"] for r in plain} == {3.56}
+    mixed = json.loads(cli("select", "--db", db, "--method", method, "--time", "9", "--weights",
+                           "d_density=1", "state2_density=-0.1", "--format", "json").out)
+    assert [r["d_feature"] for r in mixed] == pytest.approx([r["d_density"] - 0.1 * r["state2_density"] for r in mixed])
+    bad = cli("select", "--db", db, "--method", method, "--weights", "d_density=1", "nope=2")
+    assert bad.code == 2 and "'nope', not a number column" in bad.err and "state2_density" in bad.err
+
+
+def test_clover_dataset_from_the_shell_and_the_magic(cli: Cli, clover_db: tuple[Path, str]) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    db, method = clover_db
+    where = "state2_density >= 5 and d_density > 0.4"
+    saved = cli("select", "--db", db, "--method", method, "--time", "9", "--where", where,
+                "--save", "dense second states, far from run 1")
+    assert saved.code == 0, saved.err
+    record = json.loads(cli("export", saved.last_line, "--db", db).out)
+    assert record["size"] == 4 and record["weights"] == {"d_density": 1.0}
+    assert cli("verify", "--db", db).code == 0
+
+    ip = InteractiveShell.instance()
+    try:
+        ip.run_line_magic("load_ext", "jupyterlab_dsi")
+        frame = ip.run_line_magic("dsi", f'select --db {db} --method {method} --time 9 --where "{where}"')
+        assert sorted(frame.index) == sorted(json.loads(cli("export", saved.last_line, "--db", db).out)["members"])
+        members = ip.run_line_magic("dsi", f"load {saved.last_line} --db {db}")
+        assert sorted(members.index) == sorted(frame.index)
+    finally:
+        InteractiveShell.clear_instance()  # other tests make shells of their own kind
+
+
+def test_clover_from_python_with_nearest_times(clover: Path, tmp_path: Path) -> None:
+    import jupyterlab_dsi
+    from jupyterlab_dsi.ingest import ingest
+
+    db = tmp_path / "clover.sqlite"
+    ingest(db, clover / "dsi_clover3d.db")
+    seen: list[tuple[int, int]] = []
+    method = jupyterlab_dsi.postprocess(db, ground_truth="run_1", norm="L1", match_time="nearest",
+                                        geometry="cartesian", progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (8, 8)
+    rows = query(db, "SELECT d_density FROM jdsi_distance WHERE method_id = ? AND t = 9 ORDER BY sim_id", [method])
+    assert rows[0] == (0.0,) and all(a[0] < b[0] for a, b in zip(rows[1:], rows[2:]))
+    from jupyterlab_dsi.errors import DsiError
+
+    with pytest.raises(DsiError, match="unknown time matching 'closest'"):
+        jupyterlab_dsi.postprocess(db, ground_truth="run_1", norm="L1", match_time="closest", progress=lambda d, t: None)

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from conftest import REALDATA
+
 TOKEN = "test-token-" + uuid.uuid4().hex
 
 
@@ -200,6 +202,8 @@ def test_a_new_method_from_the_panel_runs_as_a_job(server: dict[str, Any], cli: 
         ({"ground_truth": "x", "norm": "L3"}, "unknown norm 'L3'"),
         ({"ground_truth": "x", "norm": "L2", "gt_time": -1}, "step index >= 0"),
         ({"ground_truth": "x", "norm": "L2", "code": "import os"}, "expected {ground_truth"),
+        ({"ground_truth": "x", "norm": "L2", "geometry": "spherical"}, "unknown geometry 'spherical'"),
+        ({"ground_truth": "x", "norm": "L2", "match_time": "closest"}, "unknown time matching 'closest'"),
     ],
 )
 def test_bad_new_methods_are_refused_with_a_reason(server: dict[str, Any], body: dict[str, Any], reason: str) -> None:
@@ -215,3 +219,23 @@ def test_a_job_that_fails_says_why_without_the_server_path(server: dict[str, Any
     assert "unknown ground truth 'no-such-sim'" in job["message"]
     assert str(Path(server["root"]).resolve()) not in job["message"]
     assert call(f"{server['base']}/jobs/{uuid.uuid4()}")[0] == 404
+
+
+@pytest.mark.skipif(not (REALDATA / "dsi-clover3d").is_dir(), reason="shared/realdata is absent")
+def test_a_new_method_on_the_real_cloverleaf_database(server: dict[str, Any], cli: Any) -> None:
+    """The panel's "New method…" on DSI's CloverLeaf ensemble: run_1 (DSI's run 1) as ground
+    truth, steps matched by simulated time, Cartesian cells; the VTK paths resolve beside the
+    DSI database inside the server's root."""
+    folder = Path(server["root"]) / "clover"
+    shutil.copytree(REALDATA / "dsi-clover3d", folder)
+    assert cli("ingest", "-q", str(folder / "dsi_clover3d.db"), "--db", str(folder / "clover.sqlite")).code == 0
+    status, job = call(f"{server['base']}/methods?path=clover/clover.sqlite", "POST",
+                       {"ground_truth": "run_1", "norm": "L2", "gt_time": None, "description": "vs run 1",
+                        "geometry": "cartesian", "match_time": "nearest"})
+    assert status == 202, job
+    job = _wait(server, job)
+    assert job["state"] == "done" and job["done"] == job["total"] == 8, job
+    rows = json.loads(cli("select", "--db", str(folder / "clover.sqlite"), "--method", job["result"]["method_id"],
+                          "--time", "9", "--format", "json").out)
+    distances = [r["d_density"] for r in rows]
+    assert distances[0] == 0 and distances == sorted(distances)

@@ -97,26 +97,30 @@ def test_dsi_clover_per_step_and_units(cli: Cli, real: Callable[[str], Path], tm
     ingest_ok(cli, source, db)
     assert sha256(source) == before
     assert query(db, "SELECT count(*) FROM jdsi_simulation") == [(8,)]
-    assert query(db, "SELECT name, kind, unit FROM jdsi_parameter WHERE name = 'state2_density'") == [
-        ("state2_density", "categorical", "g/cc")
-    ]
+    # The deck (`input`) holds the initial conditions: the one that varies is a numeric axis (eight
+    # runs at eight densities), the constant ones and the simulation table's sim_datetime metrics.
+    assert query(db, "SELECT name, kind, unit FROM jdsi_parameter") == [("state2_density", "numeric", "g/cc")]
     found = metrics(db)
+    assert found["sim_datetime"] == ("text", 0, None) and found["x_cells"] == ("number", 0, None)
     assert found["time"] == ("number", 1, "s") and found["wall_clock"] == ("number", 1, None)
     assert found["control"] == ("text", 1, None)
     assert found["image_filepath"] == ("file", 1, None)  # viz_files: paths only
-    # 90 steps per run, ordered by `step` (CloverLeaf's `timestep` is the step size).
-    assert query(db, "SELECT min(t), max(t), count(*) FROM jdsi_metric_value WHERE name = 'step'") == [(0, 89, 720)]
-    assert query(db, "SELECT value FROM jdsi_metric_value WHERE name = 'step' AND sim_id = '3' AND t = 4") == [(5,)]
-    times = query(db, "SELECT times FROM jdsi_simulation WHERE sim_id = '1'")[0][0]
-    assert times.startswith("[0.0, 0.04")
+    # The 90 logged steps are kept at the 10 steps with a VTK file (clover.*.00010.vtk is step 10),
+    # so that t means the same moment for distances and scalars; step 0 (the initial state) has no
+    # log row.
+    assert query(db, "SELECT min(t), max(t), count(*) FROM jdsi_metric_value WHERE name = 'step'") == [(1, 9, 72)]
+    assert query(db, "SELECT value FROM jdsi_metric_value WHERE name = 'step' AND sim_id = '3' AND t = 4") == [(40,)]
+    # CloverLeaf logs the time a step starts: the file after step 10 is at t = 0.4, the last at 3.6.
+    times = json.loads(query(db, "SELECT times FROM jdsi_simulation WHERE sim_id = '1'")[0][0])
+    assert times == pytest.approx([0.4 * k for k in range(10)])
     assert query(db, "SELECT value FROM jdsi_metric_value WHERE name = 'image_filepath' AND sim_id = '1' AND t = 0") == [
         ("run_1/clover.00000.00001.00000.vtk",)
     ]
     with Store(db, readonly=True) as store:
-        chosen = select(store, None, time=10, where="state2_density >= 8 and wall_clock > 0")
+        chosen = select(store, None, time=9, where="state2_density >= 8 and wall_clock > 0")
         assert sorted(r[0] for r in chosen.rows) == ["7", "8"]
-        assert {r[1] for r in chosen.rows} == {10}
-        assert len(select(store, None).rows) == 8 * 90
+        assert {r[1] for r in chosen.rows} == {9}
+        assert len(select(store, None).rows) == 8 * 10
 
 
 def test_sqlite_that_is_not_dsi(cli: Cli, tmp_path: Path) -> None:

@@ -13,9 +13,11 @@ that post-processing can read a run's fields from them.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import defaultdict
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..store import APPLICATION_ID, SQLITE_MAGIC, inspect_file, quote_identifier
@@ -121,6 +123,17 @@ def _typed(path: Path, table: str, name: str, numeric: bool, values: list[Any], 
     return out
 
 
+@dataclass
+class _Rows:
+    """One DSI table's rows grouped by run (in step order for a per-step table)."""
+
+    name: str
+    data: list[str]  # its columns other than sim_id
+    kinds: dict[str, str]  # declared types
+    by_sim: dict[str, list[tuple[Any, ...]]]
+    per_step: bool
+
+
 def _read(conn: sqlite3.Connection, path: Path, metrics: set[str]) -> Table:
     tables = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
@@ -133,48 +146,128 @@ def _read(conn: sqlite3.Connection, path: Path, metrics: set[str]) -> Table:
         )
     units = _units(conn, tables)
     table_obj = Table(kind="dsi-sqlite", path=path, sim_ids=_sim_ids(conn, path))
-    known = set(table_obj.sim_ids)
+    read = [r for t in ["simulation", *(t for t in tables if t not in ("simulation", *SKIPPED))]
+            if (r := _table_rows(conn, path, t, set(table_obj.sim_ids), table_obj)) is not None]
+    _align_to_fields(read, table_obj)
+    # DSI's Cloverleaf reader puts the deck in `input`: then it alone holds the initial conditions,
+    # and the simulation table's own columns (sim_datetime) are facts about the run, not axes.
+    deck = "input" in {r.name for r in read}
     taken: set[str] = set()
-    for table in ["simulation", *(t for t in tables if t not in ("simulation", *SKIPPED))]:
-        declared = _columns(conn, table)
-        names = [n for n, _ in declared]
-        if "sim_id" not in names:
-            continue
-        data = [n for n in names if n != "sim_id"]
-        if not data:
-            continue
-        rows = _rows(conn, table, ["sim_id", *data])
-        by_sim: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-        for number, row in enumerate(rows, start=1):
-            sim_id = None if row[0] is None else str(row[0])
-            if sim_id not in known:
-                raise IngestError(
-                    f"{path}, table {table}, row {number}: sim_id {row[0]!r} is not in the "
-                    "simulation table; every row must belong to a run"
-                )
-            by_sim[sim_id].append(row[1:])
-        kinds = dict(declared)
-        per_step = any(len(v) > 1 for v in by_sim.values())
-        if per_step:
-            _order_steps(table, data, kinds, by_sim, table_obj)
-        for i, name in enumerate(data):
-            label = name if name not in taken else f"{table}.{name}"
-            check_names(f"{path}, table {table}", [label])
+    for rows in read:
+        for i, name in enumerate(rows.data):
+            label = name if name not in taken else f"{rows.name}.{name}"
+            check_names(f"{path}, table {rows.name}", [label])
             taken.add(label)
-            numeric = _numeric(kinds[name], [r[i] for rs in by_sim.values() for r in rs])
-            common = dict(numeric=numeric, unit=units.get((table, name)),
-                          file=is_file_column(name) or table == "viz_files")
-            if per_step:
+            numeric = _numeric(rows.kinds[name], [r[i] for rs in rows.by_sim.values() for r in rs])
+            common = dict(numeric=numeric, unit=units.get((rows.name, name)),
+                          file=is_file_column(name) or rows.name == "viz_files")
+            if rows.per_step:
                 values = {
-                    s: _typed(path, table, name, numeric, [r[i] for r in by_sim[s]], [s] * len(by_sim[s]))
-                    for s in table_obj.sim_ids if s in by_sim
+                    s: _typed(path, rows.name, name, numeric, [r[i] for r in rows.by_sim[s]], [s] * len(rows.by_sim[s]))
+                    for s in table_obj.sim_ids if s in rows.by_sim
                 }
                 table_obj.steps.append(StepColumn(label, values, **common))
             else:
-                cells = [by_sim[s][0][i] if by_sim.get(s) else None for s in table_obj.sim_ids]
-                values = _typed(path, table, name, numeric, cells, table_obj.sim_ids)
-                table_obj.columns.append(RunColumn(label, values, metric=label in metrics, **common))
+                cells = [rows.by_sim[s][0][i] if rows.by_sim.get(s) else None for s in table_obj.sim_ids]
+                values = _typed(path, rows.name, name, numeric, cells, table_obj.sim_ids)
+                metric = label in metrics or (deck and rows.name == "simulation")
+                table_obj.columns.append(RunColumn(label, values, metric=metric, **common))
     return table_obj
+
+
+def _table_rows(conn: sqlite3.Connection, path: Path, table: str, known: set[str], out: Table) -> _Rows | None:
+    declared = _columns(conn, table)
+    names = [n for n, _ in declared]
+    data = [n for n in names if n != "sim_id"]
+    if "sim_id" not in names or not data:
+        return None
+    by_sim: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for number, row in enumerate(_rows(conn, table, ["sim_id", *data]), start=1):
+        sim_id = None if row[0] is None else str(row[0])
+        if sim_id not in known:
+            raise IngestError(
+                f"{path}, table {table}, row {number}: sim_id {row[0]!r} is not in the "
+                "simulation table; every row must belong to a run"
+            )
+        by_sim[sim_id].append(row[1:])
+    kinds = dict(declared)
+    per_step = any(len(v) > 1 for v in by_sim.values())
+    if per_step:
+        _order_steps(table, data, kinds, by_sim, out)
+    return _Rows(table, data, kinds, by_sim, per_step)
+
+
+def _field_steps(read: list[_Rows]) -> tuple[_Rows, dict[str, list[int]]] | None:
+    """The table of field files and, per run, the simulation step of each file, taken from the
+    number that ends its name (CloverLeaf's clover.00000.00001.00010.vtk is step 10)."""
+    for rows in read:
+        if not rows.per_step:
+            continue
+        for i, name in enumerate(rows.data):
+            paths = [r[i] for rs in rows.by_sim.values() for r in rs]
+            if not paths or not all(isinstance(p, str) and p.lower().endswith(FIELD_SUFFIXES) for p in paths):
+                continue
+            steps = {s: [_trailing_number(r[i]) for r in rs] for s, rs in rows.by_sim.items()}
+            if all(n is not None for ns in steps.values() for n in ns):
+                return rows, steps  # type: ignore[return-value]
+            return None
+    return None
+
+
+def _trailing_number(path: str) -> int | None:
+    match = re.search(r"(\d+)$", PurePosixPath(path.replace("\\", "/")).stem)
+    return int(match.group(1)) if match else None
+
+
+def _align_to_fields(read: list[_Rows], out: Table) -> None:
+    """Keep a per-step table's rows at the steps that have field files, so that a per-step scalar
+    at step index t describes the same moment as the distances at t (CloverLeaf logs 90 steps and
+    writes a VTK file every 10th). The simulated time of a field step comes from the table's
+    ``time`` column: CloverLeaf logs the time at which a step starts (step 1 at time 0), so the
+    state written after step n is at the start time of step n + 1, or step n's time plus its
+    ``timestep``. Rows are matched on a numeric ``step`` column; a field step with no row (the
+    initial state, step 0) has missing values. The DSI file keeps every row."""
+    found = _field_steps(read)
+    if found is None:
+        return
+    fields, steps = found
+    for rows in read:
+        if rows is fields or not rows.per_step or "step" not in rows.data:
+            continue
+        at = rows.data.index("step")
+        if not all(isinstance(r[at], int) for rs in rows.by_sim.values() for r in rs):
+            continue
+        empty = (None,) * len(rows.data)
+        for sim_id, wanted in steps.items():
+            by_step = {r[at]: r for r in rows.by_sim.get(sim_id, [])}
+            times = _field_times(rows, by_step, wanted)
+            if times is not None:
+                out.times[sim_id] = times
+            rows.by_sim[sim_id] = [by_step.get(n, empty) for n in wanted]
+
+
+def _field_times(rows: _Rows, by_step: dict[int, tuple[Any, ...]], wanted: list[int]) -> list[float] | None:
+    if "time" not in rows.data or not by_step:
+        return None
+    t_at = rows.data.index("time")
+    dt_at = rows.data.index("timestep") if "timestep" in rows.data else None
+    first = by_step[min(by_step)]
+    starts = min(by_step) >= 1 and first[t_at] == 0  # the time logged is the step's start
+    out = []
+    for n in wanted:
+        row, following = by_step.get(n), by_step.get(n + 1)
+        if not starts:
+            value = None if row is None else row[t_at]
+        elif following is not None:
+            value = following[t_at]
+        elif row is not None and dt_at is not None:
+            value = row[t_at] + row[dt_at] if isinstance(row[dt_at], (int, float)) else None
+        else:
+            value = first[t_at] if n < min(by_step) else None
+        if not isinstance(value, (int, float)):
+            return None
+        out.append(float(value))
+    return out
 
 
 def _sim_ids(conn: sqlite3.Connection, path: Path) -> list[str]:

@@ -194,7 +194,11 @@ def classify(table: Table) -> Classified:
         metric = column.file or column.metric or column.name.startswith("d_")
         if not metric and len(distinct) > 1:  # a column that never varies is no axis
             limit = MAX_NUMBER_LEVELS if column.numeric else MAX_TEXT_LEVELS
-            if len(distinct) <= limit:
+            present = sum(v is not None for v in column.values)
+            # Numbers are levels only when they repeat (as the ensemble ingest decides): eight
+            # runs at eight state-2 densities are a numeric axis, not eight categories.
+            repeats = not column.numeric or present >= 2 * len(distinct)
+            if len(distinct) <= limit and repeats:
                 kind = "categorical"
             elif column.numeric:
                 kind = "numeric"
