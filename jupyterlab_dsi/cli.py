@@ -164,7 +164,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
     with Store(args.db, readonly=True) as store:
         methods = store.methods()
-    columns = ["id", "ground_truth", "norm", "gt_time", "description", "created_at", "code_version"]
+    columns = ["id", "ground_truth", "norm", "gt_time", "match_time", "geometry", "description",
+               "created_at", "code_version"]
     rows = [[m[c] for c in columns] for m in methods]
     write_rows(columns, rows, args.format, sys.stdout)
     return 0

@@ -64,6 +64,7 @@ class Simulation:
     file: Path  # the field file, or the first file of a VTK series
     steps: int
     series: tuple[Path, ...] = ()  # one VTK file per step (a DSI database's viz_files)
+    times: tuple[float, ...] = ()  # simulated times the source recorded for those steps
 
 
 def simulations(store: Store) -> list[Simulation]:
@@ -81,7 +82,8 @@ def simulations(store: Store) -> list[Simulation]:
         elif r["kind"] == "dsi-sqlite" and series.get(r["sim_id"]):
             # DSI stores the paths relative to the database's folder.
             files = tuple(folder / f for f in series[r["sim_id"]])
-            out.append(Simulation(r["sim_id"], files[0], len(files), files))
+            times = tuple(float(t) for t in json.loads(r["times"] or "[]"))
+            out.append(Simulation(r["sim_id"], files[0], len(files), files, times))
         else:
             without.append(r["sim_id"])
     if without:
@@ -96,9 +98,15 @@ def simulations(store: Store) -> list[Simulation]:
 
 def _load(sim: Simulation) -> Fields:
     try:
-        return read_series(sim.series) if sim.series else read_fields(sim.file)
+        fields = read_series(sim.series) if sim.series else read_fields(sim.file)
     except FieldError as exc:
         raise PostprocessError(f"simulation {sim.sim_id!r}: {exc}") from None
+    # VTK files without a TIME array count steps; the times the source logged (DSI's output
+    # table) are what --match-time nearest must compare.
+    no_time = np.array_equal(fields.time, np.arange(fields.time.size))
+    if sim.times and len(sim.times) == fields.time.size and no_time:
+        fields = dataclasses.replace(fields, time=np.array(sim.times))
+    return fields
 
 
 Distances = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -417,8 +425,8 @@ def _write(
             )
         conn.execute(
             """INSERT INTO jdsi_method (id, ground_truth_id, norm, gt_time, description,
-               code_version, created_at) VALUES (?,?,?,?,?,?,?)""",
-            (method_id, gt_id, norm, gt_time, description, f"jupyterlab-dsi {__version__}", now()),
+               code_version, created_at, geometry, match_time) VALUES (?,?,?,?,?,?,?,?,?)""",
+            (method_id, gt_id, norm, gt_time, description, f"jupyterlab-dsi {__version__}", now(), *how),
         )
         conn.executemany(
             "INSERT INTO jdsi_distance (method_id, t, sim_id, d_shock, d_edge, d_density) "

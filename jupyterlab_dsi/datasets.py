@@ -183,12 +183,17 @@ def save_dataset(
     if not isinstance(author, str) or not author.strip():
         raise DatasetError(f"the author must be a non-empty text, not {author!r}")
 
+    from .query import default_feature, number_columns
+
     if method_id is not None:
         method_id = store.resolve_method(method_id)["id"]
         if terms is None:
-            from .query import default_feature
-
             terms = default_feature(store, method_id)
+    if terms is not None:
+        try:  # terms that name no column could never be recomputed by `verify`
+            ftr.check_names(terms, number_columns(store, method_id is not None))
+        except ftr.FeatureError as exc:
+            raise DatasetError(str(exc)) from None
     w_shock, w_edge = ftr.legacy(terms) if terms is not None else (0.0, 0.0)
     feature_text = None if terms is None else json.dumps(terms)  # in the user's order
 

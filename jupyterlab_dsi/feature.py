@@ -11,7 +11,7 @@ A missing value in any term leaves d_feature missing for that row.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .errors import DsiError
@@ -83,14 +83,20 @@ def legacy(t: Terms) -> tuple[float, float]:
     return t.get("d_shock", 0.0), t.get("d_edge", 0.0)
 
 
-def sql(t: Terms, allowed: Mapping[str, str]) -> tuple[str, list[float]]:
-    """The SQL sum over quoted identifiers from ``allowed``, with the weights as parameters."""
-    unknown = [name for name in t if name not in allowed]
+def check_names(t: Terms, allowed: Iterable[str]) -> None:
+    """Every term names one of ``allowed`` (the number columns at hand), or a FeatureError."""
+    known = set(allowed)
+    unknown = [name for name in t if name not in known]
     if unknown:
         raise FeatureError(
             f"d_feature weighs {', '.join(repr(n) for n in unknown)}, not a number column of this "
-            f"selection; choose from {', '.join(sorted(allowed))}"
+            f"selection; choose from {', '.join(sorted(known))}"
         )
+
+
+def sql(t: Terms, allowed: Mapping[str, str]) -> tuple[str, list[float]]:
+    """The SQL sum over quoted identifiers from ``allowed``, with the weights as parameters."""
+    check_names(t, allowed)
     return "(" + " + ".join(f"? * {allowed[name]}" for name in t) + ")", list(t.values())
 
 

@@ -70,6 +70,14 @@ def default_feature(store: Store, method_id: str | None) -> ftr.Terms | None:
     return dict(ftr.DEFAULT) if has else {"d_density": 1.0}
 
 
+def number_columns(store: Store, with_distances: bool) -> list[str]:
+    """The columns d_feature may weigh: number parameters and metrics, and the distances."""
+    per_run, per_step = number_metrics(store)
+    kinds = value_kinds(store.parameters(), ())
+    params = [name for name, kind in kinds.items() if kind == "number"]
+    return [*params, *per_run, *per_step, *(DISTANCES if with_distances else ())]
+
+
 def select(
     store: Store,
     method: str | None,

@@ -97,7 +97,8 @@ export interface IDatasetRequest {
   members: string[];
   method_id: string | null;
   t: number;
-  weights: { shock: number; edge: number };
+  /** d_feature's terms {column: weight}, in order; null: none (no method and no number metric). */
+  weights: Record<string, number> | null;
   filter: string;
   selection_kind: string;
   selection_geometry: unknown;
@@ -164,6 +165,10 @@ export interface INewMethod {
   /** A step of the ground truth every step is compared with; null compares step t with step t. */
   gt_time: number | null;
   description: string;
+  /** With gt_time null: compare step t with the ground truth's step t, or with its step nearest in simulated time. */
+  match_time: 'index' | 'nearest';
+  /** Cell volumes: null takes the data's own (Cartesian for x/y grids, cylindrical for R/z). */
+  geometry: 'cartesian' | 'cylindrical' | null;
 }
 
 /** Start post-processing a new method of the database at `path`; answers the running job. */

@@ -148,3 +148,16 @@ def test_clover_from_python_with_nearest_times(clover: Path, tmp_path: Path) -> 
 
     with pytest.raises(DsiError, match="unknown time matching 'closest'"):
         jupyterlab_dsi.postprocess(db, ground_truth="run_1", norm="L1", match_time="closest", progress=lambda d, t: None)
+
+
+def test_clover_nearest_matching_uses_the_logged_times(clover_db: tuple[Path, str]) -> None:
+    """The VTK files carry no TIME: --match-time nearest compares the times DSI's output table
+    logged, and the method records how it was computed."""
+    from jupyterlab_dsi.compute import _load, simulations
+    from jupyterlab_dsi.store import Store
+
+    db, method = clover_db
+    with Store(db, readonly=True) as store:
+        sims = simulations(store)
+        assert [m["match_time"] for m in store.methods()] == ["index"]
+    assert _load(sims[0]).time.tolist() == pytest.approx([0.4 * k for k in range(10)])

@@ -270,12 +270,19 @@ def test_ensemble_select_unchanged_by_metrics(
     assert query(db, "SELECT kind FROM jdsi_source") == [("ensemble",)]
 
 
+# What schema 3 added, taken away again.
+AS_SCHEMA_2 = (
+    "ALTER TABLE jdsi_dataset DROP COLUMN feature; ALTER TABLE jdsi_method DROP COLUMN geometry;"
+    " ALTER TABLE jdsi_method DROP COLUMN match_time;"
+)
+
+
 def _as_version_1(db: Path) -> None:
     """What jupyterlab-dsi wrote before schema 2: the same file without the metric tables."""
     conn = sqlite3.connect(db)
     conn.executescript(
         "DROP TABLE jdsi_metric_value; DROP TABLE jdsi_metric;"
-        " ALTER TABLE jdsi_dataset DROP COLUMN feature; PRAGMA user_version = 1;"
+        f" {AS_SCHEMA_2} PRAGMA user_version = 1;"
     )
     conn.close()
 
@@ -316,7 +323,7 @@ def test_migration_2_to_3_keeps_datasets(cli: Cli, shared_method: tuple[Ensemble
                 "--where", "d_feature < 1", "--save", "before the upgrade")
     assert saved.code == 0, saved.err
     conn = sqlite3.connect(db)
-    conn.executescript("ALTER TABLE jdsi_dataset DROP COLUMN feature; PRAGMA user_version = 2;")
+    conn.executescript(f"{AS_SCHEMA_2} PRAGMA user_version = 2;")
     conn.close()
     Store(db).close()  # a writer upgrades it (read-only commands then find it current)
     res = cli("export", saved.last_line, "--db", db)
@@ -324,6 +331,8 @@ def test_migration_2_to_3_keeps_datasets(cli: Cli, shared_method: tuple[Ensemble
     assert json.loads(res.out)["weights"] == {"d_shock": 2.0, "d_edge": 0.5}
     _same_tables_as_fresh(db)
     assert cli("verify", saved.last_line, "--db", db).code == 0
+    methods = json.loads(cli("methods", "--db", db, "--format", "json").out)
+    assert [(m["geometry"], m["match_time"]) for m in methods] == [(None, "index")]
 
 
 def test_postprocess_refuses_tables_without_fields(cli: Cli, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import {
   isDatabaseError
 } from '../db/api';
 import { APPLICATION_ID, ALL_TABLES, SCHEMA_VERSION, formatApplicationId } from '../db/schema';
+import { datasetTerms } from '../db/slices';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCHEMA_SQL = fs.readFileSync(path.join(ROOT, 'jupyterlab_dsi', 'schema.sql'), 'utf8');
@@ -93,10 +94,10 @@ function insertFixture(db: Database, distances: boolean): void {
       ('gt-1', 's1', 'baseline', '2024-01-01T00:00:00Z'),
       ('gt-2', 's2', '', '2024-01-15T00:00:00Z');
     INSERT INTO jdsi_method
-      (id, ground_truth_id, norm, gt_time, description, code_version, created_at, parent_id) VALUES
-      ('m-old', 'gt-1', 'L2', NULL, 'matched steps', 'v0.1', '2024-01-02T00:00:00Z', NULL),
-      ('m-new', 'gt-2', 'Linf', 3, 'against step 3', 'v0.1', '2024-02-01T00:00:00Z', 'm-old'),
-      ('m-gone', 'gt-1', 'L1', NULL, 'deleted', 'v0.1', '2024-03-01T00:00:00Z', NULL);
+      (id, ground_truth_id, norm, gt_time, description, code_version, created_at, parent_id, match_time, geometry) VALUES
+      ('m-old', 'gt-1', 'L2', NULL, 'matched steps', 'v0.1', '2024-01-02T00:00:00Z', NULL, 'nearest', 'cartesian'),
+      ('m-new', 'gt-2', 'Linf', 3, 'against step 3', 'v0.1', '2024-02-01T00:00:00Z', 'm-old', 'index', NULL),
+      ('m-gone', 'gt-1', 'L1', NULL, 'deleted', 'v0.1', '2024-03-01T00:00:00Z', NULL, 'index', NULL);
     INSERT INTO jdsi_dataset
       (id, name, description, created_at, author, method_id, t, size, digest) VALUES
       ('d1', 'first', 'the first', '2024-02-02T00:00:00Z', 'ada', 'm-new', 2, 2, 'sha256:1'),
@@ -235,6 +236,8 @@ describe('DatabaseApi', () => {
           groundTruth: 's2',
           norm: 'Linf',
           gtTime: 3,
+          matchTime: 'index',
+          geometry: null,
           description: 'against step 3',
           createdAt: '2024-02-01T00:00:00Z'
         },
@@ -243,6 +246,8 @@ describe('DatabaseApi', () => {
           groundTruth: 's1',
           norm: 'L2',
           gtTime: null,
+          matchTime: 'nearest',
+          geometry: 'cartesian',
           description: 'matched steps',
           createdAt: '2024-01-02T00:00:00Z'
         }
@@ -303,16 +308,16 @@ describe('DatabaseApi', () => {
     });
 
     it('a database written by a newer schema', () => {
-      const error = thrown(() => api.open(build({ userVersion: 3 })));
+      const error = thrown(() => api.open(build({ userVersion: SCHEMA_VERSION + 1 })));
       expect(error.kind).toBe('newer-version');
-      expect(error.message).toContain('newer jupyterlab-dsi (schema 3, this one reads 2)');
+      expect(error.message).toContain(`newer jupyterlab-dsi (schema ${SCHEMA_VERSION + 1}, this one reads ${SCHEMA_VERSION})`);
       expect(error.message).toContain('upgrade the extension');
     });
 
     it('a database of an older schema', () => {
       const error = thrown(() => api.open(build({ userVersion: 0 })));
       expect(error.kind).toBe('older-version');
-      expect(error.message).toContain('schema 0, this one reads 2');
+      expect(error.message).toContain(`schema 0, this one reads ${SCHEMA_VERSION}`);
     });
 
     it('a database lacking tables', () => {
@@ -509,5 +514,16 @@ describe('typed-array columns', () => {
     expect(api.table().ids).toHaveLength(3);
     api.open(build({ extra: "DELETE FROM jdsi_param_value WHERE sim_id = 's3'; DELETE FROM jdsi_distance WHERE sim_id = 's3'; DELETE FROM jdsi_dataset_member WHERE sim_id = 's3'; DELETE FROM jdsi_simulation WHERE sim_id = 's3';" }));
     expect(api.table().ids).toEqual(['s1', 's2']);
+  });
+});
+
+describe("a dataset's feature terms", () => {
+  it('come from the feature column in their order, else (schema 2) from w_shock and w_edge', () => {
+    const terms = datasetTerms('{"wall_clock": 0.5, "d_density": 1}', 0, 0, 'm1');
+    expect(terms).toEqual({ wall_clock: 0.5, d_density: 1 });
+    expect(Object.keys(terms)).toEqual(['wall_clock', 'd_density']);
+    expect(datasetTerms(null, 0.5, 2, 'm1')).toEqual({ d_shock: 0.5, d_edge: 2 });
+    expect(datasetTerms(null, 1, 1, null)).toEqual({}); // no method, no terms saved
+    expect(datasetTerms('not json', 1, 1, 'm1')).toEqual({});
   });
 });

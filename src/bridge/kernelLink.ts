@@ -26,13 +26,23 @@ export interface IPanelState {
   db: string;
   method: string | null;
   t: number;
-  weights: [number, number];
+  /** d_feature's terms {column: weight}, in order; null: none (no method and no number metric). */
+  weights: Record<string, number> | null;
   where: string;
 }
 
 /** What `%dsi` asks of the panel. */
 export type KernelCommand =
-  | { type: 'select'; db: string; method: string; t: number | null; weights: [number, number]; where: string }
+  | {
+      type: 'select';
+      db: string;
+      /** null: no method (a database of parameters and metrics). */
+      method: string | null;
+      t: number | null;
+      /** {column: weight}, or the legacy pair [w_shock, w_edge]; absent or null: unchanged. */
+      weights?: Record<string, number> | [number, number] | null;
+      where: string;
+    }
   | { type: 'open'; db: string }
   | { type: 'show'; db: string; dataset: string }
   | { type: 'saved'; db: string; dataset: string };

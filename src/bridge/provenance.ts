@@ -1,13 +1,16 @@
 /**
  * The provenance cells written below the active cell when a dataset is saved: a Markdown record
- * of the decision (name, description, method, time, filter, size, digest, created, author) and a
- * code cell `%dsi load <id> --db <path>` that brings the members back as a DataFrame.
+ * of the decision (name, description, method, time, filter, d_feature's formula, size, digest,
+ * created, author) and a code cell `%dsi load <id> --db <path>` that brings the members back as
+ * a DataFrame.
  *
  * User text never becomes code or markup: Markdown text is escaped character by character,
  * the filter sits in a code span, and the only code written is the magic with a checked UUID and
  * a shell-quoted path (`%dsi` is declared without variable expansion).
  */
 import { PathExt } from '@jupyterlab/coreutils';
+
+import { featureFormula } from '../model/feature';
 
 export interface IProvenanceDataset {
   id: string;
@@ -21,6 +24,8 @@ export interface IProvenanceDataset {
   createdAt: string;
   author: string;
   sampling?: unknown;
+  /** d_feature's terms {column: weight} (null or absent: none saved). */
+  feature?: Record<string, number> | null;
 }
 
 export interface IProvenanceMethod {
@@ -104,6 +109,9 @@ export function provenanceMarkdown(
     // As the panel's slider counts (from 1), with the index that `--time` takes.
     ['Time step', dataset.t === null ? '—' : `${dataset.t + 1} (${codeSpan(`--time ${dataset.t}`)})`],
     ['Filter', dataset.filter ? codeSpan(dataset.filter) : 'everything'],
+    ...(dataset.feature && Object.keys(dataset.feature).length > 0
+      ? ([['Feature', codeSpan(featureFormula(dataset.feature))]] as [string, string][])
+      : []),
     ['Size', `${dataset.size.toLocaleString('en-US')} simulation${dataset.size === 1 ? '' : 's'}`],
     ...(sampling ? ([['Sampling', escapeMarkdown(sampling)]] as [string, string][]) : []),
     ['Digest', codeSpan(dataset.digest)],

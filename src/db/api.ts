@@ -9,10 +9,13 @@ import type { Database, SqlJsStatic, SqlValue } from 'sql.js';
 import {
   IBaseTable,
   IDatasetInfo,
+  IMethodInfo,
   ISlice,
   readBaseTable,
   readDatasetMembers,
   readDatasets,
+  readMethodInfo,
+  readMetricSteps,
   readMethodSteps,
   readSlice
 } from './slices';
@@ -63,6 +66,10 @@ export interface IMethod {
   norm: 'L1' | 'L2' | 'Linf';
   /** The ground truth's time step, or null for matched steps (t against t). */
   gtTime: number | null;
+  /** With matched steps: by index, or each step against the ground truth's nearest in time. */
+  matchTime: 'index' | 'nearest';
+  /** Cell volumes used; null: the data's own. */
+  geometry: 'cartesian' | 'cylindrical' | null;
   description: string;
   createdAt: string;
 }
@@ -306,12 +313,20 @@ export class DatabaseApi {
     return this._read(db => this._base(db));
   }
 
-  /** The distances at step `t` of a method, aligned with `table().ids`. */
-  slice(methodId: string, t: number): ISlice {
+  /**
+   * The distances at step `t` of a method (all NaN for null: no method) and the per-step
+   * metrics at that step, aligned with `table().ids`.
+   */
+  slice(methodId: string | null, t: number): ISlice {
     return this._read(db => {
-      this._base(db);
-      return readSlice(db, this._rowOf!, methodId, t);
+      const base = this._base(db);
+      return readSlice(db, this._rowOf!, methodId, t, base.stepMetrics);
     });
+  }
+
+  /** A method's steps and which distance columns hold values. */
+  methodInfo(methodId: string): IMethodInfo {
+    return this._read(db => readMethodInfo(db, methodId));
   }
 
   /** Every dataset (deleted ones flagged), newest first. */
@@ -425,7 +440,7 @@ export class DatabaseApi {
   /**
    * Distinct t with distances over live methods, found by a loose index scan of the
    * (method_id, t, sim_id) key (one seek per step, not a scan of every distance); else the
-   * longest times array.
+   * per-step metrics' steps; else the longest times array.
    */
   private _timeSteps(db: Database): number {
     const withDistances = asNumber(
@@ -444,6 +459,11 @@ export class DatabaseApi {
     );
     if (withDistances > 0) {
       return withDistances;
+    }
+    // No distances: the steps the panel offers, those of the per-step metrics (issue 9).
+    const metricSteps = readMetricSteps(db);
+    if (metricSteps > 0) {
+      return metricSteps;
     }
     return asNumber(
       queryValue(
@@ -473,7 +493,8 @@ export class DatabaseApi {
   private _methods(db: Database): IMethod[] {
     return queryAll(
       db,
-      `SELECT m.id, g.sim_id AS ground_truth, m.norm, m.gt_time, m.description, m.created_at
+      `SELECT m.id, g.sim_id AS ground_truth, m.norm, m.gt_time, m.match_time, m.geometry,
+              m.description, m.created_at
          FROM ${Tables.method} m
          LEFT JOIN ${Tables.groundTruth} g ON g.id = m.ground_truth_id
         WHERE ${live('m.id')}
@@ -483,6 +504,8 @@ export class DatabaseApi {
       groundTruth: asString(row.ground_truth),
       norm: asString(row.norm) as IMethod['norm'],
       gtTime: row.gt_time === null || row.gt_time === undefined ? null : asNumber(row.gt_time),
+      matchTime: row.match_time === 'nearest' ? 'nearest' : 'index',
+      geometry: row.geometry === 'cartesian' || row.geometry === 'cylindrical' ? row.geometry : null,
       description: asString(row.description),
       createdAt: asString(row.created_at)
     }));
@@ -532,9 +555,10 @@ export interface IDatabaseWorkerApi {
   methods(): Promise<IMethod[]>;
   /** Parameters as typed-array columns (the worker transfers their buffers). */
   table(): Promise<IBaseTable>;
-  /** Distances at one step of a method (the worker transfers their buffers). */
-  slice(methodId: string, t: number): Promise<ISlice>;
+  /** Distances (null: no method) and per-step metrics at one step (the worker transfers their buffers). */
+  slice(methodId: string | null, t: number): Promise<ISlice>;
   methodSteps(methodId: string): Promise<number>;
+  methodInfo(methodId: string): Promise<IMethodInfo>;
   datasets(): Promise<IDatasetInfo[]>;
   datasetMembers(datasetId: string): Promise<string[]>;
   close(): Promise<void>;
@@ -569,6 +593,7 @@ export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseW
     table: async () => (await api()).table(),
     slice: async (methodId, t) => (await api()).slice(methodId, t),
     methodSteps: async methodId => (await api()).methodSteps(methodId),
+    methodInfo: async methodId => (await api()).methodInfo(methodId),
     datasets: async () => (await api()).datasets(),
     datasetMembers: async id => (await api()).datasetMembers(id),
     close: async () => {

@@ -10,7 +10,7 @@
 export const APPLICATION_ID = 0x4a445349;
 
 /** The schema version this extension reads (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Table names (every table carries the `jdsi_` prefix). */
 export const Tables = {

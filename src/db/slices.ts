@@ -1,7 +1,8 @@
 /**
- * The replica's answers as typed-array columns (DESIGN.md rule 7): the parameters once per
- * database, the distances once per (method, time step). Rows are simulations in sim_id order;
- * every slice uses that same order, so the panel can swap distance columns without a join.
+ * The replica's answers as typed-array columns (DESIGN.md rule 7): the parameters and per-run
+ * metrics once per database, the distances and per-step metrics once per (method, time step).
+ * Rows are simulations in sim_id order; every slice uses that same order, so the panel can swap
+ * step columns without a join.
  */
 import type { Database } from 'sql.js';
 
@@ -15,19 +16,58 @@ export interface IParameterColumn {
   values?: Float32Array;
 }
 
+/**
+ * A number metric an ingested source measured (jdsi_metric). A per-run one holds at every step,
+ * so its values come with the base table; a per-step one comes with each slice.
+ */
+export interface IMetricInfo {
+  name: string;
+  unit: string | null;
+  perStep: boolean;
+  /** Some step has two runs with different values (false: the same for every run at each step). */
+  varies: boolean;
+  /** No run has a value at any step. */
+  empty: boolean;
+}
+
 export interface IBaseTable {
   ids: string[];
   parameters: IParameterColumn[];
+  /**
+   * Per-run metrics as columns (numbers numeric; text metrics categorical, levels sorted), in
+   * jdsi_metric's order. Per-step metrics are not here: each slice carries them.
+   */
+  runMetrics: IParameterColumn[];
+  /** Every number metric measured per step, in jdsi_metric's order (their values: slices). */
+  stepMetrics: IMetricInfo[];
+  /** Steps of the per-step metrics (max t + 1; 0 without any): the steps when no method is open. */
+  metricSteps: number;
   /** Simulated time of each step (of the longest simulation), for the time slider's label. */
   times: number[];
 }
 
+/** A per-step metric's values at one step, aligned with the base table's ids. */
+export interface IStepMetric {
+  name: string;
+  values: Float32Array;
+}
+
 export interface ISlice {
-  methodId: string;
+  /** null: no method (a database of parameters and metrics only): the distances are all NaN. */
+  methodId: string | null;
   t: number;
   dShock: Float32Array;
   dEdge: Float32Array;
   dDensity: Float32Array;
+  /** Every per-step number metric at step t, in `IBaseTable.stepMetrics` order. */
+  metrics: IStepMetric[];
+}
+
+/** Which distance columns of a method hold any value, and how many steps it has. */
+export interface IMethodInfo {
+  steps: number;
+  /** Names among d_shock, d_edge, d_density with at least one non-NULL value. */
+  distances: string[];
 }
 
 function parseLevels(text: unknown): (string | number)[] | null {
@@ -106,19 +146,158 @@ export function readBaseTable(db: Database): IBaseTable {
   } finally {
     values.free();
   }
-  return { ids, parameters, times };
+  const { runMetrics, stepMetrics, metricSteps } = readMetrics(db, ids, row);
+  return { ids, parameters, runMetrics, stepMetrics, metricSteps, times };
 }
 
-/** The distances of every simulation at step `t` of a method, aligned with `ids`. */
+function rowValue(value: unknown): number {
+  return value === null || value === undefined ? NaN : Number(value);
+}
+
+/**
+ * The metrics of jdsi_metric: per-run number ones as numeric columns, per-run text ones as
+ * categorical columns (file metrics are paths, not values to plot), and the list of per-step
+ * number ones with how many steps they span.
+ */
+function readMetrics(
+  db: Database,
+  ids: string[],
+  row: ReadonlyMap<string, number>
+): Pick<IBaseTable, 'runMetrics' | 'stepMetrics' | 'metricSteps'> {
+  const runMetrics: IParameterColumn[] = [];
+  const stepMetrics: IMetricInfo[] = [];
+  const texts = new Map<string, (string | null)[]>();
+  const list = db.prepare(
+    "SELECT name, kind, per_step, unit FROM jdsi_metric WHERE kind IN ('number', 'text') ORDER BY position, name"
+  );
+  try {
+    while (list.step()) {
+      const [name, kind, perStep, unit] = list.get();
+      const info = { name: String(name), unit: unit === null ? null : String(unit) };
+      if (Number(perStep) === 1) {
+        if (kind === 'number') {
+          stepMetrics.push({ ...info, perStep: true, varies: false, empty: true });
+        }
+      } else if (kind === 'number') {
+        runMetrics.push({ ...info, kind: 'numeric', levels: null, values: new Float32Array(ids.length).fill(NaN) });
+      } else {
+        runMetrics.push({ ...info, kind: 'categorical', levels: [], codes: new Int32Array(ids.length).fill(-1) });
+        texts.set(info.name, new Array(ids.length).fill(null));
+      }
+    }
+  } finally {
+    list.free();
+  }
+  // A per-run metric is stored at t = 0 (schema.sql): one indexed read per metric.
+  const values = db.prepare('SELECT sim_id, value FROM jdsi_metric_value WHERE name = ? AND t = 0');
+  try {
+    for (const column of runMetrics) {
+      values.bind([column.name]);
+      const text = texts.get(column.name);
+      while (values.step()) {
+        const [simId, value] = values.get();
+        const i = row.get(String(simId));
+        if (i === undefined || value === null) {
+          continue;
+        }
+        if (text) {
+          text[i] = String(value);
+        } else {
+          column.values![i] = Number(value);
+        }
+      }
+      values.reset();
+    }
+  } finally {
+    values.free();
+  }
+  for (const column of runMetrics) {
+    const text = texts.get(column.name);
+    if (text) {
+      const levels = [...new Set(text.filter((v): v is string => v !== null))].sort();
+      const code = new Map(levels.map((level, k) => [level, k]));
+      column.levels = levels;
+      text.forEach((v, i) => (column.codes![i] = v === null ? -1 : code.get(v)!));
+    }
+  }
+  let metricSteps = 0;
+  if (stepMetrics.length > 0) {
+    // Decided once per database over every step, so that an axis does not come and go as the
+    // time slider moves. max(t) is one seek on the (name, t, sim_id) key; the EXISTS queries
+    // stop at the first value, or at the first step where two runs differ.
+    const stmt = db.prepare(
+      `SELECT (SELECT max(t) FROM jdsi_metric_value WHERE name = ?1),
+              EXISTS (SELECT 1 FROM jdsi_metric_value WHERE name = ?1 AND value IS NOT NULL),
+              EXISTS (SELECT 1 FROM jdsi_metric_value WHERE name = ?1 GROUP BY t HAVING count(DISTINCT value) > 1)`
+    );
+    try {
+      for (const metric of stepMetrics) {
+        stmt.bind([metric.name]);
+        if (stmt.step()) {
+          const [max, filled, varies] = stmt.get();
+          metricSteps = Math.max(metricSteps, max === null ? 0 : Number(max) + 1);
+          metric.empty = Number(filled) !== 1;
+          metric.varies = Number(varies) === 1;
+        }
+        stmt.reset();
+      }
+    } finally {
+      stmt.free();
+    }
+  }
+  return { runMetrics, stepMetrics, metricSteps };
+}
+
+/** The per-step number metrics at step `t`, one indexed read per metric. */
+function readStepMetrics(
+  db: Database,
+  row: ReadonlyMap<string, number>,
+  metrics: readonly IMetricInfo[],
+  t: number
+): IStepMetric[] {
+  if (metrics.length === 0) {
+    return [];
+  }
+  const out: IStepMetric[] = [];
+  const stmt = db.prepare('SELECT sim_id, value FROM jdsi_metric_value WHERE name = ? AND t = ?');
+  try {
+    for (const metric of metrics) {
+      const values = new Float32Array(row.size).fill(NaN);
+      stmt.bind([metric.name, t]);
+      while (stmt.step()) {
+        const [simId, value] = stmt.get();
+        const i = row.get(String(simId));
+        if (i !== undefined) {
+          values[i] = rowValue(value);
+        }
+      }
+      stmt.reset();
+      out.push({ name: metric.name, values });
+    }
+  } finally {
+    stmt.free();
+  }
+  return out;
+}
+
+/**
+ * The distances of every simulation at step `t` of a method (all NaN without a method) and the
+ * per-step metrics at that step, aligned with `ids`. The metrics' t is the distances' step index.
+ */
 export function readSlice(
   db: Database,
   row: ReadonlyMap<string, number>,
-  methodId: string,
-  t: number
+  methodId: string | null,
+  t: number,
+  stepMetrics: readonly IMetricInfo[] = []
 ): ISlice {
   const dShock = new Float32Array(row.size).fill(NaN);
   const dEdge = new Float32Array(row.size).fill(NaN);
   const dDensity = new Float32Array(row.size).fill(NaN);
+  const metrics = readStepMetrics(db, row, stepMetrics, t);
+  if (methodId === null) {
+    return { methodId, t, dShock, dEdge, dDensity, metrics };
+  }
   const stmt = db.prepare(
     'SELECT sim_id, d_shock, d_edge, d_density FROM jdsi_distance WHERE method_id = ? AND t = ?'
   );
@@ -137,7 +316,56 @@ export function readSlice(
   } finally {
     stmt.free();
   }
-  return { methodId, t, dShock, dEdge, dDensity };
+  return { methodId, t, dShock, dEdge, dDensity, metrics };
+}
+
+/** A method's steps and the distance columns it has values for (ensembles without shock or edge coefficients leave those NULL). */
+export function readMethodInfo(db: Database, methodId: string): IMethodInfo {
+  const distances: string[] = [];
+  // EXISTS stops at the first value: one row read when a column is filled, as it usually is.
+  // The column names come from this fixed list, never from data (DESIGN.md rule 3).
+  for (const name of ['d_shock', 'd_edge', 'd_density']) {
+    const stmt = db.prepare(
+      `SELECT EXISTS (SELECT 1 FROM jdsi_distance WHERE method_id = ? AND ${name} IS NOT NULL)`
+    );
+    try {
+      stmt.bind([methodId]);
+      if (stmt.step() && Number(stmt.get()[0]) === 1) {
+        distances.push(name);
+      }
+    } finally {
+      stmt.free();
+    }
+  }
+  return { steps: readMethodSteps(db, methodId), distances };
+}
+
+/** Steps of the per-step metrics (max t + 1, one seek per metric on its key; 0 without any). */
+export function readMetricSteps(db: Database): number {
+  const names: string[] = [];
+  const list = db.prepare('SELECT name FROM jdsi_metric WHERE per_step = 1');
+  try {
+    while (list.step()) {
+      names.push(String(list.get()[0]));
+    }
+  } finally {
+    list.free();
+  }
+  let steps = 0;
+  const max = db.prepare('SELECT max(t) FROM jdsi_metric_value WHERE name = ?');
+  try {
+    for (const name of names) {
+      max.bind([name]);
+      if (max.step()) {
+        const [m] = max.get();
+        steps = Math.max(steps, m === null ? 0 : Number(m) + 1);
+      }
+      max.reset();
+    }
+  } finally {
+    max.free();
+  }
+  return steps;
 }
 
 /** The time steps (0..n-1) that a method has distances for. */
@@ -162,7 +390,8 @@ export interface IDatasetInfo {
   author: string;
   methodId: string | null;
   t: number | null;
-  weights: { shock: number; edge: number };
+  /** d_feature's terms {column: weight}, in the order they were given (empty: none saved). */
+  weights: Record<string, number>;
   filter: string;
   selectionKind: string;
   sampling: unknown;
@@ -184,10 +413,27 @@ function parseJson(text: unknown): unknown {
   }
 }
 
+/**
+ * A dataset's feature terms: the `feature` column (schema 3), else the two weights of d_shock
+ * and d_edge that datasets with a method had before (schema 2). Anything else reads as none.
+ */
+export function datasetTerms(feature: unknown, wShock: unknown, wEdge: unknown, methodId: unknown): Record<string, number> {
+  const parsed = parseJson(feature);
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+    return Object.fromEntries(
+      Object.entries(parsed as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number')
+    );
+  }
+  if (feature === null || feature === undefined) {
+    return methodId === null || methodId === undefined ? {} : { d_shock: Number(wShock), d_edge: Number(wEdge) };
+  }
+  return {};
+}
+
 /** Every dataset, newest first, with whether a tombstone hides it. */
 export function readDatasets(db: Database): IDatasetInfo[] {
   const stmt = db.prepare(
-    `SELECT id, name, description, created_at, author, method_id, t, w_shock, w_edge, filter,
+    `SELECT id, name, description, created_at, author, method_id, t, w_shock, w_edge, feature, filter,
             selection_kind, sampling, settings, parent_id, size, digest,
             id IN (SELECT record_id FROM jdsi_tombstone) AS deleted
      FROM jdsi_dataset ORDER BY created_at DESC, id`
@@ -204,7 +450,7 @@ export function readDatasets(db: Database): IDatasetInfo[] {
         author: String(r.author),
         methodId: r.method_id === null ? null : String(r.method_id),
         t: r.t === null ? null : Number(r.t),
-        weights: { shock: Number(r.w_shock), edge: Number(r.w_edge) },
+        weights: datasetTerms(r.feature, r.w_shock, r.w_edge, r.method_id),
         filter: String(r.filter),
         selectionKind: String(r.selection_kind),
         sampling: parseJson(r.sampling),

@@ -26,7 +26,8 @@ const exposed: IDatabaseWorkerApi = {
     return Comlink.transfer(slice, [
       slice.dShock.buffer as ArrayBuffer,
       slice.dEdge.buffer as ArrayBuffer,
-      slice.dDensity.buffer as ArrayBuffer
+      slice.dDensity.buffer as ArrayBuffer,
+      ...slice.metrics.map(m => m.values.buffer as ArrayBuffer)
     ]);
   }
 };

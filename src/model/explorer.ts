@@ -1,36 +1,46 @@
 /**
- * The explorer's state: which method, time step, weights and color, and the selection made of
- * axis brushes and scatter shapes. It turns the worker's typed-array slices into the table the
- * views draw, computes the selection mask without SQL (DESIGN.md rule 7) and keeps the
- * selection's filter string, the one text that says what is selected.
+ * The explorer's state: which method, time step, feature terms, color and scatter axes, and the
+ * selection made of axis brushes and scatter shapes. It turns the worker's typed-array slices
+ * into the table the views draw, computes the selection mask without SQL (DESIGN.md rule 7) and
+ * keeps the selection's filter string, the one text that says what is selected.
+ *
+ * Any ensemble (issue 9): the columns are the parameters, the number metrics an ingest found
+ * (per run, or per step with the slice), the distances the method has values for, and d_feature
+ * over chosen terms. Columns that are the same for every run are kept aside: listed, never axes.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { IMethod } from '../db/api';
 import { compileMask, FilterNode, MaskFunction, parse, toString } from '../filter';
-import type { IBaseTable, ISlice } from '../db/slices';
+import type { IBaseTable, IMethodInfo, IParameterColumn, ISlice } from '../db/slices';
 import { brushMask } from '../views/axes';
 import { shapesMask } from '../views/geometry';
 import type { AxisBrush, Column, IShape, ITable } from '../views/types';
 import { colorRows, extent, IColoring } from './colors';
+import { computeFeature, FEATURE, FeatureTerms, hasNumericLevels, numericValues, parseTerms } from './feature';
 import { roundPolygon, roundRange, selectionFilter } from './filterString';
 import { drawFilter } from './fromFilter';
 
 export const DISTANCES = ['d_shock', 'd_edge', 'd_density', 'd_feature'] as const;
+const MEASURED = ['d_shock', 'd_edge', 'd_density'] as const;
 
 /** What the model needs from the database worker. */
 export interface ISliceSource {
   table(): Promise<IBaseTable>;
-  slice(methodId: string, t: number): Promise<ISlice>;
-  methodSteps(methodId: string): Promise<number>;
+  /** Distances at step t (all NaN for null: no method) and the per-step metrics there. */
+  slice(methodId: string | null, t: number): Promise<ISlice>;
+  methodInfo(methodId: string): Promise<IMethodInfo>;
 }
 
 /** The GUI settings that reproduce a view and its selection (versioned: saved with datasets). */
 export interface IExplorerSettings {
-  version: 1;
+  version: 2;
   methodId: string | null;
   t: number;
-  weights: { shock: number; edge: number };
+  /** d_feature's terms {column: weight}, in order. */
+  feature: FeatureTerms;
+  /** The scatter's [x, y] columns; the shapes are polygons over them. */
+  scatter: [string, string];
   colorBy: string;
   axes: string[];
   hidden: string[];
@@ -39,6 +49,39 @@ export interface IExplorerSettings {
   shapes: IShape[];
   /** The part of a filter (from `%dsi select --where`) that no brush or shape draws. */
   expression?: string;
+}
+
+/** Settings saved before issue 9: weights of d_shock and d_edge, the scatter fixed. */
+export interface IExplorerSettingsV1 extends Omit<IExplorerSettings, 'version' | 'feature' | 'scatter'> {
+  version: 1;
+  weights: { shock: number; edge: number };
+}
+
+/** Whether `value` looks like settings restore() takes (either version). */
+export function isSettings(value: unknown): value is IExplorerSettings | IExplorerSettingsV1 {
+  const s = value as { version?: unknown; axes?: unknown } | null;
+  return !!s && (s.version === 1 || s.version === 2) && Array.isArray(s.axes);
+}
+
+/** Version-1 settings as version 2: the weights become the terms d_shock and d_edge. */
+export function upgradeSettings(settings: IExplorerSettings | IExplorerSettingsV1): IExplorerSettings {
+  if (settings.version === 2) {
+    return settings;
+  }
+  const { weights, version: _, ...rest } = settings;
+  return {
+    ...rest,
+    version: 2,
+    feature: parseTerms(weights) ?? { d_shock: 1, d_edge: 1 },
+    scatter: [FEATURE, 'd_density']
+  };
+}
+
+/** A column kept aside: the same for every run, shown as one line of text, never an axis. */
+export interface IAsideColumn {
+  name: string;
+  /** Its value as text ('' when every run misses it). */
+  value: string;
 }
 
 /** Extent of a column's finite values, cached per array: brush moves ask for it every time. */
@@ -53,11 +96,61 @@ function columnSpan(values: Float32Array): number {
   return span;
 }
 
+/**
+ * A column's one value when every run has the same one, missing runs aside ('' for none at
+ * all); null when two runs differ. With one run nothing is "the same for every run".
+ */
+function sameValue(column: Column, rows: number): string | null {
+  if (rows < 2) {
+    return null;
+  }
+  if (column.kind === 'categorical') {
+    let code = -1;
+    for (const c of column.codes) {
+      if (c >= 0 && code >= 0 && c !== code) {
+        return null;
+      }
+      code = c >= 0 ? c : code;
+    }
+    return code >= 0 ? String(column.levels[code]) : '';
+  }
+  let value = NaN;
+  for (const v of column.values) {
+    if (v === v && value === value && v !== value) {
+      return null;
+    }
+    value = v === v ? v : value;
+  }
+  return value === value ? String(Number(value.toPrecision(6))) : '';
+}
+
+function toColumn(p: IParameterColumn): Column {
+  return p.kind === 'categorical'
+    ? { kind: 'categorical', name: p.name, codes: p.codes!, levels: p.levels ?? [], unit: p.unit }
+    : { kind: 'numeric', name: p.name, values: p.values!, unit: p.unit };
+}
+
+/** Whether a column can be a scatter axis: numbers, or categories whose levels are all numbers. */
+export function isScatterable(column: Column): boolean {
+  return column.kind === 'numeric' || hasNumericLevels(column);
+}
+
 export type Change = 'data' | 'axes' | 'selection' | 'colors' | 'method';
 
 export interface ITheme {
   context: string;
   missing: string;
+}
+
+/** Columns of one base table, made once: the views cache per column object. */
+interface IBaseColumns {
+  base: IBaseTable;
+  parameters: Column[];
+  metrics: Column[];
+  /** Parameters and per-run metrics that are the same for every run (name -> value). */
+  same: Map<string, string>;
+  /** Columns with no value at all: nothing to show or plot. */
+  empty: Set<string>;
 }
 
 export class ExplorerModel {
@@ -91,16 +184,44 @@ export class ExplorerModel {
     return this._t;
   }
 
-  get weights(): { shock: number; edge: number } {
-    return { ...this._weights };
+  /** d_feature's terms {column: weight}, in order. */
+  get feature(): FeatureTerms {
+    return { ...this._feature };
+  }
+
+  /** The numeric columns d_feature may weigh (on offer, d_feature itself excepted). */
+  get featureCandidates(): string[] {
+    return (this._table?.columns ?? []).filter(c => c.kind === 'numeric' && c.name !== FEATURE).map(c => c.name);
+  }
+
+  /** The scatter's [x, y] columns ('' when the table has no column to plot). */
+  get scatterAxes(): [string, string] {
+    return [...this._scatter];
+  }
+
+  /** Columns the scatter can plot: numeric ones, and categorical ones whose levels are numbers. */
+  get scatterColumns(): string[] {
+    return (this._table?.columns ?? []).filter(isScatterable).map(c => c.name);
+  }
+
+  /** A scatter axis's values as numbers (categorical levels at their numeric values). */
+  scatterValues(name: string): Float32Array | null {
+    const column = this.column(name);
+    return column ? numericValues(column) : null;
   }
 
   get colorBy(): string {
     return this._colorBy;
   }
 
+  /** The columns on offer (what the views draw); aside and empty columns are not in it. */
   get table(): ITable | null {
     return this._table;
+  }
+
+  /** Columns that are the same for every run: listed as text, never axes. */
+  get aside(): readonly IAsideColumn[] {
+    return this._aside;
   }
 
   /** Rows that pass the axis brushes (the scatter shows these). */
@@ -146,21 +267,23 @@ export class ExplorerModel {
     return this._filter;
   }
 
-  /** Column names the color-by and the axes may use. */
+  /** Column names the color-by, the axes and the scatter may use (the columns on offer). */
   get columnNames(): string[] {
     return this._table ? this._table.columns.map(c => c.name) : [];
   }
 
+  /** A column on offer, else one kept aside or empty (the filter may still name those). */
   column(name: string): Column | undefined {
-    return this._table?.columns.find(c => c.name === name);
+    return this._table?.columns.find(c => c.name === name) ?? this._full?.columns.find(c => c.name === name);
   }
 
   get settings(): IExplorerSettings {
     return {
-      version: 1,
+      version: 2,
       methodId: this._methodId,
       t: this._t,
-      weights: { ...this._weights },
+      feature: { ...this._feature },
+      scatter: [...this._scatter],
       colorBy: this._colorBy,
       axes: [...this._axes],
       hidden: [...this._hidden],
@@ -171,23 +294,27 @@ export class ExplorerModel {
     };
   }
 
-  /** Load a freshly opened database: parameters once, then the newest method's last step. */
+  /** Load a freshly opened database: parameters and metrics once, then the newest method's last step. */
   async load(methods: IMethod[]): Promise<void> {
     this._base = await this._source.table();
     this._methods = methods;
-    const params = this._base.parameters.map(p => p.name);
-    this._axes = [...params, ...DISTANCES];
-    this._hidden = [];
-    this._inverted = [];
+    this._methodId = methods[0]?.id ?? null;
+    await this._readMethod();
+    this._t = Math.max(0, this._steps - 1);
     this._brushes = new Map();
     this._shapes = [];
     this._rest = null;
-    this._colorBy = params[0] ?? 'd_density';
-    this._methodId = methods[0]?.id ?? null;
-    this._steps = this._methodId ? await this._source.methodSteps(this._methodId) : 0;
-    this._t = Math.max(0, this._steps - 1);
-    await this._loadSlice();
+    this._feature = {};
+    if (!(await this._fetchSlice())) {
+      return;
+    }
+    this._feature = this._defaultFeature();
+    this._rebuildTable();
+    this._syncColumns(true);
+    this._changed.emit('data');
+    this._update();
     this._changed.emit('method');
+    this._changed.emit('axes');
   }
 
   /** The database's methods changed (one was post-processed): the list, not the view. */
@@ -200,11 +327,23 @@ export class ExplorerModel {
     if (id === this._methodId || !this._methods.some(m => m.id === id)) {
       return;
     }
+    const first = this._methodId === null;
     this._methodId = id;
-    this._steps = await this._source.methodSteps(id);
+    await this._readMethod();
     this._t = Math.min(this._t, Math.max(0, this._steps - 1));
-    await this._loadSlice();
+    if (!(await this._fetchSlice())) {
+      return;
+    }
+    if (first || !this._termsKnown(this._feature)) {
+      // The first method brings distances: d_feature and the scatter turn to them.
+      this._feature = this._defaultFeature();
+      this._rebuildTable();
+    }
+    this._syncColumns(false, first);
+    this._changed.emit('data');
+    this._update();
     this._changed.emit('method');
+    this._changed.emit('axes');
   }
 
   async setTime(t: number): Promise<void> {
@@ -213,16 +352,37 @@ export class ExplorerModel {
       return;
     }
     this._t = step;
-    await this._loadSlice();
-  }
-
-  setWeights(weights: { shock: number; edge: number }): void {
-    this._weights = { shock: weights.shock, edge: weights.edge };
-    if (this._slice) {
-      this._rebuildTable();
+    if (await this._fetchSlice()) {
       this._changed.emit('data');
       this._update();
     }
+  }
+
+  /** d_feature = Σ weight · column over these terms (in this order). */
+  setFeature(terms: FeatureTerms): void {
+    this._feature = { ...terms };
+    if (this._base) {
+      this._rebuildTable();
+      this._syncColumns(false);
+      this._changed.emit('data');
+      this._update();
+      this._changed.emit('axes');
+    }
+  }
+
+  /**
+   * Plot `y` against `x` in the scatter. The shapes drawn are polygons over the old axes, so
+   * they are cleared (the view says so).
+   */
+  setScatterAxes(x: string, y: string): void {
+    const allowed = new Set(this.scatterColumns);
+    if (!allowed.has(x) || !allowed.has(y) || (x === this._scatter[0] && y === this._scatter[1])) {
+      return;
+    }
+    this._scatter = [x, y];
+    this._shapes = [];
+    this._update();
+    this._changed.emit('axes');
   }
 
   setColorBy(name: string): void {
@@ -266,16 +426,21 @@ export class ExplorerModel {
 
   /**
    * Select what a filter string says (`%dsi select --where`), replacing the selection: drawn as
-   * brushes and shapes where that is exact, the rest kept as a term of its own. Throws a
+   * brushes and shapes where that is exact, the rest kept as a term of its own. A polygon over
+   * two other plottable columns turns the scatter to them, so that it can be drawn. Throws a
    * FilterError (one line) for text that does not parse or names no column.
    */
   setFilter(text: string): void {
     const node = parse(text);
-    const table = this._table;
-    if (table && node) {
-      this._restMask(node, table); // names checked before anything changes
+    const full = this._full;
+    if (full && node) {
+      this._restMask(node, full); // names checked before anything changes
     }
-    const drawn = drawFilter(node, table?.columns ?? []);
+    const axes = node ? this._polygonAxes(node) : null;
+    if (axes) {
+      this._scatter = axes;
+    }
+    const drawn = drawFilter(node, this._table?.columns ?? [], this._scatter);
     this._brushes = drawn.brushes;
     this._shapes = drawn.shapes;
     this._rest = drawn.rest;
@@ -308,23 +473,44 @@ export class ExplorerModel {
     this._derivedFrom = value;
   }
 
-  /** Restore saved settings (issue 4: reproduce a dataset's view and selection). */
-  async restore(settings: IExplorerSettings): Promise<void> {
+  /**
+   * Restore saved settings (issue 4: reproduce a dataset's view and selection); version-1
+   * settings read as d_feature = w_shock · d_shock + w_edge · d_edge.
+   */
+  async restore(saved: IExplorerSettings | IExplorerSettingsV1): Promise<void> {
+    const settings = upgradeSettings(saved);
     if (settings.methodId && this._methods.some(m => m.id === settings.methodId)) {
       this._methodId = settings.methodId;
-      this._steps = await this._source.methodSteps(settings.methodId);
     }
+    await this._readMethod();
     this._t = Math.max(0, Math.min(this._steps - 1, settings.t));
-    this._weights = { ...settings.weights };
-    this._colorBy = settings.colorBy;
+    this._feature = parseTerms(settings.feature) ?? {};
+    if (!(await this._fetchSlice())) {
+      return;
+    }
+    if (!this._termsKnown(this._feature)) {
+      this._feature = this._defaultFeature();
+      this._rebuildTable();
+    }
     const known = new Set(this.columnNames);
     this._axes = settings.axes.filter(a => known.has(a));
     this._hidden = settings.hidden.filter(a => known.has(a));
     this._inverted = settings.inverted.filter(a => known.has(a));
     this._brushes = new Map(Object.entries(settings.brushes).filter(([a]) => known.has(a)));
-    this._shapes = settings.shapes.map(s => ({ ...s, polygon: s.polygon.map(p => [p[0], p[1]]) }));
+    this._colorBy = settings.colorBy;
+    const plottable = new Set(this.scatterColumns);
+    const [x, y] = settings.scatter ?? [];
+    if (plottable.has(x) && plottable.has(y)) {
+      this._scatter = [x, y];
+      this._shapes = settings.shapes.map(s => ({ ...s, polygon: s.polygon.map(p => [p[0], p[1]]) }));
+    } else {
+      this._scatter = this._defaultScatter();
+      this._shapes = [];
+    }
     this._rest = settings.expression ? parse(settings.expression) : null;
-    await this._loadSlice();
+    this._syncColumns(false);
+    this._changed.emit('data');
+    this._update();
     this._changed.emit('method');
     this._changed.emit('axes');
   }
@@ -344,84 +530,284 @@ export class ExplorerModel {
     return { kind: 'numeric', ranges, missing: brush.missing };
   }
 
-  private async _loadSlice(): Promise<void> {
+  /** The method's steps and distance columns; without a method, the per-step metrics' steps. */
+  private async _readMethod(): Promise<void> {
+    if (this._methodId) {
+      const info = await this._source.methodInfo(this._methodId);
+      this._steps = info.steps;
+      this._distances = info.distances;
+    } else {
+      this._steps = Math.max(1, this._base?.metricSteps ?? 0);
+      this._distances = [];
+    }
+  }
+
+  /** Read the slice at (method, t) and rebuild the table; false when a newer one was asked for meanwhile. */
+  private async _fetchSlice(): Promise<boolean> {
     const ticket = ++this._ticket;
-    if (!this._methodId || !this._base) {
+    if (!this._base) {
       this._slice = null;
       this._rebuildTable();
-      this._changed.emit('data');
-      this._update();
-      return;
+      return true;
     }
     const slice = await this._source.slice(this._methodId, this._t);
     if (ticket !== this._ticket) {
-      return; // a newer step or method was asked for meanwhile
+      return false;
     }
     this._slice = slice;
     this._rebuildTable();
-    this._changed.emit('data');
-    this._update();
+    return true;
+  }
+
+  /** Seed 000's d_shock + d_edge where the method has them, else d_density, else a metric. */
+  private _defaultFeature(): FeatureTerms {
+    const shockEdge = this._distances.filter(d => d === 'd_shock' || d === 'd_edge');
+    if (shockEdge.length > 0) {
+      return Object.fromEntries(shockEdge.map(d => [d, 1]));
+    }
+    if (this._methodId) {
+      return { d_density: 1 };
+    }
+    const metric = this._table?.columns.find(c => c.kind === 'numeric' && this._isMetric(c.name));
+    return metric ? { [metric.name]: 1 } : {};
+  }
+
+  /** Whether every term names a number column of this database (on offer or not). */
+  private _termsKnown(terms: FeatureTerms): boolean {
+    const names = Object.keys(terms);
+    return names.length > 0 && names.every(n => n !== FEATURE && this._full?.columns.some(c => c.name === n && c.kind === 'numeric'));
+  }
+
+  private _isMetric(name: string): boolean {
+    const base = this._base;
+    return !!base && (base.runMetrics.some(m => m.name === name) || base.stepMetrics.some(m => m.name === name));
+  }
+
+  private _isParameter(name: string): boolean {
+    return !!this._base?.parameters.some(p => p.name === name);
+  }
+
+  private _baseColumnsOf(base: IBaseTable): IBaseColumns {
+    if (this._baseColumns?.base !== base) {
+      const rows = base.ids.length;
+      const seen = new Set<string>();
+      // A metric named like a parameter (or twice) would make two columns of one name: the first stays.
+      const unique = (list: IParameterColumn[]): Column[] => {
+        const out: Column[] = [];
+        for (const p of list) {
+          if (!seen.has(p.name)) {
+            seen.add(p.name);
+            out.push(toColumn(p));
+          }
+        }
+        return out;
+      };
+      const parameters = unique(base.parameters);
+      const metrics = unique(base.runMetrics);
+      const same = new Map<string, string>();
+      const empty = new Set<string>();
+      for (const column of [...parameters, ...metrics]) {
+        const value = sameValue(column, rows);
+        if (value === '') {
+          empty.add(column.name);
+        } else if (value !== null) {
+          same.set(column.name, value);
+        }
+      }
+      this._baseColumns = { base, parameters, metrics, same, empty };
+    }
+    return this._baseColumns;
   }
 
   private _rebuildTable(): void {
     const base = this._base;
     if (!base) {
       this._table = null;
+      this._full = null;
+      this._aside = [];
       return;
     }
     const rows = base.ids.length;
-    // The same parameter column objects for every step: the views cache per column object.
-    if (this._paramColumns?.base !== base) {
-      this._paramColumns = {
-        base,
-        columns: base.parameters.map(p =>
-          p.kind === 'categorical'
-            ? { kind: 'categorical', name: p.name, codes: p.codes!, levels: p.levels ?? [], unit: p.unit }
-            : { kind: 'numeric', name: p.name, values: p.values!, unit: p.unit }
-        )
-      };
-    }
-    const columns: Column[] = [...this._paramColumns.columns];
-    // Distance columns are new objects only when the slice changed (a weight change keeps them).
-    if (this._distanceColumns?.slice !== this._slice || this._distanceColumns.rows !== rows) {
+    // The same parameter and per-run metric column objects for every step: the views cache per column object.
+    const fixed = this._baseColumnsOf(base);
+    // Step columns are new objects only when the slice changed (a weight change keeps them).
+    if (this._stepColumns?.slice !== this._slice || this._stepColumns.rows !== rows) {
       const empty = () => new Float32Array(rows).fill(NaN);
-      this._distanceColumns = {
-        slice: this._slice,
-        rows,
-        columns: [
-          { kind: 'numeric', name: 'd_shock', values: this._slice?.dShock ?? empty() },
-          { kind: 'numeric', name: 'd_edge', values: this._slice?.dEdge ?? empty() },
-          { kind: 'numeric', name: 'd_density', values: this._slice?.dDensity ?? empty() }
-        ]
-      };
+      const slice = this._slice;
+      const known = new Set([...fixed.parameters, ...fixed.metrics].map(c => c.name));
+      const metrics: Column[] = base.stepMetrics
+        .filter(m => !known.has(m.name))
+        .map(m => ({
+          kind: 'numeric',
+          name: m.name,
+          values: slice?.metrics.find(s => s.name === m.name)?.values ?? empty(),
+          unit: m.unit
+        }));
+      const distances: Column[] = [
+        { kind: 'numeric', name: 'd_shock', values: slice?.dShock ?? empty() },
+        { kind: 'numeric', name: 'd_edge', values: slice?.dEdge ?? empty() },
+        { kind: 'numeric', name: 'd_density', values: slice?.dDensity ?? empty() }
+      ];
+      this._stepColumns = { slice, rows, metrics, distances };
     }
-    const [shockColumn, edgeColumn, densityColumn] = this._distanceColumns.columns;
-    const shock = (shockColumn as { values: Float32Array }).values;
-    const edge = (edgeColumn as { values: Float32Array }).values;
-    const feature = new Float32Array(rows);
-    const { shock: ws, edge: we } = this._weights;
-    for (let i = 0; i < rows; i++) {
-      feature[i] = ws * shock[i] + we * edge[i];
+    const { metrics: stepMetrics, distances } = this._stepColumns;
+    const all = [...fixed.parameters, ...fixed.metrics, ...stepMetrics, ...distances];
+    const byName = new Map(all.map(c => [c.name, c]));
+    const values = (name: string) => {
+      const column = byName.get(name);
+      return column?.kind === 'numeric' ? column.values : null;
+    };
+    const feature: Column = { kind: 'numeric', name: FEATURE, values: computeFeature(this._feature, values, rows) };
+    all.push(feature);
+
+    const offered: Column[] = [];
+    const aside: IAsideColumn[] = [];
+    // Only the per-step metrics that made a column (not one shadowed by a parameter's name).
+    const stepInfo = new Map(base.stepMetrics.filter(m => stepMetrics.some(c => c.name === m.name)).map(m => [m.name, m]));
+    for (const column of all) {
+      const name = column.name;
+      const info = stepInfo.get(name);
+      if ((MEASURED as readonly string[]).includes(name)) {
+        if (this._distances.includes(name)) {
+          offered.push(column);
+        }
+      } else if (name === FEATURE) {
+        if (Object.keys(this._feature).length > 0) {
+          offered.push(column);
+        }
+      } else if (info && !fixed.same.has(name)) {
+        // Per-step: decided over every step by the replica, so axes do not come and go with t.
+        if (info.empty) {
+          continue;
+        } else if (!info.varies && rows >= 2) {
+          aside.push({ name, value: sameValue(column, 2) ?? '' });
+        } else {
+          offered.push(column);
+        }
+      } else if (fixed.same.has(name)) {
+        aside.push({ name, value: fixed.same.get(name)! });
+      } else if (!fixed.empty.has(name)) {
+        offered.push(column);
+      }
     }
-    columns.push(shockColumn, edgeColumn, densityColumn, { kind: 'numeric', name: 'd_feature', values: feature });
-    this._table = { rows, ids: base.ids, columns };
+    this._full = { rows, ids: base.ids, columns: all };
+    this._table = { rows, ids: base.ids, columns: offered };
+    this._aside = aside;
+  }
+
+  /**
+   * Keep axes, brushes, scatter and color to the columns on offer. `reset`: the defaults
+   * (parameters, then the method's distances and d_feature; without a method, parameters and
+   * the metrics that vary). Otherwise a column new on offer joins the axes when it is a
+   * distance or d_feature, the hidden axes when it is a metric. `scatter`: back to its defaults.
+   */
+  private _syncColumns(reset: boolean, scatter = false): void {
+    const names = this.columnNames;
+    const known = new Set(names);
+    const isDistance = (n: string) => (DISTANCES as readonly string[]).includes(n);
+    if (reset) {
+      this._axes = this._methodId
+        ? names.filter(n => this._isParameter(n) || isDistance(n))
+        : names.filter(n => this._isParameter(n) || (this._isMetric(n) && this.column(n)?.kind === 'numeric'));
+      this._inverted = [];
+      this._brushes = new Map();
+      this._hidden = names.filter(n => !this._axes.includes(n));
+    } else {
+      this._axes = this._axes.filter(n => known.has(n));
+      this._hidden = this._hidden.filter(n => known.has(n));
+      this._inverted = this._inverted.filter(n => known.has(n));
+      this._brushes = new Map([...this._brushes].filter(([n]) => known.has(n)));
+      for (const name of names) {
+        if (!this._axes.includes(name) && !this._hidden.includes(name)) {
+          (isDistance(name) ? this._axes : this._hidden).push(name);
+        } else if (scatter && isDistance(name) && this._hidden.includes(name)) {
+          // The first method: its distances and d_feature are what the user came to see.
+          this._hidden = this._hidden.filter(n => n !== name);
+          this._axes.push(name);
+        }
+      }
+    }
+    const plottable = new Set(this.scatterColumns);
+    if (reset || scatter || !plottable.has(this._scatter[0]) || !plottable.has(this._scatter[1])) {
+      this._scatter = this._defaultScatter();
+      this._shapes = [];
+    }
+    if (!known.has(this._colorBy)) {
+      this._colorBy = names.find(n => this._isParameter(n)) ?? (known.has('d_density') ? 'd_density' : names[0] ?? '');
+    }
+  }
+
+  /**
+   * Seed 000: d_feature against d_density. A method without shock or edge values (CloverLeaf):
+   * the first varying numeric(-levelled) parameter against d_density. No method: the first two
+   * plottable parameters or metrics.
+   */
+  private _defaultScatter(): [string, string] {
+    const plottable = this.scatterColumns;
+    const has = (n: string) => plottable.includes(n);
+    let x = '';
+    let y = '';
+    if (this._methodId) {
+      y = has('d_density') ? 'd_density' : '';
+      if (this._distances.some(d => d === 'd_shock' || d === 'd_edge') && has(FEATURE)) {
+        x = FEATURE;
+      } else {
+        x = plottable.find(n => this._isParameter(n)) ?? '';
+      }
+    } else {
+      const measured = plottable.filter(n => this._isParameter(n) || this._isMetric(n));
+      [x = '', y = ''] = measured;
+    }
+    // Too few of the preferred columns: any other plottable ones, distinct where possible.
+    const rest = plottable.filter(n => n !== x && n !== y);
+    x = x || rest.shift() || y;
+    y = y || rest.shift() || x;
+    return [x, y];
+  }
+
+  /** The first polygon of a filter (top-level, or under an or/not) when its axes are plottable. */
+  private _polygonAxes(node: FilterNode): [string, string] | null {
+    const plottable = new Set(this.scatterColumns);
+    const visit = (n: FilterNode): [string, string] | null => {
+      if (n.type === 'polygon') {
+        return plottable.has(n.x) && plottable.has(n.y) ? [n.x, n.y] : null;
+      }
+      if (n.type === 'not') {
+        return visit(n.operand);
+      }
+      if (n.type === 'and' || n.type === 'or') {
+        for (const operand of n.operands) {
+          const found = visit(operand);
+          if (found) {
+            return found;
+          }
+        }
+      }
+      return null;
+    };
+    return visit(node);
   }
 
   /** Recompute masks, count, filter string and colors after any selection or data change. */
   private _update(): void {
     const table = this._table;
+    const full = this._full;
     const rows = table?.rows ?? 0;
     if (this._brushed.length !== rows) {
       this._brushed = new Uint8Array(rows);
       this._selected = new Uint8Array(rows);
     }
-    if (table) {
+    if (table && full) {
       brushMask(table, this._brushes, this._brushed);
-      const feature = this.column('d_feature') as { values: Float32Array };
-      const density = this.column('d_density') as { values: Float32Array };
-      shapesMask(feature.values, density.values, this._shapes, this._selected);
+      const x = this.scatterValues(this._scatter[0]);
+      const y = this.scatterValues(this._scatter[1]);
+      if (x && y) {
+        shapesMask(x, y, this._shapes, this._selected);
+      } else {
+        this._selected.fill(1);
+      }
       const only = this._members ? new Set(this._members) : null;
-      const rest = this._rest ? this._restMask(this._rest, table) : null;
+      const rest = this._rest ? this._restMask(this._rest, full) : null;
       let count = 0;
       for (let i = 0; i < rows; i++) {
         const v =
@@ -437,14 +823,14 @@ export class ExplorerModel {
       this._count = 0;
     }
     const levels = new Map<string, readonly (string | number)[]>();
-    for (const c of table?.columns ?? []) {
+    for (const c of full?.columns ?? []) {
       if (c.kind === 'categorical') {
         levels.set(c.name, c.levels);
       }
     }
     const ordered = [...this._axes, ...this._hidden];
     const brushes = [...this._brushes].sort((a, b) => ordered.indexOf(a[0]) - ordered.indexOf(b[0]));
-    const drawn = selectionFilter({ brushes, levels, shapes: this._shapes, members: this._members });
+    const drawn = selectionFilter({ brushes, levels, shapes: this._shapes, scatter: this._scatter, members: this._members });
     const rest = this._rest ? toString(this._rest) : '';
     const restTerm = this._rest?.type === 'or' && drawn ? `(${rest})` : rest;
     this._filter = [drawn, restTerm].filter(Boolean).join(' and ');
@@ -473,14 +859,20 @@ export class ExplorerModel {
   private _base: IBaseTable | null = null;
   private _methods: IMethod[] = [];
   private _methodId: string | null = null;
+  /** Distance columns the current method has values for. */
+  private _distances: string[] = [];
   private _steps = 0;
   private _t = 0;
-  private _weights = { shock: 1, edge: 1 };
+  private _feature: FeatureTerms = {};
+  private _scatter: [string, string] = [FEATURE, 'd_density'];
   private _colorBy = '';
   private _slice: ISlice | null = null;
-  private _paramColumns: { base: IBaseTable; columns: Column[] } | null = null;
-  private _distanceColumns: { slice: ISlice | null; rows: number; columns: Column[] } | null = null;
+  private _baseColumns: IBaseColumns | null = null;
+  private _stepColumns: { slice: ISlice | null; rows: number; metrics: Column[]; distances: Column[] } | null = null;
+  /** Every column, aside and empty ones too: what a filter may name. */
+  private _full: ITable | null = null;
   private _table: ITable | null = null;
+  private _aside: IAsideColumn[] = [];
   private _axes: string[] = [];
   private _hidden: string[] = [];
   private _inverted: string[] = [];

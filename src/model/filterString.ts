@@ -1,7 +1,7 @@
 /**
  * The current selection as one string in the filter language (DESIGN.md): axis brushes AND-ed
  * across axes, OR-ed within an axis, then the scatter's boxes and lassos as polygons over
- * (d_feature, d_density). `jupyter dsi select --where` and `%dsi select --where` accept it.
+ * the scatter's two axes (d_feature, d_density unless chosen otherwise). `jupyter dsi select --where` and `%dsi select --where` accept it.
  */
 import type { AxisBrush, IShape, Point } from '../views/types';
 
@@ -134,6 +134,8 @@ export interface ISelectionSpec {
   brushes: ReadonlyArray<[string, AxisBrush]>;
   levels: ReadonlyMap<string, readonly (string | number)[]>;
   shapes: readonly IShape[];
+  /** The scatter's (x, y) column names: the shapes are polygons over them. */
+  scatter?: readonly [string, string];
   /** Only these simulations (a dataset's members), as `sim_id in (...)`. */
   members?: readonly string[] | null;
 }
@@ -154,7 +156,7 @@ export function selectionFilter(spec: ISelectionSpec): string {
         : `sim_id in (${spec.members.map(formatLiteral).join(', ')})`
     );
   }
-  const shapes = shapesClause(spec.shapes);
+  const shapes = shapesClause(spec.shapes, ...(spec.scatter ?? (['d_feature', 'd_density'] as const)));
   if (shapes) {
     // A chain of shapes may end in a top-level `or`: parenthesise it before and-ing.
     clauses.push(clauses.length > 0 && / or /.test(shapes) ? wrap(shapes) : shapes);

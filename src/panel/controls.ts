@@ -1,51 +1,23 @@
 /**
- * The explorer's header: method, time step (slider, step buttons, play), weights of d_shock
- * and d_edge (slider with numeric entry), color-by with its legend, and the selection count.
+ * The explorer's header: method, time step (slider, step buttons, play), d_feature's terms
+ * (FeatureEditor), color-by with its legend, and the selection count.
  * Plain DOM bound to the ExplorerModel; every control is a native, keyboard-reachable element.
  */
 import type { IMethod } from '../db/api';
 import type { ExplorerModel } from '../model/explorer';
 import { formatCount, h } from './dom';
+import { FeatureEditor } from './featureEditor';
 
 const PLAY_INTERVAL_MS = 400;
 
 export function methodLabel(m: IMethod): string {
-  const time = m.gtTime === null ? 'matched' : `step ${m.gtTime}`;
-  return `${m.groundTruth} · ${m.norm} · ${time}`;
+  const time = m.gtTime !== null ? `step ${m.gtTime}` : m.matchTime === 'nearest' ? 'nearest in time' : 'matched';
+  const geometry = m.geometry ? ` · ${m.geometry}` : '';
+  return `${m.groundTruth} · ${m.norm} · ${time}${geometry}`;
 }
 
 function field(label: string, control: HTMLElement, extra?: HTMLElement): HTMLElement {
   return h('label', { class: 'jp-DSI-field' }, h('span', { class: 'jp-DSI-fieldLabel' }, label), control, extra ?? null);
-}
-
-/** A slider and a number box that edit the same weight. */
-function weightControl(name: string, onChange: (value: number) => void): { root: HTMLElement; set(v: number): void } {
-  const slider = h('input', { type: 'range', min: '0', max: '2', step: '0.05', 'aria-label': `${name} weight` });
-  const box = h('input', {
-    type: 'number',
-    min: '0',
-    step: '0.05',
-    class: 'jp-DSI-number jp-mod-styled',
-    'aria-label': `${name} weight value`
-  });
-  const set = (v: number) => {
-    slider.value = String(Math.min(2, v));
-    box.value = String(v);
-  };
-  slider.addEventListener('input', () => {
-    box.value = slider.value;
-    onChange(Number(slider.value));
-  });
-  box.addEventListener('change', () => {
-    const v = Number(box.value);
-    if (Number.isFinite(v) && v >= 0) {
-      slider.value = String(Math.min(2, v));
-      onChange(v);
-    } else {
-      box.value = slider.value;
-    }
-  });
-  return { root: field(`w ${name}`, h('span', { class: 'jp-DSI-weight' }, slider, box)), set };
 }
 
 export class ExplorerControls {
@@ -59,7 +31,11 @@ export class ExplorerControls {
     const model = _model;
     this._method.className = 'jp-DSI-select jp-mod-styled';
     this._method.setAttribute('aria-label', 'Method');
-    this._method.addEventListener('change', () => void model.setMethod(this._method.value));
+    this._method.addEventListener('change', () => {
+      if (this._method.value) {
+        void model.setMethod(this._method.value);
+      }
+    });
     const newMethod = h(
       'button',
       { class: 'jp-DSI-button jp-mod-styled', type: 'button', title: 'Post-process a new method: another ground truth, norm or time' },
@@ -80,8 +56,7 @@ export class ExplorerControls {
     this._play.setAttribute('aria-label', 'Play through time');
     this._play.addEventListener('click', () => this._togglePlay());
 
-    this._shock = weightControl('shock', v => model.setWeights({ ...model.weights, shock: v }));
-    this._edge = weightControl('edge', v => model.setWeights({ ...model.weights, edge: v }));
+    this._feature = new FeatureEditor(model);
 
     this._color.className = 'jp-DSI-select jp-mod-styled';
     this._color.setAttribute('aria-label', 'Color by');
@@ -101,7 +76,7 @@ export class ExplorerControls {
         h('span', { class: 'jp-DSI-time' }, prev, this._slider, next, this._play),
         this._timeLabel
       ),
-      h('div', { class: 'jp-DSI-weights' }, this._shock.root, this._edge.root),
+      this._feature.node,
       field('Color by', this._color),
       this._legend,
       this._count
@@ -116,9 +91,14 @@ export class ExplorerControls {
   update(): void {
     const model = this._model;
     const methods = model.methods;
-    if (this._methodIds !== methods.map(m => m.id).join()) {
-      this._methodIds = methods.map(m => m.id).join();
-      this._method.replaceChildren(...methods.map(m => h('option', { value: m.id, title: m.id }, methodLabel(m))));
+    const current = model.method;
+    const key = `${current ? '' : 'none,'}${methods.map(m => m.id).join()}`;
+    if (this._methodIds !== key) {
+      this._methodIds = key;
+      // No method chosen (a database of parameters and metrics): a placeholder, so that picking
+      // the first method is a change.
+      const none = current ? [] : [h('option', { value: '' }, methods.length ? 'No method: choose one' : 'No method yet: New… computes distances')];
+      this._method.replaceChildren(...none, ...methods.map(m => h('option', { value: m.id, title: m.id }, methodLabel(m))));
     }
     this._method.value = model.method?.id ?? '';
     this._methodDescription.textContent = model.method?.description ?? '';
@@ -134,8 +114,7 @@ export class ExplorerControls {
     this._play.textContent = this._timer ? '❚❚' : '▶';
     this._play.title = this._timer ? 'Pause' : 'Play through the time steps';
 
-    this._shock.set(model.weights.shock);
-    this._edge.set(model.weights.edge);
+    this._feature.update();
 
     const names = model.columnNames;
     if (this._colorNames !== names.join()) {
@@ -214,8 +193,7 @@ export class ExplorerControls {
   private readonly _slider = document.createElement('input');
   private readonly _timeLabel = document.createElement('span');
   private readonly _play = document.createElement('button');
-  private readonly _shock: { root: HTMLElement; set(v: number): void };
-  private readonly _edge: { root: HTMLElement; set(v: number): void };
+  private readonly _feature: FeatureEditor;
   private readonly _color = document.createElement('select');
   private readonly _legend = document.createElement('div');
   private readonly _count = document.createElement('div');

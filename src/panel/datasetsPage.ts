@@ -7,6 +7,7 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 
 import type { IDatasetInfo } from '../db/slices';
 import type { IMethod } from '../db/api';
+import { featureFormula } from '../model/feature';
 import { deleteDataset, exportDataset, restoreDataset } from '../server';
 import { formatCount, formatDate, h } from './dom';
 
@@ -50,7 +51,7 @@ export class DatasetsPage {
   constructor(private readonly _options: IDatasetsPageOptions) {
     this._search.className = 'jp-DSI-pathInput jp-mod-styled';
     this._search.type = 'search';
-    this._search.placeholder = 'Filter by name, description or filter string';
+    this._search.placeholder = 'Filter by name, description, filter string or feature';
     this._search.setAttribute('aria-label', 'Filter datasets');
     this._search.addEventListener('input', () => this._render());
   }
@@ -82,7 +83,7 @@ export class DatasetsPage {
     const query = this._search.value.trim().toLowerCase();
     const live = this._rows.filter(d => !d.deleted);
     const rows = live
-      .filter(d => !query || [d.name, d.description, d.filter].some(t => t.toLowerCase().includes(query)))
+      .filter(d => !query || [d.name, d.description, d.filter, featureFormula(d.weights)].some(t => t.toLowerCase().includes(query)))
       .sort((a, b) => {
         const x = this._value(a, this._sort);
         const y = this._value(b, this._sort);
@@ -139,7 +140,12 @@ export class DatasetsPage {
       h('td', { class: 'jp-DSI-datasetName' }, d.name),
       h('td', { class: 'jp-DSI-description' }, d.description),
       h('td', { class: 'jp-DSI-numeric' }, formatCount(d.size)),
-      h('td', {}, this._methodLabel(d.methodId)),
+      h(
+        'td',
+        {},
+        this._methodLabel(d.methodId),
+        Object.keys(d.weights).length > 0 ? h('div', { class: 'jp-DSI-hint jp-DSI-formula' }, featureFormula(d.weights)) : null
+      ),
       h('td', {}, d.t === null ? '—' : String(d.t + 1)),
       h('td', { title: d.createdAt }, formatDate(d.createdAt)),
       h('td', { title: d.digest }, h('code', {}, d.digest.replace('sha256:', '').slice(0, 10))),

@@ -9,7 +9,8 @@ import { Message } from '@lumino/messaging';
 
 import type { IMethod, IParameter, ISummary } from '../db/api';
 import { createDatabaseClient, IDatabaseClient } from '../db/client';
-import { ExplorerModel, IExplorerSettings } from '../model/explorer';
+import { ExplorerModel, IExplorerSettings, IExplorerSettingsV1, isSettings } from '../model/explorer';
+import { parseTerms } from '../model/feature';
 import { fetchDatabase, fetchEvents } from '../server';
 import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
@@ -64,7 +65,9 @@ function provenanceOf(record: IDatasetRecord): IProvenanceDataset {
     digest: record.digest,
     createdAt: record.created_at,
     author: String(record.author ?? ''),
-    sampling: record.sampling
+    sampling: record.sampling,
+    // The server's record says the terms as `weights` {column: weight} (null: none).
+    feature: parseTerms(record.feature ?? record.weights)
   };
 }
 
@@ -152,7 +155,7 @@ export class ExplorerPanel extends Widget {
   }
 
   /** Open `path` and bring the view and selection to `settings` (copy a panel, restore). */
-  async openWith(path: string, settings: IExplorerSettings | null): Promise<void> {
+  async openWith(path: string, settings: IExplorerSettings | IExplorerSettingsV1 | null): Promise<void> {
     await this.open(path);
     if (settings && this._model) {
       await this._model.restore(settings);
@@ -204,11 +207,17 @@ export class ExplorerPanel extends Widget {
         return;
       }
       if (command.type === 'select') {
-        await model.setMethod(command.method);
+        if (command.method) {
+          await model.setMethod(command.method);
+        }
         if (command.t !== null) {
           await model.setTime(command.t);
         }
-        model.setWeights({ shock: command.weights[0], edge: command.weights[1] });
+        // {column: weight}, or the legacy pair [w_shock, w_edge]; absent: the terms stay.
+        const terms = parseTerms(command.weights);
+        if (terms) {
+          model.setFeature(terms);
+        }
         model.setFilter(command.where);
       } else {
         await this.refresh(); // a dataset saved by the kernel a moment ago
@@ -257,12 +266,11 @@ export class ExplorerPanel extends Widget {
     if (!this._bridge || !model || !path || this._state.status !== 'ready') {
       return;
     }
-    const { shock, edge } = model.weights;
     this._bridge.link.sendState({
       db: path,
       method: model.method?.id ?? null,
       t: model.t,
-      weights: [shock, edge],
+      weights: Object.keys(model.feature).length > 0 ? model.feature : null,
       where: model.filter
     });
   }
@@ -312,19 +320,17 @@ export class ExplorerPanel extends Widget {
     if (!model) {
       return;
     }
-    const saved = dataset.settings as Partial<IExplorerSettings> | null;
     const base = model.settings;
-    const settings: IExplorerSettings =
-      saved && saved.version === 1 && Array.isArray(saved.axes)
-        ? (saved as IExplorerSettings)
-        : {
-            ...base,
-            methodId: dataset.methodId,
-            t: dataset.t ?? base.t,
-            weights: dataset.weights,
-            brushes: {},
-            shapes: []
-          };
+    const settings: IExplorerSettings | IExplorerSettingsV1 = isSettings(dataset.settings)
+      ? dataset.settings
+      : {
+          ...base,
+          methodId: dataset.methodId,
+          t: dataset.t ?? base.t,
+          feature: Object.keys(dataset.weights).length > 0 ? dataset.weights : base.feature,
+          brushes: {},
+          shapes: []
+        };
     await model.restore(settings);
     this._page = 'explore';
     this._render();
@@ -370,12 +376,13 @@ export class ExplorerPanel extends Widget {
           },
           insertProvenance: this._bridge
             ? dataset => {
-                Notification.info(this.insertProvenance(dataset), { autoClose: 4000 });
+                Notification.info(this.insertProvenance({ ...dataset, feature: dataset.weights }), { autoClose: 4000 });
               }
             : undefined
         })
       : null;
-    if (model && model.methods.length > 0) {
+    // Without a method too (issue 9): parameters and metrics are axes, and "New…" makes one.
+    if (model) {
       this._view = new ExplorerView(model, {
         path: () => this.path,
         // The replica catches up by reading the file again; the view and selection stay.

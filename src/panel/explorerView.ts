@@ -1,14 +1,17 @@
 /**
- * The linked views: controls on top, parallel coordinates and the scatter below, and the
+ * The linked views: controls on top, parallel coordinates and the scatter (with its x and y
+ * choices) below, the columns that are the same for every run in one quiet line, and the
  * selection's filter string at the bottom. Model changes are coalesced into one redraw per
  * animation frame, so a brush move or a time step paints once, whatever changed.
  */
 import type { ExplorerModel, Change } from '../model/explorer';
+import { FEATURE, featureFormula } from '../model/feature';
 import { ParallelCoordinates } from '../views/parcoords';
 import { Scatter } from '../views/scatter';
 import type { IDatasetRecord, IJob } from '../server';
 import { MethodForm } from './methodForm';
 import { ExplorerControls } from './controls';
+import { asideText } from './aside';
 import { h } from './dom';
 import { SaveForm } from './saveForm';
 
@@ -25,6 +28,15 @@ export interface IExplorerViewOptions {
 
 /** Narrowest room per axis (px) before the parallel coordinates scroll sideways. */
 const MIN_AXIS_SPACING = 64;
+
+/** A scatter axis's title: d_feature's formula, or the column with its unit. */
+function axisTitle(model: ExplorerModel, name: string): string {
+  if (name === FEATURE) {
+    return featureFormula(model.feature);
+  }
+  const unit = model.column(name)?.unit;
+  return unit ? `${name} (${unit})` : name;
+}
 
 export class ExplorerView {
   readonly node: HTMLElement;
@@ -44,6 +56,23 @@ export class ExplorerView {
     this._parcoordsHost = parcoordsHost;
     const parcoordsScroller = h('div', { class: 'jp-DSI-parcoords', 'data-testid': 'dsi-parcoords' }, parcoordsHost);
     const scatterHost = h('div', { class: 'jp-DSI-scatter', 'data-testid': 'dsi-scatter' });
+    for (const [select, axis] of [
+      [this._scatterX, 'x'],
+      [this._scatterY, 'y']
+    ] as const) {
+      select.className = 'jp-DSI-select jp-mod-styled';
+      select.setAttribute('aria-label', `Scatter ${axis}`);
+      select.title = `The scatter's ${axis} axis. Changing an axis clears the boxes and lassos drawn over the old ones.`;
+      select.addEventListener('change', () => model.setScatterAxes(this._scatterX.value, this._scatterY.value));
+    }
+    const scatterHeader = h(
+      'div',
+      { class: 'jp-DSI-scatterHeader' },
+      h('span', { class: 'jp-DSI-fieldLabel' }, 'Scatter'),
+      h('label', { class: 'jp-DSI-axisChoice' }, 'y', this._scatterY),
+      h('span', { class: 'jp-DSI-hint' }, 'against'),
+      h('label', { class: 'jp-DSI-axisChoice' }, 'x', this._scatterX)
+    );
     this._parcoords = new ParallelCoordinates(parcoordsHost, {
       onBrush: (axis, brush) => model.setBrush(axis, brush),
       onAxesChange: (axes, inverted) => model.setAxes(axes, inverted)
@@ -81,6 +110,8 @@ export class ExplorerView {
       this._controls.node,
       this._methodForm.node,
       parcoordsScroller,
+      this._aside,
+      scatterHeader,
       scatterHost,
       h('div', { class: 'jp-DSI-filterBar' }, h('span', { class: 'jp-DSI-fieldLabel' }, 'Filter'), this._filterText, copy, clear, this._save),
       this._undrawn,
@@ -130,14 +161,14 @@ export class ExplorerView {
       this._parcoordsHost.style.minWidth = `${model.axes.length * MIN_AXIS_SPACING}px`;
       this._parcoords.setData(table, [...model.axes], [...model.inverted]);
       this._parcoords.setBrushes(new Map(model.brushes));
-      const x = model.column('d_feature') as { values: Float32Array };
-      const y = model.column('d_density') as { values: Float32Array };
-      const { shock, edge } = model.weights;
-      this._scatter.setData(x.values, y.values, table.ids, {
-        x: `d_feature = ${shock} · d_shock + ${edge} · d_edge`,
-        y: 'd_density'
+      const [xName, yName] = model.scatterAxes;
+      const missing = () => new Float32Array(table.rows).fill(NaN);
+      this._scatter.setData(model.scatterValues(xName) ?? missing(), model.scatterValues(yName) ?? missing(), table.ids, {
+        x: axisTitle(model, xName),
+        y: axisTitle(model, yName)
       });
       this._scatter.setShapes([...model.shapes]);
+      this._updateScatterChoices();
     }
     const coloring = model.coloring;
     if (coloring) {
@@ -150,6 +181,10 @@ export class ExplorerView {
     this._controls.update();
     this._filterText.textContent = model.filter || '(everything: no brush, box or lasso)';
     this._filterText.classList.toggle('jp-mod-empty', !model.filter);
+    const aside = asideText(model.aside);
+    this._aside.textContent = aside.text;
+    this._aside.title = aside.full;
+    this._aside.hidden = !aside.text;
     const undrawn = model.expression;
     this._undrawn.textContent = undrawn ? `From the notebook, not drawn as brushes or shapes: ${undrawn}` : '';
     this._undrawn.hidden = !undrawn;
@@ -157,6 +192,22 @@ export class ExplorerView {
     if (this._saveForm.isOpen) {
       this._saveForm.updatePreview();
     }
+  }
+
+  /** The x and y choices: every plottable column (rebuilt only when those change). */
+  private _updateScatterChoices(): void {
+    const model = this._model;
+    const names = model.scatterColumns;
+    if (names.join('\u0000') !== this._scatterNames) {
+      this._scatterNames = names.join('\u0000');
+      for (const select of [this._scatterX, this._scatterY]) {
+        select.replaceChildren(...names.map(n => h('option', { value: n }, n)));
+      }
+    }
+    const [x, y] = model.scatterAxes;
+    this._scatterX.value = x;
+    this._scatterY.value = y;
+    this._scatterX.disabled = this._scatterY.disabled = names.length === 0;
   }
 
   private async _copy(button: HTMLButtonElement): Promise<void> {
@@ -182,6 +233,10 @@ export class ExplorerView {
   private readonly _scatter: Scatter;
   private readonly _filterText = document.createElement('code');
   private readonly _save = document.createElement('button');
+  private readonly _scatterX = document.createElement('select');
+  private readonly _scatterY = document.createElement('select');
+  private _scatterNames: string | null = null;
+  private readonly _aside = h('p', { class: 'jp-DSI-hint jp-DSI-aside', 'data-testid': 'dsi-constants', hidden: '' });
   private readonly _undrawn = h('p', { class: 'jp-DSI-hint jp-DSI-undrawn', 'data-testid': 'dsi-undrawn' });
   private readonly _saveForm: SaveForm;
   private readonly _methodForm: MethodForm;

@@ -1,6 +1,7 @@
 /**
  * "New method…": a ground truth (typed, picked from the list, or clicked in the scatter), a norm,
- * the ground-truth time and a description; the server post-processes every simulation as a job
+ * how steps are matched (by index, by nearest simulated time, or one fixed ground-truth step),
+ * the cell geometry and a description; the server post-processes every simulation as a job
  * while the form shows its progress and can cancel it. Nothing is written until the job ends,
  * so a cancel leaves the database as it was.
  */
@@ -9,6 +10,13 @@ import { cancelJob, fetchJob, IJob, INewMethod, startMethod } from '../server';
 import { formatCount, h } from './dom';
 
 const POLL_MS = 300;
+const GEOMETRIES: [string, string][] = [
+  ['', 'From the data'],
+  ['cartesian', 'Cartesian (x, y): cell areas'],
+  ['cylindrical', 'Cylindrical (R, z): R-weighted']
+];
+/** Values of the time select that are not a fixed ground-truth step. */
+const MATCHED = { index: '', nearest: 'nearest' } as const;
 const NORMS: [INewMethod['norm'], string][] = [
   ['L2', 'L2 (root mean square)'],
   ['L1', 'L1 (mean absolute)'],
@@ -35,7 +43,9 @@ export class MethodForm {
     this._groundTruth.placeholder = 'a sim_id, or click a point in the scatter';
     this._groundTruth.setAttribute('aria-label', 'Ground truth simulation');
     this._groundTruth.required = true;
-    this._norm.className = this._time.className = 'jp-DSI-select jp-mod-styled';
+    this._norm.className = this._time.className = this._geometry.className = 'jp-DSI-select jp-mod-styled';
+    this._geometry.setAttribute('aria-label', 'Geometry');
+    this._geometry.replaceChildren(...GEOMETRIES.map(([value, label]) => h('option', { value }, label)));
     this._norm.setAttribute('aria-label', 'Norm');
     this._norm.replaceChildren(...NORMS.map(([value, label]) => h('option', { value }, label)));
     this._time.setAttribute('aria-label', 'Ground-truth time');
@@ -61,6 +71,7 @@ export class MethodForm {
       this._list,
       field('Norm', this._norm),
       field('Ground-truth time', this._time),
+      field('Geometry', this._geometry),
       field('Description', this._description),
       this._progress,
       this._message,
@@ -82,7 +93,8 @@ export class MethodForm {
     this._list.replaceChildren(...ids.map(id => h('option', { value: id })));
     const steps = Math.max(model.steps, model.times.length);
     this._time.replaceChildren(
-      h('option', { value: '' }, 'Matched: step t against step t'),
+      h('option', { value: MATCHED.index }, 'Matched: step t against step t'),
+      h('option', { value: MATCHED.nearest }, 'Matched: each step against the nearest in time'),
       ...Array.from({ length: steps }, (_, i) => h('option', { value: String(i) }, `Every step against step ${i + 1}`))
     );
     if (!this._groundTruth.value && model.method) {
@@ -117,14 +129,20 @@ export class MethodForm {
     if (!path || this._job) {
       return;
     }
-    if (!(this._model.table?.ids ?? []).includes(groundTruth)) {
-      this._setMessage(`“${groundTruth}” is not a simulation of this database: type a sim_id or click a point in the scatter.`, true);
+    if (!groundTruth) {
+      this._setMessage('Type a sim_id or click a point in the scatter.', true);
       return;
     }
+    // A name that is no sim_id goes to the server as typed: it also knows the runs' folder names
+    // (DSI numbers CloverLeaf's run_1 as simulation 1) and says so when it knows neither.
+    const time = this._time.value;
+    const fixed = time !== MATCHED.index && time !== MATCHED.nearest;
     const body: INewMethod = {
       ground_truth: groundTruth,
       norm: this._norm.value as INewMethod['norm'],
-      gt_time: this._time.value === '' ? null : Number(this._time.value),
+      gt_time: fixed ? Number(time) : null,
+      match_time: time === MATCHED.nearest ? 'nearest' : 'index',
+      geometry: (this._geometry.value || null) as INewMethod['geometry'],
       description: this._description.value.trim()
     };
     try {
@@ -186,7 +204,7 @@ export class MethodForm {
   private _render(): void {
     const job = this._job;
     const running = job?.state === 'running';
-    for (const control of [this._groundTruth, this._norm, this._time, this._description, this._submit]) {
+    for (const control of [this._groundTruth, this._norm, this._time, this._geometry, this._description, this._submit]) {
       control.disabled = running;
     }
     this._cancel.disabled = false;
@@ -214,6 +232,7 @@ export class MethodForm {
   private readonly _groundTruth = h('input', { type: 'text' });
   private readonly _norm = h('select', {});
   private readonly _time = h('select', {});
+  private readonly _geometry = h('select', {});
   private readonly _description = h('textarea', {});
   private readonly _progress = h('progress', { class: 'jp-DSI-progress', 'aria-label': 'Post-processing progress' });
   private readonly _message = h('div', {});

@@ -194,7 +194,7 @@ export class SaveForm {
       members: selectedIds(model),
       method_id: model.method?.id ?? null,
       t: model.t,
-      weights: model.weights,
+      weights: Object.keys(model.feature).length > 0 ? model.feature : null,
       filter: model.filter,
       selection_kind: selectionKind(model),
       selection_geometry: { brushes: Object.fromEntries(model.brushes), shapes: model.shapes },

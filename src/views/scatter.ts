@@ -299,7 +299,8 @@ export function polygonPath(view: IView, polygon: readonly Point[]): string {
 
 /** Default side of a point's square (CSS px): smaller as the ensemble grows, to keep structure. */
 export function defaultPointSize(rows: number): number {
-  return rows <= 5000 ? 4 : rows <= 50_000 ? 3 : 2;
+  // A handful of runs (DSI's 8 CloverLeaf runs) must read as marks, not specks.
+  return rows <= 50 ? 8 : rows <= 500 ? 6 : rows <= 5000 ? 4 : rows <= 50_000 ? 3 : 2;
 }
 
 // ---------------------------------------------------------------------------------------------

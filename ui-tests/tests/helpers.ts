@@ -9,7 +9,12 @@ import * as path from 'path';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const SAMPLE_DB = path.join(REPO, 'examples', 'data', 'sample.sqlite');
-const JUPYTER = path.join(REPO, '.venv', 'bin', 'jupyter');
+export const JUPYTER = path.join(REPO, '.venv', 'bin', 'jupyter');
+
+/** shared/realdata (files other projects wrote), found as tests/conftest.py finds it. */
+export const REALDATA = [process.env.DSI_REALDATA, path.join(REPO, '..', 'shared', 'realdata'), '/work/shared/realdata']
+  .filter((p): p is string => !!p)
+  .find(p => fs.existsSync(p));
 
 /** `jupyter dsi ARGS --format json`, parsed. */
 export function dsiJson<T = any>(...args: string[]): T {

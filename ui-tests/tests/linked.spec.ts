@@ -34,8 +34,8 @@ async function panelState(view: Locator) {
       filter: filter.startsWith('(everything') ? '' : filter,
       method: value('select[aria-label="Method"]'),
       t: value('input[aria-label="Time step"]'),
-      shock: value('input[aria-label="shock weight value"]'),
-      edge: value('input[aria-label="edge weight value"]')
+      shock: value('input[aria-label="d_shock weight value"]'),
+      edge: value('input[aria-label="d_edge weight value"]')
     };
   });
 }
@@ -129,7 +129,7 @@ test.describe('linked views', () => {
     }
     await expect(view.getByTestId('dsi-time')).toContainText('step 25 of 40');
     await expectCliAgrees(view);
-    const edge = view.locator('input[aria-label="edge weight value"]');
+    const edge = view.locator('input[aria-label="d_edge weight value"]');
     await edge.fill('2');
     await edge.press('Enter');
     await expect(edge).toHaveValue('2');

@@ -84,7 +84,7 @@ function link(commands: KernelCommand[] = []) {
   return { l, statuses };
 }
 
-const STATE = { db: 'data/sample.sqlite', method: 'm1', t: 3, weights: [1, 1] as [number, number], where: '' };
+const STATE = { db: 'data/sample.sqlite', method: 'm1', t: 3, weights: { d_shock: 1, d_edge: 1 }, where: '' };
 
 describe('the kernel link', () => {
   it('installs with the fixed expression, opens the comm, then sends the latest state only', async () => {
@@ -130,7 +130,7 @@ describe('the kernel link', () => {
     await settle();
     const comm = kernel.comms[0];
     comm.reply({ type: 'hello' });
-    const select = { type: 'select', db: 'a.sqlite', method: 'm', t: null, weights: [1, 2], where: 'cs == 1' };
+    const select = { type: 'select', db: 'a.sqlite', method: 'm', t: null, weights: { d_density: 1, wall_clock: 0.5 }, where: 'cs == 1' };
     comm.reply(select);
     comm.reply({ type: 'show', db: 'a.sqlite', dataset: 'd' });
     comm.reply({ type: 'exec', code: 'import os' });

@@ -76,6 +76,15 @@ describe('the provenance Markdown cell', () => {
     expect(rows['Dataset id']).toBe('3f2a1b2c-0000-4000-8000-000000000001');
   });
 
+  it("says d_feature's terms as a formula, and nothing when none were saved", () => {
+    const row = (feature: Record<string, number> | null) => {
+      const html = render(provenanceMarkdown({ ...dataset('why'), feature }, null, 'c.sqlite'));
+      return Object.fromEntries(Array.from(html.querySelectorAll('tr')).map(tr => Array.from(tr.children).map(c => c.textContent)))['Feature'];
+    };
+    expect(row({ d_density: 1, wall_clock: 0.5 })).toBe('d_feature = 1 · d_density + 0.5 · wall_clock');
+    expect(row(null)).toBeUndefined();
+  });
+
   it('keeps backticks and pipes inside the filter span', () => {
     const filter = "`odd name` == 'a|b' and ``x`` > 1";
     const html = render(`| a |\n|---|\n| ${codeSpan(filter)} |`);

@@ -22,22 +22,25 @@ function source(rows: number, seed = 1): ISliceSource {
       { name: 'cs', kind: 'categorical', levels: [0.1, 0.2, 0.3, 0.4], unit: null, codes: codes(4) },
       { name: 'material', kind: 'categorical', levels: ['Al', 'Cu', 'a "quoted" one'], unit: null, codes: codes(3) },
       { name: 'energy', kind: 'numeric', levels: null, unit: 'J', values: Float32Array.from({ length: rows }, () => rnd() * 100) }
-    ]
+    ],
+    runMetrics: [],
+    stepMetrics: [],
+    metricSteps: 0
   };
   // The same (method, step) always answers the same columns, as the database would.
-  const slice = (methodId: string, t: number): ISlice => {
+  const slice = (methodId: string | null, t: number): ISlice => {
     const r = random(seed * 1000 + t);
     const column = (nulls: number) => Float32Array.from({ length: rows }, () => (r() < nulls ? NaN : r() * 2));
-    return { methodId, t, dShock: column(0), dEdge: column(0), dDensity: column(0.05) };
+    return { methodId, t, dShock: column(0), dEdge: column(0), dDensity: column(0.05), metrics: [] };
   };
   return {
     table: async () => base,
-    methodSteps: async () => 3,
+    methodInfo: async () => ({ steps: 3, distances: ['d_shock', 'd_edge', 'd_density'] }),
     slice: async (methodId, t) => slice(methodId, t)
   };
 }
 
-const methods = [{ id: 'm1', groundTruth: 'sim00000', norm: 'L2' as const, gtTime: null, description: '', createdAt: '2026-01-01' }];
+const methods = [{ id: 'm1', groundTruth: 'sim00000', norm: 'L2' as const, gtTime: null, matchTime: 'index' as const, geometry: null, description: '', createdAt: '2026-01-01' }];
 const theme = () => ({ context: '#ccc', missing: '#999' });
 
 async function model(rows = 2000, seed = 1): Promise<ExplorerModel> {
@@ -144,7 +147,7 @@ describe('the model mask equals its filter string', () => {
         shapes.push({ kind: n === 4 ? 'box' : 'lasso', op: k === 0 ? 'replace' : ops[Math.floor(rnd() * 3)], polygon });
       }
       m.setShapes(shapes);
-      m.setWeights({ shock: Math.round(rnd() * 20) / 10, edge: Math.round(rnd() * 20) / 10 });
+      m.setFeature({ d_shock: Math.round(rnd() * 20) / 10, d_edge: Math.round(rnd() * 20) / 10 });
       expectSame(m);
     }
   });

@@ -29,6 +29,7 @@ import {
   drawOrder,
   MARGIN,
   parseCssColor,
+  defaultPointSize,
   polygonPath,
   rasterizeSquares,
   Scatter
@@ -706,7 +707,9 @@ describe('Scatter (jsdom)', () => {
     // Row 3 is hidden, rows 2 and 4 are missing: rows 1 (grey) then 0 (selected, red) on top.
     expect(ctx.calls.map(c => c[0])).toEqual(['#cccccc', '#ff0000']);
     const [px] = dataToPixel(s.getView(), 1, 1);
-    expect(Math.abs(ctx.calls[1][1] + 2 - px * 1)).toBeLessThanOrEqual(1);
+    // The square is drawn centred on the point (a few rows: the large size).
+    expect(defaultPointSize(5)).toBe(8);
+    expect(Math.abs(ctx.calls[1][1] + defaultPointSize(5) / 2 - px * 1)).toBeLessThanOrEqual(1);
     const note = host.querySelector('.jp-dsi-Scatter-note') as HTMLElement;
     expect(note.textContent).toBe('2 not shown (missing)');
     s.destroy();
