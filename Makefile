@@ -113,6 +113,7 @@ stress: $(STAMPS)/install $(SAMPLE_DB)
 bench: $(STAMPS)/node $(STAMPS)/labextension $(STAMPS)/install chromium
 	node bench/run.js
 	$(BIN)/python bench/postprocess.py
+	$(BIN)/python bench/vtk.py
 
 clean:
 	rm -rf $(STAMPS) lib jupyterlab_dsi/labextension tsconfig.tsbuildinfo $(DATA)

@@ -53,6 +53,7 @@ def postprocess(
     scheduler: str | None = None,
     geometry: str | None = None,
     match_time: str = "index",
+    field: str = "density",
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> str:
@@ -63,7 +64,7 @@ def postprocess(
     when no ``progress`` callback is given. Nothing is written unless every simulation succeeds.
     ``geometry`` ('cartesian' or 'cylindrical') overrides the cell volumes the data implies;
     ``match_time='nearest'`` compares each step with the ground truth's step nearest in simulated
-    time instead of the step with the same index.
+    time instead of the step with the same index; ``field`` names the VTK cell array compared.
     """
     # Imported here so that ``import jupyterlab_dsi`` (the server and IPython extension entry
     # points) does not pay for numpy and the store.
@@ -76,7 +77,7 @@ def postprocess(
         progress = NotebookProgress()
     options: dict[str, Any] = {
         "client": client, "workers": workers, "scheduler": scheduler, "progress": progress, "cancel": cancel,
-        "geometry": geometry, "match_time": match_time,
+        "geometry": geometry, "match_time": match_time, "field": field,
     }
     try:
         return run(db, ground_truth, norm, gt_time, description, **options)

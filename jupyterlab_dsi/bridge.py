@@ -100,7 +100,7 @@ def panel_variables(db: Path, state: dict[str, Any]) -> dict[str, Any]:
         method = None
         if chosen.method is not None:
             m = chosen.method
-            method = {k: m[k] for k in ("id", "ground_truth", "norm", "gt_time", "match_time", "geometry", "description")}
+            method = {k: m[k] for k in ("id", "ground_truth", "norm", "gt_time", "match_time", "geometry", "field", "description")}
             method.update(t=state["t"], weights=chosen.feature, where=state["where"], db=str(db))
         datasets = datasets_frame(store)
     return {"selection": selection, "method": method, "datasets": datasets}

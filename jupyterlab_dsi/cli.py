@@ -131,6 +131,7 @@ def cmd_postprocess(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             geometry=args.geometry,
             match_time=args.match_time,
+            field=args.field,
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
@@ -164,7 +165,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
     with Store(args.db, readonly=True) as store:
         methods = store.methods()
-    columns = ["id", "ground_truth", "norm", "gt_time", "match_time", "geometry", "description",
+    columns = ["id", "ground_truth", "norm", "gt_time", "match_time", "geometry", "field", "description",
                "created_at", "code_version"]
     rows = [[m[c] for c in columns] for m in methods]
     write_rows(columns, rows, args.format, sys.stdout)
@@ -343,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "cylindrical for npz/h5 r/z files)")
     p.add_argument("--match-time", choices=["index", "nearest"], default="index",
                    help="compare step t with the ground truth's step t (index) or its nearest in time")
+    p.add_argument("--field", default="density", metavar="NAME",
+                   help="the VTK cell array to compare (default density; e.g. energy, pressure); "
+                   "its distances are the d_density column")
     dask = p.add_mutually_exclusive_group()
     dask.add_argument("--workers", type=_positive, metavar="N",
                       help="run on a local Dask cluster of N worker processes (needs jupyterlab-dsi[dask])")

@@ -96,9 +96,19 @@ def simulations(store: Store) -> list[Simulation]:
     return out
 
 
-def _load(sim: Simulation) -> Fields:
+# How a method's distances are computed, besides ground truth and norm: (geometry or None for
+# the data's own, time matching, the VTK field compared).
+How = tuple[str | None, str, str]
+
+
+def _load(sim: Simulation, field: str = "density") -> Fields:
+    if field != "density" and not sim.series:
+        raise PostprocessError(
+            f"simulation {sim.sim_id!r}: {sim.file.name}: --field {field} applies to VTK files; "
+            ".npz and .h5 files are compared on their density"
+        )
     try:
-        fields = read_series(sim.series) if sim.series else read_fields(sim.file)
+        fields = read_series(sim.series, field) if sim.series else read_fields(sim.file)
     except FieldError as exc:
         raise PostprocessError(f"simulation {sim.sim_id!r}: {exc}") from None
     # VTK files without a TIME array count steps; the times the source logged (DSI's output
@@ -179,24 +189,25 @@ def _check_compatible(
 
 def simulation_distances(
     sim: Simulation, gt: Fields, norm: str, gt_time: int | None,
-    geometry: str | None = None, match_time: str = "index",
+    geometry: str | None = None, match_time: str = "index", field: str = "density",
 ) -> Distances:
     """Read one simulation and compute its (d_shock, d_edge, d_density): the unit of work.
 
     ``geometry`` overrides the ground truth's own (cartesian for VTK grids, cylindrical for
-    npz/h5 files)."""
-    fields = _load(sim)
+    npz/h5 files); ``field`` names the VTK cell array compared (its distance is d_density)."""
+    fields = _load(sim, field)
     _check_compatible(sim, gt, fields, gt_time, match_time)
     weights = cell_weights(geometry or gt.geometry, gt.r, gt.edges)
     return distances(gt, fields, norm, gt_time, weights, match_time)
 
 
 def _task(
-    sim: Simulation, gt: Fields, norm: str, gt_time: int | None, geometry: str | None, match_time: str
+    sim: Simulation, gt: Fields, norm: str, gt_time: int | None, geometry: str | None, match_time: str,
+    field: str = "density",
 ) -> Distances | _Failed:
     """What a Dask worker runs; looked up by name so the worker needs jupyterlab_dsi installed."""
     try:
-        return simulation_distances(sim, gt, norm, gt_time, geometry, match_time)
+        return simulation_distances(sim, gt, norm, gt_time, geometry, match_time, field)
     except PostprocessError as exc:
         return _Failed(str(exc))
 
@@ -215,6 +226,7 @@ def postprocess(
     scheduler: str | None = None,
     geometry: str | None = None,
     match_time: str = "index",
+    field: str = "density",
 ) -> str:
     """Compute a new method's distances for every simulation and step; returns the method id.
 
@@ -223,7 +235,8 @@ def postprocess(
     one of ``client``, ``workers`` (a local cluster of that many processes, closed at the end) and
     ``scheduler`` (an address) runs the work on Dask; none runs it in this process.
     ``geometry`` ('cartesian' or 'cylindrical') overrides what the data says; ``match_time``
-    compares step t with the ground truth's step t ('index') or its nearest in time ('nearest').
+    compares step t with the ground truth's step t ('index') or its nearest in time ('nearest');
+    ``field`` names the VTK cell array compared (density by default; stored as d_density).
     """
     if norm not in NORMS:
         raise PostprocessError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
@@ -235,10 +248,12 @@ def postprocess(
         raise PostprocessError(f"unknown geometry {geometry!r}; choose one of {', '.join(GEOMETRIES)}")
     if match_time not in MATCH_TIMES:
         raise PostprocessError(f"unknown time matching {match_time!r}; choose one of {', '.join(MATCH_TIMES)}")
-    how = (geometry, match_time)
+    if not isinstance(field, str) or not field.strip():
+        raise PostprocessError(f"--field needs the name of a cell array, not {field!r}")
+    how: How = (geometry, match_time, field)
     with Store(db) as store:
         sims = simulations(store)
-        gt_sim, gt = _ground_truth(store, sims, ground_truth, gt_time)
+        gt_sim, gt = _ground_truth(store, sims, ground_truth, gt_time, field)
         if client is None and workers is None and scheduler is None:
             results = _run_local(sims, gt, norm, gt_time, how, progress, cancel)
         else:
@@ -249,7 +264,7 @@ def postprocess(
 
 
 def _ground_truth(
-    store: Store, sims: list[Simulation], ground_truth: str, gt_time: int | None
+    store: Store, sims: list[Simulation], ground_truth: str, gt_time: int | None, field: str = "density"
 ) -> tuple[Simulation, Fields]:
     """The ground truth's simulation and fields, checked (uniform grid, --gt-time in range)."""
     by_id = {s.sim_id: s for s in sims}
@@ -264,7 +279,7 @@ def _ground_truth(
             + (f" (e.g. {examples})" if examples else "")
         )
     gt_sim = by_id[ground_truth]
-    gt = _load(gt_sim)
+    gt = _load(gt_sim, field)
     # float64 once here, not once per simulation compared with it.
     gt = dataclasses.replace(gt, density=np.asarray(gt.density, dtype=np.float64))
     if gt.edges is None:  # centres only: the weights assume uniform spacing
@@ -283,7 +298,7 @@ def _check_cancel(cancel: threading.Event | None) -> None:
 
 
 def _run_local(
-    sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None, how: tuple[str | None, str],
+    sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None, how: How,
     progress: Progress | None, cancel: threading.Event | None,
 ) -> dict[str, Distances]:
     """Every simulation in this process, on a few threads: inflating a compressed file and
@@ -346,7 +361,7 @@ def _dask_client(client: Client | None, workers: int | None, scheduler: str | No
 
 def _run_dask(
     client: Client, sims: list[Simulation], gt_sim: Simulation, norm: str, gt_time: int | None,
-    how: tuple[str | None, str], progress: Progress | None, cancel: threading.Event | None,
+    how: How, progress: Progress | None, cancel: threading.Event | None,
 ) -> dict[str, Distances]:
     distributed = _import_distributed()
     # The ground truth is read once by a task rather than scattered: the scheduler recomputes a
@@ -409,7 +424,7 @@ def _rows(sims: list[Simulation], results: dict[str, Distances]) -> list[tuple[i
 
 def _write(
     store: Store, ground_truth: str, norm: str, gt_time: int | None, description: str,
-    rows: list[tuple[Any, ...]], how: tuple[str | None, str] = (None, "index"),
+    rows: list[tuple[Any, ...]], how: How = (None, "index", "density"),
 ) -> str:
     method_id = new_id()
     with store.write() as conn:
@@ -425,7 +440,7 @@ def _write(
             )
         conn.execute(
             """INSERT INTO jdsi_method (id, ground_truth_id, norm, gt_time, description,
-               code_version, created_at, geometry, match_time) VALUES (?,?,?,?,?,?,?,?,?)""",
+               code_version, created_at, geometry, match_time, field) VALUES (?,?,?,?,?,?,?,?,?,?)""",
             (method_id, gt_id, norm, gt_time, description, f"jupyterlab-dsi {__version__}", now(), *how),
         )
         conn.executemany(
@@ -437,9 +452,8 @@ def _write(
             conn,
             "method.created",
             method_id,
-            # jdsi_method has no columns for these: the event keeps how the distances were made.
             {"ground_truth": ground_truth, "norm": norm, "gt_time": gt_time, "rows": len(rows),
-             "geometry": how[0], "match_time": how[1]},
+             "geometry": how[0], "match_time": how[1], "field": how[2]},
         )
     return method_id
 

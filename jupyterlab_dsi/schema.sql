@@ -74,7 +74,8 @@ CREATE TABLE jdsi_ground_truth (
 -- How a set of distances was computed. gt_time NULL means matched (step t against step t).
 -- geometry and match_time (schema 3) say how the distances were computed: the cell volumes
 -- (NULL: the data's own, 'cartesian' or 'cylindrical') and which ground-truth step each step is
--- compared with ('index': the same index, 'nearest': the nearest in simulated time).
+-- compared with ('index': the same index, 'nearest': the nearest in simulated time), and field
+-- the cell array compared (its distances are the d_density column).
 CREATE TABLE jdsi_method (
   id              TEXT PRIMARY KEY,
   ground_truth_id TEXT NOT NULL REFERENCES jdsi_ground_truth (id),
@@ -85,7 +86,8 @@ CREATE TABLE jdsi_method (
   created_at      TEXT NOT NULL,
   parent_id       TEXT REFERENCES jdsi_method (id),
   geometry        TEXT,
-  match_time      TEXT NOT NULL DEFAULT 'index'
+  match_time      TEXT NOT NULL DEFAULT 'index',
+  field           TEXT NOT NULL DEFAULT 'density'
 );
 
 -- Post-processed data: ordered for fast (method, time) slices. NULL = undefined (empty D+).

@@ -225,7 +225,8 @@ MAX_DESCRIPTION = 10_000
 class MethodsHandler(_Handler):
     """``POST /methods?path=P`` starts post-processing a new method as a job (the panel's
     "New method…"); the body is JSON ``{ground_truth, norm, gt_time, description}`` with,
-    optionally, ``geometry`` (null: the data's own) and ``match_time`` ('index' or 'nearest')."""
+    optionally, ``geometry`` (null: the data's own), ``match_time`` ('index' or 'nearest') and
+    ``field`` (the VTK cell array, density by default)."""
 
     @tornado.web.authenticated
     def post(self) -> None:
@@ -238,9 +239,13 @@ class MethodsHandler(_Handler):
         except ValueError:
             self.fail(400, "the request body is not JSON")
             return
-        fields = {"ground_truth", "norm", "gt_time", "description", "geometry", "match_time"}
+        fields = {"ground_truth", "norm", "gt_time", "description", "geometry", "match_time", "field"}
         if not isinstance(body, dict) or set(body) - fields:
-            self.fail(400, "expected {ground_truth, norm, gt_time, description, geometry, match_time}")
+            self.fail(400, "expected {ground_truth, norm, gt_time, description, geometry, match_time, field}")
+            return
+        field = body.get("field", "density")
+        if not isinstance(field, str) or not field or len(field) > 200:
+            self.fail(400, "the field must be the name of a cell array, e.g. density")
             return
         geometry, match_time = body.get("geometry"), body.get("match_time", "index")
         if geometry is not None and geometry not in GEOMETRIES:
@@ -272,7 +277,7 @@ class MethodsHandler(_Handler):
 
         def work(progress: Callable[[int, int], None], cancel: Any) -> dict[str, Any]:
             method_id = postprocess(db, ground_truth, norm, gt_time, description, progress=progress,
-                                    cancel=cancel, geometry=geometry, match_time=match_time)
+                                    cancel=cancel, geometry=geometry, match_time=match_time, field=field)
             return {"method_id": method_id}
 
         job = jobs.start("postprocess", relative, work)

@@ -74,10 +74,12 @@ def _add_metrics(conn: sqlite3.Connection) -> None:
 
 def _add_feature(conn: sqlite3.Connection) -> None:
     """2 -> 3: a dataset's d_feature may weigh any columns, not only d_shock and d_edge; a method
-    records its geometry and time matching (older methods: the data's own, by index)."""
+    records its geometry, time matching and field (older methods: the data's own, by index,
+    density)."""
     conn.execute("ALTER TABLE jdsi_dataset ADD COLUMN feature TEXT")
     conn.execute("ALTER TABLE jdsi_method ADD COLUMN geometry TEXT")
     conn.execute("ALTER TABLE jdsi_method ADD COLUMN match_time TEXT NOT NULL DEFAULT 'index'")
+    conn.execute("ALTER TABLE jdsi_method ADD COLUMN field TEXT NOT NULL DEFAULT 'density'")
 
 
 MIGRATIONS: dict[int, Migration] = {1: _add_metrics, 2: _add_feature}
@@ -409,7 +411,8 @@ class Store:
     def methods(self) -> list[dict[str, Any]]:
         rows = self.conn.execute(
             """SELECT m.id, g.sim_id AS ground_truth, m.norm, m.gt_time, m.description,
-                      m.code_version, m.created_at, m.parent_id, m.geometry, m.match_time
+                      m.code_version, m.created_at, m.parent_id, m.geometry, m.match_time,
+                      m.field
                FROM jdsi_method m JOIN jdsi_ground_truth g ON g.id = m.ground_truth_id
                ORDER BY m.created_at DESC, m.id"""
         ).fetchall()

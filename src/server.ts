@@ -169,6 +169,8 @@ export interface INewMethod {
   match_time: 'index' | 'nearest';
   /** Cell volumes: null takes the data's own (Cartesian for x/y grids, cylindrical for R/z). */
   geometry: 'cartesian' | 'cylindrical' | null;
+  /** The VTK cell array compared; density for .npz/.h5 ensembles. */
+  field: string;
 }
 
 /** Start post-processing a new method of the database at `path`; answers the running job. */

@@ -161,3 +161,18 @@ def test_clover_nearest_matching_uses_the_logged_times(clover_db: tuple[Path, st
         sims = simulations(store)
         assert [m["match_time"] for m in store.methods()] == ["index"]
     assert _load(sims[0]).time.tolist() == pytest.approx([0.4 * k for k in range(10)])
+
+
+def test_clover_any_named_field(cli: Cli, clover_db: tuple[Path, str]) -> None:
+    """--field compares another VTK cell array; the method says which."""
+    db, density = clover_db
+    energy = postprocess(cli, db, "--field", "energy")
+    methods = {m["id"]: m for m in json.loads(cli("methods", "--db", db, "--format", "json").out)}
+    assert (methods[density]["field"], methods[energy]["field"]) == ("density", "energy")
+    d = query(db, "SELECT d_density FROM jdsi_distance WHERE method_id = ? AND t = 9 ORDER BY sim_id", [energy])
+    assert d[0] == (0.0,) and all(v[0] > 0 for v in d[1:])
+    assert d != query(db, "SELECT d_density FROM jdsi_distance WHERE method_id = ? AND t = 9 ORDER BY sim_id", [density])
+    res = cli("postprocess", "-q", "--db", db, "--ground-truth", "run_1", "--norm", "L2", "--field", "x_vel")
+    assert res.code == 2 and "x_vel is point data" in res.err, res.err
+    res = cli("postprocess", "-q", "--db", db, "--ground-truth", "run_1", "--norm", "L2", "--field", "mass")
+    assert res.code == 2 and "no field 'mass'" in res.err and "pressure" in res.err, res.err

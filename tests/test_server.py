@@ -204,6 +204,7 @@ def test_a_new_method_from_the_panel_runs_as_a_job(server: dict[str, Any], cli: 
         ({"ground_truth": "x", "norm": "L2", "code": "import os"}, "expected {ground_truth"),
         ({"ground_truth": "x", "norm": "L2", "geometry": "spherical"}, "unknown geometry 'spherical'"),
         ({"ground_truth": "x", "norm": "L2", "match_time": "closest"}, "unknown time matching 'closest'"),
+        ({"ground_truth": "x", "norm": "L2", "field": ""}, "the name of a cell array"),
     ],
 )
 def test_bad_new_methods_are_refused_with_a_reason(server: dict[str, Any], body: dict[str, Any], reason: str) -> None:
@@ -231,11 +232,15 @@ def test_a_new_method_on_the_real_cloverleaf_database(server: dict[str, Any], cl
     assert cli("ingest", "-q", str(folder / "dsi_clover3d.db"), "--db", str(folder / "clover.sqlite")).code == 0
     status, job = call(f"{server['base']}/methods?path=clover/clover.sqlite", "POST",
                        {"ground_truth": "run_1", "norm": "L2", "gt_time": None, "description": "vs run 1",
-                        "geometry": "cartesian", "match_time": "nearest"})
+                        "geometry": "cartesian", "match_time": "nearest", "field": "energy"})
     assert status == 202, job
     job = _wait(server, job)
     assert job["state"] == "done" and job["done"] == job["total"] == 8, job
     rows = json.loads(cli("select", "--db", str(folder / "clover.sqlite"), "--method", job["result"]["method_id"],
                           "--time", "9", "--format", "json").out)
     distances = [r["d_density"] for r in rows]
-    assert distances[0] == 0 and distances == sorted(distances)
+    assert distances[0] == 0 and all(d > 0 for d in distances[1:])
+    methods = json.loads(cli("methods", "--db", str(folder / "clover.sqlite"), "--format", "json").out)
+    assert [(m["ground_truth"], m["match_time"], m["geometry"], m["field"]) for m in methods] == [
+        ("1", "nearest", "cartesian", "energy")
+    ]

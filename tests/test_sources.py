@@ -273,7 +273,7 @@ def test_ensemble_select_unchanged_by_metrics(
 # What schema 3 added, taken away again.
 AS_SCHEMA_2 = (
     "ALTER TABLE jdsi_dataset DROP COLUMN feature; ALTER TABLE jdsi_method DROP COLUMN geometry;"
-    " ALTER TABLE jdsi_method DROP COLUMN match_time;"
+    " ALTER TABLE jdsi_method DROP COLUMN match_time; ALTER TABLE jdsi_method DROP COLUMN field;"
 )
 
 
@@ -332,7 +332,7 @@ def test_migration_2_to_3_keeps_datasets(cli: Cli, shared_method: tuple[Ensemble
     _same_tables_as_fresh(db)
     assert cli("verify", saved.last_line, "--db", db).code == 0
     methods = json.loads(cli("methods", "--db", db, "--format", "json").out)
-    assert [(m["geometry"], m["match_time"]) for m in methods] == [(None, "index")]
+    assert [(m["geometry"], m["match_time"], m["field"]) for m in methods] == [(None, "index", "density")]
 
 
 def test_postprocess_refuses_tables_without_fields(cli: Cli, tmp_path: Path) -> None:

@@ -238,6 +238,7 @@ describe('DatabaseApi', () => {
           gtTime: 3,
           matchTime: 'index',
           geometry: null,
+          field: 'density',
           description: 'against step 3',
           createdAt: '2024-02-01T00:00:00Z'
         },
@@ -248,6 +249,7 @@ describe('DatabaseApi', () => {
           gtTime: null,
           matchTime: 'nearest',
           geometry: 'cartesian',
+          field: 'density',
           description: 'matched steps',
           createdAt: '2024-01-02T00:00:00Z'
         }

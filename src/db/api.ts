@@ -70,6 +70,8 @@ export interface IMethod {
   matchTime: 'index' | 'nearest';
   /** Cell volumes used; null: the data's own. */
   geometry: 'cartesian' | 'cylindrical' | null;
+  /** The cell array compared (its distances are d_density). */
+  field: string;
   description: string;
   createdAt: string;
 }
@@ -493,7 +495,7 @@ export class DatabaseApi {
   private _methods(db: Database): IMethod[] {
     return queryAll(
       db,
-      `SELECT m.id, g.sim_id AS ground_truth, m.norm, m.gt_time, m.match_time, m.geometry,
+      `SELECT m.id, g.sim_id AS ground_truth, m.norm, m.gt_time, m.match_time, m.geometry, m.field,
               m.description, m.created_at
          FROM ${Tables.method} m
          LEFT JOIN ${Tables.groundTruth} g ON g.id = m.ground_truth_id
@@ -506,6 +508,7 @@ export class DatabaseApi {
       gtTime: row.gt_time === null || row.gt_time === undefined ? null : asNumber(row.gt_time),
       matchTime: row.match_time === 'nearest' ? 'nearest' : 'index',
       geometry: row.geometry === 'cartesian' || row.geometry === 'cylindrical' ? row.geometry : null,
+      field: row.field === null || row.field === undefined ? 'density' : asString(row.field),
       description: asString(row.description),
       createdAt: asString(row.created_at)
     }));

@@ -13,7 +13,8 @@ const PLAY_INTERVAL_MS = 400;
 export function methodLabel(m: IMethod): string {
   const time = m.gtTime !== null ? `step ${m.gtTime}` : m.matchTime === 'nearest' ? 'nearest in time' : 'matched';
   const geometry = m.geometry ? ` · ${m.geometry}` : '';
-  return `${m.groundTruth} · ${m.norm} · ${time}${geometry}`;
+  const field = m.field !== 'density' ? ` · ${m.field}` : '';
+  return `${m.groundTruth} · ${m.norm} · ${time}${geometry}${field}`;
 }
 
 function field(label: string, control: HTMLElement, extra?: HTMLElement): HTMLElement {

@@ -43,7 +43,8 @@ export class FeatureEditor {
       this._key = key;
       this._rows = new Map(names.map(name => [name, this._row(name, names.length > 1)]));
       this._add.replaceChildren(
-        h('option', { value: '' }, '+ term'),
+        // Without terms yet (a table of runs) the choice must say what it adds to.
+        h('option', { value: '' }, names.length ? '+ term' : '+ d_feature term'),
         ...candidates.map(n => h('option', { value: n }, n))
       );
       this._add.hidden = candidates.length === 0;

@@ -1,7 +1,7 @@
 /**
  * "New method…": a ground truth (typed, picked from the list, or clicked in the scatter), a norm,
  * how steps are matched (by index, by nearest simulated time, or one fixed ground-truth step),
- * the cell geometry and a description; the server post-processes every simulation as a job
+ * the cell geometry, the field compared and a description; the server post-processes every simulation as a job
  * while the form shows its progress and can cancel it. Nothing is written until the job ends,
  * so a cancel leaves the database as it was.
  */
@@ -45,6 +45,11 @@ export class MethodForm {
     this._groundTruth.required = true;
     this._norm.className = this._time.className = this._geometry.className = 'jp-DSI-select jp-mod-styled';
     this._geometry.setAttribute('aria-label', 'Geometry');
+    this._field.className = 'jp-DSI-pathInput jp-mod-styled';
+    this._field.value = 'density';
+    this._field.required = true;
+    this._field.setAttribute('aria-label', 'Field');
+    this._field.title = 'The cell array compared (VTK files: density, energy, pressure…); its distances are d_density';
     this._geometry.replaceChildren(...GEOMETRIES.map(([value, label]) => h('option', { value }, label)));
     this._norm.setAttribute('aria-label', 'Norm');
     this._norm.replaceChildren(...NORMS.map(([value, label]) => h('option', { value }, label)));
@@ -72,6 +77,7 @@ export class MethodForm {
       field('Norm', this._norm),
       field('Ground-truth time', this._time),
       field('Geometry', this._geometry),
+      field('Field', this._field),
       field('Description', this._description),
       this._progress,
       this._message,
@@ -143,6 +149,7 @@ export class MethodForm {
       gt_time: fixed ? Number(time) : null,
       match_time: time === MATCHED.nearest ? 'nearest' : 'index',
       geometry: (this._geometry.value || null) as INewMethod['geometry'],
+      field: this._field.value.trim() || 'density',
       description: this._description.value.trim()
     };
     try {
@@ -204,7 +211,7 @@ export class MethodForm {
   private _render(): void {
     const job = this._job;
     const running = job?.state === 'running';
-    for (const control of [this._groundTruth, this._norm, this._time, this._geometry, this._description, this._submit]) {
+    for (const control of [this._groundTruth, this._norm, this._time, this._geometry, this._field, this._description, this._submit]) {
       control.disabled = running;
     }
     this._cancel.disabled = false;
@@ -233,6 +240,7 @@ export class MethodForm {
   private readonly _norm = h('select', {});
   private readonly _time = h('select', {});
   private readonly _geometry = h('select', {});
+  private readonly _field = h('input', { type: 'text' });
   private readonly _description = h('textarea', {});
   private readonly _progress = h('progress', { class: 'jp-DSI-progress', 'aria-label': 'Post-processing progress' });
   private readonly _message = h('div', {});

@@ -5,7 +5,7 @@
 import type { IBaseTable, IMethodInfo, ISlice } from '../../src/db/slices';
 import type { ISliceSource } from '../../src/model/explorer';
 
-export const method = (id: string) => ({ id, groundTruth: '1', norm: 'L2' as const, gtTime: null, matchTime: 'index' as const, geometry: null, description: '', createdAt: '2026-01-01' });
+export const method = (id: string) => ({ id, groundTruth: '1', norm: 'L2' as const, gtTime: null, matchTime: 'index' as const, geometry: null, field: 'density', description: '', createdAt: '2026-01-01' });
 
 /** Eight runs; state2_density 2..9 (levels as numbers); d_density grows with it; no shock/edge. */
 export function clover(): ISliceSource {

@@ -103,6 +103,23 @@ test('CloverLeaf from DSI: post-process against run_1, distances grow with the s
   expect(datasets.map(d => [d.size, d.filter, d.weights])).toEqual([[kept, filter, { d_density: 1 }]]);
   execFileSync(JUPYTER, ['dsi', 'verify', '--db', db]); // throws unless the dataset reproduces
 
+  // Weigh a per-step scalar into d_feature; brushing d_feature selects what the CLI selects with
+  // the same terms.
+  await view.getByRole('button', { name: 'Clear' }).click();
+  await view.locator('select[aria-label="Add a term to d_feature"]').selectOption('wall_clock');
+  const weight = view.locator('input[aria-label="wall_clock weight value"]');
+  await weight.fill('2');
+  await weight.press('Enter');
+  await expect(view.locator('.jp-DSI-weights')).toHaveAttribute('title', 'd_feature = 1 · d_density + 2 · wall_clock');
+  await brushAxis(page, view, 'd_feature', 0.02, 0.5);
+  const featureFilter = (await view.getByTestId('dsi-filter').textContent())!;
+  expect(featureFilter).toMatch(/^d_feature between /);
+  const weighed = dsiJson<{ sim_id: string }[]>(
+    'select', '--db', db, '--method', methods[0].id, '--time', '9', '--weights', 'd_density=1', 'wall_clock=2',
+    '--where', featureFilter
+  );
+  expect(weighed).toHaveLength(await count(view));
+
   await page.evaluate(async () => {
     await (window as any).jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' });
   });
@@ -132,4 +149,18 @@ test('DSI wildfire and Cinema tables (no fields, no methods) open, select and sa
   const sphere = await ingestAndOpen(page, tmpPath, 'cinema/sphere.cdb', 'sphere.cdb');
   await expect(sphere.view.locator('g[data-axis="phi"]')).toBeVisible();
   await expect(sphere.view.getByTestId('dsi-selection-count')).toContainText('20');
+  await expect(sphere.view.getByTestId('dsi-constants')).toContainText('theta = 0');
+
+  // 409 time steps of image metrics, image paths that do not resolve.
+  const bubbles = await ingestAndOpen(page, tmpPath, 'cinema/uncertainty_bubbles.cdb', 'uncertainty_bubbles.cdb');
+  await expect(bubbles.view.locator('g[data-axis="u_avg_brightness"]')).toBeVisible();
+  await expect(bubbles.view.getByTestId('dsi-selection-count')).toContainText('409');
+
+  // 10,000 rows with missing numbers (NaN and empty cells) in Integer_0: brushable, as the CLI says.
+  const bogus = await ingestAndOpen(page, tmpPath, 'cinema/big_bogus_4.cdb', 'big_bogus_4.cdb');
+  await expect(bogus.view.locator('g[data-axis="Integer_0"]')).toBeVisible();
+  await expect(bogus.view.getByTestId('dsi-selection-count')).toContainText('10,000');
+  await brushAxis(page, bogus.view, 'Float_1', 0.1, 0.5);
+  const bogusFilter = (await bogus.view.getByTestId('dsi-filter').textContent())!;
+  expect(dsiJson<unknown[]>('select', '--db', bogus.db, '--where', bogusFilter)).toHaveLength(await count(bogus.view));
 });

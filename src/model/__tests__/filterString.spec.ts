@@ -40,7 +40,7 @@ function source(rows: number, seed = 1): ISliceSource {
   };
 }
 
-const methods = [{ id: 'm1', groundTruth: 'sim00000', norm: 'L2' as const, gtTime: null, matchTime: 'index' as const, geometry: null, description: '', createdAt: '2026-01-01' }];
+const methods = [{ id: 'm1', groundTruth: 'sim00000', norm: 'L2' as const, gtTime: null, matchTime: 'index' as const, geometry: null, field: 'density', description: '', createdAt: '2026-01-01' }];
 const theme = () => ({ context: '#ccc', missing: '#999' });
 
 async function model(rows = 2000, seed = 1): Promise<ExplorerModel> {
