@@ -9,9 +9,8 @@ fastest, so a cell array reshapes to ``(nz, ny, nx)`` cells.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,6 @@ TYPES = {
     "int": ">i4", "unsigned_int": ">u4", "long": ">i8", "unsigned_long": ">u8",
     "vtktypeint64": ">i8", "vtktypeuint64": ">u8", "float": ">f4", "double": ">f8",
 }
-_TOKEN = re.compile(rb"\S+")
 
 
 @dataclass
@@ -70,7 +68,9 @@ class _Cursor:
             if blank:
                 return
 
-    def values(self, count: int, kind: str, what: str) -> np.ndarray:
+    def values(self, count: int, kind: str, what: str, skip: bool = False) -> np.ndarray | None:
+        """The next ``count`` values; with ``skip``, only moved past (None): an array nobody
+        asked for costs a scan, not a conversion."""
         dtype = TYPES.get(kind.lower())
         if dtype is None:
             raise self.error(f"{what}: unknown data type {kind!r}")
@@ -80,19 +80,31 @@ class _Cursor:
                 raise self.error(f"{what}: {count} binary values announced, the file ends first")
             out = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.pos)
             self.pos += size
-            return out.astype(dtype[1:])  # native byte order for numpy's fast paths
-        tokens = []
-        for match in _TOKEN.finditer(self.data, self.pos):
-            tokens.append(match.group())
-            if len(tokens) == count:
-                self.pos = match.end()
-                break
-        if len(tokens) < count:
-            raise self.error(f"{what}: {count} values announced, {len(tokens)} found")
+            return None if skip else out.astype(dtype[1:])  # native byte order for numpy's fast paths
+        tokens = self._tokens(count, what)
+        if skip:
+            return None
         try:
-            return np.array(tokens).astype(np.float64 if dtype[1] == "f" else np.int64)
+            return np.array(list(map(float if dtype[1] == "f" else int, tokens)))
         except ValueError:
             raise self.error(f"{what}: a value is not a number") from None
+
+    def _tokens(self, count: int, what: str) -> list[bytes]:
+        """The next ``count`` whitespace-separated tokens, split in C from a window of the data
+        that grows until it holds them all (a whole-file split per array would copy the rest)."""
+        window = max(4096, 24 * count)
+        while True:
+            chunk = self.data[self.pos:self.pos + window]
+            parts = chunk.split(maxsplit=count)
+            if len(parts) > count:  # the tokens, then the window's rest from the next token on
+                self.pos += len(chunk) - len(parts[count])
+                return parts[:count]
+            if self.pos + window >= len(self.data):  # the window holds the rest of the file
+                if len(parts) < count:
+                    raise self.error(f"{what}: {count} values announced, {len(parts)} found")
+                self.pos = len(self.data)
+                return parts
+            window *= 2
 
 
 def _words(line: str, count: int, cursor: _Cursor, what: str) -> list[str]:
@@ -109,7 +121,21 @@ def _int(word: str, cursor: _Cursor, line: str) -> int:
         raise cursor.error(f"expected a count in {line!r}") from None
 
 
-def _field_arrays(cursor: _Cursor, line: str) -> dict[str, np.ndarray]:
+# Which arrays of a CELL_DATA or POINT_DATA section to convert: all, or only the one named.
+Wanted = Callable[[str], bool]
+
+
+def _all(name: str) -> bool:
+    return True
+
+
+def _skipped(tuples: int) -> np.ndarray:
+    """Stands for an array read past, not converted: its name still lists the file's arrays in
+    an error, and its tuple count still checks the section."""
+    return np.empty((tuples, 0))
+
+
+def _field_arrays(cursor: _Cursor, line: str, wanted: Wanted = _all) -> dict[str, np.ndarray]:
     """``FIELD name N`` then N arrays ``name components tuples type``; shape (tuples, components)."""
     count = _int(_words(line, 3, cursor, "FIELD")[2], cursor, line)
     arrays: dict[str, np.ndarray] = {}
@@ -117,11 +143,12 @@ def _field_arrays(cursor: _Cursor, line: str) -> dict[str, np.ndarray]:
         head = cursor.line(required="a FIELD array")
         name, comps, tuples, kind = _words(head, 4, cursor, "FIELD array")[:4]
         n, m = _int(comps, cursor, head), _int(tuples, cursor, head)
-        arrays[name] = cursor.values(n * m, kind, f"array {name}").reshape(m, n)
+        values = cursor.values(n * m, kind, f"array {name}", skip=not wanted(name))
+        arrays[name] = _skipped(m) if values is None else values.reshape(m, n)
     return arrays
 
 
-def _attributes(cursor: _Cursor, count: int, section: str) -> dict[str, np.ndarray]:
+def _attributes(cursor: _Cursor, count: int, section: str, wanted: Wanted = _all) -> dict[str, np.ndarray]:
     """The arrays of one CELL_DATA or POINT_DATA section, each shaped (count, components)."""
     arrays: dict[str, np.ndarray] = {}
     while True:
@@ -134,9 +161,10 @@ def _attributes(cursor: _Cursor, count: int, section: str) -> dict[str, np.ndarr
             after = cursor.pos
             if not cursor.line(required="LOOKUP_TABLE").upper().startswith("LOOKUP_TABLE"):
                 cursor.pos = after  # left out by some writers: that line was already data
-            arrays[words[1]] = cursor.values(count * comps, words[2], f"{section} {words[1]}").reshape(count, comps)
+            values = cursor.values(count * comps, words[2], f"{section} {words[1]}", skip=not wanted(words[1]))
+            arrays[words[1]] = _skipped(count) if values is None else values.reshape(count, comps)
         elif keyword == "FIELD":
-            for name, values in _field_arrays(cursor, line).items():
+            for name, values in _field_arrays(cursor, line, wanted).items():
                 if values.shape[0] != count:
                     raise cursor.error(f"{section} array {name} has {values.shape[0]} tuples, expected {count}")
                 arrays[name] = values
@@ -149,8 +177,9 @@ def _attributes(cursor: _Cursor, count: int, section: str) -> dict[str, np.ndarr
             return arrays
 
 
-def parse(path: Path) -> Grid:
-    """Every array of a legacy VTK rectilinear grid; a FieldError for anything else."""
+def parse(path: Path, wanted: Wanted = _all) -> Grid:
+    """Every array of a legacy VTK rectilinear grid (those ``wanted`` rejects only read past);
+    a FieldError for anything else."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -194,7 +223,7 @@ def parse(path: Path) -> Grid:
         keyword = words[0].upper()
         if keyword not in ("CELL_DATA", "POINT_DATA"):
             raise cursor.error(f"unexpected {line!r}; expected CELL_DATA or POINT_DATA")
-        arrays = _attributes(cursor, _int(words[1], cursor, line), keyword)
+        arrays = _attributes(cursor, _int(words[1], cursor, line), keyword, wanted)
         (grid.cell if keyword == "CELL_DATA" else grid.point).update(arrays)
     return grid
 
@@ -224,7 +253,7 @@ def values_of(grid: Grid, path: Path, name: str) -> np.ndarray:
 
 def read_vtk(path: str | Path, field: str = "density") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x, y, z edge coordinates, values): cell data shaped (ny, nx) in 2-D, (nz, ny, nx) in 3-D."""
-    grid = parse(Path(path))
+    grid = parse(Path(path), field.__eq__)
     return (*grid.coords, values_of(grid, Path(path), field))
 
 
@@ -244,7 +273,7 @@ def read_series(paths: Sequence[Path], field: str = "density") -> Fields:
     steps, times = [], []
     first: Grid | None = None
     for path in paths:
-        grid = parse(Path(path))
+        grid = parse(Path(path), field.__eq__)
         if first is None:
             first = grid
             if grid.coords[2].size > 1 or min(c.size for c in grid.coords[:2]) < 2:

@@ -165,3 +165,26 @@ def test_series_refuses_mixed_grids(tmp_path: Path) -> None:
     b = write_vtk(tmp_path / "b.vtk", (np.arange(4.0), np.arange(3.0), np.zeros(1)), {"density": np.ones(6)})
     with pytest.raises(FieldError, match="its grid differs"):
         read_series([a, b])
+
+
+@pytest.mark.parametrize("scalars", [False, True])
+def test_ascii_values_of_any_length_and_arrays_read_past(tmp_path: Path, scalars: bool) -> None:
+    """Tokens far longer than the reader's first guess, arrays before and after the one asked
+    for (read past, not converted, still listed), and a file that ends on its last value."""
+    coords = (np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 0.5, 1.5]), np.array([0.0]))
+    density = np.arange(6, dtype=float).reshape(2, 3) + 1 / 3  # repr: 16+ digits a value
+    energy = np.full((2, 3), 7.0)
+    path = write_vtk(tmp_path / "a.vtk", coords, {"energy": energy, "density": density, "pressure": -energy},
+                     scalars=scalars)
+    lines = path.read_bytes().splitlines()
+    numbers = [line[:1].isdigit() or line[:1] == b"-" for line in lines]
+    padded = [line.replace(b" ", b" " * 2000) if n else line for line, n in zip(lines, numbers)]
+    path.write_bytes(b"\n".join(padded))  # long gaps between values, no final newline
+    assert read_vtk(path, "density")[3] == pytest.approx(density)
+    assert read_vtk(path, "pressure")[3] == pytest.approx(-energy)  # the last values of the file
+    with pytest.raises(FieldError, match="no field 'mass'; the file holds cell energy, cell density, cell pressure"):
+        read_vtk(path, "mass")
+    short = path.read_bytes().rsplit(b" ", 1)[0]  # one value less than announced
+    path.write_bytes(short)
+    with pytest.raises(FieldError, match="6 values announced, 5 found"):
+        read_vtk(path, "pressure")
