@@ -519,8 +519,10 @@ def recompute(store: Store, record: dict[str, Any]) -> list[str]:
     """The members a dataset's stored method, time, weights, filter and sampling give now."""
     from .query import select
 
-    if record["method"] is None:
-        raise DatasetError("no method stored, so the selection cannot be recomputed")
+    if record["method"] is None and not record["filter"]:
+        raise DatasetError("no method and no filter stored, so the selection cannot be recomputed")
+    # Without a method (a table of runs: wildfire, Cinema) the filter is over parameters and
+    # metrics at the stored step.
     selection = select(store, record["method"], record["time"], record["filter"], record["weights"])
     return smp.apply({row[0] for row in selection.rows}, record["sampling"])
 
@@ -535,8 +537,8 @@ def check(store: Store, record: dict[str, Any]) -> list[str]:
         problems.append(f"size is {record['size']} but {len(stored)} members are stored")
     if smp.digest(record["method"], record["time"], stored) != record["digest"]:
         problems.append("the stored members do not match the stored digest")
-    if record["method"] is None:
-        # Saved without a method (members chosen by hand): only the digest can be checked.
+    if record["method"] is None and not record["filter"]:
+        # Members chosen by hand, with no method or filter: only the digest can be checked.
         return problems
     try:
         again = recompute(store, record)

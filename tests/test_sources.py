@@ -344,3 +344,24 @@ def test_postprocess_refuses_tables_without_fields(cli: Cli, tmp_path: Path) -> 
     res = cli("postprocess", "--db", db, "--ground-truth", "a", "--norm", "L2")
     assert res.code == 2
     assert "have no field file" in res.err and "Traceback" not in res.err
+
+
+def test_a_table_of_runs_saves_and_verifies_without_a_method(cli: Cli, real: Callable[[str], Path], tmp_path: Path) -> None:
+    """DSI's wildfire table has no fields: select and save by its columns, and `verify`
+    recomputes the filter (a later edit of the members is caught)."""
+    db = tmp_path / "w.sqlite"
+    ingest_ok(cli, real("dsi-wildfire/dsi_wildfire.db"), db)
+    saved = cli("select", "--db", db, "--where", "burned_area > 100000 and wind_speed >= 8",
+                "--weights", "burned_area=0.001", "wind_speed=1", "--save", "big fast fires")
+    assert saved.code == 0, saved.err
+    record = json.loads(cli("export", saved.last_line, "--db", db).out)
+    assert (record["method"], record["time"], record["weights"]) == (None, 0, {"burned_area": 0.001, "wind_speed": 1.0})
+    rows = json.loads(cli("select", "--db", db, "--where", "burned_area > 100000 and wind_speed >= 8", "--format", "json").out)
+    assert record["size"] == len(rows) > 0
+    assert cli("verify", "--db", db).code == 0
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM jdsi_dataset_member WHERE sim_id = ?", (rows[0]["sim_id"],))
+    conn.commit()
+    conn.close()
+    res = cli("verify", "--db", db)
+    assert res.code != 0 and "members" in res.out + res.err
