@@ -740,7 +740,7 @@ export class ExplorerModel {
   /**
    * Seed 000: d_feature against d_density. A method without shock or edge values (CloverLeaf):
    * the first varying numeric(-levelled) parameter against d_density. No method: the first two
-   * plottable parameters or metrics.
+   * plottable parameters or metrics, continuous ones before those with numeric levels.
    */
   private _defaultScatter(): [string, string] {
     const plottable = this.scatterColumns;
@@ -755,8 +755,10 @@ export class ExplorerModel {
         x = plottable.find(n => this._isParameter(n)) ?? '';
       }
     } else {
+      // Continuous columns first: two columns of a few levels each plot as a bare lattice.
       const measured = plottable.filter(n => this._isParameter(n) || this._isMetric(n));
-      [x = '', y = ''] = measured;
+      const continuous = (n: string) => this.column(n)?.kind === 'numeric';
+      [x = '', y = ''] = [...measured.filter(continuous), ...measured.filter(n => !continuous(n))];
     }
     // Too few of the preferred columns: any other plottable ones, distinct where possible.
     const rest = plottable.filter(n => n !== x && n !== y);

@@ -138,7 +138,8 @@ describe('a database with no method (parameters and metrics only)', () => {
     expect(m.columnNames).toEqual(['state2_density', 'end_step', 'wall_clock', 'd_feature']);
     expect(m.axes).toEqual(['state2_density', 'end_step', 'wall_clock']);
     expect(m.feature).toEqual({ end_step: 1 });
-    expect(m.scatterAxes).toEqual(['state2_density', 'end_step']);
+    // Continuous columns first: state2_density here has a few numeric levels.
+    expect(m.scatterAxes).toEqual(['end_step', 'wall_clock']);
     m.setBrush('end_step', { kind: 'numeric', ranges: [{ lo: 103, hi: 110 }] });
     expect(m.filter).toBe('end_step between 103 and 110');
     expect(m.count).toBe(5);
