@@ -365,3 +365,26 @@ def test_a_table_of_runs_saves_and_verifies_without_a_method(cli: Cli, real: Cal
     conn.close()
     res = cli("verify", "--db", db)
     assert res.code != 0 and "members" in res.out + res.err
+
+
+def test_the_panel_state_of_a_table_of_runs_becomes_kernel_variables(
+    cli: Cli, real: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The bridge without a method: dsi_selection holds the filtered runs with their parameters,
+    metrics and the panel's d_feature; dsi_method is None."""
+    from jupyterlab_dsi.bridge import check_state, panel_variables
+    from jupyterlab_dsi.errors import DsiError
+
+    db = tmp_path / "w.sqlite"
+    ingest_ok(cli, real("dsi-wildfire/dsi_wildfire.db"), db)
+    where = "burned_area > 100000"
+    state = check_state({"method": None, "t": 0, "weights": {"burned_area": 0.001}, "where": where})
+    out = panel_variables(db, state)
+    rows = json.loads(cli("select", "--db", db, "--where", where, "--format", "json").out)
+    selection = out["selection"]
+    assert out["method"] is None
+    assert sorted(selection.index) == sorted(r["sim_id"] for r in rows) and len(rows) > 0
+    assert selection["d_feature"].tolist() == pytest.approx((selection["burned_area"] * 0.001).tolist())
+    assert {"wind_speed", "burned_area"} <= set(selection.columns)
+    with pytest.raises(DsiError, match="'d_density', not a number column"):  # the panel shows it
+        panel_variables(db, check_state({"method": None, "t": 0, "weights": {"d_density": 1}, "where": ""}))
