@@ -90,6 +90,15 @@ test('CloverLeaf from DSI: post-process against run_1, distances grow with the s
   const distances = [...rows].sort((a, b) => a.state2_density - b.state2_density).map(r => r.d_density);
   expect(distances).toEqual([...distances].sort((a, b) => a - b));
   await keepScreenshot(view, 'clover-light.png');
+  for (const [theme, light] of [['JupyterLab Dark', 'false'], ['JupyterLab Light', 'true']]) {
+    await page.evaluate(async t => {
+      await (window as any).jupyterapp.commands.execute('apputils:change-theme', { theme: t });
+    }, theme);
+    await expect(page.locator(`body[data-jp-theme-light="${light}"]`)).toBeAttached();
+    if (light === 'false') {
+      await keepScreenshot(view, 'clover-dark.png');
+    }
+  }
 
   await view.getByRole('button', { name: 'Save…' }).click();
   const save = view.locator('form.jp-DSI-saveForm');
@@ -120,11 +129,6 @@ test('CloverLeaf from DSI: post-process against run_1, distances grow with the s
   );
   expect(weighed).toHaveLength(await count(view));
 
-  await page.evaluate(async () => {
-    await (window as any).jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' });
-  });
-  await expect(page.locator('body[data-jp-theme-light="false"]')).toBeAttached();
-  await keepScreenshot(view, 'clover-dark.png');
 });
 
 test('DSI wildfire and Cinema tables (no fields, no methods) open, select and save', async ({ page, tmpPath }) => {
