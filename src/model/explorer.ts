@@ -16,10 +16,12 @@ import type { IBaseTable, IMethodInfo, IParameterColumn, ISlice } from '../db/sl
 import { brushMask } from '../views/axes';
 import { shapesMask } from '../views/geometry';
 import type { AxisBrush, Column, IShape, ITable } from '../views/types';
-import { colorRows, extent, IColoring } from './colors';
-import { computeFeature, FEATURE, FeatureTerms, hasNumericLevels, numericValues, parseTerms } from './feature';
+import { colorRows, IColoring } from './colors';
+import { columnSpan, IAsideColumn, isScatterable, sameValue, toColumn } from './columns';
+import { computeFeature, FEATURE, FeatureTerms, numericValues, parseTerms } from './feature';
 import { roundPolygon, roundRange, selectionFilter } from './filterString';
 import { drawFilter } from './fromFilter';
+import { IExplorerSettings, IExplorerSettingsV1, upgradeSettings } from './settings';
 
 export const DISTANCES = ['d_shock', 'd_edge', 'd_density', 'd_feature'] as const;
 const MEASURED = ['d_shock', 'd_edge', 'd_density'] as const;
@@ -30,109 +32,6 @@ export interface ISliceSource {
   /** Distances at step t (all NaN for null: no method) and the per-step metrics there. */
   slice(methodId: string | null, t: number): Promise<ISlice>;
   methodInfo(methodId: string): Promise<IMethodInfo>;
-}
-
-/** The GUI settings that reproduce a view and its selection (versioned: saved with datasets). */
-export interface IExplorerSettings {
-  version: 2;
-  methodId: string | null;
-  t: number;
-  /** d_feature's terms {column: weight}, in order. */
-  feature: FeatureTerms;
-  /** The scatter's [x, y] columns; the shapes are polygons over them. */
-  scatter: [string, string];
-  colorBy: string;
-  axes: string[];
-  hidden: string[];
-  inverted: string[];
-  brushes: Record<string, AxisBrush>;
-  shapes: IShape[];
-  /** The part of a filter (from `%dsi select --where`) that no brush or shape draws. */
-  expression?: string;
-}
-
-/** Settings saved before issue 9: weights of d_shock and d_edge, the scatter fixed. */
-export interface IExplorerSettingsV1 extends Omit<IExplorerSettings, 'version' | 'feature' | 'scatter'> {
-  version: 1;
-  weights: { shock: number; edge: number };
-}
-
-/** Whether `value` looks like settings restore() takes (either version). */
-export function isSettings(value: unknown): value is IExplorerSettings | IExplorerSettingsV1 {
-  const s = value as { version?: unknown; axes?: unknown } | null;
-  return !!s && (s.version === 1 || s.version === 2) && Array.isArray(s.axes);
-}
-
-/** Version-1 settings as version 2: the weights become the terms d_shock and d_edge. */
-export function upgradeSettings(settings: IExplorerSettings | IExplorerSettingsV1): IExplorerSettings {
-  if (settings.version === 2) {
-    return settings;
-  }
-  const { weights, version: _, ...rest } = settings;
-  return {
-    ...rest,
-    version: 2,
-    feature: parseTerms(weights) ?? { d_shock: 1, d_edge: 1 },
-    scatter: [FEATURE, 'd_density']
-  };
-}
-
-/** A column kept aside: the same for every run, shown as one line of text, never an axis. */
-export interface IAsideColumn {
-  name: string;
-  /** Its value as text ('' when every run misses it). */
-  value: string;
-}
-
-/** Extent of a column's finite values, cached per array: brush moves ask for it every time. */
-const spans = new WeakMap<Float32Array, number>();
-function columnSpan(values: Float32Array): number {
-  let span = spans.get(values);
-  if (span === undefined) {
-    const [lo, hi] = extent(values);
-    span = hi > lo ? hi - lo : 0;
-    spans.set(values, span);
-  }
-  return span;
-}
-
-/**
- * A column's one value when every run has the same one, missing runs aside ('' for none at
- * all); null when two runs differ. With one run nothing is "the same for every run".
- */
-function sameValue(column: Column, rows: number): string | null {
-  if (rows < 2) {
-    return null;
-  }
-  if (column.kind === 'categorical') {
-    let code = -1;
-    for (const c of column.codes) {
-      if (c >= 0 && code >= 0 && c !== code) {
-        return null;
-      }
-      code = c >= 0 ? c : code;
-    }
-    return code >= 0 ? String(column.levels[code]) : '';
-  }
-  let value = NaN;
-  for (const v of column.values) {
-    if (v === v && value === value && v !== value) {
-      return null;
-    }
-    value = v === v ? v : value;
-  }
-  return value === value ? String(Number(value.toPrecision(6))) : '';
-}
-
-function toColumn(p: IParameterColumn): Column {
-  return p.kind === 'categorical'
-    ? { kind: 'categorical', name: p.name, codes: p.codes!, levels: p.levels ?? [], unit: p.unit }
-    : { kind: 'numeric', name: p.name, values: p.values!, unit: p.unit };
-}
-
-/** Whether a column can be a scatter axis: numbers, or categories whose levels are all numbers. */
-export function isScatterable(column: Column): boolean {
-  return column.kind === 'numeric' || hasNumericLevels(column);
 }
 
 export type Change = 'data' | 'axes' | 'selection' | 'colors' | 'method';

@@ -3,7 +3,7 @@
  * (CloverLeaf's deck: x_cells = 60, xmin = 0, ...): plain text, cut to a readable length, the
  * whole list in its title.
  */
-import type { IAsideColumn } from '../model/explorer';
+import type { IAsideColumn } from '../model/columns';
 
 /** Characters of the "same for every run" line before it is cut (the full text is its title). */
 const ASIDE_CHARS = 160;

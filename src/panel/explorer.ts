@@ -9,7 +9,8 @@ import { Message } from '@lumino/messaging';
 
 import type { IMethod, IParameter, ISummary } from '../db/api';
 import { createDatabaseClient, IDatabaseClient } from '../db/client';
-import { ExplorerModel, IExplorerSettings, IExplorerSettingsV1, isSettings } from '../model/explorer';
+import { ExplorerModel } from '../model/explorer';
+import { IExplorerSettings, IExplorerSettingsV1, isSettings } from '../model/settings';
 import { parseTerms } from '../model/feature';
 import { fetchDatabase, fetchEvents } from '../server';
 import { formatCount, formatDate, h } from './dom';

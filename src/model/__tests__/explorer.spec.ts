@@ -6,7 +6,8 @@
  * and value, the filter string of a lasso, and settings saved before issue 9.
  */
 import { compileMask, parse } from '../../filter';
-import { ExplorerModel, IExplorerSettingsV1 } from '../explorer';
+import { ExplorerModel } from '../explorer';
+import type { IExplorerSettingsV1 } from '../settings';
 import { computeFeature, featureFormula, parseTerms } from '../feature';
 import type { IShape } from '../../views/types';
 import { clover, implosions, method } from '../../../tests/js/ensembles';
