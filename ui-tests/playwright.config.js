@@ -5,11 +5,14 @@
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 const { chromiumPath, CHROMIUM_ARGS } = require('./chromium');
 
+// Several checkouts (or agents) can run Galata at once, each on its own port.
+const port = Number(process.env.DSI_GALATA_PORT || 8899);
+
 module.exports = {
   ...baseConfig,
   testDir: 'tests',
-  reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
-  outputDir: 'test-results',
+  reporter: [['list'], ['html', { open: 'never', outputFolder: (process.env.DSI_GALATA_OUT || '') + 'playwright-report' }]],
+  outputDir: process.env.DSI_GALATA_OUT || 'test-results',
   retries: process.env.CI ? 1 : 0,
   workers: 1,
   timeout: 120000,
@@ -18,7 +21,7 @@ module.exports = {
     ...baseConfig.use,
     appPath: '/lab',
     autoGoto: true,
-    baseURL: 'http://127.0.0.1:8899',
+    baseURL: `http://127.0.0.1:${port}`,
     trace: 'retain-on-failure',
     video: 'off',
     launchOptions: {
@@ -27,8 +30,8 @@ module.exports = {
     }
   },
   webServer: {
-    command: `${require('path').resolve(__dirname, '..', '.venv', 'bin', 'jupyter')} lab --config jupyter_server_test_config.py`,
-    url: 'http://127.0.0.1:8899/lab',
+    command: `${require('path').resolve(__dirname, '..', '.venv', 'bin', 'jupyter')} lab --config jupyter_server_test_config.py --ServerApp.port=${port}`,
+    url: `http://127.0.0.1:${port}/lab`,
     timeout: 120 * 1000,
     reuseExistingServer: false
   }
