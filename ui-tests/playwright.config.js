@@ -11,7 +11,7 @@ const port = Number(process.env.DSI_GALATA_PORT || 8899);
 module.exports = {
   ...baseConfig,
   testDir: 'tests',
-  reporter: [['list'], ['html', { open: 'never', outputFolder: (process.env.DSI_GALATA_OUT || '') + 'playwright-report' }]],
+  reporter: [['list'], ['html', { open: 'never', outputFolder: process.env.DSI_GALATA_OUT ? `${process.env.DSI_GALATA_OUT}-report` : 'playwright-report' }]],
   outputDir: process.env.DSI_GALATA_OUT || 'test-results',
   retries: process.env.CI ? 1 : 0,
   workers: 1,
