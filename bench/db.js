@@ -10,8 +10,34 @@ const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
 const SCHEMA = path.join(ROOT, 'jupyterlab_dsi', 'schema.sql');
-const APPLICATION_ID = 1245991753; // 'JDSI'
-const USER_VERSION = 1;
+const APPLICATION_ID = 0x4a445349; // 'JDSI', as jupyterlab_dsi/store.py marks its files
+
+/** The schema version schema.sql declares ('-- schema_version: N'), as the Python Store reads it. */
+function schemaVersion(schema) {
+  const match = /^-- schema_version: (\d+)$/m.exec(schema);
+  if (!match) throw new Error(`${SCHEMA} has no '-- schema_version: N' line`);
+  return Number(match[1]);
+}
+
+/**
+ * A prepared INSERT naming its columns: the columns this file fills, by name, so that a column
+ * the schema adds later takes its default (or fails loudly as NOT NULL) instead of shifting
+ * every value by one. Table and column names are the constants below, never data.
+ */
+function inserter(db, table, columns) {
+  return db.prepare(
+    `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`
+  );
+}
+
+function insertRow(db, table, row) {
+  const stmt = inserter(db, table, Object.keys(row));
+  try {
+    stmt.run(Object.values(row));
+  } finally {
+    stmt.free();
+  }
+}
 
 // The same parameters as bench/data.ts (7 categorical, 3 to 5 levels).
 const PARAMETERS = [
@@ -60,22 +86,31 @@ async function timeStepDatabase(cacheDir, sims, steps) {
   const db = new SQL.Database();
   try {
     db.exec(schema);
-    db.exec(`PRAGMA application_id = ${APPLICATION_ID}; PRAGMA user_version = ${USER_VERSION};`);
+    db.exec(`PRAGMA application_id = ${APPLICATION_ID}; PRAGMA user_version = ${schemaVersion(schema)};`);
     db.exec('BEGIN');
     const now = '2025-01-01T00:00:00Z';
-    db.run('INSERT INTO jdsi_source VALUES (?, ?, ?, ?, ?, ?)', [
-      'bench-src', 'ensemble', '/bench/ensemble', '0'.repeat(64), 0, now
-    ]);
+    insertRow(db, 'jdsi_source', {
+      id: 'bench-src',
+      kind: 'ensemble',
+      path: '/bench/ensemble',
+      sha256: '0'.repeat(64),
+      size_bytes: 0,
+      ingested_at: now
+    });
     PARAMETERS.forEach(([name, levels], position) =>
-      db.run('INSERT INTO jdsi_parameter VALUES (?, ?, ?, ?, ?)', [
-        name, 'categorical', JSON.stringify(levels), null, position
-      ])
+      insertRow(db, 'jdsi_parameter', {
+        name,
+        kind: 'categorical',
+        levels: JSON.stringify(levels),
+        unit: null,
+        position
+      })
     );
     const times = JSON.stringify(Array.from({ length: steps }, (_, t) => t * 0.25));
     const random = prng(7);
     const ids = Array.from({ length: sims }, (_, i) => 'sim' + String(i).padStart(5, '0'));
-    const sim = db.prepare('INSERT INTO jdsi_simulation VALUES (?, ?, ?, ?, ?)');
-    const value = db.prepare('INSERT INTO jdsi_param_value VALUES (?, ?, ?)');
+    const sim = inserter(db, 'jdsi_simulation', ['sim_id', 'path', 'sha256', 'times', 'source_id']);
+    const value = inserter(db, 'jdsi_param_value', ['sim_id', 'name', 'value']);
     const effect = new Float64Array(sims);
     for (const id of ids) {
       sim.run([id, `${id}.npz`, null, times, 'bench-src']);
@@ -89,11 +124,18 @@ async function timeStepDatabase(cacheDir, sims, steps) {
     });
     sim.free();
     value.free();
-    db.run('INSERT INTO jdsi_ground_truth VALUES (?, ?, ?, ?)', ['bench-gt', ids[0], '', now]);
-    db.run('INSERT INTO jdsi_method VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-      METHOD_ID, 'bench-gt', 'L2', null, 'benchmark method', 'bench', now, null
-    ]);
-    const distance = db.prepare('INSERT INTO jdsi_distance VALUES (?, ?, ?, ?, ?, ?)');
+    insertRow(db, 'jdsi_ground_truth', { id: 'bench-gt', sim_id: ids[0], description: '', created_at: now });
+    // The other columns (geometry, match_time, field, ...) take the schema's defaults.
+    insertRow(db, 'jdsi_method', {
+      id: METHOD_ID,
+      ground_truth_id: 'bench-gt',
+      norm: 'L2',
+      gt_time: null,
+      description: 'benchmark method',
+      code_version: 'bench',
+      created_at: now
+    });
+    const distance = inserter(db, 'jdsi_distance', ['method_id', 't', 'sim_id', 'd_shock', 'd_edge', 'd_density']);
     for (let t = 0; t < steps; t++) {
       const grow = 1 + t / steps;
       ids.forEach((id, i) => {

@@ -13,9 +13,9 @@
  */
 import { createDatabaseClient, IDatabaseClient } from '../src/db/client';
 import type { IMethod } from '../src/db/api';
-import type { IBaseTable, ISlice } from '../src/db/slices';
+import type { IBaseTable, IMethodInfo, ISlice } from '../src/db/slices';
 import { ExplorerModel, ISliceSource } from '../src/model/explorer';
-import { ExplorerView } from '../src/panel/explorerView';
+import { ExplorerView, IExplorerViewOptions } from '../src/panel/explorerView';
 import { axisScale, INumericScale } from '../src/views/axes';
 import { ParallelCoordinates, verticalLayout } from '../src/views/parcoords';
 import * as layers from '../src/views/parcoords-layers';
@@ -36,10 +36,13 @@ import {
   SCATTER_WIDTH
 } from './library';
 
-/** The benchmark has no server: nothing is saved from its views. */
-const NO_SERVER = { path: () => null, onSaved: () => undefined };
-
-export const dsiMissing: string | null = null;
+/** The benchmark has no server: nothing is saved from its views, no method job is started. */
+const NO_SERVER: IExplorerViewOptions = {
+  path: () => null,
+  onSaved: () => undefined,
+  onJob: () => undefined,
+  onMethodCreated: async () => undefined
+};
 
 /** Options run.js may pass through the page's URL (diagnostics only). */
 function benchOptions(): { densityThreshold?: number } {
@@ -140,6 +143,9 @@ const METHOD: IMethod = {
   groundTruth: 'sim0000000',
   norm: 'L2',
   gtTime: null,
+  matchTime: 'index',
+  geometry: null,
+  field: 'density',
   description: 'synthetic',
   createdAt: '2025-01-01T00:00:00Z'
 };
@@ -162,6 +168,9 @@ function tableSource(table: ITable): ISliceSource {
         unit: null,
         codes: c.kind === 'categorical' ? c.codes : undefined
       })),
+    runMetrics: [],
+    stepMetrics: [],
+    metricSteps: 0,
     times: [0]
   };
   const slice: ISlice = {
@@ -169,12 +178,14 @@ function tableSource(table: ITable): ISliceSource {
     t: 0,
     dShock: numeric('d_shock'),
     dEdge: numeric('d_edge'),
-    dDensity: numeric('d_density')
+    dDensity: numeric('d_density'),
+    metrics: []
   };
+  const info: IMethodInfo = { steps: 1, distances: ['d_shock', 'd_edge', 'd_density'] };
   return {
     table: async () => base,
     slice: async () => slice,
-    methodSteps: async () => 1
+    methodInfo: async () => info
   };
 }
 
@@ -287,7 +298,7 @@ export class TimeStepBench {
     // The worker's API, with the slice requests timed (the wait for the worker).
     const source: ISliceSource = {
       table: () => api.table(),
-      methodSteps: id => api.methodSteps(id),
+      methodInfo: id => api.methodInfo(id),
       slice: async (id, t) => {
         const s0 = performance.now();
         const slice = await api.slice(id, t);

@@ -17,9 +17,8 @@ import { brushWindow, makeTable, prng } from './data';
 import type { IBrushResult, ILibrary } from './library';
 import { D3Svg } from './baselines/d3svg';
 import { ParcoordEs } from './baselines/parcoordes';
-// Aliased by bench/rspack.config.js to ./dsi.ts, or to ./dsi-missing.ts while the views are not
-// in src/ yet.
-import { createDsi, dsiMissing, TimeStepBench } from '@bench/dsi';
+// Aliased by bench/rspack.config.js to ./dsi.ts.
+import { createDsi, TimeStepBench } from '@bench/dsi';
 
 /** Seeded phases: each measured interaction starts at a reproducible random point of a frame. */
 const phase = prng(20250101);
@@ -73,12 +72,9 @@ function host(): HTMLElement {
 }
 
 const bench = {
-  /** Which libraries this page can run, and why not when it cannot. */
-  libraries(): { name: string; missing: string | null }[] {
-    return Object.keys(LIBRARIES).map(name => ({
-      name,
-      missing: name === 'jupyterlab-dsi' ? dsiMissing : null
-    }));
+  /** Which libraries this page runs. */
+  libraries(): string[] {
+    return Object.keys(LIBRARIES);
   },
 
   /** Generate the table and the library's input (untimed). Returns the ms it took. */

@@ -1,29 +1,12 @@
 // The benchmark page: bench/page.ts and what it imports (the jupyterlab-dsi views and database
 // worker from src/, parcoord-es, d3), bundled for the browser into bench/dist by bench/run.js
 // through the rspack JS API. TypeScript is stripped by rspack's builtin SWC loader (no type
-// check: `make test`'s tsc does that for src/). Production mode: minified, as users get it.
-const fs = require('fs');
+// check: `make bench-smoke` runs `tsc -p bench/tsconfig.json` for that). Production mode:
+// minified, as users get it.
 const path = require('path');
 const rspack = require('@rspack/core');
 
-const ROOT = path.resolve(__dirname, '..');
-
-/** The src/ modules bench/dsi.ts needs; while one is missing the page builds without it. */
-const DSI_MODULES = [
-  'src/views/parcoords.ts',
-  'src/views/scatter.ts',
-  'src/views/axes.ts',
-  'src/model/colors.ts',
-  'src/db/client.ts',
-  'src/db/worker.ts'
-];
-
-function dsiMissing() {
-  return DSI_MODULES.filter(file => !fs.existsSync(path.join(ROOT, file)));
-}
-
-module.exports = (env = {}) => {
-  const missing = env.withoutDsi ? ['(disabled)'] : dsiMissing();
+module.exports = () => {
   return {
     context: __dirname,
     mode: 'production',
@@ -42,9 +25,8 @@ module.exports = (env = {}) => {
       extensions: ['.ts', '.js'],
       // src/ imports compiled names ('./worker.js' in client.ts): find the .ts beside them.
       extensionAlias: { '.js': ['.ts', '.js'] },
-      alias: {
-        '@bench/dsi': path.join(__dirname, missing.length ? 'dsi-missing.ts' : 'dsi.ts')
-      },
+      // No stand-in when src/ breaks the page: the build fails and so does the bench.
+      alias: { '@bench/dsi': path.join(__dirname, 'dsi.ts') },
       fallback: { fs: false, path: false, crypto: false, url: false, buffer: false }
     },
     module: {
@@ -63,7 +45,6 @@ module.exports = (env = {}) => {
       ]
     },
     plugins: [
-      new rspack.DefinePlugin({ DSI_MISSING: JSON.stringify(missing.join(', ')) }),
       new rspack.HtmlRspackPlugin({ template: './index.html', inject: false })
     ],
     optimization: {
@@ -74,5 +55,3 @@ module.exports = (env = {}) => {
     infrastructureLogging: { level: 'error' }
   };
 };
-
-module.exports.dsiMissing = dsiMissing;

@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 // `make bench`: build bench/page.ts, serve bench/dist on 127.0.0.1, drive Debian's Chromium
 // through Playwright, print a table and write bench/results.json. See bench/README.md.
+// Exits non-zero, naming what broke, when a jupyterlab-dsi figure could not be measured or a
+// library failed with an error (a baseline's timeout is a figure, not a failure).
+//
+// `node bench/run.js --smoke` (or BENCH_SMOKE=1; `make bench-smoke`, part of `make test`): the same
+// harness, small: 10k rows, 3 moves, one first render, 5 time steps, a short table and
+// bench/results-smoke.json. It is a check that the bench still runs, not a measurement.
 //
 // Environment (all optional):
 //   BENCH_ROWS=10000,100000,1000000   table sizes
@@ -25,23 +31,24 @@ const { timeStepDatabase } = require('./db');
 const BENCH = __dirname;
 const DIST = path.join(BENCH, 'dist');
 const CACHE = path.join(BENCH, '.cache');
-const RESULTS = path.join(BENCH, 'results.json');
 
 const env = process.env;
+const SMOKE = process.argv.includes('--smoke') || Boolean(env.BENCH_SMOKE && env.BENCH_SMOKE !== '0');
+const RESULTS = path.join(BENCH, SMOKE ? 'results-smoke.json' : 'results.json');
 const list = (value, fallback) => (value ? value.split(',').map(s => s.trim()).filter(Boolean) : fallback);
-const ROWS = list(env.BENCH_ROWS, ['10000', '100000', '1000000']).map(Number);
+const ROWS = list(env.BENCH_ROWS, SMOKE ? ['10000'] : ['10000', '100000', '1000000']).map(Number);
 const LIBS = list(env.BENCH_LIBS, ['jupyterlab-dsi', 'parcoord-es', 'd3-svg']);
-const MOVES = Number(env.BENCH_MOVES || 30);
-const BASELINE_BUDGET_MS = 1000 * Number(env.BENCH_BASELINE_BUDGET_S || 40);
+const MOVES = Number(env.BENCH_MOVES || (SMOKE ? 3 : 30));
+const BASELINE_BUDGET_MS = 1000 * Number(env.BENCH_BASELINE_BUDGET_S || (SMOKE ? 5 : 40));
 const MOVE_TIMEOUT_MS = 1000 * Number(env.BENCH_MOVE_TIMEOUT_S || 20);
 const RENDER_TIMEOUT_MS = 1000 * Number(env.BENCH_RENDER_TIMEOUT_S || 60);
-const TIME_STEPS = Number(env.BENCH_TIME_STEPS || 40);
+const TIME_STEPS = Number(env.BENCH_TIME_STEPS || (SMOKE ? 5 : 40));
 const SIMS = 10000;
 const DB_STEPS = 40;
 const MIN_BASELINE_MOVES = 3;
 /** First renders faster than this are repeated in fresh browsers (3 runs in all). */
 const REPEAT_FIRST_RENDER_UNDER_MS = 5000;
-const FIRST_RENDER_RUNS = 3;
+const FIRST_RENDER_RUNS = SMOKE ? 1 : 3;
 const DSI = 'jupyterlab-dsi';
 
 const CHROMIUM_ARGS = [
@@ -66,27 +73,19 @@ async function compile(options) {
 }
 
 /**
- * Bundle the page. When the jupyterlab-dsi modules are missing, or the page does not build with
- * them (src/ in the middle of a change), build it without them: the baselines still run.
+ * Bundle the page. A page that does not build (src/ changed under bench/dsi.ts) stops the run:
+ * building it without jupyterlab-dsi and timing the baselines alone is how this bench once went
+ * unnoticed for weeks.
  */
 async function build() {
   const t0 = Date.now();
-  const missing = require('./rspack.config.js').dsiMissing();
-  let dsiMissing = missing.length ? `${missing.join(', ')} missing in src/` : null;
-  if (!dsiMissing) {
-    const errors = await compile({});
-    if (errors) {
-      log(`the page does not build with jupyterlab-dsi:\n${errors}`);
-      dsiMissing = `the page does not build with it (${errors.split('\n').find(l => /error/i.test(l)) || 'see above'})`;
-    }
-  }
-  if (dsiMissing) {
-    const errors = await compile({ withoutDsi: true });
-    if (errors) throw new Error(`bench page build failed:\n${errors}`);
-  }
+  const errors = await compile({});
+  if (errors) throw new Failure(`the bench page does not build (bench/dsi.ts against src/):\n${errors}`);
   log(`built bench/dist in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return { dsiMissing };
 }
+
+/** A failure that names what broke; main prints its message alone (no stack) and exits 1. */
+class Failure extends Error {}
 
 // --------------------------------------------------------------------------------------------
 // Server: bench/dist, plus the time-step database, on 127.0.0.1 and an ephemeral port.
@@ -535,6 +534,7 @@ function report() {
       if (parts && parts.length) console.log(`    ${explain(parts)}`);
     }
   }
+  if (SMOKE) return; // a check that the bench runs: the table is enough
   console.log('');
   console.log('Details (brush breakdown: medians over the moves, ms; frames = painted frames until no drawing was pending):');
   for (const [key, info] of Object.entries(details)) {
@@ -625,14 +625,8 @@ function medianParts(parts) {
 
 async function main() {
   const t0 = Date.now();
-  const { dsiMissing } = await build();
-  const libs = LIBS.filter(l => {
-    if (l === DSI && dsiMissing) {
-      log(`jupyterlab-dsi is not benchmarked: ${dsiMissing} (baselines only)`);
-      return false;
-    }
-    return true;
-  });
+  await build();
+  const libs = LIBS;
   const extra = {};
   let db = null;
   if (libs.includes(DSI) && !env.BENCH_SKIP_TIME_STEP) {
@@ -683,9 +677,64 @@ async function main() {
   fs.writeFileSync(RESULTS, JSON.stringify(records, null, 2) + '\n');
   report();
   log(`wrote ${path.relative(process.cwd(), RESULTS)} (${records.length} records) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const problems = missingFigures(libs, Boolean(db));
+  if (problems.length) {
+    throw new Failure(`${problems.length} figure(s) could not be measured:\n${problems.map(p => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/**
+ * What makes this run's table untrustworthy: a jupyterlab-dsi figure missing (an error, a
+ * timeout, a brush that selected nothing or everything, a page error, a time-step database
+ * that the panel does not read as 40 steps), or a baseline that failed with an error rather
+ * than by being slow.
+ */
+function missingFigures(libs, timeStep) {
+  const problems = [];
+  const find = (library, rows, metric) =>
+    records.find(r => r.library === library && r.rows === rows && r.metric === metric);
+  for (const rows of ROWS) {
+    for (const library of libs) {
+      for (const metric of ['first_render', 'brush', 'heap_mb']) {
+        const r = find(library, rows, metric);
+        const where = `${library} ${metric} at ${rows.toLocaleString('en-US')} rows`;
+        if (!r) {
+          problems.push(`${where}: no record`);
+        } else if (library === DSI && (r.median_ms === null || r.status === 'dnf' || r.status === 'partial')) {
+          problems.push(`${where}: ${r.why || 'no value'}`);
+        } else if (r.status === 'dnf' && /^error/.test(r.why || '')) {
+          problems.push(`${where}: ${r.why}`);
+        }
+      }
+      const info = details[`${library}/${rows}`] || {};
+      if (library === DSI) {
+        // A drag that missed the brush, or a model that ignores it, would time nothing.
+        const share = info.selected && info.selected.length ? info.selected[0].selected / rows : null;
+        if (share !== null && !(share > 0 && share < 1)) {
+          problems.push(`${DSI} brush at ${rows.toLocaleString('en-US')} rows selected ${fmt(100 * share)}% of the rows: the drag did not brush`);
+        }
+        if (info.errors && info.errors.length) {
+          problems.push(`${DSI} at ${rows.toLocaleString('en-US')} rows: page errors: ${info.errors.join(' | ')}`);
+        }
+      }
+    }
+  }
+  if (timeStep) {
+    const r = find(DSI, SIMS, 'time_step');
+    const info = details[`${DSI}/time_step`] || {};
+    if (!r || r.median_ms === null) {
+      problems.push(`${DSI} time_step: ${(r && r.why) || 'no record'}`);
+    } else if (info.setup && Number(info.setup.steps) !== DB_STEPS) {
+      problems.push(`${DSI} time_step: the panel reads ${info.setup.steps} step(s) in the ${DB_STEPS}-step database`);
+    } else if (info.setup && !(Number(info.setup.selected) > 0 && Number(info.setup.selected) < SIMS)) {
+      problems.push(`${DSI} time_step: the brush selected ${info.setup.selected} of ${SIMS} simulations`);
+    }
+    if (info.errors && info.errors.length) problems.push(`${DSI} time_step: page errors: ${info.errors.join(' | ')}`);
+  }
+  return problems;
 }
 
 main().catch(e => {
-  console.error(e);
+  console.error(e instanceof Failure ? `[bench] FAILED: ${e.message}` : e);
   process.exit(1);
 });
