@@ -318,3 +318,120 @@ def test_argument_errors(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         write_sample(tmp_path / "out", **kwargs)
     assert not (tmp_path / "out").exists()  # nothing is created for bad arguments
+
+
+# --- make sample / examples/build_sample.sh: a user's database is never deleted ----------------
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "examples" / "build_sample.sh"
+SMALL = "6"  # simulations: the build runs the real CLI end to end, kept small to stay fast
+
+
+def _env() -> dict[str, str]:
+    import os
+    import sys
+
+    # `jupyter dsi` of the interpreter running the tests, first on PATH for the script.
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "FORCE": ""}
+
+
+def _run(*args: str, env: dict[str, str] | None = None):
+    import subprocess
+
+    return subprocess.run(args, capture_output=True, text=True, env=env or _env(), cwd=ROOT, timeout=300)
+
+
+def _make_sample(data: Path, target: str = "sample", **extra: str):
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    # -o: the install stamp is taken as up to date, so the test never rebuilds the extension.
+    variables = [f"{k}={v}" for k, v in {"DATA": str(data), "SAMPLE_SIMS": SMALL, **extra}.items()]
+    return _run("make", "--no-print-directory", "-o", ".make/install", target, *variables)
+
+
+def _save_dataset(db: Path) -> str:
+    from jupyterlab_dsi.cli import main
+
+    with _open(db) as store:
+        method = store.methods()[0]["id"]
+    assert main(["select", "--db", str(db), "--method", method, "--time", "2", "--save", "mine"]) == 0
+    return method
+
+
+def _open(db: Path):  # type: ignore[no-untyped-def]
+    from jupyterlab_dsi.store import Store
+
+    return Store(db, readonly=True)
+
+
+def _datasets(db: Path) -> list[str]:
+    from jupyterlab_dsi.datasets import list_datasets
+
+    with _open(db) as store:
+        return [r["description"] for r in list_datasets(store)]
+
+
+def test_make_sample_twice_keeps_a_saved_dataset(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = _make_sample(data)
+    assert first.returncode == 0, first.stderr
+    db = data / "sample.sqlite"
+    with _open(db) as store:
+        assert len(store.methods()) == 3
+    _save_dataset(db)
+    before = db.stat().st_ino, db.read_bytes()
+
+    again = _make_sample(data)
+    assert again.returncode == 0, again.stderr
+    assert "up to date; kept" in again.stdout
+    assert (db.stat().st_ino, db.read_bytes()) == before
+    assert _datasets(db) == ["mine"]
+
+    # A generator change (here: another size) is reported, and the database is still kept.
+    stale = _make_sample(data, SAMPLE_SIMS="7")
+    assert stale.returncode == 0, stale.stderr
+    assert "kept, because it may hold datasets you saved" in stale.stdout
+    assert "make sample-rebuild SAMPLE_SIMS=7" in stale.stdout
+    assert _datasets(db) == ["mine"]
+
+
+def test_rebuild_is_refused_while_the_database_holds_datasets(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _run("bash", str(BUILD), str(data), SMALL).returncode == 0
+    db = data / "sample.sqlite"
+    _save_dataset(db)
+
+    refused = _make_sample(data, target="sample-rebuild")
+    assert refused.returncode != 0
+    line = [x for x in refused.stderr.splitlines() if "build_sample.sh: error" in x]
+    assert line and "holds 1 dataset;" in line[0] and "FORCE=1" in line[0], refused.stderr
+    assert _datasets(db) == ["mine"]
+
+    forced = _make_sample(data, target="sample-rebuild", FORCE="1")
+    assert forced.returncode == 0, forced.stderr
+    assert _datasets(db) == []
+    with _open(db) as store:
+        assert len(store.methods()) == 3
+
+
+def test_rebuild_of_an_unused_database_needs_no_force(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _run("bash", str(BUILD), str(data), SMALL).returncode == 0
+    db = data / "sample.sqlite"
+    inode = db.stat().st_ino
+    rebuilt = _run("bash", str(BUILD), "--rebuild", str(data), SMALL)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert db.stat().st_ino != inode  # a new file was moved in
+
+
+def test_rebuild_never_takes_an_unreadable_database_for_an_empty_one(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    db = data / "sample.sqlite"
+    db.write_bytes(b"not a database, but maybe the only copy of something" * 100)
+    refused = _run("bash", str(BUILD), "--rebuild", str(data), SMALL, env={**_env(), "FORCE": "1"})
+    assert refused.returncode != 0
+    assert "could not read" in refused.stderr
+    assert db.read_bytes().startswith(b"not a database")
