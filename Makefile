@@ -20,11 +20,13 @@ NO_BROWSER ?=
 TS_SOURCES := $(shell find src -name '*.ts' -not -path '*/__tests__/*') $(wildcard style/*) schema/plugin.json tsconfig.json rspack.config.js
 PY_SOURCES := $(wildcard jupyterlab_dsi/*.py jupyterlab_dsi/*/*.py) jupyterlab_dsi/schema.sql pyproject.toml
 
-.PHONY: all install demo test test-js test-py test-ui test-binder bench bench-smoke stress sample chromium clean help
+.PHONY: all install demo test test-js test-py test-ui test-binder bench bench-smoke stress sample sample-rebuild chromium clean help
 
 help:
 	@echo "make demo   install everything, build the sample database, start JupyterLab on examples/"
 	@echo "            (make demo NO_BROWSER=1 on a headless machine)"
+	@echo "make sample the sample database, built only when missing (it keeps your datasets);"
+	@echo "            make sample-rebuild rebuilds it, refused while it holds datasets unless FORCE=1"
 	@echo "make test   install everything (Chromium included) and run jest, pytest and Galata"
 	@echo "make bench  the explorer against its baselines in Chromium, and post-processing throughput"
 	@echo "make stress concurrency, fault, bad-file, hostile-input, fuzz and size tests, with figures"
@@ -42,9 +44,11 @@ $(STAMPS)/venv: | $(STAMPS)
 	  "hatchling>=1.5" editables "hatch-jupyter-builder>=0.9" "hatch-nodejs-version>=0.3.2"
 	@touch $@
 
-# -- JavaScript: the locked packages (npm ci trips on rspack's optional per-platform bindings) --
+# -- JavaScript: exactly the locked packages. npm ci never rewrites package-lock.json (the lock
+# holds every platform's optional rspack binding and their deps; tests/test_makefile.py checks
+# that `npm install` leaves it as it is) and fails when package.json and the lock disagree.
 $(STAMPS)/node: package.json package-lock.json | $(STAMPS)
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # -- The prebuilt extension ------------------------------------------------------------------
@@ -63,12 +67,19 @@ install: $(STAMPS)/install
 	@$(BIN)/jupyter dsi --version
 
 # -- The sample ensemble and its database (three methods: L2, L1, Linf against sim00000) ------
-$(SAMPLE_DB): $(STAMPS)/install jupyterlab_dsi/sample.py jupyterlab_dsi/schema.sql examples/build_sample.sh
+# Built only when missing: users save datasets into it, so a source change never rebuilds it
+# (the script says when it is stale). `make sample-rebuild` rebuilds it, refused while it holds
+# datasets unless FORCE=1. The install is order-only so that reinstalling never triggers a build.
+$(SAMPLE_DB): | $(STAMPS)/install
 	bash examples/build_sample.sh $(DATA) $(SAMPLE_SIMS)
 
-sample: $(SAMPLE_DB)
+sample: $(STAMPS)/install
+	bash examples/build_sample.sh $(DATA) $(SAMPLE_SIMS)
 
-demo: install $(SAMPLE_DB)
+sample-rebuild: $(STAMPS)/install
+	FORCE=$(FORCE) bash examples/build_sample.sh --rebuild $(DATA) $(SAMPLE_SIMS)
+
+demo: install sample
 	@echo "Starting JupyterLab on examples/ with the DSI Explorer open on $(SAMPLE_DB)"
 	jupyter lab --ServerApp.root_dir=examples --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
 	  --DSIConfig.default_db=data/sample.sqlite $(if $(NO_BROWSER),--no-browser,) \
@@ -81,7 +92,8 @@ chromium:
 	  $(if $(shell command -v sudo),sudo,) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(if $(shell command -v sudo),sudo,) apt-get install -y -qq chromium >/dev/null; }
 
-test-js: $(STAMPS)/node
+# The install, not only the npm packages: tests/js/ runs the Python side through .venv's jupyter.
+test-js: $(STAMPS)/install
 	npx jest --ci
 
 test-py: $(STAMPS)/install
