@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__, feature
+from . import __version__, feature, steps
 from .errors import DsiError
 from .paths import confine, inside
 
@@ -101,7 +101,13 @@ def panel_variables(db: Path, state: dict[str, Any]) -> dict[str, Any]:
         if chosen.method is not None:
             m = chosen.method
             method = {k: m[k] for k in ("id", "ground_truth", "norm", "gt_time", "match_time", "geometry", "field", "description")}
-            method.update(t=state["t"], weights=chosen.feature, where=state["where"], db=str(db))
+            method.update(
+                t=state["t"],
+                simulated_time=steps.simulated_time(store, state["t"]),
+                weights=chosen.feature,
+                where=state["where"],
+                db=str(db),
+            )
         datasets = datasets_frame(store)
     return {"selection": selection, "method": method, "datasets": datasets}
 

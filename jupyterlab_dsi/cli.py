@@ -365,7 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True, metavar="DB")
     p.add_argument("--method", metavar="ID", help="method id or a unique prefix (none: the "
                    "simulations with their metrics, for sources without field files)")
-    p.add_argument("--time", type=int, metavar="INDEX", help="one time step (all when absent)")
+    p.add_argument("--time", type=int, metavar="STEP",
+                   help="one step, counted from 0 as the panel shows it (all when absent)")
     p.add_argument("--where", metavar="EXPR", help="filter, e.g. \"cs in (1, 2) and d_density < 0.5\"")
     p.add_argument("--weights", nargs="+", metavar="TERM",
                    help="d_feature's terms: NAME=WEIGHT for any number columns (d_density=1 "

@@ -22,6 +22,7 @@ from typing import Any
 
 from . import feature as ftr
 from . import sampling as smp
+from . import steps
 from .errors import DsiError
 from .store import Store, StoreError, current_user, new_id, now
 
@@ -319,6 +320,8 @@ def export_json(store: Store, ref: str) -> dict[str, Any]:
     record = get_dataset(store, ref)
     out = {"format": EXPORT_FORMAT, **record}
     out["method_info"] = _method_info(store, record["method"])
+    # `time` is the step index (docs/data-model.md, "Steps and times"); its simulated time beside it.
+    out["simulated_time"] = steps.simulated_time(store, record["time"])
     out["members"] = members(store, record["id"])
     return out
 
@@ -394,7 +397,7 @@ def export_card(store: Store, ref: str) -> str:
         f"| members | {record['size']} simulations |",
         f"| created | {_cell(record['created_at'])} by {_cell(record['author'])} |",
         f"| method | {method_text} |",
-        f"| time step | {'all' if record['time'] is None else record['time']} |",
+        f"| step | {steps.step_text(record['time'], steps.simulated_time(store, record['time']))} |",
         f"| feature | {'none' if record['weights'] is None else _cell(ftr.formula(record['weights']))} |",
         f"| selection | {_cell(record['selection_kind'])} |",
         f"| sampling | {_sampling_text(record['sampling'])} |",
@@ -505,6 +508,9 @@ def export_prov(store: Store, ref: str) -> dict[str, Any]:
         "wasAttributedTo": {"_:a1": {"prov:entity": ds, "prov:agent": agent}},
         "wasAssociatedWith": {"_:w1": {"prov:activity": act, "prov:agent": agent}},
     }
+    simulated = steps.simulated_time(store, record["time"])
+    if simulated is not None:  # PROV attributes take no null: absent when the source logged no times
+        doc["activity"][act]["jdsi:simulatedTime"] = simulated
     if record["parent"] is not None:
         parent = f"dataset:{record['parent']}"
         entity.setdefault(parent, {"prov:type": "jdsi:TrainingDataset"})

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import feature as ftr
 from . import filter as flt
+from .steps import simulated_time
 from .store import Store, StoreError, quote_identifier
 
 DISTANCES = ("d_shock", "d_edge", "d_density")
@@ -78,6 +79,12 @@ def number_columns(store: Store, with_distances: bool) -> list[str]:
     return [*params, *per_run, *per_step, *(DISTANCES if with_distances else ())]
 
 
+def _last_step_hint(store: Store, last: int) -> str:
+    """Steps count from 0 (docs/data-model.md): name the last one's simulated time when known."""
+    time = simulated_time(store, last)
+    return "" if time is None else f" (steps count from 0: step {last} is simulated time {time:.4g})"
+
+
 def select(
     store: Store,
     method: str | None,
@@ -112,7 +119,8 @@ def select(
         steps = store.conn.execute(steps_sql, steps_params).fetchone()[0]
         if steps is None or not 0 <= time <= steps:
             what = "this method's steps" if m is not None else "the steps of this database"
-            raise StoreError(f"--time {time} is outside {what} 0..{steps}")
+            last = "" if steps is None else _last_step_hint(store, steps)
+            raise StoreError(f"--time {time} is outside {what} 0..{steps}{last}")
 
     params_sql, params_bound = _pivot(params, "sim_id", "FROM jdsi_param_value")
     run_sql, run_bound = _pivot(per_run, "sim_id", "FROM jdsi_metric_value WHERE t = 0")

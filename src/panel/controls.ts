@@ -5,6 +5,7 @@
  */
 import type { IMethod } from '../db/api';
 import type { ExplorerModel } from '../model/explorer';
+import { stepLabel } from '../model/steps';
 import { formatCount, h } from './dom';
 import { FeatureEditor } from './featureEditor';
 
@@ -109,9 +110,7 @@ export class ExplorerControls {
     this._slider.max = String(Math.max(0, model.steps - 1));
     this._slider.value = String(model.t);
     this._slider.disabled = model.steps <= 1;
-    const time = model.times[model.t];
-    this._timeLabel.textContent =
-      model.steps === 0 ? 'no steps' : `step ${model.t + 1} of ${model.steps}${time !== undefined ? ` · t = ${time}` : ''}`;
+    this._timeLabel.textContent = stepLabel(model.t, model.steps, model.times);
     this._play.textContent = this._timer ? '❚❚' : '▶';
     this._play.title = this._timer ? 'Pause' : 'Play through the time steps';
 

@@ -8,6 +8,7 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import type { IDatasetInfo } from '../db/slices';
 import type { IMethod } from '../db/api';
 import { featureFormula } from '../model/feature';
+import { stepText } from '../model/steps';
 import { deleteDataset, exportDataset, restoreDataset } from '../server';
 import { formatCount, formatDate, h } from './dom';
 
@@ -33,6 +34,8 @@ export interface IDatasetsPageOptions {
   insertProvenance?: (dataset: IDatasetInfo) => void;
   /** The file changed on the server: catch the replica up. */
   changed: () => Promise<void>;
+  /** Simulated times by step, shown beside a dataset's step when the source recorded them. */
+  times?: () => readonly number[];
 }
 
 const COLUMNS: [SortKey, string][] = [
@@ -146,7 +149,7 @@ export class DatasetsPage {
         this._methodLabel(d.methodId),
         Object.keys(d.weights).length > 0 ? h('div', { class: 'jp-DSI-hint jp-DSI-formula' }, featureFormula(d.weights)) : null
       ),
-      h('td', {}, d.t === null ? '—' : String(d.t + 1)),
+      h('td', {}, stepText(d.t, this._options.times?.() ?? [])),
       h('td', { title: d.createdAt }, formatDate(d.createdAt)),
       h('td', { title: d.digest }, h('code', {}, d.digest.replace('sha256:', '').slice(0, 10))),
       h(

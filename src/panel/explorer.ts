@@ -371,6 +371,7 @@ export class ExplorerPanel extends Widget {
               .filter(c => !c.name.startsWith('d_'))
               .map(c => (c.kind === 'categorical' ? (c.codes[row] < 0 ? '—' : c.levels[c.codes[row]]) : Number.isNaN(c.values[row]) ? '—' : c.values[row]));
           },
+          times: () => model.times,
           changed: async () => {
             await this.refresh();
             this._bridge?.link.datasetsChanged();

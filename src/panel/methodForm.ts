@@ -6,6 +6,7 @@
  * so a cancel leaves the database as it was.
  */
 import type { ExplorerModel } from '../model/explorer';
+import { formatSimulatedTime } from '../model/steps';
 import { cancelJob, fetchJob, IJob, INewMethod, startMethod } from '../server';
 import { formatCount, h } from './dom';
 
@@ -101,7 +102,7 @@ export class MethodForm {
     this._time.replaceChildren(
       h('option', { value: MATCHED.index }, 'Matched: step t against step t'),
       h('option', { value: MATCHED.nearest }, 'Matched: each step against the nearest in time'),
-      ...Array.from({ length: steps }, (_, i) => h('option', { value: String(i) }, `Every step against step ${i + 1}`))
+      ...Array.from({ length: steps }, (_, i) => h('option', { value: String(i) }, `Every step against step ${i}${model.times[i] !== undefined ? ` (time ${formatSimulatedTime(model.times[i])})` : ''}`))
     );
     if (!this._groundTruth.value && model.method) {
       this._groundTruth.value = model.method.groundTruth;

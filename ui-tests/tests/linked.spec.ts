@@ -127,7 +127,7 @@ test.describe('linked views', () => {
     for (let i = 0; i < 15; i++) {
       await page.keyboard.press('ArrowLeft');
     }
-    await expect(view.getByTestId('dsi-time')).toContainText('step 25 of 40');
+    await expect(view.getByTestId('dsi-time')).toContainText('step 24 (0–39) · time 25');
     await expectCliAgrees(view);
     const edge = view.locator('input[aria-label="d_edge weight value"]');
     await edge.fill('2');
