@@ -15,7 +15,7 @@ import { compileMask, FilterNode, MaskFunction, parse, toString } from '../filte
 import type { IBaseTable, IMethodInfo, IParameterColumn, ISlice } from '../db/slices';
 import { brushMask } from '../views/axes';
 import { shapesMask } from '../views/geometry';
-import type { AxisBrush, Column, IShape, ITable } from '../views/types';
+import type { AxisBrush, Column, IShape, ITable, Point } from '../views/types';
 import { colorRows, IColoring } from './colors';
 import { columnSpan, IAsideColumn, isScatterable, sameValue, toColumn } from './columns';
 import { computeFeature, FEATURE, FeatureTerms, numericValues, parseTerms } from './feature';
@@ -34,7 +34,74 @@ export interface ISliceSource {
   methodInfo(methodId: string): Promise<IMethodInfo>;
 }
 
-export type Change = 'data' | 'axes' | 'selection' | 'colors' | 'method';
+export type Change = 'data' | 'axes' | 'selection' | 'colors' | 'method' | 'history';
+
+/** What made a step of the selection's history. */
+export type SelectionChangeKind =
+  | 'brush'
+  | 'shapes'
+  | 'clear'
+  | 'filter'
+  | 'members'
+  | 'restore'
+  | 'scatter'
+  | 'method'
+  | 'step'
+  | 'feature';
+
+/** Changes of the view that move a selection the user did not touch: said, never silent. */
+const INDIRECT: ReadonlySet<SelectionChangeKind> = new Set(['method', 'step', 'feature', 'scatter']);
+
+/** One undoable change of the selection, with the counts before and after it. */
+export interface ISelectionChange {
+  readonly kind: SelectionChangeKind;
+  /** Selected rows before and after (after: now, for the newest change). */
+  readonly from: number;
+  readonly to: number;
+  /** The method and step after the change (what a notice names). */
+  readonly methodId: string | null;
+  readonly t: number;
+}
+
+/** The state a selection depends on: what undo and redo put back. */
+interface ISnapshot {
+  methodId: string | null;
+  t: number;
+  feature: FeatureTerms;
+  scatter: [string, string];
+  brushes: Map<string, AxisBrush>;
+  shapes: IShape[];
+  members: string[] | null;
+  rest: FilterNode | null;
+}
+
+type SnapshotField = keyof ISnapshot;
+const FIELDS: readonly SnapshotField[] = ['methodId', 't', 'feature', 'scatter', 'brushes', 'shapes', 'members', 'rest'];
+
+/** A field as comparable text: undo restores only the fields its change moved. */
+function fieldKey(s: ISnapshot, field: SnapshotField): string {
+  switch (field) {
+    case 'brushes':
+      return JSON.stringify([...s.brushes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+    case 'feature':
+      return JSON.stringify(Object.entries(s.feature)); // the terms' order is part of d_feature's formula
+    case 'rest':
+      return s.rest ? toString(s.rest) : '';
+    default:
+      return JSON.stringify(s[field]);
+  }
+}
+
+interface IHistoryEntry {
+  kind: SelectionChangeKind;
+  before: ISnapshot;
+  after: ISnapshot;
+  from: number;
+  to: number;
+}
+
+/** Undo steps kept; older ones are dropped. */
+const HISTORY_LIMIT = 100;
 
 export interface ITheme {
   context: string;
@@ -214,6 +281,12 @@ export class ExplorerModel {
     this._update();
     this._changed.emit('method');
     this._changed.emit('axes');
+    // A new file starts a new history: its undo steps would name another ensemble's columns.
+    this._undo = [];
+    this._redo = [];
+    this._notice = null;
+    this._commit();
+    this._changed.emit('history');
   }
 
   /** The database's methods changed (one was post-processed): the list, not the view. */
@@ -227,6 +300,7 @@ export class ExplorerModel {
       return;
     }
     const first = this._methodId === null;
+    const before = this._selected.slice();
     this._methodId = id;
     await this._readMethod();
     this._t = Math.min(this._t, Math.max(0, this._steps - 1));
@@ -243,6 +317,7 @@ export class ExplorerModel {
     this._update();
     this._changed.emit('method');
     this._changed.emit('axes');
+    this._viewChanged('method', before);
   }
 
   async setTime(t: number): Promise<void> {
@@ -250,15 +325,18 @@ export class ExplorerModel {
     if (step === this._t && this._slice?.t === step) {
       return;
     }
+    const before = this._selected.slice();
     this._t = step;
     if (await this._fetchSlice()) {
       this._changed.emit('data');
       this._update();
+      this._viewChanged('step', before);
     }
   }
 
   /** d_feature = Σ weight · column over these terms (in this order). */
   setFeature(terms: FeatureTerms): void {
+    const before = this._selected.slice();
     this._feature = { ...terms };
     if (this._base) {
       this._rebuildTable();
@@ -266,6 +344,7 @@ export class ExplorerModel {
       this._changed.emit('data');
       this._update();
       this._changed.emit('axes');
+      this._viewChanged('feature', before);
     }
   }
 
@@ -278,10 +357,12 @@ export class ExplorerModel {
     if (!allowed.has(x) || !allowed.has(y) || (x === this._scatter[0] && y === this._scatter[1])) {
       return;
     }
+    const before = this._selected.slice();
     this._scatter = [x, y];
     this._shapes = [];
     this._update();
     this._changed.emit('axes');
+    this._viewChanged('scatter', before);
   }
 
   setColorBy(name: string): void {
@@ -300,27 +381,115 @@ export class ExplorerModel {
     this._changed.emit('axes');
   }
 
-  /** Set or clear one axis's brush; bounds are rounded to what the filter string will say. */
-  setBrush(axis: string, brush: AxisBrush | null): void {
+  /**
+   * Set or clear one axis's brush; bounds are rounded to what the filter string will say.
+   * `final`: the gesture ended, so it becomes one undo step (live moves do not).
+   */
+  setBrush(axis: string, brush: AxisBrush | null, final = true): void {
     if (!brush || (brush.kind === 'numeric' ? brush.ranges.length === 0 : brush.codes.length === 0) && !brush.missing) {
       this._brushes.delete(axis);
     } else {
       this._brushes.set(axis, this._roundBrush(axis, brush));
     }
     this._update();
+    if (final) {
+      this._record('brush');
+    }
   }
 
-  setShapes(shapes: IShape[]): void {
+  /** The scatter's boxes and lassos; `final` as for setBrush. */
+  setShapes(shapes: IShape[], final = true): void {
     this._shapes = shapes.map(s => ({ ...s, polygon: roundPolygon(s.polygon) }));
     this._update();
+    if (final) {
+      this._record('shapes');
+    }
   }
 
   clearSelection(): void {
-    this._brushes.clear();
+    this._brushes = new Map();
     this._shapes = [];
     this._members = null;
     this._rest = null;
     this._update();
+    this._record('clear');
+  }
+
+  get canUndo(): boolean {
+    return this._undo.length > 0;
+  }
+
+  get canRedo(): boolean {
+    return this._redo.length > 0;
+  }
+
+  /** The change undo would take back (null: none). */
+  get undoable(): ISelectionChange | null {
+    return this._undo.length ? this._describe(this._undo[this._undo.length - 1]) : null;
+  }
+
+  get redoable(): ISelectionChange | null {
+    return this._redo.length ? this._describe(this._redo[this._redo.length - 1]) : null;
+  }
+
+  /**
+   * The newest change of method, step, d_feature or scatter axes that moved the selection, until
+   * the user does anything else to it: the panel says it with the counts, and offers to undo.
+   */
+  get notice(): ISelectionChange | null {
+    return this._notice ? this._describe(this._notice) : null;
+  }
+
+  dismissNotice(): void {
+    if (this._notice) {
+      this._notice = null;
+      this._changed.emit('history');
+    }
+  }
+
+  /** Take back the newest selection change (method and step too when it changed them). */
+  undo(): Promise<boolean> {
+    return this._serial(async () => {
+      const entry = this._undo.pop();
+      if (!entry) {
+        return false;
+      }
+      this._redo.push(entry);
+      await this._apply(entry.before, entry.after);
+      return true;
+    });
+  }
+
+  redo(): Promise<boolean> {
+    return this._serial(async () => {
+      const entry = this._redo.pop();
+      if (!entry) {
+        return false;
+      }
+      this._undo.push(entry);
+      await this._apply(entry.after, entry.before);
+      return true;
+    });
+  }
+
+  /**
+   * Select exactly these simulations (a dataset's members) at its method and step, replacing
+   * brushes, shapes and filter: what the dataset was saved with, so every member shows.
+   */
+  async selectMembers(ids: readonly string[], methodId: string | null, t: number | null): Promise<void> {
+    const target: ISnapshot = {
+      ...this._snapshot(),
+      methodId: methodId && this._methods.some(m => m.id === methodId) ? methodId : this._methodId,
+      t: t ?? this._t,
+      brushes: new Map(),
+      shapes: [],
+      members: [...ids].sort(),
+      rest: null
+    };
+    await this._serial(async () => {
+      await this._set(target, this._snapshot());
+      this._record('members');
+    });
   }
 
   /**
@@ -346,6 +515,7 @@ export class ExplorerModel {
     this._members = null;
     this._update();
     this._changed.emit('axes'); // the views redraw the new brushes and shapes
+    this._record('filter');
   }
 
   /** The part of the selection the views cannot draw (null: none). */
@@ -357,6 +527,7 @@ export class ExplorerModel {
   setMembers(ids: readonly string[] | null): void {
     this._members = ids ? [...ids].sort() : null;
     this._update();
+    this._record('members');
   }
 
   get members(): readonly string[] | null {
@@ -407,6 +578,144 @@ export class ExplorerModel {
       this._shapes = [];
     }
     this._rest = settings.expression ? parse(settings.expression) : null;
+    this._syncColumns(false);
+    this._changed.emit('data');
+    this._update();
+    this._changed.emit('method');
+    this._changed.emit('axes');
+    this._record('restore');
+  }
+
+  private _snapshot(): ISnapshot {
+    return {
+      methodId: this._methodId,
+      t: this._t,
+      feature: { ...this._feature },
+      scatter: [this._scatter[0], this._scatter[1]],
+      // Brush objects are replaced, never changed in place: a copy of the map is enough.
+      brushes: new Map(this._brushes),
+      shapes: this._shapes.map(s => ({ ...s, polygon: s.polygon.map(p => [p[0], p[1]] as Point) })),
+      members: this._members ? [...this._members] : null,
+      rest: this._rest
+    };
+  }
+
+  /** The state undo and redo start from: the newest recorded (or silently absorbed) one. */
+  private _commit(state: ISnapshot = this._snapshot()): void {
+    this._committed = state;
+    this._committedCount = this._count;
+  }
+
+  private _describe(entry: IHistoryEntry): ISelectionChange {
+    return { kind: entry.kind, from: entry.from, to: entry.to, methodId: entry.after.methodId, t: entry.after.t };
+  }
+
+  /** One change at a time: undo, redo and selectMembers each wait for a slice. */
+  private _serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this._queue.then(fn);
+    this._queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** A change the user made to the selection itself: one undo step, if it changed anything. */
+  private _record(kind: SelectionChangeKind): void {
+    const after = this._snapshot();
+    const before = this._committed;
+    if (before && FIELDS.some(f => fieldKey(before, f) !== fieldKey(after, f))) {
+      this._push({ kind, before, after, from: this._committedCount, to: this._count });
+    }
+    this._commit(after);
+    this._notice = null;
+    this._changed.emit('history');
+  }
+
+  /**
+   * A method, step, d_feature or scatter change: an undo step with a notice when it moved the
+   * selection (`before`: the mask until then). Steps in a row (the slider, play) and weights
+   * dragged make one step, undone at once, while their notice shows.
+   */
+  private _viewChanged(kind: SelectionChangeKind, before: Uint8Array): void {
+    const after = this._snapshot();
+    const top = this._undo[this._undo.length - 1];
+    if ((kind === 'step' || kind === 'feature') && top && top === this._notice && top.kind === kind && top.after === this._committed) {
+      top.after = after;
+      top.to = this._count;
+      this._commit(after);
+      this._changed.emit('history');
+      return;
+    }
+    const moved = before.length !== this._selected.length || before.some((v, i) => v !== this._selected[i]);
+    if (moved && this._committed) {
+      const entry: IHistoryEntry = { kind, before: this._committed, after, from: this._committedCount, to: this._count };
+      this._push(entry);
+      this._notice = INDIRECT.has(kind) ? entry : null;
+      this._commit(after);
+      this._changed.emit('history');
+    } else {
+      // Looking around (no selection moved) is not a step to undo; undo keeps this view.
+      this._commit(after);
+    }
+  }
+
+  private _push(entry: IHistoryEntry): void {
+    this._undo.push(entry);
+    if (this._undo.length > HISTORY_LIMIT) {
+      this._undo.shift();
+    }
+    this._redo = [];
+  }
+
+  /** Undo or redo one entry: the fields that `other` (the state it left) does not share with `target`. */
+  private async _apply(target: ISnapshot, other: ISnapshot): Promise<void> {
+    await this._set(target, other);
+    this._notice = null;
+    this._commit();
+    this._changed.emit('history');
+  }
+
+  /** Bring the fields in which `target` and `from` differ to `target`'s values. */
+  private async _set(target: ISnapshot, from: ISnapshot): Promise<void> {
+    const fields = new Set(FIELDS.filter(f => fieldKey(target, f) !== fieldKey(from, f)));
+    let fetch = false;
+    if (fields.has('methodId') && target.methodId !== this._methodId && (target.methodId === null || this._methods.some(m => m.id === target.methodId))) {
+      this._methodId = target.methodId;
+      await this._readMethod();
+      fetch = true;
+    }
+    if (fields.has('t') || fetch) {
+      const t = Math.max(0, Math.min(this._steps - 1, target.t));
+      fetch = fetch || t !== this._t || this._slice?.t !== t;
+      this._t = t;
+    }
+    if (fields.has('feature')) {
+      this._feature = { ...target.feature };
+    }
+    if (fetch) {
+      if (!(await this._fetchSlice())) {
+        return; // a newer slice was asked for meanwhile: that change wins
+      }
+      if (!this._termsKnown(this._feature) && !fields.has('feature')) {
+        this._feature = this._defaultFeature();
+        this._rebuildTable();
+      }
+    } else if (fields.has('feature')) {
+      this._rebuildTable();
+    }
+    if (fields.has('scatter')) {
+      this._scatter = [target.scatter[0], target.scatter[1]];
+    }
+    if (fields.has('brushes')) {
+      this._brushes = new Map(target.brushes);
+    }
+    if (fields.has('shapes')) {
+      this._shapes = target.shapes.map(s => ({ ...s, polygon: s.polygon.map(p => [p[0], p[1]] as Point) }));
+    }
+    if (fields.has('members')) {
+      this._members = target.members ? [...target.members] : null;
+    }
+    if (fields.has('rest')) {
+      this._rest = target.rest;
+    }
     this._syncColumns(false);
     this._changed.emit('data');
     this._update();
@@ -789,4 +1098,10 @@ export class ExplorerModel {
   private _filter = '';
   private _coloring: IColoring | null = null;
   private _ticket = 0;
+  private _undo: IHistoryEntry[] = [];
+  private _redo: IHistoryEntry[] = [];
+  private _committed: ISnapshot | null = null;
+  private _committedCount = 0;
+  private _notice: IHistoryEntry | null = null;
+  private _queue: Promise<unknown> = Promise.resolve();
 }
