@@ -86,6 +86,18 @@ def _stored_terms(row: Any) -> ftr.Terms | None:
     return {"d_shock": row["w_shock"], "d_edge": row["w_edge"]}
 
 
+def _stored_json(text: str | None, what: str) -> Any:
+    """A JSON column; a record saved before the nesting limit that no parser can read any more
+    becomes a note, so that it never makes the listing of every other dataset fail."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return {"unreadable": f"the stored {what} nest too deeply to read (saved before the limit "
+                              f"of {JSON_LIMITS[what][1]} levels)"}
+
+
 def _record(row: Any, deleted: bool) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -98,9 +110,9 @@ def _record(row: Any, deleted: bool) -> dict[str, Any]:
         "weights": _stored_terms(row),
         "filter": row["filter"],
         "selection_kind": row["selection_kind"],
-        "selection_geometry": None if row["selection_geometry"] is None else json.loads(row["selection_geometry"]),
+        "selection_geometry": _stored_json(row["selection_geometry"], "selection geometry"),
         "sampling": None if row["sampling"] is None else json.loads(row["sampling"]),
-        "settings": json.loads(row["settings"]),
+        "settings": _stored_json(row["settings"], "settings"),
         "parent": row["parent_id"],
         "size": row["size"],
         "digest": row["digest"],
@@ -111,6 +123,43 @@ def _record(row: Any, deleted: bool) -> dict[str, Any]:
 # Longest texts a dataset record takes (characters): a rationale fits many times over; 10 MB of
 # pasted text does not belong in every listing, export and kernel variable.
 LIMITS = {"name": 1_000, "description": 100_000, "filter": 100_000, "selection kind": 100}
+
+
+# JSON a dataset record keeps (characters of its JSON text, levels of nesting). GUI settings and a
+# lasso's polygon take a few kilobytes; the depth bound keeps every reader's JSON parser (the
+# kernel's runs deep in IPython's stack) far from Python's recursion limit, so one record can
+# never make `%dsi load` or a listing fail for every dataset in the file.
+JSON_LIMITS = {"settings": (1_000_000, 32), "selection geometry": (1_000_000, 32)}
+
+
+def _nesting_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists/objects more than ``limit`` levels (iterative: any depth,
+    and a cycle, which only deepens, stops at the limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def _bounded_json(value: Any, what: str) -> str:
+    """``value`` as JSON text within :data:`JSON_LIMITS`, or a one-line error naming the field."""
+    max_chars, max_depth = JSON_LIMITS[what]
+    if _nesting_over(value, max_depth):  # checked first: serialising it could itself recurse too deep
+        raise DatasetError(
+            f"{what}: lists and objects nested more than {max_depth} levels deep, above the limit of "
+            f"{max_depth}; save a flatter structure"
+        )
+    text = _json_text(value, f"the {what}")
+    if len(text) > max_chars:
+        raise DatasetError(
+            f"{what}: {len(text):,} characters of JSON, above the limit of {max_chars:,}; "
+            "keep large data out of the dataset record (save it to a file and name the file)"
+        )
+    return text
 
 
 # Content that must match for a retry with the same id to count as the same save.
@@ -150,6 +199,12 @@ def save_dataset(
         raise DatasetError(f"the name must be text, not {name!r}")
     if not isinstance(filter, str):
         raise DatasetError(f"the filter must be text, not {filter!r}")
+    # Ids reach SQL as bound values: a list or object there is a malformed request, said as such.
+    for field_name, value in (("method_id", method_id), ("parent_id", parent_id)):
+        if value is not None and not isinstance(value, str):
+            raise DatasetError(
+                f"{field_name} must be a dataset or method id (text) or null, not {type(value).__name__}"
+            )
     if not isinstance(selection_kind, str) or not selection_kind.strip():
         raise DatasetError(f"the selection kind must be a non-empty text, not {selection_kind!r}")
     for what, text in (("name", name), ("description", description), ("filter", filter),
@@ -173,10 +228,12 @@ def save_dataset(
     except ftr.FeatureError as exc:
         raise DatasetError(str(exc)) from None
     sampling = _check_sampling(sampling)
+    if settings is not None and not isinstance(settings, dict):
+        raise DatasetError(f"settings must be a JSON object ({{...}}) or null, not {type(settings).__name__}")
     settings_obj = dict(settings or {})
     settings_obj.setdefault("version", SETTINGS_VERSION)
-    settings_text = _json_text(settings_obj, "settings")
-    geometry_text = None if selection_geometry is None else _json_text(selection_geometry, "the selection geometry")
+    settings_text = _bounded_json(settings_obj, "settings")
+    geometry_text = None if selection_geometry is None else _bounded_json(selection_geometry, "selection geometry")
     sampling_text = None if sampling is None else _json_text(sampling, "sampling")
     ds_id = new_id() if dataset_id is None else _check_id(dataset_id)
     if author is None:

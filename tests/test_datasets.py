@@ -232,6 +232,70 @@ def test_hostile_text_is_stored_byte_for_byte(mdb: tuple[Path, str]) -> None:
         assert list(prov["agent"].values())[0]["prov:label"] == HOSTILE
 
 
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("field", ["settings", "selection_geometry"])
+def test_json_fields_are_bounded_in_size_and_depth(mdb: tuple[Path, str], field: str) -> None:
+    # Unbounded, a 975-level object saved fine and then made every `%dsi load` of the file fail.
+    db, method_id = mdb
+    what = field.replace("_", " ")
+    chars, depth = ds.JSON_LIMITS[what]
+    before = sha256(db)
+    with Store(db) as store:
+        with pytest.raises(DsiError, match=rf"^{what}: lists and objects nested more than {depth} levels") as info:
+            save(store, method_id, **{field: {"deep": _nested(depth)}})  # depth + 1 with the object
+        assert "\n" not in str(info.value)
+        # The JSON around the text: {"x": ""}, and the settings' "version" key that save adds.
+        around = len(json.dumps({"x": "", **({"version": 1} if field == "settings" else {})}))
+        with pytest.raises(DsiError, match=rf"^{what}: {chars + 1:,} characters of JSON, above the limit of {chars:,}"):
+            save(store, method_id, **{field: {"x": "a" * (chars + 1 - around)}})
+        with pytest.raises(DsiError, match="nested more than"):
+            save(store, method_id, **{field: {"x": _nested(5000)}})  # far past Python's recursion limit
+        if field == "settings":
+            with pytest.raises(DsiError, match="^settings must be a JSON object"):
+                save(store, method_id, settings=[1])
+    assert sha256(db) == before
+    with Store(db) as store:  # at the limits, both are saved and read back
+        at_depth = {"deep": _nested(depth - 1)}
+        rec = save(store, method_id, **{field: at_depth})
+        assert rec[field]["deep"] == at_depth["deep"]
+        big = save(store, method_id, **{field: {"x": "a" * (chars - around)}})
+        assert len(big[field]["x"]) == chars - around
+        assert len(ds.list_datasets(store)) == 2
+
+
+def test_a_too_deep_record_saved_before_the_limit_never_hides_the_others(mdb: tuple[Path, str]) -> None:
+    db, method_id = mdb
+    with Store(db) as store:
+        ok = save(store, method_id, description="fine")
+        old = save(store, method_id, description="from an older version")
+    deep = "[" * 100_000 + "]" * 100_000  # what an older version stored, past any parser's stack
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE jdsi_dataset SET settings = ?, selection_geometry = ? WHERE id = ?",
+                     ('{"a": ' + deep + "}", deep, old["id"]))
+    conn.close()
+    with Store(db, readonly=True) as store:
+        records = {r["id"]: r for r in ds.list_datasets(store)}
+        assert records[ok["id"]]["settings"] == {"version": 1}
+        assert "nest too deeply" in records[old["id"]]["settings"]["unreadable"]
+        assert "selection geometry nest too deeply" in records[old["id"]]["selection_geometry"]["unreadable"]
+        assert ds.members(store, old["id"]) == ds.members(store, ok["id"])
+
+
+def test_json_fields_cyclic_value_is_refused_with_a_message(mdb: tuple[Path, str]) -> None:
+    db, method_id = mdb
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with Store(db) as store, pytest.raises(DsiError, match="selection geometry: .*nested more than"):
+        save(store, method_id, selection_geometry=loop)
+
+
 def test_delete_is_a_tombstone_and_undo_removes_it(mdb: tuple[Path, str]) -> None:
     db, method_id = mdb
     with Store(db) as store:
