@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 from . import sources
 from .fields import FieldError, read_header
-from .sources.table import IngestError, Metric, file_in, finite_number, level_key, natural_key
-from .store import Store, StoreError, new_id, now
+from .sources.table import IngestError, Metric, file_in, finite_number, level_key, natural_key, repeated
+from .store import BATCH, Store, StoreError, new_id, now
 
 RESERVED = ("sim_id", "path", "t", "d_shock", "d_edge", "d_density", "d_feature")
 MAX_CATEGORICAL_LEVELS = 12
@@ -89,7 +89,7 @@ def read_table(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
                 f"{csv_path}: no {required!r} column; the header has {', '.join(header) or 'nothing'} "
                 "(an ensemble CSV needs sim_id, path and one column per initial condition)"
             )
-    duplicates = sorted({h for h in header if header.count(h) > 1})
+    duplicates = repeated(header)  # linear: a header of 40,000 columns is checked at once
     if duplicates:
         raise IngestError(f"{csv_path}: column(s) {', '.join(duplicates)} appear more than once")
     if not rows:
@@ -217,10 +217,7 @@ def _write(store: Store, batch: Batch, digest: str, size: int) -> IngestReport:
         known = conn.execute("SELECT id FROM jdsi_source WHERE sha256 = ?", (digest,)).fetchone()
         if known:
             return IngestReport(known[0], 0, batch.parameters, already_ingested=True)
-        clash = conn.execute(
-            f"SELECT sim_id FROM jdsi_simulation WHERE sim_id IN ({','.join('?' * len(sims))}) LIMIT 1",
-            [s[0] for s in sims],
-        ).fetchone()
+        clash = _first_known(conn, [s[0] for s in sims])
         if clash:
             raise IngestError(
                 f"{batch.path}: sim_id {clash[0]!r} is already in {store.path}; "
@@ -250,6 +247,20 @@ def _write(store: Store, batch: Batch, digest: str, size: int) -> IngestReport:
             {"path": str(batch.path), "kind": batch.kind, "simulations": len(sims)},
         )
     return IngestReport(source_id, len(sims), batch.parameters, metrics=[m.name for m in batch.metrics])
+
+
+def _first_known(conn: Any, ids: list[str]) -> tuple[str] | None:
+    """The first of ``ids`` already in jdsi_simulation, looked up in batches: one statement may
+    bind only so many values (SQLite's limit), and a table of runs can hold more."""
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start:start + BATCH]
+        row = conn.execute(
+            f"SELECT sim_id FROM jdsi_simulation WHERE sim_id IN ({','.join('?' * len(chunk))}) LIMIT 1",
+            chunk,
+        ).fetchone()
+        if row:
+            return row
+    return None
 
 
 def _write_parameters(conn: Any, infos: list[dict[str, Any]]) -> None:

@@ -15,8 +15,10 @@ import contextlib
 import datetime as _dt
 import getpass
 import json
+import logging
 import os
 import re
+import shutil
 import sqlite3
 import tempfile
 import uuid
@@ -29,6 +31,15 @@ from .errors import DsiError
 APPLICATION_ID = 0x4A445349  # 'JDSI'
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
 SQLITE_MAGIC = b"SQLite format 3\x00"
+# SQLite's default limit on values bound to one statement (since 3.32). Some builds raise it
+# (Debian's allows 250,000): the Store sets it on every connection, so a statement that would
+# fail on another machine fails here too, and code that binds many values batches them.
+MAX_VARIABLES = 32766
+# Batches of bound values stay far below even the old limit of 999.
+BATCH = 500
+BUSY_TIMEOUT_MS = 15000
+
+log = logging.getLogger(__name__)
 
 
 def _schema_version(text: str) -> int:
@@ -89,6 +100,26 @@ class StoreError(DsiError):
     """A database that cannot be opened or written, with the reason and the way out."""
 
 
+class StoreBusy(StoreError):
+    """Another connection held the lock longer than the busy timeout: retrying may succeed."""
+
+
+class StoreFull(StoreError):
+    """The disk, or a file-size limit, left no room to write."""
+
+
+class StoreReadOnly(StoreError):
+    """The file or its folder cannot be written here."""
+
+
+class StoreReplaced(StoreError):
+    """The file at the path is no longer the one this Store opened (moved, deleted, replaced)."""
+
+
+class StoreDamaged(StoreError):
+    """SQLite's integrity check (or the file's own header) says the file is damaged."""
+
+
 def now() -> str:
     """UTC timestamp, ISO 8601 with milliseconds: sortable as text in SQL."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
@@ -141,37 +172,193 @@ def inspect_file(path: Path) -> tuple[int, int]:
     return application_id, user_version
 
 
-def damaged(path: Path | str, exc: BaseException) -> StoreError:
-    """A file whose pages SQLite cannot read, as one line with the way out."""
-    return StoreError(
+def damaged(path: Path | str, exc: BaseException | str) -> StoreError:
+    """The one-line error for ``exc``: a sqlite3 error is named for what it is (see
+    :func:`explain`); a reason given as text is damage found by the caller's own check."""
+    if isinstance(exc, BaseException):
+        return explain(path, exc)
+    return StoreDamaged(
         f"{path}: the database file is damaged ({exc}); it was left untouched: restore it from a "
         "copy, or ingest the ensemble again into a new file"
     )
 
 
-def check_complete(path: Path, header: bytes) -> None:
-    """Refuse a file shorter than its header says (a copy or download cut short)."""
+def _writable(path: Path) -> bool:
+    """Whether this process may write the file and create its journal beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def integrity_problem(path: Path | str) -> str | None:
+    """The first problem ``PRAGMA quick_check`` finds, or None when it finds the file sound or
+    cannot run (busy): only then may an error say "damaged"."""
+    try:
+        conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=2)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA quick_check(1)")]
+    except sqlite3.DatabaseError as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        return str(exc) if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) else None
+    finally:
+        conn.close()
+    return None if rows == ["ok"] else "; ".join(rows)
+
+
+def _no_space(path: Path) -> str | None:
+    """Why a write found no room, when the file-size limit or the disk says so."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY:
+        return f"this process may write files of at most {soft:,} bytes (ulimit -f)"
+    try:
+        free = shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        return None
+    # A commit needs about twice what it changes (journal and file): a few MB free is "full".
+    return f"{free:,} bytes free on its disk" if free < 16 << 20 else None
+
+
+def explain(path: Path | str, exc: BaseException) -> StoreError:
+    """Name a sqlite3 error for what it is, as one line with the way out.
+
+    "Damaged" only when SQLite's integrity check agrees: a full disk, a read-only folder or a
+    lock held too long must never send a user to restore a healthy file from a copy.
+    """
+    if isinstance(exc, StoreError):
+        return exc
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    nothing = "nothing was written"
+    if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)) and "binding parameter" in text:
+        return StoreError(
+            f"{path}: a malformed request: {text} (fields take text, numbers or null); {nothing}: "
+            "correct the request"
+        )
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
+        return StoreBusy(
+            f"busy: another writer holds {path} longer than {BUSY_TIMEOUT_MS // 1000} s; {nothing}: retry"
+        )
+    if code == sqlite3.SQLITE_READONLY_DBMOVED:
+        return _replaced(path)
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) or "readonly database" in text:
+        where = Path(path)
+        if where.exists() and not os.access(where, os.W_OK):
+            return StoreReadOnly(
+                f"{path}: the file is read-only here; {nothing}: make it writable "
+                "(chmod u+w) or save into a writable copy"
+            )
+        if where.parent.exists() and not os.access(where.parent, os.W_OK):
+            return StoreReadOnly(
+                f"{path}: its folder {where.parent} is read-only here (SQLite writes a journal "
+                f"beside the file); {nothing}: make the folder writable or move the database"
+            )
+        if primary == sqlite3.SQLITE_READONLY:
+            return StoreReadOnly(f"{path}: opened read-only ({text}); {nothing}: open it for writing")
+        return StoreError(f"{path}: SQLite cannot open the file ({text}); check that it and its folder are readable")
+    if primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        why = _no_space(Path(path))
+        if primary == sqlite3.SQLITE_FULL or why:
+            return StoreFull(
+                f"{path}: no space left to write ({why or 'the disk is full'}); {nothing} and the "
+                "file is as it was: free space (or raise the limit) and retry"
+            )
+        return StoreError(
+            f"{path}: the disk failed a read or write ({text}); {nothing}: check the disk, then retry"
+        )
+    if "too many SQL variables" in text:
+        return StoreError(
+            f"{path}: one statement bound more values than SQLite allows ({MAX_VARIABLES:,}); "
+            f"{nothing}: split the request into smaller batches"
+        )
+    problem = integrity_problem(path)
+    if problem is not None:
+        return damaged(path, problem)
+    if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return StoreError(
+            f"{path}: SQLite could not read the file ({text}) although its integrity check finds "
+            "it sound; it was left untouched: retry, and copy it before anything else if it persists"
+        )
+    return StoreError(f"{path}: SQLite refused the request ({text}); {nothing}")
+
+
+def _replaced(path: Path | str) -> StoreReplaced:
+    return StoreReplaced(
+        f"{path}: the file was replaced, moved or deleted while it was open here (a rebuild or a "
+        "sync tool); nothing was written to the new file: run the job again on it"
+    )
+
+
+def check_complete(path: Path, header: bytes, size: int | None = None) -> None:
+    """Refuse a file shorter than its header says (a copy or download cut short).
+
+    Only meaningful on a settled header (:func:`settle`): mid-commit, a live writer's header
+    already counts pages that it has not written yet.
+    """
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
     # The page count is only valid when the "version-valid-for" number matches the change counter.
     if pages and header[92:96] == header[24:28]:
-        expected, actual = pages * page_size, path.stat().st_size
+        expected = pages * page_size
+        actual = path.stat().st_size if size is None else size
         if actual < expected:
             raise damaged(path, f"{actual:,} of {expected:,} bytes: truncated")
 
 
+def settle(path: Path) -> tuple[bytes, int]:
+    """The file's header and size once no writer is mid-commit and a hot journal is rolled back.
+
+    A writer killed mid-commit (a crash, a file-size limit) can leave a header that counts pages
+    the file never got, beside a journal that restores the file: SQLite rolls that journal back on
+    the first read of a connection that may write. So the header is read under SQLite's shared
+    lock, through such a connection where the file is writable, never from the bare file.
+    """
+    journal = Path(f"{path}-journal")
+    writable = _writable(path)
+    try:
+        conn = _connect(path, readonly=not writable)
+    except sqlite3.Error as exc:
+        raise explain(path, exc) from None
+    try:
+        conn.execute("BEGIN")
+        # The first read takes the shared lock, which is when SQLite plays back a hot journal.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        with path.open("rb") as fh:
+            header = fh.read(100)
+            size = os.fstat(fh.fileno()).st_size
+        conn.execute("COMMIT")
+        return header, size
+    except sqlite3.Error as exc:
+        if not writable and journal.is_file() and journal.stat().st_size > 0:
+            raise StoreReadOnly(
+                f"{path}: a writer stopped mid-transaction and left {journal.name}, which only a "
+                "write can roll back; open the database once where it is writable (any `jupyter dsi` "
+                "command that writes) to recover it, and keep the journal: it holds the undo"
+            ) from None
+        raise explain(path, exc) from None
+    finally:
+        conn.close()
+
+
 def check_ours(path: Path) -> int:
-    """Refuse a file that is not a jupyterlab-dsi database; return its schema version."""
-    application_id, user_version = inspect_file(path)
+    """Refuse a file that is not a jupyterlab-dsi database; return its schema version.
+
+    Rolls back a hot journal first (:func:`settle`), so that a writer that died mid-save never
+    makes a healthy file look truncated.
+    """
+    application_id, _ = inspect_file(path)
     if application_id != APPLICATION_ID:
         hint = f"application_id {application_id:#x}" if application_id else "no application_id"
         raise StoreError(
             f"{path}: not a jupyterlab-dsi database ({hint}); it was left untouched. "
             "Ingest its data with `jupyter dsi ingest SOURCE --db NEW_FILE` instead"
         )
-    with path.open("rb") as fh:
-        check_complete(path, fh.read(100))
+    header, size = settle(path)
+    check_complete(path, header, size)
+    user_version = int.from_bytes(header[60:64], "big")
     if user_version > SCHEMA_VERSION:
         raise StoreError(
             f"{path}: written by a newer jupyterlab-dsi (schema {user_version}, this one reads "
@@ -186,10 +373,30 @@ def _connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 15000")
+    conn.setlimit(
+        sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER,
+        min(MAX_VARIABLES, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)),
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def rollback(conn: sqlite3.Connection, cause: BaseException | None = None) -> None:
+    """Roll back, if a transaction is still open, without ever hiding ``cause``.
+
+    SQLite rolls back by itself after a full disk or an I/O error; a second ROLLBACK then fails
+    ("no transaction is active") and must not replace the error that says what happened.
+    """
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        log.warning("rollback after %r failed: %s", cause, exc)
+        if cause is not None:
+            cause.add_note(f"(the rollback that followed failed too: {exc})")
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
@@ -204,12 +411,14 @@ def create_schema(conn: sqlite3.Connection) -> None:
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Bring an older file to SCHEMA_VERSION in one transaction, or leave it as it was."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version >= SCHEMA_VERSION:
-        return
+    """Bring an older file to SCHEMA_VERSION in one transaction, or leave it as it was.
+
+    The version is read under the write lock: a process that read it earlier may find that
+    another one has migrated meanwhile, and must not run the same steps again.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
         while version < SCHEMA_VERSION:
             step = MIGRATIONS.get(version)
             if step is None:
@@ -221,8 +430,8 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
             version += 1
             conn.execute(f"PRAGMA user_version = {version}")
         conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
+    except BaseException as exc:
+        rollback(conn, exc)
         raise
 
 
@@ -240,30 +449,25 @@ class Store:
                 f"{self.path}: no such database; create it with "
                 "`jupyter dsi ingest ENSEMBLE_DIR --db FILE`"
             )
-        version = check_ours(self.path)
+        version = check_ours(self.path)  # rolls back a hot journal first
         self.readonly = readonly
-        journal = Path(f"{self.path}-journal")
-        if readonly and journal.is_file() and journal.stat().st_size > 0:
-            # A writer that crashed mid-transaction left a hot journal: only a connection that may
-            # write can roll it back, and until then a read-only one fails on every read.
-            if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
-                raise StoreError(
-                    f"{self.path}: a writer stopped mid-transaction and left {journal.name}; open the "
-                    "database once where it is writable (any `jupyter dsi` command that writes) to recover it"
-                )
-            Store(self.path).close()
         if version < SCHEMA_VERSION and readonly:
             # A migration only adds, in one transaction: upgrade the file once so that readers
             # (the panel, %dsi, select) keep working on databases written by older versions.
-            if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
-                raise StoreError(
+            if not _writable(self.path):
+                raise StoreReadOnly(
                     f"{self.path}: schema {version} is older than {SCHEMA_VERSION} and the file is "
                     "read-only here; open it once for writing (any `jupyter dsi` command that "
                     "writes) where it is writable, or copy it"
                 )
             Store(self.path).close()
             version = SCHEMA_VERSION
-        self.conn = _connect(self.path, readonly=readonly)
+        # Which file this is: a write commits only while the path still names it (see write()).
+        before = os.stat(self.path)
+        try:
+            self.conn = _connect(self.path, readonly=readonly)
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from None
         try:
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode = DELETE")
@@ -274,16 +478,23 @@ class Store:
             register_sql_functions(self.conn)
             # Reads page 1 and the schema: garbage behind an intact header fails here, as one line.
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.OperationalError as exc:  # busy, locked, unreadable: not the file's fault
+            self._identity = self._stat_identity()
+            if self._identity != (before.st_dev, before.st_ino):
+                raise _replaced(self.path)
+        except sqlite3.Error as exc:
             self.conn.close()
-            raise StoreError(f"{self.path}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            self.conn.close()
-            raise damaged(self.path, exc) from None
+            raise explain(self.path, exc) from None
         except BaseException:
             # A failed open (a migration that raised) must not keep the file open.
             self.conn.close()
             raise
+
+    def _stat_identity(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise _replaced(self.path) from None
+        return st.st_dev, st.st_ino
 
     @classmethod
     def create(
@@ -349,13 +560,24 @@ class Store:
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: everything inside commits together or not at all."""
         if self.readonly:
-            raise StoreError(f"{self.path}: opened read-only")
-        self.conn.execute("BEGIN IMMEDIATE")
+            raise StoreReadOnly(f"{self.path}: opened read-only")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # busy, read-only, full: named for what it is
+            raise explain(self.path, exc) from exc
         try:
             yield self.conn
+            # A file moved over this path (a rebuild's `mv`, a sync tool) leaves this connection
+            # on the old, unlinked file: committing there would report a save nobody can see.
+            if self._stat_identity() != self._identity:
+                raise _replaced(self.path)
             self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            rollback(self.conn, exc)
+            raise explain(self.path, exc) from exc
+        except BaseException as exc:
+            # Constraint and type errors stay as they are: callers inside tell them apart.
+            rollback(self.conn, exc)
             raise
 
     @staticmethod
@@ -373,7 +595,7 @@ class Store:
         try:
             return self.conn.serialize()
         finally:
-            self.conn.execute("COMMIT")
+            rollback(self.conn)  # a read: ending it either way releases the shared lock
 
     # -- reads -----------------------------------------------------------------------------
 
