@@ -69,6 +69,11 @@ def _cell(value: Any) -> str:
     return str(value).replace("\n", " ")
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 simulation', '2 simulations': a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _progress(args: argparse.Namespace, label: str) -> TerminalProgress:
     return TerminalProgress(label, enabled=not args.quiet)
 
@@ -90,7 +95,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise DsiError(str(exc)) from None
-    print(f"wrote {args.sims} simulations to {csv_path}")
+    print(f"wrote {counted(args.sims, 'simulation')} to {csv_path}")
     return 0
 
 
@@ -107,7 +112,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"{p['name']} ({len(p['levels'])} levels)" if p["levels"] else f"{p['name']} (numeric)"
             for p in report.parameters
         )
-        print(f"ingested {report.simulations} simulations into {args.db}; parameters: {kinds or 'none'}")
+        print(f"ingested {counted(report.simulations, 'simulation')} into {args.db}; parameters: {kinds or 'none'}")
         if report.metrics:
             print(f"metrics: {', '.join(report.metrics)}")
     print(report.source_id)
@@ -283,7 +288,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 print(f"DIFFERS  {label}: " + "; ".join(p.replace("\n", " ") for p in problems))
             else:
                 note = " (no method stored: digest checked, selection not recomputed)" if record["method"] is None else ""
-                print(f"ok       {label}: {record['size']} members, {record['digest']}{note}")
+                print(f"ok       {label}: {counted(record['size'], 'member')}, {record['digest']}{note}")
     if not records:
         print("no datasets to verify")
     if differ:

@@ -20,6 +20,13 @@ from .steps import simulated_time
 from .store import Store, StoreError, quote_identifier
 
 DISTANCES = ("d_shock", "d_edge", "d_density")
+# Run ids made of digits sort as numbers (1, 2, 10, not 1, 10, 2), before the other ids in text
+# order: by length without leading zeros, then digits, so that no id overflows an integer.
+_TEXT_ID = "(sim_id = '' OR sim_id GLOB '*[^0-9]*')"
+SIM_ORDER = (
+    f"{_TEXT_ID}, CASE WHEN {_TEXT_ID} THEN 0 ELSE length(ltrim(sim_id, '0')) END, "
+    f"CASE WHEN {_TEXT_ID} THEN sim_id ELSE ltrim(sim_id, '0') END, sim_id"
+)
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,6 @@ def select(
     flt.check_types(node, value_kinds(store.parameters(), (*per_run, *per_step, *builtin[2:])))
     columns = ["sim_id", "t", *params, *distances, *feature, *per_run, *per_step]
     select_list = ", ".join(quote_identifier(c) for c in columns)
-    sql = f"SELECT {select_list} FROM ({rows_sql}) WHERE {condition} ORDER BY sim_id, t"
+    sql = f"SELECT {select_list} FROM ({rows_sql}) WHERE {condition} ORDER BY {SIM_ORDER}, t"
     rows = [tuple(r) for r in store.conn.execute(sql, sql_params + list(condition_params))]
     return Selection(columns=columns, rows=rows, method=m, where=where, feature=terms)

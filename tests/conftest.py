@@ -249,11 +249,16 @@ def query(db: Path, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...
 
 
 def _realdata() -> Path:
-    """The shared real inputs (shared/realdata): $DSI_REALDATA, else beside the clone, else the
-    workplace's own copy (a CI clone may live elsewhere). Tests on them skip when none is found."""
-    candidates = [os.environ.get("DSI_REALDATA", ""), Path(__file__).resolve().parents[2] / "shared" / "realdata",
-                  "/work/shared/realdata"]
-    return next((Path(c) for c in candidates if c and Path(c).is_dir()), Path("/nonexistent"))
+    """The shared real inputs: $DSI_REALDATA, else shared/realdata beside the clone. Nothing
+    machine-specific: a clone elsewhere sets DSI_REALDATA. Tests on them skip when it is absent."""
+    chosen = os.environ.get("DSI_REALDATA")
+    return Path(chosen) if chosen else Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
 REALDATA = _realdata()
+
+
+def needs_realdata(relative: str = "") -> pytest.MarkDecorator:
+    """Skip one test (not its module) when ``REALDATA / relative`` is absent."""
+    return pytest.mark.skipif(not (REALDATA / relative).exists(),
+                              reason=f"{REALDATA / relative} is absent (set DSI_REALDATA)")

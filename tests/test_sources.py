@@ -1,4 +1,5 @@
-"""Ingest of Cinema, DSI SQLite and plain CSV sources, on the real files of ../shared/realdata.
+"""Ingest of Cinema, DSI SQLite and plain CSV sources: synthetic files written here, and the real
+files of ../shared/realdata (those tests skip one by one when it is absent; the others always run).
 
 Every test copies what it reads to a temporary folder first: the shared files are never touched.
 """
@@ -20,7 +21,7 @@ from jupyterlab_dsi.store import SCHEMA_SQL, SCHEMA_VERSION, Store
 from conftest import Ensemble, Result, query, sha256, write_csv
 
 from conftest import REALDATA  # noqa: E402
-pytestmark = pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata is not here (set DSI_REALDATA)")
+
 Cli = Callable[..., Result]
 
 
@@ -30,6 +31,8 @@ def real(tmp_path: Path) -> Callable[[str], Path]:
 
     def copy(relative: str) -> Path:
         src, dst = REALDATA / relative, tmp_path / "src" / relative
+        if not src.exists():
+            pytest.skip(f"{src} is absent (set DSI_REALDATA)")
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, dst)
@@ -127,6 +130,7 @@ def test_sqlite_that_is_not_dsi(cli: Cli, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE runs (id INTEGER, x REAL)")
+        conn.execute("CREATE TABLE notes (text TEXT)")
     conn.close()
     before = sha256(other)
     db = tmp_path / "db.sqlite"
@@ -134,6 +138,48 @@ def test_sqlite_that_is_not_dsi(cli: Cli, tmp_path: Path) -> None:
     assert res.code == 2 and len(res.err_lines) == 1
     assert "no 'simulation' table" in res.err and "runs" in res.err
     assert not db.exists() and sha256(other) == before
+
+
+def test_sqlite_of_one_table_is_a_table_of_runs(cli: Cli, tmp_path: Path) -> None:
+    """Older DSI files have one data table and no simulation table: its rows are the runs, typed
+    as stored (NULL and NaN missing); --id-column applies, and an empty table says so."""
+    source = tmp_path / "old.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE runs (id INTEGER, speed REAL, fuel TEXT, note TEXT)")
+        conn.executemany("INSERT INTO runs VALUES (?,?,?,?)",
+                         [(10 + i, [0.5, 1.25][i % 2], ["grass", "brush"][i % 2], None if i else f"n{i}")
+                          for i in range(6)] + [(99, float("nan"), "grass", "last")])
+    conn.close()
+    before = sha256(source)
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, source, db)
+    assert sha256(source) == before
+    assert [r[0] for r in query(db, "SELECT sim_id FROM jdsi_simulation ORDER BY rowid")] == [
+        "10", "11", "12", "13", "14", "15", "99"]  # the unique, complete id column names runs
+    assert parameters(db) == {"speed": ("categorical", "[0.5, 1.25]"), "fuel": ("categorical", '["brush", "grass"]')}
+    assert query(db, "SELECT value FROM jdsi_param_value WHERE name = 'speed' AND sim_id = '99'") == [(None,)]
+    assert query(db, "SELECT sim_id, value FROM jdsi_metric_value WHERE name = 'note' ORDER BY sim_id") == [
+        ("10", "n0"), ("99", "last")]
+    by_note = tmp_path / "by_note.sqlite"
+    res = cli("ingest", "-q", source, "--db", by_note, "--id-column", "note")
+    assert res.code == 2 and "no note (empty)" in res.err and "--id-column" in res.err
+    assert not by_note.exists()
+    with sqlite3.connect(source) as conn:
+        conn.execute("DELETE FROM runs")
+    conn.close()
+    res = cli("ingest", "-q", source, "--db", tmp_path / "empty.sqlite")
+    assert res.code == 2 and len(res.err_lines) == 1 and "table runs has no rows" in res.err
+
+
+def test_id_column_refused_for_a_dsi_database(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "dsi.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE simulation (sim_id INTEGER, speed REAL)")
+        conn.executemany("INSERT INTO simulation VALUES (?,?)", [(1, 0.5), (2, 1.5)])
+    conn.close()
+    res = cli("ingest", "-q", source, "--db", tmp_path / "db.sqlite", "--id-column", "speed")
+    assert res.code == 2 and "DSI names runs by sim_id" in res.err
+    assert not (tmp_path / "db.sqlite").exists()
 
 
 # -- plain CSV ---------------------------------------------------------------------------------
@@ -199,8 +245,160 @@ def test_csv_unknown_options(cli: Cli, tmp_path: Path) -> None:
     write_csv(source, [{"a": 1, "b": 2}, {"a": 2, "b": 3}])
     for option, value in (("--id-column", "nope"), ("--metrics", "b,nope")):
         res = cli("ingest", "-q", source, "--db", tmp_path / "db.sqlite", option, value)
-        assert res.code == 2 and "'nope'" in res.err or "nope" in res.err, res.err
+        assert res.code == 2 and len(res.err_lines) == 1, res.err
+        assert f"{option} names nope" in res.err or f"{option} 'nope' is not a column" in res.err, res.err
         assert not (tmp_path / "db.sqlite").exists()
+
+
+def test_csv_of_several_rows_per_run(cli: Cli, tmp_path: Path) -> None:
+    """A repeated sim_id with a step column that orders each run (DSI's CSV of an `output`
+    table): per-step metrics in step order, whatever the row order; without one, an error."""
+    source = tmp_path / "steps.csv"
+    rows = [{"sim_id": s, "step": n, "time": 0.5 * n, "energy": 10 * s + n} for s in (2, 1) for n in (3, 1, 2)]
+    write_csv(source, rows)
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, source, db)
+    assert metrics(db) == {"step": ("number", 1, None), "time": ("number", 1, None), "energy": ("number", 1, None)}
+    assert query(db, "SELECT t, value FROM jdsi_metric_value WHERE name = 'energy' AND sim_id = '2' ORDER BY t") == [
+        (0, 21), (1, 22), (2, 23)]
+    assert json.loads(query(db, "SELECT times FROM jdsi_simulation WHERE sim_id = '1'")[0][0]) == [0.5, 1.0, 1.5]
+    res = cli("select", "--db", db, "--time", "2", "--where", "energy > 20", "--format", "csv")
+    assert res.code == 0 and res.out_lines[1:] == ["2,2,3,1.5,23"], res.out
+    source.write_text("sim_id,step,x\na,1,5\na,1,6\n")  # two rows at one step: nothing orders them
+    res = cli("ingest", "-q", source, "--db", tmp_path / "bad.sqlite")
+    assert res.code == 2 and "duplicate sim_id 'a'" in res.err
+
+
+@pytest.mark.parametrize(
+    ("content", "ids"),
+    [
+        ("run,x\nr1,1\nN/A,2\nr3,3\n", ["row00000", "row00001", "row00002"]),  # first column: not ids
+        ("x,run\n1,a\n2,b\n3,c\n", ["1", "2", "3"]),  # the first column when it is complete and unique
+    ],
+    ids=["first column with N/A", "first column"],
+)
+def test_csv_ids_never_missing_markers(cli: Cli, tmp_path: Path, content: str, ids: list[str]) -> None:
+    source = tmp_path / "runs.csv"
+    source.write_text(content)
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, source, db)
+    assert [r[0] for r in query(db, "SELECT sim_id FROM jdsi_simulation ORDER BY rowid")] == ids
+
+
+@pytest.mark.parametrize("marker", ["", "nan", "NaN", "N/A"])
+def test_missing_sim_id_tells_the_user_to_name_a_column(cli: Cli, tmp_path: Path, marker: str) -> None:
+    source = tmp_path / "runs.csv"
+    source.write_text(f"sim_id,x\na,1\n{marker},2\n")
+    res = cli("ingest", "-q", source, "--db", tmp_path / "db.sqlite")
+    assert res.code == 2 and len(res.err_lines) == 1, res.err
+    assert f"row 3: no sim_id ({marker or 'empty'})" in res.err and "--id-column" in res.err
+    assert not (tmp_path / "db.sqlite").exists()
+
+
+def test_cinema_id_with_missing_values_is_data(cli: Cli, tmp_path: Path) -> None:
+    cdb = tmp_path / "a.cdb"
+    cdb.mkdir()
+    (cdb / "data.csv").write_text("id,phi,FILE\n1,0,a.png\nNaN,10,b.png\n3,20,c.png\n")
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, cdb, db)
+    assert [r[0] for r in query(db, "SELECT sim_id FROM jdsi_simulation ORDER BY rowid")] == [
+        "row00000", "row00001", "row00002"]
+    assert query(db, "SELECT sim_id, value FROM jdsi_param_value WHERE name = 'id' ORDER BY sim_id") == [
+        ("row00000", 1), ("row00001", None), ("row00002", 3)]  # kept as data
+
+
+def test_cinema_file_columns_by_prefix(cli: Cli, tmp_path: Path) -> None:
+    """Every column whose name begins with FILE holds paths, never an axis, however it goes on."""
+    cdb = tmp_path / "b.cdb"
+    cdb.mkdir()
+    lines = ["phi,FILE,FILE plot,FILEimage,FILE_png"] + [f"{p},i{p}.png,p{p % 2}.csv,x{p % 2}.png,y{p % 2}.png"
+                                                         for p in range(8)]
+    (cdb / "data.csv").write_text("\n".join(lines) + "\n")
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, cdb, db)
+    assert set(parameters(db)) == {"phi"}
+    assert {n: k for n, (k, _, _) in metrics(db).items()} == {
+        "FILE": "file", "FILE plot": "file", "FILEimage": "file", "FILE_png": "file"}
+
+
+def test_text_that_differs_in_every_run_labels_it(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "runs.csv"
+    write_csv(source, [{"run": i, "commit": f"c{i}abc", "fuel": ["grass", "brush"][i % 2], "note": "x" if i else ""}
+                       for i in range(6)])
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, source, db)
+    assert parameters(db) == {"fuel": ("categorical", '["brush", "grass"]')}
+    assert metrics(db)["commit"] == ("text", 0, None) and metrics(db)["note"] == ("text", 0, None)
+
+
+def test_integer_ids_sort_as_numbers(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "runs.csv"
+    order = [100, 2, 10, 1, 11, 20, 3, 9]
+    write_csv(source, [{"sim_id": i, "x": i % 3} for i in order] + [{"sim_id": "b7", "x": 1}, {"sim_id": "a", "x": 2}])
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, source, db)
+    res = cli("select", "--db", db, "--format", "csv")
+    assert res.code == 0, res.err
+    assert [line.split(",")[0] for line in res.out_lines[1:]] == [
+        "1", "2", "3", "9", "10", "11", "20", "100", "a", "b7"]
+
+
+def test_counts_in_messages(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "one.csv"
+    source.write_text("name,x\nonly,1\n")
+    db = tmp_path / "db.sqlite"
+    res = ingest_ok(cli, source, db)
+    assert res.out.startswith(f"ingested 1 simulation into {db};")
+    saved = cli("select", "--db", db, "--save", "the one run")
+    assert saved.code == 0, saved.err
+    res = cli("verify", "--db", db)
+    assert res.code == 0 and ": 1 member, sha256:" in res.out, res.out
+
+
+def test_duckdb_file_is_named(cli: Cli, tmp_path: Path) -> None:
+    """A DuckDB file (DSI's DuckDB backend) is said to be one, not 'not UTF-8 text'."""
+    source = tmp_path / "runs.duckdb"
+    source.write_bytes(b"\x5f\x2f\xb0\x46\x74\x99\x1b\xb0DUCK\xe7\x03" + bytes(4096))
+    for options in ((), ("--format", "csv")):
+        res = cli("ingest", "-q", source, "--db", tmp_path / "db.sqlite", *options)
+        assert res.code == 2 and len(res.err_lines) == 1, res.err
+        assert "a DuckDB database (DSI's DuckDB backend)" in res.err and "UTF-8" not in res.err
+    other = tmp_path / "latin1.csv"
+    other.write_bytes("name,x\ncaf\xe9,1\n".encode("latin-1"))
+    res = cli("ingest", "-q", other, "--db", tmp_path / "db.sqlite")
+    assert res.code == 2 and "not UTF-8 text; save the CSV as UTF-8" in res.err
+
+
+def test_short_rows(cli: Cli, tmp_path: Path) -> None:
+    """Cinema pads a row shorter than the header with missing cells (as its readers do); a plain
+    CSV names the row, and a longer row is an error in both."""
+    cdb = tmp_path / "s.cdb"
+    cdb.mkdir()
+    (cdb / "data.csv").write_text("phi,theta,FILE\n0,1,a.png\n10,2\n20,1,c.png\n30,2,d.png\n")
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, cdb, db)
+    assert query(db, "SELECT sim_id FROM jdsi_metric_value WHERE name = 'FILE' ORDER BY sim_id") == [
+        ("row00000",), ("row00002",), ("row00003",)]
+    plain = tmp_path / "runs.csv"
+    plain.write_text("phi,theta\n0,1\n10\n")
+    res = cli("ingest", "-q", plain, "--db", tmp_path / "p.sqlite")
+    assert res.code == 2 and "row 3: 1 fields where the header has 2" in res.err
+    (cdb / "data.csv").write_text("phi,theta\n0,1,x\n")
+    res = cli("ingest", "-q", cdb, "--db", tmp_path / "l.sqlite")
+    assert res.code == 2 and "row 2: 3 fields where the header has 2" in res.err
+
+
+def test_a_header_of_40000_columns(cli: Cli, tmp_path: Path) -> None:
+    """The header checks are linear (they were quadratic: 42 s here): a repeated column among
+    40,000 is still named, in a table of runs and in an ensemble's simulations.csv."""
+    names = [f"c{i}" for i in range(40_000)]
+    names[31_000] = "c17"
+    for where, header in ((tmp_path / "wide.csv", names), (tmp_path / "ens" / "simulations.csv", ["sim_id", "path", *names])):
+        where.parent.mkdir(exist_ok=True)
+        where.write_text(",".join(header) + "\n" + ",".join("1" for _ in header) + "\n")
+        res = cli("ingest", "-q", where.parent if where.name == "simulations.csv" else where, "--db", tmp_path / "db.sqlite")
+        assert res.code == 2 and len(res.err_lines) == 1, res.err
+        assert "column(s) c17 appear more than once" in res.err
 
 
 # -- Cinema ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import cinema, csv_table, dsi_sqlite
-from .table import IngestError, Table, classify
+from .table import DUCKDB_MAGIC, IngestError, Table, classify, not_text
 
 FORMATS = ("auto", "ensemble", "cinema", "dsi-sqlite", "csv")
 
@@ -29,6 +29,9 @@ def detect(source: Path) -> str:
         )
     if dsi_sqlite.is_sqlite(source):
         return "dsi-sqlite"
+    with source.open("rb") as fh:
+        if fh.read(12)[8:] == DUCKDB_MAGIC:  # DSI's DuckDB backend: say so, not "not UTF-8"
+            raise not_text(source)
     if source.name == "simulations.csv":
         return "ensemble"
     if source.name == "data.csv" and source.parent.suffix == ".cdb":
@@ -44,9 +47,7 @@ def read(
         return cinema.read(source, id_column, metrics)
     if fmt == "csv":
         return csv_table.read(source, id_column, metrics)
-    if id_column is not None:
-        raise IngestError("--id-column applies to a CSV or a Cinema database; DSI names runs by sim_id")
-    return dsi_sqlite.read(source, metrics)
+    return dsi_sqlite.read(source, metrics, id_column)
 
 
 __all__ = ["FORMATS", "IngestError", "Table", "classify", "detect", "read"]

@@ -6,6 +6,10 @@ it may add ``dsi_units(table_name, column_name, unit)`` (older DSI: ``column`` f
 rows per run (CloverLeaf's ``output``) gives per-step columns. Tables without a ``sim_id``
 column (DSI's runTable, data cards) are not about runs and are left out.
 
+Older DSI wrote a database without a ``simulation`` table (lanl/dsi's GAN wildfire example: one
+``wfdata`` table): a database that holds a single table is read as a table of runs, one row each,
+the way a Cinema data.csv is.
+
 ``viz_files`` (CloverLeaf: one legacy VTK file per output step, relative to the database's
 folder) are kept as file metrics in step order; :func:`field_files` gives them back per run, so
 that post-processing can read a run's fields from them.
@@ -22,7 +26,8 @@ from typing import Any
 
 from ..store import APPLICATION_ID, SQLITE_MAGIC, inspect_file, quote_identifier
 from .table import (
-    IngestError, RunColumn, StepColumn, Table, check_names, finite_number, is_file_column,
+    IngestError, RunColumn, StepColumn, Table, check_names, finite_number, is_file_column, pick_ids,
+    text_table,
 )
 
 # Columns that order a run's rows into steps, best first. CloverLeaf's `timestep` is the step
@@ -67,9 +72,17 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
 
 
-def read(path: Path, metrics: list[str] | None = None) -> Table:
+def read(path: Path, metrics: list[str] | None = None, id_column: str | None = None) -> Table:
     conn = connect_readonly(path)
     try:
+        tables = _tables(conn)
+        if "simulation" not in tables and len(tables) == 1:
+            return _one_table(conn, path, tables[0], id_column, metrics or [])
+        if id_column is not None:
+            raise IngestError(
+                f"{path}: --id-column applies to a CSV, a Cinema database or a database of one "
+                "table; DSI names runs by sim_id"
+            )
         return _read(conn, path, set(metrics or []))
     except sqlite3.DatabaseError as exc:
         raise IngestError(f"{path}: cannot be read as SQLite ({exc})") from None
@@ -134,10 +147,36 @@ class _Rows:
     per_step: bool
 
 
-def _read(conn: sqlite3.Connection, path: Path, metrics: set[str]) -> Table:
-    tables = [r[0] for r in conn.execute(
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
     )]
+
+
+def _cell(path: Path, table: str, name: str, number: int, value: Any) -> str:
+    """A value as CSV text (repr keeps every float's digits), so that one typing rule serves
+    this table and a CSV; NULL is an empty (missing) cell."""
+    if isinstance(value, bytes):
+        raise IngestError(
+            f"{path}, table {table}, column {name}, row {number}: a binary value; "
+            "only numbers and text can be ingested (leave the column out in a copy)"
+        )
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
+def _one_table(conn: sqlite3.Connection, path: Path, table: str, id_column: str | None,
+               metrics: list[str]) -> Table:
+    header = [n for n, _ in _columns(conn, table)]
+    rows = [[_cell(path, table, n, i, v) for n, v in zip(header, row)]
+            for i, row in enumerate(_rows(conn, table, header), start=1)]
+    if not rows:
+        raise IngestError(f"{path}: table {table} has no rows")
+    id_index, ids = pick_ids(path, header, rows, id_column, strict=False)
+    return text_table("dsi-sqlite", path, header, rows, id_index, ids, metrics)
+
+
+def _read(conn: sqlite3.Connection, path: Path, metrics: set[str]) -> Table:
+    tables = _tables(conn)
     if "simulation" not in tables:
         raise IngestError(
             f"{path}: no 'simulation' table, so not a database written by DSI (tables: "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from ..errors import DsiError
 RESERVED = ("sim_id", "t", "d_shock", "d_edge", "d_density", "d_feature")
 MAX_NUMBER_LEVELS = 12  # a numeric column with at most this many values is categorical
 MAX_TEXT_LEVELS = 24  # a text column with more values is an id, a URL or a note: not an axis
-MISSING = frozenset({"", "nan"})  # Cinema and pandas write NaN for a missing value
+# Cinema and pandas write NaN for a missing value, cinema_explorer's files N/A (compared lowercase).
+MISSING = frozenset({"", "nan", "n/a"})
+DUCKDB_MAGIC = b"DUCK"  # at byte 8 of every DuckDB database file
 
 
 class IngestError(DsiError):
@@ -99,9 +102,18 @@ def as_number(value: float) -> int | float:
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
+def is_missing(cell: str) -> bool:
+    return cell.strip().lower() in MISSING
+
+
+def repeated(names: list[str]) -> list[str]:
+    """The names that occur more than once, sorted: one pass, so 40,000 columns take no time."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
+
+
 def typed_cells(cells: list[str]) -> tuple[bool, list[Any]]:
     """(numeric, values) of a text column: numeric when every present cell is a finite number."""
-    present = [None if c.strip().lower() in MISSING else c for c in cells]
+    present = [None if is_missing(c) else c for c in cells]
     numbers = [finite_number(c) if c is not None else None for c in present]
     numeric = any(c is not None for c in present) and all(
         n is not None for c, n in zip(present, numbers) if c is not None
@@ -112,8 +124,25 @@ def typed_cells(cells: list[str]) -> tuple[bool, list[Any]]:
 
 
 def is_file_column(name: str) -> bool:
-    """Cinema Spec D's convention (FILE, FILE_*), which DSI's wildfire example follows too."""
-    return name == "FILE" or name.startswith("FILE_")
+    """Cinema Spec D: every column whose name begins with FILE (FILE, FILE_png, `FILE plot`), as
+    the spec and every Cinema reader test the prefix; DSI's wildfire example follows it too."""
+    return name.startswith("FILE")
+
+
+def not_text(path: Path) -> IngestError:
+    """What a file that is not UTF-8 text is, when its bytes say so, and what to do instead."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        return IngestError(f"{path}: cannot be read ({exc.strerror})")
+    if head[8:12] == DUCKDB_MAGIC:
+        return IngestError(
+            f"{path}: a DuckDB database (DSI's DuckDB backend), which jupyterlab-dsi does not read "
+            "(it reads SQLite, Cinema and CSV); write it with DSI's Sqlite backend, or export each "
+            "table as CSV (duckdb FILE -c \"COPY simulation TO 'simulation.csv' (HEADER)\"), and ingest that"
+        )
+    return IngestError(f"{path}: not UTF-8 text; save the CSV as UTF-8")
 
 
 def file_in(source: Path, name: str, why: str) -> Path:
@@ -124,13 +153,17 @@ def file_in(source: Path, name: str, why: str) -> Path:
     return path
 
 
-def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a CSV, with one-line errors for what makes it unreadable."""
+def read_csv(path: Path, *, pad: bool = False) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a CSV, with one-line errors for what makes it unreadable.
+
+    ``pad`` fills a row shorter than the header with missing cells, as Cinema readers (pandas)
+    do: ParaView writes CIS rows without their trailing empty fields. A longer row is an error.
+    """
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
     except UnicodeDecodeError:
-        raise IngestError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
+        raise not_text(path) from None
     except csv.Error as exc:
         raise IngestError(f"{path}: not a readable CSV ({exc})") from None
     except OSError as exc:
@@ -139,12 +172,14 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     if not rows:
         raise IngestError(f"{path}: empty file; a CSV needs a header line and one row per run")
     header = [h.strip() for h in rows[0]]
-    duplicates = sorted({h for h in header if header.count(h) > 1})
+    duplicates = repeated(header)
     if duplicates:
         raise IngestError(f"{path}: column(s) {', '.join(duplicates)} appear more than once")
     if any(not h for h in header):
         raise IngestError(f"{path}: column {header.index('') + 1} has no name in the header")
     for number, row in enumerate(rows[1:], start=2):
+        if pad and len(row) < len(header):
+            row.extend([""] * (len(header) - len(row)))
         if len(row) != len(header):
             raise IngestError(
                 f"{path}, row {number}: {len(row)} fields where the header has {len(header)}"
@@ -159,8 +194,11 @@ def unique_ids(path: Path, column: str, cells: list[str]) -> list[str]:
     seen: dict[str, int] = {}
     for number, cell in enumerate(cells, start=2):  # row 1 is the header
         sim_id = cell.strip()
-        if not sim_id:
-            raise IngestError(f"{path}, row {number}: no {column} (every run needs an id)")
+        if is_missing(sim_id):
+            raise IngestError(
+                f"{path}, row {number}: no {column} ({sim_id or 'empty'}); every run needs an id: "
+                "name a column without missing values with --id-column"
+            )
         if sim_id in seen:
             raise IngestError(
                 f"{path}, row {number}: duplicate {column} {sim_id!r} (first at row {seen[sim_id]}); "
@@ -178,7 +216,7 @@ def check_names(where: str, names: list[str]) -> None:
                 f"{where}: column {name!r} has a name the filter language reserves "
                 f"({', '.join(RESERVED)}); rename it in a copy of the source"
             )
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = repeated(names)
     if duplicates:
         raise IngestError(f"{where}: column(s) {', '.join(duplicates)} appear more than once")
 
@@ -192,9 +230,12 @@ def classify(table: Table) -> Classified:
         distinct = {v for v in column.values if v is not None}
         kind = None
         metric = column.file or column.metric or column.name.startswith("d_")
-        if not metric and len(distinct) > 1:  # a column that never varies is no axis
+        present = sum(v is not None for v in column.values)
+        # Text that differs in every run (a git hash, a date, a name) labels runs: an axis of
+        # it would have one level per run and group nothing.
+        label = not column.numeric and len(distinct) == present
+        if not metric and not label and len(distinct) > 1:  # a column that never varies is no axis
             limit = MAX_NUMBER_LEVELS if column.numeric else MAX_TEXT_LEVELS
-            present = sum(v is not None for v in column.values)
             # Numbers are levels only when they repeat (as the ensemble ingest decides): eight
             # runs at eight state-2 densities are a numeric axis, not eight categories.
             repeats = not column.numeric or present >= 2 * len(distinct)
@@ -224,36 +265,45 @@ def _metric_kind(column: RunColumn | StepColumn) -> str:
     return "file" if column.file else "number" if column.numeric else "text"
 
 
-def pick_ids(
+def id_column(
     path: Path, header: list[str], rows: list[list[str]], requested: str | None, *, strict: bool
-) -> tuple[int | None, list[str]]:
-    """(index of the id column or None, one id per row).
+) -> int | None:
+    """The index of the column that names runs, or None when runs are named by row index.
 
-    ``requested`` (--id-column) must exist and be unique. Otherwise a ``sim_id`` or ``id``
-    column is used: when ``strict`` (a plain CSV, where such a column is the user's statement
-    that it names runs) a duplicate is an error; for Cinema, where ``id`` may be any measure, a
-    column that is not unique is kept as data. Then a plain CSV's first column, when its values
-    are unique; failing all, runs are named by row index (row00000, ...).
+    ``requested`` (--id-column) must exist. Otherwise a ``sim_id`` or ``id`` column is used: when
+    ``strict`` (a plain CSV, where such a column is the user's statement that it names runs) it
+    is checked later and a missing or repeated id is an error; for Cinema, where ``id`` may be
+    any measure, only a complete and unique one names runs. Then a plain CSV's first column,
+    when it is complete and unique. A missing marker (empty, NaN, N/A) never becomes an id.
     """
     if requested is not None:
         if requested not in header:
             raise IngestError(
                 f"{path}: --id-column {requested!r} is not a column; the header has {', '.join(header)}"
             )
-        index = header.index(requested)
-        return index, unique_ids(path, requested, [r[index] for r in rows])
-    for name in ("sim_id", "id"):
-        if name not in header:
-            continue
-        index = header.index(name)
+        return header.index(requested)
+
+    def names_runs(index: int) -> bool:
         cells = [r[index].strip() for r in rows]
-        if strict or (all(cells) and len(set(cells)) == len(cells)):
-            return index, unique_ids(path, name, cells)
-    if strict:  # a plain CSV's first column, when it can name runs
-        cells = [r[0].strip() for r in rows]
-        if all(cells) and len(set(cells)) == len(cells):
-            return 0, cells
-    return None, [f"row{i:05d}" for i in range(len(rows))]
+        return not any(is_missing(c) for c in cells) and len(set(cells)) == len(cells)
+
+    for name in ("sim_id", "id"):
+        if name in header and (strict or names_runs(header.index(name))):
+            return header.index(name)
+    if strict and names_runs(0):
+        return 0
+    return None
+
+
+def pick_ids(
+    path: Path, header: list[str], rows: list[list[str]], requested: str | None, *, strict: bool
+) -> tuple[int | None, list[str]]:
+    """(index of the id column or None, one id per row): see :func:`id_column`; failing a
+    column, runs are named by row index (row00000, ...)."""
+    index = id_column(path, header, rows, requested, strict=strict)
+    if index is None:
+        return None, [f"row{i:05d}" for i in range(len(rows))]
+    return index, unique_ids(path, header[index], [r[index] for r in rows])
 
 
 def text_table(
@@ -261,7 +311,8 @@ def text_table(
     ids: list[str], metrics: list[str],
 ) -> Table:
     """A Table from CSV text (Cinema's data.csv or a plain CSV): every column but the id one."""
-    unknown = [m for m in metrics if m not in header]
+    known, chosen = set(header), set(metrics)
+    unknown = [m for m in metrics if m not in known]
     if unknown:
         raise IngestError(
             f"{path}: --metrics names {', '.join(unknown)}, not a column; the header has {', '.join(header)}"
@@ -273,5 +324,5 @@ def text_table(
         if i == id_index:
             continue
         numeric, values = typed_cells([r[i] for r in rows])
-        columns.append(RunColumn(name, values, numeric, file=is_file_column(name), metric=name in metrics))
+        columns.append(RunColumn(name, values, numeric, file=is_file_column(name), metric=name in chosen))
     return Table(kind=kind, path=path, sim_ids=ids, columns=columns)
