@@ -28,7 +28,7 @@ from jupyterlab_dsi.vtk import read_series
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-CANDIDATES = [os.environ.get("DSI_REALDATA"), REPO.parent / "shared" / "realdata", "/work/shared/realdata"]
+CANDIDATES = [os.environ.get("DSI_REALDATA"), REPO.parent / "shared" / "realdata"]  # as tests/conftest.py
 REPEATS = 3
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,6 +75,20 @@ def ingest(cli: Cli, source: Path, db: Path, *options: object) -> Result:
     res = cli("ingest", source, "--db", db, *options)
     assert res.code == 0, res.err
     return res
+
+
+def test_realdata_is_found_without_machine_paths() -> None:
+    """Tests, benchmarks and specs find shared/realdata through $DSI_REALDATA or beside the clone;
+    no file of the repository names this workplace's own folder."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    machine = "/work/" + "shared"  # split, so that this file does not name it
+    named = [name for name in listed.decode().split("\0") if name and (repo / name).is_file()
+             and machine.encode() in (repo / name).read_bytes()]
+    assert named == []
 
 
 def test_every_input_is_listed() -> None:

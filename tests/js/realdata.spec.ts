@@ -24,7 +24,7 @@ const PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
 const JUPYTER = path.join(ROOT, '.venv', 'bin', 'jupyter');
 
 /** The shared real inputs, found as the Python tests find them (tests/conftest.py). */
-const REALDATA = [process.env.DSI_REALDATA ?? '', path.resolve(ROOT, '..', 'shared', 'realdata'), '/work/shared/realdata'].find(
+const REALDATA = [process.env.DSI_REALDATA ?? '', path.resolve(ROOT, '..', 'shared', 'realdata')].find(
   p => p && fs.existsSync(path.join(p, 'dsi-clover3d', 'dsi_clover3d.db'))
 );
 const CLOVER = REALDATA ? path.join(REALDATA, 'dsi-clover3d', 'dsi_clover3d.db') : '';

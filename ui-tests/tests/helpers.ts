@@ -12,7 +12,7 @@ export const SAMPLE_DB = path.join(REPO, 'examples', 'data', 'sample.sqlite');
 export const JUPYTER = path.join(REPO, '.venv', 'bin', 'jupyter');
 
 /** shared/realdata (files other projects wrote), found as tests/conftest.py finds it. */
-export const REALDATA = [process.env.DSI_REALDATA, path.join(REPO, '..', 'shared', 'realdata'), '/work/shared/realdata']
+export const REALDATA = [process.env.DSI_REALDATA, path.join(REPO, '..', 'shared', 'realdata')]
   .filter((p): p is string => !!p)
   .find(p => fs.existsSync(p));
 
