@@ -9,7 +9,9 @@ the user's namespace. The ``%dsi`` magic sends its own messages back through :fu
 
 from __future__ import annotations
 
+import builtins
 import keyword
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,25 @@ class Link:
     refused: str | None = None
 
 
+# Names the bridge never assigns: Python's builtins (assigning `print` hides it in every later
+# cell), and the names IPython keeps in the namespace for itself (In, Out, _, _i1, _oh, ...).
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "_ih", "_oh", "_dh"})
+_IPYTHON_PATTERN = re.compile(r"_+|_i+|_i?\d+")
+
+
+def reserved_name(name: str) -> str | None:
+    """What assigning ``name`` in the user's namespace would hide, or None when it is free."""
+    if keyword.iskeyword(name):
+        return "a Python keyword"
+    if re.fullmatch(r"__\w+__", name):  # __builtins__, __name__, ...: the module's own machinery
+        return "one of Python's special __names__"
+    if hasattr(builtins, name):
+        return f"Python's builtin {name}"
+    if name in _IPYTHON_NAMES or _IPYTHON_PATTERN.fullmatch(name):
+        return "a name IPython keeps for itself"
+    return None
+
+
 def check_names(names: Any) -> dict[str, str]:
     if not isinstance(names, dict):
         raise BridgeError(f"the kernel variable names must be an object {{{', '.join(ROLES)}}} ({SETTINGS})")
@@ -60,6 +81,11 @@ def check_names(names: Any) -> dict[str, str]:
         name = names.get(role)
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             raise BridgeError(f"the {role} variable name {name!r} is not a Python identifier; change it in {SETTINGS}")
+        hidden = reserved_name(name)
+        if hidden is not None:
+            raise BridgeError(
+                f"the {role} variable name {name!r} would replace {hidden}; choose another in {SETTINGS}"
+            )
         out[role] = name
     if len(set(out.values())) != len(ROLES):
         raise BridgeError(

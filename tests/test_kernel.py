@@ -230,6 +230,8 @@ def test_bad_state_is_an_error_and_changes_nothing(kernel: Kernel, method_id: st
     ({**NAMES, "selection": "1x"}, "selection"),
     ({**NAMES, "method": "class"}, "method"),
     ({**NAMES, "datasets": "dsi_method"}, "three different names"),
+    ({**NAMES, "selection": "print"}, "would replace Python's builtin print"),
+    ({**NAMES, "method": "__builtins__"}, "would replace one of Python's special"),
 ])
 def test_bad_variable_names_are_refused(kernel: Kernel, names: dict[str, str], setting: str) -> None:
     comm_id, answer = kernel.link(names=names)
