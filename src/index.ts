@@ -11,18 +11,21 @@ import { ICommandPalette, MainAreaWidget, Notification, WidgetTracker } from '@j
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { Contents, IDefaultDrive } from '@jupyterlab/services';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Signal } from '@lumino/signaling';
 
 import { explorerIcon } from './icons';
 import {
+  CONTENT_PROVIDER,
   DatabaseModelFactory,
   ExplorerDocument,
   ExplorerDocumentFactory,
   FACTORY_NAME,
   FILE_TYPE,
-  MODEL_NAME
+  MODEL_NAME,
+  StoreOwnedFiles
 } from './panel/document';
 import type { IVariableNames } from './bridge/kernelLink';
 import { NotebookBridge } from './bridge/notebookBridge';
@@ -44,7 +47,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The DSI Explorer: choose, record and reproduce training datasets.',
   autoStart: true,
   requires: [ISettingRegistry],
-  optional: [ICommandPalette, ILayoutRestorer, IDefaultFileBrowser, INotebookTracker, IStatusBar],
+  optional: [ICommandPalette, ILayoutRestorer, IDefaultFileBrowser, INotebookTracker, IStatusBar, IDefaultDrive],
   activate: async (
     app: JupyterFrontEnd,
     settingRegistry: ISettingRegistry,
@@ -52,7 +55,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     fileBrowser: IDefaultFileBrowser | null,
     notebooks: INotebookTracker | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    defaultDrive: Contents.IDrive | null
   ) => {
     let defaultDatabase = '';
 
@@ -127,6 +131,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       fileFormat: null,
       icon: explorerIcon
     });
+    // JupyterLab reads explorer documents through a provider that says "not writable": no
+    // checkpoint copies, no save over the Store's file (src/panel/document.ts).
+    const providers = defaultDrive?.contentProviderRegistry;
+    providers?.register(CONTENT_PROVIDER, new StoreOwnedFiles(defaultDrive!));
     const factory = new ExplorerDocumentFactory(
       {
         name: FACTORY_NAME,
@@ -134,7 +142,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         modelName: MODEL_NAME,
         fileTypes: [FILE_TYPE],
         defaultFor: [FILE_TYPE],
-        readOnly: true
+        readOnly: true,
+        contentProviderId: providers ? CONTENT_PROVIDER : undefined
       },
       // Documents already live in the main area: no "open in main area" button there.
       () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge, onJob })

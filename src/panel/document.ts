@@ -2,6 +2,12 @@
  * "Open With → DSI Explorer" for .sqlite/.db files: a main-area document whose content is an
  * ExplorerPanel. The model never downloads the file (fileFormat null): the panel asks the
  * server extension for a consistent snapshot instead, so a large file is read once, not twice.
+ *
+ * JupyterLab never writes the file: the Store is its only writer (DESIGN.md, rule 1). The
+ * document reads the file through a content provider that reports it read-only, so the context
+ * makes no checkpoint (a whole copy in .ipynb_checkpoints/), Save is disabled, autosave skips it
+ * and "Save As" is refused; the model is read-only, so "Revert to Checkpoint" with a checkpoint
+ * left by an older version only reloads and never copies a stale file back.
  */
 import {
   ABCWidgetFactory,
@@ -9,7 +15,7 @@ import {
   DocumentRegistry,
   DocumentWidget
 } from '@jupyterlab/docregistry';
-import type { Contents } from '@jupyterlab/services';
+import type { Contents, IContentProvider } from '@jupyterlab/services';
 
 import { ExplorerPanel, IExplorerOptions } from './explorer';
 
@@ -25,6 +31,26 @@ export class DatabaseModelFactory extends Base64ModelFactory {
 
   get fileFormat(): Contents.FileFormat {
     return null;
+  }
+}
+
+/** The content provider through which explorer documents read their file (never write it). */
+export const CONTENT_PROVIDER = 'jupyterlab-dsi-store';
+
+/** The file as JupyterLab's document context sees it: its metadata, never writable. */
+export class StoreOwnedFiles implements IContentProvider {
+  constructor(private readonly _drive: Contents.IDrive) {}
+
+  async get(localPath: string, options?: Contents.IFetchOptions): Promise<Contents.IModel> {
+    // The drive's own provider (REST) reads it; no id, so this provider is not asked again.
+    const model = await this._drive.get(localPath, { ...options, contentProviderId: undefined });
+    return { ...model, writable: false };
+  }
+
+  async save(localPath: string): Promise<Contents.IModel> {
+    throw new Error(
+      `${localPath} is written only by jupyterlab-dsi's Store: save datasets from the explorer, or copy the file in the file browser to keep a version`
+    );
   }
 }
 
@@ -44,6 +70,8 @@ export class ExplorerDocumentFactory extends ABCWidgetFactory<
   protected createNewWidget(
     context: DocumentRegistry.IContext<DocumentRegistry.IModel>
   ): ExplorerDocument {
+    // Read-only: "Revert to Checkpoint" then reloads instead of restoring a stale copy.
+    context.model.readOnly = true;
     const content = new ExplorerPanel(this._panelOptions());
     const widget = new ExplorerDocument({ content, context });
     widget.title.caption = `DSI Explorer: ${context.path}`;
