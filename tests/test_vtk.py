@@ -1,9 +1,13 @@
-"""Legacy VTK rectilinear grids: the real CloverLeaf files, and BINARY files written here."""
+"""Legacy VTK rectilinear grids: the real CloverLeaf files, BINARY files written here, and the
+post-processing options (--match-time, --field, --geometry) on tiny series written here."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +17,7 @@ from jupyterlab_dsi.fields import FieldError
 from jupyterlab_dsi.norms import cell_weights, density_distance
 from jupyterlab_dsi.vtk import parse, read_series, read_vtk
 
-from conftest import REALDATA  # noqa: E402
+from conftest import REALDATA, query  # noqa: E402
 
 CLOVER = REALDATA / "dsi-clover3d"
 needs_clover = pytest.mark.skipif(not CLOVER.is_dir(), reason="shared/realdata/dsi-clover3d is absent")
@@ -188,3 +192,100 @@ def test_ascii_values_of_any_length_and_arrays_read_past(tmp_path: Path, scalars
     path.write_bytes(short)
     with pytest.raises(FieldError, match="6 values announced, 5 found"):
         read_vtk(path, "pressure")
+
+
+# -- post-processing options on a DSI database of tiny VTK series, written here ----------------
+
+
+def dsi_series(root: Path, runs: dict[int, list[tuple[float, Arrays]]], x: np.ndarray | None = None) -> Path:
+    """A DSI database whose viz_files list one VTK file per step of each run (as DSI's CloverLeaf
+    reader writes them, relative to the database's folder); cell arrays on an x by 1 grid, an
+    x_vel point array beside them, and each file's TIME."""
+    x = np.array([0.0, 1.0, 2.0]) if x is None else x
+    coords = (x, np.array([0.0, 1.0]), np.zeros(1))
+    rows = []
+    for sim, steps in runs.items():
+        (root / f"run_{sim}").mkdir(parents=True)
+        for step, (time, cell) in enumerate(steps):
+            rel = f"run_{sim}/f.{step:05d}.vtk"
+            write_vtk(root / rel, coords, cell, {"x_vel": np.zeros(2 * x.size)}, time=time)
+            rows.append((sim, rel))
+    db = root / "dsi.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE simulation (sim_id INTEGER PRIMARY KEY)")
+        conn.executemany("INSERT INTO simulation VALUES (?)", [(s,) for s in runs])
+        conn.execute("CREATE TABLE viz_files (sim_id INTEGER, image_filepath VARCHAR)")
+        conn.executemany("INSERT INTO viz_files VALUES (?,?)", rows)
+    conn.close()
+    return db
+
+
+def distances_of(cli: Any, db: Path, *options: str, norm: str = "L1") -> dict[str, list[float]]:
+    res = cli("postprocess", "-q", "--db", db, "--ground-truth", "1", "--norm", norm, *options)
+    assert res.code == 0, res.err
+    method = res.out.strip().splitlines()[-1]
+    out: dict[str, list[float]] = {}
+    for sim, d in query(db, "SELECT sim_id, d_density FROM jdsi_distance WHERE method_id = ? ORDER BY sim_id, t", [method]):
+        out.setdefault(sim, []).append(d)
+    return out
+
+
+def constant(value: float, cells: int = 2, **more: float) -> Arrays:
+    return {"density": np.full(cells, value), **{k: np.full(cells, v) for k, v in more.items()}}
+
+
+def ingested_series(cli: Any, tmp_path: Path, runs: dict[int, list[tuple[float, Arrays]]], **kw: Any) -> Path:
+    source = dsi_series(tmp_path / "dsi", runs, **kw)
+    db = tmp_path / "db.sqlite"
+    res = cli("ingest", "-q", source, "--db", db)
+    assert res.code == 0, res.err
+    return db
+
+
+def test_match_time_nearest(cli: Any, tmp_path: Path) -> None:
+    """Run 2 wrote its files at other times than the ground truth (0, 1, 2): by index its step 1
+    (t = 0.4) meets the ground truth's step 1; nearest in time, its step 0, whose density it has."""
+    gt = [(0.0, constant(1.0)), (1.0, constant(2.0)), (2.0, constant(3.0))]
+    db = ingested_series(cli, tmp_path, {1: gt, 2: [(0.0, constant(1.0)), (0.4, constant(1.0)), (2.1, constant(3.0))]})
+    assert distances_of(cli, db)["2"] == [0.0, 1.0, 0.0]
+    nearest = distances_of(cli, db, "--match-time", "nearest")
+    assert nearest == {"1": [0.0, 0.0, 0.0], "2": [0.0, 0.0, 0.0]}
+
+
+def test_match_time_nearest_takes_runs_of_other_lengths(cli: Any, tmp_path: Path) -> None:
+    gt = [(0.0, constant(1.0)), (1.0, constant(2.0)), (2.0, constant(3.0))]
+    db = ingested_series(cli, tmp_path, {1: gt, 2: [(0.9, constant(2.5)), (1.9, constant(3.0))]})
+    res = cli("postprocess", "-q", "--db", db, "--ground-truth", "1", "--norm", "L1")
+    assert res.code == 2 and "2 time steps against the" in res.err, res.err
+    assert distances_of(cli, db, "--match-time", "nearest")["2"] == [0.5, 0.0]
+
+
+def test_field_compares_another_cell_array(cli: Any, tmp_path: Path) -> None:
+    """Same density, energies 5 and 7: the default compares density (0), --field energy (2)."""
+    db = ingested_series(cli, tmp_path, {
+        1: [(0.0, constant(1.0, energy=5.0)), (1.0, constant(1.0, energy=5.0))],
+        2: [(0.0, constant(1.0, energy=7.0)), (1.0, constant(1.0, energy=7.5))],
+    })
+    assert distances_of(cli, db)["2"] == [0.0, 0.0]
+    assert distances_of(cli, db, "--field", "energy", norm="Linf")["2"] == [2.0, 2.5]
+    fields = {m["field"] for m in json.loads(cli("methods", "--db", db, "--format", "json").out)}
+    assert fields == {"density", "energy"}
+    res = cli("postprocess", "-q", "--db", db, "--ground-truth", "1", "--norm", "L2", "--field", "x_vel")
+    assert res.code == 2 and "x_vel is point data" in res.err, res.err
+    res = cli("postprocess", "-q", "--db", db, "--ground-truth", "1", "--norm", "L2", "--field", "mass")
+    assert res.code == 2 and "no field 'mass'" in res.err and "energy" in res.err, res.err
+
+
+def test_geometry_weighs_cells(cli: Any, tmp_path: Path) -> None:
+    """Two cells, x in [0, 1] and [1, 2]; run 2 differs by 1 in the first. Cartesian (VTK's own)
+    weighs them by area: L1 = 1/2. Cylindrical weighs them by radius 0.5 and 1.5: L1 = 1/4."""
+    first = {"density": np.array([2.0, 1.0])}
+    db = ingested_series(cli, tmp_path, {1: [(0.0, constant(1.0)), (1.0, constant(1.0))],
+                                         2: [(0.0, first), (1.0, first)]})
+    assert distances_of(cli, db)["2"] == [0.5, 0.5]
+    assert distances_of(cli, db, "--geometry", "cartesian")["2"] == [0.5, 0.5]
+    assert distances_of(cli, db, "--geometry", "cylindrical")["2"] == pytest.approx([0.25, 0.25])
+    stored = [(m["geometry"], m["match_time"], m["field"]) for m in json.loads(
+        cli("methods", "--db", db, "--format", "json").out)]
+    assert sorted(stored, key=str) == sorted([(None, "index", "density"), ("cartesian", "index", "density"),
+                                              ("cylindrical", "index", "density")], key=str)
