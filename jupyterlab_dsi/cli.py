@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import re
 import sqlite3
 import sys
 import warnings
@@ -50,8 +51,12 @@ def write_rows(
         return
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(["" if v is None else (repr(v) if isinstance(v, float) else v) for v in row] for row in rows)
+        # The csv module quotes only what holds the line terminator ("\n"): a bare CR would split
+        # the row for every reader, so a row with one is written fully quoted.
+        quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        for cells in [columns, *rows]:
+            line = [_csv_cell(v) for v in cells]
+            (quoted if any(isinstance(v, str) and "\r" in v for v in line) else writer).writerow(line)
         return
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
@@ -59,6 +64,24 @@ def write_rows(
     for r in cells:
         out.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
     out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...,
+# @SUM(...)); tab and CR start one too in some. Text cells that do get a leading ' (OWASP's
+# advice), which spreadsheets show as plain text. A text cell that is a plain number ("-5") is
+# read as a number, never run, so it stays as it is, as do numbers themselves.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _cell(value: Any) -> str:

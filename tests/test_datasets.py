@@ -492,3 +492,44 @@ def test_dataset_without_a_method_checks_its_digest_only(mdb: tuple[Path, str], 
         conn.execute("DELETE FROM jdsi_dataset_member WHERE sim_id = 's03'")
     conn.close()
     assert cli("verify", "--db", db).code == 1
+
+
+# -- CSV output a spreadsheet opens safely -----------------------------------------------------
+
+FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
+            "\tstarts with a tab", "\rstarts with CR"]
+
+
+def test_csv_text_cells_never_start_a_formula() -> None:
+    import csv
+    import io
+
+    from jupyterlab_dsi.cli import write_rows
+
+    out = io.StringIO()
+    rows = [[f, -1.5, -3, "-5", "+1e3", "plain", None] for f in FORMULAS]
+    write_rows(["=name", "x", "n", "level", "level2", "text", "none"], rows, "csv", out)
+    got = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    assert got[0] == ["'=name", "x", "n", "level", "level2", "text", "none"]
+    for formula, row in zip(FORMULAS, got[1:]):
+        # text that would run is prefixed; numbers, and text that is a plain number, are as they were
+        assert row == ["'" + formula, "-1.5", "-3", "-5", "+1e3", "plain", ""]
+
+
+def test_select_and_datasets_csv_escape_formulas(cli: Cli, tmp_path: Path) -> None:
+    runs = tmp_path / "runs.csv"
+    levels = ["=1+1", "@A1", "flat", "-x"]
+    lines = ["run,shape,energy"] + [f"r{i},{levels[i % 4]},{-(i + 0.5)}" for i in range(12)]
+    runs.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "runs.sqlite"
+    assert cli("ingest", "-q", runs, "--db", db, "--id-column", "run").code == 0
+    res = cli("select", "--db", db, "--format", "csv", "--where", "sim_id == 'r0' or sim_id == 'r1'")
+    assert res.code == 0, res.err
+    text = res.out
+    assert "'=1+1" in text and "'@A1" in text
+    assert "\n=" not in text and ",=" not in text and ",@" not in text
+    assert ",-0.5" in text or ",-0.5\n" in text  # a negative number stays a number
+    saved = cli("select", "--db", db, "--where", "shape == 'flat'", "--save", "=WEBSERVICE(\"http://x\")")
+    assert saved.code == 0, saved.err
+    listing = cli("datasets", "--db", db, "--format", "csv")
+    assert "'=WEBSERVICE" in listing.out and ",=WEBSERVICE" not in listing.out
