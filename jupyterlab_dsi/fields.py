@@ -4,13 +4,21 @@ A file holds ``r`` [NR] and ``z`` [NZ] (uniform cell centres), ``time`` [T], ``d
 [T, NR, NZ], ``shock`` [T, K] and ``edge`` [T, K] (Fourier coefficients). :func:`read_header`
 checks names and shapes without reading the density (ingest stays fast on large ensembles);
 :func:`read_fields` loads everything and checks the values.
+
+A process may cap what one array may take (:func:`set_array_limit`; the Jupyter server does):
+the shapes a file declares are checked before anything is allocated, since a few KB of
+compressed zeros can declare gigabytes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,19 +58,76 @@ class Fields:
     edges: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
+@dataclass(frozen=True)
+class ArrayLimit:
+    """The most bytes one array may take once read (as float64), and the setting that raises it."""
+
+    max_bytes: int
+    setting: str
+
+
+# Process-wide, not per thread: post-processing reads files on threads of its own.
+_limit: ArrayLimit | None = None
+
+
+def set_array_limit(limit: ArrayLimit | None) -> ArrayLimit | None:
+    """Cap every array read from now on in this process (None: no cap); returns the previous cap."""
+    global _limit
+    previous, _limit = _limit, limit
+    return previous
+
+
+@contextlib.contextmanager
+def array_limit(max_bytes: int, setting: str) -> Iterator[None]:
+    previous = set_array_limit(ArrayLimit(max_bytes, setting))
+    try:
+        yield
+    finally:
+        set_array_limit(previous)
+
+
+def check_sizes(path: Path, layout: dict[str, tuple[tuple[int, ...], np.dtype]]) -> None:
+    """Refuse an array whose declared shape is above the cap, before it is allocated."""
+    limit = _limit
+    if limit is None:
+        return
+    for name, (shape, dtype) in layout.items():
+        # Numbers are computed on as float64: that is what the array will take.
+        nbytes = math.prod(shape) * max(int(dtype.itemsize), 8)
+        if nbytes > limit.max_bytes:
+            raise FieldError(
+                f"{path}: {name} has shape {shape}, {nbytes / 2**20:,.0f} MB once read, above the limit of "
+                f"{limit.max_bytes / 2**20:,.0f} MB per array ({limit.setting}); raise that setting, or "
+                "post-process from a shell with `jupyter dsi postprocess`"
+            )
+
+
+def _npz_layout(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Each member's declared shape and dtype, from its .npy header: nothing is inflated."""
+    layout: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             name = info.filename.removesuffix(".npy")
             with zf.open(info) as fh:
                 version = np.lib.format.read_magic(fh)
                 if version == (1, 0):
-                    shape, _, _ = np.lib.format.read_array_header_1_0(fh)
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
                 else:
-                    shape, _, _ = np.lib.format.read_array_header_2_0(fh)
-            shapes[name] = tuple(int(n) for n in shape)
-    return shapes
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            layout[name] = (tuple(int(n) for n in shape), np.dtype(dtype))
+    return layout
+
+
+def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    return {name: shape for name, (shape, _) in _npz_layout(path).items()}
+
+
+def _h5_layout(f: Any) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Each dataset's declared shape and dtype (an open h5py.File): nothing is read."""
+    import h5py
+
+    return {k: (tuple(int(n) for n in f[k].shape), np.dtype(f[k].dtype)) for k in ARRAYS
+            if k in f and isinstance(f[k], h5py.Dataset)}
 
 
 def _open_error(path: Path, exc: Exception) -> FieldError:
@@ -99,7 +164,9 @@ def read_header(path: Path) -> Header:
     _check_suffix(path)
     try:
         if path.suffix.lower() == ".npz":
-            shapes = _npz_shapes(path)
+            layout = _npz_layout(path)
+            shapes = {k: shape for k, (shape, _) in layout.items()}
+            check_sizes(path, {k: v for k, v in layout.items() if k == "time"})
             with np.load(path) as data:
                 time = np.asarray(data["time"], dtype=np.float64) if "time" in shapes else None
         else:
@@ -107,6 +174,7 @@ def read_header(path: Path) -> Header:
 
             with h5py.File(path, "r") as f:
                 shapes = {k: tuple(f[k].shape) for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+                check_sizes(path, {k: v for k, v in _h5_layout(f).items() if k == "time"})
                 time = np.asarray(f["time"][()], dtype=np.float64) if "time" in shapes else None
     except FieldError:
         raise
@@ -122,6 +190,8 @@ def read_fields(path: Path) -> Fields:
     _check_suffix(path)
     try:
         if path.suffix.lower() == ".npz":
+            layout = _npz_layout(path)
+            check_sizes(path, {k: v for k, v in layout.items() if k in ARRAYS})
             with np.load(path) as data:
                 # Each data[k] decompresses the member again: read every array once.
                 arrays = {k: data[k] for k in ARRAYS if k in data.files}
@@ -130,8 +200,11 @@ def read_fields(path: Path) -> Fields:
             import h5py
 
             with h5py.File(path, "r") as f:
+                check_sizes(path, _h5_layout(f))
                 arrays = {k: f[k][()] for k in ARRAYS if k in f}
             shapes = {k: tuple(np.shape(v)) for k, v in arrays.items()}
+    except FieldError:
+        raise
     except Exception as exc:
         raise _open_error(path, exc) from None
     check_shapes(path, shapes)

@@ -3,24 +3,34 @@
 ``GET /jupyterlab-dsi/db?path=P`` answers a consistent snapshot of the database at ``P`` (relative
 to the server's root) as bytes for the browser's sql.js replica; ``GET /jupyterlab-dsi/config``
 answers the extension's server-side settings. Every endpoint needs the user's authentication and
-every path is confined to the server's root directory.
+every path is confined to the server's root directory (hidden folders excluded).
+
+Store calls run on a small thread pool, never on the server's event loop: a database whose lock
+another process holds (a kernel's save, `jupyter dsi`, a sync tool) makes its own request answer
+503 "busy" after ``DSIConfig.store_timeout`` seconds, with ``Retry-After``, while the rest of
+Jupyter (the file browser, kernels, ``/api/status``) keeps answering.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
+import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 import tornado
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
-from traitlets import Unicode
+from traitlets import Float, Int, Unicode
 from traitlets.config import Configurable
 
 from .errors import DsiError
-from .jobs import Job, Jobs
+from .fields import ArrayLimit, set_array_limit
+from .jobs import Job, Jobs, JobsFull, one_line
 from .paths import PathError, confine
 from .store import Store, current_user, damaged
 
@@ -33,6 +43,69 @@ class DSIConfig(Configurable):
     default_db = Unicode(
         "", config=True, help="Database (relative to the server root) the panel opens on start."
     )
+    store_timeout = Float(
+        5.0, config=True,
+        help="Seconds a panel request waits for a database whose lock another process holds before "
+        "it is answered 503 'busy' (the panel retries).",
+    )
+    max_array_mb = Int(
+        256, config=True,
+        help="Largest array (MB, as float64) a post-processing job started from the panel reads from "
+        "a simulation file; a file declaring more is refused before anything is allocated. A job "
+        "holds a few simulations at once.",
+    )
+    max_queued_jobs = Int(
+        8, config=True, help="Post-processing jobs that may wait while two run; more are refused (429)."
+    )
+
+
+# Seconds the panel waits before it retries a request answered "busy".
+RETRY_AFTER = 1
+# SQLite's words for a lock held by another connection, as sqlite3 or the Store words them.
+BUSY_WORDS = ("database is locked", "database is busy", "database table is locked", "busy:")
+
+
+def is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, (sqlite3.OperationalError, DsiError)) and any(w in str(exc).lower() for w in BUSY_WORDS)
+
+
+class RequestError(DsiError):
+    """A malformed request (wrong JSON types): answered 400 with its message."""
+
+
+_JSON_NAMES = {dict: "an object", list: "a list", str: "text", int: "an integer", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
+def short(value: Any) -> str:
+    """A value the request sent, for a message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def json_kind(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+def expect(body: dict[str, Any], name: str, *kinds: type) -> None:
+    """``body[name]``, when given, has one of the JSON types ``kinds`` (``int`` excludes true/false)."""
+    if name not in body:
+        return
+    value = body[name]
+    ok = any(isinstance(value, k) and not (k in (int, float) and isinstance(value, bool)) for k in kinds)
+    if isinstance(value, float) and not math.isfinite(value):  # Python's JSON reads NaN, Infinity
+        ok = False
+    if not ok:
+        wanted = " or ".join(_JSON_NAMES[k] for k in kinds)
+        raise RequestError(f"malformed request: {name} must be {wanted}, not {json_kind(value)}")
+
+
+def parse_body(request_body: bytes) -> Any:
+    """The request's JSON body; a RequestError for anything that is not JSON."""
+    try:
+        return json.loads(request_body or b"{}")
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
+        raise RequestError("the request body is not JSON") from None
 
 
 def last_event(store: Store) -> int:
@@ -49,27 +122,62 @@ class _Handler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message}))
 
-    def with_store(self, work: Callable[[Store], Any], *, readonly: bool = True) -> tuple[bool, Any]:
-        """Run ``work`` on the database at ``?path=``: (True, result), or (False, _) once the
-        error has been answered (403/404 for paths, 422 with the Store's one-line message)."""
+    @property
+    def allow_hidden(self) -> bool:
+        return bool(getattr(self.contents_manager, "allow_hidden", False))
+
+    def busy(self, relative: str) -> None:
+        self.set_header("Retry-After", str(RETRY_AFTER))
+        self.fail(503, f"{relative} is busy: another program (a kernel, `jupyter dsi`) holds its lock; retrying")
+
+    async def with_store(self, work: Callable[[Store], Any], *, readonly: bool = True) -> tuple[bool, Any]:
+        """Run ``work`` on the database at ``?path=``, on the Store's thread pool: (True, result),
+        or (False, _) once the error has been answered (403/404 for paths, 400 for a malformed
+        request, 503 when the file stays locked, 422 with the Store's one-line message)."""
         relative = self.get_query_argument("path", "")
+        root, allow_hidden = self.root_dir, self.allow_hidden
+        config: DSIConfig = self.settings["jupyterlab_dsi_config"]
+
+        def run() -> Any:
+            with Store(confine(root, relative, allow_hidden=allow_hidden), readonly=readonly) as store:
+                return work(store)
+
+        pending = asyncio.get_running_loop().run_in_executor(self.settings["jupyterlab_dsi_store_pool"], run)
         try:
-            with Store(confine(self.root_dir, relative), readonly=readonly) as store:
-                return True, work(store)
+            # On timeout the thread goes on until SQLite's own busy timeout; a save finishing
+            # then is found by the panel's retry, which reuses its id.
+            return True, await asyncio.wait_for(pending, config.store_timeout)
+        except asyncio.TimeoutError:
+            self.busy(relative)
         except PathError as exc:
             self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+        except RequestError as exc:
+            self.fail(400, str(exc))
         except (DsiError, sqlite3.DatabaseError) as exc:
-            if isinstance(exc, sqlite3.DatabaseError):  # damaged past what opening reads
-                exc = damaged(relative, exc)
+            if is_busy(exc):
+                self.busy(relative)
+                return False, None
+            if isinstance(exc, sqlite3.DatabaseError):  # named by the Store, on the file itself
+                exc = damaged(confine_quiet(root, relative), exc)
             # Name the file as the user knows it, not by its absolute server path.
-            self.fail(422, str(exc).replace(confine_quiet(self.root_dir, relative), relative))
+            self.fail(422, scrub(str(exc), root, relative))
+        except Exception as exc:  # noqa: BLE001 - a bug: the log gets the traceback, the panel one line
+            self.log.error("jupyterlab-dsi: %s %s failed", self.request.method, self.request.uri, exc_info=exc)
+            self.fail(500, f"jupyterlab-dsi failed ({one_line(exc)}); the Jupyter server's log has the details")
         return False, None
+
+
+def scrub(message: str, root: str, relative: str) -> str:
+    """``message`` without the server's absolute paths: the database as the user named it, any
+    other file relative to the root."""
+    message = message.replace(confine_quiet(root, relative), relative)
+    return message.replace(str(Path(root).resolve()) + "/", "")
 
 
 class DatabaseHandler(_Handler):
     @tornado.web.authenticated
-    def get(self) -> None:
-        ok, answer = self.with_store(lambda store: (store.snapshot(), last_event(store)))
+    async def get(self) -> None:
+        ok, answer = await self.with_store(lambda store: (store.snapshot(), last_event(store)))
         if not ok:
             return
         data, seq = answer
@@ -94,8 +202,8 @@ class DatasetsHandler(_Handler):
     retry of a save with the same client-chosen ``id`` returns the first save's record.
     """
 
-    def _run(self, action: Any) -> None:
-        ok, answer = self.with_store(action, readonly=False)
+    async def _run(self, action: Any) -> None:
+        ok, answer = await self.with_store(action, readonly=False)
         if not ok:
             return
         status, body = answer
@@ -104,24 +212,24 @@ class DatasetsHandler(_Handler):
         self.finish(json.dumps(body))
 
     @tornado.web.authenticated
-    def get(self, dataset_id: str | None = None) -> None:
+    async def get(self, dataset_id: str | None = None) -> None:
         from . import datasets
 
         if dataset_id:
             fmt = self.get_query_argument("format", "json")
             exporters = {"json": datasets.export_json, "prov": datasets.export_prov}
             if fmt == "card":
-                self._run(lambda store: (200, {"markdown": datasets.export_card(store, dataset_id)}))
+                await self._run(lambda store: (200, {"markdown": datasets.export_card(store, dataset_id)}))
             elif fmt in exporters:
-                self._run(lambda store: (200, exporters[fmt](store, dataset_id)))
+                await self._run(lambda store: (200, exporters[fmt](store, dataset_id)))
             else:
                 self.fail(400, f"unknown export format {fmt!r}; use json, card or prov")
             return
         include = self.get_query_argument("all", "") == "1"
-        self._run(lambda store: (200, datasets.list_datasets(store, include_deleted=include)))
+        await self._run(lambda store: (200, datasets.list_datasets(store, include_deleted=include)))
 
     @tornado.web.authenticated
-    def post(self, dataset_id: str | None = None) -> None:
+    async def post(self, dataset_id: str | None = None) -> None:
         from . import datasets
 
         if dataset_id:
@@ -131,49 +239,93 @@ class DatasetsHandler(_Handler):
             self.fail(413, f"the request is larger than {MAX_BODY_BYTES // 1048576} MB")
             return
         try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            self.fail(400, "the request body is not JSON")
-            return
-        if not isinstance(body, dict):
-            self.fail(400, "the request body must be a JSON object")
-            return
-        unknown = sorted(set(body) - set(SAVE_FIELDS) - {"id"})
-        if unknown:
-            self.fail(400, f"unknown field(s) {', '.join(unknown)}")
+            body = check_save(parse_body(self.request.body))
+        except RequestError as exc:
+            self.fail(400, str(exc))
             return
         # weights: d_feature's terms {column: weight} (older panels: {shock, edge}); see feature.py.
-        fields = {k: body[k] for k in SAVE_FIELDS if k in body}
-        self._run(
+        fields = {"method_id": None, "t": None, **{k: body[k] for k in SAVE_FIELDS if k in body}}
+        author = self._author()
+        await self._run(
             lambda store: (
                 201,
-                datasets.save_dataset(store, dataset_id=body.get("id"), author=self._author(), **fields),
+                datasets.save_dataset(store, dataset_id=body.get("id"), author=author, **fields),
             )
         )
 
     @tornado.web.authenticated
-    def delete(self, dataset_id: str | None = None) -> None:
+    async def delete(self, dataset_id: str | None = None) -> None:
         from . import datasets
 
         if not dataset_id:
             self.fail(400, "name the dataset to delete: DELETE .../datasets/ID")
             return
-        self._run(lambda store: (200, datasets.delete_dataset(store, dataset_id, self._author())))
+        author = self._author()
+        await self._run(lambda store: (200, datasets.delete_dataset(store, dataset_id, author)))
 
     def _author(self) -> str:
-        user = self.current_user
-        name = getattr(user, "username", None) or getattr(user, "name", None)
-        return str(name) if name and name != "anonymous" else current_user()
+        return author_of(self.current_user)
+
+
+# What the Jupyter server's default IdentityProvider makes up when nobody logged in (a token or
+# no auth at all): a random id, named "Anonymous <moon>". It names no person.
+_ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def author_of(user: Any) -> str:
+    """Who saves: the identity's user name where the server knows the person (JupyterHub, a
+    login), else the operating-system user, as the CLI and the kernel record."""
+    username = user if isinstance(user, str) else getattr(user, "username", None)
+    name = str(getattr(user, "name", "") or "")
+    if isinstance(username, str) and username.strip():
+        anonymous = username == "anonymous" or (
+            _ANONYMOUS_ID.fullmatch(username) is not None and name.startswith("Anonymous ")
+        )
+        if not anonymous:
+            return username.strip()
+    return current_user()
+
+
+def check_save(body: Any) -> dict[str, Any]:
+    """A dataset save's body with each field of the JSON type it must have; the values
+    themselves are checked by datasets.save_dataset (422 with its message)."""
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    unknown = sorted(set(body) - set(SAVE_FIELDS) - {"id"})
+    if unknown:
+        raise RequestError(f"unknown field(s) {', '.join(unknown)}")
+    missing = [name for name in ("members", "description") if name not in body]
+    if missing:
+        raise RequestError(f"malformed request: {' and '.join(missing)} missing; a save sends members and description")
+    for name in ("id", "description", "name", "filter", "selection_kind"):
+        expect(body, name, str)
+    for name in ("method_id", "parent_id"):
+        expect(body, name, str, type(None))
+    expect(body, "members", list)
+    expect(body, "t", int, type(None))
+    if isinstance(body.get("t"), int) and not -(2**63) <= body["t"] < 2**63:  # SQLite's integers
+        raise RequestError("malformed request: t must be a step index, not a number beyond 2**63")
+    expect(body, "weights", dict, list, type(None))
+    expect(body, "sampling", dict, type(None))
+    expect(body, "settings", dict, type(None))
+    sampling = body.get("sampling")
+    if isinstance(sampling, dict):
+        expect(sampling, "kind", str)
+        expect(sampling, "p", int, float)
+        expect(sampling, "n", int)
+        expect(sampling, "seed", int)
+    return body
 
 
 class RestoreHandler(DatasetsHandler):
     """``POST .../datasets/ID/restore``: undo a delete (remove its tombstone)."""
 
     @tornado.web.authenticated
-    def post(self, dataset_id: str | None = None) -> None:
+    async def post(self, dataset_id: str | None = None) -> None:
         from . import datasets
 
-        self._run(lambda store: (200, datasets.undelete_dataset(store, str(dataset_id), self._author())))
+        author = self._author()
+        await self._run(lambda store: (200, datasets.undelete_dataset(store, str(dataset_id), author)))
 
 
 def confine_quiet(root: str, relative: str) -> str:
@@ -192,13 +344,15 @@ class EventsHandler(_Handler):
     """
 
     @tornado.web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         try:
             since = int(self.get_query_argument("since", "0"))
         except ValueError:
-            self.fail(400, "since must be an event number")
+            since = -1
+        if not 0 <= since < 2**63:  # SQLite's integers end there
+            self.fail(400, "since must be an event number (0 for all)")
             return
-        ok, rows = self.with_store(
+        ok, rows = await self.with_store(
             lambda store: store.conn.execute(
                 "SELECT seq, at, kind, record_id FROM jdsi_event WHERE seq > ? ORDER BY seq LIMIT 100",
                 (since,),
@@ -235,9 +389,9 @@ class MethodsHandler(_Handler):
 
         relative = self.get_query_argument("path", "")
         try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            self.fail(400, "the request body is not JSON")
+            body = parse_body(self.request.body)
+        except RequestError as exc:
+            self.fail(400, str(exc))
             return
         fields = {"ground_truth", "norm", "gt_time", "description", "geometry", "match_time", "field"}
         if not isinstance(body, dict) or set(body) - fields:
@@ -249,10 +403,10 @@ class MethodsHandler(_Handler):
             return
         geometry, match_time = body.get("geometry"), body.get("match_time", "index")
         if geometry is not None and geometry not in GEOMETRIES:
-            self.fail(400, f"unknown geometry {geometry!r}; choose one of {', '.join(GEOMETRIES)}, or null")
+            self.fail(400, f"unknown geometry {short(geometry)}; choose one of {', '.join(GEOMETRIES)}, or null")
             return
         if match_time not in MATCH_TIMES:
-            self.fail(400, f"unknown time matching {match_time!r}; choose one of {', '.join(MATCH_TIMES)}")
+            self.fail(400, f"unknown time matching {short(match_time)}; choose one of {', '.join(MATCH_TIMES)}")
             return
         ground_truth, norm = body.get("ground_truth"), body.get("norm")
         gt_time, description = body.get("gt_time"), body.get("description", "")
@@ -260,7 +414,7 @@ class MethodsHandler(_Handler):
             self.fail(400, "choose a ground truth simulation")
             return
         if norm not in NORMS:
-            self.fail(400, f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+            self.fail(400, f"unknown norm {short(norm)}; choose one of {', '.join(NORMS)}")
             return
         if gt_time is not None and (isinstance(gt_time, bool) or not isinstance(gt_time, int) or gt_time < 0):
             self.fail(400, "the ground-truth time must be a step index >= 0, or null for matched steps")
@@ -269,7 +423,7 @@ class MethodsHandler(_Handler):
             self.fail(400, f"the description must be text of at most {MAX_DESCRIPTION:,} characters")
             return
         try:
-            db = confine(self.root_dir, relative)
+            db = confine(self.root_dir, relative, allow_hidden=self.allow_hidden)
         except PathError as exc:
             self.fail(404 if "no such file" in str(exc) else 403, str(exc))
             return
@@ -280,7 +434,12 @@ class MethodsHandler(_Handler):
                                     cancel=cancel, geometry=geometry, match_time=match_time, field=field)
             return {"method_id": method_id}
 
-        job = jobs.start("postprocess", relative, work)
+        try:
+            job = jobs.start("postprocess", relative, work)
+        except JobsFull as exc:
+            self.set_header("Retry-After", "30")
+            self.fail(429, str(exc))
+            return
         self.set_status(202)
         self.finish(json.dumps(job.public()))
 
@@ -305,21 +464,29 @@ class JobsHandler(_Handler):
         if job:
             message = job.public()
             # Errors name the file as the user knows it, not by its absolute server path.
-            message["message"] = message["message"].replace(confine_quiet(self.root_dir, job.path), job.path)
+            message["message"] = scrub(message["message"], self.root_dir, job.path)
             self.finish(json.dumps(message))
 
     @tornado.web.authenticated
     def delete(self, job_id: str | None = None) -> None:
         job = self._job(job_id or "")
         if job:
-            job.cancel.set()
+            self.settings["jupyterlab_dsi_jobs"].cancel(job)
             self.finish(json.dumps(job.public()))
 
 
 def setup_handlers(server_app: Any) -> None:
     web_app = server_app.web_app
-    web_app.settings["jupyterlab_dsi_config"] = DSIConfig(config=server_app.config)
-    web_app.settings["jupyterlab_dsi_jobs"] = Jobs()
+    config = DSIConfig(config=server_app.config)
+    web_app.settings["jupyterlab_dsi_config"] = config
+    web_app.settings["jupyterlab_dsi_jobs"] = Jobs(max_queued=max(0, config.max_queued_jobs), log=server_app.log)
+    # Store calls wait on file locks: a few threads, so that a locked file cannot take them all
+    # for long (each gives up after SQLite's busy timeout).
+    web_app.settings["jupyterlab_dsi_store_pool"] = ThreadPoolExecutor(
+        max_workers=4, thread_name_prefix="jupyterlab-dsi-store"
+    )
+    # Only jobs read simulation files in the server's process: the cap is the server's setting.
+    set_array_limit(ArrayLimit(max(1, config.max_array_mb) * 2**20, "DSIConfig.max_array_mb"))
     base = web_app.settings["base_url"]
     web_app.add_handlers(
         ".*$",
