@@ -188,21 +188,30 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
-def integrity_problem(path: Path | str) -> str | None:
-    """The first problem ``PRAGMA quick_check`` finds, or None when it finds the file sound or
-    cannot run (busy): only then may an error say "damaged"."""
+def integrity(path: Path | str) -> tuple[bool, str | None]:
+    """(whether the check ran, the first problem it found): ``PRAGMA quick_check`` on a read-only
+    connection. Only a problem found here may make an error say "damaged"."""
     try:
         conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=2)
-    except sqlite3.Error:
-        return None
+    except (sqlite3.Error, OSError, ValueError):  # not a path this process can open: no verdict
+        return False, None
     try:
         rows = [r[0] for r in conn.execute("PRAGMA quick_check(1)")]
     except sqlite3.DatabaseError as exc:
         code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-        return str(exc) if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) else None
+        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return True, str(exc)
+        return False, None  # busy, or unreadable for another reason: no verdict
     finally:
         conn.close()
-    return None if rows == ["ok"] else "; ".join(rows)
+    return True, (None if rows == ["ok"] else "; ".join(rows))
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name the OS cannot take (a NUL byte): nothing to probe
+        return False
 
 
 def _no_space(path: Path) -> str | None:
@@ -214,7 +223,7 @@ def _no_space(path: Path) -> str | None:
         return f"this process may write files of at most {soft:,} bytes (ulimit -f)"
     try:
         free = shutil.disk_usage(Path(path).parent).free
-    except OSError:
+    except (OSError, ValueError):
         return None
     # A commit needs about twice what it changes (journal and file): a few MB free is "full".
     return f"{free:,} bytes free on its disk" if free < 16 << 20 else None
@@ -245,12 +254,12 @@ def explain(path: Path | str, exc: BaseException) -> StoreError:
         return _replaced(path)
     if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) or "readonly database" in text:
         where = Path(path)
-        if where.exists() and not os.access(where, os.W_OK):
+        if _exists(where) and not os.access(where, os.W_OK):
             return StoreReadOnly(
                 f"{path}: the file is read-only here; {nothing}: make it writable "
                 "(chmod u+w) or save into a writable copy"
             )
-        if where.parent.exists() and not os.access(where.parent, os.W_OK):
+        if _exists(where.parent) and not os.access(where.parent, os.W_OK):
             return StoreReadOnly(
                 f"{path}: its folder {where.parent} is read-only here (SQLite writes a journal "
                 f"beside the file); {nothing}: make the folder writable or move the database"
@@ -273,13 +282,14 @@ def explain(path: Path | str, exc: BaseException) -> StoreError:
             f"{path}: one statement bound more values than SQLite allows ({MAX_VARIABLES:,}); "
             f"{nothing}: split the request into smaller batches"
         )
-    problem = integrity_problem(path)
+    checked, problem = integrity(path)
     if problem is not None:
         return damaged(path, problem)
     if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        verdict = "although its integrity check finds it sound" if checked else "(its integrity could not be checked now)"
         return StoreError(
-            f"{path}: SQLite could not read the file ({text}) although its integrity check finds "
-            "it sound; it was left untouched: retry, and copy it before anything else if it persists"
+            f"{path}: SQLite could not read the file ({text}) {verdict}; it was left untouched: "
+            "retry, and copy it before anything else if it persists"
         )
     return StoreError(f"{path}: SQLite refused the request ({text}); {nothing}")
 
