@@ -83,10 +83,19 @@ function levelKey(value: unknown): string {
   return typeof value === 'number' ? `n${value}` : `s${String(value)}`;
 }
 
+/**
+ * Run ids made of digits in numeric order (1, 2, 10, not 1, 10, 2), then the others as text: the
+ * order `jupyter dsi select` lists them in (SIM_ORDER of jupyterlab_dsi/query.py).
+ */
+const TEXT_ID = "(sim_id = '' OR sim_id GLOB '*[^0-9]*')";
+export const SIM_ORDER =
+  `${TEXT_ID}, CASE WHEN ${TEXT_ID} THEN 0 ELSE length(ltrim(sim_id, '0')) END, ` +
+  `CASE WHEN ${TEXT_ID} THEN sim_id ELSE ltrim(sim_id, '0') END, sim_id`;
+
 export function readBaseTable(db: Database): IBaseTable {
   const ids: string[] = [];
   let times: number[] = [];
-  const sims = db.prepare('SELECT sim_id, times FROM jdsi_simulation ORDER BY sim_id');
+  const sims = db.prepare(`SELECT sim_id, times FROM jdsi_simulation ORDER BY ${SIM_ORDER}`);
   try {
     while (sims.step()) {
       const [id, timesJson] = sims.get();
