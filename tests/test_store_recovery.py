@@ -237,6 +237,32 @@ def test_a_job_fails_when_its_file_is_replaced(ingested_db: Path, tmp_path: Path
     assert query(db, "SELECT count(*) FROM jdsi_method") == [(0,)]
 
 
+def test_a_server_job_on_a_replaced_file_fails_and_never_says_done(ingested_db: Path, tmp_path: Path) -> None:
+    from jupyterlab_dsi.jobs import UNFINISHED, Jobs
+
+    db = ingested_db
+    rebuilt = tmp_path / "rebuilt.sqlite"
+    shutil.copyfile(db, rebuilt)
+
+    def work(progress: Any, cancel: Any) -> str:
+        def swap(done: int, total: int) -> None:
+            if done == 1:
+                os.replace(rebuilt, db)
+            progress(done, total)
+
+        return postprocess(db, ground_truth="s00", norm="L2", progress=swap, cancel=cancel)
+
+    jobs = Jobs(workers=1)
+    job = jobs.start("postprocess", str(db), work)
+    deadline = time.monotonic() + 60
+    while job.state in UNFINISHED:
+        assert time.monotonic() < deadline, f"the job is still {job.state}"
+        time.sleep(0.02)
+    assert (job.state, job.result) == ("failed", None)
+    assert "was replaced, moved or deleted while it was open" in job.message
+    assert query(db, "SELECT count(*) FROM jdsi_method") == [(0,)]
+
+
 @pytest.mark.parametrize("how", ["replaced", "deleted"])
 def test_a_write_never_commits_into_a_file_no_longer_at_its_path(ingested_db: Path, tmp_path: Path, how: str) -> None:
     """The file is swapped after the transaction has begun writing (SQLite's own check looks only
