@@ -399,6 +399,10 @@ def test_a_header_of_40000_columns(cli: Cli, tmp_path: Path) -> None:
         res = cli("ingest", "-q", where.parent if where.name == "simulations.csv" else where, "--db", tmp_path / "db.sqlite")
         assert res.code == 2 and len(res.err_lines) == 1, res.err
         assert "column(s) c17 appear more than once" in res.err
+    (tmp_path / "wide.csv").write_text(",".join(f"c{i}" for i in range(40_000)) + "\n" + "1," * 39_999 + "1\n")
+    res = cli("ingest", "-q", tmp_path / "wide.csv", "--db", tmp_path / "db.sqlite", "--id-column", "nope")
+    assert res.code == 2 and len(res.err_lines) == 1 and len(res.err) < 400, res.err  # named in part
+    assert "--id-column 'nope' is not a column; the header has c0, c1," in res.err and "(40000 columns)" in res.err
 
 
 # -- Cinema ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .table import (
-    IngestError, StepColumn, Table, check_names, id_column, is_file_column, is_missing, pick_ids,
+    IngestError, StepColumn, Table, check_names, id_column, is_file_column, is_missing, listed, pick_ids,
     read_csv, text_table, typed_cells,
 )
 
@@ -55,7 +55,7 @@ def _per_step(path: Path, header: list[str], rows: list[list[str]], index: int, 
     unknown = [m for m in metrics if m not in set(header)]
     if unknown:
         raise IngestError(
-            f"{path}: --metrics names {', '.join(unknown)}, not a column; the header has {', '.join(header)}"
+            f"{path}: --metrics names {', '.join(unknown)}, not a column; the header has {listed(header)}"
         )
     names = [h for i, h in enumerate(header) if i != index]
     check_names(str(path), names)

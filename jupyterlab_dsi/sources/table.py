@@ -106,6 +106,12 @@ def is_missing(cell: str) -> bool:
     return cell.strip().lower() in MISSING
 
 
+def listed(names: list[str], limit: int = 20) -> str:
+    """Names for a one-line message: a wide file's header is named in part, with the count."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, ... ({len(names)} columns)"
+
+
 def repeated(names: list[str]) -> list[str]:
     """The names that occur more than once, sorted: one pass, so 40,000 columns take no time."""
     return sorted(name for name, count in Counter(names).items() if count > 1)
@@ -279,7 +285,7 @@ def id_column(
     if requested is not None:
         if requested not in header:
             raise IngestError(
-                f"{path}: --id-column {requested!r} is not a column; the header has {', '.join(header)}"
+                f"{path}: --id-column {requested!r} is not a column; the header has {listed(header)}"
             )
         return header.index(requested)
 
@@ -315,7 +321,7 @@ def text_table(
     unknown = [m for m in metrics if m not in known]
     if unknown:
         raise IngestError(
-            f"{path}: --metrics names {', '.join(unknown)}, not a column; the header has {', '.join(header)}"
+            f"{path}: --metrics names {', '.join(unknown)}, not a column; the header has {listed(header)}"
         )
     names = [h for i, h in enumerate(header) if i != id_index]
     check_names(str(path), names)
