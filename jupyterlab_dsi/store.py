@@ -39,6 +39,12 @@ MAX_VARIABLES = 32766
 BATCH = 500
 BUSY_TIMEOUT_MS = 15000
 
+# SQLite's result codes (fixed by SQLite; the sqlite3 module names them only from Python 3.11).
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 5, 6, 8, 10, 11
+SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 13, 14, 26
+SQLITE_READONLY_DBMOVED = 1032  # the file was moved or unlinked since it was opened
+SQLITE_LIMIT_VARIABLE_NUMBER = 9
+
 log = logging.getLogger(__name__)
 
 
@@ -199,7 +205,7 @@ def integrity(path: Path | str) -> tuple[bool, str | None]:
         rows = [r[0] for r in conn.execute("PRAGMA quick_check(1)")]
     except sqlite3.DatabaseError as exc:
         code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
             return True, str(exc)
         return False, None  # busy, or unreadable for another reason: no verdict
     finally:
@@ -246,13 +252,13 @@ def explain(path: Path | str, exc: BaseException) -> StoreError:
             f"{path}: a malformed request: {text} (fields take text, numbers or null); {nothing}: "
             "correct the request"
         )
-    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
+    if primary in (SQLITE_BUSY, SQLITE_LOCKED) or "database is locked" in text:
         return StoreBusy(
-            f"busy: another writer holds {path} longer than {BUSY_TIMEOUT_MS // 1000} s; {nothing}: retry"
+            f"busy: another writer holds {path} longer than {BUSY_TIMEOUT_MS / 1000:g} s; {nothing}: retry"
         )
-    if code == sqlite3.SQLITE_READONLY_DBMOVED:
+    if code == SQLITE_READONLY_DBMOVED:
         return _replaced(path)
-    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) or "readonly database" in text:
+    if primary in (SQLITE_READONLY, SQLITE_CANTOPEN) or "readonly database" in text:
         where = Path(path)
         if _exists(where) and not os.access(where, os.W_OK):
             return StoreReadOnly(
@@ -264,12 +270,12 @@ def explain(path: Path | str, exc: BaseException) -> StoreError:
                 f"{path}: its folder {where.parent} is read-only here (SQLite writes a journal "
                 f"beside the file); {nothing}: make the folder writable or move the database"
             )
-        if primary == sqlite3.SQLITE_READONLY:
+        if primary == SQLITE_READONLY:
             return StoreReadOnly(f"{path}: opened read-only ({text}); {nothing}: open it for writing")
         return StoreError(f"{path}: SQLite cannot open the file ({text}); check that it and its folder are readable")
-    if primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+    if primary in (SQLITE_FULL, SQLITE_IOERR):
         why = _no_space(Path(path))
-        if primary == sqlite3.SQLITE_FULL or why:
+        if primary == SQLITE_FULL or why:
             return StoreFull(
                 f"{path}: no space left to write ({why or 'the disk is full'}); {nothing} and the "
                 "file is as it was: free space (or raise the limit) and retry"
@@ -285,7 +291,7 @@ def explain(path: Path | str, exc: BaseException) -> StoreError:
     checked, problem = integrity(path)
     if problem is not None:
         return damaged(path, problem)
-    if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+    if primary in (SQLITE_CORRUPT, SQLITE_NOTADB):
         verdict = "although its integrity check finds it sound" if checked else "(its integrity could not be checked now)"
         return StoreError(
             f"{path}: SQLite could not read the file ({text}) {verdict}; it was left untouched: "
@@ -383,10 +389,11 @@ def _connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    conn.setlimit(
-        sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER,
-        min(MAX_VARIABLES, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)),
-    )
+    if hasattr(conn, "setlimit"):  # Python >= 3.11
+        conn.setlimit(
+            SQLITE_LIMIT_VARIABLE_NUMBER,
+            min(MAX_VARIABLES, conn.getlimit(SQLITE_LIMIT_VARIABLE_NUMBER)),
+        )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.row_factory = sqlite3.Row
@@ -405,7 +412,7 @@ def rollback(conn: sqlite3.Connection, cause: BaseException | None = None) -> No
         conn.execute("ROLLBACK")
     except sqlite3.Error as exc:
         log.warning("rollback after %r failed: %s", cause, exc)
-        if cause is not None:
+        if cause is not None and hasattr(cause, "add_note"):  # Python >= 3.11
             cause.add_note(f"(the rollback that followed failed too: {exc})")
 
 

@@ -232,7 +232,7 @@ def test_an_ingest_of_40000_runs_is_batched(tmp_path: Path) -> None:
 def test_an_error_on_a_sound_file_never_says_damaged(method_db: tuple[Path, str]) -> None:
     db, _ = method_db
     exc = sqlite3.DatabaseError("database disk image is malformed")
-    exc.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # as SQLite raised it, on a file that checks ok
+    exc.sqlite_errorcode = store_mod.SQLITE_CORRUPT  # as SQLite raised it, on a file that checks ok
     error = explain(db, exc)
     assert not isinstance(error, StoreDamaged)
     assert "damaged" not in str(error) and "integrity check finds it sound" in str(error)
