@@ -29,31 +29,56 @@ export class ServerError extends Error {
   }
 }
 
+/** How long the panel keeps retrying a request the server answered "busy" (503 + Retry-After). */
+export const BUSY_RETRY_MS = 60_000;
+
+/** Told each time a request waits for a busy database before it retries (the server's message). */
+export type BusyListener = (message: string) => void;
+
+async function messageOf(response: Response): Promise<string> {
+  try {
+    const body = await response.json();
+    return body.message ?? `${response.status} ${response.statusText}`;
+  } catch {
+    return `${response.status} ${response.statusText}`; // not JSON: keep the status line
+  }
+}
+
 async function request(
   endpoint: string,
   query: Record<string, string> = {},
   init: RequestInit = {},
+  onBusy?: BusyListener,
   settings = ServerConnection.makeSettings()
 ): Promise<Response> {
   const search = new URLSearchParams(query).toString();
   const url =
     URLExt.join(settings.baseUrl, NAMESPACE, endpoint) + (search ? `?${search}` : '');
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch (error) {
-    throw new ServerError(
-      `Cannot reach the Jupyter server (${(error as Error).message}). Is it still running?`,
-      0
-    );
-  }
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
+  const deadline = Date.now() + BUSY_RETRY_MS;
+  for (;;) {
+    let response: Response;
     try {
-      const body = await response.json();
-      message = body.message ?? message;
-    } catch {
-      // not JSON: keep the status line
+      response = await ServerConnection.makeRequest(url, init, settings);
+    } catch (error) {
+      throw new ServerError(
+        `Cannot reach the Jupyter server (${(error as Error).message}). Is it still running?`,
+        0
+      );
+    }
+    if (response.ok) {
+      return response;
+    }
+    let message = await messageOf(response);
+    const retryAfter = Number(response.headers.get('Retry-After'));
+    if (response.status === 503 && response.headers.has('Retry-After') && retryAfter >= 0) {
+      // Another program holds the database's lock: retrying is safe (a save carries its own id,
+      // so a save that went through meanwhile is answered, not repeated).
+      if (Date.now() + retryAfter * 1000 < deadline) {
+        onBusy?.(message);
+        await new Promise(resolve => setTimeout(resolve, retryAfter * 1000));
+        continue;
+      }
+      message = `${message.replace(/; retrying$/, '')}; still busy after ${BUSY_RETRY_MS / 1000} s: try again once it is done.`;
     }
     if (response.status === 404 && !message.includes('no such file')) {
       message =
@@ -61,7 +86,6 @@ async function request(
     }
     throw new ServerError(message, response.status);
   }
-  return response;
 }
 
 export async function fetchConfig(): Promise<IServerConfig> {
@@ -117,8 +141,13 @@ export interface IDatasetRecord {
   [key: string]: unknown;
 }
 
-export async function saveDataset(path: string, body: IDatasetRequest): Promise<IDatasetRecord> {
-  const response = await request('datasets', { path }, { method: 'POST', body: JSON.stringify(body) });
+/** Save a dataset; `onBusy` hears each wait while another program holds the file's lock. */
+export async function saveDataset(
+  path: string,
+  body: IDatasetRequest,
+  onBusy?: BusyListener
+): Promise<IDatasetRecord> {
+  const response = await request('datasets', { path }, { method: 'POST', body: JSON.stringify(body) }, onBusy);
   return response.json();
 }
 
@@ -151,7 +180,8 @@ export interface IJob {
   id: string;
   kind: string;
   path: string;
-  state: 'running' | 'done' | 'failed' | 'cancelled';
+  /** queued: waiting for one of the server's job threads (two run at a time). */
+  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
   done: number;
   total: number;
   result: { method_id?: string } | null;

@@ -507,3 +507,26 @@ def test_malformed_requests_get_4xx_never_500(server: dict[str, Any]) -> None:
         assert status >= 400
     for job in started:  # leave no job running for the tests after this one
         assert _wait(server, job)["state"] not in ("queued", "running")
+
+
+def test_a_job_refuses_a_file_that_declares_a_huge_array(server: dict[str, Any]) -> None:
+    """A few hundred bytes that declare 5 GB of density: the job fails naming the file, the shape
+    and the setting, before allocating it (the file holds no data: reading would fail otherwise)."""
+    from jupyterlab_dsi.ingest import ingest
+
+    from conftest import build_ensemble
+    from test_jobs import declared_npz
+
+    folder = Path(server["root"]) / "big"
+    ens = build_ensemble(folder / "ens")
+    ingest(folder / "big.sqlite", ens.root)
+    declared_npz(ens.file("s01"), (40, 4000, 4000))
+    status, job = call(f"{server['base']}/methods?path=big/big.sqlite", "POST", {"ground_truth": "s00", "norm": "L2"})
+    assert status == 202, job
+    job = _wait(server, job)
+    assert job["state"] == "failed"
+    assert job["message"] == (
+        "simulation 's01': big/ens/sims/s01.npz: density has shape (40, 4000, 4000), 4,883 MB once read, above "
+        "the limit of 256 MB per array (DSIConfig.max_array_mb); raise that setting, or post-process from a "
+        "shell with `jupyter dsi postprocess`"
+    )

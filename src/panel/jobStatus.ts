@@ -7,6 +7,22 @@ import { Widget } from '@lumino/widgets';
 import type { IJob } from '../server';
 import { formatCount } from './dom';
 
+/** The status bar's text for the jobs not over yet; '' when there are none. */
+export function statusText(jobs: IJob[]): string {
+  const running = jobs.filter(j => j.state === 'running');
+  const queued = jobs.length - running.length;
+  if (!jobs.length) {
+    return '';
+  }
+  if (!running.length) {
+    return `DSI: post-processing queued${queued > 1 ? ` (${queued})` : ''}`;
+  }
+  const done = running.reduce((a, j) => a + j.done, 0);
+  const total = running.reduce((a, j) => a + j.total, 0);
+  const progress = total ? `${formatCount(done)}/${formatCount(total)}` : '…';
+  return `DSI: post-processing ${progress}${queued ? `, ${formatCount(queued)} queued` : ''}`;
+}
+
 export class JobStatus extends Widget {
   constructor() {
     super();
@@ -22,18 +38,15 @@ export class JobStatus extends Widget {
 
   /** A panel's job moved on; null: that panel's job is over. */
   report(owner: object, job: IJob | null): void {
-    if (job && job.state === 'running') {
+    if (job && (job.state === 'running' || job.state === 'queued')) {
       this._jobs.set(owner, job);
     } else {
       this._jobs.delete(owner);
     }
-    const jobs = [...this._jobs.values()];
-    const done = jobs.reduce((a, j) => a + j.done, 0);
-    const total = jobs.reduce((a, j) => a + j.total, 0);
-    this.node.textContent = jobs.length
-      ? `DSI: post-processing ${total ? `${formatCount(done)}/${formatCount(total)}` : '…'}`
-      : '';
-    this.node.title = jobs.map(j => `${j.path}: ${j.done} of ${j.total} simulations`).join('\n');
+    this.node.textContent = statusText([...this._jobs.values()]);
+    this.node.title = [...this._jobs.values()]
+      .map(j => `${j.path}: ${j.state === 'queued' ? 'queued, waiting for a free job slot' : `${j.done} of ${j.total} simulations`}`)
+      .join('\n');
   }
 
   private readonly _jobs = new Map<object, IJob>();

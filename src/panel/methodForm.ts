@@ -165,7 +165,7 @@ export class MethodForm {
     this._job = job;
     this._options.onJob(job);
     this._render();
-    if (job.state === 'running') {
+    if (job.state === 'running' || job.state === 'queued') {
       this._timer = window.setTimeout(async () => {
         try {
           this._follow(await fetchJob(job.id));
@@ -211,7 +211,7 @@ export class MethodForm {
 
   private _render(): void {
     const job = this._job;
-    const running = job?.state === 'running';
+    const running = job?.state === 'running' || job?.state === 'queued';
     for (const control of [this._groundTruth, this._norm, this._time, this._geometry, this._field, this._description, this._submit]) {
       control.disabled = running;
     }
@@ -223,9 +223,11 @@ export class MethodForm {
       this._progress.max = Math.max(1, job.total);
       this._progress.value = job.done;
       this._setMessage(
-        job.total
-          ? `${formatCount(job.done)} of ${formatCount(job.total)} simulations · ${job.elapsed.toFixed(1)} s`
-          : 'Starting…'
+        job.state === 'queued'
+          ? 'Queued: waiting for the server’s other post-processing jobs to finish…'
+          : job.total
+            ? `${formatCount(job.done)} of ${formatCount(job.total)} simulations · ${job.elapsed.toFixed(1)} s`
+            : 'Starting…'
       );
     }
   }

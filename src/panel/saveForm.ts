@@ -206,7 +206,8 @@ export class SaveForm {
     this._submit.disabled = true;
     this._setMessage('Saving…');
     try {
-      const record = await saveDataset(path, body);
+      // Another program writing the file: say so while the request retries.
+      const record = await saveDataset(path, body, message => this._setMessage(`Saving… ${message}`));
       this._setMessage(
         `Saved “${record.name}”: ${formatCount(record.size)} simulations, digest ${String(record.digest).replace('sha256:', '').slice(0, 12)}.`
       );

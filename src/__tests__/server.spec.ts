@@ -1,0 +1,116 @@
+/**
+ * The panel's side of a busy database (the server answers 503 with Retry-After while another
+ * program holds the file's lock) and of queued jobs in the status bar.
+ */
+import { ServerConnection } from '@jupyterlab/services';
+
+import { IDatasetRequest, IJob, saveDataset, ServerError } from '../server';
+import { JobStatus, statusText } from '../panel/jobStatus';
+
+function answer(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return {
+    ok: status >= 200 && status < 300,
+    status,
+    statusText: String(status),
+    headers: {
+      get: (name: string) => lower[name.toLowerCase()] ?? null,
+      has: (name: string) => name.toLowerCase() in lower
+    },
+    json: async () => body
+  } as unknown as Response;
+}
+
+const BODY: IDatasetRequest = {
+  id: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+  name: 'n',
+  description: 'why',
+  members: ['s01'],
+  method_id: null,
+  t: 1,
+  weights: null,
+  filter: '',
+  selection_kind: 'brush',
+  selection_geometry: null,
+  sampling: null,
+  settings: {}
+};
+const BUSY = 'ens.sqlite is busy: another program (a kernel, `jupyter dsi`) holds its lock; retrying';
+
+describe('a busy database', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('retries after Retry-After, says so, and answers the save', async () => {
+    const answers = [
+      answer(503, { message: BUSY }, { 'Retry-After': '0' }),
+      answer(503, { message: BUSY }, { 'Retry-After': '0' }),
+      answer(201, { id: BODY.id, name: 'n', description: 'why', size: 1, digest: 'sha256:ab', created_at: '' })
+    ];
+    const sent = jest.spyOn(ServerConnection, 'makeRequest').mockImplementation(async () => answers.shift()!);
+    const heard: string[] = [];
+    const record = await saveDataset('ens.sqlite', BODY, message => heard.push(message));
+    expect(record.id).toBe(BODY.id);
+    expect(heard).toEqual([BUSY, BUSY]);
+    // Every try sent the same body: the same client-chosen id, so a save that got through is not repeated.
+    expect(sent).toHaveBeenCalledTimes(3);
+    expect(new Set(sent.mock.calls.map(call => call[1]?.body)).size).toBe(1);
+  });
+
+  it('gives up with a message when the wait would pass the deadline', async () => {
+    jest
+      .spyOn(ServerConnection, 'makeRequest')
+      .mockImplementation(async () => answer(503, { message: BUSY }, { 'Retry-After': '3600' }));
+    const heard: string[] = [];
+    const error = await saveDataset('ens.sqlite', BODY, message => heard.push(message)).catch(e => e);
+    expect(error).toBeInstanceOf(ServerError);
+    expect((error as ServerError).status).toBe(503);
+    expect((error as ServerError).message).toBe(
+      'ens.sqlite is busy: another program (a kernel, `jupyter dsi`) holds its lock; still busy after 60 s: try again once it is done.'
+    );
+    expect(heard).toEqual([]);
+  });
+
+  it('does not retry a 503 without Retry-After, nor other errors', async () => {
+    const sent = jest
+      .spyOn(ServerConnection, 'makeRequest')
+      .mockImplementation(async () => answer(503, { message: 'proxy down' }));
+    await expect(saveDataset('ens.sqlite', BODY)).rejects.toThrow('proxy down');
+    expect(sent).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('the status bar', () => {
+  const job = (state: IJob['state'], done = 0, total = 0): IJob => ({
+    id: state,
+    kind: 'postprocess',
+    path: 'ens.sqlite',
+    state,
+    done,
+    total,
+    result: null,
+    message: '',
+    elapsed: 0
+  });
+
+  it('shows queued jobs as queued', () => {
+    expect(statusText([])).toBe('');
+    expect(statusText([job('queued')])).toBe('DSI: post-processing queued');
+    expect(statusText([job('queued'), job('queued')])).toBe('DSI: post-processing queued (2)');
+    expect(statusText([job('running', 3, 10), job('queued')])).toBe('DSI: post-processing 3/10, 1 queued');
+    expect(statusText([job('running', 3, 10), job('running', 1, 10)])).toBe('DSI: post-processing 4/20');
+  });
+
+  it('keeps a queued job in the status bar until it is over', () => {
+    const bar = new JobStatus();
+    const panel = {};
+    bar.report(panel, job('queued'));
+    expect(bar.active).toBe(true);
+    expect(bar.node.textContent).toBe('DSI: post-processing queued');
+    expect(bar.node.title).toBe('ens.sqlite: queued, waiting for a free job slot');
+    bar.report(panel, job('running', 2, 4));
+    expect(bar.node.textContent).toBe('DSI: post-processing 2/4');
+    bar.report(panel, job('cancelled'));
+    expect(bar.active).toBe(false);
+    expect(bar.node.textContent).toBe('');
+  });
+});
