@@ -359,10 +359,11 @@ def test_duckdb_file_is_named(cli: Cli, tmp_path: Path) -> None:
     """A DuckDB file (DSI's DuckDB backend) is said to be one, not 'not UTF-8 text'."""
     source = tmp_path / "runs.duckdb"
     source.write_bytes(b"\x5f\x2f\xb0\x46\x74\x99\x1b\xb0DUCK\xe7\x03" + bytes(4096))
-    for options in ((), ("--format", "csv")):
+    for options in ((), ("--format", "csv"), ("--format", "dsi-sqlite"), ("--format", "cinema")):
         res = cli("ingest", "-q", source, "--db", tmp_path / "db.sqlite", *options)
         assert res.code == 2 and len(res.err_lines) == 1, res.err
         assert "a DuckDB database (DSI's DuckDB backend)" in res.err and "UTF-8" not in res.err
+        assert "duckdb runs.duckdb -c" in res.err
     other = tmp_path / "latin1.csv"
     other.write_bytes("name,x\ncaf\xe9,1\n".encode("latin-1"))
     res = cli("ingest", "-q", other, "--db", tmp_path / "db.sqlite")

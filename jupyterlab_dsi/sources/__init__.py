@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import cinema, csv_table, dsi_sqlite
-from .table import DUCKDB_MAGIC, IngestError, Table, classify, not_text
+from .table import IngestError, Table, classify, duckdb_error
 
 FORMATS = ("auto", "ensemble", "cinema", "dsi-sqlite", "csv")
 
@@ -29,9 +29,9 @@ def detect(source: Path) -> str:
         )
     if dsi_sqlite.is_sqlite(source):
         return "dsi-sqlite"
-    with source.open("rb") as fh:
-        if fh.read(12)[8:] == DUCKDB_MAGIC:  # DSI's DuckDB backend: say so, not "not UTF-8"
-            raise not_text(source)
+    foreign = duckdb_error(source)  # DSI's DuckDB backend: say so, not "not UTF-8 text"
+    if foreign is not None:
+        raise foreign
     if source.name == "simulations.csv":
         return "ensemble"
     if source.name == "data.csv" and source.parent.suffix == ".cdb":

@@ -26,8 +26,8 @@ from typing import Any
 
 from ..store import APPLICATION_ID, SQLITE_MAGIC, inspect_file, quote_identifier
 from .table import (
-    IngestError, RunColumn, StepColumn, Table, check_names, finite_number, is_file_column, pick_ids,
-    text_table,
+    IngestError, RunColumn, StepColumn, Table, check_names, duckdb_error, finite_number, is_file_column,
+    pick_ids, text_table,
 )
 
 # Columns that order a run's rows into steps, best first. CloverLeaf's `timestep` is the step
@@ -64,7 +64,7 @@ def is_sqlite(path: Path) -> bool:
 def connect_readonly(path: Path) -> sqlite3.Connection:
     """A connection that cannot write: the source's bytes stay as they are."""
     if not is_sqlite(path):
-        raise IngestError(f"{path}: not an SQLite database")
+        raise duckdb_error(path) or IngestError(f"{path}: not an SQLite database")
     if inspect_file(path)[0] == APPLICATION_ID:
         raise IngestError(
             f"{path}: a jupyterlab-dsi database, not a DSI one; open it directly instead of ingesting it"

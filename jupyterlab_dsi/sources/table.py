@@ -135,20 +135,27 @@ def is_file_column(name: str) -> bool:
     return name.startswith("FILE")
 
 
-def not_text(path: Path) -> IngestError:
-    """What a file that is not UTF-8 text is, when its bytes say so, and what to do instead."""
+def duckdb_error(path: Path) -> IngestError | None:
+    """The error for a DuckDB file (DSI's DuckDB backend), None for any other file: told from
+    its first bytes, so that it is named for what it is whatever --format says."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(16)
+            head = fh.read(12)
     except OSError as exc:
         return IngestError(f"{path}: cannot be read ({exc.strerror})")
-    if head[8:12] == DUCKDB_MAGIC:
-        return IngestError(
-            f"{path}: a DuckDB database (DSI's DuckDB backend), which jupyterlab-dsi does not read "
-            "(it reads SQLite, Cinema and CSV); write it with DSI's Sqlite backend, or export each "
-            "table as CSV (duckdb FILE -c \"COPY simulation TO 'simulation.csv' (HEADER)\"), and ingest that"
-        )
-    return IngestError(f"{path}: not UTF-8 text; save the CSV as UTF-8")
+    if head[8:12] != DUCKDB_MAGIC:
+        return None
+    return IngestError(
+        f"{path}: a DuckDB database (DSI's DuckDB backend), which jupyterlab-dsi does not read "
+        "(it reads SQLite, Cinema and CSV); write it with DSI's Sqlite backend, or export each "
+        f"table as CSV (duckdb {path.name} -c \"COPY simulation TO 'simulation.csv' (HEADER)\"), "
+        "and ingest that"
+    )
+
+
+def not_text(path: Path) -> IngestError:
+    """What a file that is not UTF-8 text is, when its bytes say so, and what to do instead."""
+    return duckdb_error(path) or IngestError(f"{path}: not UTF-8 text; save the CSV as UTF-8")
 
 
 def file_in(source: Path, name: str, why: str) -> Path:
