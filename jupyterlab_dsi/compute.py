@@ -275,7 +275,8 @@ def _ground_truth(
     if ground_truth not in by_id:
         examples = ", ".join(s.sim_id for s in sims[:5])
         raise PostprocessError(
-            f"unknown ground truth {ground_truth!r}: {store.path} has {len(sims)} simulations"
+            f"unknown ground truth {ground_truth!r}: {store.path} has {len(sims)} "
+            f"simulation{'' if len(sims) == 1 else 's'}"
             + (f" (e.g. {examples})" if examples else "")
         )
     gt_sim = by_id[ground_truth]

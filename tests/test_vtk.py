@@ -289,3 +289,10 @@ def test_geometry_weighs_cells(cli: Any, tmp_path: Path) -> None:
         cli("methods", "--db", db, "--format", "json").out)]
     assert sorted(stored, key=str) == sorted([(None, "index", "density"), ("cartesian", "index", "density"),
                                               ("cylindrical", "index", "density")], key=str)
+
+
+def test_unknown_ground_truth_counts_the_runs(cli: Any, tmp_path: Path) -> None:
+    db = ingested_series(cli, tmp_path, {1: [(0.0, constant(1.0)), (1.0, constant(2.0))]})
+    res = cli("postprocess", "-q", "--db", db, "--ground-truth", "7", "--norm", "L1")
+    assert res.code == 2 and len(res.err_lines) == 1, res.err
+    assert "unknown ground truth '7':" in res.err and "has 1 simulation (e.g. 1)" in res.err
