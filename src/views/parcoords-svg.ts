@@ -83,8 +83,25 @@ export function truncate(text: string, chars: number): string {
 // An axis
 // ---------------------------------------------------------------------------------------------
 
-/** Where the header rows sit above the axes (CSS pixels from the top). */
-export const HEADER = { titleY: 13, buttonsY: 27, height: 40 };
+/**
+ * Where the header rows sit above the axes (CSS pixels from the top). Where the axes are too
+ * close for their titles (a narrow sidebar), titles alternate between two rows, `row` apart,
+ * and the buttons and axes move down by as much.
+ */
+export const HEADER = { titleY: 13, buttonsY: 27, height: 40, row: 12 };
+
+/** About 6.5 px per character of a 12 px title: no text measuring needed (nor available in tests). */
+const TITLE_CHAR_PX = 6.5;
+
+/** An axis' title as shown: the name, with its unit when it has one. */
+export function axisTitle(name: string, unit: string | null | undefined): string {
+  return unit ? `${name} (${unit})` : name;
+}
+
+/** Whether titles this far apart need two rows to be read whole. */
+export function needsStagger(titles: readonly string[], spacing: number): boolean {
+  return titles.some(t => t.length * TITLE_CHAR_PX > spacing - 6);
+}
 
 /** Half the width of an axis' brushes and hit area: comfortably grabbable. */
 const BRUSH_HALF = 9;
@@ -100,6 +117,9 @@ export interface IAxisDrawing {
   readonly hasMissing: boolean;
   /** The room between axes, for the title. */
   readonly spacing: number;
+  /** Titles on two alternating rows (see HEADER), and this axis' row. */
+  readonly stagger?: boolean;
+  readonly titleRow?: number;
 }
 
 /** Builds the group of one axis at x: ticks, missing band, hit area, brushes, header. */
@@ -198,17 +218,21 @@ function drawMissingBand(theme: ITheme, layout: IVerticalLayout, g: SVGGElement)
 /** The title (drag it to reorder) and the invert and hide buttons. */
 function drawHeader(theme: ITheme, axis: IAxisDrawing, g: SVGGElement): void {
   const header = svg('g', { class: 'jp-DSI-pc-header' }, g);
-  const full = axis.unit ? `${axis.name} (${axis.unit})` : axis.name;
-  const width = Math.max(24, axis.spacing - 6);
+  const full = axisTitle(axis.name, axis.unit);
+  const row = axis.stagger ? (axis.titleRow ?? 0) % 2 : 0;
+  // Staggered, a title has the room of two gaps: its neighbours' titles are on the other row.
+  const width = Math.max(24, (axis.stagger ? 2 : 1) * axis.spacing - 6);
+  const titleY = HEADER.titleY + row * HEADER.row;
+  const buttonsY = HEADER.buttonsY + (axis.stagger ? HEADER.row : 0);
   const grip = svg('g', { 'data-role': 'title', cursor: 'grab' }, header);
   tooltip(grip, `${full}: drag to reorder`);
   // A transparent pad makes the whole title cell, not just the glyphs, grabbable.
-  svg('rect', { x: -width / 2, y: 0, width, height: HEADER.titleY + 6, fill: 'transparent' }, grip);
+  svg('rect', { x: -width / 2, y: titleY - HEADER.titleY, width, height: HEADER.titleY + 6, fill: 'transparent' }, grip);
   const title = svg(
     'text',
     {
       class: 'jp-DSI-pc-title',
-      y: HEADER.titleY,
+      y: titleY,
       'text-anchor': 'middle',
       'font-size': 12,
       'font-weight': 600,
@@ -216,11 +240,10 @@ function drawHeader(theme: ITheme, axis: IAxisDrawing, g: SVGGElement): void {
     },
     grip
   );
-  // About 6.5 px per character at 12 px: no text measuring needed (nor available in tests).
-  title.textContent = truncate(full, Math.floor(width / 6.5));
+  title.textContent = truncate(full, Math.floor(width / TITLE_CHAR_PX));
   const invertLabel = axis.inverted ? 'Un-invert axis' : 'Invert axis';
-  drawButton(theme, header, 'invert', -9, '⇅', invertLabel, axis.inverted);
-  drawButton(theme, header, 'hide', 9, '×', 'Hide axis', false);
+  drawButton(theme, header, 'invert', -9, buttonsY, '⇅', invertLabel, axis.inverted);
+  drawButton(theme, header, 'hide', 9, buttonsY, '×', 'Hide axis', false);
 }
 
 function drawButton(
@@ -228,6 +251,7 @@ function drawButton(
   parent: SVGGElement,
   role: string,
   x: number,
+  y: number,
   glyph: string,
   label: string,
   active: boolean
@@ -237,7 +261,7 @@ function drawButton(
     {
       'data-role': role,
       class: `jp-DSI-pc-button jp-DSI-pc-${role}`,
-      transform: `translate(${x},${HEADER.buttonsY})`,
+      transform: `translate(${x},${y})`,
       cursor: 'pointer',
       role: 'button',
       tabindex: 0, // reachable by keyboard: Enter or Space acts like a click

@@ -35,7 +35,7 @@ import {
   SelectionDensity,
   drawLines
 } from './parcoords-layers';
-import { HEADER, ITheme, drawAxis, drawBrushes, readTheme, svg } from './parcoords-svg';
+import { HEADER, ITheme, axisTitle, drawAxis, drawBrushes, needsStagger, readTheme, svg } from './parcoords-svg';
 import type { AxisBrush, Column, IRowColors, ITable } from './types';
 
 export interface IParallelCoordinatesOptions {
@@ -323,11 +323,12 @@ export class ParallelCoordinates {
     }
     const { width, height } = this._measure();
     const dpr = window.devicePixelRatio || 1;
-    const layout = verticalLayout(height);
+    const xs = axisXs(this._axes.length, width);
+    const stagger = this._stagger(table, xs);
+    const layout = verticalLayout(height, HEADER.height + (stagger ? HEADER.row : 0));
     // One density bin per CSS pixel of the axis (density is drawn at CSS resolution).
     const baseBins = clamp(Math.round(layout.missingBottom - layout.top), 16, 512);
     const axes = this._axes.map(name => this._axis(table, name, layout, baseBins));
-    const xs = axisXs(axes.length, width);
     return {
       width,
       height,
@@ -340,6 +341,15 @@ export class ParallelCoordinates {
       baseBins,
       ids: axes.map(a => a.serial)
     };
+  }
+
+  /** Whether the axes at `xs` are too close for their titles on one row. */
+  private _stagger(table: ITable, xs: readonly number[]): boolean {
+    if (xs.length < 2) {
+      return false;
+    }
+    const titles = this._axes.map(name => axisTitle(name, table.columns.find(c => c.name === name)?.unit));
+    return needsStagger(titles, xs[1] - xs[0]);
   }
 
   /**
@@ -425,6 +435,7 @@ export class ParallelCoordinates {
       return;
     }
     const spacing = plot.xs.length > 1 ? plot.xs[1] - plot.xs[0] : plot.width / 2;
+    const stagger = this._table ? this._stagger(this._table, plot.xs) : false;
     plot.axes.forEach((axis, i) => {
       const g = drawAxis(
         this._theme,
@@ -434,7 +445,9 @@ export class ParallelCoordinates {
           scale: axis.scale,
           inverted: this._inverted.has(axis.name),
           hasMissing: axis.hasMissing,
-          spacing
+          spacing,
+          stagger,
+          titleRow: i
         },
         plot.xs[i]
       );
@@ -891,11 +904,11 @@ export class ParallelCoordinates {
 let axisSerial = 0;
 
 /** The vertical layout of a plot of this height: header, axis, gap, missing band. */
-export function verticalLayout(height: number): IVerticalLayout {
-  const missingBottom = Math.max(height - MARGIN.bottom, MARGIN.top + 60);
+export function verticalLayout(height: number, top: number = MARGIN.top): IVerticalLayout {
+  const missingBottom = Math.max(height - MARGIN.bottom, top + 60);
   const missingTop = missingBottom - MISSING.band;
   const bottom = missingTop - MISSING.gap;
-  return { top: MARGIN.top, bottom, missingTop, missingBottom };
+  return { top, bottom, missingTop, missingBottom };
 }
 
 /** Axes evenly spaced between the margins; a lone axis in the middle. */

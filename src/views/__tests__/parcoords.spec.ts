@@ -580,6 +580,35 @@ describe('ParallelCoordinates in the DOM', () => {
     expect(host.children).toHaveLength(0);
   });
 
+  it('puts titles on two alternating rows where the axes are too close for them', () => {
+    const names = ['d_density', 'd_feature', 'rho_gas', 'profile', 'gamma', 'd_shock'];
+    const table: ITable = {
+      rows: 2,
+      ids: ['a', 'b'],
+      columns: names.map(n => numeric(n, [0, 1]))
+    };
+    const titleYs = () => [...host.querySelectorAll('.jp-DSI-pc-title')].map(t => Number(t.getAttribute('y')));
+    const axisTop = () => Number(axisGroup('gamma').querySelector('line')!.getAttribute('y1'));
+    // A narrow sidebar: 6 axes in 320 px are 43 px apart, less than "d_density" needs.
+    const width = jest.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(320);
+    const pc = new ParallelCoordinates(host);
+    pc.setData(table, names);
+    const narrow = titleYs();
+    expect(new Set(narrow).size).toBe(2);
+    expect(narrow[0]).not.toBe(narrow[1]);
+    expect(narrow[0]).toBe(narrow[2]);
+    // Whole titles, not "d_de…", and the axes start below both rows.
+    expect(titles()).toEqual(names);
+    const staggeredTop = axisTop();
+    // Room enough: one row, and the axes start higher.
+    width.mockReturnValue(1200);
+    pc.resize();
+    expect(new Set(titleYs()).size).toBe(1);
+    expect(axisTop()).toBeLessThan(staggeredTop);
+    width.mockRestore();
+    pc.destroy();
+  });
+
   it('honours hidden and reordered axes, and offers the hidden ones back', () => {
     const onAxesChange = jest.fn();
     const pc = new ParallelCoordinates(host, { onAxesChange });
