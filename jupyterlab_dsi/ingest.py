@@ -20,7 +20,9 @@ from typing import Any, Callable
 
 from . import sources
 from .fields import FieldError, read_header
-from .sources.table import IngestError, Metric, file_in, finite_number, level_key, natural_key, repeated
+from .sources.table import (
+    IngestError, Metric, file_in, finite_number, is_missing, level_key, natural_key, repeated,
+)
 from .store import BATCH, Store, StoreError, new_id, now
 
 RESERVED = ("sim_id", "path", "t", "d_shock", "d_edge", "d_density", "d_feature")
@@ -47,8 +49,9 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 
 def infer_parameter(name: str, cells: list[str]) -> tuple[dict[str, Any], list[Any]]:
-    """Kind, ordered levels and typed values of one column (empty cells become None)."""
-    present = [c for c in cells if c.strip() != ""]
+    """Kind, ordered levels and typed values of one column (missing markers, as for the other
+    sources: empty, NaN, N/A, become None, never a level)."""
+    present = [c for c in cells if not is_missing(c)]
     numbers = [finite_number(c) for c in present]
     numeric = bool(present) and all(n is not None for n in numbers)
     distinct = set(numbers) if numeric else set(present)
@@ -57,7 +60,7 @@ def infer_parameter(name: str, cells: list[str]) -> tuple[dict[str, Any], list[A
     )
 
     def typed(cell: str) -> Any:
-        if cell.strip() == "":
+        if is_missing(cell):
             return None
         if numeric:
             value = float(cell)
@@ -179,8 +182,8 @@ def _ensemble_batch(ensemble: Path, progress: Callable[[int, int], None] | None)
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         sim_id = (row.get("sim_id") or "").strip()
-        if not sim_id:
-            raise IngestError(f"{csv_path}, row {number}: missing sim_id")
+        if is_missing(sim_id):  # a missing marker (nan, N/A) never names a run
+            raise IngestError(f"{csv_path}, row {number}: missing sim_id{f' ({sim_id})' if sim_id else ''}")
         if sim_id in seen:
             raise IngestError(
                 f"{csv_path}, row {number}: duplicate sim_id {sim_id!r} (first at row {seen[sim_id]})"

@@ -406,6 +406,24 @@ def test_a_header_of_40000_columns(cli: Cli, tmp_path: Path) -> None:
     assert "--id-column 'nope' is not a column; the header has c0, c1," in res.err and "(40000 columns)" in res.err
 
 
+def test_ensemble_missing_markers(cli: Cli, make_ensemble: Callable[..., Ensemble], tmp_path: Path) -> None:
+    """An ensemble's simulations.csv reads NaN and N/A as missing, as the other sources do: never
+    a level, never a sim_id."""
+    ens = make_ensemble("ens")
+    ens.rows[1]["energy"], ens.rows[2]["profile"] = "NaN", "N/A"
+    write_csv(ens.csv, ens.rows)
+    db = tmp_path / "db.sqlite"
+    ingest_ok(cli, ens.root, db)
+    assert parameters(db)["energy"] == ("numeric", "null")
+    assert parameters(db)["profile"] == ("categorical", '["bump2", "bump10", "flat"]')
+    assert query(db, "SELECT sim_id, name FROM jdsi_param_value WHERE value IS NULL ORDER BY sim_id") == [
+        ("s01", "energy"), ("s02", "profile")]
+    ens.rows[3]["sim_id"] = "nan"
+    write_csv(ens.csv, ens.rows)
+    res = cli("ingest", "-q", ens.root, "--db", tmp_path / "other.sqlite")
+    assert res.code == 2 and len(res.err_lines) == 1 and "row 5: missing sim_id (nan)" in res.err, res.err
+
+
 # -- Cinema ------------------------------------------------------------------------------------
 
 
