@@ -19,7 +19,7 @@ from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 
 from . import bridge, frames
 from .errors import DsiError
-from .store import Store
+from .store import Store, damaged
 
 
 class _ArgumentError(DsiError):
@@ -81,6 +81,9 @@ def run(line: str) -> Any:
         return _COMMANDS[args.command](args)
     except FilterError as exc:
         raise _ArgumentError(str(exc)) from None
+    except sqlite3.DatabaseError as exc:  # a read past what opening checks: named by the Store
+        where = getattr(args, "db", None) or getattr(args, "file", None) or bridge.current_db()
+        raise damaged(where or "the database", exc) from None
 
 
 def _db(args: argparse.Namespace) -> Path:

@@ -238,22 +238,37 @@ def test_an_error_on_a_sound_file_never_says_damaged(method_db: tuple[Path, str]
     assert "damaged" not in str(error) and "integrity check finds it sound" in str(error)
 
 
-def test_a_damaged_file_is_named_with_what_the_check_found(method_db: tuple[Path, str],
-                                                          cli: Callable[..., Result]) -> None:
-    db, _ = method_db
+def _scribble(db: Path) -> None:
+    """Overwrite every page after the schema's: the header and sqlite_master stay intact, so the
+    file opens and fails only when a table is read."""
     data = bytearray(db.read_bytes())
     page = int.from_bytes(data[16:18], "big")
     pages = len(data) // page
     assert pages >= 4
-    # Scribble over every page after the schema's: the header and sqlite_master stay intact.
     for n in range(2, pages):
         data[n * page:(n + 1) * page] = bytes([0xA5]) * page
     db.write_bytes(bytes(data))
+
+
+def test_a_damaged_file_is_named_with_what_the_check_found(method_db: tuple[Path, str],
+                                                          cli: Callable[..., Result]) -> None:
+    db, _ = method_db
+    _scribble(db)
     res = cli("datasets", "--db", db)
     assert res.code == 2
     line = res.err.strip()
     assert "the database file is damaged" in line and "restore it from a copy" in line, line
     assert "\n" not in line
+
+
+def test_the_magic_names_a_damaged_file(method_db: tuple[Path, str]) -> None:
+    """%dsi reads past what opening checks: SQLite's raw error becomes the Store's line."""
+    from jupyterlab_dsi.magic import run
+
+    db, _ = method_db
+    _scribble(db)
+    with pytest.raises(StoreDamaged, match=f"^{db}: the database file is damaged"):
+        run(f"datasets --db {db}")
 
 
 # -- a rollback error never hides its cause ----------------------------------------------------
