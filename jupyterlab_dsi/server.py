@@ -32,7 +32,7 @@ from .errors import DsiError
 from .fields import ArrayLimit, set_array_limit
 from .jobs import Job, Jobs, JobsFull, one_line
 from .paths import PathError, confine
-from .store import Store, current_user, damaged
+from .store import Store, StoreBusy, current_user, damaged
 
 NAMESPACE = "jupyterlab-dsi"
 
@@ -61,12 +61,14 @@ class DSIConfig(Configurable):
 
 # Seconds the panel waits before it retries a request answered "busy".
 RETRY_AFTER = 1
-# SQLite's words for a lock held by another connection, as sqlite3 or the Store words them.
-BUSY_WORDS = ("database is locked", "database is busy", "database table is locked", "busy:")
+# SQLite's words for a lock held by another connection, where an error reaches us unnamed.
+BUSY_WORDS = ("database is locked", "database is busy", "database table is locked")
 
 
 def is_busy(exc: BaseException) -> bool:
-    return isinstance(exc, (sqlite3.OperationalError, DsiError)) and any(w in str(exc).lower() for w in BUSY_WORDS)
+    if isinstance(exc, StoreBusy):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and any(w in str(exc).lower() for w in BUSY_WORDS)
 
 
 class RequestError(DsiError):

@@ -530,3 +530,15 @@ def test_a_job_refuses_a_file_that_declares_a_huge_array(server: dict[str, Any])
         "the limit of 256 MB per array (DSIConfig.max_array_mb); raise that setting, or post-process from a "
         "shell with `jupyter dsi postprocess`"
     )
+
+
+def test_busy_is_told_apart_from_other_database_errors() -> None:
+    import sqlite3
+
+    from jupyterlab_dsi.server import is_busy
+    from jupyterlab_dsi.store import StoreBusy, StoreError
+
+    assert is_busy(StoreBusy("busy: another writer holds ens.sqlite longer than 15 s; nothing was written: retry"))
+    assert is_busy(sqlite3.OperationalError("database is locked"))
+    assert not is_busy(StoreError("ens.sqlite: the file is read-only here"))
+    assert not is_busy(sqlite3.OperationalError("database or disk is full"))
