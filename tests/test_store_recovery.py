@@ -63,10 +63,11 @@ def _header_pages(db: Path) -> int:
     return (65536 if size == 1 else size) * int.from_bytes(header[28:32], "big")
 
 
-@pytest.fixture
-def crashed(tmp_path: Path) -> tuple[Path, list[str], str]:
+@pytest.fixture(scope="module")
+def crashed_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], str]:
     """A database with three acknowledged saves and a fourth killed mid-commit: (db, the three
-    acknowledged dataset ids, the method id)."""
+    acknowledged dataset ids, the method id). Never opened: tests take a copy (``crashed``)."""
+    tmp_path = tmp_path_factory.mktemp("crashed")
     ens = build_ensemble(tmp_path / "ens")
     db = tmp_path / "db.sqlite"
     ingest(db, ens.root)
@@ -89,12 +90,18 @@ def crashed(tmp_path: Path) -> tuple[Path, list[str], str]:
     return db, saved, method
 
 
-def _copy(db: Path, name: str) -> Path:
+def _copy(db: Path, target: Path) -> Path:
     """The crashed file and its journal under a new name (a journal belongs to its file by name)."""
-    target = db.with_name(name)
     shutil.copyfile(db, target)
     shutil.copyfile(f"{db}-journal", f"{target}-journal")
     return target
+
+
+@pytest.fixture
+def crashed(crashed_once: tuple[Path, list[str], str], tmp_path: Path) -> tuple[Path, list[str], str]:
+    """A copy of ``crashed_once`` (file and hot journal) for one test to recover."""
+    db, saved, method = crashed_once
+    return _copy(db, tmp_path / "crashed.sqlite"), saved, method
 
 
 def _recovered(db: Path, saved: list[str]) -> None:
@@ -108,7 +115,7 @@ def _recovered(db: Path, saved: list[str]) -> None:
 def test_the_store_rolls_a_hot_journal_back(crashed: tuple[Path, list[str], str]) -> None:
     db, saved, _ = crashed
     for readonly, name in ((True, "reader.sqlite"), (False, "writer.sqlite")):
-        copy = _copy(db, name)
+        copy = _copy(db, db.with_name(name))
         with Store(copy, readonly=readonly) as store:
             assert store.counts()["datasets"] == 3
         _recovered(copy, saved)
@@ -179,9 +186,7 @@ def test_the_server_rolls_a_hot_journal_back(
 ) -> None:
     db, saved, _ = crashed
     base, root, token = server_root
-    copy = root / "crashed.sqlite"
-    shutil.copyfile(db, copy)
-    shutil.copyfile(f"{db}-journal", f"{copy}-journal")
+    copy = _copy(db, root / "crashed.sqlite")
     request = urllib.request.Request(f"{base}/db?path=crashed.sqlite")
     request.add_header("Authorization", f"token {token}")
     with urllib.request.urlopen(request, timeout=60) as response:
