@@ -32,7 +32,10 @@ export class ServerError extends Error {
 /** How long the panel keeps retrying a request the server answered "busy" (503 + Retry-After). */
 export const BUSY_RETRY_MS = 60_000;
 
-/** Told each time a request waits for a busy database before it retries (the server's message). */
+/**
+ * Told each time a request waits for a busy database before it retries (the server's message);
+ * `false` in its place: do not retry (a poll that runs again anyway).
+ */
 export type BusyListener = (message: string) => void;
 
 async function messageOf(response: Response): Promise<string> {
@@ -48,7 +51,7 @@ async function request(
   endpoint: string,
   query: Record<string, string> = {},
   init: RequestInit = {},
-  onBusy?: BusyListener,
+  onBusy?: BusyListener | false,
   settings = ServerConnection.makeSettings()
 ): Promise<Response> {
   const search = new URLSearchParams(query).toString();
@@ -70,7 +73,7 @@ async function request(
     }
     let message = await messageOf(response);
     const retryAfter = Number(response.headers.get('Retry-After'));
-    if (response.status === 503 && response.headers.has('Retry-After') && retryAfter >= 0) {
+    if (onBusy !== false && response.status === 503 && response.headers.has('Retry-After') && retryAfter >= 0) {
       // Another program holds the database's lock: retrying is safe (a save carries its own id,
       // so a save that went through meanwhile is answered, not repeated).
       if (Date.now() + retryAfter * 1000 < deadline) {
@@ -170,9 +173,12 @@ export async function exportDataset(
   return format === 'card' ? String(body.markdown) : JSON.stringify(body, null, 2) + '\n';
 }
 
-/** The last event of the file and the events after `since` (at most 100). */
+/**
+ * The last event of the file and the events after `since` (at most 100). Not retried when the
+ * file is busy: the panel polls this every few seconds anyway.
+ */
 export async function fetchEvents(path: string, since: number): Promise<{ seq: number; events: unknown[] }> {
-  return (await request('events', { path, since: String(since) })).json();
+  return (await request('events', { path, since: String(since) }, {}, false)).json();
 }
 
 /** A job of the server (post-processing a new method), as `GET /jobs/ID` answers it. */

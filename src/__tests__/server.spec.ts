@@ -4,7 +4,7 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IDatasetRequest, IJob, saveDataset, ServerError } from '../server';
+import { fetchEvents, IDatasetRequest, IJob, saveDataset, ServerError } from '../server';
 import { JobStatus, statusText } from '../panel/jobStatus';
 
 function answer(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -75,6 +75,14 @@ describe('a busy database', () => {
       .spyOn(ServerConnection, 'makeRequest')
       .mockImplementation(async () => answer(503, { message: 'proxy down' }));
     await expect(saveDataset('ens.sqlite', BODY)).rejects.toThrow('proxy down');
+    expect(sent).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not retry the periodic poll of events: the next poll is the retry', async () => {
+    const sent = jest
+      .spyOn(ServerConnection, 'makeRequest')
+      .mockImplementation(async () => answer(503, { message: BUSY }, { 'Retry-After': '0' }));
+    await expect(fetchEvents('ens.sqlite', 3)).rejects.toThrow('ens.sqlite is busy');
     expect(sent).toHaveBeenCalledTimes(1);
   });
 });
