@@ -70,7 +70,14 @@ function session(kernel: FakeKernel | null) {
   return s;
 }
 
-const settle = () => new Promise(resolve => setTimeout(resolve, 0));
+// The link's clocks are Jest's: a test moves them past the 5 ms debounce instead of sleeping
+// through it, so that "nothing was sent yet" and "the newest was sent" never depend on timing.
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
+/** Let the link's promises (install, kernel info) run to their end. */
+const settle = () => jest.advanceTimersByTimeAsync(0);
+/** Past the debounce: the pending state, if any, goes out. */
+const debounced = () => jest.advanceTimersByTimeAsync(5);
 
 function link(commands: KernelCommand[] = []) {
   const statuses: LinkStatus[] = [];
@@ -101,7 +108,7 @@ describe('the kernel link', () => {
     // States before the kernel's hello wait; after it, the newest goes out.
     l.sendState({ ...STATE, where: 'cs == 1' });
     l.sendState({ ...STATE, where: 'cs == 2' });
-    await new Promise(r => setTimeout(r, 20));
+    await debounced();
     expect(comm.sent).toEqual([]);
     comm.reply({ type: 'hello', protocol: 1 });
     expect(comm.sent).toEqual([{ type: 'state', seq: 1, ...STATE, where: 'cs == 2' }]);
@@ -111,7 +118,7 @@ describe('the kernel link', () => {
     l.sendState({ ...STATE, t: 4 });
     l.sendState({ ...STATE, t: 5 });
     l.sendState({ ...STATE, t: 6 });
-    await new Promise(r => setTimeout(r, 20));
+    await debounced();
     expect(comm.sent.slice(1)).toEqual([{ type: 'state', seq: 2, ...STATE, t: 6 }]);
     // An error about an older state is not shown; one about the latest is.
     comm.reply({ type: 'error', seq: 1, message: 'old' });
@@ -160,7 +167,7 @@ describe('the kernel link', () => {
     await settle();
     kernel.comms[0].reply({ type: 'hello' });
     l.sendState(STATE);
-    await new Promise(r => setTimeout(r, 20));
+    await debounced();
     s.statusChanged.emit('restarting');
     expect(l.status.kind).toBe('linking');
     s.statusChanged.emit('idle');
@@ -183,9 +190,9 @@ describe('the kernel link', () => {
     commA.reply({ type: 'hello' });
     commB.reply({ type: 'hello' });
     a.sendState({ ...STATE, where: 'from a' });
-    await new Promise(r => setTimeout(r, 20));
+    await debounced();
     b.sendState({ ...STATE, where: 'from b' }); // the user brushed in b last
-    await new Promise(r => setTimeout(r, 20));
+    await debounced();
     s.statusChanged.emit('restarting');
     s.statusChanged.emit('idle');
     await settle();
