@@ -329,6 +329,7 @@ def _as_schema_1(db: Path) -> None:
 
 def _open_once(db: str, readonly: bool, go: Any, results: Any) -> None:
     go.wait(60)
+    results.put(("ready", os.getpid()))
     try:
         with Store(db, readonly=readonly) as store:
             results.put(("ok", store.counts()["simulations"]))
@@ -345,8 +346,24 @@ def test_concurrent_opens_during_a_migration_all_succeed(ingested_db: Path) -> N
     procs = [ctx.Process(target=_open_once, args=(str(db), i % 2 == 0, go, results)) for i in range(100)]
     for p in procs:
         p.start()
-    go.set()  # all at once, so that many read the old version before one has migrated
-    outcomes = [results.get(timeout=120) for _ in procs]
+    # A writer holds the lock while they all start opening: each finds schema 1 and waits for the
+    # lock to migrate, so every one but the first must see, under the lock, that it is done.
+    holder = sqlite3.connect(db, isolation_level=None)
+    outcomes: list[tuple[str, Any]] = []
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        go.set()
+        ready = 0
+        while ready < len(procs):
+            message = results.get(timeout=120)
+            if message[0] == "ready":
+                ready += 1
+            else:
+                outcomes.append(message)
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+    outcomes += [results.get(timeout=120) for _ in range(len(procs) - len(outcomes))]
     for p in procs:
         p.join(timeout=60)
     failures = [o for o in outcomes if o[0] != "ok"]
