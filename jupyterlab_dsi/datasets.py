@@ -79,11 +79,7 @@ def _check_id(dataset_id: Any) -> str:
 
 def _stored_terms(row: Any) -> ftr.Terms | None:
     """d_feature's terms: the feature column, or (schema 2) the two weights it then had."""
-    if row["feature"] is not None:
-        return dict(json.loads(row["feature"]))
-    if row["method_id"] is None:
-        return None
-    return {"d_shock": row["w_shock"], "d_edge": row["w_edge"]}
+    return ftr.stored(row["feature"], row["w_shock"], row["w_edge"], row["method_id"])
 
 
 def _stored_json(text: str | None, what: str) -> Any:
@@ -383,13 +379,42 @@ def export_json(store: Store, ref: str) -> dict[str, Any]:
     return out
 
 
+# Characters that can start markup anywhere in a line (autolinks start at `:`, `@`, `www.`).
+_MARKUP = frozenset("\\`*_[]|~<>&$!#:@")
+_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]|^[\d \t]")
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+
+def escape_markdown(text: Any) -> str:
+    """Markdown that renders as exactly ``text``, on one line, as the provenance cells write it
+    (escapeMarkdown in src/bridge/provenance.ts; tests/vectors/markdown.json holds both to it).
+
+    Characters that could become markup (and any punctuation, digit or blank opening the line: a
+    list, a heading, a quote, a code block) are written as numeric character references, which CommonMark and GFM
+    always read as literal characters: never HTML, a link, an image fetched from a remote host,
+    or a table pipe. The rest stays readable in the card's source.
+    """
+    line = _NEWLINE.sub(" ", str(text))
+
+    def one(match: re.Match[str]) -> str:
+        c, i = match.group(), match.start()
+        if i == 0 or c in _MARKUP or (c == "." and line[max(0, i - 3):i].lower() == "www"):
+            return f"&#{ord(c)};"
+        return c
+
+    return _PUNCTUATION.sub(one, line)
+
+
 def _md(text: Any) -> str:
-    """User text inside Markdown prose: no raw HTML."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """User text inside Markdown prose or a table cell."""
+    return escape_markdown(text)
 
 
-def _cell(text: Any) -> str:
-    return _md(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+def _cell(value: Any) -> str:
+    # Numbers (levels, counts) are not user text: as Python writes them, readable in the source.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return escape_markdown(value)
 
 
 def _fence(text: str, info: str = "") -> str:
@@ -481,15 +506,16 @@ def export_card(store: Store, ref: str) -> str:
                 if entry["count"] else "numeric: no values"
             )
         lines.append("")
-    db = shlex.quote(str(store.path))
+    # The file's name, never the server's absolute path: the card travels, the path does not.
+    db = shlex.quote(store.path.name)
     lines += [
         "## Load it",
         "",
-        "In a notebook:",
+        f"From the folder that holds {_md(store.path.name)}, in a notebook:",
         "",
         _fence(f"%load_ext jupyterlab_dsi\n%dsi load {record['id']} --db {db}", "python"),
         "",
-        "From a shell:",
+        "or from a shell:",
         "",
         _fence(
             f"jupyter dsi export {record['id']} --db {db} --format json -o dataset.json\n"

@@ -10,6 +10,7 @@ A missing value in any term leaves d_feature missing for that row.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -26,9 +27,24 @@ class FeatureError(DsiError):
 
 
 def _weight(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise FeatureError(f"the weight of {name} in d_feature must be a finite number, not {value!r}")
-    return float(value)
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past any float (JSON allows 400 digits)
+            number = None
+    if number is None or not math.isfinite(number):
+        raise FeatureError(f"the weight of {name} in d_feature must be a finite number, not {_short(value)}")
+    return number
+
+
+def _short(value: Any) -> str:
+    """A value in a message, as JSON where it is JSON (the TypeScript port says the same)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def terms(value: Any) -> Terms:
@@ -41,7 +57,7 @@ def terms(value: Any) -> Terms:
         out: Terms = {}
         for name, weight in value.items():
             if not isinstance(name, str) or not name:
-                raise FeatureError(f"d_feature's terms are named by columns, not {name!r}")
+                raise FeatureError(f"d_feature's terms are named by columns, not {_short(name)}")
             if name == "d_feature":
                 raise FeatureError("d_feature cannot be one of its own terms")
             out[name] = _weight(name, weight)
@@ -51,7 +67,7 @@ def terms(value: Any) -> Terms:
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
         return {"d_shock": _weight("d_shock", value[0]), "d_edge": _weight("d_edge", value[1])}
     raise FeatureError(
-        f"d_feature's weights must be {{column: weight}} or two numbers [w_shock, w_edge], not {value!r}"
+        f"d_feature's weights must be {{column: weight}} or two numbers [w_shock, w_edge], not {_short(value)}"
     )
 
 
@@ -100,6 +116,39 @@ def sql(t: Terms, allowed: Mapping[str, str]) -> tuple[str, list[float]]:
     return "(" + " + ".join(f"? * {allowed[name]}" for name in t) + ")", list(t.values())
 
 
+def stored(feature_text: str | None, w_shock: Any, w_edge: Any, method_id: str | None) -> Terms | None:
+    """A dataset's terms from its columns: ``feature`` (schema 3), else (schema 2) the two weights
+    a dataset with a method had; None when there are none, or when the column holds something
+    that is not terms (a damaged record reads as having none rather than failing every listing).
+    The TypeScript replica reads the same (storedTerms; tests/vectors/feature.json)."""
+    if feature_text is None:
+        if method_id is None:
+            return None
+        try:
+            return terms([w_shock, w_edge])
+        except FeatureError:
+            return None
+    try:
+        value = json.loads(feature_text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    try:
+        return terms(value)
+    except FeatureError:
+        return None
+
+
+def weight_text(w: float) -> str:
+    """A weight in full: the shortest text that reads back as the same number (``0.1``,
+    ``1e-07``, ``1e+16``), without a ``.0`` on whole numbers. Exact, unlike ``{w:g}`` (which
+    shows 1.0000001 as 1), and the same digits as JavaScript's shortest form."""
+    text = repr(float(w))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def formula(t: Terms) -> str:
     """Readable: ``d_feature = 1 · d_shock + 0.5 · d_edge``."""
-    return "d_feature = " + " + ".join(f"{w:g} · {name}" for name, w in t.items())
+    parts = " + ".join(f"{weight_text(w)} · {name}" for name, w in t.items())
+    return f"d_feature = {parts or 'nothing (no terms)'}"

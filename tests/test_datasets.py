@@ -226,7 +226,7 @@ def test_hostile_text_is_stored_byte_for_byte(mdb: tuple[Path, str]) -> None:
     assert query(db, "SELECT count(*) FROM jdsi_simulation") == [(6,)]  # nothing was executed
     with Store(db) as store:
         card = ds.export_card(store, rec["id"])
-        assert "<script>" not in card and "&lt;script&gt;" in card
+        assert "<script>" not in card and "&#60;script&#62;" in card
         prov = ds.export_prov(store, rec["id"])
         assert prov["entity"][f"dataset:{rec['id']}"]["prov:label"] == HOSTILE
         assert list(prov["agent"].values())[0]["prov:label"] == HOSTILE
@@ -348,6 +348,25 @@ def test_exports(mdb: tuple[Path, str]) -> None:
         # counts per level over the members s00 (0.1, flat), s01 (0.2, bump2), s03 (0.2, flat), s04 (0.1, bump2)
         assert "| 0.1 | 2 |" in card and "| 0.2 | 2 |" in card
         assert "| flat | 2 |" in card and "| bump2 | 2 |" in card and "| bump10 | 0 |" in card
+
+
+def test_card_is_markdown_that_fetches_nothing_and_names_no_server_path(mdb: tuple[Path, str]) -> None:
+    db, method_id = mdb
+    image = "![](http://tracker.example/pixel.png) <img src=http://tracker.example/x.png> see www.example.org"
+    with Store(db) as store:
+        rec = save(store, method_id, name="[x](http://e.example)", description=image, author="@someone",
+                   filter="cs == 0.1")
+        card = ds.export_card(store, rec["id"])
+    # No image, link or tag a Markdown preview could act on: each opener is a character reference.
+    assert "![" not in card and "<img" not in card and "](" not in card.replace("&#93;(", "")
+    assert ds.escape_markdown(image) in card.splitlines()
+    assert "# Dataset card: &#91;x&#93;(http&#58;//e.example)" in card
+    assert "by &#64;someone" in card
+    # The server's folders never appear; the commands name the file, run from its folder.
+    assert str(db.parent) not in card and str(db) not in card
+    assert f"%dsi load {rec['id']} --db {db.name}" in card
+    assert f"jupyter dsi verify {rec['id']} --db {db.name}" in card
+    assert "| 0.1 | 3 |" in card  # numbers are not escaped into references
 
 
 def test_verify_ok_and_detects_tampering(mdb: tuple[Path, str], cli: Cli) -> None:

@@ -44,15 +44,17 @@ const MARKUP = new Set('\\`*_[]|~<>&$!#:@');
 
 /**
  * Markdown text that renders as exactly `text`, on one line. Characters that could become markup
- * (and any punctuation opening the line: a list, a heading, a quote) are written as numeric
+ * (and any punctuation, digit or blank opening the line: a list, a heading, a quote, a code
+ * block) are written as numeric
  * character references, which CommonMark and GFM always read as literal characters, never as
  * markup, HTML, a link or a table pipe; the rest stays readable in the cell's source.
  */
 export function escapeMarkdown(text: string): string {
   return text
     .replace(/\r\n?|\n/g, ' ')
-    // A leading digit too: `1. ` would start an ordered list.
-    .replace(/[!-/:-@[-`{-~]|^\d/g, (c, offset: number, whole: string) =>
+    // A leading digit too (`1. ` would start an ordered list), and leading blank (four spaces or
+    // a tab would start a code block).
+    .replace(/[!-/:-@[-`{-~]|^[\d \t]/g, (c, offset: number, whole: string) =>
       offset === 0 || MARKUP.has(c) || (c === '.' && /www$/i.test(whole.slice(0, offset)))
         ? `&#${c.charCodeAt(0)};`
         : c
