@@ -7,7 +7,6 @@ import json
 import random
 import shutil
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -99,11 +98,14 @@ def test_sampling_refuses_bad_arguments() -> None:
             smp.unit(seed, "a")  # type: ignore[arg-type]
 
 
-def test_units_is_fast_enough() -> None:
-    ids = [f"sim{i:05d}" for i in range(10_000)]
-    start = time.perf_counter()
-    smp.units(7, ids)
-    assert time.perf_counter() - start < 2.0  # generous: the target (< 100 ms) is for make bench
+def test_units_of_ten_thousand_ids_are_the_reference_values() -> None:
+    # The vectorised path over the specification's ensemble size (ids of mixed lengths, so that
+    # the longest-first byte loop is exercised) gives each id exactly the pure-Python unit. How
+    # fast it is belongs to make bench, never to a timed test.
+    ids = [f"sim{i:05d}" for i in range(10_000)] + ["", "a", "x" * 40]
+    got = smp.units(7, ids)
+    assert got.shape == (len(ids),)
+    assert [float(v) for v in got] == [smp.unit(7, s) for s in ids]
 
 
 # -- the library -----------------------------------------------------------------------------
