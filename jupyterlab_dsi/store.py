@@ -480,7 +480,7 @@ class Store:
             Store(self.path).close()
             version = SCHEMA_VERSION
         # Which file this is: a write commits only while the path still names it (see write()).
-        before = os.stat(self.path)
+        before = self._stat_identity()
         try:
             self.conn = _connect(self.path, readonly=readonly)
         except sqlite3.Error as exc:
@@ -496,7 +496,7 @@ class Store:
             # Reads page 1 and the schema: garbage behind an intact header fails here, as one line.
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             self._identity = self._stat_identity()
-            if self._identity != (before.st_dev, before.st_ino):
+            if self._identity != before:
                 raise _replaced(self.path)
         except sqlite3.Error as exc:
             self.conn.close()
