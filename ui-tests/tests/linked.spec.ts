@@ -22,10 +22,12 @@ async function openExplorer(page: IJupyterLabPageFixture, tmpPath: string): Prom
   return view;
 }
 
-/** The panel's state as the CLI needs it, and its count, read in one go (one painted frame). */
+/**
+ * The panel's state as the CLI needs it, and its count, read in one go. It reads what is shown
+ * now: poll it (expect.poll) where a new slice may still be on its way from the worker.
+ */
 async function panelState(view: Locator) {
-  return view.evaluate(async root => {
-    await new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  return view.evaluate(root => {
     const value = (selector: string) => (root.querySelector(selector) as HTMLInputElement).value;
     const count = Number((root.querySelector('[data-testid="dsi-selection-count"] strong')?.textContent ?? '').replace(/,/g, ''));
     const filter = root.querySelector('[data-testid="dsi-filter"]')?.textContent ?? '';
@@ -85,8 +87,9 @@ test.use({ viewport: { width: 1400, height: 1200 } });
 test.describe('linked views', () => {
   test('brush, lasso, method, time, weights and color agree with the CLI', async ({ page, tmpPath }) => {
     const view = await openExplorer(page, tmpPath);
-    const total = (await panelState(view)).count;
-    expect(total).toBe(new Set(dsiJson<{ sim_id: string }[]>('select', '--db', SAMPLE_DB, '--method', (await panelState(view)).method, '--time', '0').map(r => r.sim_id)).size);
+    const method0 = (await panelState(view)).method;
+    const total = new Set(dsiJson<{ sim_id: string }[]>('select', '--db', SAMPLE_DB, '--method', method0, '--time', '0').map(r => r.sim_id)).size;
+    await expect.poll(async () => (await panelState(view)).count).toBe(total);
     await expectCliAgrees(view);
 
     // Brush the lower half of d_density: fewer simulations, a `between` in the filter.
@@ -139,7 +142,7 @@ test.describe('linked views', () => {
     const before = await panelState(view);
     await view.locator('select[aria-label="Color by"]').selectOption('mrg');
     await expect(view.locator('.jp-DSI-legendItem')).toHaveCount(3);
-    expect((await panelState(view)).count).toBe(before.count);
+    await expect.poll(async () => (await panelState(view)).count).toBe(before.count);
 
     // The axis buttons work from the keyboard: hide an axis with Enter.
     await view.locator('g[data-axis="mrg"] [data-role="hide"]').focus();
@@ -149,7 +152,7 @@ test.describe('linked views', () => {
     // Clear: everything again.
     await view.getByRole('button', { name: 'Clear' }).click();
     await expect(view.getByTestId('dsi-filter')).toContainText('everything');
-    expect((await panelState(view)).count).toBe(total);
+    await expect.poll(async () => (await panelState(view)).count).toBe(total);
   });
 
   test('the sidebar opens the same view and selection in the main area', async ({ page, tmpPath }) => {
@@ -166,8 +169,7 @@ test.describe('linked views', () => {
     await sidebar.getByRole('button', { name: 'Open in main area' }).click();
     const main = page.locator('.jp-MainAreaWidget .jp-DSI-explorerView');
     await expect(main.getByTestId('dsi-filter')).toHaveText(side.filter);
-    const copied = await panelState(main);
-    expect(copied).toEqual(side);
+    await expect.poll(() => panelState(main)).toEqual(side);
   });
 
   for (const theme of ['light', 'dark'] as const) {
