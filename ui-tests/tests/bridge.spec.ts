@@ -12,10 +12,9 @@ import { brushAxis, dsiJson, keepScreenshot, openSampleDocument } from './helper
 // leaves the restarted kernel "starting" forever: talk to the real kernels API instead.
 test.use({ viewport: { width: 1400, height: 1200 }, kernels: null });
 
-/** The panel's count after the views have painted. */
+/** The panel's count as it reads now: poll it (expect.poll) where a new slice may be on its way. */
 async function panelCount(view: Locator): Promise<number> {
-  return view.evaluate(async root => {
-    await new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  return view.evaluate(root => {
     return Number((root.querySelector('[data-testid="dsi-selection-count"] strong')?.textContent ?? '').replace(/,/g, ''));
   });
 }
@@ -68,7 +67,7 @@ test('the kernel sees the panel, the panel shows %dsi select, saves write proven
   await activate(page, 'bridge.sqlite');
   await expect(view.getByTestId('dsi-filter')).toContainText('cs in (0.1, 0.2)');
   await expect(view.getByTestId('dsi-undrawn')).toContainText('d_density < 6');
-  expect(await panelCount(view)).toBe(cli.length);
+  await expect.poll(() => panelCount(view)).toBe(cli.length);
   await expect(status).toContainText(`has ${cli.length.toLocaleString('en-US')} rows`);
 
   // Save from the panel: provenance cells appear below the active cell, run, and give the members.
