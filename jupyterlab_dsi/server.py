@@ -44,18 +44,18 @@ class DSIConfig(Configurable):
         "", config=True, help="Database (relative to the server root) the panel opens on start."
     )
     store_timeout = Float(
-        5.0, config=True,
+        5.0, min=0.1, config=True,
         help="Seconds a panel request waits for a database whose lock another process holds before "
         "it is answered 503 'busy' (the panel retries).",
     )
     max_array_mb = Int(
-        256, config=True,
+        256, min=1, config=True,
         help="Largest array (MB, as float64) a post-processing job started from the panel reads from "
         "a simulation file; a file declaring more is refused before anything is allocated. A job "
         "holds a few simulations at once.",
     )
     max_queued_jobs = Int(
-        8, config=True, help="Post-processing jobs that may wait while two run; more are refused (429)."
+        8, min=0, config=True, help="Post-processing jobs that may wait while two run; more are refused (429)."
     )
 
 
@@ -481,14 +481,14 @@ def setup_handlers(server_app: Any) -> None:
     web_app = server_app.web_app
     config = DSIConfig(config=server_app.config)
     web_app.settings["jupyterlab_dsi_config"] = config
-    web_app.settings["jupyterlab_dsi_jobs"] = Jobs(max_queued=max(0, config.max_queued_jobs), log=server_app.log)
+    web_app.settings["jupyterlab_dsi_jobs"] = Jobs(max_queued=config.max_queued_jobs, log=server_app.log)
     # Store calls wait on file locks: a few threads, so that a locked file cannot take them all
     # for long (each gives up after SQLite's busy timeout).
     web_app.settings["jupyterlab_dsi_store_pool"] = ThreadPoolExecutor(
         max_workers=4, thread_name_prefix="jupyterlab-dsi-store"
     )
     # Only jobs read simulation files in the server's process: the cap is the server's setting.
-    set_array_limit(ArrayLimit(max(1, config.max_array_mb) * 2**20, "DSIConfig.max_array_mb"))
+    set_array_limit(ArrayLimit(config.max_array_mb * 2**20, "DSIConfig.max_array_mb"))
     base = web_app.settings["base_url"]
     web_app.add_handlers(
         ".*$",

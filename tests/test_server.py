@@ -542,3 +542,16 @@ def test_busy_is_told_apart_from_other_database_errors() -> None:
     assert is_busy(sqlite3.OperationalError("database is locked"))
     assert not is_busy(StoreError("ens.sqlite: the file is read-only here"))
     assert not is_busy(sqlite3.OperationalError("database or disk is full"))
+
+
+@pytest.mark.parametrize(("trait", "value"), [("store_timeout", 0), ("max_array_mb", 0), ("max_queued_jobs", -1)])
+def test_a_server_setting_out_of_range_is_refused_by_name(trait: str, value: float) -> None:
+    from traitlets import TraitError
+    from traitlets.config import Config
+
+    from jupyterlab_dsi.server import DSIConfig
+
+    config = Config()
+    config.DSIConfig[trait] = value
+    with pytest.raises(TraitError, match=f"'{trait}' trait of a DSIConfig"):
+        DSIConfig(config=config)
