@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +21,15 @@ import pandas as pd
 
 from . import __version__, feature, steps
 from .errors import DsiError
+from .filter import FilterError
 from .paths import confine, inside
 
 PROTOCOL = 1
 TARGET = "jupyterlab-dsi"
 ROLES = ("selection", "method", "datasets")
 SETTINGS = "Settings → DSI Explorer → Kernel variables"
+
+log = logging.getLogger(__name__)
 
 
 class BridgeError(DsiError):
@@ -42,6 +46,15 @@ class _Answer(dict):  # type: ignore[type-arg]
 def one_line(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, (DsiError, ValueError)) else f"{type(exc).__name__}: {exc}"
     return " ".join(text.split("\n")).replace("\r", " ")
+
+
+def _logged(exc: BaseException, doing: str) -> str:
+    """The panel's one line for ``exc``; the traceback goes to the log (the kernel's stderr when
+    nothing else is configured), where a developer looks. A DsiError or a filter error is the
+    user's to fix and its line says all: it is logged at debug level only."""
+    level = logging.DEBUG if isinstance(exc, (DsiError, FilterError)) else logging.ERROR
+    log.log(level, "jupyterlab-dsi bridge: %s failed", doing, exc_info=exc)
+    return one_line(exc)
 
 
 @dataclass
@@ -201,7 +214,7 @@ class Bridge:
             state = check_state(data)
             values = panel_variables(db, state)
         except Exception as exc:  # the panel gets one line whatever failed: it never waits on a traceback
-            message = one_line(exc)
+            message = _logged(exc, f"the panel's state on {relative!r}")
             if isinstance(relative, str) and relative and link.root is not None:
                 message = message.replace(str(link.root / relative), relative)  # name the file as the panel does
             return {"type": "error", "seq": seq, "message": message}
@@ -220,7 +233,7 @@ class Bridge:
             with Store(self.db, readonly=True) as store:
                 frame = datasets_frame(store)
         except Exception as exc:
-            return {"type": "error", "message": one_line(exc)}
+            return {"type": "error", "message": _logged(exc, f"reading the datasets of {str(self.db)!r}")}
         _user_ns()[link.names["datasets"]] = frame
         return None
 
