@@ -523,9 +523,9 @@ describe("a dataset's feature terms", () => {
   it('come from the feature column in their order, else (schema 2) from w_shock and w_edge', () => {
     const terms = datasetTerms('{"wall_clock": 0.5, "d_density": 1}', 0, 0, 'm1');
     expect(terms).toEqual({ wall_clock: 0.5, d_density: 1 });
-    expect(Object.keys(terms)).toEqual(['wall_clock', 'd_density']);
+    expect(Object.keys(terms!)).toEqual(['wall_clock', 'd_density']);
     expect(datasetTerms(null, 0.5, 2, 'm1')).toEqual({ d_shock: 0.5, d_edge: 2 });
-    expect(datasetTerms(null, 1, 1, null)).toEqual({}); // no method, no terms saved
-    expect(datasetTerms('not json', 1, 1, 'm1')).toEqual({});
+    expect(datasetTerms(null, 1, 1, null)).toBeNull(); // no method, no terms saved: as Python's None
+    expect(datasetTerms('not json', 1, 1, 'm1')).toBeNull();
   });
 });

@@ -6,6 +6,8 @@
  */
 import type { Database } from 'sql.js';
 
+import { FeatureTerms, storedTerms } from '../model/feature';
+
 /** Parameters of every simulation: categorical as Int32 codes, numeric as Float32 (NaN = missing). */
 export interface IParameterColumn {
   name: string;
@@ -399,8 +401,8 @@ export interface IDatasetInfo {
   author: string;
   methodId: string | null;
   t: number | null;
-  /** d_feature's terms {column: weight}, in the order they were given (empty: none saved). */
-  weights: Record<string, number>;
+  /** d_feature's terms {column: weight}, in the order they were given; null: none saved. */
+  weights: FeatureTerms | null;
   filter: string;
   selectionKind: string;
   sampling: unknown;
@@ -424,19 +426,12 @@ function parseJson(text: unknown): unknown {
 
 /**
  * A dataset's feature terms: the `feature` column (schema 3), else the two weights of d_shock
- * and d_edge that datasets with a method had before (schema 2). Anything else reads as none.
+ * and d_edge that datasets with a method had before (schema 2); null when none were saved or
+ * the column holds something that is not terms. As Python reads them (feature.stored): both are
+ * held to tests/vectors/feature.json.
  */
-export function datasetTerms(feature: unknown, wShock: unknown, wEdge: unknown, methodId: unknown): Record<string, number> {
-  const parsed = parseJson(feature);
-  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-    return Object.fromEntries(
-      Object.entries(parsed as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number')
-    );
-  }
-  if (feature === null || feature === undefined) {
-    return methodId === null || methodId === undefined ? {} : { d_shock: Number(wShock), d_edge: Number(wEdge) };
-  }
-  return {};
+export function datasetTerms(feature: unknown, wShock: unknown, wEdge: unknown, methodId: unknown): FeatureTerms | null {
+  return storedTerms(feature, wShock, wEdge, methodId);
 }
 
 /** Every dataset, newest first, with whether a tombstone hides it. */

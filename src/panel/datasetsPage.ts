@@ -86,7 +86,7 @@ export class DatasetsPage {
     const query = this._search.value.trim().toLowerCase();
     const live = this._rows.filter(d => !d.deleted);
     const rows = live
-      .filter(d => !query || [d.name, d.description, d.filter, featureFormula(d.weights)].some(t => t.toLowerCase().includes(query)))
+      .filter(d => !query || [d.name, d.description, d.filter, d.weights ? featureFormula(d.weights) : ''].some(t => t.toLowerCase().includes(query)))
       .sort((a, b) => {
         const x = this._value(a, this._sort);
         const y = this._value(b, this._sort);
@@ -147,7 +147,7 @@ export class DatasetsPage {
         'td',
         {},
         this._methodLabel(d.methodId),
-        Object.keys(d.weights).length > 0 ? h('div', { class: 'jp-DSI-hint jp-DSI-formula' }, featureFormula(d.weights)) : null
+        d.weights ? h('div', { class: 'jp-DSI-hint jp-DSI-formula' }, featureFormula(d.weights)) : null
       ),
       h('td', {}, stepText(d.t, this._options.times?.() ?? [])),
       h('td', { title: d.createdAt }, formatDate(d.createdAt)),

@@ -328,7 +328,7 @@ export class ExplorerPanel extends Widget {
           ...base,
           methodId: dataset.methodId,
           t: dataset.t ?? base.t,
-          feature: Object.keys(dataset.weights).length > 0 ? dataset.weights : base.feature,
+          feature: dataset.weights ?? base.feature,
           brushes: {},
           shapes: []
         };

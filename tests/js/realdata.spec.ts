@@ -183,7 +183,7 @@ with Store(sys.argv[1]) as store:
     const [dataset] = api.datasets();
     expect(dataset.methodId).toBeNull();
     expect(dataset.weights).toEqual({ wall_clock: 1, state1_density: 0.5 });
-    expect(Object.keys(dataset.weights)).toEqual(['wall_clock', 'state1_density']);
+    expect(Object.keys(dataset.weights!)).toEqual(['wall_clock', 'state1_density']);
     const again = await model(api);
     await again.restore(dataset.settings as never);
     expect(again.feature).toEqual(m.feature);
