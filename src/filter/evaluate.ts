@@ -26,7 +26,7 @@
  * values (doubles or strings) and are compared exactly, as `evaluate` does; polygon vertices
  * stay doubles (a point on an edge may fall either way, in Python too).
  */
-import type { Column, ITable } from '../views/types';
+import type { Column, ITable } from '../table/types';
 
 import {
   FilterError,

@@ -5,7 +5,7 @@
  */
 import { interpolateViridis, schemeTableau10 } from 'd3';
 
-import type { Column, IRowColors } from '../views/types';
+import type { Column, IRowColors } from '../table/types';
 
 export const CONTEXT = 0;
 export const MISSING = 1;

@@ -3,7 +3,7 @@
  * aside), the replica's parameters as view columns, and which columns a scatter can plot.
  */
 import type { IParameterColumn } from '../db/slices';
-import type { Column } from '../views/types';
+import type { Column } from '../table/types';
 import { extent } from './colors';
 import { hasNumericLevels } from './feature';
 

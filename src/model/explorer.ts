@@ -13,14 +13,14 @@ import { ISignal, Signal } from '@lumino/signaling';
 import type { IMethod } from '../db/api';
 import { compileMask, FilterNode, MaskFunction, parse, toString } from '../filter';
 import type { IBaseTable, IMethodInfo, IParameterColumn, ISlice } from '../db/slices';
-import { brushMask } from '../views/axes';
-import { shapesMask } from '../views/geometry';
-import type { AxisBrush, Column, IShape, ITable, Point } from '../views/types';
+import { brushMask, shapesMask } from '../table/mask';
+import type { AxisBrush, Column, IShape, ITable, Point } from '../table/types';
 import { colorRows, IColoring } from './colors';
 import { columnSpan, IAsideColumn, isScatterable, sameValue, toColumn } from './columns';
 import { computeFeature, FEATURE, FeatureTerms, numericValues, parseTerms } from './feature';
 import { roundPolygon, roundRange, selectionFilter } from './filterString';
 import { drawFilter } from './fromFilter';
+import { readableLasso, roundBox } from './simplify';
 import { IExplorerSettings, IExplorerSettingsV1, upgradeSettings } from './settings';
 
 export const DISTANCES = ['d_shock', 'd_edge', 'd_density', 'd_feature'] as const;
@@ -397,9 +397,23 @@ export class ExplorerModel {
     }
   }
 
-  /** The scatter's boxes and lassos; `final` as for setBrush. */
+  /**
+   * The scatter's boxes and lassos; `final` as for setBrush. A finished box is rounded outward
+   * to the data's precision (two `between` terms), a finished lasso simplified to a couple dozen
+   * rounded vertices that keep the rows it selects: the filter string reads as a person's.
+   */
   setShapes(shapes: IShape[], final = true): void {
-    this._shapes = shapes.map(s => ({ ...s, polygon: roundPolygon(s.polygon) }));
+    const x = this.scatterValues(this._scatter[0]);
+    const y = this.scatterValues(this._scatter[1]);
+    this._shapes = shapes.map(s => {
+      if (!final || !x || !y) {
+        return { ...s, polygon: roundPolygon(s.polygon) };
+      }
+      return {
+        ...s,
+        polygon: s.kind === 'box' ? roundBox(s.polygon, columnSpan(x), columnSpan(y)) : readableLasso(s.polygon, x, y)
+      };
+    });
     this._update();
     if (final) {
       this._record('shapes');

@@ -3,7 +3,7 @@
  * across axes, OR-ed within an axis, then the scatter's boxes and lassos as polygons over
  * the scatter's two axes (d_feature, d_density unless chosen otherwise). `jupyter dsi select --where` and `%dsi select --where` accept it.
  */
-import type { AxisBrush, IShape, Point } from '../views/types';
+import type { AxisBrush, IShape, Point } from '../table/types';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'between', 'polygon']);
@@ -103,23 +103,39 @@ export function brushClause(
   return orJoin(parts);
 }
 
-function polygonClause(x: string, y: string, polygon: Point[]): string {
+function polygonClause(x: string, y: string, polygon: readonly Point[]): string {
   const points = polygon.map(([px, py]) => `(${formatNumber(px)}, ${formatNumber(py)})`).join(', ');
   return `(${formatName(x)}, ${formatName(y)}) in polygon (${points})`;
+}
+
+/** A box as a person writes it: a `between` on each axis (both inclusive, as the mask keeps them). */
+function boxClause(x: string, y: string, polygon: readonly Point[]): string {
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const [px, py] of polygon) {
+    [x0, x1, y0, y1] = [Math.min(x0, px), Math.max(x1, px), Math.min(y0, py), Math.max(y1, py)];
+  }
+  return `${formatName(x)} between ${formatNumber(x0)} and ${formatNumber(x1)} and ${formatName(y)} between ${formatNumber(y0)} and ${formatNumber(y1)}`;
 }
 
 /** The shapes of the scatter, applied in order: replace/add = union, subtract = minus. */
 export function shapesClause(shapes: readonly IShape[], x = 'd_feature', y = 'd_density'): string | null {
   let clause: string | null = null;
+  let alone: string | null = null; // the clause's parenthesised form while it is one box
   for (const shape of shapes) {
-    const polygon = polygonClause(x, y, shape.polygon);
+    const box = shape.kind === 'box';
+    const term = box ? boxClause(x, y, shape.polygon) : polygonClause(x, y, shape.polygon);
+    // A box is an `and` of two terms: parenthesised under `not` and beside an `or`, for the reader.
+    const atom = box ? wrap(term) : term;
     if (shape.op === 'subtract') {
-      // Subtracting from "no shape yet" (every row) leaves every row but the polygon.
-      clause = clause === null ? `not ${polygon}` : `${/ or /.test(clause) ? wrap(clause) : clause} and not ${polygon}`;
+      // Subtracting from "no shape yet" (every row) leaves every row but the shape.
+      clause = clause === null ? `not ${atom}` : `${/ or /.test(clause) ? wrap(clause) : clause} and not ${atom}`;
+      alone = null;
     } else if (shape.op === 'add' && clause !== null) {
-      clause = `${clause} or ${polygon}`; // `and` binds tighter: no parentheses needed
+      clause = `${alone ?? clause} or ${atom}`; // `and` binds tighter than `or`
+      alone = null;
     } else {
-      clause = polygon;
+      clause = term;
+      alone = atom;
     }
   }
   return clause;

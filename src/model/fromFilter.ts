@@ -12,7 +12,8 @@ import {
   literalValue,
   numberValue
 } from '../filter';
-import type { AxisBrush, Column, IShape, Point } from '../views/types';
+import { boxPolygon } from '../table/mask';
+import type { AxisBrush, Column, IShape, Point } from '../table/types';
 
 export interface IDrawnFilter {
   brushes: Map<string, AxisBrush>;
@@ -78,21 +79,45 @@ function polygonPoints(node: IPolygon): Point[] {
   return node.points.map(([x, y]) => [numberValue(x), numberValue(y)] as Point);
 }
 
-/** Shapes of `polygon`, `polygon or polygon ...` or `not polygon` over (x, y). */
-function scatterShapes(node: FilterNode, x: string, y: string): IShape[] | null {
-  const over = (n: FilterNode): n is IPolygon => n.type === 'polygon' && n.x === x && n.y === y;
-  if (node.type === 'not' && over(node.operand)) {
-    return [{ kind: 'lasso', op: 'subtract', polygon: polygonPoints(node.operand) }];
-  }
-  const parts = node.type === 'or' ? node.operands : [node];
-  if (!parts.every(over)) {
+/** The box of `x between a and b and y between c and d` (either order), else null. */
+function boxOf(node: FilterNode, x: string, y: string): Point[] | null {
+  if (node.type !== 'and' || node.operands.length !== 2) {
     return null;
   }
-  return (parts as IPolygon[]).map((p, i) => ({
-    kind: 'lasso',
-    op: i === 0 ? 'replace' : 'add',
-    polygon: polygonPoints(p)
-  }));
+  const range = (name: string): [number, number] | null => {
+    const term = node.operands.find(o => o.type === 'between' && o.name === name);
+    if (term?.type !== 'between' || !isNumber(term.low) || !isNumber(term.high)) {
+      return null;
+    }
+    const lo = numberValue(term.low as Exclude<Literal, string>);
+    const hi = numberValue(term.high as Exclude<Literal, string>);
+    return lo <= hi ? [lo, hi] : null;
+  };
+  const [rx, ry] = [range(x), range(y)];
+  return x !== y && rx && ry ? boxPolygon(rx[0], ry[0], rx[1], ry[1]) : null;
+}
+
+/** A box or a polygon over (x, y), as the scatter draws it; else null. */
+function shapeOf(node: FilterNode, x: string, y: string): Pick<IShape, 'kind' | 'polygon'> | null {
+  if (node.type === 'polygon' && node.x === x && node.y === y) {
+    return { kind: 'lasso', polygon: polygonPoints(node as IPolygon) };
+  }
+  const box = boxOf(node, x, y);
+  return box ? { kind: 'box', polygon: box } : null;
+}
+
+/** Shapes of `shape`, `shape or shape ...` or `not shape` over (x, y): polygons and boxes. */
+function scatterShapes(node: FilterNode, x: string, y: string): IShape[] | null {
+  if (node.type === 'not') {
+    const shape = shapeOf(node.operand, x, y);
+    return shape ? [{ ...shape, op: 'subtract' }] : null;
+  }
+  const parts = node.type === 'or' ? node.operands : [node];
+  const shapes = parts.map(p => shapeOf(p, x, y));
+  if (shapes.some(s => s === null)) {
+    return null;
+  }
+  return shapes.map((s, i) => ({ ...s!, op: i === 0 ? 'replace' : 'add' }));
 }
 
 /**

@@ -2,7 +2,7 @@
  * The GUI settings that reproduce a view and its selection, saved with each dataset: version 2
  * (feature terms, scatter axes), and version 1 as written before issue 9, still restorable.
  */
-import type { AxisBrush, IShape } from '../views/types';
+import type { AxisBrush, IShape } from '../table/types';
 import { FEATURE, FeatureTerms, parseTerms } from './feature';
 
 /** The GUI settings that reproduce a view and its selection (versioned: saved with datasets). */

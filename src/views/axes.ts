@@ -11,9 +11,12 @@ import type {
   Column,
   ICategoricalColumn,
   INumericColumn,
-  IRange,
-  ITable
+  IRange
 } from './types';
+import { brushCodes } from '../table/mask';
+
+// The mask of the brushes is the model's too: it lives in the leaf module table/.
+export { brushMask } from '../table/mask';
 
 // ---------------------------------------------------------------------------------------------
 // Vertical layout and scales
@@ -385,21 +388,6 @@ export function brushToIntervals(scale: AxisScale, brush: AxisBrush): Interval[]
   return mergeIntervals(intervals);
 }
 
-/** The level codes a brush keeps on a categorical axis (a numeric brush keeps the levels whose
- * numeric value lies in its ranges: how a filter string's `between` lands on a level axis). */
-function brushCodes(levels: readonly (string | number)[], brush: AxisBrush): number[] {
-  if (brush.kind === 'categorical') {
-    return brush.codes.filter(code => code >= 0 && code < levels.length);
-  }
-  const codes: number[] = [];
-  levels.forEach((level, code) => {
-    const v = Number(level);
-    if (brush.ranges.some(r => v >= r.lo && v <= r.hi)) {
-      codes.push(code);
-    }
-  });
-  return codes;
-}
 
 /**
  * Tidies the intervals of an axis when a drag ends: each is clamped to the axis and, if it
@@ -456,82 +444,6 @@ function atLeast(iv: Interval, min: number, layout: IVerticalLayout): Interval {
 
 export function clamp(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Selection mask
-// ---------------------------------------------------------------------------------------------
-
-/**
- * The rows that pass every brush: AND across axes, OR across the ranges (or levels) of one
- * axis; a missing value passes only where its axis brush keeps `missing`. An empty map keeps
- * every row. A brush on a column the table lacks constrains nothing. Writes 1/0 into `out`
- * (length >= table.rows) and returns it: a typed-array scan, about 6 ms per million rows.
- */
-export function brushMask(
-  table: ITable,
-  brushes: ReadonlyMap<string, AxisBrush>,
-  out: Uint8Array
-): Uint8Array {
-  out.fill(1, 0, table.rows);
-  for (const [name, brush] of brushes) {
-    const column = table.columns.find(c => c.name === name);
-    if (column?.kind === 'numeric' && brush.kind === 'numeric') {
-      andNumeric(column.values, brush.ranges, !!brush.missing, out);
-    } else if (column?.kind === 'categorical') {
-      andCategorical(column, brush, out);
-    }
-    // A categorical brush on a numeric column has no meaning: it constrains nothing.
-  }
-  return out;
-}
-
-/**
- * ANDs one numeric axis into the mask. The tests are written without branches (comparisons
- * turned into 0/1 and combined bitwise): on noisy data a branch per row mispredicts half the
- * time, which made this scan 5x slower. Several ranges OR together in a scratch mask first.
- */
-function andNumeric(
-  values: Float32Array,
-  ranges: readonly IRange[],
-  missing: boolean,
-  out: Uint8Array
-): void {
-  const n = values.length;
-  const keepMissing = missing ? 1 : 0;
-  if (ranges.length === 1) {
-    const { lo, hi } = ranges[0];
-    for (let row = 0; row < n; row++) {
-      const v = values[row];
-      out[row] &= (+(v >= lo) & +(v <= hi)) | (keepMissing & +(v !== v));
-    }
-    return;
-  }
-  const inAny = new Uint8Array(n);
-  for (const { lo, hi } of ranges) {
-    for (let row = 0; row < n; row++) {
-      const v = values[row];
-      inAny[row] |= +(v >= lo) & +(v <= hi);
-    }
-  }
-  for (let row = 0; row < n; row++) {
-    const v = values[row];
-    out[row] &= inAny[row] | (keepMissing & +(v !== v));
-  }
-}
-
-function andCategorical(column: ICategoricalColumn, brush: AxisBrush, out: Uint8Array): void {
-  // A lookup table per code turns the test into one array read; slot 0 is "missing" (code -1).
-  const n = column.levels.length;
-  const keep = new Uint8Array(n + 1);
-  keep[0] = brush.missing ? 1 : 0;
-  brushCodes(column.levels, brush).forEach(code => (keep[code + 1] = 1));
-  const { codes } = column;
-  for (let row = 0; row < codes.length; row++) {
-    // code + 1 as unsigned: -1 and every out-of-range code land outside [0, n], on slot 0.
-    const slot = (codes[row] + 1) >>> 0;
-    out[row] &= keep[slot <= n ? slot : 0];
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

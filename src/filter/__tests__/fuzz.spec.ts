@@ -9,7 +9,7 @@ import * as path from 'path';
 
 import fc from 'fast-check';
 
-import type { ITable } from '../../views/types';
+import type { ITable } from '../../table/types';
 import { FilterError, FilterNode, compileMask, equals, parse, toString } from '../index';
 
 const VECTORS = JSON.parse(

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import type { Column, ITable } from '../../views/types';
+import type { Column, ITable } from '../../table/types';
 import {
   FilterError,
   FilterNode,

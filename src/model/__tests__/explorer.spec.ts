@@ -9,7 +9,7 @@ import { compileMask, parse } from '../../filter';
 import { ExplorerModel } from '../explorer';
 import type { IExplorerSettingsV1 } from '../settings';
 import { computeFeature, featureFormula, parseTerms } from '../feature';
-import type { IShape } from '../../views/types';
+import type { IShape } from '../../table/types';
 import { clover, implosions, method } from '../../../tests/js/ensembles';
 
 const theme = () => ({ context: '#ccc', missing: '#999' });
@@ -187,7 +187,7 @@ describe("seed 000's ensembles", () => {
     expect(m.feature).toEqual({ d_shock: 0.5, d_edge: 2 });
     expect(m.scatterAxes).toEqual(['d_feature', 'd_density']);
     expect(m.axes).toEqual(['d_density', 'energy']);
-    expect(m.filter).toBe('energy between 10 and 40 and (d_feature, d_density) in polygon ((0, 0), (5, 0), (5, 1), (0, 1))');
+    expect(m.filter).toBe('energy between 10 and 40 and d_feature between 0 and 5 and d_density between 0 and 1');
     // d_feature = 0.5 · d_shock + 2 · d_edge: sim1 4.5 is in the box; sim2 (no d_edge), sim3, sim4 are not.
     expect(m.count).toBe(1);
     expect(m.settings.version).toBe(2);

@@ -7,7 +7,7 @@ import { compileMask, parse } from '../../filter';
 import { ExplorerModel, ISliceSource } from '../explorer';
 import { brushClause, formatName, formatNumber, roundRange, selectionFilter, shapesClause } from '../filterString';
 import type { IBaseTable, ISlice } from '../../db/slices';
-import type { AxisBrush, IShape, ITable } from '../../views/types';
+import type { AxisBrush, IShape, ITable } from '../../table/types';
 import { mulberry32 as random } from '../../../tests/js/random';
 
 
@@ -99,7 +99,10 @@ describe('filter string pieces', () => {
       { kind: 'box', op: 'subtract', polygon: sq(0.5) }
     ];
     const text = shapesClause(shapes)!;
-    expect(text).toMatch(/^\(.* or .*\) and not \(d_feature, d_density\) in polygon/);
+    // A box reads as two ranges, parenthesised beside `or` and under `not`.
+    expect(text).toBe(
+      '((d_feature between 0 and 1 and d_density between 0 and 1) or (d_feature, d_density) in polygon ((2, 0), (3, 0), (3, 1), (2, 1))) and not (d_feature between 0.5 and 1.5 and d_density between 0 and 1)'
+    );
     expect(selectionFilter({ brushes: [], levels: new Map(), shapes: [] })).toBe('');
   });
 });
