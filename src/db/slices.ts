@@ -411,15 +411,22 @@ export interface IDatasetInfo {
   size: number;
   digest: string;
   deleted: boolean;
+  /**
+   * One line naming the stored column (settings, sampling) that is not JSON, when one is not:
+   * such a column reads as null, and restoring the dataset says this instead of guessing.
+   */
+  unreadable?: string;
 }
 
-function parseJson(text: unknown): unknown {
+/** A JSON column; text that does not parse is null, and `problems` gets a line naming `column`. */
+function parseJson(text: unknown, column?: string, problems?: string[]): unknown {
   if (typeof text !== 'string') {
     return null;
   }
   try {
     return JSON.parse(text);
-  } catch {
+  } catch (error) {
+    problems?.push(`its stored ${column} is not JSON (${(error as Error).message})`);
     return null;
   }
 }
@@ -446,6 +453,7 @@ export function readDatasets(db: Database): IDatasetInfo[] {
   try {
     while (stmt.step()) {
       const r = stmt.getAsObject();
+      const problems: string[] = [];
       out.push({
         id: String(r.id),
         name: String(r.name),
@@ -457,12 +465,13 @@ export function readDatasets(db: Database): IDatasetInfo[] {
         weights: datasetTerms(r.feature, r.w_shock, r.w_edge, r.method_id),
         filter: String(r.filter),
         selectionKind: String(r.selection_kind),
-        sampling: parseJson(r.sampling),
-        settings: parseJson(r.settings),
+        sampling: parseJson(r.sampling, 'sampling', problems),
+        settings: parseJson(r.settings, 'settings', problems),
         parentId: r.parent_id === null ? null : String(r.parent_id),
         size: Number(r.size),
         digest: String(r.digest),
-        deleted: Number(r.deleted) === 1
+        deleted: Number(r.deleted) === 1,
+        ...(problems.length > 0 ? { unreadable: `Dataset “${String(r.name)}”: ${problems.join('; ')}.` } : {})
       });
     }
   } finally {

@@ -100,14 +100,40 @@ export class ExplorerPanel extends Widget {
       return;
     }
     this._lastCheck = Date.now();
+    let events: unknown[];
     try {
-      const { events } = await fetchEvents(path, this._eventSeq);
-      if (events.length > 0 && this.path === path) {
-        await this.refresh();
-      }
-    } catch {
-      // The server may be restarting: the next check tries again.
+      ({ events } = await fetchEvents(path, this._eventSeq));
+    } catch (error) {
+      // The server may be restarting: the next check tries again, and the panel says so meanwhile.
+      this._refreshFailed(path, error);
+      return;
     }
+    if (events.length > 0 && this.path === path) {
+      await this.refresh();
+    } else {
+      this._refreshFailed(path, null);
+    }
+  }
+
+  /**
+   * A failed (error) or working (null) catch-up with the file: a failure goes to the console and
+   * into the panel once, not on every poll; the next check that works takes it away.
+   */
+  private _refreshFailed(path: string, error: unknown): void {
+    const message = error === null ? null : (error as Error)?.message || String(error);
+    if (message === this._refreshError) {
+      return;
+    }
+    if (message !== null) {
+      console.error(`jupyterlab-dsi: cannot look for writes by others in ${path}`, error);
+    }
+    this._refreshError = message;
+    this._render();
+  }
+
+  /** The last failure to catch up with the file, shown in the panel (null: none). */
+  get refreshError(): string | null {
+    return this._refreshError;
   }
 
   get state(): ExplorerState {
@@ -130,6 +156,7 @@ export class ExplorerPanel extends Widget {
   /** Load the database at `path` (relative to the server root) into the replica. */
   async open(path: string): Promise<void> {
     const ticket = ++this._ticket;
+    this._refreshError = null;
     this._setState({ status: 'loading', path });
     try {
       const limit = this._options.maxDatabaseMB;
@@ -179,10 +206,11 @@ export class ExplorerPanel extends Widget {
       if (this.path === path) {
         this._model?.setMethods(summary.methods); // a kernel or the CLI may have added one
         await this._datasets?.refresh();
+        this._refreshError = null;
         this._setState({ status: 'ready', path, summary });
       }
     } catch (error) {
-      console.warn(`jupyterlab-dsi: cannot refresh ${path}`, error);
+      this._refreshFailed(path, error);
     }
   }
 
@@ -321,6 +349,12 @@ export class ExplorerPanel extends Widget {
     if (!model) {
       return;
     }
+    if (dataset.unreadable) {
+      // Never a silent fallback to "saved from the shell": the user would get another selection.
+      const message = `${dataset.unreadable} Not restored: its view and selection cannot be read back.`;
+      console.error(`jupyterlab-dsi: ${message}`);
+      throw new Error(message);
+    }
     const base = model.settings;
     const settings: IExplorerSettings | IExplorerSettingsV1 = isSettings(dataset.settings)
       ? dataset.settings
@@ -348,9 +382,15 @@ export class ExplorerPanel extends Widget {
           path: () => this.path,
           methods: () => model.methods,
           load: () => this._client().api.datasets(),
-          restore: dataset => this._restoreDataset(dataset),
+          restore: dataset =>
+            this._restoreDataset(dataset).catch(error => void Notification.error((error as Error).message)),
           derive: async dataset => {
-            await this._restoreDataset(dataset);
+            try {
+              await this._restoreDataset(dataset);
+            } catch (error) {
+              Notification.error((error as Error).message);
+              return;
+            }
             model.derivedFrom = { id: dataset.id, name: dataset.name };
             this._render();
           },
@@ -474,6 +514,15 @@ export class ExplorerPanel extends Widget {
         )
       );
     } else {
+      if (this._refreshError) {
+        body.appendChild(
+          h(
+            'div',
+            { class: 'jp-DSI-refreshError', role: 'status', 'data-testid': 'dsi-refresh-error' },
+            `Cannot catch up with writes by others (${this._refreshError}); showing the file as last read, retrying.`
+          )
+        );
+      }
       body.appendChild(this._counts(state.summary));
       if (this._view && this._datasets) {
         const tab = (page: 'explore' | 'datasets', label: string) => {
@@ -644,6 +693,7 @@ export class ExplorerPanel extends Widget {
   private _poll = 0;
   private _eventSeq = 0;
   private _lastCheck = 0;
+  private _refreshError: string | null = null;
   private _datasets: DatasetsPage | null = null;
   private _page: 'explore' | 'datasets' = 'explore';
   private _view: ExplorerView | null = null;
