@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import http.client
 import json
 import logging
 import os
 import random
+import select
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -348,29 +350,31 @@ def _request(url: str, method: str = "GET", body: Any = None) -> tuple[int, dict
 def test_a_locked_database_answers_busy_and_jupyter_keeps_answering(server: dict[str, Any]) -> None:
     body = {"id": str(uuid.uuid4()), "members": ["s01", "s02"], "description": "saved while locked",
             "method_id": server["method"], "t": 1}
-    answers: dict[str, Any] = {}
-
-    def save() -> None:
-        answers["save"] = _request(f"{server['base']}/datasets?path=ens.sqlite", "POST", body)
-
+    raw = json.dumps(body).encode()
+    host, port = urllib.parse.urlsplit(server["base"]).netloc.split(":")
     with _locked(Path(server["root"]) / "ens.sqlite"):
-        saving = threading.Thread(target=save)
-        saving.start()
-        # Jupyter's own endpoints answer while the save waits on the lock: a server that waited on
-        # its event loop would answer none of these until the save gave up.
-        answered_meanwhile = 0
-        deadline = time.monotonic() + 60
-        while saving.is_alive() and time.monotonic() < deadline:
-            status, _ = call(server["status"])
-            if status == 200 and saving.is_alive():
-                answered_meanwhile += 1
-        saving.join(timeout=60)
-        status, headers, answer = answers["save"]
-        assert status == 503, answer
-        assert headers["Retry-After"] == "1"
-        assert answer["message"].startswith("ens.sqlite is busy") and "retrying" in answer["message"]
+        # The save is on the wire before the first status request: a server that waited for the
+        # lock on its event loop would answer none of those until the save gave up.
+        with socket.create_connection((host, int(port)), timeout=60) as save:
+            save.sendall(
+                f"POST /jupyterlab-dsi/datasets?path=ens.sqlite HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: token {TOKEN}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(raw)}\r\nConnection: close\r\n\r\n".encode() + raw
+            )
+            answered_meanwhile = 0
+            deadline = time.monotonic() + 60
+            while not select.select([save], [], [], 0)[0] and time.monotonic() < deadline:
+                status, _ = call(server["status"])
+                if status == 200 and not select.select([save], [], [], 0)[0]:
+                    answered_meanwhile += 1
+            answer = http.client.HTTPResponse(save)
+            answer.begin()
+            status, retry_after, message = answer.status, answer.getheader("Retry-After"), json.loads(answer.read())["message"]
+        assert status == 503, message
+        assert retry_after == "1"
+        assert message.startswith("ens.sqlite is busy") and "retrying" in message
         assert answered_meanwhile >= 3
-        status, headers, answer = _request(f"{server['base']}/db?path=ens.sqlite")
+        status, headers, answer_body = _request(f"{server['base']}/db?path=ens.sqlite")
         assert status == 503 and "Retry-After" in headers
     # The retry the panel makes with the same id: saved once.
     status, record = call(f"{server['base']}/datasets?path=ens.sqlite", "POST", body)
