@@ -21,7 +21,7 @@ import { computeFeature, FEATURE, FeatureTerms, numericValues, parseTerms } from
 import { roundPolygon, roundRange, selectionFilter } from './filterString';
 import { drawFilter } from './fromFilter';
 import { readableLasso, roundBox } from './simplify';
-import { IExplorerSettings, IExplorerSettingsV1, upgradeSettings } from './settings';
+import { IExplorerSettings, IExplorerSettingsV1, orderTerms, upgradeSettings } from './settings';
 
 export const DISTANCES = ['d_shock', 'd_edge', 'd_density', 'd_feature'] as const;
 const MEASURED = ['d_shock', 'd_edge', 'd_density'] as const;
@@ -249,6 +249,7 @@ export class ExplorerModel {
       methodId: this._methodId,
       t: this._t,
       feature: { ...this._feature },
+      featureOrder: Object.keys(this._feature),
       scatter: [...this._scatter],
       colorBy: this._colorBy,
       axes: [...this._axes],
@@ -568,7 +569,7 @@ export class ExplorerModel {
     }
     await this._readMethod();
     this._t = Math.max(0, Math.min(this._steps - 1, settings.t));
-    this._feature = parseTerms(settings.feature) ?? {};
+    this._feature = orderTerms(parseTerms(settings.feature) ?? {}, settings.featureOrder);
     if (!(await this._fetchSlice())) {
       return;
     }

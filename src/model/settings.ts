@@ -12,6 +12,11 @@ export interface IExplorerSettings {
   t: number;
   /** d_feature's terms {column: weight}, in order. */
   feature: FeatureTerms;
+  /**
+   * The terms' names in order: the server stores settings as JSON with sorted keys, which
+   * reorders `feature`; a list keeps its order (absent in settings saved before issue 14).
+   */
+  featureOrder?: string[];
   /** The scatter's [x, y] columns; the shapes are polygons over them. */
   scatter: [string, string];
   colorBy: string;
@@ -34,6 +39,15 @@ export interface IExplorerSettingsV1 extends Omit<IExplorerSettings, 'version' |
 export function isSettings(value: unknown): value is IExplorerSettings | IExplorerSettingsV1 {
   const s = value as { version?: unknown; axes?: unknown } | null;
   return !!s && (s.version === 1 || s.version === 2) && Array.isArray(s.axes);
+}
+
+/** `terms` in the order `order` names them (names it does not list follow, in their order). */
+export function orderTerms(terms: FeatureTerms, order: unknown): FeatureTerms {
+  if (!Array.isArray(order)) {
+    return terms;
+  }
+  const names = [...order.filter((n): n is string => typeof n === 'string' && n in terms), ...Object.keys(terms)];
+  return Object.fromEntries([...new Set(names)].map(n => [n, terms[n]]));
 }
 
 /** Version-1 settings as version 2: the weights become the terms d_shock and d_edge. */

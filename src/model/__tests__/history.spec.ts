@@ -157,3 +157,35 @@ describe('selection history', () => {
     expect(seen).toContain('history');
   });
 });
+
+/** JSON as the server stores settings: every object's keys sorted (Python's sort_keys=True). */
+function sortedJson(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map(sortedJson);
+  }
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map(k => [k, sortedJson((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
+describe('restore', () => {
+  it("keeps the order of d_feature's terms through the server's sorted JSON", async () => {
+    const m = await model();
+    m.setFeature({ d_shock: 2, d_edge: 0.5, d_density: 1 });
+    const stored = JSON.parse(JSON.stringify(sortedJson(m.settings)));
+    expect(Object.keys(stored.feature)).toEqual(['d_density', 'd_edge', 'd_shock']); // what the file holds
+    const other = await model();
+    await other.restore(stored);
+    expect(Object.keys(other.feature)).toEqual(['d_shock', 'd_edge', 'd_density']);
+  });
+
+  it('restores older settings without an order as they come', async () => {
+    const m = await model();
+    const settings = { ...m.settings, feature: { d_edge: 1, d_shock: 3 } };
+    delete settings.featureOrder;
+    await m.restore(settings);
+    expect(m.feature).toEqual({ d_edge: 1, d_shock: 3 });
+    expect(Object.keys(m.feature)).toEqual(['d_edge', 'd_shock']);
+  });
+});
