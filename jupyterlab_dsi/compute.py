@@ -56,6 +56,8 @@ class EmptyOverlapWarning(UserWarning):
 
 
 MATCH_TIMES = ("index", "nearest")
+# A method's description (docs/data-model.md, limits): the same from the CLI, %dsi and the panel.
+MAX_DESCRIPTION = 10_000
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,12 @@ def postprocess(
     """
     if norm not in NORMS:
         raise PostprocessError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    if not isinstance(description, str):
+        raise PostprocessError(f"the description must be text, not {type(description).__name__}")
+    if len(description) > MAX_DESCRIPTION:
+        raise PostprocessError(
+            f"the description is {len(description):,} characters, above the limit of {MAX_DESCRIPTION:,}; shorten it"
+        )
     if sum(x is not None for x in (client, workers, scheduler)) > 1:
         raise PostprocessError("give at most one of client, workers and scheduler")
     if workers is not None and workers < 1:
