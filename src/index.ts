@@ -68,8 +68,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const bridges = new Set<NotebookBridge>();
     const bridge: IBridgeOptions | undefined = notebooks
       ? {
-          create: onCommand => {
-            const made = new NotebookBridge(notebooks, { names: () => names, root: serverRoot, onCommand });
+          create: (onCommand, label) => {
+            const made = new NotebookBridge(notebooks, { names: () => names, root: serverRoot, onCommand, label });
             bridges.add(made);
             return made;
           },
@@ -91,9 +91,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       jobStatus.report(panel, job);
       jobsChanged.emit();
     };
-    const options: IExplorerOptions = { maxDatabaseMB: 512, bridge, onJob };
+    // The sidebar follows `%dsi` to another file; tabs stay on the file their title names.
+    const options: IExplorerOptions = { maxDatabaseMB: 512, bridge, onJob, followKernel: true };
 
-    // "Open in main area": a second explorer on the same file, with the same view and selection.
+    // "Open in main area": a second explorer on the same file, with the same view and selection,
+    // which takes over the notebook's variables (the sidebar then says the tab owns them).
     const openInMain = (source: ExplorerPanel) => {
       if (!source.path) {
         return;
@@ -107,7 +109,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       widget.title.closable = true;
       app.shell.add(widget, 'main');
       app.shell.activateById(widget.id);
-      void content.openWith(source.path, source.model?.settings ?? null);
+      void content.openWith(source.path, source.model?.settings ?? null).then(() => {
+        if (content.state.status === 'ready') {
+          content.bridge?.link.claim();
+        }
+      });
     };
     let mainCount = 0;
     options.onOpenInMain = openInMain;
@@ -207,6 +213,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: CommandIDs.open, category: 'DSI Explorer' });
     palette?.addItem({ command: CommandIDs.reload, category: 'DSI Explorer' });
     sidebar.stateChanged.connect(() => app.commands.notifyCommandChanged(CommandIDs.reload));
+    // The sidebar's title names the file it shows, as a tab's does.
+    sidebar.stateChanged.connect(() => {
+      sidebar.title.caption = sidebar.path ? `DSI Explorer: ${sidebar.path}` : 'DSI Explorer';
+    });
 
     const settings = await settingRegistry.load(PLUGIN_ID).catch((reason: unknown) => {
       console.error('jupyterlab-dsi: cannot load settings', reason);

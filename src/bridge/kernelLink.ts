@@ -52,6 +52,8 @@ export type LinkStatus =
   | { kind: 'no-kernel' }
   | { kind: 'linking' }
   | { kind: 'linked'; rows: number | null }
+  /** Linked, but another explorer feeds this kernel's variables (`owner` names it). */
+  | { kind: 'elsewhere'; owner: string }
   /** The kernel cannot take the link (no package, not Python): the message says what to do. */
   | { kind: 'unavailable'; message: string }
   /** Linked, but the last state or command failed: one line from the kernel or the panel. */
@@ -62,6 +64,8 @@ export interface IKernelLinkOptions {
   /** The server's root directory, absolute (the kernel resolves database paths against it). */
   root: () => Promise<string>;
   onCommand: (command: KernelCommand) => void;
+  /** Names the explorer for the other links of its kernel ("the DSI Explorer sidebar (a.sqlite)"). */
+  label?: () => string;
   /** Debounce of state messages, in milliseconds. */
   delay?: number;
 }
@@ -69,11 +73,20 @@ export interface IKernelLinkOptions {
 const COMMANDS = new Set(['select', 'open', 'show', 'saved']);
 
 /**
- * The link that last sent its state to each kernel (by kernel id). When two explorers are linked
- * to one notebook, the variables follow the one changed last; after a restart only that one
- * sends again, so the variables come back as they were rather than from whichever links first.
+ * The one link that feeds each kernel's variables (by kernel id). Two explorers linked to one
+ * notebook would otherwise overwrite each other's `dsi_selection` with whichever changed last;
+ * the owner is the first with a database open, until the user moves it ("Feed the variables from
+ * here", or "Open in main area") or its explorer closes or loses its database. The owner stays
+ * across a restart, so the variables come back from the same explorer.
  */
-const lastSender = new Map<string, KernelLink>();
+const owners = new Map<string, KernelLink>();
+/** A kernel's owner changed (the kernel id): its other links say so, or take over. */
+const ownerChanged = new Signal<Map<string, KernelLink>, string>(owners);
+
+function ownerOf(kernelId: string | null): KernelLink | null {
+  const owner = kernelId ? owners.get(kernelId) : undefined;
+  return owner && !owner.isDisposed && owner._ownedKernel() === kernelId ? owner : null;
+}
 
 /**
  * Resolves once the kernel is connected and idle: a request sent while it restarts is lost, and
@@ -98,7 +111,27 @@ function whenIdle(kernel: Kernel.IKernelConnection): Promise<void> {
 }
 
 export class KernelLink implements IDisposable {
-  constructor(private readonly _options: IKernelLinkOptions) {}
+  constructor(private readonly _options: IKernelLinkOptions) {
+    ownerChanged.connect(this._onOwnerChanged, this);
+  }
+
+  /** Whether this link feeds its kernel's variables now. */
+  get isOwner(): boolean {
+    return this._kernelId !== null && ownerOf(this._kernelId) === this;
+  }
+
+  /** Feed the kernel's variables from this explorer from now on (sent at once when linked). */
+  claim(): void {
+    this._claim = true;
+    this._flush();
+  }
+
+  /** The explorer has no database to show (it failed to open, or closed it): stop feeding. */
+  clearState(): void {
+    window.clearTimeout(this._timer);
+    this._state = null;
+    this._release();
+  }
 
   get status(): LinkStatus {
     return this._status;
@@ -124,6 +157,8 @@ export class KernelLink implements IDisposable {
     this._session?.kernelChanged.disconnect(this._relink, this);
     this._session?.statusChanged.disconnect(this._onKernelStatus, this);
     this._closeComm();
+    this._release(); // another notebook: this explorer no longer feeds the old one's kernel
+    this._kernelId = null;
     this._session = session;
     session?.kernelChanged.connect(this._relink, this);
     session?.statusChanged.connect(this._onKernelStatus, this);
@@ -158,9 +193,8 @@ export class KernelLink implements IDisposable {
     }
     this._disposed = true;
     window.clearTimeout(this._timer);
-    if (this._kernelId && lastSender.get(this._kernelId) === this) {
-      lastSender.delete(this._kernelId);
-    }
+    this._release();
+    ownerChanged.disconnect(this._onOwnerChanged, this);
     this.setSession(null);
     Signal.clearData(this);
   }
@@ -239,7 +273,10 @@ export class KernelLink implements IDisposable {
       if (!current()) {
         return;
       }
-      this._kernelId = kernel.id;
+      if (this._kernelId !== kernel.id) {
+        this._release(); // a new kernel in the same session: the old one's variables are let go
+        this._kernelId = kernel.id;
+      }
       const comm = kernel.createComm(COMM_TARGET);
       comm.onMsg = msg => this._onMessage(comm, msg.content.data as Record<string, unknown>);
       comm.onClose = () => {
@@ -266,10 +303,7 @@ export class KernelLink implements IDisposable {
       case 'hello': {
         this._hello = true;
         this._setStatus({ kind: 'linked', rows: null });
-        const owner = this._kernelId ? lastSender.get(this._kernelId) : undefined;
-        if (!owner || owner === this || owner.isDisposed || owner._kernelId !== this._kernelId) {
-          this._flush();
-        }
+        this._flush(); // sends only if this link owns the variables, or can take them
         return;
       }
       case 'updated':
@@ -292,11 +326,55 @@ export class KernelLink implements IDisposable {
 
   private _flush(): void {
     window.clearTimeout(this._timer);
-    if (this._state && this._comm && this._hello) {
-      this._send({ type: 'state', seq: ++this._seq, ...this._state });
-      if (this._kernelId) {
-        lastSender.set(this._kernelId, this);
+    const kernelId = this._kernelId;
+    if (!this._state || !this._comm || !this._hello || !kernelId) {
+      return;
+    }
+    const owner = ownerOf(kernelId);
+    if (owner !== this) {
+      if (owner && !this._claim) {
+        this._setStatus({ kind: 'elsewhere', owner: owner._label() });
+        return;
       }
+      this._claim = false;
+      owners.set(kernelId, this);
+      ownerChanged.emit(kernelId);
+      this._setStatus({ kind: 'linked', rows: null });
+    }
+    this._send({ type: 'state', seq: ++this._seq, ...this._state });
+  }
+
+  /** The kernel this link can own: its kernel id while its comm is up or being redone. */
+  _ownedKernel(): string | null {
+    return this._kernelId;
+  }
+
+  _label(): string {
+    return this._options.label?.() ?? 'another DSI Explorer';
+  }
+
+  private _release(): void {
+    const kernelId = this._kernelId;
+    if (kernelId && owners.get(kernelId) === this) {
+      owners.delete(kernelId);
+      ownerChanged.emit(kernelId);
+    }
+  }
+
+  private _onOwnerChanged(_: unknown, kernelId: string): void {
+    if (kernelId !== this._kernelId || this._disposed || !this._hello) {
+      return;
+    }
+    const owner = ownerOf(kernelId);
+    if (owner === this) {
+      return;
+    }
+    if (owner) {
+      this._setStatus({ kind: 'elsewhere', owner: owner._label() });
+    } else if (this._state) {
+      this._flush(); // the owner let go: the next explorer with a database takes over
+    } else if (this._status.kind === 'elsewhere') {
+      this._setStatus({ kind: 'linked', rows: null });
     }
   }
 
@@ -333,6 +411,7 @@ export class KernelLink implements IDisposable {
   private _kernelId: string | null = null;
   private _comm: Kernel.IComm | null = null;
   private _hello = false;
+  private _claim = false;
   private _stale = false;
   private _state: IPanelState | null = null;
   private _seq = 0;

@@ -21,7 +21,9 @@ import type { KernelCommand } from '../bridge/kernelLink';
 import type { NotebookBridge } from '../bridge/notebookBridge';
 import type { IProvenanceDataset } from '../bridge/provenance';
 import type { IDatasetRecord, IJob } from '../server';
-import { LinkBar } from './linkBar';
+import { LinkBar, PanelProblem } from './linkBar';
+import { withCode } from './markup';
+import { PathExt } from '@jupyterlab/coreutils';
 import { Notification } from '@jupyterlab/apputils';
 
 export type ExplorerState =
@@ -39,6 +41,8 @@ export interface IExplorerOptions {
   refreshSeconds?: number;
   /** Called by the "open in the main area" button with the panel to copy. */
   onOpenInMain?: (panel: ExplorerPanel) => void;
+  /** Follow `%dsi` to another database (the sidebar); a tab stays on the file its title names. */
+  followKernel?: boolean;
   /** The notebook bridge: kernel variables, `%dsi` commands and provenance cells. */
   bridge?: IBridgeOptions;
   /** A job started from this panel moved on (null: it is over); the status bar shows it. */
@@ -46,12 +50,16 @@ export interface IExplorerOptions {
 }
 
 export interface IBridgeOptions {
-  create: (onCommand: (command: KernelCommand) => void) => NotebookBridge;
+  /** `label` names the explorer to the other explorers linked to the same notebook. */
+  create: (onCommand: (command: KernelCommand) => void, label: () => string) => NotebookBridge;
   /** Write provenance cells into the linked notebook on every save. */
   provenanceCells: () => boolean;
   /** The selection variable's name, for the header. */
   selectionVariable: () => string;
 }
+
+/** Every open explorer: `%dsi` on a file moves the sidebar there only if no tab shows it. */
+const live = new Set<ExplorerPanel>();
 
 /** A saved dataset's record (from the server) as the provenance cells read it. */
 function provenanceOf(record: IDatasetRecord): IProvenanceDataset {
@@ -78,9 +86,13 @@ export class ExplorerPanel extends Widget {
     this.addClass('jp-DSI-Explorer');
     this._options = options;
     if (options.bridge) {
-      this._bridge = options.bridge.create(command => void this.runKernelCommand(command));
-      this._linkBar = new LinkBar(this._bridge, options.bridge.selectionVariable);
+      this._bridge = options.bridge.create(
+        command => void this.runKernelCommand(command),
+        () => this._label()
+      );
+      this._linkBar = new LinkBar(this._bridge, options.bridge.selectionVariable, () => this._problem());
     }
+    live.add(this);
     this._render();
     this._poll = window.setInterval(() => void this._checkForWrites(), 1000);
   }
@@ -228,7 +240,12 @@ export class ExplorerPanel extends Widget {
         }
         return;
       }
-      if (command.db !== this.path || this._state.status === 'error') {
+      if (command.db !== this.path) {
+        if (!this._follows(command.db)) {
+          return; // a tab shows the file its title names: `%dsi` on another file leaves it
+        }
+        await this.open(command.db);
+      } else if (this._state.status === 'error') {
         await this.open(command.db);
       }
       const model = this._model;
@@ -316,6 +333,7 @@ export class ExplorerPanel extends Widget {
       return;
     }
     window.clearInterval(this._poll);
+    live.delete(this);
     this._linkBar?.dispose();
     this._bridge?.dispose();
     this._setModel(null);
@@ -453,9 +471,38 @@ export class ExplorerPanel extends Widget {
 
   private _setState(state: ExplorerState): void {
     this._state = state;
+    if (state.status === 'error' || state.status === 'empty') {
+      this._bridge?.link.clearState(); // nothing to feed the kernel: another explorer may
+    }
     this._render();
+    this._linkBar?.render();
     this._stateChanged.emit(state);
     this._sendState();
+  }
+
+  /** What keeps this explorer from feeding the kernel's variables (null: nothing). */
+  private _problem(): PanelProblem {
+    const status = this._state.status;
+    return status === 'ready' ? null : status;
+  }
+
+  /** How the other explorers linked to the same notebook name this one. */
+  private _label(): string {
+    const file = this.path ? PathExt.basename(this.path) : 'no database';
+    const tab = this._options.followKernel ? '' : this.parent?.title.label;
+    return tab ? `the tab “${tab}”` : `the DSI Explorer sidebar (${file})`;
+  }
+
+  /** Whether `%dsi` on `db` (another file) brings this explorer there: the sidebar only, and
+   * only when no explorer linked to the same notebook shows that file already. */
+  private _follows(db: string): boolean {
+    if (!this._options.followKernel) {
+      return false;
+    }
+    const session = this._bridge?.link.session ?? null;
+    return ![...live].some(
+      p => p !== this && p.path === db && p.state.status !== 'error' && (p.bridge?.link.session ?? null) === session
+    );
   }
 
   private _render(): void {
@@ -510,7 +557,7 @@ export class ExplorerPanel extends Widget {
           'div',
           { class: 'jp-DSI-error', role: 'alert' },
           h('strong', {}, 'Cannot open this database. '),
-          state.message
+          ...withCode(state.message)
         )
       );
     } else {

@@ -7,11 +7,32 @@ import { PathExt } from '@jupyterlab/coreutils';
 import type { LinkStatus } from '../bridge/kernelLink';
 import type { NotebookBridge } from '../bridge/notebookBridge';
 import { formatCount, h } from './dom';
+import { plainText, withCode } from './markup';
 
 const FOLLOW = '\u0000follow';
 const NONE = '\u0000none';
 
-function describe(status: LinkStatus, variable: string): { text: string; tone: 'ok' | 'busy' | 'off' | 'bad' } {
+/**
+ * What keeps the explorer from feeding the kernel, whatever the link says: null when it has a
+ * database open. A panel that failed to open never says "Linked".
+ */
+export type PanelProblem = 'empty' | 'loading' | 'error' | null;
+
+function describe(
+  status: LinkStatus,
+  variable: string,
+  problem: PanelProblem
+): { text: string; tone: 'ok' | 'busy' | 'off' | 'bad' } {
+  if (problem && (status.kind === 'linked' || status.kind === 'elsewhere')) {
+    switch (problem) {
+      case 'empty':
+        return { text: `No database open: ${variable} waits for one.`, tone: 'off' };
+      case 'loading':
+        return { text: `Opening the database: ${variable} follows once it is open.`, tone: 'busy' };
+      case 'error':
+        return { text: `Not linked: this database did not open, so ${variable} is left as it was.`, tone: 'bad' };
+    }
+  }
   switch (status.kind) {
     case 'none':
       return { text: 'No notebook linked: open one to get the selection as kernel variables.', tone: 'off' };
@@ -24,6 +45,8 @@ function describe(status: LinkStatus, variable: string): { text: string; tone: '
         text: status.rows === null ? `Linked: ${variable} follows the selection.` : `Linked: ${variable} has ${formatCount(status.rows)} rows.`,
         tone: 'ok'
       };
+    case 'elsewhere':
+      return { text: `Variables owned by ${status.owner}: ${variable} follows that explorer.`, tone: 'off' };
     case 'unavailable':
       return { text: status.message, tone: 'bad' };
     case 'error':
@@ -36,8 +59,10 @@ export class LinkBar {
 
   constructor(
     private readonly _bridge: NotebookBridge,
-    private readonly _variable: () => string
+    private readonly _variable: () => string,
+    private readonly _problem: () => PanelProblem = () => null
   ) {
+    this._claim.addEventListener('click', () => this._bridge.link.claim());
     this._select.addEventListener('change', () => {
       const value = this._select.value;
       this._bridge.target = value === FOLLOW ? 'follow' : value === NONE ? 'none' : { path: value };
@@ -65,14 +90,18 @@ export class LinkBar {
       option(NONE, 'Not linked')
     );
     this._select.value = picked === 'follow' ? FOLLOW : picked === 'none' ? NONE : picked.path;
-    const { text, tone } = describe(bridge.link.status, this._variable());
-    this._status.textContent = text;
+    const problem = this._problem();
+    const { text, tone } = describe(bridge.link.status, this._variable(), problem);
+    this._status.replaceChildren(...withCode(text));
     this._status.dataset.tone = tone;
-    this._status.title = text;
+    this._status.title = plainText(text);
+    // Only an explorer with a database open can take the variables over.
+    this._claim.hidden = bridge.link.status.kind !== 'elsewhere' || problem !== null;
     if (!this.node.firstChild) {
       this.node.append(
         h('label', { class: 'jp-DSI-linkLabel' }, h('span', {}, 'Kernel of'), this._select),
-        this._status
+        this._status,
+        this._claim
       );
     }
   }
@@ -86,6 +115,16 @@ export class LinkBar {
     'aria-label': 'Notebook whose kernel receives the selection',
     'data-testid': 'dsi-link-target'
   });
+  private readonly _claim = h(
+    'button',
+    {
+      class: 'jp-DSI-button jp-mod-styled',
+      type: 'button',
+      title: "Make this explorer the one that feeds the notebook's kernel variables",
+      'data-testid': 'dsi-link-claim'
+    },
+    'Feed the variables from here'
+  );
   private readonly _status = h('span', {
     class: 'jp-DSI-linkStatus',
     role: 'status',

@@ -79,12 +79,13 @@ const settle = () => jest.advanceTimersByTimeAsync(0);
 /** Past the debounce: the pending state, if any, goes out. */
 const debounced = () => jest.advanceTimersByTimeAsync(5);
 
-function link(commands: KernelCommand[] = []) {
+function link(commands: KernelCommand[] = [], label?: string) {
   const statuses: LinkStatus[] = [];
   const l = new KernelLink({
     names: () => ({ selection: 'sel', method: 'meth', datasets: 'sets' }),
     root: async () => '/srv/root',
     onCommand: c => commands.push(c),
+    label: label === undefined ? undefined : () => label,
     delay: 5
   });
   l.statusChanged.connect((_, s) => statuses.push(s));
@@ -178,11 +179,11 @@ describe('the kernel link', () => {
     expect(kernel.comms[1].sent).toEqual([{ type: 'state', seq: 2, ...STATE }]);
   });
 
-  it('with two explorers on one kernel, only the one changed last sends again after a restart', async () => {
+  it('with two explorers on one kernel, exactly one feeds the variables and the other says which', async () => {
     const kernel = new FakeKernel();
     const s = session(kernel);
-    const a = link().l;
-    const b = link().l;
+    const a = link([], 'the DSI Explorer sidebar (a.sqlite)').l;
+    const b = link([], 'the tab “DSI: a.sqlite”').l;
     a.setSession(s as never);
     b.setSession(s as never);
     await settle();
@@ -191,8 +192,23 @@ describe('the kernel link', () => {
     commB.reply({ type: 'hello' });
     a.sendState({ ...STATE, where: 'from a' });
     await debounced();
-    b.sendState({ ...STATE, where: 'from b' }); // the user brushed in b last
+    // b changes last, but a has the variables: b's state stays in the panel, b says who feeds them.
+    b.sendState({ ...STATE, where: 'from b' });
     await debounced();
+    expect(commA.sent).toEqual([{ type: 'state', seq: 1, ...STATE, where: 'from a' }]);
+    expect(commB.sent).toEqual([]);
+    expect([a.isOwner, b.isOwner]).toEqual([true, false]);
+    expect(b.status).toEqual({ kind: 'elsewhere', owner: 'the DSI Explorer sidebar (a.sqlite)' });
+
+    // The user moves them: b sends its state at once, a now names b.
+    b.claim();
+    expect(commB.sent).toEqual([{ type: 'state', seq: 1, ...STATE, where: 'from b' }]);
+    expect(a.status).toEqual({ kind: 'elsewhere', owner: 'the tab “DSI: a.sqlite”' });
+    a.sendState({ ...STATE, where: 'a again' });
+    await debounced();
+    expect(commA.sent).toHaveLength(1);
+
+    // After a restart only the owner sends again: the variables come back from b.
     s.statusChanged.emit('restarting');
     s.statusChanged.emit('idle');
     await settle();
@@ -201,6 +217,36 @@ describe('the kernel link', () => {
     againB.reply({ type: 'hello' });
     expect(againA.sent).toEqual([]);
     expect(againB.sent).toEqual([{ type: 'state', seq: 2, ...STATE, where: 'from b' }]);
+
+    // b's database fails to open: it lets go, and a feeds the variables with its own state.
+    b.clearState();
+    expect(againA.sent).toEqual([{ type: 'state', seq: 2, ...STATE, where: 'a again' }]);
+    expect(a.isOwner).toBe(true);
+    // Closing the owner hands the variables to the explorer left, which had a database open.
+    b.sendState({ ...STATE, where: 'b reopened' });
+    await debounced();
+    expect(againB.sent).toHaveLength(1);
+    a.dispose();
+    expect(againB.sent[1]).toEqual({ type: 'state', seq: 3, ...STATE, where: 'b reopened' });
+    expect(b.isOwner).toBe(true);
+    b.dispose();
+  });
+
+  it('an explorer linked to another kernel never waits on this one', async () => {
+    const one = new FakeKernel();
+    const two = new FakeKernel();
+    const a = link().l;
+    const b = link().l;
+    a.setSession(session(one) as never);
+    b.setSession(session(two) as never);
+    await settle();
+    one.comms[0].reply({ type: 'hello' });
+    two.comms[0].reply({ type: 'hello' });
+    a.sendState(STATE);
+    b.sendState(STATE);
+    await debounced();
+    expect([one.comms[0].sent.length, two.comms[0].sent.length]).toEqual([1, 1]);
+    expect([a.isOwner, b.isOwner]).toEqual([true, true]);
     a.dispose();
     b.dispose();
   });
