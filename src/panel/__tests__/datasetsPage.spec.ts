@@ -1,0 +1,182 @@
+/**
+ * The datasets page as a user works it: sort by a column header (again: the other way), filter
+ * by typing, export a dataset as a download of what the server wrote, and write its provenance
+ * cells into the notebook. The server is a double; the page is the real one.
+ */
+import type { IDatasetInfo } from '../../db/slices';
+import { DatasetsPage, IDatasetsPageOptions } from '../datasetsPage';
+
+jest.mock('../../server', () => ({
+  exportDataset: jest.fn(),
+  deleteDataset: jest.fn(),
+  restoreDataset: jest.fn()
+}));
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const server = require('../../server') as { exportDataset: jest.Mock };
+
+function dataset(id: string, name: string, size: number, createdAt: string, extra: Partial<IDatasetInfo> = {}): IDatasetInfo {
+  return {
+    id,
+    name,
+    description: `about ${name}`,
+    createdAt,
+    author: 'me',
+    methodId: 'm1',
+    t: 3,
+    weights: { d_shock: 1, d_edge: 1 },
+    filter: '',
+    selectionKind: 'filter',
+    sampling: null,
+    settings: null,
+    parentId: null,
+    size,
+    digest: `sha256:${id.repeat(12)}`,
+    deleted: false,
+    ...extra
+  };
+}
+
+const ROWS = [
+  dataset('b', 'beta', 30, '2026-01-02T00:00:00Z', { filter: 'cs == 2' }),
+  dataset('a', 'alpha', 200, '2026-01-03T00:00:00Z', { description: 'slow shocks' }),
+  dataset('c', 'gamma', 4, '2026-01-01T00:00:00Z', { weights: { d_density: 2 } }),
+  dataset('x', 'gone', 1, '2026-01-04T00:00:00Z', { deleted: true })
+];
+
+async function page(extra: Partial<IDatasetsPageOptions> = {}) {
+  const p = new DatasetsPage({
+    path: () => 'data/ens.sqlite',
+    methods: () => [],
+    load: async () => ROWS,
+    restore: async () => undefined,
+    derive: async () => undefined,
+    highlight: () => undefined,
+    members: async () => [],
+    describe: () => [],
+    parameterNames: () => [],
+    changed: async () => undefined,
+    ...extra
+  });
+  document.body.appendChild(p.node);
+  await p.refresh();
+  return p;
+}
+
+const names = (p: DatasetsPage) => [...p.node.querySelectorAll('tbody .jp-DSI-datasetName')].map(n => n.textContent);
+const header = (p: DatasetsPage, label: string) =>
+  [...p.node.querySelectorAll<HTMLButtonElement>('th .jp-DSI-sortButton')].find(b => b.textContent!.startsWith(label))!;
+const row = (p: DatasetsPage, name: string) =>
+  [...p.node.querySelectorAll<HTMLTableRowElement>('tbody tr')].find(r => r.querySelector('.jp-DSI-datasetName')!.textContent === name)!;
+
+/** Wait for `done()`, yielding to the page's promises, up to a deadline (then fail). */
+async function until(done: () => boolean, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!done()) {
+    if (Date.now() > deadline) {
+      throw new Error(`not done within ${timeout} ms`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 0));
+  }
+}
+
+afterEach(() => {
+  document.body.replaceChildren();
+  jest.restoreAllMocks();
+});
+
+describe('the datasets page', () => {
+  it('lists the live datasets newest first, and sorts by the header clicked, again the other way', async () => {
+    const p = await page();
+    expect(names(p)).toEqual(['alpha', 'beta', 'gamma']); // the deleted one is not listed
+    header(p, 'Size').click();
+    expect(names(p)).toEqual(['gamma', 'beta', 'alpha']); // 4, 30, 200: as numbers, not text
+    expect(header(p, 'Size').closest('th')!.getAttribute('aria-sort')).toBe('ascending');
+    header(p, 'Size').click();
+    expect(names(p)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(header(p, 'Size').closest('th')!.getAttribute('aria-sort')).toBe('descending');
+    header(p, 'Name').click();
+    expect(names(p)).toEqual(['alpha', 'beta', 'gamma']);
+    header(p, 'Name').click();
+    expect(names(p)).toEqual(['gamma', 'beta', 'alpha']);
+    header(p, 'Created').click(); // dates start newest first
+    expect(names(p)).toEqual(['alpha', 'beta', 'gamma']);
+  });
+
+  it('filters by name, description, filter string or feature as the user types', async () => {
+    const p = await page();
+    const search = p.node.querySelector<HTMLInputElement>('input[aria-label="Filter datasets"]')!;
+    const type = (text: string) => {
+      search.value = text;
+      search.dispatchEvent(new Event('input'));
+    };
+    type('GAM');
+    expect(names(p)).toEqual(['gamma']);
+    type('slow');
+    expect(names(p)).toEqual(['alpha']); // its description
+    type('cs == 2');
+    expect(names(p)).toEqual(['beta']); // its filter string
+    type('d_density');
+    expect(names(p)).toEqual(['gamma']); // its feature formula
+    type('nothing like it');
+    expect(names(p)).toEqual([]);
+    expect(p.node.textContent).toContain('No dataset matches this filter.');
+    type('');
+    expect(names(p)).toEqual(['alpha', 'beta', 'gamma']);
+  });
+
+  it('exports the format chosen as a download of what the server wrote', async () => {
+    const p = await page();
+    const downloads: { name: string; text: Promise<string>; type: string }[] = [];
+    const blobs = new Map<string, Blob>();
+    let n = 0;
+    Object.assign(URL, {
+      createObjectURL: (b: Blob) => {
+        const url = `blob:test/${++n}`;
+        blobs.set(url, b);
+        return url;
+      },
+      revokeObjectURL: () => undefined
+    });
+    jest.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
+      const blob = blobs.get(this.href)!;
+      const text = new Promise<string>(resolve => {
+        const reader = new FileReader(); // jsdom's Blob has no text()
+        reader.onload = () => resolve(reader.result as string);
+        reader.readAsText(blob);
+      });
+      downloads.push({ name: this.download, text, type: blob.type });
+    });
+    server.exportDataset.mockImplementation(async (path: string, id: string, format: string) =>
+      format === 'card' ? `# card of ${id} in ${path}\n` : `{"id": "${id}", "format": "${format}"}\n`
+    );
+    const menu = row(p, 'beta').querySelector<HTMLSelectElement>('select[aria-label="Export beta"]')!;
+    for (const format of ['card', 'prov']) {
+      menu.value = format;
+      menu.dispatchEvent(new Event('change'));
+      await until(() => downloads.length === (format === 'card' ? 1 : 2));
+      expect(menu.value).toBe(''); // ready for the next choice
+    }
+    expect(server.exportDataset.mock.calls).toEqual([
+      ['data/ens.sqlite', 'b', 'card'],
+      ['data/ens.sqlite', 'b', 'prov']
+    ]);
+    expect(downloads.map(d => [d.name, d.type])).toEqual([
+      ['beta.md', 'text/markdown'],
+      ['beta.prov.json', 'application/json']
+    ]);
+    expect(await downloads[0].text).toBe('# card of b in data/ens.sqlite\n');
+    expect(await downloads[1].text).toBe('{"id": "b", "format": "prov"}\n');
+  });
+
+  it('offers Cell only with notebooks, and it writes that dataset’s provenance cells', async () => {
+    const without = await page();
+    expect(row(without, 'alpha').querySelector('button[title^="Insert its provenance"]')).toBeNull();
+    document.body.replaceChildren();
+
+    const inserted: string[] = [];
+    const p = await page({ insertProvenance: d => inserted.push(d.id) });
+    const cell = [...row(p, 'gamma').querySelectorAll('button')].find(b => b.textContent === 'Cell')!;
+    cell.click();
+    expect(inserted).toEqual(['c']);
+  });
+});
