@@ -741,18 +741,46 @@ describe('ParallelCoordinates in the DOM', () => {
     pc.destroy();
   });
 
-  it('accepts a selection without a canvas, and ignores a stale one', () => {
-    const pc = new ParallelCoordinates(host);
-    const table = smallTable();
-    pc.setData(table, ['d_shock', 'profile']);
-    expect(() =>
+  it('hovers only the selected rows without a canvas, and ignores a stale selection', () => {
+    // What the user sees in jsdom, where nothing is drawn: hovering reports (and the tooltip
+    // names) only rows of the current selection; a selection of another length is ignored,
+    // so every row can be hovered again.
+    jest.useFakeTimers();
+    const onHover = jest.fn();
+    const pc = new ParallelCoordinates(host, { onHover });
+    try {
+      const table = smallTable();
+      pc.setData(table, ['d_shock', 'd_edge']);
+      const svg = host.querySelector('svg')!;
+      const tooltip = host.querySelector('.jp-DSI-pc-tooltip') as HTMLElement;
+      const [x0, x1] = axisXs(2, 640);
+      /** Sweeps the pointer down the middle between the axes: the rows it hovers. */
+      const sweep = (): Set<number> => {
+        const rows = new Set<number>();
+        for (let y = 0; y <= 320; y += 2) {
+          pointer('pointermove', svg, (x0 + x1) / 2, y);
+          jest.runOnlyPendingTimers();
+          const row = onHover.mock.calls.length ? onHover.mock.calls[onHover.mock.calls.length - 1][0] : null;
+          if (row !== null) {
+            rows.add(row);
+            expect(tooltip.textContent!.split('\n')[0]).toBe(table.ids[row]);
+          }
+        }
+        return rows;
+      };
       pc.setSelection(Uint8Array.from([1, 0, 1, 0, 1, 0]), {
         palette: ['#ccc', '#f00'],
         index: Uint8Array.from([1, 0, 1, 0, 1, 0])
-      })
-    ).not.toThrow();
-    expect(() => pc.setSelection(new Uint8Array(2), { palette: ['#ccc'], index: new Uint8Array(2) })).not.toThrow();
-    pc.resize();
-    pc.destroy();
+      });
+      expect([...sweep()].sort()).toEqual([0, 2, 4]);
+      // A stale selection (two rows, from an older table) hides nothing: every row, the one in
+      // the missing band included.
+      pc.setSelection(new Uint8Array(2), { palette: ['#ccc'], index: new Uint8Array(2) });
+      expect([...sweep()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      pc.resize();
+    } finally {
+      pc.destroy();
+      jest.useRealTimers();
+    }
   });
 });
