@@ -3,7 +3,8 @@
  * into the panel or are refused, before download, with a message naming the limit and the
  * setting. Files are written straight into the server's root (an upload would double them).
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import type { Page } from '@playwright/test';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -37,6 +38,47 @@ print(conn.execute("SELECT count(*) FROM jdsi_distance").fetchone()[0])
   return Number(execFileSync(PYTHON, ['-c', script, target, String(extra)], { encoding: 'utf-8' }).trim());
 }
 
+/**
+ * What the tab took in, through Chromium's DevTools protocol (not `performance.memory`, which a
+ * browser may lack, and which leaves out ArrayBuffers: a check that reads 0 then can never fail):
+ * the body bytes of the panel's requests for the database `name`, and the page's JS heap plus
+ * ArrayBuffer backing stores (where a read body would sit). Made before a reload: the session
+ * lives on across it, and JupyterLab's restored tabs fetch their files while the page loads.
+ */
+async function watch(
+  page: IJupyterLabPageFixture,
+  name: string
+): Promise<{ requests: () => number; bodyBytes: () => number; heapBytes: () => Promise<number> }> {
+  // Galata's fixture is a proxy over JupyterLabPage; CDP wants the Playwright Page it wraps.
+  const playwrightPage = (page as unknown as { page: Page }).page;
+  const cdp = await playwrightPage.context().newCDPSession(playwrightPage);
+  const ids = new Set<string>();
+  let bytes = 0;
+  cdp.on('Network.requestWillBeSent', event => {
+    const url = new URL(event.request.url);
+    if (url.pathname.endsWith('/jupyterlab-dsi/db') && url.searchParams.get('path')?.endsWith(name)) {
+      ids.add(event.requestId);
+    }
+  });
+  cdp.on('Network.dataReceived', event => {
+    if (ids.has(event.requestId)) {
+      bytes += event.dataLength;
+    }
+  });
+  await cdp.send('Network.enable');
+  return {
+    requests: () => ids.size,
+    bodyBytes: () => bytes,
+    heapBytes: async () => {
+      const usage = await cdp.send('Runtime.getHeapUsage');
+      // Both fields must be there: a missing one would make the difference 0 and the check moot.
+      expect(typeof usage.usedSize).toBe('number');
+      expect(typeof usage.backingStorageSize).toBe('number');
+      return usage.usedSize + usage.backingStorageSize;
+    }
+  };
+}
+
 async function open(page: any, relative: string): Promise<void> {
   await page.evaluate(async (p: string) => {
     await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
@@ -64,24 +106,36 @@ test('a million rows load; 300 MB load under the limit and are refused above it,
   await page.evaluate(async () => {
     await (window as any).jupyterapp.serviceManager.settings.save('jupyterlab-dsi:plugin', JSON.stringify({ maxDatabaseMB: 200 }));
   });
+  const refusedTab = await watch(page, 'big.sqlite');
   await page.reload({ waitForIsReady: false });
   await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
-  const heapBefore = await page.evaluate(() => (performance as any).memory?.usedJSHeapSize ?? 0);
+  const heapBefore = await refusedTab.heapBytes();
   await open(page, `${tmpPath}/big.sqlite`);
   const refused = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer .jp-DSI-error').last();
   await expect(refused).toContainText(/big\.sqlite is \d+ MB, above the 200 MB limit \(Settings → DSI Explorer → maxDatabaseMB\)/, {
     timeout: 60000
   });
-  const heapAfter = await page.evaluate(() => (performance as any).memory?.usedJSHeapSize ?? 0);
-  expect(heapAfter - heapBefore).toBeLessThan(100 * 1048576); // the body was never read
+  const heapAfter = await refusedTab.heapBytes();
+  // The body was never read: the request went out, a few MB of buffers at most came in, and
+  // the heap did not grow by the file.
+  test.info().annotations.push({
+    type: 'refused',
+    description: `${refusedTab.requests()} request(s), ${refusedTab.bodyBytes()} body bytes, heap ${((heapAfter - heapBefore) / 1048576).toFixed(1)} MB`
+  });
+  expect(refusedTab.requests()).toBeGreaterThanOrEqual(1);
+  expect(refusedTab.bodyBytes()).toBeLessThan(50 * 1048576);
+  expect(heapAfter - heapBefore).toBeLessThan(100 * 1048576);
 
   // Under the default limit (512 MB) the same file loads.
   await page.evaluate(async () => {
     await (window as any).jupyterapp.serviceManager.settings.save('jupyterlab-dsi:plugin', JSON.stringify({}));
   });
+  const loadedTab = await watch(page, 'big.sqlite');
   await page.reload({ waitForIsReady: false });
   await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
   await open(page, `${tmpPath}/big.sqlite`);
   const loaded = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer').last();
   await expect(loaded.getByTestId('dsi-methods')).toContainText('113', { timeout: 180000 });
+  // The same count sees the whole body when it is read: the check above measures something.
+  expect(loadedTab.bodyBytes()).toBeGreaterThanOrEqual(fs.statSync(big).size);
 });
