@@ -743,7 +743,9 @@ export class ParallelCoordinates {
     drag.moved = true;
     // The lines stay where they were until the drop: fade them rather than redraw per move.
     this._contextCanvas.style.opacity = this._selectedCanvas.style.opacity = '0.3';
-    const at = clamp(x - drag.grab, plot.xs[0], plot.xs[plot.xs.length - 1]);
+    // One pixel beyond the end axes at most: dropped past an end, the axis goes there (clamped
+    // to the end axis' own position, it tied with it and stayed on its side).
+    const at = clamp(x - drag.grab, plot.xs[0] - 1, plot.xs[plot.xs.length - 1] + 1);
     const position = (name: string, i: number): number => (name === drag.axis ? at : plot.xs[i]);
     const order = this._axes
       .map((name, i) => ({ name, x: position(name, i) }))
