@@ -23,6 +23,7 @@ import { datasetTerms } from '../db/slices';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCHEMA_SQL = fs.readFileSync(path.join(ROOT, 'jupyterlab_dsi', 'schema.sql'), 'utf8');
+const STORE_PY = fs.readFileSync(path.join(ROOT, 'jupyterlab_dsi', 'store.py'), 'utf8');
 
 let SQL: SqlJsStatic;
 
@@ -149,10 +150,23 @@ describe('schema constants', () => {
     expect(SCHEMA_VERSION).toBe(Number(match![1]));
   });
 
-  it("APPLICATION_ID is 'JDSI', as schema.sql says", () => {
-    expect(APPLICATION_ID).toBe(1245991753);
-    expect(String.fromCharCode(0x4a, 0x44, 0x53, 0x49)).toBe('JDSI');
+  it("APPLICATION_ID is 'JDSI', the id the Python Store writes and schema.sql says", () => {
+    // The writer's constant (jupyterlab_dsi/store.py) is the reader's.
+    const written = /^APPLICATION_ID\s*=\s*(0x[0-9A-Fa-f]+)\b/m.exec(STORE_PY);
+    expect(written).not.toBeNull();
+    expect(APPLICATION_ID).toBe(Number(written![1]));
     expect(SCHEMA_SQL).toContain(`application_id = ${formatApplicationId(APPLICATION_ID)}`);
+    // A file marked with it says 'JDSI' at bytes 68-71 of its header and opens; one marked
+    // with any other id is refused as another application's.
+    const bytes = build({ fixture: false });
+    expect(new TextDecoder().decode(bytes.slice(68, 72))).toBe('JDSI');
+    const api = new DatabaseApi(SQL);
+    try {
+      expect(api.open(bytes).schemaVersion).toBe(SCHEMA_VERSION);
+      expect(thrown(() => api.open(build({ fixture: false, applicationId: APPLICATION_ID + 1 }))).kind).toBe('not-ours');
+    } finally {
+      api.close();
+    }
   });
 
   it('ALL_TABLES are the tables schema.sql creates', () => {
