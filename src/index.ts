@@ -40,6 +40,8 @@ export namespace CommandIDs {
   export const openFile = 'dsi:open-file';
   export const reload = 'dsi:reload';
   export const insertProvenance = 'dsi:insert-provenance';
+  export const undoSelection = 'dsi:undo-selection';
+  export const redoSelection = 'dsi:redo-selection';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -209,6 +211,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
         Notification.info(sidebar.insertProvenance(dataset), { autoClose: 4000 });
       }
     });
+    // Undo and redo of selection changes, in the explorer that has (or last had) the focus; the
+    // shortcuts (schema/plugin.json) are scoped to the panel, so a notebook's undo stays its own.
+    const explorer = () => ExplorerPanel.focused() ?? sidebar;
+    app.commands.addCommand(CommandIDs.undoSelection, {
+      label: 'Undo Selection Change',
+      caption: 'Take back the newest change of the DSI Explorer selection (a brush, a shape, a filter, or a method or step change that moved it)',
+      isEnabled: () => !!explorer().model?.canUndo,
+      execute: () => explorer().model?.undo()
+    });
+    app.commands.addCommand(CommandIDs.redoSelection, {
+      label: 'Redo Selection Change',
+      caption: 'Put back the selection change undone last in the DSI Explorer',
+      isEnabled: () => !!explorer().model?.canRedo,
+      execute: () => explorer().model?.redo()
+    });
+    palette?.addItem({ command: CommandIDs.undoSelection, category: 'DSI Explorer' });
+    palette?.addItem({ command: CommandIDs.redoSelection, category: 'DSI Explorer' });
     palette?.addItem({ command: CommandIDs.insertProvenance, category: 'DSI Explorer' });
     palette?.addItem({ command: CommandIDs.open, category: 'DSI Explorer' });
     palette?.addItem({ command: CommandIDs.reload, category: 'DSI Explorer' });

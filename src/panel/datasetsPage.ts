@@ -24,8 +24,8 @@ export interface IDatasetsPageOptions {
   restore: (dataset: IDatasetInfo) => Promise<void>;
   /** Restore, then make the next save a child of this dataset. */
   derive: (dataset: IDatasetInfo) => Promise<void>;
-  /** Select exactly these simulations in both views. */
-  highlight: (dataset: IDatasetInfo, members: string[]) => void;
+  /** Select exactly these simulations in both views, at the dataset's method and step. */
+  highlight: (dataset: IDatasetInfo, members: string[]) => Promise<void> | void;
   members: (dataset: IDatasetInfo) => Promise<string[]>;
   /** Parameter values of a simulation, for the members table. */
   describe: (simId: string) => (string | number)[];
@@ -64,6 +64,12 @@ export class DatasetsPage {
     this._render();
   }
 
+  /** Point at a dataset just saved: a line saying so, and its row marked and scrolled to. */
+  showSaved(id: string, text: string): void {
+    this._saved = { id, text };
+    this._render();
+  }
+
   private _methodLabel(id: string | null): string {
     const m = this._options.methods().find(x => x.id === id);
     return m ? `${m.groundTruth} · ${m.norm}` : id ? id.slice(0, 8) : '—';
@@ -85,6 +91,11 @@ export class DatasetsPage {
   private _render(): void {
     const query = this._search.value.trim().toLowerCase();
     const live = this._rows.filter(d => !d.deleted);
+    if (this._membersOf && !live.some(d => d.id === this._membersOf)) {
+      // Its dataset was deleted (here, by a kernel or in a shell): its members table goes too.
+      this._members = null;
+      this._membersOf = null;
+    }
     const rows = live
       .filter(d => !query || [d.name, d.description, d.filter, d.weights ? featureFormula(d.weights) : ''].some(t => t.toLowerCase().includes(query)))
       .sort((a, b) => {
@@ -109,13 +120,19 @@ export class DatasetsPage {
       h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Actions'))
     );
     const body = rows.map(d => this._row(d));
+    const saved = this._saved;
     this.node.replaceChildren(
+      ...(saved ? [h('p', { class: 'jp-DSI-saved', role: 'status', 'data-testid': 'dsi-saved' }, saved.text)] : []),
       h('div', { class: 'jp-DSI-datasetsBar' }, this._search, h('span', { class: 'jp-DSI-hint' }, `${formatCount(live.length)} datasets`)),
       rows.length === 0
         ? h('p', { class: 'jp-DSI-hint' }, live.length === 0 ? 'No datasets yet: select simulations in the explorer and press Save….' : 'No dataset matches this filter.')
         : h('div', { class: 'jp-DSI-tableScroll' }, h('table', { class: 'jp-DSI-table jp-DSI-datasetsTable' }, h('thead', {}, header), h('tbody', {}, ...body))),
       ...(this._members ? [this._members] : [])
     );
+    const row = saved ? body.find(tr => tr.dataset.datasetId === saved.id) : undefined;
+    if (row?.isConnected && typeof row.scrollIntoView === 'function') {
+      row.scrollIntoView({ block: 'nearest' }); // (jsdom has no scrolling)
+    }
   }
 
   private _row(d: IDatasetInfo): HTMLElement {
@@ -139,7 +156,7 @@ export class DatasetsPage {
     });
     return h(
       'tr',
-      { 'data-dataset-id': d.id },
+      { 'data-dataset-id': d.id, ...(this._saved?.id === d.id ? { class: 'jp-mod-saved', 'aria-current': 'true' } : {}) },
       h('td', { class: 'jp-DSI-datasetName' }, d.name),
       h('td', { class: 'jp-DSI-description' }, d.description),
       h('td', { class: 'jp-DSI-numeric' }, formatCount(d.size)),
@@ -174,7 +191,8 @@ export class DatasetsPage {
     const names = this._options.parameterNames();
     const shown = members.slice(0, MEMBERS_SHOWN);
     const highlight = h('button', { class: 'jp-DSI-button jp-mod-styled jp-mod-accept', type: 'button' }, 'Highlight in the views');
-    highlight.addEventListener('click', () => this._options.highlight(d, members));
+    highlight.addEventListener('click', () => void this._options.highlight(d, members));
+    this._membersOf = d.id;
     this._members = h(
       'section',
       { class: 'jp-DSI-members', 'aria-label': `Members of ${d.name}` },
@@ -258,6 +276,9 @@ export class DatasetsPage {
 
   private readonly _search = document.createElement('input');
   private _members: HTMLElement | null = null;
+  /** The dataset whose members are listed. */
+  private _membersOf: string | null = null;
+  private _saved: { id: string; text: string } | null = null;
   private _rows: IDatasetInfo[] = [];
   private _sort: SortKey = 'createdAt';
   private _ascending = false;

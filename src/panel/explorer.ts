@@ -16,6 +16,7 @@ import { fetchDatabase, fetchEvents } from '../server';
 import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
 import { ExplorerView } from './explorerView';
+import { savedText } from './saveForm';
 import type { IDatasetInfo } from '../db/slices';
 import type { KernelCommand } from '../bridge/kernelLink';
 import type { NotebookBridge } from '../bridge/notebookBridge';
@@ -80,6 +81,10 @@ function provenanceOf(record: IDatasetRecord): IProvenanceDataset {
   };
 }
 
+/** Explorer panels by node, for the commands that act on the focused one. */
+const panels = new WeakMap<Element, ExplorerPanel>();
+let lastFocused: ExplorerPanel | null = null;
+
 export class ExplorerPanel extends Widget {
   constructor(options: IExplorerOptions = {}) {
     super();
@@ -95,6 +100,28 @@ export class ExplorerPanel extends Widget {
     live.add(this);
     this._render();
     this._poll = window.setInterval(() => void this._checkForWrites(), 1000);
+    // Focusable, and focused by a click on its views (which do not take focus themselves), so
+    // that the panel's Ctrl+Z undoes a selection change here and never reaches a notebook.
+    this.node.tabIndex = -1;
+    this.node.addEventListener(
+      'pointerdown',
+      event => {
+        const target = event.target as Element | null;
+        if (!target?.closest('input, select, textarea, button, a[href], [contenteditable]')) {
+          this.node.focus({ preventScroll: true });
+        }
+      },
+      true
+    );
+    this.node.addEventListener('focusin', () => (lastFocused = this));
+    panels.set(this.node, this);
+  }
+
+  /** The explorer holding the focus, else the one focused last (the palette takes the focus). */
+  static focused(): ExplorerPanel | null {
+    const node = document.activeElement?.closest('.jp-DSI-Explorer');
+    const panel = node ? panels.get(node) : undefined;
+    return panel ?? (lastFocused && !lastFocused.isDisposed ? lastFocused : null);
   }
 
   /** Every refreshSeconds: if the file's event log grew (another writer), catch up. */
@@ -297,6 +324,9 @@ export class ExplorerPanel extends Widget {
 
   /** After a save from the panel: the replica, the kernel's dsi_datasets, the provenance cells. */
   private _onSaved(record: IDatasetRecord): void {
+    // The new dataset, shown among the others once the replica has caught up.
+    this._page = 'datasets';
+    this._datasets?.showSaved(record.id, savedText(record));
     void this.refresh();
     this._bridge?.link.datasetsChanged();
     if (this._bridge && this._options.bridge?.provenanceCells()) {
@@ -412,8 +442,9 @@ export class ExplorerPanel extends Widget {
             model.derivedFrom = { id: dataset.id, name: dataset.name };
             this._render();
           },
-          highlight: (_, members) => {
-            model.setMembers(members);
+          // At the dataset's method and step, replacing the selection: every member shows.
+          highlight: async (dataset, members) => {
+            await model.selectMembers(members, dataset.methodId, dataset.t);
             this._page = 'explore';
             this._render();
           },

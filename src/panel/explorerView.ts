@@ -4,15 +4,16 @@
  * selection's filter string at the bottom. Model changes are coalesced into one redraw per
  * animation frame, so a brush move or a time step paints once, whatever changed.
  */
-import type { ExplorerModel, Change } from '../model/explorer';
+import type { ExplorerModel, Change, ISelectionChange } from '../model/explorer';
+import { FilterError } from '../filter';
 import { FEATURE, featureFormula } from '../model/feature';
 import { ParallelCoordinates } from '../views/parcoords';
 import { Scatter } from '../views/scatter';
 import type { IDatasetRecord, IJob } from '../server';
 import { MethodForm } from './methodForm';
-import { ExplorerControls } from './controls';
+import { ExplorerControls, methodLabel } from './controls';
 import { asideText } from './aside';
-import { h } from './dom';
+import { formatCount, h } from './dom';
 import { SaveForm } from './saveForm';
 
 export interface IExplorerViewOptions {
@@ -74,11 +75,17 @@ export class ExplorerView {
       h('label', { class: 'jp-DSI-axisChoice' }, 'x', this._scatterX)
     );
     this._parcoords = new ParallelCoordinates(parcoordsHost, {
-      onBrush: (axis, brush) => model.setBrush(axis, brush),
+      onBrush: (axis, brush, final) => model.setBrush(axis, brush, final),
       onAxesChange: (axes, inverted) => model.setAxes(axes, inverted)
     });
     this._scatter = new Scatter(scatterHost, {
-      onShapes: shapes => model.setShapes(shapes),
+      onShapes: (shapes, final) => {
+        model.setShapes(shapes, final);
+        if (final) {
+          // The model says a box as two ranges and a lasso with a few vertices: draw what it says.
+          this._scatter.setShapes([...model.shapes]);
+        }
+      },
       onPick: row => {
         const id = model.table?.ids[row];
         if (id !== undefined) {
@@ -89,7 +96,49 @@ export class ExplorerView {
 
     this._filterText.className = 'jp-DSI-filterText';
     this._filterText.setAttribute('data-testid', 'dsi-filter');
-    this._filterText.setAttribute('title', 'The selection in the filter language: `jupyter dsi select --where` and `%dsi select --where` accept it');
+    this._filterText.setAttribute(
+      'title',
+      'The selection in the filter language: `jupyter dsi select --where` and `%dsi select --where` accept it. Type to change it: Enter applies, Escape goes back.'
+    );
+    // Typed as plain text (never markup); Enter applies it through the same parser as the kernel's.
+    this._filterText.contentEditable = 'plaintext-only';
+    this._filterText.spellcheck = false;
+    this._filterText.setAttribute('role', 'textbox');
+    this._filterText.setAttribute('aria-label', 'Filter string');
+    this._filterText.addEventListener('focus', () => {
+      if (!model.filter) {
+        this._filterText.textContent = ''; // the placeholder is not a filter
+      }
+    });
+    this._filterText.addEventListener('input', () => (this._editing = true));
+    this._filterText.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        this._applyFilter();
+      } else if (event.key === 'Escape') {
+        event.preventDefault();
+        this._filterText.blur();
+      }
+    });
+    // Leaving the field drops what was not applied: the field never shows a string that is not the selection.
+    this._filterText.addEventListener('blur', () => this._cancelEdit());
+    this._filterError.className = 'jp-DSI-filterError';
+    this._filterError.setAttribute('role', 'alert');
+    this._filterError.setAttribute('data-testid', 'dsi-filter-error');
+    this._filterError.hidden = true;
+
+    this._undoButton.className = this._redoButton.className = 'jp-DSI-button jp-mod-styled';
+    this._undoButton.textContent = 'Undo';
+    this._redoButton.textContent = 'Redo';
+    this._undoButton.setAttribute('data-testid', 'dsi-undo');
+    this._redoButton.setAttribute('data-testid', 'dsi-redo');
+    this._undoButton.addEventListener('click', () => void model.undo());
+    this._redoButton.addEventListener('click', () => void model.redo());
+    this._notice.className = 'jp-DSI-notice';
+    this._notice.setAttribute('role', 'status');
+    this._notice.setAttribute('aria-live', 'polite');
+    this._notice.setAttribute('data-testid', 'dsi-selection-notice');
+    this._notice.hidden = true;
     const copy = h('button', { class: 'jp-DSI-button jp-mod-styled', title: 'Copy the filter string' }, 'Copy');
     copy.addEventListener('click', () => void this._copy(copy));
     const clear = h('button', { class: 'jp-DSI-button jp-mod-styled', title: 'Clear every brush, box and lasso' }, 'Clear');
@@ -113,7 +162,19 @@ export class ExplorerView {
       this._aside,
       scatterHeader,
       scatterHost,
-      h('div', { class: 'jp-DSI-filterBar' }, h('span', { class: 'jp-DSI-fieldLabel' }, 'Filter'), this._filterText, copy, clear, this._save),
+      this._notice,
+      h(
+        'div',
+        { class: 'jp-DSI-filterBar' },
+        h('span', { class: 'jp-DSI-fieldLabel' }, 'Filter'),
+        this._filterText,
+        copy,
+        clear,
+        this._undoButton,
+        this._redoButton,
+        this._save
+      ),
+      this._filterError,
       this._undrawn,
       this._saveForm.node
     );
@@ -179,8 +240,13 @@ export class ExplorerView {
     // Paint the scatter in this frame too, not in one of its own: one brush move, one frame.
     this._scatter.flush();
     this._controls.update();
-    this._filterText.textContent = model.filter || '(everything: no brush, box or lasso)';
-    this._filterText.classList.toggle('jp-mod-empty', !model.filter);
+    // What the user is typing stays until Enter or Escape; the model's string shows otherwise.
+    if (!this._editing) {
+      const focused = document.activeElement === this._filterText;
+      this._filterText.textContent = model.filter || (focused ? '' : '(everything: no brush, box or lasso)');
+      this._filterText.classList.toggle('jp-mod-empty', !model.filter);
+    }
+    this._renderHistory();
     const aside = asideText(model.aside);
     this._aside.textContent = aside.text;
     this._aside.title = aside.full;
@@ -191,6 +257,85 @@ export class ExplorerView {
     this._save.disabled = model.count === 0;
     if (this._saveForm.isOpen) {
       this._saveForm.updatePreview();
+    }
+  }
+
+  private _cancelEdit(): void {
+    this._editing = false;
+    this._filterError.textContent = '';
+    this._filterError.hidden = true;
+    this._filterText.removeAttribute('aria-invalid');
+    this._schedule('selection');
+  }
+
+  /** Apply the typed filter string; a parse or name error shows beneath it, the selection stays. */
+  private _applyFilter(): void {
+    const text = (this._filterText.textContent ?? '').trim();
+    try {
+      this._model.setFilter(text);
+    } catch (error) {
+      const message = error instanceof FilterError || error instanceof Error ? error.message : String(error);
+      this._filterError.textContent = message.split('\n')[0];
+      this._filterError.hidden = false;
+      this._filterText.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    this._cancelEdit();
+  }
+
+  /** The undo and redo buttons, and the notice of a selection moved by a method or step change. */
+  private _renderHistory(): void {
+    const model = this._model;
+    const undo = model.undoable;
+    const redo = model.redoable;
+    this._undoButton.disabled = !undo;
+    this._redoButton.disabled = !redo;
+    this._undoButton.title = undo ? `Undo ${this._describe(undo)} (Ctrl+Z)` : 'Nothing to undo';
+    this._redoButton.title = redo ? `Redo ${this._describe(redo)} (Ctrl+Shift+Z)` : 'Nothing to redo';
+    const notice = model.notice;
+    if (!notice) {
+      this._notice.replaceChildren();
+      this._notice.hidden = true;
+      return;
+    }
+    const undoNotice = h('button', { class: 'jp-DSI-linkButton', type: 'button', 'data-testid': 'dsi-notice-undo' }, 'Undo');
+    undoNotice.addEventListener('click', () => void model.undo());
+    const dismiss = h('button', { class: 'jp-DSI-linkButton', type: 'button', title: 'Keep the new selection', 'aria-label': 'Dismiss' }, '×');
+    dismiss.addEventListener('click', () => model.dismissNotice());
+    this._notice.replaceChildren(
+      `Selection ${formatCount(notice.from)} → ${formatCount(notice.to)} after ${this._describe(notice)} · `,
+      undoNotice,
+      ' ',
+      dismiss
+    );
+    this._notice.hidden = false;
+  }
+
+  /** A selection change in words: "switching to 1 · L1 · matched", "moving to step 12". */
+  private _describe(change: ISelectionChange): string {
+    switch (change.kind) {
+      case 'method': {
+        const method = this._model.methods.find(m => m.id === change.methodId);
+        return `switching to ${method ? methodLabel(method) : 'another method'}`;
+      }
+      case 'step':
+        return `moving to step ${change.t}`;
+      case 'feature':
+        return "changing d_feature's terms";
+      case 'scatter':
+        return "changing the scatter's axes (which clears its boxes and lassos)";
+      case 'brush':
+        return 'the brush';
+      case 'shapes':
+        return 'the box or lasso';
+      case 'clear':
+        return 'Clear';
+      case 'filter':
+        return 'the filter';
+      case 'members':
+        return 'the highlight';
+      case 'restore':
+        return 'the restore';
     }
   }
 
@@ -232,6 +377,12 @@ export class ExplorerView {
   private readonly _parcoordsHost: HTMLElement;
   private readonly _scatter: Scatter;
   private readonly _filterText = document.createElement('code');
+  private readonly _filterError = document.createElement('div');
+  private readonly _undoButton = document.createElement('button');
+  private readonly _redoButton = document.createElement('button');
+  private readonly _notice = document.createElement('div');
+  /** The user typed into the filter and has not applied it yet. */
+  private _editing = false;
   private readonly _save = document.createElement('button');
   private readonly _scatterX = document.createElement('select');
   private readonly _scatterY = document.createElement('select');

@@ -43,6 +43,11 @@ export function selectedIds(model: ExplorerModel): string[] {
   return out;
 }
 
+/** What a save made, in one line: its name, size and digest. */
+export function savedText(record: IDatasetRecord): string {
+  return `Saved “${record.name}”: ${formatCount(record.size)} simulations, digest ${String(record.digest).replace('sha256:', '').slice(0, 12)}.`;
+}
+
 export class SaveForm {
   readonly node: HTMLFormElement;
 
@@ -208,13 +213,13 @@ export class SaveForm {
     try {
       // Another program writing the file: say so while the request retries.
       const record = await saveDataset(path, body, message => this._setMessage(`Saving… ${message}`));
-      this._setMessage(
-        `Saved “${record.name}”: ${formatCount(record.size)} simulations, digest ${String(record.digest).replace('sha256:', '').slice(0, 12)}.`
-      );
+      this._setMessage(savedText(record));
       this._name.value = '';
       this._description.value = '';
       this._requestId = crypto.randomUUID();
       this._model.derivedFrom = null;
+      // Done: the form goes, and the panel shows the new dataset among the others.
+      this.close();
       this._onSaved(record);
     } catch (error) {
       // Keep everything typed, and the same id: saving again cannot make a duplicate.
