@@ -405,6 +405,25 @@ def escape_markdown(text: Any) -> str:
     return _PUNCTUATION.sub(one, line)
 
 
+def code_span(text: Any) -> str:
+    """A code span around ``text`` on one line that no backtick inside can close, for a table
+    cell, as the provenance cells write one (codeSpan; tests/vectors/markdown.json): ``|``
+    becomes ``\\|``, which GFM reads back as ``|``. A table cannot hold an odd run of
+    backslashes before a pipe in code (the pipe would end the cell, the rest lost): such text is
+    escaped as prose instead."""
+    line = _NEWLINE.sub(" ", str(text))
+    if _ODD_BACKSLASHES_PIPE.search(line):
+        return escape_markdown(line)
+    fence = "`" * (max([0] + [len(run) for run in re.findall(r"`+", line)]) + 1)
+    # CommonMark strips one space from both ends when both are spaces: pad then too.
+    spaced = line.startswith(" ") and line.endswith(" ") and line.strip(" ") != ""
+    pad = " " if line.startswith("`") or line.endswith("`") or spaced else ""
+    return f"{fence}{pad}{line.replace('|', chr(92) + '|')}{pad}{fence}"
+
+
+_ODD_BACKSLASHES_PIPE = re.compile(r"(^|[^\\])(\\\\)*\\\|")
+
+
 def _md(text: Any) -> str:
     """User text inside Markdown prose or a table cell."""
     return escape_markdown(text)
@@ -477,10 +496,10 @@ def export_card(store: Store, ref: str) -> str:
         f"| id | `{record['id']}` |",
         f"| digest | `{record['digest']}` |",
         f"| members | {record['size']} simulations |",
-        f"| created | {_cell(record['created_at'])} by {_cell(record['author'])} |",
+        f"| created | {code_span(record['created_at'])} by {_cell(record['author'])} |",
         f"| method | {method_text} |",
         f"| step | {steps.step_text(record['time'], steps.simulated_time(store, record['time']))} |",
-        f"| feature | {'none' if record['weights'] is None else _cell(ftr.formula(record['weights']))} |",
+        f"| feature | {'none' if record['weights'] is None else code_span(ftr.formula(record['weights']))} |",
         f"| selection | {_cell(record['selection_kind'])} |",
         f"| sampling | {_sampling_text(record['sampling'])} |",
         f"| parent | {'none' if record['parent'] is None else '`' + record['parent'] + '`'} |",

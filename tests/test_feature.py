@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from jupyterlab_dsi import feature
-from jupyterlab_dsi.datasets import escape_markdown
+from jupyterlab_dsi.datasets import code_span, escape_markdown
 
 VECTORS = Path(__file__).parent / "vectors"
 FEATURE = json.loads((VECTORS / "feature.json").read_text(encoding="utf-8"))
@@ -75,6 +75,11 @@ def test_feature_vectors_cover_both_outcomes() -> None:
 @pytest.mark.parametrize("v", MARKDOWN["escape"], ids=lambda v: v["text"][:30])
 def test_markdown_vectors(v: dict[str, Any]) -> None:
     assert escape_markdown(v["text"]) == v["markdown"]
+
+
+@pytest.mark.parametrize("v", MARKDOWN["code_span"], ids=lambda v: v["text"][:30])
+def test_code_span_vectors(v: dict[str, Any]) -> None:
+    assert code_span(v["text"]) == v["markdown"]
 
 
 def test_markdown_escaping_leaves_no_markup_outside_references() -> None:

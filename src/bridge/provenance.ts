@@ -61,12 +61,22 @@ export function escapeMarkdown(text: string): string {
     );
 }
 
-/** A code span around `text` that no backtick inside can close; `|` escaped for tables. */
+/**
+ * A code span around `text` that no backtick inside can close, for a table cell: a `|` becomes
+ * `\|`, which GFM reads back as `|` (a run of k backslashes before it stays whole when k is
+ * even). A table cannot hold an odd run of backslashes before a pipe in code (the pipe would end
+ * the cell, the rest of the text lost): such text is escaped as prose instead, exact if plain.
+ */
 export function codeSpan(text: string): string {
   const line = text.replace(/\r\n?|\n/g, ' ');
+  if (/(^|[^\\])(\\\\)*\\\|/.test(line)) {
+    return escapeMarkdown(line);
+  }
   const longest = Math.max(0, ...(line.match(/`+/g) ?? []).map(run => run.length));
   const fence = '`'.repeat(longest + 1);
-  const pad = line.startsWith('`') || line.endsWith('`') ? ' ' : '';
+  // CommonMark strips one space from both ends when both are spaces: pad then too.
+  const spaced = line.startsWith(' ') && line.endsWith(' ') && line.trim() !== '';
+  const pad = line.startsWith('`') || line.endsWith('`') || spaced ? ' ' : '';
   return `${fence}${pad}${line.replace(/\|/g, '\\|')}${pad}${fence}`;
 }
 
