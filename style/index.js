@@ -1,2 +1,3 @@
 import './base.css';
+import './layout.css';
 import './selection.css';

@@ -366,6 +366,12 @@ export class ExplorerModel {
     this._viewChanged('scatter', before);
   }
 
+  /** Colors read from the theme again (JupyterLab switched themes): the selection stays. */
+  refreshColors(): void {
+    this._recolor();
+    this._changed.emit('colors');
+  }
+
   setColorBy(name: string): void {
     if (name === this._colorBy) {
       return;

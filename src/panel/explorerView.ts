@@ -27,9 +27,6 @@ export interface IExplorerViewOptions {
   onMethodCreated: (methodId: string) => Promise<void>;
 }
 
-/** Narrowest room per axis (px) before the parallel coordinates scroll sideways. */
-const MIN_AXIS_SPACING = 64;
-
 /** A scatter axis's title: d_feature's formula, or the column with its unit. */
 function axisTitle(model: ExplorerModel, name: string): string {
   if (name === FEATURE) {
@@ -179,6 +176,10 @@ export class ExplorerView {
       this._saveForm.node
     );
     model.changed.connect(this._onChange, this);
+    // JupyterLab marks <body> once a new theme's variables apply: repaint the lines with them
+    // now, not at the next brush move (the unselected lines' color comes from the theme).
+    this._themeObserver = new MutationObserver(() => model.refreshColors());
+    this._themeObserver.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light'] });
     this._schedule('data');
     this._schedule('axes');
   }
@@ -191,6 +192,7 @@ export class ExplorerView {
 
   dispose(): void {
     this._model.changed.disconnect(this._onChange, this);
+    this._themeObserver.disconnect();
     cancelAnimationFrame(this._frame);
     this._controls.dispose();
     this._methodForm.dispose();
@@ -219,7 +221,8 @@ export class ExplorerView {
       return;
     }
     if (dirty.has('data') || dirty.has('axes') || dirty.has('method')) {
-      this._parcoordsHost.style.minWidth = `${model.axes.length * MIN_AXIS_SPACING}px`;
+      // The stylesheet turns the count into a width: a readable spacing, tighter in the sidebar.
+      this._parcoordsHost.style.setProperty('--jp-DSI-axis-count', String(model.axes.length));
       this._parcoords.setData(table, [...model.axes], [...model.inverted]);
       this._parcoords.setBrushes(new Map(model.brushes));
       const [xName, yName] = model.scatterAxes;
@@ -372,6 +375,7 @@ export class ExplorerView {
     window.setTimeout(() => (button.textContent = 'Copy'), 1500);
   }
 
+  private readonly _themeObserver: MutationObserver;
   private readonly _controls: ExplorerControls;
   private readonly _parcoords: ParallelCoordinates;
   private readonly _parcoordsHost: HTMLElement;

@@ -41,7 +41,9 @@ export function readTheme(el: Element): ITheme {
     font: v('--jp-ui-font-family', 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'),
     text: v('--jp-ui-font-color1', 'rgba(0, 0, 0, 0.87)'),
     muted: v('--jp-ui-font-color2', 'rgba(0, 0, 0, 0.54)'),
-    background: v('--jp-layout-color1', '#ffffff'),
+    // The view's own background (its box is --jp-layout-color0), so a halo is invisible but
+    // over the lines.
+    background: v('--jp-layout-color0', '#ffffff'),
     accent: v('--jp-brand-color1', '#1976d2'),
     context: v('--jp-layout-color3', '#bdbdbd'),
     surface: v('--jp-layout-color1', '#ffffff'),

@@ -106,6 +106,15 @@ export function readTheme(el: Element): ITheme {
   return theme;
 }
 
+/** About how wide a character of an axis title is (13 px font), CSS px: no text measuring. */
+const LABEL_CHAR_PX = 7;
+
+/** `label` cut with an ellipsis to fit `width` CSS px (whole when it fits). */
+export function fitLabel(label: string, width: number): string {
+  const chars = Math.max(4, Math.floor(width / LABEL_CHAR_PX));
+  return label.length <= chars ? label : `${label.slice(0, chars - 1)}…`;
+}
+
 /**
  * The order rows are drawn in: bucket b holds order[starts[b] .. starts[b + 1]). Bucket 0 is the
  * hidden rows kept as faint context, 1 + c the unselected rows of palette color c, and
@@ -1109,12 +1118,18 @@ export class Scatter {
     this.yAxis
       .attr('transform', `translate(${MARGIN.left},${MARGIN.top})`)
       .call(axisLeft(sy).ticks(Math.max(2, Math.floor(h / 40))).tickSizeOuter(0));
+    // A title longer than its side (d_feature's formula in the sidebar) is cut to fit; the
+    // whole title is its tooltip.
     this.xLabel
       .attr('x', MARGIN.left + w / 2)
       .attr('y', MARGIN.top + h + MARGIN.bottom - 6)
+      .text(fitLabel(this.labels.x, w + 2 * MARGIN.right - 4)) // centred on the plot
+      .append('title')
       .text(this.labels.x);
     this.yLabel
       .attr('transform', `translate(14,${MARGIN.top + h / 2}) rotate(-90)`)
+      .text(fitLabel(this.labels.y, h + MARGIN.top + MARGIN.bottom - 8))
+      .append('title')
       .text(this.labels.y);
   }
 
@@ -1201,7 +1216,7 @@ const STYLE = `
 .jp-dsi-Scatter-svg[data-dragging='pan'] { cursor: grabbing; }
 .jp-dsi-Scatter-axis { color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); }
 .jp-dsi-Scatter-axis .domain { color: var(--jp-border-color1, #bdbdbd); }
-.jp-dsi-Scatter-axis text { font-family: inherit; font-size: var(--jp-ui-font-size0, 11px);
+.jp-dsi-Scatter-axis text { font-family: inherit; font-size: max(10px, var(--jp-ui-font-size0, 11px));
   fill: var(--jp-ui-font-color2, rgba(0,0,0,.54)); }
 .jp-dsi-Scatter-label { fill: var(--jp-ui-font-color1, rgba(0,0,0,.87)); font-size: var(--jp-ui-font-size1, 13px); }
 .jp-dsi-Scatter-shape { fill: var(--jp-brand-color1, #1976d2); fill-opacity: 0.06;

@@ -4,6 +4,7 @@
  * ours with a clear message, and screenshot the panel in the light and the dark theme.
  */
 import { expect, test } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -94,15 +95,75 @@ test.describe('DSI Explorer', () => {
         await page.theme.setDarkTheme();
       }
       await upload(page, tmpPath, SAMPLE_DB, 'sample.sqlite');
-      await page.evaluate(
-        path => (window as any).jupyterapp.commands.execute('dsi:open', { path }),
-        `${tmpPath}/sample.sqlite`
-      );
+      await page.evaluate(async path => {
+        await (window as any).jupyterapp.commands.execute('dsi:open', { path });
+      }, `${tmpPath}/sample.sqlite`);
       const sidebar = page.locator('#jp-dsi-explorer');
       await expect(sidebar.getByTestId('dsi-simulations')).toContainText(formatCount(expected.simulations));
-      const shot = await keepScreenshot(sidebar, `explorer-${theme}.png`);
-      expect(shot.byteLength).toBeGreaterThan(1000);
+      await expect(sidebar.locator('g[data-axis="d_density"]')).toBeVisible();
+      // The views are painted in this theme's colors: their background, and the unselected
+      // lines in the context color (--jp-border-color2), not the other theme's.
+      await expectThemeColors(sidebar);
+      await keepScreenshot(sidebar, `explorer-${theme}.png`);
     });
   }
+
+  test('a theme change repaints the views at once', async ({ page, tmpPath }) => {
+    await upload(page, tmpPath, SAMPLE_DB, 'sample.sqlite');
+    await page.evaluate(async path => {
+      await (window as any).jupyterapp.commands.execute('dsi:open', { path });
+    }, `${tmpPath}/sample.sqlite`);
+    const sidebar = page.locator('#jp-dsi-explorer');
+    await expect(sidebar.locator('g[data-axis="d_density"]')).toBeVisible();
+    await expectThemeColors(sidebar);
+    // No pointer, key or brush after the switch: only the theme change may repaint.
+    await page.theme.setDarkTheme();
+    await expectThemeColors(sidebar);
+  });
 });
 
+/**
+ * The colors the views are painted with against the theme's variables, polled until they agree
+ * (a theme change lands within a frame or two; a wrong theme never does).
+ */
+async function expectThemeColors(panel: Locator): Promise<void> {
+  let last: unknown = null;
+  await expect
+    .poll(
+      async () => {
+        const seen = await panel.evaluate(root => {
+          const probe = document.createElement('canvas').getContext('2d')!;
+          const rgb = (css: string): [number, number, number] => {
+            probe.fillStyle = '#000';
+            probe.fillStyle = css;
+            probe.fillRect(0, 0, 1, 1);
+            const d = probe.getImageData(0, 0, 1, 1).data;
+            return [d[0], d[1], d[2]];
+          };
+          const style = getComputedStyle(root);
+          const context = rgb(style.getPropertyValue('--jp-border-color2').trim());
+          const background = rgb(style.getPropertyValue('--jp-layout-color0').trim());
+          // The most common color of the unselected lines' canvas (alpha ignored: the lines
+          // are translucent, their color is what the theme gives them).
+          const canvas = root.querySelector('.jp-DSI-pc-context') as HTMLCanvasElement;
+          const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+          const counts = new Map<string, number>();
+          for (let i = 0; i < data.length; i += 4) {
+            if (data[i + 3] > 40) {
+              const key = `${data[i]},${data[i + 1]},${data[i + 2]}`;
+              counts.set(key, (counts.get(key) ?? 0) + 1);
+            }
+          }
+          const lines = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0].split(',').map(Number) ?? [-999, -999, -999];
+          const box = rgb(getComputedStyle(root.querySelector('.jp-DSI-parcoords')!).backgroundColor);
+          const scatter = rgb(getComputedStyle(root.querySelector('.jp-dsi-Scatter')!).backgroundColor);
+          return { context, background, lines, box, scatter };
+        });
+        last = seen;
+        const near = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]))) <= 12;
+        return near(seen.lines, seen.context) && near(seen.box, seen.background) && near(seen.scatter, seen.background);
+      },
+      { timeout: 10000, message: `views not in the theme's colors: ${JSON.stringify(last)}` }
+    )
+    .toBe(true);
+}

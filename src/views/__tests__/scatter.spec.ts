@@ -535,6 +535,22 @@ describe('Scatter (jsdom)', () => {
     expect(host.children.length).toBe(0);
   });
 
+  it('cuts an axis title to the plot and keeps the whole title as its tooltip', () => {
+    const s = sized();
+    const formula = 'd_feature = 0.25 · d_shock + 0.75 · d_edge + 1 · d_density + 2 · gamma + 3 · rho_gas';
+    s.setData(Float32Array.from([0, 10]), Float32Array.from([0, 10]), ['a', 'b'], { x: formula, y: 'd_density' });
+    s.flush();
+    const [x, y] = Array.from(host.querySelectorAll('.jp-dsi-Scatter-label'));
+    // 400 px of plot: about 60 characters, the last an ellipsis, centred inside the view.
+    expect(x.firstChild!.textContent!.length).toBeLessThan(formula.length);
+    expect(x.firstChild!.textContent!.endsWith('…')).toBe(true);
+    expect((x.firstChild!.textContent!.length - 1) * 7).toBeLessThanOrEqual(400 + 2 * MARGIN.right);
+    expect(x.querySelector('title')!.textContent).toBe(formula);
+    expect(y.firstChild!.textContent).toBe('d_density');
+    expect(y.querySelector('title')!.textContent).toBe('d_density');
+    s.destroy();
+  });
+
   it('draws one outline per shape, in data units, and moves them with the zoom', () => {
     const s = sized();
     s.setData(Float32Array.from([0, 10]), Float32Array.from([0, 10]), ['a', 'b'], { x: 'x', y: 'y' });
