@@ -32,9 +32,13 @@ def test_a_name_that_would_hide_something_is_refused(name: str, hidden: str) -> 
     assert reserved_name(name) == hidden
     with pytest.raises(BridgeError) as info:
         check_names({**NAMES, "method": name})
-    message = str(info.value)
-    assert message.startswith(f"the method variable name {name!r} would replace ") or "not a Python identifier" in message
-    assert "Kernel variables" in message and "\n" not in message
+    # The one line the panel shows: what the name would hide, and where to change it.
+    where = "Settings → DSI Explorer → Kernel variables"
+    if hidden == "a Python keyword":
+        expected = f"the method variable name {name!r} is not a Python identifier; change it in {where}"
+    else:
+        expected = f"the method variable name {name!r} would replace {hidden}; choose another in {where}"
+    assert str(info.value) == expected
 
 
 def test_every_builtin_is_refused() -> None:
