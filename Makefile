@@ -135,5 +135,7 @@ bench-smoke: $(STAMPS)/node chromium
 	npx tsc -p bench/tsconfig.json
 	node bench/run.js --smoke
 
+# The sample's folder goes too, unless its database holds datasets (FORCE=1 removes it anyway).
 clean:
-	rm -rf $(STAMPS) lib jupyterlab_dsi/labextension tsconfig.tsbuildinfo $(DATA)
+	rm -rf $(STAMPS) lib jupyterlab_dsi/labextension tsconfig.tsbuildinfo
+	FORCE=$(FORCE) bash examples/build_sample.sh --remove $(DATA)

@@ -6,6 +6,8 @@
 #   build_sample.sh DATA_DIR [SIMS]            build only when DATA/sample.sqlite is missing
 #   build_sample.sh --rebuild DATA_DIR [SIMS]  build again; refused while the database holds a
 #                                              user's datasets or methods, unless FORCE=1
+#   build_sample.sh --remove DATA_DIR          remove DATA_DIR (make clean); kept while the
+#                                              database holds them, unless FORCE=1
 #
 # A user saves datasets into this database, so an existing one is never deleted by a plain run:
 # when the generator changed since it was built, the run says so and keeps it. The database is
@@ -13,8 +15,12 @@
 # a plain run never moves it over a file that appeared meanwhile.
 set -euo pipefail
 REBUILD=0
-if [ "${1:-}" = "--rebuild" ]; then REBUILD=1; shift; fi
-DATA=${1:?usage: build_sample.sh [--rebuild] DATA_DIR [SIMS]}
+REMOVE=0
+case "${1:-}" in
+  --rebuild) REBUILD=1; shift ;;
+  --remove) REMOVE=1; shift ;;
+esac
+DATA=${1:?usage: build_sample.sh [--rebuild | --remove] DATA_DIR [SIMS]}
 SIMS=${2:-1000}
 DB="$DATA/sample.sqlite"
 TMP="$DB.tmp"
@@ -45,6 +51,21 @@ user_records() {
   [ ${#what[@]} -gt 0 ] && printf '%s' "${what[0]}" && [ ${#what[@]} -gt 1 ] && printf ' and %s' "${what[1]}"
   return 0
 }
+
+if [ "$REMOVE" = 1 ]; then
+  if [ -e "$DB" ] && [ "${FORCE:-0}" != 1 ]; then
+    held=$(user_records) || {
+      echo "kept $DATA: could not read $DB to check it for saved datasets (FORCE=1 removes it)"
+      exit 0
+    }
+    if [ -n "$held" ]; then
+      echo "kept $DATA: $DB holds $held (FORCE=1 removes it)"
+      exit 0
+    fi
+  fi
+  rm -rf "$DATA"
+  exit 0
+fi
 
 if [ -e "$DB" ]; then
   if [ "$REBUILD" = 0 ]; then

@@ -64,3 +64,11 @@ def test_npm_install_leaves_the_lock_as_it_is(tmp_path: Path) -> None:
     assert after == (ROOT / "package-lock.json").read_text(), (
         "npm install rewrites package-lock.json: run `npm install` and commit the lock it writes"
     )
+
+
+def test_make_clean_leaves_the_sample_database_to_the_script(tmp_path: Path) -> None:
+    # The script keeps a database that holds datasets (tests/test_sample.py); clean must not
+    # remove the folder itself.
+    lines = _dry_run("clean", tmp_path / "stamps")
+    assert any("build_sample.sh --remove examples/data" in line for line in lines), lines
+    assert not any("rm " in line and "examples/data" in line for line in lines), lines

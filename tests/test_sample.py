@@ -413,12 +413,19 @@ def test_rebuild_is_refused_while_the_database_holds_datasets(tmp_path: Path) ->
     line = [x for x in refused.stderr.splitlines() if "build_sample.sh: error" in x]
     assert line and "holds 1 dataset;" in line[0] and "FORCE=1" in line[0], refused.stderr
     assert _datasets(db) == ["mine"]
+    # `make clean`'s step keeps the folder too.
+    kept = _run("bash", str(BUILD), "--remove", str(data))
+    assert kept.returncode == 0 and f"kept {data}: {db} holds 1 dataset" in kept.stdout, kept.stderr
+    assert _datasets(db) == ["mine"]
 
     forced = _make_sample(data, target="sample-rebuild", FORCE="1")
     assert forced.returncode == 0, forced.stderr
     assert _datasets(db) == []
     with _open(db) as store:
         assert len(store.methods()) == 3
+    # Nothing saved any more: removed.
+    assert _run("bash", str(BUILD), "--remove", str(data)).returncode == 0
+    assert not data.exists()
 
 
 def test_rebuild_never_takes_an_unreadable_database_for_an_empty_one(tmp_path: Path) -> None:
@@ -429,4 +436,7 @@ def test_rebuild_never_takes_an_unreadable_database_for_an_empty_one(tmp_path: P
     refused = _run("bash", str(BUILD), "--rebuild", str(data), SMALL, env={**_env(), "FORCE": "1"})
     assert refused.returncode != 0
     assert "could not read" in refused.stderr
+    assert db.read_bytes().startswith(b"not a database")
+    kept = _run("bash", str(BUILD), "--remove", str(data))
+    assert kept.returncode == 0 and "could not read" in kept.stdout
     assert db.read_bytes().startswith(b"not a database")
