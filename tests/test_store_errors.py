@@ -287,6 +287,23 @@ def test_a_failed_rollback_never_hides_the_cause(method_db: tuple[Path, str]) ->
             pass
 
 
-def test_store_errors_are_dsi_errors() -> None:
-    for kind in (StoreBusy, StoreDamaged, store_mod.StoreFull, store_mod.StoreReadOnly, store_mod.StoreReplaced):
-        assert issubclass(kind, StoreError)
+@pytest.mark.parametrize("kind", [StoreBusy, StoreDamaged, store_mod.StoreFull, store_mod.StoreReadOnly,
+                                  store_mod.StoreReplaced, StoreError])
+def test_every_store_error_reaches_the_user_as_one_line(
+    kind: type[StoreError], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Whatever kind the Store raises, `jupyter dsi` and `%dsi` say it in one line, with no
+    traceback, and the CLI exits with the usage code."""
+    from jupyterlab_dsi import cli, magic
+
+    db = tmp_path / "ens.sqlite"
+
+    def fail(*_: Any) -> Any:
+        raise kind(f"{db}: what happened\nand why")
+
+    monkeypatch.setattr(cli, "cmd_datasets", fail)
+    assert cli.main(["datasets", "--db", str(db)]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == f"jupyter dsi datasets: error: {db}: what happened\\nand why\n"
+    monkeypatch.setattr(magic, "run", fail)
+    assert magic.DsiMagics(shell=None).dsi(f"datasets --db {db}") is None
+    assert capsys.readouterr().err == f"error: {db}: what happened and why\n"
