@@ -84,9 +84,10 @@ def run(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 def test_committed_notebook_has_no_outputs() -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code, "the example notebook has no code cells"
+    for cell in code:
+        assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
 def test_runs_without_errors(run: Run) -> None:
