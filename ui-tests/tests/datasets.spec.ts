@@ -51,6 +51,12 @@ test('save a selection: description required, sampling previewed, a lost answer 
   await form.getByRole('button', { name: 'Save' }).click();
   await expect(form.getByTestId('dsi-save-message')).toContainText('Saved “near the ground truth”');
   await expect(page.locator('.jp-MainAreaWidget').getByTestId('dsi-datasets')).toContainText('1');
+  // Done: the form closes, and the Datasets page shows the new dataset, marked.
+  await expect(form).toBeHidden();
+  const main = page.locator('.jp-MainAreaWidget');
+  await expect(main.getByTestId('dsi-saved')).toContainText('Saved “near the ground truth”');
+  await expect(main.locator('tr[aria-current="true"]')).toContainText('near the ground truth');
+  await expect(main.getByRole('tab', { name: /Datasets/ })).toHaveAttribute('aria-selected', 'true');
 
   const datasets = dsiJson<{ name: string; description: string; size: number }[]>('datasets', '--db', file);
   expect(datasets).toHaveLength(1);
@@ -79,7 +85,7 @@ test('restore a saved dataset after a reload, delete it and undo', async ({ page
   await panel.getByRole('button', { name: 'Save…' }).click();
   await panel.getByTestId('dsi-save-description').fill('middle shock distances');
   await panel.locator('form.jp-DSI-saveForm').getByRole('button', { name: 'Save' }).click();
-  await expect(panel.getByTestId('dsi-save-message')).toContainText('Saved');
+  await expect(panel.getByTestId('dsi-saved')).toContainText('Saved');
   const saved = dsiJson<{ id: string; size: number; filter: string }[]>('datasets', '--db', file);
   expect(saved).toHaveLength(1);
   expect(saved[0].filter).toBe(filter);
@@ -100,11 +106,15 @@ test('restore a saved dataset after a reload, delete it and undo', async ({ page
   await expect(panel.getByTestId('dsi-selection-count').locator('strong')).toHaveText(count);
   await expect(panel.locator('select[aria-label="Color by"]')).toHaveValue('gamma');
 
-  // Delete, after confirmation; then undo from the notification.
+  // Delete, after confirmation, while its members are listed: the list goes with it; then undo
+  // from the notification.
   await panel.getByRole('tab', { name: /Datasets/ }).click();
+  await panel.locator(`tr[data-dataset-id="${saved[0].id}"]`).getByRole('button', { name: 'Members' }).click();
+  await expect(panel.locator('.jp-DSI-members')).toBeVisible();
   await panel.locator(`tr[data-dataset-id="${saved[0].id}"]`).getByRole('button', { name: 'Delete' }).click();
   await page.locator('.jp-Dialog').getByRole('button', { name: 'Delete' }).click();
   await expect(panel.locator(`tr[data-dataset-id="${saved[0].id}"]`)).toHaveCount(0);
+  await expect(panel.locator('.jp-DSI-members')).toHaveCount(0);
   expect(dsiJson<unknown[]>('datasets', '--db', file)).toHaveLength(0);
   await page.getByRole('button', { name: 'Undo' }).click();
   await expect(panel.locator(`tr[data-dataset-id="${saved[0].id}"]`)).toHaveCount(1);
@@ -133,9 +143,19 @@ test('members: listed, highlighted in both views, and derived into a child datas
   await row.getByRole('button', { name: 'Members' }).click();
   await expect(panel.locator('.jp-DSI-members tbody tr')).toHaveCount(40);
   await expect(panel.locator('.jp-DSI-members')).toContainText(members[0]);
+
+  // Elsewhere meanwhile: the first step, and a brush. Highlight goes to the dataset's step and
+  // replaces the selection, so every member shows.
+  await panel.getByRole('tab', { name: 'Explore' }).click();
+  await panel.locator('input[aria-label="Time step"]').fill('0');
+  await brushAxis(page, panel, 'd_density', 0.05, 0.5);
+  await expect(panel.getByTestId('dsi-filter')).toContainText('d_density between');
+  await panel.getByRole('tab', { name: /Datasets/ }).click();
   await panel.getByRole('button', { name: 'Highlight in the views' }).click();
   await expect(panel.getByTestId('dsi-selection-count').locator('strong')).toHaveText('40');
+  await expect(panel.locator('input[aria-label="Time step"]')).toHaveValue(step);
   await expect(panel.getByTestId('dsi-filter')).toContainText(`sim_id in ("${members[0]}"`);
+  await expect(panel.getByTestId('dsi-filter')).not.toContainText('between');
 
   await panel.getByRole('tab', { name: /Datasets/ }).click();
   await panel.locator(`tr[data-dataset-id="${parent.id}"]`).getByRole('button', { name: 'Derive' }).click();
@@ -143,7 +163,7 @@ test('members: listed, highlighted in both views, and derived into a child datas
   await expect(panel.getByTestId('dsi-save-parent')).toContainText('Derived from “parent”');
   await panel.getByTestId('dsi-save-description').fill('child of the low-cs set');
   await panel.locator('form.jp-DSI-saveForm').getByRole('button', { name: 'Save' }).click();
-  await expect(panel.getByTestId('dsi-save-message')).toContainText('Saved');
+  await expect(panel.getByTestId('dsi-saved')).toContainText('Saved');
   const all = dsiJson<{ description: string; parent: string | null }[]>('datasets', '--db', file);
   expect(all.find(d => d.description === 'child of the low-cs set')?.parent).toBe(parent.id);
 });

@@ -106,6 +106,8 @@ test('CloverLeaf from DSI: post-process against run_1, distances grow with the s
   await save.getByLabel('Dataset name').fill('far from run 1');
   await save.getByRole('button', { name: 'Save' }).click();
   await expect(save.getByTestId('dsi-save-message')).toContainText('Saved “far from run 1”');
+  // The panel shows the new dataset; back to exploring.
+  await page.locator('.jp-MainAreaWidget .jp-DSI-tab', { hasText: 'Explore' }).last().click();
   const datasets = dsiJson<{ id: string; size: number; filter: string; weights: Record<string, number> }[]>(
     'datasets', '--db', db
   );
