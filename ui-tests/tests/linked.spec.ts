@@ -2,12 +2,13 @@
  * The linked explorer in a real JupyterLab: brush an axis, lasso in the scatter, change the
  * method, the time step, the weights and the color, and after each step check the panel's
  * count and filter string against `jupyter dsi select --where` on the same database.
- * Screenshots of both views in the light and the dark theme are kept as Galata snapshots.
+ * In the light and the dark theme, both views paint every selected run in its level's color,
+ * counted in their canvases' pixels; screenshots are kept in ui-tests/screenshots/.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
-import { dsiJson, SAMPLE_DB } from './helpers';
+import { dsiJson, keepScreenshot, SAMPLE_DB } from './helpers';
 
 async function openExplorer(page: IJupyterLabPageFixture, tmpPath: string): Promise<Locator> {
   await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/sample.sqlite`);
@@ -27,7 +28,7 @@ async function openExplorer(page: IJupyterLabPageFixture, tmpPath: string): Prom
  * now: poll it (expect.poll) where a new slice may still be on its way from the worker.
  */
 async function panelState(view: Locator) {
-  return view.evaluate(root => {
+  return view.evaluate((root, drawn) => {
     const value = (selector: string) => (root.querySelector(selector) as HTMLInputElement).value;
     const count = Number((root.querySelector('[data-testid="dsi-selection-count"] strong')?.textContent ?? '').replace(/,/g, ''));
     const filter = root.querySelector('[data-testid="dsi-filter"]')?.textContent ?? '';
@@ -181,7 +182,78 @@ test.describe('linked views', () => {
       await dragVertically(page, view.locator('g[data-axis="d_density"] [data-role="hit"]'), 0.5, 0.85);
       await expect(view.getByTestId('dsi-filter')).toContainText('d_density between');
       await page.mouse.move(0, 0);
-      expect(await view.screenshot()).toMatchSnapshot(`explorer-${theme}.png`, { maxDiffPixelRatio: 0.02 });
+      await expectCliAgrees(view);
+      // What the views must show: every selected run in its level's color (cs), in both views.
+      // Compared by counts, not by a whole-view snapshot: the scatter's dots are under 1% of
+      // the view's pixels, so an empty scatter passed a 2% snapshot tolerance.
+      const state = await panelState(view);
+      const rows = dsiJson<{ cs: number }[]>(
+        'select', '--db', SAMPLE_DB, '--method', state.method, '--time', state.t, '--weights', state.shock, state.edge, '--where', state.filter
+      );
+      const perLevel = new Map<string, number>();
+      rows.forEach(r => perLevel.set(String(r.cs), (perLevel.get(String(r.cs)) ?? 0) + 1));
+      let painted: Awaited<ReturnType<typeof paintedByLevel>> | null = null;
+      await expect
+        .poll(
+          async () => {
+            painted = await paintedByLevel(view, rows.length);
+            return Object.keys(painted.scatter).length > 0;
+          },
+          { timeout: 10000 }
+        )
+        .toBe(true);
+      const seen = painted!;
+      for (const [level, n] of perLevel) {
+        // A dot is a square of a few pixels; overlaps hide some, never most.
+        expect(seen.scatter[level] ?? 0, `scatter pixels of cs = ${level} (${n} runs)`).toBeGreaterThanOrEqual(n * 2);
+        expect(seen.scatter[level] ?? 0).toBeLessThanOrEqual(n * seen.pointArea + 4);
+        expect(seen.lines[level] ?? 0, `line pixels of cs = ${level} (${n} runs)`).toBeGreaterThan(n);
+      }
+      for (const level of Object.keys(seen.scatter)) {
+        expect(perLevel.has(level), `cs = ${level} is painted but not selected`).toBe(true);
+      }
+      await keepScreenshot(view, `linked-${theme}.png`);
     });
   }
 });
+
+/**
+ * Pixels of each legend color (by level label) in the scatter's canvas and in the parallel
+ * coordinates' selected-lines canvas; and a dot's area in device pixels.
+ */
+async function paintedByLevel(view: Locator, drawn: number): Promise<{ scatter: Record<string, number>; lines: Record<string, number>; pointArea: number }> {
+  return view.evaluate((root, drawn) => {
+    const probe = document.createElement('canvas').getContext('2d', { willReadFrequently: true })!;
+    const rgb = (css: string): number[] => {
+      probe.clearRect(0, 0, 1, 1);
+      probe.fillStyle = css;
+      probe.fillRect(0, 0, 1, 1);
+      return [...probe.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+    };
+    const legend = [...root.querySelectorAll('.jp-DSI-legendItem')].map(item => ({
+      label: item.textContent!.trim(),
+      color: rgb(getComputedStyle(item.querySelector('.jp-DSI-swatch')!).backgroundColor)
+    }));
+    const count = (canvas: HTMLCanvasElement, minAlpha: number, tolerance: number): Record<string, number> => {
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      const out: Record<string, number> = {};
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] < minAlpha) continue;
+        for (const { label, color } of legend) {
+          if (Math.abs(data[i] - color[0]) <= tolerance && Math.abs(data[i + 1] - color[1]) <= tolerance && Math.abs(data[i + 2] - color[2]) <= tolerance) {
+            out[label] = (out[label] ?? 0) + 1;
+            break;
+          }
+        }
+      }
+      return out;
+    };
+    const dpr = window.devicePixelRatio || 1;
+    return {
+      scatter: count(root.querySelector('.jp-dsi-Scatter-canvas') as HTMLCanvasElement, 250, 2),
+      lines: count(root.querySelector('.jp-DSI-pc-selected') as HTMLCanvasElement, 40, 8),
+      // The scatter's default square for this many dots (scatter.ts, defaultPointSize).
+      pointArea: Math.ceil((drawn <= 50 ? 8 : drawn <= 500 ? 6 : drawn <= 5000 ? 4 : 3) * dpr) ** 2
+    };
+  }, drawn);
+}
