@@ -225,10 +225,10 @@ class DsiMagics(Magics):
             prints "DB: N simulations, M methods, K datasets".
         %dsi methods [--db DB]
             the post-processing methods, one row per method.
-        %dsi select [--db DB] [--method ID] [--time INDEX] [--where EXPR] [--weights TERM ...]
+        %dsi select [--db DB] [--method ID] [--time STEP] [--where EXPR] [--weights TERM ...]
                     [--sample P | --size N] [--seed S] [--save DESCRIPTION [--name NAME]]
             the rows of `jupyter dsi select`: parameters and distances indexed by sim_id at one
-            step (by (sim_id, t) without --time), filtered by EXPR in the filter language of
+            step (counted from 0 as the panel shows it; by (sim_id, t) without --time), filtered by EXPR in the filter language of
             `jupyter dsi select --where` (e.g. "cs in (0.1, 0.2) and d_density < 1").
             --sample P keeps each simulation with probability P, --size N keeps N of them
             (deterministic for --seed S, 0 by default).

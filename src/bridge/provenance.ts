@@ -118,8 +118,8 @@ export function provenanceMarkdown(
   const sampling = samplingText(dataset.sampling);
   const rows: [string, string][] = [
     ['Method', methodText],
-    // As the panel's slider counts (from 1), with the index that `--time` takes.
-    ['Time step', dataset.t === null ? '—' : `${dataset.t + 1} (${codeSpan(`--time ${dataset.t}`)})`],
+    // The step as the panel, `t`, `--time` and the exports all count it (docs/data-model.md).
+    ['Step', dataset.t === null ? '—' : String(dataset.t)],
     ['Filter', dataset.filter ? codeSpan(dataset.filter) : 'everything'],
     ...(dataset.feature && Object.keys(dataset.feature).length > 0
       ? ([['Feature', codeSpan(featureFormula(dataset.feature))]] as [string, string][])

@@ -68,7 +68,7 @@ describe('the provenance Markdown cell', () => {
       Array.from(html.querySelectorAll('tr')).map(tr => Array.from(tr.children).map(c => c.textContent))
     );
     expect(rows['Method']).toBe('sim00000 · Linf · vs step 5 (abcdef01)');
-    expect(rows['Time step']).toBe('40 (--time 39)');
+    expect(rows['Step']).toBe('39'); // the number the panel, `--time 39` and the exports use
     expect(rows['Size']).toBe('1,234 simulations');
     expect(rows['Sampling']).toBe('each selected simulation kept with probability 0.5, seed 7');
     expect(rows['Digest']).toBe('sha256:0123abcd');
