@@ -80,33 +80,6 @@ export function lineAlpha(lines: number, maxAlpha: number): number {
   return Math.min(maxAlpha, Math.max(0.06, Math.sqrt(300 / Math.max(1, lines))));
 }
 
-/**
- * The rows grouped by palette index (a counting sort): `order` lists rows color by color,
- * color k's rows are order[starts[k]] .. order[starts[k + 1] - 1].
- */
-export function groupByColor(
-  rows: Uint32Array,
-  index: Uint8Array | null
-): { order: Uint32Array; starts: Uint32Array } {
-  const starts = new Uint32Array(257);
-  if (!index) {
-    starts.fill(rows.length, 1);
-    return { order: rows, starts };
-  }
-  for (let i = 0; i < rows.length; i++) {
-    starts[index[rows[i]] + 1]++;
-  }
-  for (let k = 1; k < 257; k++) {
-    starts[k] += starts[k - 1];
-  }
-  const next = starts.slice(0, 256);
-  const order = new Uint32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    order[next[index[rows[i]]]++] = rows[i];
-  }
-  return { order, starts };
-}
-
 /** The indices of the non-zero entries of a mask. */
 export function listRows(mask: Uint8Array): Uint32Array {
   let n = 0;
@@ -122,7 +95,28 @@ export function listRows(mask: Uint8Array): Uint32Array {
   return rows;
 }
 
-/** Draws rows as polylines, batched per color; higher palette indices end up on top. */
+/** A fixed pseudo-random rank of a row (a 32-bit integer hash). */
+function rowRank(row: number): number {
+  let h = Math.imul(row ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The rows in the order they are drawn: a fixed shuffle, so that colors interleave. Drawn color
+ * by color, the last level would cover every segment the levels share (on categorical axes,
+ * most of them) and the others would seem absent; shuffled, each shared segment shows a mix.
+ */
+export function drawingOrder(rows: Uint32Array): Uint32Array {
+  const ranks = new Uint32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    ranks[i] = rowRank(rows[i]);
+  }
+  const idx = Array.from(rows.keys()).sort((a, b) => ranks[a] - ranks[b] || rows[a] - rows[b]);
+  return Uint32Array.from(idx, i => rows[i]);
+}
+
+/** Draws rows as polylines in `drawingOrder`, batching neighbours of one color per stroke. */
 export function drawLines(
   ctx: CanvasRenderingContext2D,
   geom: IPlotGeometry,
@@ -135,26 +129,28 @@ export function drawLines(
   if (xs.length < 2 || rows.length === 0) {
     return;
   }
-  const { order, starts } = groupByColor(rows, layer.index);
+  const index = layer.index;
+  const order = index ? drawingOrder(rows) : rows;
   ctx.globalAlpha = lineAlpha(rows.length, look.maxAlpha);
   ctx.lineWidth = look.lineWidth;
-  for (let k = 0; k < 256; k++) {
-    if (starts[k + 1] === starts[k]) {
-      continue;
+  let from = 0;
+  while (from < order.length) {
+    const color = index ? index[order[from]] : 0;
+    let to = from + 1;
+    while (to < order.length && to - from < LINES_PER_STROKE && (index ? index[order[to]] : 0) === color) {
+      to++;
     }
-    ctx.strokeStyle = layer.palette[k] ?? layer.palette[0];
-    for (let from = starts[k]; from < starts[k + 1]; from += LINES_PER_STROKE) {
-      ctx.beginPath();
-      const to = Math.min(from + LINES_PER_STROKE, starts[k + 1]);
-      for (let i = from; i < to; i++) {
-        const row = order[i];
-        ctx.moveTo(xs[0], ys[0][row]);
-        for (let a = 1; a < xs.length; a++) {
-          ctx.lineTo(xs[a], ys[a][row]);
-        }
+    ctx.strokeStyle = layer.palette[color] ?? layer.palette[0];
+    ctx.beginPath();
+    for (let i = from; i < to; i++) {
+      const row = order[i];
+      ctx.moveTo(xs[0], ys[0][row]);
+      for (let a = 1; a < xs.length; a++) {
+        ctx.lineTo(xs[a], ys[a][row]);
       }
-      ctx.stroke();
     }
+    ctx.stroke();
+    from = to;
   }
   ctx.globalAlpha = 1;
 }

@@ -34,7 +34,7 @@ import {
   quantize,
   rasterCost
 } from '../density';
-import { densityFrame, groupByColor, lineAlpha, listRows, paletteRGB } from '../parcoords-layers';
+import { densityFrame, drawLines, drawingOrder, lineAlpha, listRows, paletteRGB } from '../parcoords-layers';
 import { ParallelCoordinates, axisXs, formatValue, hasMissing, verticalLayout } from '../parcoords';
 import type { AxisBrush, ICategoricalColumn, INumericColumn, ITable } from '../types';
 
@@ -509,11 +509,38 @@ describe('line density', () => {
 });
 
 describe('line drawing helpers', () => {
-  it('groups rows by palette index, in index order', () => {
-    const rows = Uint32Array.from([0, 1, 2, 3, 4]);
-    const { order, starts } = groupByColor(rows, Uint8Array.from([2, 1, 2, 0, 1]));
-    expect([...order]).toEqual([3, 1, 4, 0, 2]);
-    expect([...starts.slice(0, 4)]).toEqual([0, 1, 3, 5]);
+  it('interleaves the colors, so that no level covers the others where lines coincide', () => {
+    // 120 rows, two levels, every line on the same path: drawn level by level, the second
+    // would hide the first everywhere.
+    const rows = 120;
+    const index = Uint8Array.from({ length: rows }, (_, i) => (i < rows / 2 ? 2 : 3));
+    const strokes: { color: string; lines: number }[] = [];
+    let lines = 0;
+    const ctx = {
+      canvas: { width: 100, height: 100 },
+      setTransform: () => undefined,
+      clearRect: () => undefined,
+      beginPath: () => (lines = 0),
+      moveTo: () => lines++,
+      lineTo: () => undefined,
+      stroke: () => strokes.push({ color: String(ctx.strokeStyle), lines }),
+      strokeStyle: '',
+      globalAlpha: 1,
+      lineWidth: 1
+    };
+    const geom = { width: 100, height: 100, dpr: 1, layout: LAYOUT, xs: [10, 90], ys: [new Float32Array(rows).fill(50), new Float32Array(rows).fill(50)], bins: [], baseBins: 16, ids: [1, 2] };
+    const layer = { mask: new Uint8Array(rows).fill(1), index, palette: ['#ccc', '#999', '#ff0000', '#0000ff'] };
+    drawLines(ctx as unknown as CanvasRenderingContext2D, geom, layer, { maxAlpha: 0.8, minAlpha: 0, lineWidth: 1 });
+    // Every row once, in its color.
+    const total = (color: string) => strokes.filter(s => s.color === color).reduce((n, s) => n + s.lines, 0);
+    expect(total('#ff0000')).toBe(60);
+    expect(total('#0000ff')).toBe(60);
+    // The colors alternate all along, and both are among the last lines drawn (on top).
+    const switches = strokes.filter((s, i) => i > 0 && s.color !== strokes[i - 1].color).length;
+    expect(switches).toBeGreaterThan(20);
+    expect(new Set(strokes.slice(-6).map(s => s.color)).size).toBe(2);
+    // The same order every time: a redraw does not flicker.
+    expect([...drawingOrder(Uint32Array.from([5, 1, 9, 3]))]).toEqual([...drawingOrder(Uint32Array.from([9, 3, 5, 1]))]);
   });
 
   it('fades lines as they get many', () => {
