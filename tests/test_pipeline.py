@@ -421,8 +421,16 @@ def test_select_missing_parameter_is_an_empty_field(cli: Cli, make_ensemble, tmp
 def test_select_and_methods_do_not_write(cli: Cli, method: tuple[Ensemble, Path, str]) -> None:
     _, db, method_id = method
     before = sha256(db)
-    cli("select", "--db", db, "--method", method_id, "--where", "cs == 0.1")
-    cli("methods", "--db", db, "--format", "json")
+    # Both commands did their work (a crash before opening the file would also write nothing).
+    want = [sim for (sim,) in query(db, "SELECT sim_id FROM jdsi_param_value WHERE name = 'cs' AND value = 0.1")]
+    others = [sim for (sim,) in query(db, "SELECT sim_id FROM jdsi_simulation") if sim not in want]
+    assert want and others
+    selected = cli("select", "--db", db, "--method", method_id, "--where", "cs == 0.1")
+    assert selected.code == 0, selected.err
+    assert all(sim in selected.out for sim in want) and not any(sim in selected.out for sim in others), selected.out
+    methods = cli("methods", "--db", db, "--format", "json")
+    assert methods.code == 0, methods.err
+    assert [m["id"] for m in json.loads(methods.out)] == [method_id]
     assert sha256(db) == before
 
 
