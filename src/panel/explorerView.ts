@@ -246,7 +246,10 @@ export class ExplorerView {
     // What the user is typing stays until Enter or Escape; the model's string shows otherwise.
     if (!this._editing) {
       const focused = document.activeElement === this._filterText;
-      this._filterText.textContent = model.filter || (focused ? '' : '(everything: no brush, box or lasso)');
+      const text = model.filter || (focused ? '' : '(everything: no brush, box or lasso)');
+      if (this._filterText.textContent !== text) {
+        this._filterText.textContent = text; // only when it changed: a caret in the field stays put
+      }
       this._filterText.classList.toggle('jp-mod-empty', !model.filter);
     }
     this._renderHistory();
