@@ -90,21 +90,26 @@ test.describe('DSI Explorer', () => {
   });
 
   for (const theme of ['light', 'dark'] as const) {
-    test(`looks right in the ${theme} theme`, async ({ page, tmpPath }) => {
+    test(`looks right in the ${theme} theme`, async ({ page }) => {
       if (theme === 'dark') {
         await page.theme.setDarkTheme();
       }
-      await upload(page, tmpPath, SAMPLE_DB, 'sample.sqlite');
-      await page.evaluate(async path => {
-        await (window as any).jupyterapp.commands.execute('dsi:open', { path });
-      }, `${tmpPath}/sample.sqlite`);
-      const sidebar = page.locator('#jp-dsi-explorer');
-      await expect(sidebar.getByTestId('dsi-simulations')).toContainText(formatCount(expected.simulations));
-      await expect(sidebar.locator('g[data-axis="d_density"]')).toBeVisible();
-      // The views are painted in this theme's colors: their background, and the unselected
-      // lines in the context color (--jp-border-color2), not the other theme's.
-      await expectThemeColors(sidebar);
-      await keepScreenshot(sidebar, `explorer-${theme}.png`);
+      // Where `make demo` puts it: these screenshots are the README's, and show the path.
+      await page.contents.uploadFile(SAMPLE_DB, 'data/sample.sqlite');
+      try {
+        await page.evaluate(async path => {
+          await (window as any).jupyterapp.commands.execute('dsi:open', { path });
+        }, 'data/sample.sqlite');
+        const sidebar = page.locator('#jp-dsi-explorer');
+        await expect(sidebar.getByTestId('dsi-simulations')).toContainText(formatCount(expected.simulations));
+        await expect(sidebar.locator('g[data-axis="d_density"]')).toBeVisible({ timeout: 60000 });
+        // The views are painted in this theme's colors: their background, and the unselected
+        // lines in the context color (--jp-border-color2), not the other theme's.
+        await expectThemeColors(sidebar);
+        await keepScreenshot(sidebar, `explorer-${theme}.png`);
+      } finally {
+        await page.contents.deleteDirectory('data');
+      }
     });
   }
 

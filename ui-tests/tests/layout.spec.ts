@@ -55,6 +55,12 @@ async function setTheme(page: IJupyterLabPageFixture, theme: 'light' | 'dark'): 
 for (const theme of ['light', 'dark'] as const) {
   test.describe(`layout, ${theme} theme`, () => {
     test.use({ viewport: { width: 1280, height: 800 } });
+    // The main-area tests open data/sample.sqlite (a real name, not the test's folder).
+    test.afterEach(async ({ page }) => {
+      if (await page.contents.directoryExists('data')) {
+        await page.contents.deleteDirectory('data');
+      }
+    });
 
     test('the sidebar at its default width', async ({ page, tmpPath }) => {
       await setTheme(page, theme);
@@ -115,13 +121,15 @@ for (const theme of ['light', 'dark'] as const) {
       { width: 1280, height: 800 },
       { width: 1600, height: 1000 }
     ]) {
-      test(`the main area at ${size.width}×${size.height}`, async ({ page, tmpPath }) => {
+      test(`the main area at ${size.width}×${size.height}`, async ({ page }) => {
         await page.setViewportSize(size);
         await setTheme(page, theme);
-        await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/sample.sqlite`);
+        // Where `make demo` puts it: the README shows these screenshots, and with them the path.
+        await page.contents.uploadFile(SAMPLE_DB, 'data/sample.sqlite');
         await page.evaluate(async path => {
           await (window as any).jupyterapp.commands.execute('docmanager:open', { path, factory: 'DSI Explorer' });
-        }, `${tmpPath}/sample.sqlite`);
+        }, 'data/sample.sqlite');
+        await page.filebrowser.openDirectory('data');
         const area = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer');
         const view = area.locator('.jp-DSI-explorerView');
         await expect(view.locator('g[data-axis="d_density"]')).toBeVisible({ timeout: 60000 });
