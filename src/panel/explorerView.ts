@@ -7,7 +7,7 @@
 import type { ExplorerModel, Change, ISelectionChange } from '../model/explorer';
 import { FilterError } from '../filter';
 import { FEATURE, featureFormula } from '../model/feature';
-import { ParallelCoordinates } from '../views/parcoords';
+import { formatValue, ParallelCoordinates } from '../views/parcoords';
 import { Scatter } from '../views/scatter';
 import type { IDatasetRecord, IJob } from '../server';
 import { MethodForm } from './methodForm';
@@ -15,6 +15,9 @@ import { ExplorerControls, methodLabel } from './controls';
 import { asideText } from './aside';
 import { formatCount, h } from './dom';
 import { SaveForm } from './saveForm';
+
+/** Parameters listed in the scatter's tooltip at most (a table of runs may have dozens). */
+const MAX_TOOLTIP_PARAMETERS = 12;
 
 export interface IExplorerViewOptions {
   /** The open database's path (relative to the server root). */
@@ -71,11 +74,20 @@ export class ExplorerView {
       h('span', { class: 'jp-DSI-hint' }, 'against'),
       h('label', { class: 'jp-DSI-axisChoice' }, 'x', this._scatterX)
     );
+    // Linked hover: the run under the pointer in one view is marked in the other, and the
+    // scatter's tooltip lists the run's parameters (the lines' tooltip lists every axis).
     this._parcoords = new ParallelCoordinates(parcoordsHost, {
       onBrush: (axis, brush, final) => model.setBrush(axis, brush, final),
-      onAxesChange: (axes, inverted) => model.setAxes(axes, inverted)
+      onAxesChange: (axes, inverted) => model.setAxes(axes, inverted),
+      onHover: row => this._scatter.highlight(row)
     });
     this._scatter = new Scatter(scatterHost, {
+      onHover: row => this._parcoords.highlight(row),
+      describe: row =>
+        (model.table?.columns ?? [])
+          .filter(c => !c.name.startsWith('d_'))
+          .slice(0, MAX_TOOLTIP_PARAMETERS)
+          .map(c => `${c.name}: ${formatValue(c, row)}`),
       onShapes: (shapes, final) => {
         model.setShapes(shapes, final);
         if (final) {

@@ -175,6 +175,21 @@ export class ParallelCoordinates {
     this._drawSelected();
   }
 
+  /**
+   * Marks a row's line, as the pointer does, without a tooltip or an onHover call: the row the
+   * pointer is over in another view (linked hover). null clears it.
+   */
+  highlight(row: number | null): void {
+    const plot = this._plot;
+    if (row === null || !plot || !this._table || row >= this._table.rows) {
+      this._hoverPath.removeAttribute('d');
+      return;
+    }
+    this._hoverPath.setAttribute('d', plot.xs.map((ax, i) => `${i ? 'L' : 'M'}${ax},${plot.ys[i][row]}`).join(''));
+    this._hoverPath.setAttribute('stroke', this._theme.text);
+    this._hoverPath.setAttribute('stroke-width', '2');
+  }
+
   /** Re-measures the container (also done by a ResizeObserver) and redraws if it changed. */
   resize(): void {
     const { width, height } = this._measure();

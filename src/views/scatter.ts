@@ -50,6 +50,8 @@ export interface IScatterOptions {
   hidden?: 'hide' | 'faint';
   /** Side of a point's square in CSS px; by default 4, 3 or 2 as the row count grows. */
   pointSize?: number;
+  /** More lines for a row's tooltip (its parameters), after its id, x and y. */
+  describe?: (row: number) => string[];
 }
 
 /** Space around the plot area for the axes, CSS px. */
@@ -539,6 +541,19 @@ export class Scatter {
 
   getTool(): ScatterTool {
     return this.tool;
+  }
+
+  /**
+   * Marks a row and shows its tooltip, as the pointer does, without an onHover call: the row
+   * the pointer is over in another view (linked hover). null clears it; ignored while dragging.
+   */
+  highlight(row: number | null): void {
+    const r = row === null || row >= this.n ? -1 : row;
+    if (this.drag || r === this.hovered) {
+      return;
+    }
+    this.hovered = r;
+    this.renderHover();
   }
 
   /** Show every point again. */
@@ -1175,8 +1190,8 @@ export class Scatter {
       .attr('r', (this.options.pointSize ?? defaultPointSize(this.n)) / 2 + 3);
     const fmt = format('.5~g');
     // textContent only: ids and labels are user data.
-    this.tooltip.textContent =
-      `${this.ids[r]}\n${this.labels.x}: ${fmt(this.x[r])}\n${this.labels.y}: ${fmt(this.y[r])}`;
+    const more = this.options.describe?.(r) ?? [];
+    this.tooltip.textContent = [`${this.ids[r]}`, `${this.labels.x}: ${fmt(this.x[r])}`, `${this.labels.y}: ${fmt(this.y[r])}`, ...more].join('\n');
     this.tooltip.style.display = '';
     const tw = this.tooltip.offsetWidth || 120;
     const th = this.tooltip.offsetHeight || 48;

@@ -212,7 +212,28 @@ test.describe('linked views', () => {
       for (const level of Object.keys(seen.scatter)) {
         expect(perLevel.has(level), `cs = ${level} is painted but not selected`).toBe(true);
       }
-      await keepScreenshot(view, `linked-${theme}.png`);
+      // Linked hover: over a dot, its run's line is marked in the parallel coordinates and the
+      // tooltip lists the run's parameters.
+      const dot = await view.locator('.jp-dsi-Scatter-canvas').evaluate(el => {
+        const canvas = el as HTMLCanvasElement;
+        const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+        const box = canvas.getBoundingClientRect();
+        for (let i = 0; i < data.length; i += 4) {
+          if (data[i + 3] === 255) {
+            const p = i / 4;
+            return { x: box.left + ((p % canvas.width) + 1) * (box.width / canvas.width), y: box.top + (Math.floor(p / canvas.width) + 1) * (box.height / canvas.height) };
+          }
+        }
+        return null;
+      });
+      expect(dot).not.toBeNull();
+      await page.mouse.move(dot!.x, dot!.y);
+      await expect(view.locator('.jp-dsi-Scatter-tooltip')).toContainText('cs: ');
+      await expect(view.locator('.jp-dsi-Scatter-tooltip')).toContainText('rho_gas: ');
+      await expect(view.locator('.jp-DSI-pc-hover')).toHaveAttribute('d', /^M.*L/);
+      await keepScreenshot(view, `linked-hover-${theme}.png`);
+      await page.mouse.move(0, 0);
+      await expect(view.locator('.jp-DSI-pc-hover')).not.toHaveAttribute('d', /./);
     });
   }
 });

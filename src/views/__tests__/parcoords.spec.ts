@@ -607,6 +607,20 @@ describe('ParallelCoordinates in the DOM', () => {
     expect(host.children).toHaveLength(0);
   });
 
+  it('marks the line of a row another view hovers, without calling onHover back', () => {
+    const onHover = jest.fn();
+    const pc = new ParallelCoordinates(host, { onHover });
+    pc.setData(smallTable(), ['d_shock', 'profile', 'd_edge']);
+    const path = host.querySelector('.jp-DSI-pc-hover')!;
+    pc.highlight(2);
+    // One vertex per axis, through the row's values.
+    expect(path.getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+L[\d.]+,[\d.]+L[\d.]+,[\d.]+$/);
+    pc.highlight(null);
+    expect(path.getAttribute('d')).toBeNull();
+    expect(onHover).not.toHaveBeenCalled();
+    pc.destroy();
+  });
+
   it('puts titles on two alternating rows where the axes are too close for them', () => {
     const names = ['d_density', 'd_feature', 'rho_gas', 'profile', 'gamma', 'd_shock'];
     const table: ITable = {

@@ -535,6 +535,24 @@ describe('Scatter (jsdom)', () => {
     expect(host.children.length).toBe(0);
   });
 
+  it('marks a row another view hovers, with its parameters, without calling onHover back', () => {
+    const onHover = jest.fn();
+    const s = sized({ onHover, describe: row => [`cs: ${[0.1, 0.5][row]}`] });
+    s.setData(Float32Array.from([0, 10]), Float32Array.from([0, 10]), ['sim0', 'sim1'], { x: 'x', y: 'y' });
+    s.flush();
+    const mark = host.querySelector('.jp-dsi-Scatter-hover') as SVGCircleElement;
+    const tooltip = host.querySelector('.jp-dsi-Scatter-tooltip') as HTMLElement;
+    s.highlight(1);
+    expect(mark.style.display).not.toBe('none');
+    expect(tooltip.style.display).not.toBe('none');
+    expect(tooltip.textContent).toBe('sim1\nx: 10\ny: 10\ncs: 0.5');
+    s.highlight(null);
+    expect(mark.style.display).toBe('none');
+    expect(tooltip.style.display).toBe('none');
+    expect(onHover).not.toHaveBeenCalled();
+    s.destroy();
+  });
+
   it('cuts an axis title to the plot and keeps the whole title as its tooltip', () => {
     const s = sized();
     const formula = 'd_feature = 0.25 · d_shock + 0.75 · d_edge + 1 · d_density + 2 · gamma + 3 · rho_gas';
