@@ -8,6 +8,9 @@
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 import { brushAxis, dsiJson, JUPYTER, openSampleDocument, SAMPLE_DB, serverRoot } from './helpers';
 
@@ -99,6 +102,61 @@ test('Copy puts the filter string on the clipboard', async ({ page, context, tmp
   await page.evaluate(() => navigator.clipboard.writeText('before'));
   await view.getByRole('button', { name: 'Copy', exact: true }).click();
   await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe((await filter.textContent())!.trim());
+});
+
+test('a dataset whose stored settings are not JSON is not restored, and the panel says why', async ({ page, tmpPath }) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsi-features-'));
+  try {
+    // A dataset saved by the CLI, then its settings column damaged by hand.
+    const local = path.join(dir, 'broken.sqlite');
+    fs.copyFileSync(SAMPLE_DB, local);
+    const [method] = dsiJson<{ id: string }[]>('methods', '--db', local);
+    execFileSync(JUPYTER, ['dsi', 'select', '--db', local, '--method', method.id, '--time', '0', '--where', 'cs == 0.1', '--save', 'kept', '--name', 'kept']);
+    const python = path.join(path.dirname(JUPYTER), 'python');
+    execFileSync(python, ['-c', `import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE jdsi_dataset SET settings = '{\\"version\\": 2, \\"axes\\": ['")
+c.commit()`, local]);
+    const errors: string[] = [];
+    page.on('console', message => message.type() === 'error' && message.text().includes('jupyterlab-dsi') && errors.push(message.text()));
+    await page.contents.uploadFile(local, `${tmpPath}/broken.sqlite`);
+    await page.evaluate(async p => {
+      await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
+    }, `${tmpPath}/broken.sqlite`);
+    const panel = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer');
+    await panel.getByRole('tab', { name: /^Datasets/ }).click();
+    await panel.locator('tr', { hasText: 'kept' }).getByRole('button', { name: 'Restore' }).click();
+    const said = 'Dataset “kept”: its stored settings is not JSON';
+    // Said where the user looks: JupyterLab's notifications (a toast, or the list of them that
+    // the status bar opens, which Galata's page may show already).
+    await expect(page.locator('.jp-Notification-Status')).toHaveText('1');
+    const shown = page.getByText(said);
+    if (!(await shown.isVisible())) {
+      await page.locator('.jp-Notification-Status').click();
+    }
+    await expect(shown).toBeVisible();
+    await expect.poll(() => errors.length).toBe(1);
+    expect(errors[0]).toContain(`${said} (`); // and in the console, where a developer looks
+    await expect(panel.getByRole('tab', { name: /^Datasets/ })).toHaveAttribute('aria-selected', 'true'); // still there
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.describe('with a default database', () => {
+  const DEFAULT = 'dsi-features-default/default.sqlite';
+  test.use({ mockSettings: { ...galata.DEFAULT_SETTINGS, [PLUGIN]: { defaultDatabase: DEFAULT } } });
+
+  test('the sidebar opens it when JupyterLab starts', async ({ page }) => {
+    try {
+      await page.contents.uploadFile(SAMPLE_DB, DEFAULT);
+      await page.reload();
+      await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
+      await expect(page.locator('#jp-dsi-explorer .jp-DSI-path')).toHaveText(DEFAULT, { timeout: 60000 });
+    } finally {
+      await page.contents.deleteDirectory('dsi-features-default');
+    }
+  });
 });
 
 test.describe('with the refresh period off', () => {
