@@ -15,6 +15,7 @@ import { ExplorerControls, methodLabel } from './controls';
 import { asideText } from './aside';
 import { formatCount, h } from './dom';
 import { SaveForm } from './saveForm';
+import { ExportBar } from './exportBar';
 
 /** Parameters listed in the scatter's tooltip at most (a table of runs may have dozens). */
 const MAX_TOOLTIP_PARAMETERS = 12;
@@ -162,6 +163,7 @@ export class ExplorerView {
     this._save.title = 'Save the selection as a training dataset';
     this._save.addEventListener('click', () => (this._saveForm.isOpen ? this._saveForm.close() : this._saveForm.open()));
 
+    this._export = new ExportBar(model, () => [parcoordsScroller, scatterHost], options.path);
     this.node = h(
       'div',
       { class: 'jp-DSI-explorerView' },
@@ -171,6 +173,8 @@ export class ExplorerView {
       this._aside,
       scatterHeader,
       scatterHost,
+      this._export.node,
+      this._export.table,
       this._notice,
       h(
         'div',
@@ -273,6 +277,7 @@ export class ExplorerView {
     this._undrawn.textContent = undrawn ? `From the notebook, not drawn as brushes or shapes: ${undrawn}` : '';
     this._undrawn.hidden = !undrawn;
     this._save.disabled = model.count === 0;
+    this._export.update();
     if (this._saveForm.isOpen) {
       this._saveForm.updatePreview();
     }
@@ -391,6 +396,7 @@ export class ExplorerView {
   }
 
   private readonly _themeObserver: MutationObserver;
+  private readonly _export: ExportBar;
   private readonly _controls: ExplorerControls;
   private readonly _parcoords: ParallelCoordinates;
   private readonly _parcoordsHost: HTMLElement;

@@ -8,7 +8,9 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
-import { dsiJson, keepScreenshot, SAMPLE_DB } from './helpers';
+import * as fs from 'fs';
+
+import { dsiJson, formatCount, keepScreenshot, SAMPLE_DB } from './helpers';
 
 async function openExplorer(page: IJupyterLabPageFixture, tmpPath: string): Promise<Locator> {
   await page.contents.uploadFile(SAMPLE_DB, `${tmpPath}/sample.sqlite`);
@@ -171,6 +173,58 @@ test.describe('linked views', () => {
     const main = page.locator('.jp-MainAreaWidget .jp-DSI-explorerView');
     await expect(main.getByTestId('dsi-filter')).toHaveText(side.filter);
     await expect.poll(() => panelState(main)).toEqual(side);
+  });
+
+  test('exports the views as PNG and SVG, and the selection as a table and CSV', async ({ page, tmpPath }) => {
+    const view = await openExplorer(page, tmpPath);
+    await dragVertically(page, view.locator('g[data-axis="d_density"] [data-role="hit"]'), 0.5, 0.85);
+    await expect(view.getByTestId('dsi-filter')).toContainText('d_density between');
+    await expectCliAgrees(view);
+    const state = await panelState(view);
+    const bar = view.getByRole('group', { name: 'Export' });
+    const fetch = async (label: string): Promise<{ name: string; bytes: Buffer }> => {
+      const [download] = await Promise.all([page.waitForEvent('download'), bar.getByRole('button', { name: label, exact: true }).click()]);
+      const file = await download.path();
+      return { name: download.suggestedFilename(), bytes: fs.readFileSync(file!) };
+    };
+
+    // CSV: a header and one line per selected run, the runs the CLI selects.
+    const csv = await fetch('CSV');
+    expect(csv.name).toBe('sample-selection.csv');
+    const lines = csv.bytes.toString('utf-8').trim().split('\r\n');
+    expect(lines[0].split(',').slice(0, 2)).toEqual(['sim_id', 'cs']);
+    expect(lines.length - 1).toBe(state.count);
+    const ids = new Set(dsiJson<{ sim_id: string }[]>(
+      'select', '--db', SAMPLE_DB, '--method', state.method, '--time', state.t, '--weights', state.shock, state.edge, '--where', state.filter
+    ).map(r => r.sim_id));
+    expect(new Set(lines.slice(1).map(l => l.split(',')[0]))).toEqual(ids);
+
+    // SVG: both views, their axis titles as text, the lines and dots as images.
+    const svg = await fetch('SVG');
+    expect(svg.name).toBe('sample-views.svg');
+    const text = svg.bytes.toString('utf-8');
+    expect(text.startsWith('<svg')).toBe(true);
+    expect(text).toContain('>d_density<');
+    expect(text).toContain('>rho_gas<');
+    expect((text.match(/<image /g) ?? []).length).toBe(3); // two line layers, the dots
+
+    // PNG: an image at least as large as both views.
+    const png = await fetch('PNG');
+    expect(png.name).toBe('sample-views.png');
+    expect(png.bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+    const pcBox = (await view.getByTestId('dsi-parcoords').boundingBox())!;
+    expect(png.bytes.readUInt32BE(16)).toBeGreaterThanOrEqual(pcBox.width);
+    fs.mkdirSync(`${__dirname}/../screenshots`, { recursive: true });
+    fs.writeFileSync(`${__dirname}/../screenshots/export-views.png`, png.bytes);
+
+    // The table: the selected runs, in the panel.
+    await bar.getByRole('button', { name: 'Table' }).click();
+    const table = view.getByTestId('dsi-selection-table');
+    await expect(table.locator('tbody tr')).toHaveCount(Math.min(state.count, 200));
+    await expect(table).toContainText(`${formatCount(state.count)} selected runs`);
+    const first = await table.locator('tbody tr td').first().textContent();
+    expect(ids.has(first!)).toBe(true);
+    await keepScreenshot(view, 'linked-table.png');
   });
 
   for (const theme of ['light', 'dark'] as const) {
