@@ -162,6 +162,22 @@ for (const theme of ['light', 'dark'] as const) {
         expect(axes.shown).toBe(axes.total);
         const filter = await box(view.getByTestId('dsi-filter'));
         expect(filter.height).toBeLessThanOrEqual(60);
+        // Readable plots: ticks of at least 10 px, and the lines' tick labels on a halo of the
+        // view's own background (not a white patch in the dark theme).
+        const ticks = await view.evaluate(root => {
+          const probe = document.createElement('canvas').getContext('2d')!;
+          const norm = (css: string) => {
+            probe.fillStyle = '#010203';
+            probe.fillStyle = css;
+            return String(probe.fillStyle);
+          };
+          const sizes = [...root.querySelectorAll('.jp-dsi-Scatter-axis text, .jp-DSI-pc-ticks text')].map(t => parseFloat(getComputedStyle(t).fontSize));
+          const halos = new Set([...root.querySelectorAll('.jp-DSI-pc-ticks text')].map(t => norm(t.getAttribute('stroke') ?? '')));
+          return { smallest: Math.min(...sizes), count: sizes.length, halos: [...halos], background: norm(getComputedStyle(root.querySelector('.jp-DSI-parcoords')!).backgroundColor) };
+        });
+        expect(ticks.count).toBeGreaterThan(20);
+        expect(ticks.smallest).toBeGreaterThanOrEqual(10);
+        expect(ticks.halos).toEqual([ticks.background]);
       });
     }
   });
