@@ -90,8 +90,10 @@ def _stored_json(text: str | None, what: str) -> Any:
     try:
         return json.loads(text)
     except RecursionError:
-        return {"unreadable": f"the stored {what} nest too deeply to read (saved before the limit "
-                              f"of {JSON_LIMITS[what][1]} levels)"}
+        limit = f" (saved before the limit of {JSON_LIMITS[what][1]} levels)" if what in JSON_LIMITS else ""
+        return {"unreadable": f"the stored {what} nest too deeply to read{limit}"}
+    except ValueError as exc:  # edited by hand or by another tool: say so, never a traceback or null
+        return {"unreadable": f"the stored {what} is not JSON ({exc})"}
 
 
 def _record(row: Any, deleted: bool) -> dict[str, Any]:
@@ -107,7 +109,7 @@ def _record(row: Any, deleted: bool) -> dict[str, Any]:
         "filter": row["filter"],
         "selection_kind": row["selection_kind"],
         "selection_geometry": _stored_json(row["selection_geometry"], "selection geometry"),
-        "sampling": None if row["sampling"] is None else json.loads(row["sampling"]),
+        "sampling": _stored_json(row["sampling"], "sampling"),
         "settings": _stored_json(row["settings"], "settings"),
         "parent": row["parent_id"],
         "size": row["size"],
