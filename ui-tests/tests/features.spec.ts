@@ -1,9 +1,12 @@
 /**
  * Features that had no test at all (issue 14, section 6), as a user works them in a real
  * JupyterLab: the time slider's step and play buttons, Copy, the palette's Reload and Insert
- * Provenance Cells commands, the settings (refresh period, provenance cells, variable names),
- * the "Kernel of" picker, the panel's side of `%dsi show` and `%dsi open`, and the periodic
- * catch-up's failure shown in the panel once.
+ * Provenance Cells commands, the settings (default database, refresh period, provenance cells,
+ * variable names), the "Kernel of" picker, the panel's side of `%dsi show` and `%dsi open`; and
+ * errors that used to vanish: the periodic catch-up's failure (shown in the panel and logged
+ * once, not on every poll) and a dataset whose stored settings are not JSON (not restored, said
+ * why). Sorting, filtering, Export and Cell of the datasets page are in
+ * src/panel/__tests__/datasetsPage.spec.ts; reordering axes in src/views/__tests__/reorder.spec.ts.
  */
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
