@@ -103,6 +103,9 @@ for (const theme of ['light', 'dark'] as const) {
       expect(axes.total).toBeGreaterThanOrEqual(10);
       expect(axes.spacing).toBeGreaterThanOrEqual(40);
       expect(axes.shown).toBeGreaterThanOrEqual(5);
+      // The rest are one scroll away (Playwright's headless Chromium hides scrollbars, so
+      // their thin bar is not measured here).
+      expect(await view.getByTestId('dsi-parcoords').evaluate(el => el.scrollWidth > el.clientWidth)).toBe(true);
       // The scatter's axis titles are not cut: inside the scatter's box.
       const scatter = await box(view.getByTestId('dsi-scatter'));
       for (const label of await view.locator('.jp-dsi-Scatter-label').all()) {
