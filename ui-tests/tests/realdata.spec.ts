@@ -71,7 +71,7 @@ test('CloverLeaf from DSI: post-process against run_1, distances grow with the s
   await expect(view.locator('g[data-axis="d_shock"]')).toHaveCount(0);
   await expect(view.locator('select[aria-label="Scatter x"]')).toHaveValue('state2_density');
   await expect(view.locator('select[aria-label="Scatter y"]')).toHaveValue('d_density');
-  await expect(view.getByTestId('dsi-time')).toContainText('step 10 of 10 · t = 3.6');
+  await expect(view.getByTestId('dsi-time')).toContainText('step 9 (0–9) · time 3.6');
 
   // Brush the upper half of d_density: the runs kept are those with the densest second state.
   await brushAxis(page, view, 'd_density', 0.02, 0.5);
