@@ -7,7 +7,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, Notification, WidgetTracker } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -16,17 +16,9 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Signal } from '@lumino/signaling';
 
+import { addCommands } from './commands';
 import { explorerIcon } from './icons';
-import {
-  CONTENT_PROVIDER,
-  DatabaseModelFactory,
-  ExplorerDocument,
-  ExplorerDocumentFactory,
-  FACTORY_NAME,
-  FILE_TYPE,
-  MODEL_NAME,
-  StoreOwnedFiles
-} from './panel/document';
+import { addExplorerDocuments } from './panel/document';
 import type { IVariableNames } from './bridge/kernelLink';
 import { NotebookBridge } from './bridge/notebookBridge';
 import { ExplorerPanel, IBridgeOptions, IExplorerOptions } from './panel/explorer';
@@ -35,14 +27,7 @@ import { fetchConfig } from './server';
 
 const PLUGIN_ID = 'jupyterlab-dsi:plugin';
 
-export namespace CommandIDs {
-  export const open = 'dsi:open';
-  export const openFile = 'dsi:open-file';
-  export const reload = 'dsi:reload';
-  export const insertProvenance = 'dsi:insert-provenance';
-  export const undoSelection = 'dsi:undo-selection';
-  export const redoSelection = 'dsi:redo-selection';
-}
+export { CommandIDs } from './commands';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -128,44 +113,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(sidebar, 'right', { rank: 600 });
     restorer?.add(sidebar, 'jp-dsi-explorer');
 
-    // Open With: a main-area document for .sqlite/.db files.
-    app.docRegistry.addModelFactory(new DatabaseModelFactory());
-    app.docRegistry.addFileType({
-      name: FILE_TYPE,
-      displayName: 'SQLite database',
-      extensions: ['.sqlite', '.sqlite3', '.db'],
-      mimeTypes: ['application/vnd.sqlite3'],
-      contentType: 'file',
-      fileFormat: null,
-      icon: explorerIcon
-    });
-    // JupyterLab reads explorer documents through a provider that says "not writable": no
-    // checkpoint copies, no save over the Store's file (src/panel/document.ts).
-    const providers = defaultDrive?.contentProviderRegistry;
-    providers?.register(CONTENT_PROVIDER, new StoreOwnedFiles(defaultDrive!));
-    const factory = new ExplorerDocumentFactory(
-      {
-        name: FACTORY_NAME,
-        label: 'DSI Explorer',
-        modelName: MODEL_NAME,
-        fileTypes: [FILE_TYPE],
-        defaultFor: [FILE_TYPE],
-        readOnly: true,
-        contentProviderId: providers ? CONTENT_PROVIDER : undefined
-      },
-      // Documents already live in the main area: no "open in main area" button there.
-      () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge, onJob })
-    );
-    app.docRegistry.addWidgetFactory(factory);
-    const tracker = new WidgetTracker<ExplorerDocument>({ namespace: 'dsi-explorer-documents' });
-    factory.widgetCreated.connect((_, widget) => {
-      widget.title.icon = explorerIcon;
-      void tracker.add(widget);
-    });
-    restorer?.restore(tracker, {
-      command: 'docmanager:open',
-      args: widget => ({ path: widget.context.path, factory: FACTORY_NAME }),
-      name: widget => widget.context.path
+    // Open With: a main-area document for .sqlite/.db files. Documents already live in the main
+    // area: no "open in main area" button there.
+    addExplorerDocuments(app, {
+      drive: defaultDrive,
+      restorer,
+      options: () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge, onJob })
     });
 
     const openInSidebar = async (path?: string) => {
@@ -175,63 +128,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    app.commands.addCommand(CommandIDs.open, {
-      label: args => (args.path ? `Open ${PathExt.basename(String(args.path))} in DSI Explorer` : 'Open DSI Explorer'),
-      caption: 'Show the DSI Explorer in the right sidebar, optionally on a database path',
-      icon: explorerIcon,
-      execute: args => openInSidebar(args.path ? String(args.path) : undefined)
-    });
-    app.commands.addCommand(CommandIDs.openFile, {
-      label: 'Open in DSI Explorer Sidebar',
-      caption: 'Open the selected database in the DSI Explorer sidebar',
-      icon: explorerIcon,
-      isVisible: () => !!fileBrowser?.selectedItems().next()?.value,
-      execute: () => {
-        const item = fileBrowser?.selectedItems().next()?.value;
-        return item ? openInSidebar(item.path) : undefined;
-      }
-    });
-    app.commands.addCommand(CommandIDs.reload, {
-      label: 'Reload DSI Explorer Database',
-      caption: 'Read the open database again from disk',
-      isEnabled: () => sidebar.path !== null,
-      execute: () => sidebar.reload()
-    });
-    app.commands.addCommand(CommandIDs.insertProvenance, {
-      label: 'Insert Provenance Cells of the Newest Dataset',
-      caption: "Write a dataset's record and a `%dsi load` cell below the linked notebook's active cell",
-      isEnabled: () => sidebar.bridge?.notebook != null && sidebar.path !== null,
-      execute: async args => {
-        const model = sidebar.model;
-        const all = await sidebar.datasets();
-        const dataset = args.id ? all.find(d => d.id === args.id) : all.find(d => !d.deleted);
-        if (!model || !dataset) {
-          return;
-        }
-        Notification.info(sidebar.insertProvenance(dataset), { autoClose: 4000 });
-      }
-    });
-    // Undo and redo of selection changes, in the explorer that has (or last had) the focus; the
-    // shortcuts (schema/plugin.json) are scoped to the panel, so a notebook's undo stays its own.
-    const explorer = () => ExplorerPanel.focused() ?? sidebar;
-    app.commands.addCommand(CommandIDs.undoSelection, {
-      label: 'Undo Selection Change',
-      caption: 'Take back the newest change of the DSI Explorer selection (a brush, a shape, a filter, or a method or step change that moved it)',
-      isEnabled: () => !!explorer().model?.canUndo,
-      execute: () => explorer().model?.undo()
-    });
-    app.commands.addCommand(CommandIDs.redoSelection, {
-      label: 'Redo Selection Change',
-      caption: 'Put back the selection change undone last in the DSI Explorer',
-      isEnabled: () => !!explorer().model?.canRedo,
-      execute: () => explorer().model?.redo()
-    });
-    palette?.addItem({ command: CommandIDs.undoSelection, category: 'DSI Explorer' });
-    palette?.addItem({ command: CommandIDs.redoSelection, category: 'DSI Explorer' });
-    palette?.addItem({ command: CommandIDs.insertProvenance, category: 'DSI Explorer' });
-    palette?.addItem({ command: CommandIDs.open, category: 'DSI Explorer' });
-    palette?.addItem({ command: CommandIDs.reload, category: 'DSI Explorer' });
-    sidebar.stateChanged.connect(() => app.commands.notifyCommandChanged(CommandIDs.reload));
+    addCommands(app, { sidebar, openInSidebar, fileBrowser, palette });
     // The sidebar's title names the file it shows, as a tab's does.
     sidebar.stateChanged.connect(() => {
       sidebar.title.caption = sidebar.path ? `DSI Explorer: ${sidebar.path}` : 'DSI Explorer';

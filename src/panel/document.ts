@@ -15,8 +15,11 @@ import {
   DocumentRegistry,
   DocumentWidget
 } from '@jupyterlab/docregistry';
+import type { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
+import { WidgetTracker } from '@jupyterlab/apputils';
 import type { Contents, IContentProvider } from '@jupyterlab/services';
 
+import { explorerIcon } from '../icons';
 import { ExplorerPanel, IExplorerOptions } from './explorer';
 
 export const MODEL_NAME = 'jupyterlab-dsi-database';
@@ -79,4 +82,52 @@ export class ExplorerDocumentFactory extends ABCWidgetFactory<
     context.pathChanged.connect((_, path) => void content.open(path));
     return widget;
   }
+}
+
+/**
+ * "Open With → DSI Explorer" for .sqlite/.db files: the file type, the model and widget
+ * factories, the read-only content provider and the layout restorer's tracker.
+ */
+export function addExplorerDocuments(
+  app: JupyterFrontEnd,
+  context: { drive: Contents.IDrive | null; restorer: ILayoutRestorer | null; options: () => IExplorerOptions }
+): void {
+  const { drive, restorer, options } = context;
+  app.docRegistry.addModelFactory(new DatabaseModelFactory());
+  app.docRegistry.addFileType({
+    name: FILE_TYPE,
+    displayName: 'SQLite database',
+    extensions: ['.sqlite', '.sqlite3', '.db'],
+    mimeTypes: ['application/vnd.sqlite3'],
+    contentType: 'file',
+    fileFormat: null,
+    icon: explorerIcon
+  });
+  // JupyterLab reads explorer documents through a provider that says "not writable": no
+  // checkpoint copies, no save over the Store's file (see the top of this file).
+  const providers = drive?.contentProviderRegistry;
+  providers?.register(CONTENT_PROVIDER, new StoreOwnedFiles(drive!));
+  const factory = new ExplorerDocumentFactory(
+    {
+      name: FACTORY_NAME,
+      label: 'DSI Explorer',
+      modelName: MODEL_NAME,
+      fileTypes: [FILE_TYPE],
+      defaultFor: [FILE_TYPE],
+      readOnly: true,
+      contentProviderId: providers ? CONTENT_PROVIDER : undefined
+    },
+    options
+  );
+  app.docRegistry.addWidgetFactory(factory);
+  const tracker = new WidgetTracker<ExplorerDocument>({ namespace: 'dsi-explorer-documents' });
+  factory.widgetCreated.connect((_, widget) => {
+    widget.title.icon = explorerIcon;
+    void tracker.add(widget);
+  });
+  restorer?.restore(tracker, {
+    command: 'docmanager:open',
+    args: widget => ({ path: widget.context.path, factory: FACTORY_NAME }),
+    name: widget => widget.context.path
+  });
 }

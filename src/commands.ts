@@ -1,0 +1,100 @@
+/**
+ * The DSI Explorer's commands and their palette entries, kept apart from the plugin's wiring
+ * (as jupyterlab-git's addCommands does).
+ */
+import type { JupyterFrontEnd } from '@jupyterlab/application';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+
+import { explorerIcon } from './icons';
+import { ExplorerPanel } from './panel/explorer';
+
+export namespace CommandIDs {
+  export const open = 'dsi:open';
+  export const openFile = 'dsi:open-file';
+  export const reload = 'dsi:reload';
+  export const insertProvenance = 'dsi:insert-provenance';
+  export const undoSelection = 'dsi:undo-selection';
+  export const redoSelection = 'dsi:redo-selection';
+}
+
+const CATEGORY = 'DSI Explorer';
+
+export interface ICommandContext {
+  /** The session's sidebar explorer: the target of reload and provenance commands. */
+  sidebar: ExplorerPanel;
+  /** Show the sidebar, on `path` when given. */
+  openInSidebar: (path?: string) => Promise<void>;
+  fileBrowser: IDefaultFileBrowser | null;
+  palette: ICommandPalette | null;
+}
+
+export function addCommands(app: JupyterFrontEnd, context: ICommandContext): void {
+  const { sidebar, openInSidebar, fileBrowser, palette } = context;
+  const { commands } = app;
+
+  commands.addCommand(CommandIDs.open, {
+    label: args => (args.path ? `Open ${PathExt.basename(String(args.path))} in DSI Explorer` : 'Open DSI Explorer'),
+    caption: 'Show the DSI Explorer in the right sidebar, optionally on a database path',
+    icon: explorerIcon,
+    execute: args => openInSidebar(args.path ? String(args.path) : undefined)
+  });
+  commands.addCommand(CommandIDs.openFile, {
+    label: 'Open in DSI Explorer Sidebar',
+    caption: 'Open the selected database in the DSI Explorer sidebar',
+    icon: explorerIcon,
+    isVisible: () => !!fileBrowser?.selectedItems().next()?.value,
+    execute: () => {
+      const item = fileBrowser?.selectedItems().next()?.value;
+      return item ? openInSidebar(item.path) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.reload, {
+    label: 'Reload DSI Explorer Database',
+    caption: 'Read the open database again from disk',
+    isEnabled: () => sidebar.path !== null,
+    execute: () => sidebar.reload()
+  });
+  sidebar.stateChanged.connect(() => commands.notifyCommandChanged(CommandIDs.reload));
+  commands.addCommand(CommandIDs.insertProvenance, {
+    label: 'Insert Provenance Cells of the Newest Dataset',
+    caption: "Write a dataset's record and a `%dsi load` cell below the linked notebook's active cell",
+    isEnabled: () => sidebar.bridge?.notebook != null && sidebar.path !== null,
+    execute: async args => {
+      const model = sidebar.model;
+      const all = await sidebar.datasets();
+      const dataset = args.id ? all.find(d => d.id === args.id) : all.find(d => !d.deleted);
+      if (!model || !dataset) {
+        return;
+      }
+      Notification.info(sidebar.insertProvenance(dataset), { autoClose: 4000 });
+    }
+  });
+  // Undo and redo act on the explorer that has (or last had) the focus; the shortcuts
+  // (schema/plugin.json) are scoped to the panel, so a notebook's undo stays its own.
+  const explorer = () => ExplorerPanel.focused() ?? sidebar;
+  commands.addCommand(CommandIDs.undoSelection, {
+    label: 'Undo Selection Change',
+    caption:
+      'Take back the newest change of the DSI Explorer selection (a brush, a shape, a filter, or a method or step change that moved it)',
+    isEnabled: () => !!explorer().model?.canUndo,
+    execute: () => explorer().model?.undo()
+  });
+  commands.addCommand(CommandIDs.redoSelection, {
+    label: 'Redo Selection Change',
+    caption: 'Put back the selection change undone last in the DSI Explorer',
+    isEnabled: () => !!explorer().model?.canRedo,
+    execute: () => explorer().model?.redo()
+  });
+
+  for (const command of [
+    CommandIDs.undoSelection,
+    CommandIDs.redoSelection,
+    CommandIDs.insertProvenance,
+    CommandIDs.open,
+    CommandIDs.reload
+  ]) {
+    palette?.addItem({ command, category: CATEGORY });
+  }
+}
