@@ -8,6 +8,7 @@ one line of a test. Nothing here calls ``jupyter dsi sample``: the arrays are kn
 from __future__ import annotations
 
 import os
+import shutil
 
 import csv
 import hashlib
@@ -256,6 +257,19 @@ def _realdata() -> Path:
 
 
 REALDATA = _realdata()
+
+
+def copy_writable(src: Path, dst: Path) -> Path:
+    """Copy a realdata file or folder to ``dst``, writable (the shared originals are read-only and
+    never modified), and return ``dst``."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, dst)
+    else:
+        shutil.copy2(src, dst)
+    for p in [dst, *dst.rglob("*")]:
+        p.chmod(p.stat().st_mode | 0o200)
+    return dst
 
 
 def needs_realdata(relative: str = "") -> pytest.MarkDecorator:

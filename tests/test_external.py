@@ -9,14 +9,13 @@ skips (alone) when the folder is absent; set DSI_REALDATA to point at shared/rea
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import REALDATA, Result, query, sha256, tree
+from conftest import REALDATA, Result, copy_writable, query, sha256, tree
 
 Cli = Callable[..., Result]
 EXTERNAL = REALDATA / "external"
@@ -59,13 +58,7 @@ def external(tmp_path: Path) -> Callable[[str], Path]:
             pytest.skip(f"{EXTERNAL} is absent (set DSI_REALDATA)")
         top = next((p for p in Path(relative).parents if p.suffix == ".cdb"), Path(relative))
         src, dst = EXTERNAL / top, tmp_path / "src" / top
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst)
-        else:
-            shutil.copy2(src, dst)
-        for p in [dst, *dst.rglob("*")]:
-            p.chmod(p.stat().st_mode | 0o200)
+        copy_writable(src, dst)
         return tmp_path / "src" / relative
 
     return copy

@@ -20,7 +20,7 @@ from jupyterlab_dsi.store import SCHEMA_SQL, SCHEMA_VERSION, Store
 
 from conftest import Ensemble, Result, query, sha256, write_csv
 
-from conftest import REALDATA  # noqa: E402
+from conftest import REALDATA, copy_writable  # noqa: E402
 
 Cli = Callable[..., Result]
 
@@ -33,14 +33,7 @@ def real(tmp_path: Path) -> Callable[[str], Path]:
         src, dst = REALDATA / relative, tmp_path / "src" / relative
         if not src.exists():
             pytest.skip(f"{src} is absent (set DSI_REALDATA)")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst)
-        else:
-            shutil.copy2(src, dst)
-        for p in [dst, *dst.rglob("*")]:
-            p.chmod(p.stat().st_mode | 0o200)
-        return dst
+        return copy_writable(src, dst)
 
     return copy
 
