@@ -6,7 +6,8 @@
 import * as Comlink from 'comlink';
 import initSqlJs from 'sql.js';
 
-import { createWorkerApi, IDatabaseWorkerApi } from './api';
+import { createWorkerApi } from './api';
+import { IDatabaseWorker, PONG } from './connect';
 
 /**
  * The sql.js WebAssembly binary, emitted by the bundler as an asset next to this worker.
@@ -19,8 +20,10 @@ const api = createWorkerApi(() => initSqlJs({ locateFile: () => wasmUrl }));
 
 // A slice's columns are made fresh for each call: hand their buffers over instead of copying.
 // (The parameter table is cached here, so it is copied: transferring would detach the cache.)
-const exposed: IDatabaseWorkerApi = {
+// `ping` tells client.ts that this script loaded and runs.
+const exposed: IDatabaseWorker = {
   ...api,
+  ping: () => PONG,
   slice: async (methodId, t) => {
     const slice = await api.slice(methodId, t);
     return Comlink.transfer(slice, [

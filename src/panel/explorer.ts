@@ -493,9 +493,21 @@ export class ExplorerPanel extends Widget {
     }
   }
 
+  /**
+   * The database worker; a new one when the last failed (Reload after a crash starts another).
+   * A worker that stops while a database is shown turns the panel to its error (a loading one
+   * ends there by itself: its calls reject).
+   */
   private _client(): IDatabaseClient {
-    if (!this._db) {
-      this._db = createDatabaseClient();
+    if (!this._db || this._db.isDisposed) {
+      const client = createDatabaseClient({
+        onFailure: error => {
+          if (this._db === client && this._state.status === 'ready') {
+            this._setState({ status: 'error', path: this._state.path, message: error.message });
+          }
+        }
+      });
+      this._db = client;
     }
     return this._db;
   }
