@@ -277,17 +277,12 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .datasets import export_card, export_json, export_prov
+    from .datasets import export_text
     from .store import Store
 
+    # The server's "Save next to the notebook" writes this same text (datasets.export_text).
     with Store(args.db, readonly=True) as store:
-        if args.format == "card":
-            text = export_card(store, args.dataset)
-        else:
-            doc = export_json(store, args.dataset) if args.format == "json" else export_prov(store, args.dataset)
-            text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
-    if not text.endswith("\n"):
-        text += "\n"
+        text = export_text(store, args.dataset, args.format)
     if args.output is None:
         sys.stdout.write(text)
     else:

@@ -381,6 +381,23 @@ def export_json(store: Store, ref: str) -> dict[str, Any]:
     return out
 
 
+
+# What `jupyter dsi export --format F` writes, and the file name's ending the panel saves it under.
+EXPORT_FORMATS = {"json": ".json", "card": ".md", "prov": ".prov.json"}
+
+
+def export_text(store: Store, ref: str, fmt: str) -> str:
+    """A dataset exported as ``fmt`` (json, card or prov): the exact text that `jupyter dsi
+    export` prints or writes, and that the server writes next to a notebook (one exporter)."""
+    if fmt == "card":
+        text = export_card(store, ref)
+    elif fmt in ("json", "prov"):
+        doc = export_json(store, ref) if fmt == "json" else export_prov(store, ref)
+        text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    else:
+        raise DatasetError(f"unknown export format {fmt!r}; use json, card or prov")
+    return text if text.endswith("\n") else text + "\n"
+
 # Characters that can start markup anywhere in a line (autolinks start at `:`, `@`, `www.`).
 _MARKUP = frozenset("\\`*_[]|~<>&$!#:@")
 _PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]|^[\d \t]")

@@ -43,6 +43,96 @@ def confine(root: str | os.PathLike[str], relative: str, *, allow_hidden: bool =
     return target
 
 
+def confine_folder(root: str | os.PathLike[str], relative: str, *, allow_hidden: bool = False) -> Path:
+    """The folder ``relative`` resolved under ``root`` ('' is the root itself), with the rules of
+    :func:`confine`: never outside the root, nor (unless ``allow_hidden``) in a hidden folder."""
+    if not isinstance(relative, str) or "\x00" in relative:
+        raise PathError("the folder must be a path relative to the server's root")
+    shown = (relative if len(relative) <= 80 else relative[:77] + "...") or "the server's root"
+    base = Path(root).resolve()
+    try:
+        target = (base / relative.lstrip("/")).resolve()
+    except OSError as exc:  # a name too long for the file system, a loop of links
+        raise PathError(f"{shown}: not a folder the server can use ({exc.strerror or exc})") from None
+    if target != base and base not in target.parents:
+        raise PathError(f"{shown}: outside the server's root directory")
+    if not allow_hidden:
+        hidden = _hidden_part(PurePosixPath(relative.replace("\\", "/"))) or _hidden_part(target.relative_to(base))
+        if hidden:
+            raise PathError(f"{shown}: a hidden folder ({hidden}), which the server does not serve; choose a visible one")
+    try:
+        is_folder = target.is_dir()
+    except OSError as exc:  # a name too long for the file system
+        raise PathError(f"{shown}: not a folder the server can use ({exc.strerror or exc})") from None
+    if not is_folder:
+        raise PathError(f"{shown}: no such folder")
+    return target
+
+
+class FileExists(DsiError):
+    """The file to write is there already: it is never overwritten."""
+
+
+# Names tried after ``name.ext``: ``name (1).ext``, ``name (2).ext``... up to this many.
+MAX_NUMBERED = 999
+
+
+def numbered(name: str, n: int, suffix: str) -> str:
+    """``name`` (which ends with ``suffix``) as its ``n``-th alternative: ``stem (n)suffix``."""
+    stem = name[: len(name) - len(suffix)] if suffix and name.endswith(suffix) else name
+    return f"{stem} ({n}){suffix}"
+
+
+def write_new(folder: Path, name: str, text: str, *, unique_suffix: str | None = None) -> Path:
+    """Write ``text`` (UTF-8) as a new file ``folder/name``, atomically: into a hidden temporary
+    file first, then linked to its name, which fails if a file (or link) has that name, so that a
+    half-written file is never seen and an existing one never overwritten, even by a race.
+
+    With ``unique_suffix`` (the name's ending, e.g. ``.prov.json``), an existing name is followed
+    by ``name (1).ext``, ``name (2).ext``... as a file browser does; without, :class:`FileExists`.
+    Answers the path written.
+    """
+    import errno
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{name[:200]}.", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        candidates = [name]
+        if unique_suffix is not None:
+            candidates += [numbered(name, n, unique_suffix) for n in range(1, MAX_NUMBERED + 1)]
+        for candidate in candidates:
+            target = folder / candidate
+            try:
+                os.link(tmp, target)  # atomic, and never replaces an existing name
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+                    raise
+                # A file system without hard links: rename, after looking (not race-free).
+                if os.path.lexists(target):
+                    continue
+                os.rename(tmp, target)
+                return target
+            return target
+        raise FileExists(
+            f"{name} exists already" + (f" (and {MAX_NUMBERED} numbered copies)" if unique_suffix is not None else "")
+            + "; it is never overwritten: choose another name or remove it"
+        )
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 def inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> str | None:
     """``path`` relative to ``root`` (POSIX separators), or None when it lies outside."""
     base = Path(root).resolve()

@@ -2,8 +2,10 @@
 
 ``GET /jupyterlab-dsi/db?path=P`` answers a consistent snapshot of the database at ``P`` (relative
 to the server's root) as bytes for the browser's sql.js replica; ``GET /jupyterlab-dsi/config``
-answers the extension's server-side settings. Every endpoint needs the user's authentication and
-every path is confined to the server's root directory (hidden folders excluded).
+answers the extension's server-side settings; ``POST /jupyterlab-dsi/datasets/ID/export?path=P``
+writes a dataset's export as a new file beside a notebook or the database. Every endpoint needs
+the user's authentication and every path is confined to the server's root directory (hidden
+folders excluded).
 
 Store calls run on a small thread pool, never on the server's event loop: a database whose lock
 another process holds (a kernel's save, `jupyter dsi`, a sync tool) makes its own request answer
@@ -31,7 +33,7 @@ from traitlets.config import Configurable
 from .errors import DsiError
 from .fields import ArrayLimit, set_array_limit
 from .jobs import Job, Jobs, JobsFull, one_line
-from .paths import PathError, confine
+from .paths import FileExists, PathError, confine, confine_folder, inside, write_new
 from .store import Store, StoreBusy, current_user, damaged
 
 NAMESPACE = "jupyterlab-dsi"
@@ -220,7 +222,13 @@ class DatasetsHandler(_Handler):
         if dataset_id:
             fmt = self.get_query_argument("format", "json")
             exporters = {"json": datasets.export_json, "prov": datasets.export_prov}
-            if fmt == "card":
+            if fmt in datasets.EXPORT_FORMATS and self.get_query_argument("as", "") == "text":
+                # The file's text, byte for byte what `jupyter dsi export` writes (the panel's Download).
+                ok, text = await self.with_store(lambda store: datasets.export_text(store, dataset_id, fmt))
+                if ok:
+                    self.set_header("Content-Type", "text/plain; charset=utf-8")
+                    self.finish(text.encode("utf-8"))
+            elif fmt == "card":
                 await self._run(lambda store: (200, {"markdown": datasets.export_card(store, dataset_id)}))
             elif fmt in exporters:
                 await self._run(lambda store: (200, exporters[fmt](store, dataset_id)))
@@ -328,6 +336,105 @@ class RestoreHandler(DatasetsHandler):
 
         author = self._author()
         await self._run(lambda store: (200, datasets.undelete_dataset(store, str(dataset_id), author)))
+
+
+EXPORT_FIELDS = ("format", "dir", "name")
+MAX_NAME = 200
+
+
+def check_export(body: Any) -> dict[str, Any]:
+    """An export-to-file request ``{format, dir?, name?}`` with each field of its JSON type and a
+    name that is one visible file name (no folder, no leading dot)."""
+    from .datasets import EXPORT_FORMATS
+
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object {format, dir?, name?}")
+    unknown = sorted(set(body) - set(EXPORT_FIELDS))
+    if unknown:
+        raise RequestError(f"unknown field(s) {', '.join(unknown)}")
+    if "format" not in body:
+        raise RequestError("malformed request: format missing; use json, card or prov")
+    for name in EXPORT_FIELDS:
+        expect(body, name, str)
+    if body["format"] not in EXPORT_FORMATS:
+        raise RequestError(f"unknown export format {short(body['format'])}; use json, card or prov")
+    name = body.get("name")
+    if name is not None:
+        if not name or name in (".", "..") or any(c in name for c in "/\\\x00"):
+            raise RequestError(f"the file name {short(name)} must be one file name, without a folder")
+        if name.startswith("."):
+            raise RequestError(f"the file name {short(name)} would be hidden; choose one that does not start with '.'")
+        if len(name) > MAX_NAME:
+            raise RequestError(f"the file name is longer than {MAX_NAME} characters")
+    return body
+
+
+def export_file_name(dataset_name: str, dataset_id: str, fmt: str) -> str:
+    """The file a dataset's export is saved as, as the panel's Download names it: the dataset's
+    name with anything but letters, digits, '.', '-' and '_' made '_' (never hidden), then the
+    format's ending (.json, .md, .prov.json)."""
+    from .datasets import EXPORT_FORMATS
+
+    stem = re.sub(r"[^\w.-]+", "_", dataset_name, flags=re.ASCII).lstrip(".")[:MAX_NAME - 20]
+    return (stem or dataset_id) + EXPORT_FORMATS[fmt]
+
+
+class ExportFileHandler(_Handler):
+    """``POST .../datasets/ID/export?path=DB`` with ``{format, dir?, name?}``: write the dataset's
+    export (json, card or prov: the text `jupyter dsi export` writes) as a new file in the folder
+    ``dir`` under the server's root (default: the database's folder; the panel sends the linked
+    notebook's). Without ``name`` the file is named after the dataset and, when that exists,
+    ``name (1).json``...; a ``name`` given that exists is refused (409). Never overwrites, never
+    leaves a half-written file, never writes outside the root or into a hidden folder. Answers 201
+    ``{path, format, bytes}``, ``path`` relative to the root."""
+
+    @tornado.web.authenticated
+    async def post(self, dataset_id: str | None = None) -> None:
+        from .datasets import EXPORT_FORMATS, export_text, get_dataset
+
+        try:
+            body = check_export(parse_body(self.request.body))
+        except RequestError as exc:
+            self.fail(400, str(exc))
+            return
+        root, allow_hidden = self.root_dir, self.allow_hidden
+        database = self.get_query_argument("path", "")
+        folder_relative = body.get("dir")
+        try:
+            confine(root, database, allow_hidden=allow_hidden)  # the database must be one we serve
+            if folder_relative is None:  # next to the database, as the user named it
+                folder_relative = database.lstrip("/").replace("\\", "/").rpartition("/")[0]
+            folder = confine_folder(root, folder_relative, allow_hidden=allow_hidden)
+        except PathError as exc:
+            self.fail(404 if "no such" in str(exc) else 403, str(exc))
+            return
+        fmt, name = body["format"], body.get("name")
+
+        def read(store: Store) -> tuple[str, str]:
+            record = get_dataset(store, str(dataset_id))
+            return export_text(store, record["id"], fmt), name or export_file_name(record["name"], record["id"], fmt)
+
+        ok, answer = await self.with_store(read)
+        if not ok:
+            return
+        text, file_name = answer
+
+        # Written only once the export is read: a request answered "busy" has written nothing,
+        # so the panel's retry does not leave a second copy.
+        def write() -> tuple[int, dict[str, Any]]:
+            try:
+                written = write_new(folder, file_name, text, unique_suffix=None if name else EXPORT_FORMATS[fmt])
+            except FileExists as exc:
+                return 409, {"message": str(exc)}
+            except OSError as exc:  # a read-only folder, a full disk: named, never a 500
+                where = inside(root, folder) or folder_relative or "the server's root"
+                return 422, {"message": f"cannot write {file_name} in {where}: {exc.strerror or one_line(exc)}"}
+            return 201, {"path": inside(root, written), "format": fmt, "bytes": len(text.encode("utf-8"))}
+
+        status, reply = await asyncio.get_running_loop().run_in_executor(self.settings["jupyterlab_dsi_store_pool"], write)
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(reply))
 
 
 def confine_quiet(root: str, relative: str) -> str:
@@ -502,5 +609,6 @@ def setup_handlers(server_app: Any) -> None:
             (url_path_join(base, NAMESPACE, "datasets"), DatasetsHandler),
             (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})"), DatasetsHandler),
             (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})", "restore"), RestoreHandler),
+            (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})", "export"), ExportFileHandler),
         ],
     )

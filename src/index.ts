@@ -78,8 +78,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       jobStatus.report(panel, job);
       jobsChanged.emit();
     };
+    // An export saved on the server (Datasets → Export → Save next to the notebook), opened on click.
+    const openFile: IExplorerOptions['openFile'] = (path, where) =>
+      void app.commands.execute(where === 'document' ? 'docmanager:open' : 'filebrowser:go-to-path', { path });
     // The sidebar follows `%dsi` to another file; tabs stay on the file their title names.
-    const options: IExplorerOptions = { maxDatabaseMB: 512, bridge, onJob, followKernel: true };
+    const options: IExplorerOptions = { maxDatabaseMB: 512, bridge, onJob, openFile, followKernel: true };
 
     // "Open in main area": a second explorer on the same file, with the same view and selection,
     // which takes over the notebook's variables (the sidebar then says the tab owns them).
@@ -87,7 +90,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       if (!source.path) {
         return;
       }
-      const content = new ExplorerPanel({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge, onJob });
+      const content = new ExplorerPanel({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge, onJob, openFile });
       const widget = new MainAreaWidget({ content });
       widget.id = `jp-dsi-explorer-main-${++mainCount}`;
       widget.title.label = `DSI: ${PathExt.basename(source.path)}`;
@@ -118,7 +121,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     addExplorerDocuments(app, {
       drive: defaultDrive,
       restorer,
-      options: () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge, onJob })
+      options: () => ({ maxDatabaseMB: options.maxDatabaseMB, refreshSeconds: options.refreshSeconds, bridge, onJob, openFile })
     });
 
     const openInSidebar = async (path?: string) => {

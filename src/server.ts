@@ -168,9 +168,37 @@ export async function exportDataset(
   id: string,
   format: 'json' | 'prov' | 'card'
 ): Promise<string> {
-  const response = await request(`datasets/${encodeURIComponent(id)}`, { path, format });
-  const body = await response.json();
-  return format === 'card' ? String(body.markdown) : JSON.stringify(body, null, 2) + '\n';
+  // As text: the server's own serialisation, byte for byte the CLI's (JSON.stringify here would
+  // change numbers such as 11.0 to 11).
+  const response = await request(`datasets/${encodeURIComponent(id)}`, { path, format, as: 'text' });
+  return response.text();
+}
+
+/** A dataset's export written on the server (`saveExport`). */
+export interface ISavedExport {
+  /** The file written, relative to the server's root (JupyterLab's contents path). */
+  path: string;
+  format: 'json' | 'prov' | 'card';
+  bytes: number;
+}
+
+/**
+ * Write a dataset's export (the text `jupyter dsi export` writes) as a new file on the server,
+ * in `folder` (relative to the root; absent: the database's folder). The server never
+ * overwrites: a taken name becomes `name (1).json`. Answers the file written.
+ */
+export async function saveExport(
+  path: string,
+  id: string,
+  format: 'json' | 'prov' | 'card',
+  folder?: string
+): Promise<ISavedExport> {
+  const body = folder === undefined ? { format } : { format, dir: folder };
+  const response = await request(`datasets/${encodeURIComponent(id)}/export`, { path }, {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+  return response.json();
 }
 
 /**

@@ -1,18 +1,28 @@
 /**
  * The datasets page: every saved training dataset of the open database, sortable and
- * filterable, with restore (back to the exact saved view and selection), export, and delete
- * (a tombstone, after confirmation, with undo). Rows come from the worker's replica.
+ * filterable, with restore (back to the exact saved view and selection), export (saved as a file
+ * next to the linked notebook on the server, or downloaded), and delete (a tombstone, after
+ * confirmation, with undo). Rows come from the worker's replica.
  */
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
 
 import type { IDatasetInfo } from '../db/slices';
 import type { IMethod } from '../db/api';
 import { featureFormula } from '../model/feature';
 import { stepText } from '../model/steps';
-import { deleteDataset, exportDataset, restoreDataset } from '../server';
+import { deleteDataset, exportDataset, restoreDataset, saveExport } from '../server';
 import { formatCount, formatDate, h } from './dom';
 
 const MEMBERS_SHOWN = 500;
+
+type ExportFormat = 'json' | 'card' | 'prov';
+
+const EXPORT_FORMATS: [ExportFormat, string][] = [
+  ['json', 'JSON'],
+  ['card', 'Dataset card (Markdown)'],
+  ['prov', 'PROV-JSON']
+];
 
 type SortKey = 'name' | 'description' | 'size' | 'method' | 't' | 'createdAt' | 'digest';
 
@@ -36,6 +46,13 @@ export interface IDatasetsPageOptions {
   changed: () => Promise<void>;
   /** Simulated times by step, shown beside a dataset's step when the source recorded them. */
   times?: () => readonly number[];
+  /**
+   * The linked notebook's path, relative to the server's root (null: none linked). Export →
+   * "Save next to the notebook" writes in its folder; without one, next to the database.
+   */
+  notebookPath?: () => string | null;
+  /** Open a file the page wrote on the server, as a document or shown in the file browser. */
+  openFile?: (path: string, where: 'document' | 'browser') => void;
 }
 
 const COLUMNS: [SortKey, string][] = [
@@ -141,16 +158,23 @@ export class DatasetsPage {
       b.addEventListener('click', () => void run());
       return b;
     };
+    // Save: a file on the server, in the workspace (a JupyterHub user keeps it); Download: the browser's.
+    const save = h('optgroup', { label: this._saveLabel() }, ...EXPORT_FORMATS.map(([f, label]) => h('option', { value: `save:${f}` }, label)));
     const exportMenu = h('select', { class: 'jp-DSI-select jp-mod-styled', 'aria-label': `Export ${d.name}` },
       h('option', { value: '' }, 'Export…'),
-      h('option', { value: 'json' }, 'JSON'),
-      h('option', { value: 'card' }, 'Dataset card (Markdown)'),
-      h('option', { value: 'prov' }, 'PROV-JSON')
+      save,
+      h('optgroup', { label: 'Download' }, ...EXPORT_FORMATS.map(([f, label]) => h('option', { value: `download:${f}` }, label)))
     );
+    // The linked notebook may have changed since the row was drawn: name the folder as it is now.
+    const relabel = () => save.setAttribute('label', this._saveLabel());
+    exportMenu.addEventListener('focus', relabel);
+    exportMenu.addEventListener('pointerdown', relabel);
     exportMenu.addEventListener('change', () => {
-      const format = exportMenu.value as 'json' | 'card' | 'prov' | '';
+      const [how, format] = exportMenu.value.split(':') as ['save' | 'download', ExportFormat];
       exportMenu.value = '';
-      if (format) {
+      if (how === 'save') {
+        void this._save(d, format);
+      } else if (how === 'download') {
         void this._export(d, format);
       }
     });
@@ -219,7 +243,43 @@ export class DatasetsPage {
     this._render();
   }
 
-  private async _export(d: IDatasetInfo, format: 'json' | 'card' | 'prov'): Promise<void> {
+  /** Where "Save" writes: the linked notebook's folder, else (null) the database's. */
+  private _notebookFolder(): string | null {
+    const notebook = this._options.notebookPath?.() ?? null;
+    return notebook === null ? null : PathExt.dirname(notebook);
+  }
+
+  private _saveLabel(): string {
+    return this._notebookFolder() === null ? 'Save next to the database' : 'Save next to the notebook';
+  }
+
+  /** Write the export as a new file on the server; say where, with a way to open it. */
+  private async _save(d: IDatasetInfo, format: ExportFormat): Promise<void> {
+    const path = this._options.path();
+    if (!path) {
+      return;
+    }
+    const folder = this._notebookFolder();
+    let saved: { path: string };
+    try {
+      saved = await saveExport(path, d.id, format, folder ?? undefined);
+    } catch (error) {
+      Notification.error(`Not saved: ${(error as Error).message}`);
+      return;
+    }
+    const open = this._options.openFile;
+    Notification.success(`Saved “${d.name}” as ${saved.path}`, {
+      autoClose: 15000,
+      actions: open
+        ? [
+            { label: 'Open', callback: () => open(saved.path, 'document') },
+            { label: 'Show in file browser', callback: () => open(saved.path, 'browser') }
+          ]
+        : []
+    });
+  }
+
+  private async _export(d: IDatasetInfo, format: ExportFormat): Promise<void> {
     const path = this._options.path();
     if (!path) {
       return;

@@ -48,6 +48,8 @@ export interface IExplorerOptions {
   bridge?: IBridgeOptions;
   /** A job started from this panel moved on (null: it is over); the status bar shows it. */
   onJob?: (panel: ExplorerPanel, job: IJob | null) => void;
+  /** Open a file the panel wrote on the server (an export): as a document, or in the file browser. */
+  openFile?: (path: string, where: 'document' | 'browser') => void;
 }
 
 export interface IBridgeOptions {
@@ -461,6 +463,9 @@ export class ExplorerPanel extends Widget {
               .map(c => (c.kind === 'categorical' ? (c.codes[row] < 0 ? '—' : c.levels[c.codes[row]]) : Number.isNaN(c.values[row]) ? '—' : c.values[row]));
           },
           times: () => model.times,
+          // Export → "Save next to the notebook": the linked notebook's folder on the server.
+          notebookPath: () => this._bridge?.notebook?.context.path ?? null,
+          openFile: this._options.openFile,
           changed: async () => {
             await this.refresh();
             this._bridge?.link.datasetsChanged();

@@ -1,18 +1,22 @@
 /**
  * The datasets page as a user works it: sort by a column header (again: the other way), filter
- * by typing, export a dataset as a download of what the server wrote, and write its provenance
- * cells into the notebook. The server is a double; the page is the real one.
+ * by typing, export a dataset as a download of what the server wrote or saved as a file next to
+ * the linked notebook on the server (the notification names it and opens it), and write its
+ * provenance cells into the notebook. The server is a double; the page is the real one.
  */
+import { Notification } from '@jupyterlab/apputils';
+
 import type { IDatasetInfo } from '../../db/slices';
 import { DatasetsPage, IDatasetsPageOptions } from '../datasetsPage';
 
 jest.mock('../../server', () => ({
   exportDataset: jest.fn(),
+  saveExport: jest.fn(),
   deleteDataset: jest.fn(),
   restoreDataset: jest.fn()
 }));
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const server = require('../../server') as { exportDataset: jest.Mock };
+const server = require('../../server') as { exportDataset: jest.Mock; saveExport: jest.Mock };
 
 function dataset(id: string, name: string, size: number, createdAt: string, extra: Partial<IDatasetInfo> = {}): IDatasetInfo {
   return {
@@ -82,6 +86,8 @@ async function until(done: () => boolean, timeout = 5000): Promise<void> {
 afterEach(() => {
   document.body.replaceChildren();
   jest.restoreAllMocks();
+  server.exportDataset.mockReset();
+  server.saveExport.mockReset();
 });
 
 describe('the datasets page', () => {
@@ -151,7 +157,7 @@ describe('the datasets page', () => {
     );
     const menu = row(p, 'beta').querySelector<HTMLSelectElement>('select[aria-label="Export beta"]')!;
     for (const format of ['card', 'prov']) {
-      menu.value = format;
+      menu.value = `download:${format}`;
       menu.dispatchEvent(new Event('change'));
       await until(() => downloads.length === (format === 'card' ? 1 : 2));
       expect(menu.value).toBe(''); // ready for the next choice
@@ -166,6 +172,73 @@ describe('the datasets page', () => {
     ]);
     expect(await downloads[0].text).toBe('# card of b in data/ens.sqlite\n');
     expect(await downloads[1].text).toBe('{"id": "b", "format": "prov"}\n');
+  });
+
+  it('saves the format chosen next to the linked notebook, names the file and opens it on click', async () => {
+    let notebook: string | null = 'work/analysis.ipynb';
+    const opened: [string, string][] = [];
+    const p = await page({ notebookPath: () => notebook, openFile: (path, where) => opened.push([path, where]) });
+    server.saveExport.mockImplementation(async (_db: string, id: string, format: string, folder?: string) => ({
+      path: `${folder ?? 'data'}/${id}.${format}`,
+      format,
+      bytes: 10
+    }));
+    const success = jest.spyOn(Notification, 'success').mockImplementation(() => 'toast');
+    const menu = row(p, 'beta').querySelector<HTMLSelectElement>('select[aria-label="Export beta"]')!;
+    const group = () => menu.querySelector('optgroup')!;
+    expect(group().label).toBe('Save next to the notebook');
+    expect([...group().querySelectorAll('option')].map(o => [o.value, o.textContent])).toEqual([
+      ['save:json', 'JSON'],
+      ['save:card', 'Dataset card (Markdown)'],
+      ['save:prov', 'PROV-JSON']
+    ]);
+    const choose = async (value: string, calls: number) => {
+      menu.value = value;
+      menu.dispatchEvent(new Event('change'));
+      await until(() => success.mock.calls.length === calls);
+      expect(menu.value).toBe('');
+    };
+    await choose('save:prov', 1);
+    // Written on the server in the notebook's folder: no download.
+    expect(server.saveExport.mock.calls).toEqual([['data/ens.sqlite', 'b', 'prov', 'work']]);
+    expect(server.exportDataset).not.toHaveBeenCalled();
+    const [message, options] = success.mock.calls[0] as [string, Notification.IOptions<never>];
+    expect(message).toBe('Saved “beta” as work/b.prov');
+    const actions = options.actions!;
+    expect(actions.map(a => a.label)).toEqual(['Open', 'Show in file browser']);
+    actions[0].callback(new MouseEvent('click'));
+    actions[1].callback(new MouseEvent('click'));
+    expect(opened).toEqual([
+      ['work/b.prov', 'document'],
+      ['work/b.prov', 'browser']
+    ]);
+
+    // A notebook at the top of the workspace: the root. None linked: next to the database (the
+    // server's default), and the menu says so once it is opened again.
+    notebook = 'top.ipynb';
+    await choose('save:json', 2);
+    notebook = null;
+    menu.dispatchEvent(new Event('focus'));
+    expect(group().label).toBe('Save next to the database');
+    await choose('save:card', 3);
+    expect(server.saveExport.mock.calls.slice(1)).toEqual([
+      ['data/ens.sqlite', 'b', 'json', ''],
+      ['data/ens.sqlite', 'b', 'card', undefined]
+    ]);
+    expect(success.mock.calls[2][0]).toBe('Saved “beta” as data/b.card');
+  });
+
+  it('says why a save on the server failed', async () => {
+    const p = await page({ notebookPath: () => 'analysis.ipynb' });
+    server.saveExport.mockRejectedValue(new Error('.hidden: a hidden folder, which the server does not serve'));
+    const error = jest.spyOn(Notification, 'error').mockImplementation(() => 'toast');
+    const success = jest.spyOn(Notification, 'success');
+    const menu = row(p, 'gamma').querySelector<HTMLSelectElement>('select[aria-label="Export gamma"]')!;
+    menu.value = 'save:json';
+    menu.dispatchEvent(new Event('change'));
+    await until(() => error.mock.calls.length === 1);
+    expect(error.mock.calls[0][0]).toBe('Not saved: .hidden: a hidden folder, which the server does not serve');
+    expect(success).not.toHaveBeenCalled();
   });
 
   it('offers Cell only with notebooks, and it writes that dataset’s provenance cells', async () => {
