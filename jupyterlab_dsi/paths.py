@@ -21,50 +21,54 @@ def _hidden_part(relative: PurePosixPath | Path) -> str | None:
     return next((part for part in relative.parts if part.startswith(".") and part not in (".", "..")), None)
 
 
-def confine(root: str | os.PathLike[str], relative: str, *, allow_hidden: bool = False) -> Path:
-    """``relative`` resolved under ``root``; an error for anything that escapes it or, unless
-    ``allow_hidden``, that lies in a hidden file or folder (as written or once links resolve)."""
-    if not isinstance(relative, str) or not relative or "\x00" in relative:
-        raise PathError("no database path given")
+def _resolve(root: str | os.PathLike[str], relative: str, shown: str, hidden_what: str, allow_hidden: bool) -> Path:
+    """``relative`` resolved under ``root``, never outside it nor (unless ``allow_hidden``) in a
+    hidden file or folder, as written or once links resolve; what the OS cannot resolve (a name
+    too long, a loop of links) is a PathError, never a traceback."""
     base = Path(root).resolve()
-    target = (base / relative.lstrip("/")).resolve()
+    try:
+        target = (base / relative.lstrip("/")).resolve()
+    except OSError as exc:
+        raise PathError(f"{shown}: not a path the server can use ({exc.strerror or exc})") from None
     if target != base and base not in target.parents:
-        raise PathError(f"{relative}: outside the server's root directory")
+        raise PathError(f"{shown}: outside the server's root directory")
     if not allow_hidden:
         # Checked before existence, so that the answer does not tell whether a hidden file exists.
         hidden = _hidden_part(PurePosixPath(relative.replace("\\", "/"))) or _hidden_part(target.relative_to(base))
         if hidden:
-            raise PathError(
-                f"{relative}: in a hidden file or folder ({hidden}), which the server does not serve; "
+            raise PathError(f"{shown}: {hidden_what} ({hidden}), which the server does not serve; " + (
                 "move the database to a visible folder (or set ContentsManager.allow_hidden)"
-            )
-    if not target.is_file():
-        raise PathError(f"{relative}: no such file")
+                if hidden_what.startswith("in") else "choose a visible one"))
+    return target
+
+
+def _is(target: Path, kind: str, shown: str) -> bool:
+    try:
+        return target.is_file() if kind == "file" else target.is_dir()
+    except OSError as exc:  # a name too long for the file system
+        raise PathError(f"{shown}: not a path the server can use ({exc.strerror or exc})") from None
+
+
+def confine(root: str | os.PathLike[str], relative: str, *, allow_hidden: bool = False) -> Path:
+    """The file ``relative`` resolved under ``root``; an error for anything that escapes it, that
+    (unless ``allow_hidden``) lies in a hidden file or folder, or that is not a file."""
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        raise PathError("no database path given")
+    shown = relative if len(relative) <= 80 else relative[:77] + "..."
+    target = _resolve(root, relative, shown, "in a hidden file or folder", allow_hidden)
+    if not _is(target, "file", shown):
+        raise PathError(f"{shown}: no such file")
     return target
 
 
 def confine_folder(root: str | os.PathLike[str], relative: str, *, allow_hidden: bool = False) -> Path:
     """The folder ``relative`` resolved under ``root`` ('' is the root itself), with the rules of
-    :func:`confine`: never outside the root, nor (unless ``allow_hidden``) in a hidden folder."""
+    :func:`confine`."""
     if not isinstance(relative, str) or "\x00" in relative:
         raise PathError("the folder must be a path relative to the server's root")
     shown = (relative if len(relative) <= 80 else relative[:77] + "...") or "the server's root"
-    base = Path(root).resolve()
-    try:
-        target = (base / relative.lstrip("/")).resolve()
-    except OSError as exc:  # a name too long for the file system, a loop of links
-        raise PathError(f"{shown}: not a folder the server can use ({exc.strerror or exc})") from None
-    if target != base and base not in target.parents:
-        raise PathError(f"{shown}: outside the server's root directory")
-    if not allow_hidden:
-        hidden = _hidden_part(PurePosixPath(relative.replace("\\", "/"))) or _hidden_part(target.relative_to(base))
-        if hidden:
-            raise PathError(f"{shown}: a hidden folder ({hidden}), which the server does not serve; choose a visible one")
-    try:
-        is_folder = target.is_dir()
-    except OSError as exc:  # a name too long for the file system
-        raise PathError(f"{shown}: not a folder the server can use ({exc.strerror or exc})") from None
-    if not is_folder:
+    target = _resolve(root, relative, shown, "a hidden folder", allow_hidden)
+    if not _is(target, "folder", shown):
         raise PathError(f"{shown}: no such folder")
     return target
 

@@ -166,6 +166,18 @@ def test_hidden_files_are_not_served(server: dict[str, Any], path: str) -> None:
     assert status == 403 and "hidden" in body["message"]
 
 
+@pytest.mark.parametrize("path", ["x" * 300 + ".sqlite", "/".join(["d" * 250] * 20) + "/ens.sqlite"])
+def test_a_path_the_os_cannot_take_is_a_4xx_never_a_500(server: dict[str, Any], path: str) -> None:
+    """A name longer than the file system allows makes Path.is_file() raise on Python 3.11."""
+    for endpoint in ("db", "datasets", "events"):
+        status, body = call(f"{server['base']}/{endpoint}?path={urllib.request.quote(path)}")
+        assert 400 <= status < 500, (endpoint, status, body)
+        assert "\n" not in body["message"] and "Traceback" not in body["message"]
+    status, body = call(f"{server['base']}/methods?path={urllib.request.quote(path)}", "POST",
+                        {"ground_truth": "s00", "norm": "L2"})
+    assert 400 <= status < 500, (status, body)
+
+
 def test_a_file_that_is_not_ours_gets_a_clear_message(server: dict[str, Any]) -> None:
     status, body = call(f"{server['base']}/db?path=notes.db")
     assert status == 422
