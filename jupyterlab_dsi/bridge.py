@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__, feature, steps
-from .errors import DsiError
+from .errors import DsiError, one_line
 from .filter import FilterError
 from .paths import confine, inside
 
@@ -43,18 +43,13 @@ class _Answer(dict):  # type: ignore[type-arg]
         return dict(self)
 
 
-def one_line(exc: BaseException) -> str:
-    text = str(exc) if isinstance(exc, (DsiError, ValueError)) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split("\n")).replace("\r", " ")
-
-
 def _logged(exc: BaseException, doing: str) -> str:
     """The panel's one line for ``exc``; the traceback goes to the log (the kernel's stderr when
     nothing else is configured), where a developer looks. A DsiError or a filter error is the
     user's to fix and its line says all: it is logged at debug level only."""
     level = logging.DEBUG if isinstance(exc, (DsiError, FilterError)) else logging.ERROR
     log.log(level, "jupyterlab-dsi bridge: %s failed", doing, exc_info=exc)
-    return one_line(exc)
+    return one_line(exc, (DsiError, ValueError))
 
 
 @dataclass
@@ -187,7 +182,7 @@ class Bridge:
             link.root = Path(root).resolve()
             link.names = check_names(data.get("names"))
         except DsiError as exc:
-            link.refused = one_line(exc)
+            link.refused = one_line(exc, (DsiError, ValueError))
             comm.send({"type": "error", "message": link.refused})
             return
         comm.send({"type": "hello", "protocol": PROTOCOL, "version": __version__, "db": self.relative(self.db)})

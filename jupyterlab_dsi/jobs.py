@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import DsiError
+from .errors import DsiError, one_line
 
 # Finished jobs are kept this long for a panel that polls late (a reload, a slow network).
 KEEP_SECONDS = 3600
@@ -56,12 +56,6 @@ class Job:
 
 
 Work = Callable[[Callable[[int, int], None], threading.Event], Any]
-
-
-def one_line(exc: BaseException) -> str:
-    """An unexpected exception as the one line a panel shows (the log keeps the traceback)."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class Jobs:

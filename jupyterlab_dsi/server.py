@@ -30,9 +30,9 @@ from jupyter_server.utils import url_path_join
 from traitlets import Float, Int, Unicode
 from traitlets.config import Configurable
 
-from .errors import DsiError
+from .errors import DsiError, one_line
 from .fields import ArrayLimit, set_array_limit
-from .jobs import Job, Jobs, JobsFull, one_line
+from .jobs import Job, Jobs, JobsFull
 from .paths import FileExists, PathError, confine, confine_folder, inside, write_new
 from .store import Store, StoreBusy, current_user, damaged
 
