@@ -24,6 +24,7 @@ import type { IProvenanceDataset } from '../bridge/provenance';
 import type { IDatasetRecord, IJob } from '../server';
 import { LinkBar, PanelProblem } from './linkBar';
 import { withCode } from './markup';
+import { oneAtATime } from './oneAtATime';
 import { PathExt } from '@jupyterlab/coreutils';
 import { Notification } from '@jupyterlab/apputils';
 
@@ -101,7 +102,10 @@ export class ExplorerPanel extends Widget {
     }
     live.add(this);
     this._render();
-    this._poll = window.setInterval(() => void this._checkForWrites(), 1000);
+    // One check at a time: a server that answers slowly (a lock, a large catch-up) must not get
+    // another poll from the same panel every second.
+    const check = oneAtATime(() => this._checkForWrites());
+    this._poll = window.setInterval(() => void check(), 1000);
     // Focusable, and focused by a click on its views (which do not take focus themselves), so
     // that the panel's Ctrl+Z undoes a selection change here and never reaches a notebook.
     this.node.tabIndex = -1;

@@ -111,7 +111,13 @@ export class ExplorerView {
       'The selection in the filter language: `jupyter dsi select --where` and `%dsi select --where` accept it. Type to change it: Enter applies, Escape goes back.'
     );
     // Typed as plain text (never markup); Enter applies it through the same parser as the kernel's.
-    this._filterText.contentEditable = 'plaintext-only';
+    // Browsers without 'plaintext-only' (Firefox before 136) throw on it; the text is read through
+    // textContent either way, so pasted markup never becomes markup.
+    try {
+      this._filterText.contentEditable = 'plaintext-only';
+    } catch {
+      this._filterText.contentEditable = 'true';
+    }
     this._filterText.spellcheck = false;
     this._filterText.setAttribute('role', 'textbox');
     this._filterText.setAttribute('aria-label', 'Filter string');
