@@ -143,8 +143,16 @@ class _Handler(APIHandler):
         config: DSIConfig = self.settings["jupyterlab_dsi_config"]
 
         def run() -> Any:
-            with Store(confine(root, relative, allow_hidden=allow_hidden), readonly=readonly) as store:
-                return work(store)
+            path = confine(root, relative, allow_hidden=allow_hidden)
+            try:
+                with Store(path, readonly=readonly) as store:
+                    return work(store)
+            except sqlite3.DatabaseError as exc:
+                if is_busy(exc):
+                    raise
+                # Named here, on the pool's thread: explaining may run an integrity check over the
+                # whole file, which must never hold up the event loop.
+                raise damaged(path, exc) from exc
 
         pending = asyncio.get_running_loop().run_in_executor(self.settings["jupyterlab_dsi_store_pool"], run)
         try:
@@ -161,8 +169,6 @@ class _Handler(APIHandler):
             if is_busy(exc):
                 self.busy(relative)
                 return False, None
-            if isinstance(exc, sqlite3.DatabaseError):  # named by the Store, on the file itself
-                exc = damaged(confine_quiet(root, relative), exc)
             # Name the file as the user knows it, not by its absolute server path.
             self.fail(422, scrub(str(exc), root, relative))
         except Exception as exc:  # noqa: BLE001 - a bug: the log gets the traceback, the panel one line
