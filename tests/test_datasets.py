@@ -558,3 +558,14 @@ def test_select_and_datasets_csv_escape_formulas(cli: Cli, tmp_path: Path) -> No
     assert saved.code == 0, saved.err
     listing = cli("datasets", "--db", db, "--format", "csv")
     assert "'=WEBSERVICE" in listing.out and ",=WEBSERVICE" not in listing.out
+
+
+CSV_VECTORS = json.loads((Path(__file__).parent / "vectors" / "csv.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("v", CSV_VECTORS["cells"], ids=lambda v: repr(v["text"])[:30])
+def test_csv_formula_vectors(v: dict[str, str]) -> None:
+    """The CLI defuses a text cell as the panel's selection CSV does (src/panel/exportViews.ts)."""
+    from jupyterlab_dsi.cli import _csv_cell
+
+    assert _csv_cell(v["text"]) == v["cell"]

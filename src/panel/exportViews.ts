@@ -163,11 +163,18 @@ export function csvField(value: string | number): string {
   if (typeof value === 'number') {
     return Number.isFinite(value) ? String(value) : '';
   }
-  let text = value;
-  if (/^[=+\-@\t\r]/.test(text)) {
-    text = `'${text}`;
-  }
+  const text = defuseFormula(value);
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+// As jupyterlab_dsi/cli.py's _csv_cell (shared vectors: tests/vectors/csv.json): a text cell
+// that a spreadsheet would run as a formula gets a leading ', unless it is a plain number.
+const FORMULA_START = /^[=+\-@\t\r]/;
+const PLAIN_NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/** ``text`` as a CSV text cell that a spreadsheet shows and never runs. */
+export function defuseFormula(text: string): string {
+  return FORMULA_START.test(text) && !PLAIN_NUMBER.test(text) ? `'${text}` : text;
 }
 
 /** The selected rows (mask non-zero) as CSV: sim_id, then every column, one line per run. */

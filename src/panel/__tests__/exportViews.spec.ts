@@ -2,7 +2,10 @@
  * The selection's CSV and table rows, and the SVG the views export to (jsdom: no layout, so
  * boxes are stubbed; no canvas, so its pixels are a stubbed data URL).
  */
-import { csvField, selectedRows, selectionCsv, viewsToSvg } from '../exportViews';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { csvField, defuseFormula, selectedRows, selectionCsv, viewsToSvg } from '../exportViews';
 import type { ITable } from '../../views/types';
 
 const table: ITable = {
@@ -14,6 +17,20 @@ const table: ITable = {
   ]
 };
 
+const CSV_VECTORS = JSON.parse(
+  fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'tests', 'vectors', 'csv.json'), 'utf8')
+) as { cells: { text: string; cell: string }[] };
+
+describe('the shared CSV formula vectors (as the CLI writes them)', () => {
+  it('has cases that are defused and cases that stay', () => {
+    expect(CSV_VECTORS.cells.some(v => v.cell !== v.text)).toBe(true);
+    expect(CSV_VECTORS.cells.some(v => v.cell === v.text && /^[-+]/.test(v.text))).toBe(true);
+  });
+  it.each(CSV_VECTORS.cells.map(v => [JSON.stringify(v.text), v]))('defuses %s', (_, v) => {
+    expect(defuseFormula(v.text)).toBe(v.cell);
+  });
+});
+
 describe('the selection as CSV', () => {
   it('writes sim_id and every column for the selected rows only, missing values empty', () => {
     const csv = selectionCsv(table, Uint8Array.from([1, 1, 0, 1]));
@@ -23,7 +40,8 @@ describe('the selection as CSV', () => {
   it('quotes separators and quotes, defuses formulas, keeps numbers as numbers', () => {
     expect(csvField('say "hi"')).toBe('"say ""hi"""');
     expect(csvField('two\nlines')).toBe('"two\nlines"');
-    expect(csvField('+1')).toBe("'+1");
+    expect(csvField('+1')).toBe('+1'); // a plain number, read as a number, never run (as the CLI)
+    expect(csvField('+1+1')).toBe("'+1+1");
     expect(csvField('@cmd')).toBe("'@cmd");
     expect(csvField(-3)).toBe('-3');
     expect(csvField(NaN)).toBe('');
