@@ -40,10 +40,12 @@ user_records() {
   # A database that cannot be read fails here, so it is never taken for an empty one (explicit
   # returns: set -e does not apply inside a function called from `x || y`).
   local listing datasets methods
+  # Counted from the parsed JSON, never from its layout.
+  local count='import json, sys; print(len(json.load(sys.stdin)))'
   listing=$(jupyter dsi datasets --db "$DB" --all --format json) || return 1
-  datasets=$(grep -c '^    "id": ' <<<"$listing" || true)
+  datasets=$(python -c "$count" <<<"$listing") || return 1
   listing=$(jupyter dsi methods --db "$DB" --format json) || return 1
-  methods=$(grep -c '^    "id": ' <<<"$listing" || true)
+  methods=$(python -c "$count" <<<"$listing") || return 1
   methods=$((methods > BUILT_METHODS ? methods - BUILT_METHODS : 0))
   local what=()
   [ "$datasets" -gt 0 ] && what+=("$datasets dataset$([ "$datasets" -ne 1 ] && echo s)")
