@@ -148,6 +148,7 @@ test('members: listed, highlighted in both views, and derived into a child datas
   // replaces the selection, so every member shows.
   await panel.getByRole('tab', { name: 'Explore' }).click();
   await panel.locator('input[aria-label="Time step"]').fill('0');
+  await expect(panel.getByTestId('dsi-time')).toContainText('step 0 ');
   await brushAxis(page, panel, 'd_density', 0.05, 0.5);
   await expect(panel.getByTestId('dsi-filter')).toContainText('d_density between');
   await panel.getByRole('tab', { name: /Datasets/ }).click();

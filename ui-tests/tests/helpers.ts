@@ -1,7 +1,7 @@
 /**
  * What the Galata tests compare the panel against: the same database read by the CLI.
  */
-import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { expect, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -81,8 +81,15 @@ export async function brushAxis(
   to = 0.9
 ): Promise<void> {
   const hit = view.locator(`g[data-axis="${axis}"] [data-role="hit"]`);
-  await hit.scrollIntoViewIfNeeded();
-  const box = (await hit.boundingBox())!;
+  // The axes are redrawn (a step change, a catch-up) between finding one and measuring it: find
+  // it again until it holds still, rather than failing on a node the redraw replaced.
+  const measured: { box: { x: number; y: number; width: number; height: number } | null } = { box: null };
+  await expect(async () => {
+    await hit.scrollIntoViewIfNeeded({ timeout: 2000 });
+    measured.box = await hit.boundingBox({ timeout: 2000 });
+    expect(measured.box).not.toBeNull();
+  }).toPass({ timeout: 20000 });
+  const box = measured.box!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height * from);
   await page.mouse.down();
   await page.mouse.move(box.x + box.width / 2, box.y + box.height * to, { steps: 8 });
