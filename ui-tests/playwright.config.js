@@ -13,7 +13,7 @@ module.exports = {
   testDir: 'tests',
   reporter: [['list'], ['html', { open: 'never', outputFolder: process.env.DSI_GALATA_OUT ? `${process.env.DSI_GALATA_OUT}-report` : 'playwright-report' }]],
   outputDir: process.env.DSI_GALATA_OUT || 'test-results',
-  retries: process.env.CI ? 1 : 0,
+  retries: Number(process.env.DSI_GALATA_RETRIES ?? (process.env.CI ? 1 : 0)),
   workers: 1,
   timeout: 120000,
   expect: { timeout: 20000 },
