@@ -87,16 +87,10 @@ def numbered(name: str, n: int, suffix: str) -> str:
     return f"{stem} ({n}){suffix}"
 
 
-def write_new(folder: Path, name: str, text: str, *, unique_suffix: str | None = None) -> Path:
-    """Write ``text`` (UTF-8) as a new file ``folder/name``, atomically: into a hidden temporary
-    file first, then linked to its name, which fails if a file (or link) has that name, so that a
-    half-written file is never seen and an existing one never overwritten, even by a race.
-
-    With ``unique_suffix`` (the name's ending, e.g. ``.prov.json``), an existing name is followed
-    by ``name (1).ext``, ``name (2).ext``... as a file browser does; without, :class:`FileExists`.
-    Answers the path written.
-    """
-    import errno
+def written_aside(folder: Path, name: str, text: str) -> str:
+    """``text`` (UTF-8) in a new hidden temporary file in ``folder``, flushed to disk and with the
+    permissions a new ``name`` would get: the first half of an atomic write, which the caller
+    finishes by linking or renaming it to its name (and removes on failure)."""
     import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix=f".{name[:200]}.", suffix=".partial", dir=folder)
@@ -108,6 +102,25 @@ def write_new(folder: Path, name: str, text: str, *, unique_suffix: str | None =
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_new(folder: Path, name: str, text: str, *, unique_suffix: str | None = None) -> Path:
+    """Write ``text`` (UTF-8) as a new file ``folder/name``, atomically: into a hidden temporary
+    file first, then linked to its name, which fails if a file (or link) has that name, so that a
+    half-written file is never seen and an existing one never overwritten, even by a race.
+
+    With ``unique_suffix`` (the name's ending, e.g. ``.prov.json``), an existing name is followed
+    by ``name (1).ext``, ``name (2).ext``... as a file browser does; without, :class:`FileExists`.
+    Answers the path written.
+    """
+    import errno
+
+    tmp = written_aside(folder, name, text)
+    try:
         candidates = [name]
         if unique_suffix is not None:
             candidates += [numbered(name, n, unique_suffix) for n in range(1, MAX_NUMBERED + 1)]
