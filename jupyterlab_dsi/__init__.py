@@ -14,10 +14,30 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from dask.distributed import Client
 
+    from .ensemble import Dataset, Ensemble
+
 try:
     from ._version import __version__
 except ImportError:  # running from a source tree that was never built
     __version__ = "0.0.0+unknown"
+
+
+# The Python API (issue 15, DESIGN rule 8): `jupyterlab_dsi.open(path)` -> Ensemble. Served by
+# __getattr__ rather than defined here, so that `open` never shadows the builtin inside this
+# module and `import jupyterlab_dsi` (the server and IPython entry points) stays light.
+_API = ("open", "Ensemble", "Dataset")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from . import ensemble
+
+        return getattr(ensemble, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_API})
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -193,8 +193,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
     with Store(args.db, readonly=True) as store:
         methods = store.methods()
-    columns = ["id", "ground_truth", "norm", "gt_time", "match_time", "geometry", "field", "description",
-               "created_at", "code_version"]
+    from .ensemble import METHOD_COLUMNS as columns  # the Python API's frame has the same columns
+
     rows = [[m[c] for c in columns] for m in methods]
     write_rows(columns, rows, args.format, sys.stdout)
     return 0
@@ -241,10 +241,11 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
     with Store(args.db, readonly=True) as store:
         records = list_datasets(store, include_deleted=args.all)
-    columns = ["id", "name", "description", "size", "method", "time", "created_at", "author",
-               "parent", "digest"]
-    if args.format == "json":  # scripts get every field of the record, filter and sampling included
-        columns += ["weights", "filter", "selection_kind", "sampling"]
+    from .ensemble import DATASET_COLUMNS
+
+    # Scripts (json, and the Python API's frame) get every field of the record, filter and
+    # sampling included; a table shows the first ten.
+    columns = list(DATASET_COLUMNS if args.format == "json" else DATASET_COLUMNS[:10])
     if args.all:
         columns.append("deleted")
     rows = [[r[c] for c in columns] for r in records]

@@ -1,0 +1,226 @@
+"""The one door in Python (DESIGN rule 8): ``jupyterlab_dsi.open(path)`` returns an :class:`Ensemble`.
+
+Training scripts, batch jobs and notebooks read the database through this object rather than
+through SQL, so that what they see is exactly what ``jupyter dsi`` and the panel see: every call
+here goes through the same functions the CLI uses (``Store.methods``, ``datasets.list_datasets``,
+``query.select``, ``datasets.get_dataset`` / ``members``), never a second copy of their logic.
+
+One read-only :class:`~jupyterlab_dsi.store.Store` is opened once and reused by every call; the
+Ensemble is a context manager that closes it. Errors are :class:`~jupyterlab_dsi.errors.DsiError`
+with one line naming the problem and the way out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .errors import DsiError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .store import Store
+
+# The columns of `jupyter dsi methods` and `jupyter dsi datasets --format json` (cli.py reads
+# them from here): the frames carry the same fields in the same order.
+METHOD_COLUMNS = ["id", "ground_truth", "norm", "gt_time", "match_time", "geometry", "field",
+                  "description", "created_at", "code_version"]
+DATASET_COLUMNS = ["id", "name", "description", "size", "method", "time", "created_at", "author",
+                   "parent", "digest", "weights", "filter", "selection_kind", "sampling"]
+MIN_PREFIX = 4  # as datasets.get_dataset and Store.resolve_method: short prefixes collide
+SHOWN_CANDIDATES = 5
+
+
+class EnsembleClosed(DsiError):
+    """A call on an Ensemble after ``close()`` (or after its ``with`` block)."""
+
+
+def open(path: str | os.PathLike[str]) -> Ensemble:  # noqa: A001 - the documented name (issue 15)
+    """Open a jupyterlab-dsi database for reading: ``with jupyterlab_dsi.open("ens.sqlite") as ens``."""
+    return Ensemble(path)
+
+
+class Ensemble:
+    """A jupyterlab-dsi database as training code sees it: methods, datasets, selections.
+
+    Holds one read-only Store for its lifetime (opening validates the file once: that it exists,
+    is ours and is not newer than this version), so many calls cost no reopening.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise DsiError(f"jupyterlab_dsi.open takes the path of a database file, not {type(path).__name__}")
+        from .store import Store
+
+        target = Path(path)
+        if target.is_dir():  # Store would report it as "not a jupyterlab-dsi database": say what it is
+            raise DsiError(f"{target}: a folder, not a database file; ingest it with "
+                           f"`jupyter dsi ingest {target} --db FILE` and open FILE")
+        self.path = target
+        self._store: Store | None = Store(target, readonly=True)
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The open Store (for the layers built over this object); raises once closed."""
+        if self._store is None:
+            raise EnsembleClosed(f"{self.path}: this Ensemble is closed; open it again with jupyterlab_dsi.open")
+        return self._store
+
+    @property
+    def closed(self) -> bool:
+        return self._store is None
+
+    def close(self) -> None:
+        """Close the Store; calling it twice is harmless."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Ensemble:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<jupyterlab_dsi.Ensemble {str(self.path)!r}{' (closed)' if self.closed else ''}>"
+
+    # -- listings ---------------------------------------------------------------------------
+
+    def methods(self) -> pd.DataFrame:
+        """The post-processing methods, newest first: the rows of `jupyter dsi methods`."""
+        import pandas as pd
+
+        rows = self.store.methods()
+        return pd.DataFrame.from_records([[m[c] for c in METHOD_COLUMNS] for m in rows], columns=METHOD_COLUMNS)
+
+    def datasets(self, include_deleted: bool = False) -> pd.DataFrame:
+        """The saved training datasets, newest first: the rows of `jupyter dsi datasets --format json`
+        (``include_deleted`` as ``--all``, which adds the ``deleted`` column)."""
+        import pandas as pd
+
+        from .datasets import list_datasets
+
+        records = list_datasets(self.store, include_deleted=include_deleted)
+        columns = DATASET_COLUMNS + (["deleted"] if include_deleted else [])
+        return pd.DataFrame.from_records([[r[c] for c in columns] for r in records], columns=columns)
+
+    def select(self, method: str | None = None, time: int | None = None, where: str | None = None,
+               weights: Any = None) -> pd.DataFrame:
+        """Rows of (simulation, step) as `jupyter dsi select` gives them (the same function).
+
+        Indexed by sim_id when ``time`` is given, by (sim_id, t) over all steps (as ``%dsi select``).
+        ``method`` is an id or unique prefix; ``weights`` d_feature's terms, e.g. ``{"d_density": 1}``.
+        """
+        from .frames import selection_frame
+        from .query import select
+
+        selection = select(self.store, method, time, where or "", weights)
+        return selection_frame(selection, time)
+
+    # -- datasets ---------------------------------------------------------------------------
+
+    def dataset(self, ref: str) -> Dataset:
+        """A saved dataset (deleted ones too, flagged) by its id or a unique prefix of >= 4 characters."""
+        from .datasets import DatasetError, get_dataset, list_datasets
+
+        if not isinstance(ref, str) or not ref.strip():
+            raise DsiError(f"a dataset is named by its id or a prefix of it, not {ref!r}")
+        everything = list_datasets(self.store, include_deleted=True)
+        ids = [d["id"] for d in everything]
+        if ref not in ids and len(ref) < MIN_PREFIX:
+            raise DsiError(f"dataset prefix {ref!r} is too short: give at least {MIN_PREFIX} characters of the id "
+                           "(see `jupyter dsi datasets`)")
+        try:
+            return Dataset(self, get_dataset(self.store, ref))
+        except DatasetError:
+            matches = [i for i in ids if i.startswith(ref)]
+            if len(matches) < 2:  # unknown, or no datasets: its message says so
+                raise
+        shown = ", ".join(matches[:SHOWN_CANDIDATES])  # whole ids: a shared prefix may run long
+        more = f" and {len(matches) - SHOWN_CANDIDATES} more" if len(matches) > SHOWN_CANDIDATES else ""
+        raise DsiError(f"dataset prefix {ref!r} is ambiguous: it starts {len(matches)} ids ({shown}{more}); "
+                       "give more characters")
+
+
+class Dataset:
+    """One saved training dataset: its record (immutable, so read once) and its members."""
+
+    def __init__(self, ensemble: Ensemble, record: dict[str, Any]) -> None:
+        self.ensemble = ensemble
+        self._record = record
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """Every stored field, as `jupyter dsi export --format json` names them (a copy)."""
+        return json.loads(json.dumps(self._record))
+
+    id = property(lambda self: self._record["id"], doc="The dataset's UUID.")
+    name = property(lambda self: self._record["name"])
+    description = property(lambda self: self._record["description"], doc="Why it exists (required).")
+    method_id = property(lambda self: self._record["method"], doc="Its method's id, or None.")
+    t = property(lambda self: self._record["time"], doc="The step index it was selected at, or None.")
+    digest = property(lambda self: self._record["digest"], doc="SHA-256 of method, step and sorted members.")
+    size = property(lambda self: self._record["size"], doc="Number of members.")
+    created_at = property(lambda self: self._record["created_at"])
+    author = property(lambda self: self._record["author"])
+    filter = property(lambda self: self._record["filter"], doc="The filter string that selected it.")
+    parent_id = property(lambda self: self._record["parent"], doc="The dataset it was derived from, or None.")
+    weights = property(lambda self: self._record["weights"], doc="d_feature's terms it was selected with.")
+    sampling = property(lambda self: self._record["sampling"])
+    deleted = property(lambda self: self._record["deleted"], doc="Whether a tombstone hides it.")
+
+    def __repr__(self) -> str:
+        return f"<jupyterlab_dsi.Dataset {self.id[:8]} {self.name!r}: {self.size} members>"
+
+    def member_ids(self) -> list[str]:
+        """The stored member ids, sorted (as the JSON export lists them)."""
+        from .datasets import members
+
+        return members(self.ensemble.store, self.id)
+
+    def members(self) -> pd.DataFrame:
+        """The members, indexed by sim_id: parameters, the distances (and d_feature with the
+        dataset's weights) at its method and step when it has both, ``path`` (absolute path of
+        the simulation's data file, or None) and ``sha256`` (of that file at ingest, or None)."""
+        from .frames import members_frame
+        from .query import DISTANCES, select
+
+        store = self.ensemble.store
+        frame = members_frame(store, self.id)  # parameters of exactly the stored members
+        if self.method_id is not None and self.t is not None:
+            selection = select(store, self.method_id, self.t, "", self.weights)
+            keep = [c for c in (*DISTANCES, "d_feature") if c in selection.columns]
+            at = {row[0]: row for row in selection.rows}
+            where = [selection.columns.index(c) for c in keep]
+            for column, i in zip(keep, where):
+                frame[column] = [at[s][i] if s in at else None for s in frame.index]
+        files = _files(store)
+        frame["path"] = [files.get(s, (None, None))[0] for s in frame.index]
+        frame["sha256"] = [files.get(s, (None, None))[1] for s in frame.index]
+        frame.attrs["dataset"] = self.record
+        return frame
+
+
+def _files(store: Store) -> dict[str, tuple[str | None, str | None]]:
+    """sim_id -> (absolute data file path, its SHA-256 at ingest), from jdsi_simulation.
+
+    A simulation's path is stored relative to its source's folder (schema.sql), as the
+    post-processing resolves it; sources without field files (tables) store none.
+    """
+    rows = store.conn.execute(
+        """SELECT s.sim_id, s.path, s.sha256, src.path AS source
+           FROM jdsi_simulation s JOIN jdsi_source src ON src.id = s.source_id"""
+    ).fetchall()
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for r in rows:
+        path = None if r["path"] is None else str((Path(r["source"]).parent / r["path"]).resolve())
+        out[r["sim_id"]] = (path, r["sha256"])
+    return out
