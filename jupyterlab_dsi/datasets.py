@@ -18,7 +18,7 @@ import re
 import shlex
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 from . import feature as ftr
 from . import sampling as smp
@@ -726,11 +726,13 @@ def save_selection(
     size: int | None = None,
     seed: int | None = None,
     origin: str,
+    store: Callable[[], Store] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Save the simulations ``select`` picks at ``time`` as a dataset: (its record, how many
-    were selected before sampling). The options' names are those of the CLI and the magic."""
-    from .query import select
+    were selected before sampling). The options' names are those of the CLI and the magic.
 
+    ``store``: gives the write-capable Store on ``db`` that the caller holds (the magic's one open
+    per command), called once the options are checked; without it ``db`` is opened here then."""
     if time is None and method is None:
         time = 0  # a table of runs: its per-run values are at step 0
     if time is None:
@@ -741,22 +743,31 @@ def save_selection(
             "(what it is for, why these simulations)"
         )
     sampling = sampling_options(sample, size, seed)
-    with Store(db) as store:
-        selection = select(store, method, time, where, weights)
-        selected = sorted({row[0] for row in selection.rows})
-        record = save_dataset(
-            store,
-            members=selected,
-            description=description,
-            name=name,
-            method_id=None if selection.method is None else selection.method["id"],
-            t=time,
-            weights=selection.feature,
-            filter=where,
-            selection_kind="filter",
-            sampling=sampling,
-            settings={"version": 1, "origin": origin},
-        )
+    if store is None:
+        with Store(db) as opened:
+            return _save_selected(opened, method, time, where, weights, description, name, sampling, origin)
+    return _save_selected(store(), method, time, where, weights, description, name, sampling, origin)
+
+
+def _save_selected(store: Store, method: str | None, time: int, where: str, weights: Any, description: str,
+                   name: str, sampling: dict[str, Any] | None, origin: str) -> tuple[dict[str, Any], int]:
+    from .query import select
+
+    selection = select(store, method, time, where, weights)
+    selected = sorted({row[0] for row in selection.rows})
+    record = save_dataset(
+        store,
+        members=selected,
+        description=description,
+        name=name,
+        method_id=None if selection.method is None else selection.method["id"],
+        t=time,
+        weights=selection.feature,
+        filter=where,
+        selection_kind="filter",
+        sampling=sampling,
+        settings={"version": 1, "origin": origin},
+    )
     return record, len(selected)
 
 

@@ -148,24 +148,52 @@ def _show(args: argparse.Namespace) -> None:
     _tell_panel(db, {"type": "show", "dataset": record["id"]})
 
 
-def _method(args: argparse.Namespace, db: Path) -> str | None:
+class _OneStore:
+    """The one Store a ``%dsi select --save`` opens: for writing, at its first use, closed at the end."""
+
+    def __init__(self, db: Path) -> None:
+        self.db, self._store = db, None
+
+    def __call__(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db)
+        return self._store
+
+    def __enter__(self) -> _OneStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _method(args: argparse.Namespace, db: Path, opened: _OneStore | None = None) -> str | None:
     """--method, else the linked panel's method on this database, else the database's only one;
-    None for a table of runs (no field files, so no methods): parameters and metrics only."""
+    None for a table of runs (no field files, so no methods): parameters and metrics only.
+    ``opened``: the command's Store, used instead of opening one here."""
     if args.method is not None:
         return str(args.method)
     current = bridge.current_method(db)
     if current is not None:
         return current
-    with Store(db, readonly=True) as store:
-        methods = store.methods()
-        if not methods and not store.conn.execute("SELECT 1 FROM jdsi_metric LIMIT 1").fetchone():
-            store.resolve_method("")  # an ensemble not post-processed yet: the Store says how
+    if opened is not None:
+        methods = _methods_of(opened())
+    else:
+        with Store(db, readonly=True) as store:
+            methods = _methods_of(store)
     if not methods:
         return None
     if len(methods) == 1:
         return str(methods[0]["id"])
     known = ", ".join(f"{m['id'][:8]} ({m['norm']} vs {m['ground_truth']})" for m in methods[:10])
     raise _ArgumentError(f"%dsi select: this database has {len(methods)} methods; choose one with --method ID: {known}")
+
+
+def _methods_of(store: Store) -> list[dict[str, Any]]:
+    methods = store.methods()
+    if not methods and not store.conn.execute("SELECT 1 FROM jdsi_metric LIMIT 1").fetchone():
+        store.resolve_method("")  # an ensemble not post-processed yet: the Store says how
+    return methods
 
 
 def _select(args: argparse.Namespace) -> pd.DataFrame:
@@ -175,19 +203,21 @@ def _select(args: argparse.Namespace) -> pd.DataFrame:
     from .sampling import apply
 
     db = _db(args)
+    if args.save is not None:
+        with _OneStore(db) as opened:
+            method = _method(args, db, opened)
+            weights = None if args.weights is None else from_args(args.weights)
+            record, selected = save_selection(
+                db, method=method, time=args.time, where=args.where, weights=weights,
+                description=args.save, name=args.name or "", sample=args.sample, size=args.size,
+                seed=args.seed, origin="magic", store=opened,
+            )
+            print(saved_message(record, selected))
+            _tell_panel(db, _select_message(record["method"], args.time, record["weights"], args.where),
+                        {"type": "saved", "dataset": record["id"]})
+            return frames.members_frame(opened(), record["id"])
     method = _method(args, db)
     weights = None if args.weights is None else from_args(args.weights)
-    if args.save is not None:
-        record, selected = save_selection(
-            db, method=method, time=args.time, where=args.where, weights=weights,
-            description=args.save, name=args.name or "", sample=args.sample, size=args.size,
-            seed=args.seed, origin="magic",
-        )
-        print(saved_message(record, selected))
-        _tell_panel(db, _select_message(record["method"], args.time, record["weights"], args.where),
-                    {"type": "saved", "dataset": record["id"]})
-        with Store(db, readonly=True) as store:
-            return frames.members_frame(store, record["id"])
     if args.name is not None:
         raise DatasetError("--name only applies with --save DESCRIPTION")
     sampling = sampling_options(args.sample, args.size, args.seed)
