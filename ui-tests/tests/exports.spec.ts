@@ -28,10 +28,14 @@ async function contentsText(page: IJupyterLabPageFixture, path: string): Promise
 /** The notification that says `text`: its toast, or the list the status bar opens. */
 async function notification(page: IJupyterLabPageFixture, text: string) {
   const said = page.locator('.jp-toast-message, .jp-Notification-List-Item', { hasText: text }).first();
-  if (!(await said.isVisible())) {
-    await page.locator('.jp-Notification-Status').click();
-  }
-  await expect(said).toBeVisible();
+  // The save may still be on its way: look again until it is said, opening the list (never
+  // toggling it shut) when the toast is not shown.
+  await expect(async () => {
+    if (!(await said.isVisible()) && !(await page.locator('.jp-Notification-Center').isVisible())) {
+      await page.locator('.jp-Notification-Status').click();
+    }
+    await expect(said).toBeVisible({ timeout: 2000 });
+  }).toPass({ timeout: 30000 });
   return said.locator('xpath=ancestor-or-self::*[.//button][1]');
 }
 
