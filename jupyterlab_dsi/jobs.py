@@ -117,15 +117,17 @@ class Jobs:
         try:
             job.result = work(progress, job.cancel)
             job.state = "done"  # a cancel that came after the work's last check changes nothing
+        # Logged before the state says so, so that whoever sees a job failed finds it in the log.
         except DsiError as exc:
-            job.state = "cancelled" if job.cancel.is_set() else "failed"
-            job.message = str(exc)
-            if job.state == "failed":  # an input error: its message says it all
+            cancelled = job.cancel.is_set()
+            if not cancelled:  # an input error: its message says it all
                 self.log.warning("jupyterlab-dsi: %s job %s on %s failed: %s", job.kind, job.id, job.path, exc)
+            job.message = str(exc)
+            job.state = "cancelled" if cancelled else "failed"
         except Exception as exc:  # noqa: BLE001 - a bug or a MemoryError: the panel gets one line, the log the traceback
-            job.state = "failed"
-            job.message = one_line(exc)
             self.log.error("jupyterlab-dsi: %s job %s on %s failed", job.kind, job.id, job.path, exc_info=exc)
+            job.message = one_line(exc)
+            job.state = "failed"
         finally:
             job.finished = time.time()
 
