@@ -276,3 +276,12 @@ def needs_realdata(relative: str = "") -> pytest.MarkDecorator:
     """Skip one test (not its module) when ``REALDATA / relative`` is absent."""
     return pytest.mark.skipif(not (REALDATA / relative).exists(),
                               reason=f"{REALDATA / relative} is absent (set DSI_REALDATA)")
+
+
+@pytest.fixture
+def mdb(shared_method: tuple[Ensemble, Path, str], tmp_path: Path) -> tuple[Path, str]:
+    """A private copy of the shared method database, for tests that write to it."""
+    _, db, method_id = shared_method
+    copy = tmp_path / "copy.sqlite"
+    shutil.copyfile(db, copy)
+    return copy, method_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -109,15 +108,6 @@ def test_units_of_ten_thousand_ids_are_the_reference_values() -> None:
 
 
 # -- the library -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def mdb(shared_method: tuple[Ensemble, Path, str], tmp_path: Path) -> tuple[Path, str]:
-    """A private copy of the shared method database (tests here write to it)."""
-    _, db, method_id = shared_method
-    copy = tmp_path / "copy.sqlite"
-    shutil.copyfile(db, copy)
-    return copy, method_id
 
 
 def selected(store: Store, method_id: str, t: int, where: str = "") -> list[str]:

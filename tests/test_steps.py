@@ -6,7 +6,6 @@ off-by-one anywhere shows as a wrong pairing."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,14 +19,6 @@ from jupyterlab_dsi.store import Store
 from conftest import STEPS
 
 LAST = STEPS - 1
-
-
-@pytest.fixture
-def mdb(shared_method: tuple[Any, Path, str], tmp_path: Path) -> tuple[Path, str]:
-    _, db, method_id = shared_method
-    copy = tmp_path / "copy.sqlite"
-    shutil.copyfile(db, copy)
-    return copy, method_id
 
 
 def test_the_store_reads_the_simulated_time_of_each_step(mdb: tuple[Path, str]) -> None:
