@@ -6,7 +6,7 @@
 -- the schema version below. Records are immutable and keyed by UUID: a change is a new record
 -- with a parent link, a delete is a row in jdsi_tombstone.
 --
--- schema_version: 3
+-- schema_version: 4
 
 -- Every ingested file or database, never modified; sha256 proves which bytes were read.
 CREATE TABLE jdsi_source (
@@ -132,6 +132,110 @@ CREATE TABLE jdsi_dataset_member (
   PRIMARY KEY (dataset_id, sim_id)
 ) WITHOUT ROWID;
 
+-- A split of a dataset's members into named parts (schema 4): deterministic and order-independent
+-- (splits.py: a simulation's rank is unit(seed, "split:" + sim_id), the sampling hash), so the same
+-- seed, fractions and members give the same parts in Python and TypeScript. names and fractions
+-- are JSON arrays in part order; stratify names the parameter the parts were balanced on, or NULL.
+-- digest: sha256 of the dataset digest, seed, names and the sorted (part, sim_id) pairs.
+CREATE TABLE jdsi_split (
+  id          TEXT PRIMARY KEY,
+  dataset_id  TEXT NOT NULL REFERENCES jdsi_dataset (id),
+  names       TEXT NOT NULL,
+  fractions   TEXT NOT NULL,
+  seed        INTEGER NOT NULL,
+  stratify    TEXT,
+  digest      TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  author      TEXT NOT NULL
+);
+
+CREATE TABLE jdsi_split_member (
+  split_id TEXT NOT NULL REFERENCES jdsi_split (id),
+  sim_id   TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  part     TEXT NOT NULL,
+  PRIMARY KEY (split_id, sim_id)
+) WITHOUT ROWID;
+
+-- A training run (schema 4): the model trained on a dataset (and split). status is stored as
+-- running, finished or failed; a running run whose process is gone is shown as interrupted
+-- (runs.py: same host and pid not alive, or no heartbeat for a long time). error holds the last
+-- line of a failed run's exception. code, environment and resources are JSON objects (git commit
+-- and dirty flag, notebook; Python and library versions; wall_s, cpu_s, peak_rss_mb, gpus,
+-- energy). A run changes only while running; ended runs are immutable.
+CREATE TABLE jdsi_run (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  description  TEXT NOT NULL DEFAULT '',
+  dataset_id   TEXT REFERENCES jdsi_dataset (id),
+  split_id     TEXT REFERENCES jdsi_split (id),
+  status       TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
+  error        TEXT,
+  started_at   TEXT NOT NULL,
+  ended_at     TEXT,
+  heartbeat_at TEXT,
+  author       TEXT NOT NULL,
+  host         TEXT NOT NULL,
+  pid          INTEGER,
+  code         TEXT NOT NULL DEFAULT '{}',
+  environment  TEXT NOT NULL DEFAULT '{}',
+  resources    TEXT NOT NULL DEFAULT '{}'
+);
+
+-- A run's parameters: value is JSON (numbers, strings, booleans, lists as logged).
+CREATE TABLE jdsi_run_param (
+  run_id TEXT NOT NULL REFERENCES jdsi_run (id),
+  name   TEXT NOT NULL,
+  value  TEXT NOT NULL,
+  PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+
+-- A run's metric points: many thousands per run, appended in batches. value NULL: a NaN or an
+-- infinity was logged (kept as missing). at: seconds since the epoch when it was logged.
+CREATE TABLE jdsi_run_metric (
+  run_id  TEXT NOT NULL REFERENCES jdsi_run (id),
+  name    TEXT NOT NULL,
+  context TEXT NOT NULL DEFAULT '',
+  step    INTEGER NOT NULL DEFAULT 0,
+  value   REAL,
+  at      REAL NOT NULL
+);
+
+-- A run's prediction per simulation: target names what was predicted (a parameter, a metric or
+-- any name the trainer chose); sigma2 the model's predictive variance, when it has one.
+CREATE TABLE jdsi_prediction (
+  run_id TEXT NOT NULL REFERENCES jdsi_run (id),
+  sim_id TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  target TEXT NOT NULL,
+  value  REAL,
+  sigma2 REAL,
+  PRIMARY KEY (run_id, target, sim_id)
+) WITHOUT ROWID;
+
+-- What a run produced or read: a file named by its absolute path, size and SHA-256 when logged
+-- (never copied unless asked: copied_to then names the copy).
+CREATE TABLE jdsi_artifact (
+  id         TEXT PRIMARY KEY,
+  run_id     TEXT NOT NULL REFERENCES jdsi_run (id),
+  kind       TEXT NOT NULL,
+  path       TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  sha256     TEXT NOT NULL,
+  copied_to  TEXT,
+  created_at TEXT NOT NULL
+);
+
+-- Records made stale by an upstream change (schema 4): a source whose bytes changed, a
+-- simulation re-ingested with other data, a method recomputed. cause_id names what changed,
+-- reason says how, in one line. Clearing is a new verify that finds the cause gone.
+CREATE TABLE jdsi_stale (
+  record_id TEXT NOT NULL,
+  kind      TEXT NOT NULL,
+  cause_id  TEXT NOT NULL,
+  reason    TEXT NOT NULL,
+  found_at  TEXT NOT NULL,
+  PRIMARY KEY (record_id, cause_id)
+) WITHOUT ROWID;
+
 -- A delete is a tombstone; removing the tombstone is the undo. The record itself never changes.
 CREATE TABLE jdsi_tombstone (
   record_id  TEXT PRIMARY KEY,
@@ -152,3 +256,7 @@ CREATE TABLE jdsi_event (
 CREATE INDEX jdsi_param_value_by_name ON jdsi_param_value (name, value);
 CREATE INDEX jdsi_method_by_ground_truth ON jdsi_method (ground_truth_id);
 CREATE INDEX jdsi_dataset_member_by_sim ON jdsi_dataset_member (sim_id);
+CREATE INDEX jdsi_split_by_dataset ON jdsi_split (dataset_id);
+CREATE INDEX jdsi_run_by_dataset ON jdsi_run (dataset_id);
+CREATE INDEX jdsi_run_metric_by_run ON jdsi_run_metric (run_id, name, context, step);
+CREATE INDEX jdsi_artifact_by_run ON jdsi_artifact (run_id);

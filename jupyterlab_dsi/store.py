@@ -99,7 +99,98 @@ def _add_feature(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE jdsi_method ADD COLUMN field TEXT NOT NULL DEFAULT 'density'")
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_metrics, 2: _add_feature}
+# What schema 4 added, as version 4 defined it (see _add_metrics for why it is written out).
+RUNS_SQL = """
+CREATE TABLE jdsi_split (
+  id          TEXT PRIMARY KEY,
+  dataset_id  TEXT NOT NULL REFERENCES jdsi_dataset (id),
+  names       TEXT NOT NULL,
+  fractions   TEXT NOT NULL,
+  seed        INTEGER NOT NULL,
+  stratify    TEXT,
+  digest      TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  author      TEXT NOT NULL
+);
+CREATE TABLE jdsi_split_member (
+  split_id TEXT NOT NULL REFERENCES jdsi_split (id),
+  sim_id   TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  part     TEXT NOT NULL,
+  PRIMARY KEY (split_id, sim_id)
+) WITHOUT ROWID;
+CREATE TABLE jdsi_run (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  description  TEXT NOT NULL DEFAULT '',
+  dataset_id   TEXT REFERENCES jdsi_dataset (id),
+  split_id     TEXT REFERENCES jdsi_split (id),
+  status       TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
+  error        TEXT,
+  started_at   TEXT NOT NULL,
+  ended_at     TEXT,
+  heartbeat_at TEXT,
+  author       TEXT NOT NULL,
+  host         TEXT NOT NULL,
+  pid          INTEGER,
+  code         TEXT NOT NULL DEFAULT '{}',
+  environment  TEXT NOT NULL DEFAULT '{}',
+  resources    TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE jdsi_run_param (
+  run_id TEXT NOT NULL REFERENCES jdsi_run (id),
+  name   TEXT NOT NULL,
+  value  TEXT NOT NULL,
+  PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+CREATE TABLE jdsi_run_metric (
+  run_id  TEXT NOT NULL REFERENCES jdsi_run (id),
+  name    TEXT NOT NULL,
+  context TEXT NOT NULL DEFAULT '',
+  step    INTEGER NOT NULL DEFAULT 0,
+  value   REAL,
+  at      REAL NOT NULL
+);
+CREATE TABLE jdsi_prediction (
+  run_id TEXT NOT NULL REFERENCES jdsi_run (id),
+  sim_id TEXT NOT NULL REFERENCES jdsi_simulation (sim_id),
+  target TEXT NOT NULL,
+  value  REAL,
+  sigma2 REAL,
+  PRIMARY KEY (run_id, target, sim_id)
+) WITHOUT ROWID;
+CREATE TABLE jdsi_artifact (
+  id         TEXT PRIMARY KEY,
+  run_id     TEXT NOT NULL REFERENCES jdsi_run (id),
+  kind       TEXT NOT NULL,
+  path       TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  sha256     TEXT NOT NULL,
+  copied_to  TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE jdsi_stale (
+  record_id TEXT NOT NULL,
+  kind      TEXT NOT NULL,
+  cause_id  TEXT NOT NULL,
+  reason    TEXT NOT NULL,
+  found_at  TEXT NOT NULL,
+  PRIMARY KEY (record_id, cause_id)
+) WITHOUT ROWID;
+CREATE INDEX jdsi_split_by_dataset ON jdsi_split (dataset_id);
+CREATE INDEX jdsi_run_by_dataset ON jdsi_run (dataset_id);
+CREATE INDEX jdsi_run_metric_by_run ON jdsi_run_metric (run_id, name, context, step);
+CREATE INDEX jdsi_artifact_by_run ON jdsi_artifact (run_id)
+"""
+
+
+def _add_runs(conn: sqlite3.Connection) -> None:
+    """3 -> 4: splits, training runs (params, metric points, predictions, artifacts) and stale marks."""
+    for statement in RUNS_SQL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_metrics, 2: _add_feature, 3: _add_runs}
 
 
 class StoreError(DsiError):

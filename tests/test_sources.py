@@ -484,9 +484,13 @@ def test_ensemble_select_unchanged_by_metrics(
     assert query(db, "SELECT kind FROM jdsi_source") == [("ensemble",)]
 
 
-# What schema 3 added, taken away again.
-AS_SCHEMA_2 = (
-    "ALTER TABLE jdsi_dataset DROP COLUMN feature; ALTER TABLE jdsi_method DROP COLUMN geometry;"
+# What schemas 4 and 3 added, taken away again.
+AS_SCHEMA_3 = " ".join(
+    f"DROP TABLE {t};" for t in ("jdsi_split_member", "jdsi_split", "jdsi_run_param", "jdsi_run_metric",
+                                 "jdsi_prediction", "jdsi_artifact", "jdsi_run", "jdsi_stale")
+)
+AS_SCHEMA_2 = AS_SCHEMA_3 + (
+    " ALTER TABLE jdsi_dataset DROP COLUMN feature; ALTER TABLE jdsi_method DROP COLUMN geometry;"
     " ALTER TABLE jdsi_method DROP COLUMN match_time; ALTER TABLE jdsi_method DROP COLUMN field;"
 )
 
@@ -511,24 +515,26 @@ def _same_tables_as_fresh(db: Path) -> None:
     ]
     conn = sqlite3.connect(db)
     assert columns(conn) == columns(fresh)
-    metric = "SELECT name, sql FROM sqlite_master WHERE name LIKE 'jdsi_metric%' ORDER BY name"
-    assert normal(query(db, metric)) == normal(fresh.execute(metric).fetchall())
+    written = ("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND (name LIKE 'jdsi_metric%' OR name LIKE"
+               " 'jdsi_split%' OR name LIKE 'jdsi_run%' OR name LIKE 'jdsi_artifact%' OR name IN"
+               " ('jdsi_prediction', 'jdsi_stale')) ORDER BY name")
+    assert normal(query(db, written)) == normal(fresh.execute(written).fetchall())
     conn.close()
 
 
-def test_migration_1_to_3(cli: Cli, ingested: tuple[Ensemble, Path]) -> None:
-    assert SCHEMA_VERSION == 3 and {1, 2} <= set(store_mod.MIGRATIONS)
+def test_migration_1_to_4(cli: Cli, ingested: tuple[Ensemble, Path]) -> None:
+    assert SCHEMA_VERSION == 4 and {1, 2, 3} <= set(store_mod.MIGRATIONS)
     _, db = ingested
     _as_version_1(db)
     with Store(db, readonly=True) as store:  # a reader upgrades the file once, in a transaction
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 4
     _same_tables_as_fresh(db)
     assert query(db, "SELECT count(*) FROM jdsi_simulation") == [(6,)]
     res = cli("select", "--db", db, "--format", "csv")  # no method, no metrics: each run at t = 0
     assert res.code == 0 and len(res.out_lines) == 7, res.err
 
 
-def test_migration_2_to_3_keeps_datasets(cli: Cli, shared_method: tuple[Ensemble, Path, str], tmp_path: Path) -> None:
+def test_migration_2_to_4_keeps_datasets(cli: Cli, shared_method: tuple[Ensemble, Path, str], tmp_path: Path) -> None:
     """A schema-2 dataset (weights in w_shock, w_edge only) reads back with the same feature."""
     _, shared, method_id = shared_method
     db = tmp_path / "copy.sqlite"

@@ -10,7 +10,7 @@
 export const APPLICATION_ID = 0x4a445349;
 
 /** The schema version this extension reads (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Table names (every table carries the `jdsi_` prefix). */
 export const Tables = {
@@ -26,7 +26,15 @@ export const Tables = {
   tombstone: 'jdsi_tombstone',
   event: 'jdsi_event',
   metric: 'jdsi_metric',
-  metricValue: 'jdsi_metric_value'
+  metricValue: 'jdsi_metric_value',
+  split: 'jdsi_split',
+  splitMember: 'jdsi_split_member',
+  run: 'jdsi_run',
+  runParam: 'jdsi_run_param',
+  runMetric: 'jdsi_run_metric',
+  prediction: 'jdsi_prediction',
+  artifact: 'jdsi_artifact',
+  stale: 'jdsi_stale'
 } as const;
 
 /** The name of one jupyterlab-dsi table. */
