@@ -226,6 +226,7 @@ describe('DatabaseApi', () => {
         parameters: [],
         methods: [],
         datasets: 0,
+        runs: 0,
         lastEventSeq: 0,
         schemaVersion: SCHEMA_VERSION
       });

@@ -19,6 +19,7 @@ import {
   readMethodSteps,
   readSlice
 } from './slices';
+import { IDatasetStats, IRunCurve, IRunInfo, readDatasetStats, readRunCurves, readRuns } from './runs';
 
 import {
   ALL_TABLES,
@@ -43,6 +44,8 @@ export interface ISummary {
   methods: IMethod[];
   /** Live (not deleted) training datasets. */
   datasets: number;
+  /** Live (not deleted) training runs. */
+  runs: number;
   /** The last seq of jdsi_event (0 when the log is empty): replicas catch up from there. */
   lastEventSeq: number;
   /** `PRAGMA user_version` of the file. */
@@ -341,6 +344,21 @@ export class DatabaseApi {
     return this._read(db => readDatasetMembers(db, datasetId));
   }
 
+  /** Live runs, newest first, their status as shown at `nowMs` (ms since the epoch). */
+  runs(nowMs: number): IRunInfo[] {
+    return this._read(db => readRuns(db, nowMs));
+  }
+
+  /** One metric's points (name and context) of each run, in step order. */
+  runCurves(runIds: string[], name: string, context: string): IRunCurve[] {
+    return this._read(db => readRunCurves(db, runIds, name, context));
+  }
+
+  /** The datasets runs used, with their sizes, sampling and parameter ranges. */
+  datasetStats(): IDatasetStats[] {
+    return this._read(db => readDatasetStats(db));
+  }
+
   /** How many time steps a method has distances for. */
   methodSteps(methodId: string): number {
     return this._read(db => readMethodSteps(db, methodId));
@@ -432,6 +450,7 @@ export class DatabaseApi {
       datasets: asNumber(
         queryValue(db, `SELECT COUNT(*) FROM ${Tables.dataset} d WHERE ${live('d.id')}`)
       ),
+      runs: asNumber(queryValue(db, `SELECT COUNT(*) FROM ${Tables.run} r WHERE ${live('r.id')}`)),
       lastEventSeq: asNumber(
         queryValue(db, `SELECT COALESCE(MAX(seq), 0) FROM ${Tables.event}`)
       ),
@@ -564,6 +583,9 @@ export interface IDatabaseWorkerApi {
   methodInfo(methodId: string): Promise<IMethodInfo>;
   datasets(): Promise<IDatasetInfo[]>;
   datasetMembers(datasetId: string): Promise<string[]>;
+  runs(nowMs: number): Promise<IRunInfo[]>;
+  runCurves(runIds: string[], name: string, context: string): Promise<IRunCurve[]>;
+  datasetStats(): Promise<IDatasetStats[]>;
   close(): Promise<void>;
 }
 
@@ -599,6 +621,9 @@ export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseW
     methodInfo: async methodId => (await api()).methodInfo(methodId),
     datasets: async () => (await api()).datasets(),
     datasetMembers: async id => (await api()).datasetMembers(id),
+    runs: async nowMs => (await api()).runs(nowMs),
+    runCurves: async (ids, name, context) => (await api()).runCurves(ids, name, context),
+    datasetStats: async () => (await api()).datasetStats(),
     close: async () => {
       // Nothing can be open before the engine loaded: do not load it just to close.
       if (ready) {

@@ -1,0 +1,323 @@
+/**
+ * Training runs as the replica reads them (schema 4: jdsi_run, jdsi_run_param, jdsi_run_metric,
+ * jdsi_split, jdsi_stale): one query per concern, bound parameters, plain JSON out. The worker
+ * calls these; the Runs page only shapes what they return.
+ */
+import type { Database, SqlValue } from 'sql.js';
+
+/** How a run is shown. A stored 'running' without a heartbeat for this long is interrupted. */
+export type RunStatus = 'running' | 'finished' | 'failed' | 'interrupted';
+
+/**
+ * Seconds without a heartbeat after which a running run shows as interrupted: the rule of
+ * jupyterlab_dsi/runs.py, without its pid check (a browser cannot see processes).
+ */
+export const INTERRUPTED_AFTER_S = 600;
+
+/** A metric is named by its name and context: "val/mse", or "mse" without a context. */
+export function metricKey(name: string, context: string): string {
+  return context ? `${context}/${name}` : name;
+}
+
+/** One metric's last value in a run (the point with the highest step, then the latest). */
+export interface IMetricLast {
+  name: string;
+  context: string;
+  step: number;
+  /** null: a NaN or an infinity was logged. */
+  value: number | null;
+}
+
+/** A split as a short label: its part names and fractions, and its seed. */
+export interface ISplitLabel {
+  id: string;
+  /** "train 0.8 · val 0.1 · test 0.1, seed 0". */
+  label: string;
+}
+
+export interface IRunInfo {
+  id: string;
+  name: string;
+  description: string;
+  datasetId: string | null;
+  /** The dataset's name (also when it was deleted: the reference stays readable). */
+  datasetName: string | null;
+  datasetDeleted: boolean;
+  split: ISplitLabel | null;
+  status: RunStatus;
+  /** The last line of a failed run's exception. */
+  error: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  heartbeatAt: string | null;
+  /** Seconds from start to end (to the last heartbeat when interrupted, to now while running). */
+  durationS: number | null;
+  author: string;
+  host: string;
+  /** Parameters as logged (JSON values). */
+  params: Record<string, unknown>;
+  /** The last value of each metric, keyed by metricKey(name, context). */
+  metrics: Record<string, IMetricLast>;
+  /** Energy used in kWh, when measured (resources.energy_kwh, else the GPUs' energy). */
+  energyKwh: number | null;
+  resources: Record<string, unknown>;
+  /** Why the run, its dataset or its split is stale (jdsi_stale); empty when it is not. */
+  stale: string[];
+}
+
+/** A run's points of one metric, in step order. */
+export interface IRunCurve {
+  runId: string;
+  steps: number[];
+  /** null: missing (a NaN or an infinity was logged). */
+  values: (number | null)[];
+}
+
+/** min, mean and max of a parameter over a dataset's members. */
+export interface IRange {
+  min: number;
+  mean: number;
+  max: number;
+}
+
+/** What the efficacy view can put on its x axis, for a dataset that runs used. */
+export interface IDatasetStats {
+  id: string;
+  name: string;
+  size: number;
+  createdAt: string;
+  /** The sampling's probability (kind p) or target size (kind n), when it had one. */
+  samplingP: number | null;
+  samplingN: number | null;
+  /** Numeric parameters over the members, by parameter name. */
+  params: Record<string, IRange>;
+}
+
+type Row = Record<string, SqlValue>;
+
+function rows(db: Database, sql: string, params: SqlValue[] = []): Row[] {
+  const stmt = db.prepare(sql);
+  try {
+    stmt.bind(params);
+    const out: Row[] = [];
+    while (stmt.step()) {
+      out.push(stmt.getAsObject());
+    }
+    return out;
+  } finally {
+    stmt.free();
+  }
+}
+
+function text(value: SqlValue): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function jsonObject(value: SqlValue): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(String(value ?? '{}'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function jsonValue(value: SqlValue): unknown {
+  try {
+    return JSON.parse(String(value));
+  } catch {
+    return String(value); // shown as logged rather than lost
+  }
+}
+
+function finite(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function millis(iso: string | null): number | null {
+  if (iso === null) {
+    return null;
+  }
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** The status shown for a stored one: 'running' without a recent heartbeat is interrupted. */
+export function derivedStatus(stored: string, heartbeatAt: string | null, startedAt: string, nowMs: number): RunStatus {
+  if (stored === 'finished' || stored === 'failed') {
+    return stored;
+  }
+  const last = millis(heartbeatAt) ?? millis(startedAt);
+  return last !== null && nowMs - last > INTERRUPTED_AFTER_S * 1000 ? 'interrupted' : 'running';
+}
+
+/**
+ * Energy in kWh from a run's resources: `energy_kwh` (codecarbon), else the sum of the GPUs'
+ * `energy_kwh` (or `energy_j`, NVML's joules); null when nothing was measured.
+ */
+export function energyOf(resources: Record<string, unknown>): number | null {
+  const direct = finite(resources.energy_kwh);
+  if (direct !== null) {
+    return direct;
+  }
+  const gpus = resources.gpus;
+  const list = Array.isArray(gpus) ? gpus : typeof gpus === 'object' && gpus !== null ? [gpus] : [];
+  let total: number | null = null;
+  for (const gpu of list) {
+    if (typeof gpu !== 'object' || gpu === null) {
+      continue;
+    }
+    const g = gpu as Record<string, unknown>;
+    const kwh = finite(g.energy_kwh) ?? (finite(g.energy_j) === null ? null : finite(g.energy_j)! / 3.6e6);
+    if (kwh !== null) {
+      total = (total ?? 0) + kwh;
+    }
+  }
+  return total;
+}
+
+function splitLabel(id: string, names: SqlValue, fractions: SqlValue, seed: SqlValue): string {
+  const n = jsonValue(names);
+  const f = jsonValue(fractions);
+  const parts =
+    Array.isArray(n) && Array.isArray(f) && n.length === f.length
+      ? n.map((name, i) => `${String(name)} ${String(f[i])}`).join(' · ')
+      : id.slice(0, 8);
+  return `${parts}, seed ${String(seed)}`;
+}
+
+/** Every live run (no tombstone), newest first, with its status as shown at `nowMs`. */
+export function readRuns(db: Database, nowMs: number): IRunInfo[] {
+  const runs = rows(
+    db,
+    `SELECT r.id, r.name, r.description, r.dataset_id, d.name AS dataset_name,
+            r.dataset_id IN (SELECT record_id FROM jdsi_tombstone) AS dataset_deleted,
+            r.split_id, s.names AS split_names, s.fractions AS split_fractions, s.seed AS split_seed,
+            r.status, r.error, r.started_at, r.ended_at, r.heartbeat_at, r.author, r.host, r.resources
+       FROM jdsi_run r
+       LEFT JOIN jdsi_dataset d ON d.id = r.dataset_id
+       LEFT JOIN jdsi_split s ON s.id = r.split_id
+      WHERE r.id NOT IN (SELECT record_id FROM jdsi_tombstone)
+      ORDER BY r.started_at DESC, r.id`
+  );
+  const params = new Map<string, Record<string, unknown>>();
+  for (const p of rows(db, 'SELECT run_id, name, value FROM jdsi_run_param ORDER BY run_id, name')) {
+    const id = String(p.run_id);
+    params.set(id, { ...params.get(id), [String(p.name)]: jsonValue(p.value) });
+  }
+  const metrics = new Map<string, Record<string, IMetricLast>>();
+  // The last point of each (run, name, context): highest step, then latest logged.
+  for (const m of rows(
+    db,
+    `SELECT run_id, name, context, step, value FROM (
+       SELECT run_id, name, context, step, value,
+              ROW_NUMBER() OVER (PARTITION BY run_id, name, context ORDER BY step DESC, at DESC, rowid DESC) AS k
+         FROM jdsi_run_metric)
+      WHERE k = 1`
+  )) {
+    const id = String(m.run_id);
+    const name = String(m.name);
+    const context = String(m.context ?? '');
+    const last: IMetricLast = { name, context, step: Number(m.step), value: finite(m.value) };
+    metrics.set(id, { ...metrics.get(id), [metricKey(name, context)]: last });
+  }
+  const stale = new Map<string, string[]>();
+  for (const s of rows(db, 'SELECT record_id, reason FROM jdsi_stale ORDER BY found_at, cause_id')) {
+    const id = String(s.record_id);
+    stale.set(id, [...(stale.get(id) ?? []), String(s.reason)]);
+  }
+  return runs.map(r => {
+    const id = String(r.id);
+    const startedAt = String(r.started_at);
+    const endedAt = text(r.ended_at);
+    const heartbeatAt = text(r.heartbeat_at);
+    const status = derivedStatus(String(r.status), heartbeatAt, startedAt, nowMs);
+    const datasetId = text(r.dataset_id);
+    const splitId = text(r.split_id);
+    const resources = jsonObject(r.resources);
+    const start = millis(startedAt);
+    const end =
+      status === 'running' ? nowMs : status === 'interrupted' ? millis(heartbeatAt) ?? start : millis(endedAt);
+    // A run is stale when it, its dataset or its split is: what it learnt from changed.
+    const reasons = [id, datasetId, splitId].flatMap(k => (k === null ? [] : stale.get(k) ?? []));
+    return {
+      id,
+      name: String(r.name),
+      description: String(r.description ?? ''),
+      datasetId,
+      datasetName: text(r.dataset_name),
+      datasetDeleted: Number(r.dataset_deleted) === 1,
+      split: splitId === null ? null : { id: splitId, label: splitLabel(splitId, r.split_names, r.split_fractions, r.split_seed) },
+      status,
+      error: text(r.error),
+      startedAt,
+      endedAt,
+      heartbeatAt,
+      durationS: start !== null && end !== null ? Math.max(0, (end - start) / 1000) : null,
+      author: String(r.author),
+      host: String(r.host),
+      params: params.get(id) ?? {},
+      metrics: metrics.get(id) ?? {},
+      energyKwh: energyOf(resources),
+      resources,
+      stale: [...new Set(reasons)]
+    };
+  });
+}
+
+/** The points of one metric (name and context) of each run in `runIds`, in step order. */
+export function readRunCurves(db: Database, runIds: readonly string[], name: string, context: string): IRunCurve[] {
+  return runIds.map(runId => {
+    const points = rows(
+      db,
+      `SELECT step, value FROM jdsi_run_metric
+        WHERE run_id = ? AND name = ? AND context = ?
+        ORDER BY step, at, rowid`,
+      [runId, name, context]
+    );
+    return {
+      runId,
+      steps: points.map(p => Number(p.step)),
+      values: points.map(p => finite(p.value))
+    };
+  });
+}
+
+/**
+ * The datasets that runs used, with what the efficacy view can plot: size, creation time,
+ * sampling, and min / mean / max of each numeric parameter over the members.
+ */
+export function readDatasetStats(db: Database): IDatasetStats[] {
+  const datasets = rows(
+    db,
+    `SELECT id, name, size, created_at, sampling FROM jdsi_dataset
+      WHERE id IN (SELECT dataset_id FROM jdsi_run)
+      ORDER BY created_at, id`
+  );
+  const ranges = new Map<string, Record<string, IRange>>();
+  // Only values stored as numbers: a text level cannot be averaged.
+  for (const r of rows(
+    db,
+    `SELECT m.dataset_id, v.name, MIN(v.value) AS lo, AVG(v.value) AS mean, MAX(v.value) AS hi
+       FROM jdsi_dataset_member m
+       JOIN jdsi_param_value v ON v.sim_id = m.sim_id
+      WHERE m.dataset_id IN (SELECT dataset_id FROM jdsi_run)
+        AND typeof(v.value) IN ('integer', 'real')
+      GROUP BY m.dataset_id, v.name`
+  )) {
+    const id = String(r.dataset_id);
+    ranges.set(id, { ...ranges.get(id), [String(r.name)]: { min: Number(r.lo), mean: Number(r.mean), max: Number(r.hi) } });
+  }
+  return datasets.map(d => {
+    const sampling = jsonObject(d.sampling);
+    return {
+      id: String(d.id),
+      name: String(d.name),
+      size: Number(d.size),
+      createdAt: String(d.created_at),
+      samplingP: sampling.kind === 'p' ? finite(sampling.p) : null,
+      samplingN: sampling.kind === 'n' ? finite(sampling.n) : null,
+      params: ranges.get(String(d.id)) ?? {}
+    };
+  });
+}
