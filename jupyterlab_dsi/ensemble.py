@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, Any
 from .errors import DsiError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
+    from .splits import Split
     from .store import Store
 
 # The columns of `jupyter dsi methods` and `jupyter dsi datasets --format json` (cli.py reads
@@ -62,6 +65,7 @@ class Ensemble:
                            f"`jupyter dsi ingest {target} --db FILE` and open FILE")
         self.path = target
         self._store: Store | None = Store(target, readonly=True)
+        self._write_store: Store | None = None  # opened on the first write (see _writer)
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -76,8 +80,21 @@ class Ensemble:
     def closed(self) -> bool:
         return self._store is None
 
+    def _writer(self) -> Store:
+        """A writable Store on the same file, opened on the first write and kept until close():
+        reading needs no write access, so a read-only file stays usable until something is saved."""
+        from .store import Store
+
+        self.store  # noqa: B018 - raises EnsembleClosed once closed
+        if self._write_store is None:
+            self._write_store = Store(self.path)
+        return self._write_store
+
     def close(self) -> None:
-        """Close the Store; calling it twice is harmless."""
+        """Close the Stores; calling it twice is harmless."""
+        if self._write_store is not None:
+            self._write_store.close()
+            self._write_store = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -207,6 +224,21 @@ class Dataset:
         frame["sha256"] = [files.get(s, (None, None))[1] for s in frame.index]
         frame.attrs["dataset"] = self.record
         return frame
+
+    def split(self, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+              names: Sequence[str] = ("train", "val", "test"), stratify: str | None = None) -> Split:
+        """Split the members into named parts, deterministically (splits.py says how) and recorded:
+        the same arguments again return the same split. ``stratify`` balances on a parameter."""
+        from .splits import Split, save_split
+
+        record = save_split(self.ensemble._writer(), self.id, names, fractions, seed, stratify)
+        return Split(self, record)
+
+    def splits(self) -> list[Split]:
+        """The recorded splits of this dataset, oldest first."""
+        from .splits import Split, list_splits
+
+        return [Split(self, r) for r in list_splits(self.ensemble.store, self.id)]
 
 
 def _files(store: Store) -> dict[str, tuple[str | None, str | None]]:
