@@ -253,6 +253,54 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listed(text: str, option: str) -> list[str]:
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise DsiError(f"{option} is a comma-separated list with no empty items, not {text!r}")
+    return items
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from .splits import save_split
+    from .store import Store
+
+    fractions: list[float] = []
+    for item in _listed(args.fractions, "--fractions"):
+        try:
+            fractions.append(float(item))
+        except ValueError:
+            raise DsiError(f"--fractions takes numbers such as 0.8,0.1,0.1, not {item!r}") from None
+    names = _listed(args.names, "--names")
+    with warnings.catch_warnings(record=True) as caught, Store(args.db) as store:
+        warnings.simplefilter("always")
+        record = save_split(store, args.dataset, names, fractions, args.seed, args.stratify)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    sizes = ", ".join(f"{n} {c}" for n, c in record["sizes"].items())
+    how = f", stratified on {record['stratify']}" if record["stratify"] else ""
+    print(f"split dataset {record['dataset_id'][:8]} (seed {record['seed']}{how}): {sizes}")
+    print(record["id"])
+    return 0
+
+
+def cmd_splits(args: argparse.Namespace) -> int:
+    from .splits import list_splits
+    from .store import Store
+
+    with Store(args.db, readonly=True) as store:
+        records = list_splits(store, args.dataset)
+    columns = ["id", "dataset_id", "names", "fractions", "seed", "stratify", "sizes", "digest",
+               "created_at", "author", "deleted"]
+    if args.format == "json":  # lists and the sizes object as JSON values
+        rows = [[r[c] for c in columns] for r in records]
+    else:  # one cell each, in part order: train,val,test | 0.8,0.1,0.1 | 48,6,6
+        rows = [[",".join(map(str, r[c])) if c in ("names", "fractions") else
+                 ",".join(str(r["sizes"][n]) for n in r["names"]) if c == "sizes" else r[c]
+                 for c in columns] for r in records]
+    write_rows(columns, rows, args.format, sys.stdout)
+    return 0
+
+
 def _write_atomic(path: Path, text: str) -> None:
     from .paths import written_aside
 
@@ -407,6 +455,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=formats, default="table")
     p.add_argument("--all", action="store_true", help="include deleted datasets")
     p.set_defaults(run=cmd_datasets)
+
+    p = command("split", "split a dataset's members into named parts (deterministic for --seed, "
+                "recorded; the same request again gives the same split); prints the split's id last")
+    p.add_argument("dataset", metavar="DATASET", help="dataset id or a unique prefix")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--fractions", default="0.8,0.1,0.1", metavar="F,F,...", help="one per part, summing to 1")
+    p.add_argument("--names", default="train,val,test", metavar="NAME,NAME,...", help="the parts' names")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--stratify", metavar="PARAM", help="balance the parts on this parameter's values")
+    p.set_defaults(run=cmd_split)
+
+    p = command("splits", "list the recorded splits, oldest first")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--dataset", metavar="ID", help="only this dataset's (id or a unique prefix)")
+    p.add_argument("--format", choices=formats, default="table")
+    p.set_defaults(run=cmd_splits)
 
     p = command("export", "export a dataset as JSON, a Markdown dataset card or PROV-JSON")
     p.add_argument("dataset", metavar="ID", help="dataset id or a unique prefix")
