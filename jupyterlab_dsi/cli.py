@@ -248,9 +248,17 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     columns = list(DATASET_COLUMNS if args.format == "json" else DATASET_COLUMNS[:10])
     if args.all:
         columns.append("deleted")
-    rows = [[r[c] for c in columns] for r in records]
+    columns.append("stale")  # json: the reasons ([] when fresh); a table or CSV: them on one line
+    rows = [[r[c] for c in columns[:-1]] + [r["stale"] if args.format == "json" else _stale_text(r["stale"])]
+            for r in records]
     write_rows(columns, rows, args.format, sys.stdout)
     return 0
+
+
+def _stale_text(reasons: list[str]) -> str:
+    from .staleness import summary
+
+    return summary(reasons, 1)
 
 
 def _listed(text: str, option: str) -> list[str]:
@@ -333,9 +341,41 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from .lineage import lineage, render
+    from .store import Store
+
+    with Store(args.db, readonly=True) as store:
+        sys.stdout.write(render(lineage(store, args.id), args.format))
+    return 0
+
+
+def cmd_verify_sources(args: argparse.Namespace) -> int:
+    from .staleness import source_files, summary, verify_sources
+    from .store import Store
+
+    if args.dataset is not None:
+        raise DsiError("--sources checks every source file; give no dataset id with it")
+    with Store(args.db) as store:  # writable: the stale marks are recorded for every reader
+        files = source_files(store)
+        stale = verify_sources(store, progress=_progress(args, "verify"))
+    for entry in stale:
+        print(f"STALE  {entry['kind']:<10} {entry['id']}: {summary(entry['reasons']).replace(chr(10), ' ')}")
+    if stale:
+        print(f"{counted(len(stale), 'record')} stale", file=sys.stderr)
+        return 1
+    simulations = sum(f.kind == "simulation" for f in files)
+    print(f"all {counted(len(files), 'source')} unchanged ({counted(len(files) - simulations, 'source file')}, "
+          f"{counted(simulations, 'simulation file')})")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from .datasets import check, get_dataset, list_datasets
     from .store import Store
+
+    if args.sources:
+        return cmd_verify_sources(args)
 
     differ = 0
     with Store(args.db, readonly=True) as store:
@@ -482,7 +522,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("verify", "recompute datasets from their stored selection; exit 1 if any differs")
     p.add_argument("dataset", metavar="ID", nargs="?", help="one dataset (all live ones when absent)")
     p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--sources", action="store_true",
+                   help="instead: re-hash every ingested source and simulation file and mark what "
+                   "depends on a changed one (or a recomputed method) as stale; exit 1 if anything is")
     p.set_defaults(run=cmd_verify)
+
+    p = command("lineage", "the records a source, method, dataset, split, run or artifact came from "
+                "and those made from it, as a graph")
+    p.add_argument("id", metavar="ID", help="the record's id or a unique prefix (>= 4 characters)")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--format", choices=["json", "dot", "mermaid"], default="json")
+    p.set_defaults(run=cmd_lineage)
+
+    from .cli_runs import register as register_runs  # runs, run start|log|end
+
+    register_runs(command)
     return parser
 
 

@@ -331,7 +331,11 @@ def list_datasets(store: Store, include_deleted: bool = False) -> list[dict[str,
         f"SELECT {_COLUMNS}, (id IN (SELECT record_id FROM jdsi_tombstone)) AS deleted "
         "FROM jdsi_dataset ORDER BY created_at DESC, id"
     ).fetchall()
-    return [_record(r, bool(r["deleted"])) for r in rows if include_deleted or not r["deleted"]]
+    from .staleness import stale_reasons
+
+    stale = stale_reasons(store)  # one query for the listing; [] for a fresh dataset
+    return [{**_record(r, bool(r["deleted"])), "stale": stale.get(r["id"], [])}
+            for r in rows if include_deleted or not r["deleted"]]
 
 
 def get_dataset(store: Store, ref: str) -> dict[str, Any]:
@@ -522,6 +526,7 @@ def export_card(store: Store, ref: str) -> str:
         f"| selection | {_cell(record['selection_kind'])} |",
         f"| sampling | {_sampling_text(record['sampling'])} |",
         f"| parent | {'none' if record['parent'] is None else '`' + record['parent'] + '`'} |",
+        f"| stale | {'no' if not record['stale'] else _md('; '.join(record['stale']))} |",
         f"| database | {_cell(store.path.name)} |",
         "",
         "## Filter",
@@ -636,6 +641,15 @@ def export_prov(store: Store, ref: str) -> dict[str, Any]:
         parent = f"dataset:{record['parent']}"
         entity.setdefault(parent, {"prov:type": "jdsi:TrainingDataset"})
         doc["wasDerivedFrom"] = {"_:d1": {"prov:generatedEntity": ds, "prov:usedEntity": parent}}
+
+    def agent_of(author: str) -> str:
+        key = f"person:{_q(author)}"
+        doc["agent"].setdefault(key, {"prov:type": "prov:Person", "prov:label": author})
+        return key
+
+    from .lineage import add_prov_loop
+
+    add_prov_loop(store, record["id"], doc, agent_of)  # its splits, the runs on it, what they made
     return doc
 
 

@@ -194,6 +194,14 @@ class Dataset:
     sampling = property(lambda self: self._record["sampling"])
     deleted = property(lambda self: self._record["deleted"], doc="Whether a tombstone hides it.")
 
+    @property
+    def stale(self) -> list[str]:
+        """Why an upstream change (`jupyter dsi verify --sources`) made it stale; [] when fresh.
+        Read from the database each time: a verify may mark or clear it while this object lives."""
+        from .staleness import reasons_of
+
+        return reasons_of(self.ensemble.store, self.id)
+
     def __repr__(self) -> str:
         return f"<jupyterlab_dsi.Dataset {self.id[:8]} {self.name!r}: {self.size} members>"
 

@@ -479,6 +479,23 @@ class EventsHandler(_Handler):
         self.finish(json.dumps({"seq": last, "events": [dict(r) for r in rows]}))
 
 
+class LineageHandler(_Handler):
+    """``GET .../lineage?path=P&id=ID``: the lineage graph of any record (lineage.lineage's JSON)."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        from .lineage import lineage
+
+        ref = self.get_query_argument("id", "")
+        if not ref.strip():
+            self.fail(400, "give the record's id: ?id=ID (or a unique prefix of it)")
+            return
+        ok, graph = await self.with_store(lambda store: lineage(store, ref))
+        if ok:
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(graph))
+
+
 class ConfigHandler(_Handler):
     @tornado.web.authenticated
     def get(self) -> None:
@@ -609,6 +626,7 @@ def setup_handlers(server_app: Any) -> None:
             (url_path_join(base, NAMESPACE, "db"), DatabaseHandler),
             (url_path_join(base, NAMESPACE, "config"), ConfigHandler),
             (url_path_join(base, NAMESPACE, "events"), EventsHandler),
+            (url_path_join(base, NAMESPACE, "lineage"), LineageHandler),
             (url_path_join(base, NAMESPACE, "methods"), MethodsHandler),
             (url_path_join(base, NAMESPACE, "jobs"), JobsHandler),
             (url_path_join(base, NAMESPACE, "jobs", r"([0-9a-f-]{36})"), JobsHandler),
