@@ -1,3 +1,4 @@
 import './base.css';
 import './layout.css';
 import './selection.css';
+import './runs.css';

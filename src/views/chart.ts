@@ -1,0 +1,142 @@
+/**
+ * What the Runs tab's two charts share: an SVG frame with margins, two labelled axes, a legend
+ * and the categorical palette. Plain DOM and d3 submodules; no JupyterLab. Every text is set
+ * through textContent (run and dataset names come from the database).
+ */
+import { axisBottom, axisLeft } from 'd3-axis';
+import type { ScaleContinuousNumeric, ScaleTime } from 'd3-scale';
+import { schemeTableau10 } from 'd3-scale-chromatic';
+import { select, Selection } from 'd3-selection';
+
+/** The categorical palette of the explorer's color-by (src/model/colors.ts), cycled. */
+export function paletteColor(i: number): string {
+  return schemeTableau10[i % schemeTableau10.length];
+}
+
+export interface IFrame {
+  svg: Selection<SVGSVGElement, unknown, null, undefined>;
+  /** The plot area, translated by the margins. */
+  plot: Selection<SVGGElement, unknown, null, undefined>;
+  width: number;
+  height: number;
+}
+
+/** Room around the plot area for the axes and their titles. */
+export const MARGIN = { top: 10, right: 14, bottom: 40, left: 56 };
+
+/** The width a chart in `container` gets: its own, else (not laid out, jsdom) 320 px. */
+export function chartWidth(container: HTMLElement): number {
+  return Math.max(220, Math.floor(container.clientWidth || 320));
+}
+
+/** A chart's height for a width: wide charts are not taller than they need to be. */
+export function chartHeight(width: number): number {
+  return Math.round(Math.min(300, Math.max(200, width * 0.62)));
+}
+
+/** An empty SVG in `container` (replacing what was there), labelled for screen readers. */
+export function frame(container: HTMLElement, width: number, height: number, label: string): IFrame {
+  const svg = select(container)
+    .append('svg')
+    .attr('class', 'jp-DSI-chart')
+    .attr('width', width)
+    .attr('height', height)
+    .attr('viewBox', `0 0 ${width} ${height}`)
+    .attr('role', 'img')
+    .attr('aria-label', label);
+  const plot = svg.append('g').attr('transform', `translate(${MARGIN.left},${MARGIN.top})`);
+  return {
+    svg,
+    plot,
+    width: width - MARGIN.left - MARGIN.right,
+    height: height - MARGIN.top - MARGIN.bottom
+  };
+}
+
+type XScale = ScaleContinuousNumeric<number, number> | ScaleTime<number, number>;
+
+/** Both axes with their titles; the tick counts follow the room there is. */
+export function drawAxes(
+  f: IFrame,
+  x: XScale,
+  y: ScaleContinuousNumeric<number, number>,
+  xTitle: string,
+  yTitle: string
+): void {
+  const xAxis = axisBottom(x as ScaleContinuousNumeric<number, number>).ticks(Math.max(2, Math.floor(f.width / 70)));
+  f.plot.append('g').attr('class', 'jp-DSI-chartAxis').attr('transform', `translate(0,${f.height})`).call(xAxis);
+  f.plot
+    .append('g')
+    .attr('class', 'jp-DSI-chartAxis')
+    .call(axisLeft(y).ticks(Math.max(2, Math.floor(f.height / 40)), '~g'));
+  f.plot
+    .append('g')
+    .attr('class', 'jp-DSI-chartGrid')
+    .call(
+      axisLeft(y)
+        .ticks(Math.max(2, Math.floor(f.height / 40)))
+        .tickSize(-f.width)
+        .tickFormat(() => '')
+    );
+  f.plot
+    .append('text')
+    .attr('class', 'jp-DSI-chartTitle')
+    .attr('x', f.width / 2)
+    .attr('y', f.height + 34)
+    .attr('text-anchor', 'middle')
+    .text(xTitle);
+  f.plot
+    .append('text')
+    .attr('class', 'jp-DSI-chartTitle')
+    .attr('transform', `translate(${-44},${f.height / 2}) rotate(-90)`)
+    .attr('text-anchor', 'middle')
+    .text(yTitle);
+}
+
+/** [lo, hi] of finite values, widened when they are one value; null when there are none. */
+export function domainOf(values: Iterable<number | null>): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v !== null && Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  if (lo > hi) {
+    return null;
+  }
+  if (lo === hi) {
+    const pad = Math.abs(lo) * 0.05 || 1;
+    return [lo - pad, hi + pad];
+  }
+  return [lo, hi];
+}
+
+export interface ILegendEntry {
+  label: string;
+  color: string;
+  /** Shown on hover (a full name, a count). */
+  title?: string;
+}
+
+/** A legend as a list of swatches and names. */
+export function legend(entries: readonly ILegendEntry[], label: string): HTMLElement {
+  const list = document.createElement('ul');
+  list.className = 'jp-DSI-chartLegend';
+  list.setAttribute('aria-label', label);
+  for (const entry of entries) {
+    const item = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = 'jp-DSI-swatch';
+    swatch.style.background = entry.color;
+    const name = document.createElement('span');
+    name.textContent = entry.label;
+    item.append(swatch, name);
+    if (entry.title) {
+      item.title = entry.title;
+    }
+    list.appendChild(item);
+  }
+  return list;
+}
