@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from .runs import Run
     from .splits import Split
     from .store import Store
 
@@ -165,6 +166,32 @@ class Ensemble:
         more = f" and {len(matches) - SHOWN_CANDIDATES} more" if len(matches) > SHOWN_CANDIDATES else ""
         raise DsiError(f"dataset prefix {ref!r} is ambiguous: it starts {len(matches)} ids ({shown}{more}); "
                        "give more characters")
+
+    # -- training runs ----------------------------------------------------------------------
+
+    def run(self, dataset: Any = None, split: Any = None, name: str | None = None, description: str = "") -> Run:
+        """Start recording a training run: ``with ens.run(dataset=ds, split=split, name="gan-v3") as run:``.
+
+        ``dataset``/``split``: Dataset/Split objects, ids or unique prefixes (a split alone names its
+        dataset; neither is a run tied to no dataset). The run writes through its own Store (runs.py).
+        """
+        from .runs import start_run
+
+        self.store  # noqa: B018 - raises EnsembleClosed once closed
+        return start_run(self.path, dataset=dataset, split=split, name=name, description=description)
+
+    def runs(self, dataset: Any = None) -> pd.DataFrame:
+        """The training runs, newest first (a dataset's only, given one): the fields of
+        `jupyter dsi runs --format json`, one column each; params, metrics, resources as dicts."""
+        from .runs import runs_frame
+
+        return runs_frame(self.store, dataset)
+
+    def get_run(self, ref: str) -> dict[str, Any]:
+        """One run's record (as `jupyter dsi runs --format json` gives it) by id or unique prefix."""
+        from .runs import get_run
+
+        return get_run(self.store, ref)
 
 
 class Dataset:
