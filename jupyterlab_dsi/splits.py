@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -85,7 +86,7 @@ def check_parts(names: Any, fractions: Any) -> tuple[list[str], list[float]]:
                          "give one fraction per name")
     out: list[float] = []
     for f in fractions:
-        if isinstance(f, bool) or not isinstance(f, (int, float)) or not math.isfinite(f) or f <= 0:
+        if isinstance(f, bool) or not isinstance(f, numbers.Real) or not math.isfinite(f) or f <= 0:
             raise SplitError(f"fractions are positive numbers, not {f!r}")
         out.append(float(f))
     total = math.fsum(out)
@@ -200,7 +201,8 @@ def _records(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> lis
     rows = store.conn.execute(f"{_SELECT} {where} ORDER BY s.created_at, s.id", params).fetchall()
     counts: dict[tuple[str, str], int] = {}
     for split_id, part, count in store.conn.execute(
-        "SELECT split_id, part, count(*) FROM jdsi_split_member GROUP BY split_id, part"
+        "SELECT split_id, part, count(*) FROM jdsi_split_member "
+        f"WHERE split_id IN (SELECT s.id FROM jdsi_split s {where}) GROUP BY split_id, part", params
     ):
         counts[(split_id, part)] = count
     out = []
@@ -230,19 +232,18 @@ def get_split(store: Store, ref: str) -> dict[str, Any]:
     """A split by its id or a unique prefix of at least 4 characters."""
     if not isinstance(ref, str) or not ref.strip():
         raise SplitError(f"a split is named by its id or a prefix of it, not {ref!r}")
-    everything = _records(store)
-    exact = [s for s in everything if s["id"] == ref]
-    if exact:
-        return exact[0]
-    found = [s for s in everything if len(ref) >= MIN_PREFIX and s["id"].startswith(ref)]
+    # Ids first (cheap), then the one record with its part sizes.
+    everything = [r[0] for r in store.conn.execute("SELECT id FROM jdsi_split ORDER BY created_at, id")]
+    found = [i for i in everything if i == ref] or [
+        i for i in everything if len(ref) >= MIN_PREFIX and i.startswith(ref)]
     if len(found) == 1:
-        return found[0]
+        return _records(store, "WHERE s.id = ?", (found[0],))[0]
     if not everything:
         raise SplitError(f"{store.path}: no splits yet; make one with `jupyter dsi split DATASET --db FILE`")
     if len(ref) < MIN_PREFIX:
         raise SplitError(f"split prefix {ref!r} is too short: give at least {MIN_PREFIX} characters of the id "
                          "(see `jupyter dsi splits`)")
-    known = ", ".join(s["id"][:8] for s in everything[-10:])
+    known = ", ".join(i[:8] for i in everything[-10:])
     why = "is ambiguous" if found else "is not a split of this database"
     raise SplitError(f"split {ref!r} {why}; known splits: {known} (see `jupyter dsi splits`)")
 
@@ -281,15 +282,19 @@ def save_split(store: Store, dataset_ref: str, names: Sequence[str], fractions: 
     if not isinstance(author, str) or not author.strip():
         raise SplitError(f"the author must be a non-empty text, not {author!r}")
     dataset = get_dataset(store, dataset_ref)
-    if dataset["deleted"]:
-        raise SplitError(f"dataset {dataset['id']} is deleted: a new split needs a live dataset "
+    refused = SplitError(f"dataset {dataset['id']} is deleted: a new split needs a live dataset "
                          "(see `jupyter dsi datasets --all`; restore it first to split it)")
+    if dataset["deleted"]:
+        raise refused
     ids = members(store, dataset["id"])
     strata = None if stratify is None else _strata(store, stratify, ids)
     parts = assign_parts(ids, names, fractions, seed, strata)
     digest = split_digest(dataset["digest"], names, fractions, seed, stratify, parts)
     with store.write() as conn:
-        # Looked up inside the write lock: two writers asking at once still record one split.
+        # Checked again under the write lock: a delete may have landed since the read above.
+        if conn.execute("SELECT 1 FROM jdsi_tombstone WHERE record_id = ?", (dataset["id"],)).fetchone():
+            raise refused
+        # Looked up under the write lock too: two writers asking at once still record one split.
         for row in conn.execute(
             "SELECT id, names, fractions, seed, stratify FROM jdsi_split WHERE dataset_id = ?", (dataset["id"],)
         ).fetchall():

@@ -317,6 +317,45 @@ def test_a_deleted_dataset_refuses_a_new_split_and_keeps_its_old_ones(big: tuple
     assert _count(db, "jdsi_split") == 1
 
 
+def test_writes_landing_between_the_read_and_the_write(big: tuple[Path, str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process saves the same split, or deletes the dataset, while this one computes."""
+    db, ds_id = big
+    original = spl.members
+    meanwhile: list[Callable[[Store], Any]] = []
+
+    def members_then_other_writer(store: Store, ref: str) -> list[str]:
+        found = original(store, ref)
+        writes, meanwhile[:] = meanwhile[:], []  # once: the other writer's own save reads too
+        with Store(db) as other:
+            for write in writes:
+                write(other)
+        return found
+
+    monkeypatch.setattr(spl, "members", members_then_other_writer)
+    theirs: list[dict[str, Any]] = []
+    meanwhile[:] = [lambda other: theirs.append(
+        spl.save_split(other, ds_id, DEFAULT["names"], DEFAULT["fractions"], 0))]
+    with Store(db) as store:
+        mine = spl.save_split(store, ds_id, DEFAULT["names"], DEFAULT["fractions"], 0)
+        assert mine["id"] == theirs[0]["id"]  # found under the write lock: one split, not two
+        meanwhile[:] = [lambda other: delete_dataset(other, ds_id)]
+        with pytest.raises(DsiError, match="is deleted"):
+            spl.save_split(store, ds_id, DEFAULT["names"], DEFAULT["fractions"], 1)
+    assert _count(db, "jdsi_split") == 1 and _count(db, "jdsi_split_member") == 60
+
+
+def test_numpy_numbers_are_accepted() -> None:
+    import numpy as np
+
+    ids = [f"s{i}" for i in range(20)]
+    assert spl.assign_parts(np.array(ids), ("a", "b"), np.array([0.75, 0.25], dtype=np.float32), np.int64(4)) == (
+        spl.assign_parts(ids, ["a", "b"], [0.75, 0.25], 4))
+    strata = {s: np.float64(i % 3) for i, s in enumerate(ids)}
+    assert spl.assign_parts(ids, ["a", "b"], [0.5, 0.5], 0, strata) == spl.assign_parts(
+        ids, ["a", "b"], [0.5, 0.5], 0, {s: float(v) for s, v in strata.items()})
+
+
 def test_an_empty_part_is_allowed_with_a_warning(ingested: tuple[Any, Path], cli: Cli) -> None:
     _, db = ingested
     ds_id = _dataset(db, ["s00", "s01"])
