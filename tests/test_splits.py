@@ -213,6 +213,8 @@ def test_bad_ids_and_strata() -> None:
         spl.assign_parts("abc", ["a"], [1.0], 0)
     with pytest.raises(DsiError, match="simulation ids are text, not 3"):
         spl.assign_parts(["a", 3], ["a"], [1.0], 0)
+    with pytest.raises(DsiError, match=r"simulation ids are text, not \['a'\]"):
+        spl.assign_parts([["a"]], ["a"], [1.0], 0)
     with pytest.raises(DsiError, match="numbers or text, not"):
         spl.assign_parts(["a"], ["a"], [1.0], 0, {"a": [1, 2]})
 
