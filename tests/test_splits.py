@@ -419,6 +419,7 @@ def test_dataset_split_in_python(big: tuple[Path, str]) -> None:
         assert [s.id for s in ds.splits()] == [split.id]
         with pytest.raises(DsiError, match="sum to 1"):
             ds.split(fractions=(0.5, 0.5, 0.5))
+    assert ens._write_store is None  # the writer opened by split() closed with the Ensemble
     with pytest.raises(DsiError, match="closed"):
         ds.split()
 
