@@ -244,12 +244,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     from .ensemble import DATASET_COLUMNS
 
     # Scripts (json, and the Python API's frame) get every field of the record, filter and
-    # sampling included; a table shows the first ten.
-    columns = list(DATASET_COLUMNS if args.format == "json" else DATASET_COLUMNS[:10])
+    # sampling included; a table shows the first ten and whether upstream changes made it stale.
+    columns = list(DATASET_COLUMNS if args.format == "json" else [*DATASET_COLUMNS[:10], "stale"])
     if args.all:
         columns.append("deleted")
-    columns.append("stale")  # json: the reasons ([] when fresh); a table or CSV: them on one line
-    rows = [[r[c] for c in columns[:-1]] + [r["stale"] if args.format == "json" else _stale_text(r["stale"])]
+    # stale: json has the reasons ([] when fresh); a table or CSV them on one line.
+    rows = [[_stale_text(r[c]) if c == "stale" and args.format != "json" else r[c] for c in columns]
             for r in records]
     write_rows(columns, rows, args.format, sys.stdout)
     return 0

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 METHOD_COLUMNS = ["id", "ground_truth", "norm", "gt_time", "match_time", "geometry", "field",
                   "description", "created_at", "code_version"]
 DATASET_COLUMNS = ["id", "name", "description", "size", "method", "time", "created_at", "author",
-                   "parent", "digest", "weights", "filter", "selection_kind", "sampling"]
+                   "parent", "digest", "weights", "filter", "selection_kind", "sampling", "stale"]
 MIN_PREFIX = 4  # as datasets.get_dataset and Store.resolve_method: short prefixes collide
 SHOWN_CANDIDATES = 5
 
