@@ -136,7 +136,8 @@ CREATE TABLE jdsi_dataset_member (
 -- (splits.py: a simulation's rank is unit(seed, "split:" + sim_id), the sampling hash), so the same
 -- seed, fractions and members give the same parts in Python and TypeScript. names and fractions
 -- are JSON arrays in part order; stratify names the parameter the parts were balanced on, or NULL.
--- digest: sha256 of the dataset digest, seed, names and the sorted (part, sim_id) pairs.
+-- digest: sha256 of a canonical JSON of the dataset digest, names, fractions, seed, stratify and
+-- the sorted (part, sim_id) pairs.
 CREATE TABLE jdsi_split (
   id          TEXT PRIMARY KEY,
   dataset_id  TEXT NOT NULL REFERENCES jdsi_dataset (id),
