@@ -50,7 +50,9 @@ module.exports = {
     '^sql\\.js$': '<rootDir>/node_modules/sql.js/dist/sql-wasm.js',
     // d3 ships ESM only (d3.mjs) behind its "main"; its UMD bundle needs no transform.
     // The mapping is inert while d3 is absent or unused.
-    '^d3$': '<rootDir>/node_modules/d3/dist/d3.min.js'
+    '^d3$': '<rootDir>/node_modules/d3/dist/d3.min.js',
+    // Likewise its submodules (the Runs tab's charts import d3-scale, d3-shape, d3-axis...).
+    '^d3-([a-z-]+)$': '<rootDir>/node_modules/d3-$1/dist/d3-$1.min.js'
   },
   transform: {
     ...baseConfig.transform,

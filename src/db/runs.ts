@@ -19,7 +19,7 @@ export function metricKey(name: string, context: string): string {
   return context ? `${context}/${name}` : name;
 }
 
-/** One metric's last value in a run (the point with the highest step, then the latest). */
+/** One metric's last value in a run: the highest step, the latest logged among equal steps (as runs.py). */
 export interface IMetricLast {
   name: string;
   context: string;
@@ -61,7 +61,10 @@ export interface IRunInfo {
   /** Energy used in kWh, when measured (resources.energy_kwh, else the GPUs' energy). */
   energyKwh: number | null;
   resources: Record<string, unknown>;
-  /** Why the run, its dataset or its split is stale (jdsi_stale); empty when it is not. */
+  /**
+   * Why the run is stale (jdsi_stale; staleness.py marks a run whose dataset, split or sources
+   * changed, as `jupyter dsi runs` reads it); empty when it is not.
+   */
   stale: string[];
 }
 
@@ -147,8 +150,9 @@ export function derivedStatus(stored: string, heartbeatAt: string | null, starte
   if (stored === 'finished' || stored === 'failed') {
     return stored;
   }
-  const last = millis(heartbeatAt) ?? millis(startedAt);
-  return last !== null && nowMs - last > INTERRUPTED_AFTER_S * 1000 ? 'interrupted' : 'running';
+  const last = heartbeatAt !== null ? millis(heartbeatAt) : millis(startedAt);
+  // A stamp that does not parse (edited by hand) is no sign of life, as in runs.py.
+  return last === null || nowMs - last > INTERRUPTED_AFTER_S * 1000 ? 'interrupted' : 'running';
 }
 
 /**
@@ -211,7 +215,7 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
     db,
     `SELECT run_id, name, context, step, value FROM (
        SELECT run_id, name, context, step, value,
-              ROW_NUMBER() OVER (PARTITION BY run_id, name, context ORDER BY step DESC, at DESC, rowid DESC) AS k
+              ROW_NUMBER() OVER (PARTITION BY run_id, name, context ORDER BY step DESC, rowid DESC) AS k
          FROM jdsi_run_metric)
       WHERE k = 1`
   )) {
@@ -238,8 +242,6 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
     const start = millis(startedAt);
     const end =
       status === 'running' ? nowMs : status === 'interrupted' ? millis(heartbeatAt) ?? start : millis(endedAt);
-    // A run is stale when it, its dataset or its split is: what it learnt from changed.
-    const reasons = [id, datasetId, splitId].flatMap(k => (k === null ? [] : stale.get(k) ?? []));
     return {
       id,
       name: String(r.name),
@@ -260,7 +262,7 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
       metrics: metrics.get(id) ?? {},
       energyKwh: energyOf(resources),
       resources,
-      stale: [...new Set(reasons)]
+      stale: stale.get(id) ?? []
     };
   });
 }

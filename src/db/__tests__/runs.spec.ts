@@ -93,8 +93,11 @@ beforeAll(async () => {
     ['r2', 'r2', '', 0, 0.95, 5]
   ]);
   run(
-    "INSERT INTO jdsi_stale (record_id, kind, cause_id, reason, found_at) VALUES ('dB', 'dataset', 'src1', 'source ens.csv changed', '2026-02-01')",
-    [[]]
+    "INSERT INTO jdsi_stale (record_id, kind, cause_id, reason, found_at) VALUES (?, ?, 'src1', 'source ens.csv changed', '2026-02-01')",
+    [
+      ['dB', 'dataset'],
+      ['r2', 'run']
+    ]
   );
 });
 
@@ -136,7 +139,7 @@ describe('readRuns', () => {
     const large = byName.get('gp-large')!;
     expect(large.split).toEqual({ id: 'sp1', label: 'train 0.8 · test 0.2, seed 7' });
     expect(large.energyKwh).toBeCloseTo(1.5);
-    // Its dataset's source changed: the run is stale too.
+    // Its dataset's source changed: staleness.py marked the run too.
     expect(large.stale).toEqual(['source ens.csv changed']);
     expect(byName.get('killed')!.energyKwh).toBeNull();
     expect(byName.get('killed')!.durationS).toBe(600); // started 40 min ago, last heard 30 min ago
@@ -179,6 +182,7 @@ describe('helpers', () => {
     expect(derivedStatus('running', beat, start, NOW)).toBe('running');
     expect(derivedStatus('running', beat, start, NOW + 1)).toBe('interrupted');
     expect(derivedStatus('running', null, start, NOW)).toBe('interrupted');
+    expect(derivedStatus('running', 'yesterday-ish', start, NOW)).toBe('interrupted');
     expect(derivedStatus('finished', null, start, NOW)).toBe('finished');
   });
 
