@@ -1,4 +1,4 @@
-"""The IPython extension: ``%load_ext jupyterlab_dsi``, then ``%dsi open|methods|select|load|datasets|show``.
+"""The IPython extension: ``%load_ext jupyterlab_dsi``, then ``%dsi open|methods|select|load|datasets|runs|show``.
 
 The magic speaks the same options as ``jupyter dsi`` and returns pandas DataFrames. It is
 declared with ``@no_var_expand``: IPython would otherwise evaluate ``{x}`` and ``$x`` inside the
@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", add_help=False)
     p.add_argument("--db")
     p.add_argument("--all", action="store_true")
+    p = sub.add_parser("runs", add_help=False)
+    p.add_argument("--db")
+    p.add_argument("--dataset")
     for command in ("load", "show"):
         p = sub.add_parser(command, add_help=False)
         p.add_argument("dataset")
@@ -128,6 +131,13 @@ def _methods(args: argparse.Namespace) -> pd.DataFrame:
 def _datasets(args: argparse.Namespace) -> pd.DataFrame:
     with Store(_db(args), readonly=True) as store:
         return frames.datasets_frame(store, include_deleted=args.all)
+
+
+def _runs(args: argparse.Namespace) -> pd.DataFrame:
+    from .runs import runs_frame
+
+    with Store(_db(args), readonly=True) as store:
+        return runs_frame(store, args.dataset).set_index("id")
 
 
 def _load(args: argparse.Namespace) -> pd.DataFrame:
@@ -240,7 +250,7 @@ def _select_message(method: str | None, time: int | None, weights: dict[str, flo
 
 
 _COMMANDS = {"open": _open, "methods": _methods, "select": _select, "datasets": _datasets,
-             "load": _load, "show": _show}
+             "runs": _runs, "load": _load, "show": _show}
 
 
 @magics_class
@@ -270,6 +280,10 @@ class DsiMagics(Magics):
             dataset's record is in the result's .attrs["dataset"].
         %dsi datasets [--db DB] [--all]
             the saved training datasets, one row per dataset (--all: deleted ones too).
+        %dsi runs [--db DB] [--dataset ID]
+            the training runs, newest first, indexed by run id (one dataset's with --dataset):
+            the fields of `jupyter dsi runs --format json`; params, metrics (the last value of
+            each) and resources as dicts.
         %dsi show ID [--db DB]
             restore that dataset's settings (method, time, weights, selection) in the linked panel.
 
