@@ -9,6 +9,7 @@ import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 
 import { explorerIcon } from './icons';
 import { ExplorerPanel } from './panel/explorer';
+import { setLineageHost } from './panel/lineageView';
 
 export namespace CommandIDs {
   export const open = 'dsi:open';
@@ -17,6 +18,7 @@ export namespace CommandIDs {
   export const insertProvenance = 'dsi:insert-provenance';
   export const undoSelection = 'dsi:undo-selection';
   export const redoSelection = 'dsi:redo-selection';
+  export const showLineage = 'dsi:show-lineage';
 }
 
 const CATEGORY = 'DSI Explorer';
@@ -88,7 +90,44 @@ export function addCommands(app: JupyterFrontEnd, context: ICommandContext): voi
     execute: () => explorer().model?.redo()
   });
 
+  // The lineage graph opens records in an explorer on their file: the focused one, else the sidebar.
+  const explorerOn = async (path: string): Promise<ExplorerPanel> => {
+    const focused = ExplorerPanel.focused();
+    if (focused?.path === path) {
+      return focused;
+    }
+    await openInSidebar(path);
+    return sidebar;
+  };
+  setLineageHost({
+    add: widget => {
+      if (!widget.isAttached) {
+        app.shell.add(widget, 'main');
+      }
+      app.shell.activateById(widget.id);
+    },
+    restoreDataset: async (path, id) => (await explorerOn(path)).restoreById(id),
+    showMethod: async (path, id) => (await explorerOn(path)).showMethod(id),
+    showFile: path => void app.commands.execute('filebrowser:go-to-path', { path })
+  });
+  commands.addCommand(CommandIDs.showLineage, {
+    label: 'Show Lineage of the Selected Dataset',
+    caption:
+      'Draw where the dataset came from and what was made from it (splits, runs, artifacts): the dataset marked on the Datasets page, else the newest',
+    isEnabled: () => explorer().path !== null,
+    execute: async args => {
+      const panel = explorer();
+      const id = args.id ? String(args.id) : (await panel.selectedDataset())?.id;
+      if (!id) {
+        Notification.info('No dataset to show the lineage of: save one first.', { autoClose: 4000 });
+        return;
+      }
+      await panel.showLineage(id);
+    }
+  });
+
   for (const command of [
+    CommandIDs.showLineage,
     CommandIDs.undoSelection,
     CommandIDs.redoSelection,
     CommandIDs.insertProvenance,

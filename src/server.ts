@@ -250,3 +250,34 @@ export async function fetchJob(id: string): Promise<IJob> {
 export async function cancelJob(id: string): Promise<IJob> {
   return (await request(`jobs/${encodeURIComponent(id)}`, {}, { method: 'DELETE' })).json();
 }
+
+/** A record in a lineage graph (`jupyter dsi lineage ID --format json`). */
+export interface ILineageNode {
+  id: string;
+  /** source, method, dataset, split, run, artifact (and proposal). */
+  kind: string;
+  label: string;
+  /** A tombstoned record, still shown where others refer to it. */
+  deleted?: boolean;
+  /** Why it is stale (an upstream change), when it is; true when the server gives no reason. */
+  stale?: boolean | string;
+  /** Absolute path of a source's or an artifact's file, when the server names it. */
+  path?: string;
+}
+
+/** A PROV relation: `source` used / wasGeneratedBy / wasDerivedFrom `target`. */
+export interface ILineageEdge {
+  source: string;
+  target: string;
+  relation: string;
+}
+
+export interface ILineage {
+  nodes: ILineageNode[];
+  edges: ILineageEdge[];
+}
+
+/** The lineage graph of any record (dataset, split, run, method, source) of the database at `path`. */
+export async function fetchLineage(path: string, id: string): Promise<ILineage> {
+  return (await request('lineage', { path, id })).json();
+}

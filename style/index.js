@@ -2,3 +2,4 @@ import './base.css';
 import './layout.css';
 import './selection.css';
 import './runs.css';
+import './lineage.css';
