@@ -19,6 +19,8 @@ import {
   readMethodSteps,
   readSlice
 } from './slices';
+import { countNewMatches, ISplitInfo, readSplitPart, readSplits } from './datasetRecords';
+import { IPredictionSet, readPredictions } from './predictions';
 import { IDatasetStats, IRunCurve, IRunInfo, readDatasetStats, readRunCurves, readRuns } from './runs';
 
 import {
@@ -359,6 +361,41 @@ export class DatabaseApi {
     return this._read(db => readDatasetStats(db));
   }
 
+  /** Every live run's predictions, aligned with `table().ids`. */
+  predictions(): IPredictionSet[] {
+    return this._read(db => {
+      this._base(db);
+      return readPredictions(db, this._rowOf!);
+    });
+  }
+
+  /** A dataset's splits with their parts' sizes. */
+  splits(datasetId: string): ISplitInfo[] {
+    return this._read(db => readSplits(db, datasetId));
+  }
+
+  /** The members of one part of a split, sorted. */
+  splitPart(splitId: string, part: string): string[] {
+    return this._read(db => readSplitPart(db, splitId, part));
+  }
+
+  /**
+   * How many simulations ingested after each dataset its filter now matches (null: cannot be
+   * said), by dataset id.
+   */
+  newMatches(datasetIds: string[]): Record<string, number | null> {
+    return this._read(db => {
+      const base = this._base(db);
+      const all = new Map(readDatasets(db).map(d => [d.id, d]));
+      const out: Record<string, number | null> = {};
+      for (const id of datasetIds) {
+        const dataset = all.get(id);
+        out[id] = dataset ? countNewMatches(db, base, this._rowOf!, dataset) : null;
+      }
+      return out;
+    });
+  }
+
   /** How many time steps a method has distances for. */
   methodSteps(methodId: string): number {
     return this._read(db => readMethodSteps(db, methodId));
@@ -583,6 +620,12 @@ export interface IDatabaseWorkerApi {
   methodInfo(methodId: string): Promise<IMethodInfo>;
   datasets(): Promise<IDatasetInfo[]>;
   datasetMembers(datasetId: string): Promise<string[]>;
+  /** Every live run's predictions (the columns `error of <run>`, `sigma2 of <run>`). */
+  predictions(): Promise<IPredictionSet[]>;
+  splits(datasetId: string): Promise<ISplitInfo[]>;
+  splitPart(splitId: string, part: string): Promise<string[]>;
+  /** Simulations ingested after each dataset that its filter matches now, by id (null: unknown). */
+  newMatches(datasetIds: string[]): Promise<Record<string, number | null>>;
   runs(nowMs: number): Promise<IRunInfo[]>;
   runCurves(runIds: string[], name: string, context: string): Promise<IRunCurve[]>;
   datasetStats(): Promise<IDatasetStats[]>;
@@ -621,6 +664,10 @@ export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseW
     methodInfo: async methodId => (await api()).methodInfo(methodId),
     datasets: async () => (await api()).datasets(),
     datasetMembers: async id => (await api()).datasetMembers(id),
+    predictions: async () => (await api()).predictions(),
+    splits: async id => (await api()).splits(id),
+    splitPart: async (id, part) => (await api()).splitPart(id, part),
+    newMatches: async ids => (await api()).newMatches(ids),
     runs: async nowMs => (await api()).runs(nowMs),
     runCurves: async (ids, name, context) => (await api()).runCurves(ids, name, context),
     datasetStats: async () => (await api()).datasetStats(),

@@ -411,6 +411,8 @@ export interface IDatasetInfo {
   size: number;
   digest: string;
   deleted: boolean;
+  /** Why it is stale (jdsi_stale: an upstream source, simulation or method changed); empty when it is not. */
+  stale: string[];
   /**
    * One line naming the stored column (settings, sampling) that is not JSON, when one is not:
    * such a column reads as null, and restoring the dataset says this instead of guessing.
@@ -446,7 +448,8 @@ export function readDatasets(db: Database): IDatasetInfo[] {
   const stmt = db.prepare(
     `SELECT id, name, description, created_at, author, method_id, t, w_shock, w_edge, feature, filter,
             selection_kind, sampling, settings, parent_id, size, digest,
-            id IN (SELECT record_id FROM jdsi_tombstone) AS deleted
+            id IN (SELECT record_id FROM jdsi_tombstone) AS deleted,
+            (SELECT json_group_array(reason) FROM jdsi_stale WHERE record_id = jdsi_dataset.id) AS stale
      FROM jdsi_dataset ORDER BY created_at DESC, id`
   );
   const out: IDatasetInfo[] = [];
@@ -471,6 +474,7 @@ export function readDatasets(db: Database): IDatasetInfo[] {
         size: Number(r.size),
         digest: String(r.digest),
         deleted: Number(r.deleted) === 1,
+        stale: (parseJson(r.stale) as string[] | null) ?? [],
         ...(problems.length > 0 ? { unreadable: `Dataset “${String(r.name)}”: ${problems.join('; ')}.` } : {})
       });
     }

@@ -13,6 +13,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import type { IMethod } from '../db/api';
 import { compileMask, FilterNode, MaskFunction, parse, toString } from '../filter';
 import type { IBaseTable, IMethodInfo, IParameterColumn, ISlice } from '../db/slices';
+import { IPredictionSet, predictionColumns } from '../db/predictions';
 import { brushMask, shapesMask } from '../table/mask';
 import type { AxisBrush, Column, IShape, ITable, Point } from '../table/types';
 import { colorRows, IColoring } from './colors';
@@ -32,6 +33,16 @@ export interface ISliceSource {
   /** Distances at step t (all NaN for null: no method) and the per-step metrics there. */
   slice(methodId: string | null, t: number): Promise<ISlice>;
   methodInfo(methodId: string): Promise<IMethodInfo>;
+  /** Training runs' predictions (absent: none), the `error of <run>` columns. */
+  predictions?(): Promise<IPredictionSet[]>;
+}
+
+/** With at most this many prediction columns they join the axes; more wait among the hidden ones. */
+const PREDICTION_AXES = 2;
+
+/** What identifies the predictions read: a new run, target or predicted simulation changes it. */
+function predictionsKey(sets: readonly IPredictionSet[]): string {
+  return JSON.stringify(sets.map(s => [s.runId, s.runName, s.target, s.values.reduce((n, v) => (v === v ? n + 1 : n), 0), !!s.sigma2]));
 }
 
 export type Change = 'data' | 'axes' | 'selection' | 'colors' | 'method' | 'history';
@@ -264,6 +275,7 @@ export class ExplorerModel {
   /** Load a freshly opened database: parameters and metrics once, then the newest method's last step. */
   async load(methods: IMethod[]): Promise<void> {
     this._base = await this._source.table();
+    this._predictions = (await this._source.predictions?.()) ?? [];
     this._methods = methods;
     this._methodId = methods[0]?.id ?? null;
     await this._readMethod();
@@ -288,6 +300,29 @@ export class ExplorerModel {
     this._notice = null;
     this._commit();
     this._changed.emit('history');
+  }
+
+  /**
+   * Read the runs' predictions again (the file changed: a run logged some): their columns come,
+   * go or change; the view and selection stay.
+   */
+  async refreshPredictions(): Promise<void> {
+    const sets = (await this._source.predictions?.()) ?? [];
+    if (!this._base || predictionsKey(sets) === predictionsKey(this._predictions)) {
+      return;
+    }
+    this._predictions = sets;
+    this._stepColumns = null;
+    this._rebuildTable();
+    this._syncColumns(false);
+    this._changed.emit('data');
+    this._update();
+    this._changed.emit('axes');
+  }
+
+  /** Whether a column is made of a run's predictions. */
+  isPrediction(name: string): boolean {
+    return this._predictionNames.has(name);
   }
 
   /** The database's methods changed (one was post-processed): the list, not the view. */
@@ -877,10 +912,17 @@ export class ExplorerModel {
         { kind: 'numeric', name: 'd_edge', values: slice?.dEdge ?? empty() },
         { kind: 'numeric', name: 'd_density', values: slice?.dDensity ?? empty() }
       ];
-      this._stepColumns = { slice, rows, metrics, distances };
+      // Errors against the truth at this step: a parameter, or a number metric (per run or per step).
+      const truth = new Map<string, Float32Array | null>(
+        [...fixed.parameters, ...fixed.metrics, ...metrics].map(c => [c.name, numericValues(c)])
+      );
+      const taken = new Set([...known, ...metrics.map(c => c.name), ...distances.map(c => c.name), FEATURE]);
+      const predictions = predictionColumns(this._predictions, target => truth.get(target) ?? null, taken);
+      this._predictionNames = new Set(predictions.map(c => c.name));
+      this._stepColumns = { slice, rows, metrics, distances, predictions };
     }
-    const { metrics: stepMetrics, distances } = this._stepColumns;
-    const all = [...fixed.parameters, ...fixed.metrics, ...stepMetrics, ...distances];
+    const { metrics: stepMetrics, distances, predictions } = this._stepColumns;
+    const all = [...fixed.parameters, ...fixed.metrics, ...stepMetrics, ...distances, ...predictions];
     const byName = new Map(all.map(c => [c.name, c]));
     const values = (name: string) => {
       const column = byName.get(name);
@@ -934,10 +976,13 @@ export class ExplorerModel {
     const names = this.columnNames;
     const known = new Set(names);
     const isDistance = (n: string) => (DISTANCES as readonly string[]).includes(n);
+    // A run's error and sigma2 are axes while there are few of them; many wait among the hidden.
+    const fewPredictions = this._predictionNames.size <= PREDICTION_AXES;
+    const shown = (n: string) => isDistance(n) || (fewPredictions && this.isPrediction(n));
     if (reset) {
       this._axes = this._methodId
-        ? names.filter(n => this._isParameter(n) || isDistance(n))
-        : names.filter(n => this._isParameter(n) || (this._isMetric(n) && this.column(n)?.kind === 'numeric'));
+        ? names.filter(n => this._isParameter(n) || shown(n))
+        : names.filter(n => this._isParameter(n) || (this._isMetric(n) && this.column(n)?.kind === 'numeric') || (fewPredictions && this.isPrediction(n)));
       this._inverted = [];
       this._brushes = new Map();
       this._hidden = names.filter(n => !this._axes.includes(n));
@@ -948,7 +993,7 @@ export class ExplorerModel {
       this._brushes = new Map([...this._brushes].filter(([n]) => known.has(n)));
       for (const name of names) {
         if (!this._axes.includes(name) && !this._hidden.includes(name)) {
-          (isDistance(name) ? this._axes : this._hidden).push(name);
+          (shown(name) ? this._axes : this._hidden).push(name);
         } else if (scatter && isDistance(name) && this._hidden.includes(name)) {
           // The first method: its distances and d_feature are what the user came to see.
           this._hidden = this._hidden.filter(n => n !== name);
@@ -1099,7 +1144,9 @@ export class ExplorerModel {
   private _colorBy = '';
   private _slice: ISlice | null = null;
   private _baseColumns: IBaseColumns | null = null;
-  private _stepColumns: { slice: ISlice | null; rows: number; metrics: Column[]; distances: Column[] } | null = null;
+  private _stepColumns: { slice: ISlice | null; rows: number; metrics: Column[]; distances: Column[]; predictions: Column[] } | null = null;
+  private _predictions: IPredictionSet[] = [];
+  private _predictionNames = new Set<string>();
   /** Every column, aside and empty ones too: what a filter may name. */
   private _full: ITable | null = null;
   private _table: ITable | null = null;

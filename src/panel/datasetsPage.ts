@@ -8,6 +8,7 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 
 import type { IDatasetInfo } from '../db/slices';
+import type { ISplitInfo } from '../db/datasetRecords';
 import type { IMethod } from '../db/api';
 import { featureFormula } from '../model/feature';
 import { stepText } from '../model/steps';
@@ -53,6 +54,13 @@ export interface IDatasetsPageOptions {
   notebookPath?: () => string | null;
   /** Open a file the page wrote on the server, as a document or shown in the file browser. */
   openFile?: (path: string, where: 'document' | 'browser') => void;
+  /** Show the dataset's lineage graph (absent: no Lineage action). */
+  lineage?: (dataset: IDatasetInfo) => Promise<void> | void;
+  /** The dataset's splits (absent: no Splits action); `splitPart` lists one part's members. */
+  splits?: (dataset: IDatasetInfo) => Promise<ISplitInfo[]>;
+  splitPart?: (splitId: string, part: string) => Promise<string[]>;
+  /** Simulations ingested after each dataset that its filter now matches, by id (null: unknown). */
+  newMatches?: (ids: string[]) => Promise<Record<string, number | null>>;
 }
 
 const COLUMNS: [SortKey, string][] = [
@@ -79,11 +87,22 @@ export class DatasetsPage {
   async refresh(): Promise<void> {
     this._rows = await this._options.load();
     this._render();
+    if (this._options.newMatches) {
+      const ids = this._rows.filter(d => !d.deleted).map(d => d.id);
+      this._newMatches = await this._options.newMatches(ids).catch(() => ({}));
+      this._render();
+    }
+  }
+
+  /** The dataset the page points at: the row acted on last, or the one saved last (null: none). */
+  get current(): string | null {
+    return this._current ?? this._saved?.id ?? null;
   }
 
   /** Point at a dataset just saved: a line saying so, and its row marked and scrolled to. */
   showSaved(id: string, text: string): void {
     this._saved = { id, text };
+    this._current = null;
     this._render();
   }
 
@@ -155,7 +174,10 @@ export class DatasetsPage {
   private _row(d: IDatasetInfo): HTMLElement {
     const action = (label: string, title: string, run: () => Promise<void> | void) => {
       const b = h('button', { class: 'jp-DSI-button jp-mod-styled', type: 'button', title }, label);
-      b.addEventListener('click', () => void run());
+      b.addEventListener('click', () => {
+        this._current = d.id;
+        void run();
+      });
       return b;
     };
     // Save: a file on the server, in the workspace (a JupyterHub user keeps it); Download: the browser's.
@@ -181,8 +203,15 @@ export class DatasetsPage {
     return h(
       'tr',
       { 'data-dataset-id': d.id, ...(this._saved?.id === d.id ? { class: 'jp-mod-saved', 'aria-current': 'true' } : {}) },
-      h('td', { class: 'jp-DSI-datasetName' }, d.name),
-      h('td', { class: 'jp-DSI-description' }, d.description),
+      h(
+        'td',
+        { class: 'jp-DSI-datasetName' },
+        d.name,
+        d.stale.length > 0
+          ? h('span', { class: 'jp-DSI-staleBadge', title: `Stale: ${d.stale.join('\n')}`, 'data-testid': 'dsi-stale' }, 'stale')
+          : null
+      ),
+      h('td', { class: 'jp-DSI-description' }, d.description, this._newMatchesNote(d)),
       h('td', { class: 'jp-DSI-numeric' }, formatCount(d.size)),
       h(
         'td',
@@ -199,6 +228,10 @@ export class DatasetsPage {
         action('Restore', 'Bring the explorer back to the settings that made this dataset', () => this._options.restore(d)),
         action('Members', 'List the members and highlight them in both views', () => this._showMembers(d)),
         action('Derive', 'Restore its settings; the next save records this dataset as its parent', () => this._options.derive(d)),
+        this._options.splits ? action('Splits', 'List its splits (train, validation, test…) and highlight a part in the views', () => this._showSplits(d)) : null,
+        this._options.lineage
+          ? action('Lineage', 'Draw where it came from and what was made from it: sources, method, splits, runs, artifacts', () => this._options.lineage!(d))
+          : null,
         exportMenu,
         this._options.insertProvenance
           ? action('Cell', 'Insert its provenance cells (record and %dsi load) into the linked notebook', () =>
@@ -208,6 +241,77 @@ export class DatasetsPage {
         action('Delete', 'Delete this dataset (it can be undone)', () => this._delete(d))
       )
     );
+  }
+
+  /** "N new simulations match this dataset's filter": a way to a new version that takes them. */
+  private _newMatchesNote(d: IDatasetInfo): HTMLElement | null {
+    const n = this._newMatches[d.id];
+    if (!n) {
+      return null;
+    }
+    const b = h(
+      'button',
+      { class: 'jp-DSI-linkButton', type: 'button', 'data-testid': 'dsi-new-matches', title: 'Restore its settings over the simulations there are now; the next save records this dataset as its parent' },
+      `${formatCount(n)} new simulation${n === 1 ? '' : 's'} match${n === 1 ? 'es' : ''} this dataset’s filter: derive a new version`
+    );
+    b.addEventListener('click', () => void this._options.derive(d));
+    return h('div', {}, b);
+  }
+
+  /** The dataset's splits, each part a button that highlights its members in the views. */
+  private async _showSplits(d: IDatasetInfo): Promise<void> {
+    const splits = await this._options.splits!(d);
+    const part = (split: ISplitInfo, p: ISplitInfo['parts'][number]) => {
+      const b = h(
+        'button',
+        { class: 'jp-DSI-button jp-mod-styled', type: 'button', title: `Highlight the ${formatCount(p.size)} simulations of “${p.name}” in the views` },
+        `${p.name} · ${formatCount(p.size)}`
+      );
+      b.addEventListener('click', async () => {
+        const members = await this._options.splitPart!(split.id, p.name);
+        await this._options.highlight(d, members);
+      });
+      return b;
+    };
+    const live = splits.filter(s => !s.deleted);
+    this._membersOf = d.id;
+    this._members = h(
+      'section',
+      { class: 'jp-DSI-members jp-DSI-splits', 'aria-label': `Splits of ${d.name}` },
+      h('div', { class: 'jp-DSI-datasetsBar' }, h('h3', {}, `Splits of “${d.name}” (${formatCount(live.length)})`)),
+      live.length === 0
+        ? h('p', { class: 'jp-DSI-hint' }, 'No splits yet: make one with ds.split(...) in Python or `jupyter dsi split`.')
+        : h(
+            'div',
+            { class: 'jp-DSI-tableScroll' },
+            h(
+              'table',
+              { class: 'jp-DSI-table' },
+              h(
+                'thead',
+                {},
+                h('tr', {}, ...['Parts (highlight one)', 'Fractions', 'Seed', 'Stratified on', 'Created', 'Id'].map(t => h('th', { scope: 'col' }, t)))
+              ),
+              h(
+                'tbody',
+                {},
+                ...live.map(split =>
+                  h(
+                    'tr',
+                    { 'data-split-id': split.id },
+                    h('td', { class: 'jp-DSI-rowActions' }, ...split.parts.map(p => part(split, p))),
+                    h('td', {}, split.parts.map(p => `${p.name} ${Number((p.fraction * 100).toFixed(1))}%`).join(', ')),
+                    h('td', { class: 'jp-DSI-numeric' }, String(split.seed)),
+                    h('td', {}, split.stratify ?? '—'),
+                    h('td', { title: split.createdAt }, formatDate(split.createdAt)),
+                    h('td', { title: split.id }, h('code', {}, split.id.slice(0, 8)))
+                  )
+                )
+              )
+            )
+          )
+    );
+    this._render();
   }
 
   private async _showMembers(d: IDatasetInfo): Promise<void> {
@@ -339,6 +443,8 @@ export class DatasetsPage {
   /** The dataset whose members are listed. */
   private _membersOf: string | null = null;
   private _saved: { id: string; text: string } | null = null;
+  private _current: string | null = null;
+  private _newMatches: Record<string, number | null> = {};
   private _rows: IDatasetInfo[] = [];
   private _sort: SortKey = 'createdAt';
   private _ascending = false;

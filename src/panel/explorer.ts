@@ -15,6 +15,7 @@ import { parseTerms } from '../model/feature';
 import { fetchDatabase, fetchEvents } from '../server';
 import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
+import { ILineageTarget, showLineage } from './lineageView';
 import { RunsPage } from './runsPage';
 import { ExplorerView } from './explorerView';
 import { savedText } from './saveForm';
@@ -251,6 +252,7 @@ export class ExplorerPanel extends Widget {
       this._eventSeq = eventSeq;
       if (this.path === path) {
         this._model?.setMethods(summary.methods); // a kernel or the CLI may have added one
+        await this._model?.refreshPredictions(); // a run may have logged predictions: their columns
         await this._datasets?.refresh();
         await this._runs?.refresh(); // new runs and points, the user's sort and ticks kept
         this._refreshError = null;
@@ -318,6 +320,51 @@ export class ExplorerPanel extends Widget {
   /** The open database's datasets, newest first (from the replica). */
   async datasets(): Promise<IDatasetInfo[]> {
     return this._state.status === 'ready' ? this._client().api.datasets() : [];
+  }
+
+  /** The dataset the Datasets page points at (the row acted on or saved last), else the newest live one. */
+  async selectedDataset(): Promise<IDatasetInfo | null> {
+    const all = (await this.datasets()).filter(d => !d.deleted);
+    const current = this._datasets?.current;
+    return all.find(d => d.id === current) ?? all[0] ?? null;
+  }
+
+  /** Bring the view back to a dataset of the open file (the Datasets page's Restore); throws a line when it cannot. */
+  async restoreById(id: string): Promise<void> {
+    await this.refresh(); // a dataset saved a moment ago by a kernel or a shell
+    const dataset = (await this.datasets()).find(d => d.id === id);
+    if (!dataset) {
+      throw new Error(`Dataset ${id.slice(0, 8)} is not in ${this.path ?? 'the open database'}: open its database first.`);
+    }
+    await this._restoreDataset(dataset);
+  }
+
+  /** Turn the explorer to a method of the open file. */
+  async showMethod(id: string): Promise<void> {
+    await this.refresh();
+    if (!this._model?.methods.some(m => m.id === id)) {
+      throw new Error(`Method ${id.slice(0, 8)} is not among the live methods of ${this.path ?? 'the open database'}.`);
+    }
+    await this._model.setMethod(id);
+    this._page = 'explore';
+    this._render();
+  }
+
+  /** The lineage graph of a record of the open file, in the main area. */
+  async showLineage(id: string): Promise<void> {
+    const path = this.path;
+    if (path) {
+      await showLineage({ path, id, onOpen: node => this.openRecord(node) });
+    }
+  }
+
+  /** A record the lineage graph does not open itself (a run, a split): shown on the Runs tab. */
+  openRecord(node: ILineageTarget): void {
+    if (node.kind === 'run' || node.kind === 'split') {
+      this._page = 'runs';
+      void this._runs?.refresh();
+      this._render();
+    }
   }
 
   /** Write a dataset's provenance cells into the linked notebook; says what happened. */
@@ -457,6 +504,10 @@ export class ExplorerPanel extends Widget {
             this._render();
           },
           members: dataset => this._client().api.datasetMembers(dataset.id),
+          lineage: dataset => this.showLineage(dataset.id).catch(error => void Notification.error((error as Error).message)),
+          splits: dataset => this._client().api.splits(dataset.id),
+          splitPart: (splitId, part) => this._client().api.splitPart(splitId, part),
+          newMatches: ids => this._client().api.newMatches(ids),
           parameterNames: () => model.columnNames.filter(n => !n.startsWith('d_')),
           describe: simId => {
             const table = model.table;

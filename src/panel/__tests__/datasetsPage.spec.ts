@@ -36,6 +36,7 @@ function dataset(id: string, name: string, size: number, createdAt: string, extr
     size,
     digest: `sha256:${id.repeat(12)}`,
     deleted: false,
+    stale: [],
     ...extra
   };
 }

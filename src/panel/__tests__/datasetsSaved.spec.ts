@@ -30,6 +30,7 @@ function dataset(id: string, name: string, extra: Partial<IDatasetInfo> = {}): I
     size: 3,
     digest: `sha256:${id.repeat(12)}`,
     deleted: false,
+    stale: [],
     ...extra
   };
 }
