@@ -483,7 +483,7 @@ SAVER = textwrap.dedent("""
 def test_a_second_writer_saving_datasets_loses_nothing(mdb: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
     path, method_id = mdb
     monkeypatch.setattr(runs, "FLUSH_POINTS", 500)  # many transactions, to meet the other writer often
-    saver = subprocess.Popen([sys.executable, "-c", SAVER, str(path), method_id, "40"], stdout=subprocess.PIPE,
+    saver = subprocess.Popen([sys.executable, "-c", SAVER, str(path), method_id, "20"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     logged = 0
     with dsi.open(path) as ens, ens.run(name="beside a writer") as run:
@@ -493,11 +493,15 @@ def test_a_second_writer_saving_datasets_loses_nothing(mdb: tuple[Path, str], mo
     out, err = saver.communicate(timeout=120)
     assert saver.returncode == 0, err
     saved = out.split()
-    assert len(saved) == 40
+    assert len(saved) == 20
     assert query(path, "SELECT count(*) FROM jdsi_run_metric WHERE run_id = ?", (run.id,))[0][0] == 2 * logged
     assert {r[0] for r in query(path, "SELECT id FROM jdsi_dataset")} >= set(saved)
     assert query(path, "SELECT status FROM jdsi_run") == [("finished",)]
     assert query(path, "PRAGMA integrity_check") == [("ok",)]
+    # The writers took turns: dataset saves fall between the run's batches in the event log.
+    kinds = [k for (k,) in query(path, "SELECT kind FROM jdsi_event WHERE kind IN ('run.log', 'dataset.created') ORDER BY seq")]
+    first_log, last_log = kinds.index("run.log"), len(kinds) - 1 - kinds[::-1].index("run.log")
+    assert "dataset.created" in kinds[first_log:last_log]
 
 
 def test_without_pynvml_or_codecarbon_their_fields_are_absent(db: tuple[Path, str, str],
