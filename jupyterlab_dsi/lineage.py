@@ -88,9 +88,12 @@ def _load(store: Store) -> _Graph:
     splits = q("SELECT id, dataset_id, names, seed, created_at FROM jdsi_split").fetchall()
     for r in splits:
         g.node(r["id"], "split", _split_label(r["names"], r["seed"]), r["created_at"])
-    runs = q("SELECT id, name, status, dataset_id, split_id, started_at FROM jdsi_run").fetchall()
+    from .runs import derived_status  # a stored 'running' whose process is gone shows 'interrupted'
+
+    runs = q("SELECT id, name, status, dataset_id, split_id, started_at, heartbeat_at, host, pid "
+             "FROM jdsi_run").fetchall()
     for r in runs:
-        g.node(r["id"], "run", f"{r['name']} ({r['status']})", r["started_at"])
+        g.node(r["id"], "run", f"{r['name']} ({derived_status(r)})", r["started_at"])
     artifacts = q("SELECT id, run_id, path, created_at FROM jdsi_artifact").fetchall()
     for r in artifacts:
         g.node(r["id"], "artifact", _file_name(r["path"]), r["created_at"])
@@ -98,12 +101,9 @@ def _load(store: Store) -> _Graph:
     # Edges, in the order of the module's table.
     for r in methods:
         g.edge(r["id"], r["gt_source"], "used")
-    for r in q(
-        """SELECT DISTINCT d.method_id, s.source_id
-           FROM (SELECT DISTINCT method_id, sim_id FROM jdsi_distance) d
-           JOIN jdsi_simulation s ON s.sim_id = d.sim_id"""
-    ):
-        g.edge(r["method_id"], r["source_id"], "used")
+    for r in methods:
+        for source_id in _method_sources(store, r["id"]):
+            g.edge(r["id"], source_id, "used")
     for r in methods:
         g.edge(r["id"], r["parent_id"], "wasDerivedFrom")
     for r in datasets:
@@ -131,6 +131,18 @@ def _load(store: Store) -> _Graph:
         if record_id in g.nodes:
             g.nodes[record_id]["stale"] = reasons
     return g
+
+
+def _method_sources(store: Store, method_id: str) -> list[str]:
+    """The sources of the simulations a method compared. Its members are read at its first step
+    through the (method_id, t, sim_id) key: one step of 10,000 simulations, never every step of
+    every method (a full scan of the distances takes seconds at 10,000 x 40 x a few methods)."""
+    first = store.conn.execute("SELECT min(t) FROM jdsi_distance WHERE method_id = ?", (method_id,)).fetchone()[0]
+    if first is None:
+        return []
+    return [r[0] for r in store.conn.execute(
+        """SELECT DISTINCT s.source_id FROM jdsi_distance d CROSS JOIN jdsi_simulation s ON s.sim_id = d.sim_id
+           WHERE d.method_id = ? AND d.t = ? ORDER BY s.source_id""", (method_id, first))]
 
 
 def resolve(store: Store, ref: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@ server's lineage endpoint (authentication, one-line errors, confinement)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -27,30 +28,25 @@ from jupyterlab_dsi import datasets as dsets
 from jupyterlab_dsi.compute import postprocess
 from jupyterlab_dsi.ingest import ingest
 from jupyterlab_dsi.lineage import LineageError, lineage, render, to_dot, to_mermaid
+from jupyterlab_dsi.runs import start_run
 from jupyterlab_dsi.splits import save_split
-from jupyterlab_dsi.store import Store, current_user, new_id, now
+from jupyterlab_dsi.store import Store, new_id, now
 
 HOSTILE = 'x"] --> y["z\n}; digraph { a -> b } %% `--` [[<b>]] \\N \\"; #quot; | end'
 
 
 def add_run(db: Path, dataset_id: str, split_id: str | None, name: str = "gan-v3",
             artifact: Path | None = None, status: str = "finished") -> tuple[str, str | None]:
-    """A finished run (and an artifact it generated) written as runs.py records them."""
-    run_id, artifact_id = new_id(), None
-    with Store(db) as store, store.write() as conn:
-        conn.execute(
-            "INSERT INTO jdsi_run (id, name, dataset_id, split_id, status, started_at, ended_at, author, host) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'host')",
-            (run_id, name, dataset_id, split_id, status, now(), now(), current_user()),
-        )
-        if artifact is not None:
-            artifact_id = new_id()
-            conn.execute(
-                "INSERT INTO jdsi_artifact (id, run_id, kind, path, size_bytes, sha256, created_at) "
-                "VALUES (?, ?, 'model', ?, 3, 'ab', ?)", (artifact_id, run_id, str(artifact), now()),
-            )
-        Store.log_event(conn, "run.created", run_id)
-    return run_id, artifact_id
+    """An ended run (and the artifact it generated), recorded through runs.py as a shell's
+    `jupyter dsi run start/log/end` would."""
+    run = start_run(db, dataset=dataset_id, split=split_id, name=name, live=False)
+    artifact_id = None
+    if artifact is not None:
+        artifact.parent.mkdir(parents=True, exist_ok=True)
+        artifact.write_bytes(b"abc")
+        artifact_id = run.log_artifact(artifact, kind="model")["id"]
+    run.end(status)
+    return run.id, artifact_id
 
 
 @dataclass
@@ -289,7 +285,8 @@ def test_prov_has_splits_runs_and_artifacts(loop: Loop) -> None:
     split, run, art = f"split:{loop.split}", f"run:{loop.run}", f"artifact:{loop.artifact}"
     assert prov["entity"][split]["prov:type"] == "jdsi:Split"
     assert prov["entity"][art] == {"prov:type": "jdsi:Artifact", "prov:label": "model.pt", "jdsi:kind": "model",
-                                   "jdsi:sha256": "ab", "jdsi:sizeBytes": 3}
+                                   "jdsi:sha256": hashlib.sha256(b"abc").hexdigest(),
+                                   "jdsi:sizeBytes": 3}
     assert prov["activity"][run]["prov:type"] == "jdsi:TrainingRun"
     assert prov["activity"][f"run:{loop.bare_run}"]["jdsi:status"] == "failed"
     used = {(u["prov:activity"], u["prov:entity"]) for u in prov["used"].values()}
