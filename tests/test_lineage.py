@@ -49,6 +49,17 @@ def add_run(db: Path, dataset_id: str, split_id: str | None, name: str = "gan-v3
     return run.id, artifact_id
 
 
+def recompute(db: Path, method_id: str) -> str:
+    """A recomputation of a method: a newer method whose parent_id names it; its id."""
+    newer = new_id()
+    with Store(db) as store, store.write() as conn:
+        conn.execute(
+            "INSERT INTO jdsi_method (id, ground_truth_id, norm, description, code_version, created_at, parent_id) "
+            "SELECT ?, ground_truth_id, norm, 'again', code_version, ?, id FROM jdsi_method WHERE id = ?",
+            (newer, now(), method_id))
+    return newer
+
+
 @dataclass
 class Loop:
     """A database with every kind of record: source -> method -> dataset -> child dataset,
@@ -148,13 +159,8 @@ def test_lineage_of_each_kind_leaves_out_siblings_subtrees(loop: Loop) -> None:
 
 
 def test_recomputed_method_and_methodless_dataset(loop: Loop, tmp_path: Path) -> None:
-    newer = new_id()
+    newer = recompute(loop.db, loop.method)
     with Store(loop.db) as store:
-        with store.write() as conn:  # a recomputation: a newer method whose parent is the first
-            conn.execute(
-                "INSERT INTO jdsi_method (id, ground_truth_id, norm, description, code_version, created_at, parent_id) "
-                "SELECT ?, ground_truth_id, norm, 'again', code_version, ?, id FROM jdsi_method WHERE id = ?",
-                (newer, now(), loop.method))
         hand = dsets.save_dataset(store, members=["s03", "s05"], description="picked by hand",
                                   name="hand", method_id=None, t=None)
     g = graph_of(loop.db, newer)

@@ -18,8 +18,8 @@ from jupyterlab_dsi import datasets as dsets
 from jupyterlab_dsi.ingest import ingest
 from jupyterlab_dsi.lineage import lineage
 from jupyterlab_dsi.staleness import new_matches, stale_reasons, verify_sources
-from jupyterlab_dsi.store import Store, new_id, now
-from test_lineage import Loop, make_loop
+from jupyterlab_dsi.store import Store
+from test_lineage import Loop, make_loop, recompute
 
 Cli = Callable[..., Result]
 
@@ -151,12 +151,7 @@ def test_a_changed_source_file_stales_all_it_fed(loop: Loop, cli: Cli) -> None:
 
 
 def test_a_recomputed_method_stales_its_datasets_not_itself(loop: Loop, cli: Cli) -> None:
-    newer = new_id()
-    with Store(loop.db) as store, store.write() as conn:  # a recomputation names its parent method
-        conn.execute(
-            "INSERT INTO jdsi_method (id, ground_truth_id, norm, description, code_version, created_at, parent_id) "
-            "SELECT ?, ground_truth_id, norm, 'again', code_version, ?, id FROM jdsi_method WHERE id = ?",
-            (newer, now(), loop.method))
+    newer = recompute(loop.db, loop.method)
     res = cli("verify", "--sources", "-q", "--db", loop.db)
     assert res.code == 1
     found = marks(loop.db)
