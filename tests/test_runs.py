@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -166,6 +167,21 @@ def test_points_are_batched_until_a_flush(db: tuple[Path, str, str], monkeypatch
         assert counts(path)["jdsi_run_metric"] == 1001
 
 
+def test_a_silent_run_keeps_its_heartbeat_and_writes_what_waits(db: tuple[Path, str, str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _, _ = db
+    monkeypatch.setattr(runs, "FLUSH_EVERY_S", 3600.0)
+    monkeypatch.setattr(runs, "HEARTBEAT_EVERY_S", 0.05)
+    with dsi.open(path) as ens, ens.run() as run:
+        run.log_metrics({"loss": 1.0})  # buffered; the training then computes for a long while
+        started = query(path, "SELECT heartbeat_at FROM jdsi_run")[0][0]
+        deadline = time.monotonic() + 30
+        while counts(path)["jdsi_run_metric"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert counts(path)["jdsi_run_metric"] == 1
+        assert query(path, "SELECT heartbeat_at FROM jdsi_run")[0][0] > started
+
+
 # -- how a run ends ----------------------------------------------------------------------------
 
 
@@ -244,6 +260,26 @@ def test_a_killed_process_leaves_an_interrupted_run_with_its_points(db: tuple[Pa
     run = runs.open_run(path, run_id)
     run.end("failed", error="killed by the scheduler")
     assert query(path, "SELECT status, error FROM jdsi_run WHERE id = ?", (run_id,)) == [("failed", "killed by the scheduler")]
+
+
+FORGOTTEN = textwrap.dedent("""
+    import sys
+    import jupyterlab_dsi as dsi
+    run = dsi.open(sys.argv[1]).run(name="never ended")
+    for step in range(10):
+        run.log_metrics({"loss": 1.0}, step=step)
+    print(run.id)
+""")
+
+
+def test_a_script_that_never_ends_its_run_keeps_its_points(db: tuple[Path, str, str]) -> None:
+    path, _, _ = db
+    done = subprocess.run([sys.executable, "-c", FORGOTTEN, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with Store(path, readonly=True) as store:
+        record = runs.get_run(store, done.stdout.strip())
+        assert len(runs.metric_points(store, record["id"])) == 10  # written at exit
+    assert record["status"] == "interrupted"  # nobody said how it ended
 
 
 def test_status_is_derived_from_pid_and_heartbeat() -> None:
@@ -516,3 +552,65 @@ def test_without_pynvml_or_codecarbon_their_fields_are_absent(db: tuple[Path, st
     with Store(path, readonly=True) as store:
         measured = runs.get_run(store, run.id)["resources"]
     assert set(measured) == {"wall_s", "cpu_s", "peak_rss_mb", "host"}
+
+
+class FakeNvml:
+    """NVML as pynvml exposes it, for three boards: the mapping to resources["gpus"] is ours to test
+    (no GPU here; the real library is an optional extra)."""
+
+    def __init__(self) -> None:
+        self.names = [b"NVIDIA H100", b"NVIDIA H100", b"NVIDIA A100"]
+        self.used = [2 << 30, 1 << 30, 3 << 30]
+        self.energy_mj = [1_000, 2_000, 3_000]
+
+    def nvmlInit(self) -> None: ...
+    def nvmlShutdown(self) -> None: ...
+    def nvmlDeviceGetCount(self) -> int: return len(self.names)
+    def nvmlDeviceGetHandleByIndex(self, i: int) -> int: return i
+    def nvmlDeviceGetName(self, h: int) -> bytes: return self.names[h]
+    def nvmlDeviceGetTotalEnergyConsumption(self, h: int) -> int: return self.energy_mj[h]
+    def nvmlDeviceGetMemoryInfo(self, h: int) -> Any: return type("Info", (), {"used": 40 << 30})()
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h: int) -> list[Any]:
+        return [type("Proc", (), {"pid": os.getpid(), "usedGpuMemory": self.used[h]})()]
+
+
+class FakeTracker:
+    options: dict[str, Any] = {}
+
+    def __init__(self, **options: Any) -> None:
+        FakeTracker.options = options
+        self.final_emissions_data = None
+
+    def start(self) -> None: ...
+
+    def stop(self) -> float:
+        self.final_emissions_data = type("Data", (), {"energy_consumed": 0.01})()
+        return 0.002
+
+
+@pytest.mark.parametrize(("visible", "expected"), [
+    (None, [{"name": "NVIDIA H100", "count": 2, "peak_memory_mb": 3072.0, "energy_j": 10.0},
+            {"name": "NVIDIA A100", "count": 1, "peak_memory_mb": 3072.0, "energy_j": 5.0}]),
+    ("1", [{"name": "NVIDIA H100", "count": 1, "peak_memory_mb": 1024.0, "energy_j": 5.0}]),
+])
+def test_gpus_and_energy_when_their_libraries_are_there(db: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch,
+                                                        visible: str | None, expected: list[dict[str, Any]]) -> None:
+    path, _, _ = db
+    from jupyterlab_dsi import resources
+
+    nvml = FakeNvml()
+    codecarbon = type("codecarbon", (), {"OfflineEmissionsTracker": FakeTracker})
+    monkeypatch.setattr(resources, "_optional", lambda name: {"pynvml": nvml, "codecarbon": codecarbon}[name])
+    monkeypatch.setenv("DSI_COUNTRY_ISO_CODE", "FRA")
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    with dsi.open(path) as ens, ens.run() as run:
+        nvml.energy_mj = [e + 5_000 for e in nvml.energy_mj]  # 5 J per board while training
+    with Store(path, readonly=True) as store:
+        measured = runs.get_run(store, run.id)["resources"]
+    assert measured["gpus"] == expected
+    assert (measured["energy_kwh"], measured["emissions_kg"]) == (0.01, 0.002)
+    assert FakeTracker.options == {"save_to_file": False, "log_level": "error", "country_iso_code": "FRA"}
