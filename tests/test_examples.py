@@ -1,93 +1,31 @@
 """examples/explore.ipynb runs from top to bottom and shows what it says it shows.
 
-The notebook is executed with nbclient on a temporary copy of ``examples/`` (the notebook and
-``data/sample.sqlite``; it never reads the ensemble's npz files), so the dataset it saves never
-lands in the repository's sample database. When ``examples/data/sample.sqlite`` has not been
-built (``make sample``), the session builds one into a temporary folder the way the Makefile
-does: ``jupyter dsi sample`` (1,000 simulations, seed 0), ``ingest`` and three ``postprocess``
-runs (L2, L1, Linf against sim00000).
+It runs in a fresh kernel on a copy of the sample database (tests/notebooks.py).
 """
 
 from __future__ import annotations
 
 import ast
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("nbformat")
+pytest.importorskip("nbclient")
 pytest.importorskip("matplotlib", reason="the notebook draws its figures with matplotlib")
 
-ROOT = Path(__file__).resolve().parents[1]
+from notebooks import ROOT, SAMPLE_DB, Run, execute, has_no_outputs, sample_db  # noqa: E402, F401
+
 NOTEBOOK = ROOT / "examples" / "explore.ipynb"
-SAMPLE_DB = ROOT / "examples" / "data" / "sample.sqlite"
-NORMS = {"L2": "L2 norm", "L1": "L1 norm", "Linf": "maximum norm"}
-
-
-def _dsi(*args: str) -> None:
-    cmd = [sys.executable, "-m", "jupyterlab_dsi.cli", *args]
-    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="session")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample database: the repository's, else one built like the Makefile's $(SAMPLE_DB)."""
-    if SAMPLE_DB.exists():
-        return SAMPLE_DB
-    out = tmp_path_factory.mktemp("sample")
-    db = out / "sample.sqlite"
-    _dsi("sample", str(out / "ensemble"), "--sims", "1000", "--seed", "0", "--quiet")
-    _dsi("ingest", str(out / "ensemble"), "--db", str(db), "--quiet")
-    for norm, words in NORMS.items():
-        _dsi("postprocess", "--db", str(db), "--ground-truth", "sim00000", "--norm", norm, "--quiet",
-             "--description", f"Sample ground truth, {words}, matched time steps")
-    return db
-
-
-class Run:
-    def __init__(self, folder: Path, nb: "nbformat.NotebookNode") -> None:
-        self.folder = folder
-        self.nb = nb
-        self.db = folder / "data" / "sample.sqlite"
-        self.stdout = "".join(o.get("text", "") for c in self.code_cells for o in c.outputs
-                              if o.output_type == "stream" and o.name == "stdout")
-        self.stderr = "".join(o.get("text", "") for c in self.code_cells for o in c.outputs
-                              if o.output_type == "stream" and o.name == "stderr")
-
-    @property
-    def code_cells(self) -> list:
-        return [c for c in self.nb.cells if c.cell_type == "code"]
-
-    def number(self, pattern: str) -> float:
-        found = re.search(pattern, self.stdout)
-        assert found, f"the notebook did not print {pattern!r}; its output:\n{self.stdout}"
-        return float(found.group(1))
 
 
 @pytest.fixture(scope="module")
 def run(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    folder = tmp_path_factory.mktemp("examples")
-    (folder / "data").mkdir()
-    shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
-    shutil.copy(sample_db, folder / "data" / "sample.sqlite")
-    nb = nbformat.read(folder / NOTEBOOK.name, as_version=4)
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=120,
-                                     resources={"metadata": {"path": str(folder)}})
-    client.execute()  # raises CellExecutionError on the first failing cell
-    return Run(folder, nb)
+    return execute(NOTEBOOK, sample_db, tmp_path_factory.mktemp("examples"))
 
 
 def test_committed_notebook_has_no_outputs() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    assert code, "the example notebook has no code cells"
-    for cell in code:
-        assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+    has_no_outputs(NOTEBOOK)
 
 
 def test_runs_without_errors(run: Run) -> None:
