@@ -442,7 +442,8 @@ class Run:
         run is running replaces the earlier value. Unknown sim ids: nothing is written.
         """
         self._check_running()
-        rows = _prediction_rows(self._store, self.id, frame, target)
+        with self._lock:  # the heartbeat thread shares the connection
+            rows = _prediction_rows(self._store, self.id, frame, target)
         self._flush(extra=lambda conn: conn.executemany(
             "INSERT OR REPLACE INTO jdsi_prediction (run_id, sim_id, target, value, sigma2) VALUES (?, ?, ?, ?, ?)",
             rows))
@@ -930,6 +931,8 @@ def import_run(store: Store, *, run_id: str, name: str, dataset_id: str | None, 
     param_rows = [(run_id, _text(k, "param name"), _param_json(k, v)) for k, v in params.items()]
     point_rows = []
     for point in metrics:
+        if not isinstance(point, Sequence) or len(point) != 5:
+            raise RunError(f"each imported metric point is (name, value, step, context, at), not {point!r}")
         metric, value, step, context, at = point
         _text(metric, "metric name")
         point_rows.append((run_id, metric, _text(context or "", "context", empty=True), _step(step),
