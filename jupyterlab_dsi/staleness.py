@@ -35,6 +35,8 @@ class SourceFile:
     path: Path
     sha256: str
     shown: str  # how a reason names it
+    source_id: str  # the source it came with (a source: itself)
+    source_name: str
 
 
 def source_files(store: Store) -> list[SourceFile]:
@@ -43,16 +45,17 @@ def source_files(store: Store) -> list[SourceFile]:
     sources = store.conn.execute("SELECT id, path, sha256 FROM jdsi_source ORDER BY ingested_at, id").fetchall()
     for r in sources:
         path = Path(r["path"])
-        out.append(SourceFile(r["id"], "source", path, r["sha256"], f"source {path.name}"))
+        out.append(SourceFile(r["id"], "source", path, r["sha256"], f"source {path.name}", r["id"], path.name))
     for r in store.conn.execute(
-        """SELECT s.sim_id, s.path, s.sha256, src.path AS source FROM jdsi_simulation s
+        """SELECT s.sim_id, s.path, s.sha256, s.source_id, src.path AS source FROM jdsi_simulation s
            JOIN jdsi_source src ON src.id = s.source_id
            WHERE s.path IS NOT NULL AND s.sha256 IS NOT NULL ORDER BY s.sim_id"""
     ):
         # Relative to the source's folder, as ingest stored it and post-processing resolves it.
         path = Path(r["source"]).parent / r["path"]
         out.append(SourceFile(r["sim_id"], "simulation", path, r["sha256"],
-                              f"simulation {r['sim_id']}: data file {r['path']}"))
+                              f"simulation {r['sim_id']}: data file {r['path']}", r["source_id"],
+                              Path(r["source"]).name))
     return out
 
 
@@ -117,11 +120,18 @@ def _marks(store: Store, changed: dict[SourceFile, str]) -> dict[tuple[str, str]
             if record_id in graph.nodes:
                 marks[(record_id, cause)] = (graph.nodes[record_id]["kind"], reason)
 
+    # A changed file marks itself with its own reason; what depends on it gets one mark per source
+    # (cause_id: the source), whose reason sums up the source's changed files that reach it, so a
+    # regenerated ensemble of 10,000 files gives each dataset one line, not 10,000.
     users = _users_of(store, {f.record_id for f in changed if f.kind == "simulation"})
+    reach: dict[tuple[str, str], list[tuple[SourceFile, str]]] = defaultdict(list)
     for file, reason in changed.items():
         marks[(file.record_id, file.record_id)] = (file.kind, reason)
         starts = {file.record_id} if file.kind == "source" else users[file.record_id]
-        mark(_downstream(graph, starts) - {file.record_id}, file.record_id, reason)
+        for record_id in _downstream(graph, starts) - {file.record_id}:
+            reach[(record_id, file.source_id)].append((file, reason))
+    for (record_id, source_id), causes in reach.items():
+        mark({record_id}, source_id, _summed_up(causes))
     for r in store.conn.execute(
         """SELECT old.id AS old_id, old.norm, g.sim_id, new.id AS new_id, new.created_at
            FROM jdsi_method new JOIN jdsi_method old ON old.id = new.parent_id
@@ -132,6 +142,23 @@ def _marks(store: Store, changed: dict[SourceFile, str]) -> dict[tuple[str, str]
         made = {c for c in graph.children.get(r["old_id"], []) if graph.nodes[c]["kind"] != "method"}
         mark(_downstream(graph, made), r["new_id"], reason)
     return marks
+
+
+SHOWN_SIMULATIONS = 5
+
+
+def _summed_up(causes: list[tuple[SourceFile, str]]) -> str:
+    """One line for the changed files of one source that reach a record: the source file's own
+    reason, then the one simulation's, or how many simulation files changed and the first ids."""
+    own = [reason for file, reason in causes if file.kind == "source"]
+    sims = sorted((file.record_id, reason) for file, reason in causes if file.kind == "simulation")
+    if len(sims) == 1:
+        own.append(sims[0][1])
+    elif sims:
+        ids = ", ".join(sid for sid, _ in sims[:SHOWN_SIMULATIONS]) + (", ..." if len(sims) > SHOWN_SIMULATIONS else "")
+        name = next(file.source_name for file, _ in causes)
+        own.append(f"{len(sims)} simulation files of source {name} changed since ingest or are missing ({ids})")
+    return "; ".join(own)
 
 
 def verify_sources(store: Store, progress: Progress | None = None) -> list[dict[str, Any]]:

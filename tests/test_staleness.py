@@ -213,3 +213,21 @@ def test_simulations_added_later_never_change_a_dataset(tmp_path: Path, cli: Cli
         assert new_matches(store, ds_id) == 3  # n1, n2, n3
     assert cli("verify", ds_id, "--db", db).code == 1  # its filter now picks more: verify says so
     assert cli("verify", "--sources", "-q", "--db", db).code == 0  # but nothing upstream changed
+
+
+def test_many_changed_files_give_one_line_per_source(loop: Loop, cli: Cli) -> None:
+    for sid in ("s01", "s02", "s03", "s04", "s05", "s00"):
+        flip_byte(loop.ens.file(sid))
+    loop.ens.csv.write_bytes(loop.ens.csv.read_bytes() + b"\n")
+    assert cli("verify", "--sources", "-q", "--db", loop.db).code == 1
+    with Store(loop.db, readonly=True) as store:
+        reasons = stale_reasons(store)
+    assert reasons["s03"] == [f"simulation s03: data file sims/s03.npz changed since ingest (sha256 "
+                              f"{query(loop.db, 'SELECT sha256 FROM jdsi_simulation WHERE sim_id = ?', ('s03',))[0][0][:12]}"
+                              f" -> {(sha256(loop.ens.file('s03')) or '')[:12]})"]
+    [line] = reasons[loop.dataset]
+    assert line.startswith("source simulations.csv changed since ingest (sha256 ")
+    assert line.endswith("; 6 simulation files of source simulations.csv changed since ingest or are missing "
+                         "(s00, s01, s02, s03, s04, ...)")
+    assert query(loop.db, "SELECT DISTINCT cause_id FROM jdsi_stale WHERE record_id = ?", (loop.dataset,)) == [
+        (loop.source,)]
