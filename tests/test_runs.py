@@ -182,6 +182,37 @@ def test_a_silent_run_keeps_its_heartbeat_and_writes_what_waits(db: tuple[Path, 
         assert query(path, "SELECT heartbeat_at FROM jdsi_run")[0][0] > started
 
 
+def test_a_busy_file_is_retried_and_never_loses_points(db: tuple[Path, str, str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _, _ = db
+    from jupyterlab_dsi.store import StoreBusy
+
+    monkeypatch.setattr(runs, "FLUSH_POINTS", 10)
+    with dsi.open(path) as ens, ens.run() as run:
+        real_write, busy = run._store.write, {"left": 0}
+
+        def write() -> Any:  # another writer holding the lock past the busy timeout, `left` times
+            if busy["left"]:
+                busy["left"] -= 1
+                raise StoreBusy("busy: another writer holds the file; nothing was written: retry")
+            return real_write()
+
+        monkeypatch.setattr(run._store, "write", write)
+        busy["left"] = 1
+        with pytest.warns(RuntimeWarning, match="the points are kept and written later"):
+            for step in range(10):  # the 10th point's batch meets the busy file once: kept, training goes on
+                run.log_metrics({"loss": 1.0}, step=step)
+        assert counts(path)["jdsi_run_metric"] == 0
+        busy["left"] = runs.BUSY_RETRIES - 1
+        run.flush()  # retried until the file is free
+        assert counts(path)["jdsi_run_metric"] == 10
+        busy["left"] = runs.BUSY_RETRIES
+        run.log_metrics({"loss": 2.0}, step=10)
+        with pytest.raises(StoreBusy):
+            run.flush()  # busy past every retry: said, and the point is still waiting
+    assert counts(path)["jdsi_run_metric"] == 11  # written with the end
+
+
 # -- how a run ends ----------------------------------------------------------------------------
 
 
