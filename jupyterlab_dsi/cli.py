@@ -360,7 +360,8 @@ def cmd_verify_sources(args: argparse.Namespace) -> int:
         files = source_files(store)
         stale = verify_sources(store, progress=_progress(args, "verify"))
     for entry in stale:
-        print(f"STALE  {entry['kind']:<10} {entry['id']}: {summary(entry['reasons']).replace(chr(10), ' ')}")
+        text = summary(entry["reasons"]).replace("\r", "\\r").replace("\n", "\\n")  # a path may hold either
+        print(f"STALE  {entry['kind']:<10} {entry['id']}: {text}")
     if stale:
         print(f"{counted(len(stale), 'record')} stale", file=sys.stderr)
         return 1
