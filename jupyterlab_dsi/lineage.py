@@ -98,13 +98,10 @@ def _load(store: Store) -> _Graph:
     for r in artifacts:
         g.node(r["id"], "artifact", _file_name(r["path"]), r["created_at"])
 
-    # Edges, in the order of the module's table.
+    # Edges, in the order of the module's table (lineage() sorts them for output).
     for r in methods:
-        g.edge(r["id"], r["gt_source"], "used")
-    for r in methods:
-        for source_id in _method_sources(store, r["id"]):
+        for source_id in {r["gt_source"], *_method_sources(store, r["id"])}:
             g.edge(r["id"], source_id, "used")
-    for r in methods:
         g.edge(r["id"], r["parent_id"], "wasDerivedFrom")
     for r in datasets:
         g.edge(r["id"], r["method_id"], "wasDerivedFrom")
