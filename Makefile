@@ -57,8 +57,9 @@ $(STAMPS)/labextension: $(STAMPS)/venv $(STAMPS)/node $(TS_SOURCES)
 	@touch $@
 
 # -- The package, editable, with the labextension linked into the venv -----------------------
+# With the mlflow extra: CI runs tests/test_mlflow.py against a real MLflow store.
 $(STAMPS)/install: $(STAMPS)/labextension pyproject.toml package.json
-	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test]"
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,mlflow]"
 	$(BIN)/jupyter-builder develop . --overwrite >/dev/null
 	$(BIN)/jupyter server extension enable jupyterlab_dsi --sys-prefix >/dev/null
 	@touch $@

@@ -26,6 +26,7 @@ except ImportError:  # running from a source tree that was never built
 # __getattr__ rather than defined here, so that `open` never shadows the builtin inside this
 # module and `import jupyterlab_dsi` (the server and IPython entry points) stays light.
 _API = ("open", "Ensemble", "Dataset")
+_SUBMODULES = ("mlflow",)  # optional extras, imported on first use: `dsi.mlflow.log_input(ds)`
 
 
 def __getattr__(name: str) -> Any:
@@ -33,11 +34,15 @@ def __getattr__(name: str) -> Any:
         from . import ensemble
 
         return getattr(ensemble, name)
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_API})
+    return sorted({*globals(), *_API, *_SUBMODULES})
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

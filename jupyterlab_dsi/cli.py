@@ -398,6 +398,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_mlflow(args: argparse.Namespace) -> int:
+    from .mlflow import cli_import  # the optional extra: one line when MLflow is not installed
+
+    return cli_import(args.db, args.tracking_uri, args.experiment)
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -534,6 +540,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True, metavar="DB")
     p.add_argument("--format", choices=["json", "dot", "mermaid"], default="json")
     p.set_defaults(run=cmd_lineage)
+
+    p = command("import-mlflow", "bring in the MLflow runs that used this database's datasets (logged "
+                "with dsi.mlflow.log_input) as runs linked to them; needs jupyterlab-dsi[mlflow]")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--tracking-uri", required=True, metavar="URI",
+                   help="the MLflow tracking store, e.g. sqlite:///path/mlflow.db or http://host:5000")
+    p.add_argument("--experiment", metavar="NAME", help="only this MLflow experiment (all when absent)")
+    p.set_defaults(run=cmd_import_mlflow)
 
     from .cli_runs import register as register_runs  # runs, run start|log|end
 
