@@ -39,7 +39,7 @@ class LineageError(DsiError):
 
 
 @dataclass
-class _Graph:
+class Graph:
     """Every record of the database as a node, every link as an edge (child -> parent)."""
 
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> node (with "_created")
@@ -69,10 +69,10 @@ def _split_label(names_text: str, seed: int) -> str:
     return f"{parts} (seed {seed})"
 
 
-def _load(store: Store) -> _Graph:
+def load_graph(store: Store) -> Graph:
     """The whole graph of ``store``, from a handful of queries (no per-record round trips)."""
     q = store.conn.execute
-    g = _Graph()
+    g = Graph()
     for r in q("SELECT id, path, ingested_at FROM jdsi_source"):
         g.node(r["id"], "source", _file_name(r["path"]), r["ingested_at"])
     methods = q(
@@ -190,7 +190,7 @@ def lineage(store: Store, ref: str) -> dict[str, Any]:
     ``{"id", "kind", "label"}`` (plus ``"deleted": true`` and ``"stale": [reasons]`` when so)
     ordered by kind, creation time and id, and edges ``{"source", "target", "relation"}``."""
     root, _ = resolve(store, ref)
-    g = _load(store)
+    g = load_graph(store)
     keep = _reach(root, g.parents, lambda p: p[0]) | _reach(root, g.children, lambda c: c)
     order = sorted(keep, key=lambda i: (KINDS.index(g.nodes[i]["kind"]), g.nodes[i]["_created"], i))
     position = {record_id: n for n, record_id in enumerate(order)}

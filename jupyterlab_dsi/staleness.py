@@ -3,8 +3,9 @@
 :func:`verify_sources` re-hashes every ingested source file and every simulation data file. A
 file whose bytes changed (or that is gone), or a method recomputed (a newer method whose
 parent_id names it), is a *cause*; every record downstream of a cause in the lineage graph
-(methods, datasets, splits, runs, artifacts) gets a row in ``jdsi_stale`` naming the cause and
-the reason in one line, and so does the changed source or simulation itself. A later verify that
+(methods, datasets, splits, runs, artifacts) gets a row in ``jdsi_stale`` naming the cause (for
+changed files their source, one row summing up its files; else the recomputed method's successor)
+and the reason in one line, and the changed source or simulation gets one with its own reason. A later verify that
 finds the cause fixed removes its rows. Both happen in one transaction with ``stale.mark`` and
 ``stale.clear`` events, so the panel's replica sees them like any other write.
 
@@ -110,9 +111,9 @@ def _users_of(store: Store, sim_ids: set[str]) -> dict[str, set[str]]:
 
 def _marks(store: Store, changed: dict[SourceFile, str]) -> dict[tuple[str, str], tuple[str, str]]:
     """(record_id, cause_id) -> (kind, reason) for every record downstream of a cause."""
-    from .lineage import _load
+    from .lineage import load_graph
 
-    graph = _load(store)
+    graph = load_graph(store)
     marks: dict[tuple[str, str], tuple[str, str]] = {}
 
     def mark(records: set[str], cause: str, reason: str) -> None:
