@@ -800,15 +800,7 @@ def _records(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> lis
     for run_id, name, value in q(f"SELECT run_id, name, value FROM jdsi_run_param WHERE run_id IN {chosen} "
                                  "ORDER BY run_id, name", params):
         run_params[run_id][name] = _stored_json(value)
-    metrics: dict[str, dict[str, Any]] = {r["id"]: {} for r in rows}
-    # The last value of each (name, context): the highest step, the latest logged among equal steps.
-    for run_id, name, context, value in q(
-        f"""SELECT run_id, name, context, value FROM (
-              SELECT run_id, name, context, value, row_number() OVER (
-                PARTITION BY run_id, name, context ORDER BY step DESC, rowid DESC) AS n
-              FROM jdsi_run_metric WHERE run_id IN {chosen})
-            WHERE n = 1 ORDER BY run_id, context, name""", params):
-        metrics[run_id][_metric_key(name, context)] = value
+    metrics = {r["id"]: _last_values(store, r["id"]) for r in rows}
     artifacts: dict[str, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
     for a in q(f"SELECT run_id, path, kind, sha256, size_bytes, copied_to FROM jdsi_artifact "
                f"WHERE run_id IN {chosen} ORDER BY created_at, id", params):
@@ -830,6 +822,29 @@ def _records(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> lis
             "author": r["author"], "stale": stale[r["id"]],
         })
     return out
+
+
+def _last_values(store: Store, run_id: str) -> dict[str, Any]:
+    """The last value of each (name, context) of a run: the highest step, the latest logged among
+    equal steps. Index seeks only (a skip scan over the groups, then one seek each): a run of a
+    million points lists as fast as one of ten."""
+    q = store.conn.execute
+    out: dict[str, Any] = {}
+    group = q("SELECT name, context FROM jdsi_run_metric WHERE run_id = ? ORDER BY name, context LIMIT 1",
+              (run_id,)).fetchone()
+    while group is not None:
+        name, context = group
+        value = q("SELECT value FROM jdsi_run_metric WHERE run_id = ? AND name = ? AND context = ? "
+                  "ORDER BY step DESC, rowid DESC LIMIT 1", (run_id, name, context)).fetchone()[0]
+        out[_metric_key(name, context)] = value
+        # The next group: a later context of this name, else the next name (two seeks; a row-value
+        # range would scan every point of this name).
+        later = q("SELECT context FROM jdsi_run_metric WHERE run_id = ? AND name = ? AND context > ? "
+                  "ORDER BY context LIMIT 1", (run_id, name, context)).fetchone()
+        group = (name, later[0]) if later is not None else q(
+            "SELECT name, context FROM jdsi_run_metric WHERE run_id = ? AND name > ? ORDER BY name, context LIMIT 1",
+            (run_id, name)).fetchone()
+    return dict(sorted(out.items()))
 
 
 def list_runs(store: Store, dataset: Any = None) -> list[dict[str, Any]]:
