@@ -26,6 +26,8 @@ export interface IMetricLast {
   step: number;
   /** null: a NaN or an infinity was logged. */
   value: number | null;
+  /** How many points of it the run logged. */
+  points: number;
 }
 
 /** A split as a short label: its part names and fractions, and its seed. */
@@ -213,16 +215,17 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
   // The last point of each (run, name, context): highest step, then latest logged.
   for (const m of rows(
     db,
-    `SELECT run_id, name, context, step, value FROM (
+    `SELECT run_id, name, context, step, value, n FROM (
        SELECT run_id, name, context, step, value,
-              ROW_NUMBER() OVER (PARTITION BY run_id, name, context ORDER BY step DESC, rowid DESC) AS k
+              ROW_NUMBER() OVER (PARTITION BY run_id, name, context ORDER BY step DESC, rowid DESC) AS k,
+              COUNT(*) OVER (PARTITION BY run_id, name, context) AS n
          FROM jdsi_run_metric)
       WHERE k = 1`
   )) {
     const id = String(m.run_id);
     const name = String(m.name);
     const context = String(m.context ?? '');
-    const last: IMetricLast = { name, context, step: Number(m.step), value: finite(m.value) };
+    const last: IMetricLast = { name, context, step: Number(m.step), value: finite(m.value), points: Number(m.n) };
     metrics.set(id, { ...metrics.get(id), [metricKey(name, context)]: last });
   }
   const stale = new Map<string, string[]>();

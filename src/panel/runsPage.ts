@@ -283,8 +283,14 @@ export class RunsPage {
     return b;
   }
 
-  private _select(label: string, choices: readonly { key: string; label: string }[], value: string, onChange: (key: string) => void): HTMLElement {
-    const select = h('select', { class: 'jp-DSI-select jp-mod-styled', 'aria-label': label }, ...choices.map(c => h('option', { value: c.key }, c.label)));
+  private _select(
+    label: string,
+    choices: readonly { key: string; label: string }[],
+    value: string,
+    onChange: (key: string) => void,
+    title = label
+  ): HTMLElement {
+    const select = h('select', { class: 'jp-DSI-select', 'aria-label': title, title }, ...choices.map(c => h('option', { value: c.key }, c.label)));
     select.value = value;
     select.addEventListener('change', () => onChange(select.value));
     return h('label', { class: 'jp-DSI-chartPick' }, h('span', {}, label), select);
@@ -305,7 +311,10 @@ export class RunsPage {
       return section;
     }
     if (this._curveMetric === null || !keys.includes(this._curveMetric)) {
-      this._curveMetric = this._columns(metricKeys(this._rows)).find(k => keys.includes(k)) ?? keys[0];
+      // A curve needs points: the metric logged most often, shown columns first among equals.
+      const reach = (k: string) => Math.max(...ticked.map(r => r.metrics[k]?.points ?? 0));
+      const shown = this._columns(metricKeys(this._rows));
+      this._curveMetric = [...keys].sort((a, b) => reach(b) - reach(a) || Number(!shown.includes(a)) - Number(!shown.includes(b)))[0];
     }
     section.append(
       this._select('Metric', keys.map(k => ({ key: k, label: k })), this._curveMetric, k => {
@@ -335,14 +344,26 @@ export class RunsPage {
       h(
         'div',
         { class: 'jp-DSI-chartPicks' },
-        this._select('Dataset property', xs, this._xKey, k => {
-          this._xKey = k;
-          this._drawCharts();
-        }),
-        this._select('Metric', keys.map(k => ({ key: k, label: k })), this._yMetric, k => {
-          this._yMetric = k;
-          this._drawCharts();
-        })
+        this._select(
+          'x',
+          xs,
+          this._xKey,
+          k => {
+            this._xKey = k;
+            this._drawCharts();
+          },
+          'Dataset property (x)'
+        ),
+        this._select(
+          'y',
+          keys.map(k => ({ key: k, label: k })),
+          this._yMetric,
+          k => {
+            this._yMetric = k;
+            this._drawCharts();
+          },
+          'Metric (y)'
+        )
       ),
       this._efficacy,
       h('p', { class: 'jp-DSI-hint' }, 'One point per finished run, colored by its dataset. Click a point to restore that dataset in the explorer.')

@@ -55,15 +55,24 @@ export function frame(container: HTMLElement, width: number, height: number, lab
 
 type XScale = ScaleContinuousNumeric<number, number> | ScaleTime<number, number>;
 
-/** Both axes with their titles; the tick counts follow the room there is. */
+/**
+ * Both axes with their titles; the tick counts follow the room there is. `integerX`: only whole
+ * numbers on x (steps: no tick at 2.5).
+ */
 export function drawAxes(
   f: IFrame,
   x: XScale,
   y: ScaleContinuousNumeric<number, number>,
   xTitle: string,
-  yTitle: string
+  yTitle: string,
+  integerX = false
 ): void {
-  const xAxis = axisBottom(x as ScaleContinuousNumeric<number, number>).ticks(Math.max(2, Math.floor(f.width / 70)));
+  const count = Math.max(2, Math.floor(f.width / 70));
+  const xAxis = axisBottom(x as ScaleContinuousNumeric<number, number>).ticks(count);
+  if (integerX) {
+    const numeric = x as ScaleContinuousNumeric<number, number>;
+    xAxis.tickValues(numeric.ticks(count).filter(Number.isInteger)).tickFormat(v => String(v));
+  }
   f.plot.append('g').attr('class', 'jp-DSI-chartAxis').attr('transform', `translate(0,${f.height})`).call(xAxis);
   f.plot
     .append('g')
@@ -93,8 +102,11 @@ export function drawAxes(
     .text(yTitle);
 }
 
-/** [lo, hi] of finite values, widened when they are one value; null when there are none. */
-export function domainOf(values: Iterable<number | null>): [number, number] | null {
+/**
+ * [lo, hi] of finite values, null when there are none; widened by `pad` of its span on each side
+ * so that no point sits on an axis, and around a single value by 5% of it (or by 1, `unit`).
+ */
+export function domainOf(values: Iterable<number | null>, pad = 0.06, unit = false): [number, number] | null {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of values) {
@@ -107,10 +119,10 @@ export function domainOf(values: Iterable<number | null>): [number, number] | nu
     return null;
   }
   if (lo === hi) {
-    const pad = Math.abs(lo) * 0.05 || 1;
-    return [lo - pad, hi + pad];
+    const around = unit ? 1 : Math.abs(lo) * 0.05 || 1;
+    return [lo - around, hi + around];
   }
-  return [lo, hi];
+  return [lo - (hi - lo) * pad, hi + (hi - lo) * pad];
 }
 
 export interface ILegendEntry {

@@ -35,7 +35,7 @@ export function curveSeries(curves: readonly IRunCurve[], names: ReadonlyMap<str
  */
 export function drawCurves(container: HTMLElement, series: readonly ICurveSeries[], metric: string): void {
   container.replaceChildren();
-  const steps = domainOf(series.flatMap(s => s.points.map(p => p.step)));
+  const steps = domainOf(series.flatMap(s => s.points.map(p => p.step)), 0, true);
   const values = domainOf(series.flatMap(s => s.points.map(p => p.value)));
   if (!steps || !values) {
     const note = document.createElement('p');
@@ -46,9 +46,9 @@ export function drawCurves(container: HTMLElement, series: readonly ICurveSeries
   }
   const width = chartWidth(container);
   const f = frame(container, width, chartHeight(width), `${metric} over steps, ${series.length} runs`);
-  const x = scaleLinear().domain(steps).range([0, f.width]).nice();
+  const x = scaleLinear().domain(steps).range([0, f.width]);
   const y = scaleLinear().domain(values).range([f.height, 0]).nice();
-  drawAxes(f, x, y, 'step', metric);
+  drawAxes(f, x, y, 'step', metric, true);
   const path = line<{ step: number; value: number | null }>()
     .defined(p => p.value !== null)
     .x(p => x(p.step))

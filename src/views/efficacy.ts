@@ -134,8 +134,8 @@ export function drawEfficacy(container: HTMLElement, data: IEfficacyData, option
   const y = scaleLinear().domain(ys).range([f.height, 0]).nice();
   const time = options.xKey === 'created';
   const x = time
-    ? scaleUtc().domain(xs).range([0, f.width]).nice()
-    : scaleLinear().domain(xs).range([0, f.width]).nice();
+    ? scaleUtc().domain(xs).range([0, f.width])
+    : scaleLinear().domain(xs).range([0, f.width]);
   drawAxes(f, x, y, options.xLabel, options.metric);
   const tip = document.createElement('div');
   tip.className = 'jp-DSI-chartTip';
