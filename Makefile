@@ -123,11 +123,13 @@ stress: $(STAMPS)/install $(SAMPLE_DB)
 	$(BIN)/python stress/report.py
 
 # -- Benchmark: the views against parcoord-es and plain D3 in Chromium (bench/README.md), then
-# post-processing throughput (bench/postprocess.py).
+# post-processing throughput (bench/postprocess.py), VTK reading (bench/vtk.py) and logging a
+# training run's metric points (bench/runs.py).
 bench: $(STAMPS)/node $(STAMPS)/labextension $(STAMPS)/install chromium
 	node bench/run.js
 	$(BIN)/python bench/postprocess.py
 	$(BIN)/python bench/vtk.py
+	$(BIN)/python bench/runs.py
 
 # The same harness, small (10k rows, 3 moves, 5 time steps, about 30 s), in `make test`: a change
 # that breaks the bench (src/ moving under bench/dsi.ts, the schema under bench/db.js) fails CI.
@@ -135,6 +137,7 @@ bench: $(STAMPS)/node $(STAMPS)/labextension $(STAMPS)/install chromium
 bench-smoke: $(STAMPS)/node chromium
 	npx tsc -p bench/tsconfig.json
 	node bench/run.js --smoke
+	$(BIN)/python bench/runs.py --smoke
 
 # The sample's folder goes too, unless its database holds datasets (FORCE=1 removes it anyway).
 clean:
