@@ -320,16 +320,17 @@ def _client(uri: str) -> Any:
     return client
 
 
-def _experiment_ids(client: Any, uri: str, name: str | None) -> list[str]:
+def _experiments(client: Any, uri: str, name: str | None) -> dict[str, str]:
+    """experiment id -> name: the one named, or all of them."""
+    everything = {e.experiment_id: e.name for e in _paged(
+        lambda token: client.search_experiments(max_results=PAGE, page_token=token))}
     if name is None:
-        return [e.experiment_id for e in _paged(lambda token: client.search_experiments(
-            max_results=PAGE, page_token=token))]
-    found = client.get_experiment_by_name(name)
-    if found is None:
-        known = sorted(e.name for e in client.search_experiments(max_results=PAGE))
-        shown = ", ".join(repr(k) for k in known[:10]) or "none"
+        return everything
+    chosen = {i: n for i, n in everything.items() if n == name}
+    if not chosen:
+        shown = ", ".join(repr(n) for n in sorted(everything.values())[:10]) or "none"
         raise MlflowError(f"{uri}: no MLflow experiment named {name!r}; its experiments: {shown}")
-    return [found.experiment_id]
+    return chosen
 
 
 def _paged(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
@@ -452,58 +453,63 @@ def import_runs(db: str | os.PathLike[str], tracking_uri: str, experiment: str |
 
     A run is matched by its inputs: the ``dsi`` source or tags that log_input writes, or a digest
     equal to one of ours. Its id is derived from the tracking uri and the MLflow run id, so a
-    second import adds nothing. Runs still running in MLflow are skipped (``report`` hears why).
+    second import adds nothing. Runs still running in MLflow are skipped. ``report`` hears one
+    line per run imported or skipped.
     """
-    from .runs import import_run
     from .store import Store
 
-    say = report or (lambda line: None)
     summary = ImportSummary()
     with Store(db) as store:
-        ours = _Ours.read(store)
+        ours = _Ours.read(store)  # before MLflow is asked anything: a database without datasets
         with _quiet(), _patient_http():
             client = _client(tracking_uri)
             try:
-                names = {e.experiment_id: e.name for e in _paged(lambda t: client.search_experiments(
-                    max_results=PAGE, page_token=t))}
-                ids = _experiment_ids(client, tracking_uri, experiment)
-                runs = list(_paged(lambda t: client.search_runs(ids, max_results=PAGE, page_token=t)))
+                names = _experiments(client, tracking_uri, experiment)
+                runs = list(_paged(lambda t: client.search_runs(list(names), max_results=PAGE, page_token=t)))
             except MlflowError:
                 raise
             except Exception as exc:
                 raise _tracking_error(tracking_uri, exc) from None
             for run in sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id)):
-                found = _chosen_input(ours, run)
-                if found is None:
-                    summary.unrelated += 1
-                    continue
-                record, split_id = found
-                label = f"MLflow run {run.info.run_id} {run.info.run_name or ''!r}"
-                if run.info.status not in STATUSES:
-                    summary.skipped.append(run.info.run_id)
-                    say(f"skipped {label}: {run.info.status.lower()} in MLflow; import again once it has ended")
-                    continue
-                run_id = imported_run_id(tracking_uri, run.info.run_id)
-                if _exists(store, run_id):
-                    summary.already.append(run_id)
-                    continue
-                try:
-                    fields = _run_fields(client, tracking_uri, names.get(run.info.experiment_id, ""), run)
-                except Exception as exc:
-                    raise _tracking_error(tracking_uri, exc) from None
-                import_run(store, run_id=run_id, dataset_id=record["id"], split_id=split_id, **fields)
-                summary.imported.append(run_id)
-                say(f"imported {label} as {run_id} (dataset {record['id'][:8]} {record['name']!r})")
+                _import_one(store, ours, client, tracking_uri, names[run.info.experiment_id], run,
+                            summary, report or (lambda line: None))
     return summary
 
 
-def _exists(store: Store, run_id: str) -> bool:
-    return store.conn.execute("SELECT 1 FROM jdsi_run WHERE id = ?", (run_id,)).fetchone() is not None
+def _import_one(store: Store, ours: _Ours, client: Any, uri: str, experiment: str, run: Any,
+                summary: ImportSummary, say: Callable[[str], None]) -> None:
+    from .runs import import_run
+
+    found = _chosen_input(ours, run)
+    if found is None:
+        summary.unrelated += 1
+        return
+    record, split_id = found
+    label = f"MLflow run {run.info.run_id} {run.info.run_name or ''!r}"
+    if run.info.status not in STATUSES:
+        summary.skipped.append(run.info.run_id)
+        say(f"skipped {label}: {run.info.status.lower()} in MLflow; import again once it has ended")
+        return
+    run_id = imported_run_id(uri, run.info.run_id)
+    if store.conn.execute("SELECT 1 FROM jdsi_run WHERE id = ?", (run_id,)).fetchone() is not None:
+        summary.already.append(run_id)
+        return
+    try:  # everything read before anything is written: one run, one transaction
+        fields = _run_fields(client, uri, experiment, run)
+    except Exception as exc:
+        raise _tracking_error(uri, exc) from None
+    import_run(store, run_id=run_id, dataset_id=record["id"], split_id=split_id, **fields)
+    summary.imported.append(run_id)
+    say(f"imported {label} as {run_id} (dataset {record['id'][:8]} {record['name']!r})")
 
 
 def cli_import(db: str, tracking_uri: str, experiment: str | None) -> int:
-    """``jupyter dsi import-mlflow``: a line per run imported or skipped, then the counts."""
-    summary = import_runs(db, tracking_uri, experiment, report=print)
+    """``jupyter dsi import-mlflow``: a line per run imported or skipped, then the counts; our
+    own warnings (a NaN metric stored as missing) as one line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = import_runs(db, tracking_uri, experiment, report=print)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
     print(summary.line())
-    sys.stdout.flush()
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -40,19 +41,34 @@ def db(mdb: tuple[Path, str], cli: Cli) -> tuple[Path, str, str]:
     return path, ids[0], ids[1]
 
 
-@pytest.fixture
-def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
-    """A fresh MLflow SQLite store with one experiment, artifacts in tmp_path: (uri, experiment id).
-    Set as the process's tracking uri for mlflow.start_run, and put back afterwards."""
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """An MLflow SQLite store with one experiment, made once (creating one runs every migration
+    of MLflow's schema, seconds): (its file, the experiment id). Tests use copies."""
     import mlflow
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
+    root = tmp_path_factory.mktemp("mlflow")
+    path = root / "template.db"
     with warnings.catch_warnings():  # SQLAlchemy's deprecation notes about MLflow's models
         warnings.simplefilter("ignore", DeprecationWarning)
-        experiment = mlflow.MlflowClient(uri).create_experiment(
-            "dsi-tests", artifact_location=(tmp_path / "mlartifacts").as_uri())
+        experiment = mlflow.MlflowClient(f"sqlite:///{path}").create_experiment(
+            "dsi-tests", artifact_location=(root / "artifacts").as_uri())
+    return path, experiment
+
+
+@pytest.fixture
+def tracking(mlflow_store: tuple[Path, str], tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """A private copy of that store: (tracking uri, experiment id). Set as the process's tracking
+    uri for mlflow.start_run, and put back afterwards."""
+    import mlflow
+
+    template, experiment = mlflow_store
+    path = tmp_path / "mlflow.db"
+    shutil.copyfile(template, path)
+    uri = f"sqlite:///{path}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
     try:
         yield uri, experiment
     finally:
@@ -293,6 +309,26 @@ def test_a_run_that_logged_our_digest_without_log_input_is_matched_by_it(
     assert res.code == 0, res.err
     (run,) = runs_json(cli, path)
     assert (run["name"], run["dataset_id"], run["split_id"]) == ("by-hand", dataset_id, None)
+
+
+@needs_mlflow
+def test_a_nan_point_is_imported_as_missing_with_one_warning_line(db: tuple[Path, str, str],
+                                                                 tracking: tuple[str, str], cli: Cli) -> None:
+    import mlflow
+
+    path, dataset_id, _ = db
+    uri, experiment = tracking
+    with dsi.open(path) as ens, mlflow.start_run(experiment_id=experiment, run_name="diverged"):
+        dsi.mlflow.log_input(ens.dataset(dataset_id))
+        mlflow.log_metric("loss", 0.5, step=0)
+        mlflow.log_metric("loss", float("nan"), step=1)
+    res = cli("import-mlflow", "--db", path, "--tracking-uri", uri)
+    assert res.code == 0 and res.last_line.startswith("imported 1 run, 0 already there")
+    assert res.err_lines == ["warning: metric 'loss' at step 1 is nan: stored as missing (NULL)"]
+    summary = dsi.mlflow.import_runs(path, uri)  # the Python API behind the command
+    assert (summary.imported, len(summary.already), summary.skipped) == ([], 1, [])
+    points = query(path, "SELECT step, value FROM jdsi_run_metric WHERE run_id = ? ORDER BY step", (summary.already[0],))
+    assert points == [(0, 0.5), (1, None)]
 
 
 @needs_mlflow
