@@ -153,9 +153,10 @@ export class RunsPage {
       this._sort = next;
       this._render();
     };
-    // Ticked runs in table order: their colors in the curves and beside their ticks.
+    // Ticked runs in table order: their colors in the curves and beside their ticks, after the
+    // colors the efficacy view gives the datasets.
     const ticked = rows.filter(r => this._selected.has(r.id));
-    const colorOf = new Map(ticked.map((r, i) => [r.id, paletteColor(i)]));
+    const colorOf = new Map(ticked.map((r, i) => [r.id, paletteColor(this._stats.length + i)]));
     const all = h('input', { type: 'checkbox', 'aria-label': 'Compare all runs shown' });
     all.checked = rows.length > 0 && ticked.length === rows.length;
     all.indeterminate = ticked.length > 0 && ticked.length < rows.length;
@@ -397,7 +398,7 @@ export class RunsPage {
     void this._options.curves([...ids], last.name, last.context).then(
       curves => {
         if (ticket === this._curveTicket) {
-          drawCurves(this._curves, curveSeries(curves, names), key);
+          drawCurves(this._curves, curveSeries(curves, names, this._stats.length), key);
         }
       },
       (error: Error) => {

@@ -19,12 +19,15 @@ export interface ICurveSeries {
 /** Series that draw few points get markers too, so that one logged value still shows. */
 const MARKERS_UP_TO = 40;
 
-/** Curves of runs as series, colored in the order given (the table's). */
-export function curveSeries(curves: readonly IRunCurve[], names: ReadonlyMap<string, string>): ICurveSeries[] {
+/**
+ * Curves of runs as series, colored in the order given (the table's) from palette entry `first`
+ * on: the Runs tab starts after the datasets' colors, so that a run never wears a dataset's.
+ */
+export function curveSeries(curves: readonly IRunCurve[], names: ReadonlyMap<string, string>, first = 0): ICurveSeries[] {
   return curves.map((c, i) => ({
     runId: c.runId,
     name: names.get(c.runId) ?? c.runId.slice(0, 8),
-    color: paletteColor(i),
+    color: paletteColor(first + i),
     points: c.steps.map((step, k) => ({ step, value: c.values[k] }))
   }));
 }

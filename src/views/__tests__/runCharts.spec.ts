@@ -124,6 +124,9 @@ describe('curves', () => {
     expect([...curves].map(g => g.getAttribute('data-run-id'))).toEqual(['a', 'b']);
     const strokes = [...curves].map(g => g.querySelector('path')!.getAttribute('stroke'));
     expect(new Set(strokes).size).toBe(2);
+    // From a later palette entry on, when asked (the datasets hold the first ones).
+    const later = curveSeries([{ runId: 'a', steps: [0], values: [1] }], new Map(), 1);
+    expect(later[0].color).toBe(series[1].color);
     // The missing point is a gap: two pieces of line (a move per piece), and no marker.
     expect(curves[0].querySelector('path')!.getAttribute('d')!.match(/M/g)).toHaveLength(2);
     expect(curves[0].querySelectorAll('circle')).toHaveLength(2);
