@@ -26,8 +26,8 @@ export interface IMetricLast {
   step: number;
   /** null: a NaN or an infinity was logged. */
   value: number | null;
-  /** How many points of it the run logged. */
-  points: number;
+  /** The step of its first point: a metric logged once has firstStep === step (no curve). */
+  firstStep: number;
 }
 
 /** A split as a short label: its part names and fractions, and its seed. */
@@ -192,6 +192,52 @@ function splitLabel(id: string, names: SqlValue, fractions: SqlValue, seed: SqlV
   return `${parts}, seed ${String(seed)}`;
 }
 
+/**
+ * The last point of each (name, context) of each run: the highest step, the latest logged among
+ * equal steps (as runs.py). Index seeks only, as runs.py does it: a skip scan over the groups of
+ * jdsi_run_metric_by_run, then a seek each for the last and the first step. A run of a million
+ * points reads as fast as one of ten, which matters here: the tab re-reads on every catch-up.
+ */
+function lastValues(db: Database, runIds: readonly string[]): Map<string, Record<string, IMetricLast>> {
+  const seek = (sql: string) => db.prepare(sql);
+  const firstGroup = seek('SELECT name, context FROM jdsi_run_metric WHERE run_id = ? ORDER BY name, context LIMIT 1');
+  const laterContext = seek(
+    'SELECT context FROM jdsi_run_metric WHERE run_id = ? AND name = ? AND context > ? ORDER BY context LIMIT 1'
+  );
+  const nextName = seek('SELECT name, context FROM jdsi_run_metric WHERE run_id = ? AND name > ? ORDER BY name, context LIMIT 1');
+  const lastPoint = seek(
+    'SELECT step, value FROM jdsi_run_metric WHERE run_id = ? AND name = ? AND context = ? ORDER BY step DESC, rowid DESC LIMIT 1'
+  );
+  const firstStep = seek('SELECT step FROM jdsi_run_metric WHERE run_id = ? AND name = ? AND context = ? ORDER BY step LIMIT 1');
+  const one = (stmt: ReturnType<typeof seek>, params: SqlValue[]): SqlValue[] | null => {
+    stmt.bind(params);
+    const row = stmt.step() ? stmt.get() : null;
+    stmt.reset();
+    return row;
+  };
+  const out = new Map<string, Record<string, IMetricLast>>();
+  try {
+    for (const runId of runIds) {
+      const values: Record<string, IMetricLast> = {};
+      let group = one(firstGroup, [runId]);
+      while (group !== null) {
+        const name = String(group[0]);
+        const context = String(group[1] ?? '');
+        const [step, value] = one(lastPoint, [runId, name, context])!;
+        const [first] = one(firstStep, [runId, name, context])!;
+        values[metricKey(name, context)] = { name, context, step: Number(step), value: finite(value), firstStep: Number(first) };
+        // The next group: a later context of this name, else the next name (each one seek).
+        const later = one(laterContext, [runId, name, context]);
+        group = later !== null ? [name, later[0]] : one(nextName, [runId, name]);
+      }
+      out.set(runId, values);
+    }
+  } finally {
+    [firstGroup, laterContext, nextName, lastPoint, firstStep].forEach(s => s.free());
+  }
+  return out;
+}
+
 /** Every live run (no tombstone), newest first, with its status as shown at `nowMs`. */
 export function readRuns(db: Database, nowMs: number): IRunInfo[] {
   const runs = rows(
@@ -211,23 +257,7 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
     const id = String(p.run_id);
     params.set(id, { ...params.get(id), [String(p.name)]: jsonValue(p.value) });
   }
-  const metrics = new Map<string, Record<string, IMetricLast>>();
-  // The last point of each (run, name, context): highest step, then latest logged.
-  for (const m of rows(
-    db,
-    `SELECT run_id, name, context, step, value, n FROM (
-       SELECT run_id, name, context, step, value,
-              ROW_NUMBER() OVER (PARTITION BY run_id, name, context ORDER BY step DESC, rowid DESC) AS k,
-              COUNT(*) OVER (PARTITION BY run_id, name, context) AS n
-         FROM jdsi_run_metric)
-      WHERE k = 1`
-  )) {
-    const id = String(m.run_id);
-    const name = String(m.name);
-    const context = String(m.context ?? '');
-    const last: IMetricLast = { name, context, step: Number(m.step), value: finite(m.value), points: Number(m.n) };
-    metrics.set(id, { ...metrics.get(id), [metricKey(name, context)]: last });
-  }
+  const metrics = lastValues(db, runs.map(r => String(r.id)));
   const stale = new Map<string, string[]>();
   for (const s of rows(db, 'SELECT record_id, reason FROM jdsi_stale ORDER BY found_at, cause_id')) {
     const id = String(s.record_id);
@@ -277,7 +307,7 @@ export function readRunCurves(db: Database, runIds: readonly string[], name: str
       db,
       `SELECT step, value FROM jdsi_run_metric
         WHERE run_id = ? AND name = ? AND context = ?
-        ORDER BY step, at, rowid`,
+        ORDER BY step, rowid`,
       [runId, name, context]
     );
     return {

@@ -539,6 +539,7 @@ export class ExplorerPanel extends Widget {
           load: nowMs => this._client().api.runs(nowMs),
           curves: (ids, name, context) => this._client().api.runCurves(ids, name, context),
           datasetStats: () => this._client().api.datasetStats(),
+          lineage: run => void this.showLineage(run.id).catch(error => void Notification.error((error as Error).message)),
           // The efficacy view's points and the dataset cells: the Datasets page's Restore.
           restore: async datasetId => {
             const dataset = (await this._client().api.datasets()).find(d => d.id === datasetId);

@@ -312,8 +312,8 @@ export class RunsPage {
       return section;
     }
     if (this._curveMetric === null || !keys.includes(this._curveMetric)) {
-      // A curve needs points: the metric logged most often, shown columns first among equals.
-      const reach = (k: string) => Math.max(...ticked.map(r => r.metrics[k]?.points ?? 0));
+      // A curve needs steps: the metric logged over the most, shown columns first among equals.
+      const reach = (k: string) => Math.max(...ticked.map(r => (r.metrics[k] ? r.metrics[k].step - r.metrics[k].firstStep : -1)));
       const shown = this._columns(metricKeys(this._rows));
       this._curveMetric = [...keys].sort((a, b) => reach(b) - reach(a) || Number(!shown.includes(a)) - Number(!shown.includes(b)))[0];
     }

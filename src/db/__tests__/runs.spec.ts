@@ -121,9 +121,9 @@ describe('readRuns', () => {
 
   it('gives each metric its last value (highest step, then the latest logged) under context/name', () => {
     const [r2, r1] = readRuns(db, NOW).filter(r => r.name.startsWith('gp')).map(r => r.metrics);
-    expect(r1['val/mse']).toEqual({ name: 'mse', context: 'val', step: 2, value: 0.2, points: 3 });
+    expect(r1['val/mse']).toEqual({ name: 'mse', context: 'val', step: 2, value: 0.2, firstStep: 0 });
     expect(r1['train/mse'].value).toBe(0.1);
-    expect(r2['val/mse']).toEqual({ name: 'mse', context: 'val', step: 1, value: null, points: 2 });
+    expect(r2['val/mse']).toEqual({ name: 'mse', context: 'val', step: 1, value: null, firstStep: 0 });
     expect(r2.r2.value).toBe(0.95);
   });
 

@@ -31,7 +31,7 @@ function run(id: string, name: string, datasetId: string, over: Partial<IRunInfo
   };
 }
 
-const mse = (value: number) => ({ 'val/mse': { name: 'mse', context: 'val', step: 5, value, points: 6 } });
+const mse = (value: number) => ({ 'val/mse': { name: 'mse', context: 'val', step: 5, value, firstStep: 0 } });
 
 const STATS: IDatasetStats[] = [
   { id: 'dA', name: 'small', size: 20, createdAt: '2026-01-01T00:00:00Z', samplingP: null, samplingN: null, params: {} },

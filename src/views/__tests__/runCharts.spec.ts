@@ -25,7 +25,7 @@ function run(id: string, datasetId: string | null, status: IRunInfo['status'], m
     author: 'me',
     host: 'box',
     params: {},
-    metrics: mse === null ? {} : { 'val/mse': { name: 'mse', context: 'val', step: 3, value: mse, points: 4 } },
+    metrics: mse === null ? {} : { 'val/mse': { name: 'mse', context: 'val', step: 3, value: mse, firstStep: 0 } },
     energyKwh: null,
     resources: {},
     stale: []
