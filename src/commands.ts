@@ -6,6 +6,7 @@ import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import type { Widget } from '@lumino/widgets';
 
 import { explorerIcon } from './icons';
 import { ExplorerPanel } from './panel/explorer';
@@ -93,11 +94,17 @@ export function addCommands(app: JupyterFrontEnd, context: ICommandContext): voi
   // The lineage graph opens records in an explorer on their file: the focused one, else the sidebar.
   const explorerOn = async (path: string): Promise<ExplorerPanel> => {
     const focused = ExplorerPanel.focused();
-    if (focused?.path === path) {
-      return focused;
+    if (focused?.path !== path) {
+      await openInSidebar(path);
+      return sidebar;
     }
-    await openInSidebar(path);
-    return sidebar;
+    // Bring its tab (a document, or the main-area copy) to the front: the graph may cover it.
+    for (let w: Widget | null = focused; w; w = w.parent) {
+      if (w.id) {
+        app.shell.activateById(w.id);
+      }
+    }
+    return focused;
   };
   setLineageHost({
     add: widget => {

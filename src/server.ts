@@ -259,8 +259,8 @@ export interface ILineageNode {
   label: string;
   /** A tombstoned record, still shown where others refer to it. */
   deleted?: boolean;
-  /** Why it is stale (an upstream change), when it is; true when the server gives no reason. */
-  stale?: boolean | string;
+  /** Why it is stale (upstream changes, one line each), when it is. */
+  stale?: string[] | string | boolean;
   /** Absolute path of a source's or an artifact's file, when the server names it. */
   path?: string;
 }

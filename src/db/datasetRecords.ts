@@ -95,16 +95,21 @@ export function readSplitPart(db: Database, splitId: string, part: string): stri
   return out;
 }
 
-/** Rows (of `ids`) of simulations ingested after `since` that are not members of the dataset. */
-function newRows(db: Database, row: ReadonlyMap<string, number>, datasetId: string, since: string): number[] {
+/**
+ * Rows (of `ids`) of simulations ingested after the dataset that are not its members and, with a
+ * method, have distances at its step: the rows `jupyter dsi select` would consider (Python's
+ * staleness.new_matches counts the same).
+ */
+function newRows(db: Database, row: ReadonlyMap<string, number>, dataset: IDatasetInfo): number[] {
   const stmt = db.prepare(
     `SELECT s.sim_id FROM jdsi_simulation s JOIN jdsi_source src ON src.id = s.source_id
-      WHERE src.ingested_at > ?
-        AND NOT EXISTS (SELECT 1 FROM jdsi_dataset_member m WHERE m.dataset_id = ? AND m.sim_id = s.sim_id)`
+      WHERE src.ingested_at > ?1
+        AND NOT EXISTS (SELECT 1 FROM jdsi_dataset_member m WHERE m.dataset_id = ?2 AND m.sim_id = s.sim_id)
+        AND (?3 IS NULL OR EXISTS (SELECT 1 FROM jdsi_distance d WHERE d.method_id = ?3 AND d.t = ?4 AND d.sim_id = s.sim_id))`
   );
   const out: number[] = [];
   try {
-    stmt.bind([since, datasetId]);
+    stmt.bind([dataset.createdAt, dataset.id, dataset.methodId, dataset.t ?? 0]);
     while (stmt.step()) {
       const i = row.get(String(stmt.get()[0]));
       if (i !== undefined) {
@@ -124,7 +129,10 @@ function newRows(db: Database, row: ReadonlyMap<string, number>, datasetId: stri
  * no longer has.
  */
 export function countNewMatches(db: Database, base: IBaseTable, row: ReadonlyMap<string, number>, dataset: IDatasetInfo): number | null {
-  const fresh = newRows(db, row, dataset.id, dataset.createdAt);
+  if (dataset.methodId === null && !dataset.filter) {
+    return 0; // chosen by hand, without a filter to match (as staleness.new_matches says)
+  }
+  const fresh = newRows(db, row, dataset);
   if (fresh.length === 0) {
     return 0;
   }

@@ -62,10 +62,10 @@ export interface IDagLayout {
   edges: IPlacedEdge[];
 }
 
-export const NODE_WIDTH = 176;
-export const NODE_HEIGHT = 42;
+export const NODE_WIDTH = 160;
+export const NODE_HEIGHT = 44;
 /** Characters of a label that fit a node box; the whole label is in the node's title. */
-const LABEL_CHARS = 24;
+const LABEL_CHARS = 20;
 
 function kindRank(kind: string): number {
   const i = (KIND_ORDER as readonly string[]).indexOf(kind);
@@ -97,7 +97,7 @@ export function shortLabel(label: string, chars = LABEL_CHARS): string {
  */
 export function layoutDag(nodes: readonly IDagNode[], edges: readonly IDagEdge[], direction: 'LR' | 'TB' = 'LR'): IDagLayout {
   const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: direction, nodesep: direction === 'LR' ? 18 : 24, ranksep: direction === 'LR' ? 56 : 40, marginx: 12, marginy: 12 });
+  g.setGraph({ rankdir: direction, nodesep: direction === 'LR' ? 16 : 24, ranksep: direction === 'LR' ? 36 : 32, marginx: 8, marginy: 8 });
   g.setDefaultEdgeLabel(() => ({}));
   const kinds = new Map(nodes.map(n => [n.id, n.kind]));
   for (const node of nodes) {
@@ -256,21 +256,21 @@ export function drawDag(container: HTMLElement, layout: IDagLayout, options: IDr
     .append('text')
     .attr('class', 'jp-DSI-dagKind')
     .attr('x', 8)
-    .attr('y', 15)
+    .attr('y', 16)
     .text(d => `${KIND_MARK[d.kind] ?? '•'} ${d.kind}${d.deleted ? ' · deleted' : ''}`);
   nodes
     .filter(d => !!d.stale)
     .append('text')
     .attr('class', 'jp-DSI-dagStale')
     .attr('x', d => d.width - 8)
-    .attr('y', 15)
+    .attr('y', 16)
     .attr('text-anchor', 'end')
     .text('stale');
   nodes
     .append('text')
     .attr('class', 'jp-DSI-dagLabel')
     .attr('x', 8)
-    .attr('y', 33)
+    .attr('y', 35)
     .text(d => shortLabel(d.label));
   return svg.node()!;
 }

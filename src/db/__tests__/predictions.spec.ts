@@ -152,4 +152,12 @@ describe('datasets: splits, stale marks, new matches', () => {
     expect(await later('')).toBe(1);
     expect(await later('nonexistent > 1')).toBeNull();
   });
+
+  it('counts only the later simulations with distances at the method and step of the dataset, as Python does', async () => {
+    const db = await withDataset('cs >= 2');
+    db.run("DELETE FROM jdsi_distance WHERE sim_id = '5'");
+    const { base, row } = rowsOf(db);
+    expect(countNewMatches(db, base, row, readDatasets(db)[0])).toBe(0);
+    db.close();
+  });
 });

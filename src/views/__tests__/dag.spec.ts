@@ -103,7 +103,7 @@ describe('drawDag', () => {
       {
         nodes: [
           { id: 'a', kind: 'dataset', label: 'old', deleted: true },
-          { id: 'b', kind: 'run', label: 'r', stale: 'source a.csv changed' },
+          { id: 'b', kind: 'run', label: 'r', stale: ['source a.csv changed', 'method recomputed'] },
           { id: 'c', kind: 'run', label: '', stale: true }
         ],
         edges: []
@@ -112,7 +112,7 @@ describe('drawDag', () => {
     );
     expect(nodes.map(n => [n.label, n.stale, n.focus])).toEqual([
       ['old', undefined, undefined],
-      ['r', 'source a.csv changed', true],
+      ['r', 'source a.csv changed; method recomputed', true],
       ['c'.slice(0, 8), 'an upstream record changed', undefined]
     ]);
     drawDag(container, layoutDag(nodes, []), { width: 1000, onOpen: () => undefined });
@@ -121,7 +121,7 @@ describe('drawDag', () => {
     expect(a.querySelector('.jp-DSI-dagKind')!.textContent).toBe('◫ dataset · deleted');
     const b = container.querySelector('g[data-id="b"]')!;
     expect(b.querySelector('.jp-DSI-dagStale')!.textContent).toBe('stale');
-    expect(b.querySelector('title')!.textContent).toBe('run: r\nstale: source a.csv changed');
+    expect(b.querySelector('title')!.textContent).toBe('run: r\nstale: source a.csv changed; method recomputed');
     expect(b.classList.contains('jp-mod-focus')).toBe(true);
   });
 });
