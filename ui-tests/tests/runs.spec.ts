@@ -103,6 +103,9 @@ test('runs listed and sorted, curves compared, an efficacy point restores its da
   await panel.getByLabel('Compare gp far').check();
   const curves = panel.getByTestId('dsi-run-curves');
   await expect(curves.locator('g.jp-DSI-curve')).toHaveCount(2);
+  // The metric logged at every step is the one drawn, not r2's single point.
+  await expect(panel.getByLabel('Metric', { exact: true })).toHaveValue('val/mse');
+  await expect(curves.locator('g.jp-DSI-curve').first().locator('circle')).toHaveCount(4);
   await expect(curves.locator('.jp-DSI-chartLegend li')).toHaveText(['gp near', 'gp far']);
   const strokes = await curves.locator('g.jp-DSI-curve > path').evaluateAll(paths => paths.map(p => p.getAttribute('stroke')));
   expect(new Set(strokes).size).toBe(2);
@@ -111,6 +114,9 @@ test('runs listed and sorted, curves compared, an efficacy point restores its da
   const efficacy = panel.getByTestId('dsi-efficacy');
   await expect(efficacy.locator('circle.jp-DSI-efficacyPoint')).toHaveCount(4);
   await expect(efficacy.locator('.jp-DSI-chartLegend li')).toHaveText(['near', 'far']);
+  // A run's curve never wears a dataset's color.
+  const fills = await efficacy.locator('circle').evaluateAll(circles => circles.map(c => c.getAttribute('fill')));
+  expect(strokes.filter(s => fills.includes(s))).toEqual([]);
   await keepScreenshot(panel, 'runs-light.png');
   const point = efficacy.locator(`circle[data-dataset-id="${far.id}"]`).first();
   await point.hover();
@@ -134,6 +140,14 @@ test('runs listed and sorted, curves compared, an efficacy point restores its da
   await expect(curves.locator('g.jp-DSI-curve')).toHaveCount(2);
   cli('run', 'end', id, '--db', file);
   await expect(row.locator('.jp-DSI-runStatus')).toHaveText('finished', { timeout: 30000 });
+
+  // Lineage of a run: the graph shows the run, the dataset it used and that dataset's method.
+  const gpNear = dsiJson<{ id: string; name: string }[]>('runs', '--db', file).find(r => r.name === 'gp near')!;
+  await panel.locator(`tr[data-run-id="${gpNear.id}"]`).getByRole('button', { name: 'Lineage' }).click();
+  const graph = page.locator('.jp-DSI-lineage');
+  await expect(graph.locator(`g.jp-DSI-dagNode[data-id="${gpNear.id}"]`)).toBeVisible();
+  await expect(graph.locator(`g.jp-DSI-dagNode[data-id="${near.id}"]`)).toBeVisible();
+  await expect(graph.locator('g.jp-DSI-dagNode[data-kind="method"]')).not.toHaveCount(0);
 });
 
 test('dark theme and the sidebar width', async ({ page, tmpPath }) => {
