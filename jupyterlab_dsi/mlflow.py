@@ -6,12 +6,10 @@ as runs linked to those datasets.
 
 A dataset is logged as a pandas dataset of ``ds.members()`` (so MLflow's UI shows its schema and
 row count) whose source is a :class:`DsiDatasetSource`, source type ``dsi``: the database file, the
-dataset id and our full SHA-256 digest, with the uri ``dsi:///abs/path/db.sqlite#dataset=<id>``.
-MLflow caps a dataset's ``digest`` field at 36 characters (``MAX_DATASET_DIGEST_SIZE``, checked
+dataset id and our full SHA-256 digest, with the uri ``dsi:///abs/path/db.sqlite#dataset=<id>``
+(mlflow_source.py). MLflow caps a dataset's ``digest`` field at 36 characters (``MAX_DATASET_DIGEST_SIZE``, checked
 before anything is stored), so that field holds the first 36 of our digest's 64 hex digits; the
-full ``sha256:...`` travels in the source and in the input tag ``dsi.digest``. The source type is registered with
-MLflow through the ``mlflow.dataset_source`` entry point (pyproject.toml), so
-``mlflow.data.get_source(run.inputs.dataset_inputs[0])`` gives it back in any process.
+full ``sha256:...`` travels in the source and in the input tag ``dsi.digest``.
 
 This module's name is MLflow's: ``import mlflow`` below is an absolute import and reaches the
 MLflow package, never this file.
@@ -23,7 +21,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import uuid
 import warnings
@@ -42,13 +39,14 @@ class MlflowMissing(DsiError, ImportError):
 
 
 try:
-    import mlflow
-    from mlflow.data.dataset_source import DatasetSource
+    import mlflow  # first: it loads our dataset source through its entry point (mlflow_source.py)
     from mlflow.exceptions import MlflowException
 except ImportError as exc:  # one line for the CLI, the magic and a notebook, not a traceback
     raise MlflowMissing(
         f"MLflow is not installed ({exc}); install the extra: pip install 'jupyterlab-dsi[mlflow]'"
     ) from None
+
+from .mlflow_source import SOURCE_TYPE, DsiDatasetSource, dataset_uri
 
 if TYPE_CHECKING:
     from mlflow.data.pandas_dataset import PandasDataset
@@ -57,14 +55,13 @@ if TYPE_CHECKING:
     from .splits import Split
     from .store import Store
 
-__all__ = ["DsiDatasetSource", "ImportSummary", "MlflowMissing", "import_runs", "log_input"]
+__all__ = ["DsiDatasetSource", "ImportSummary", "MlflowMissing", "dataset_uri", "import_runs", "log_input"]
 
-SOURCE_TYPE = "dsi"
 DIGEST_CHARS = 36  # MLflow's MAX_DATASET_DIGEST_SIZE: a longer digest is refused by log_input
 TEXT_CHARS = 500  # MLflow's MAX_DATASET_NAME_SIZE and MAX_INPUT_TAG_VALUE_SIZE
 TAG_PREFIX = "dsi."
 # The namespace of imported runs' ids: uuid5(namespace, "<tracking uri> <mlflow run id>").
-RUN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/jupyterlab-dsi/mlflow-run")
+RUN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:jupyterlab-dsi:mlflow-run")
 STATUSES = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed"}
 PAGE = 1000
 
@@ -78,80 +75,17 @@ class MlflowError(DsiError):
     """The tracking store could not be read, or the call was made where it cannot work."""
 
 
-# -- the dataset source ---------------------------------------------------------------------
-
-
-def dataset_uri(db: str | os.PathLike[str], dataset_id: str) -> str:
-    """``dsi:///abs/path/db.sqlite#dataset=<id>``: the file's URI with our scheme."""
-    return SOURCE_TYPE + Path(db).resolve().as_uri()[len("file"):] + f"#dataset={dataset_id}"
-
-
-def _parse_uri(uri: str) -> tuple[str, str]:
-    parts = urlsplit(uri)
-    found = re.fullmatch(r"dataset=([^&]+)", parts.fragment)
-    if parts.scheme != SOURCE_TYPE or not parts.path or found is None:
-        raise MlflowError(f"{uri!r} is not a jupyterlab-dsi dataset uri (dsi:///path/db.sqlite#dataset=ID)")
-    return unquote(parts.path), found.group(1)
-
-
-class DsiDatasetSource(DatasetSource):
-    """A saved jupyterlab-dsi dataset: its database file, id and full SHA-256 digest.
-
-    ``load()`` opens the database and returns the dataset's members frame, as
-    ``jupyterlab_dsi.open(db).dataset(id).members()`` gives it, after checking that the dataset
-    there is the one that was logged (same digest).
-    """
-
-    def __init__(self, db: str, dataset_id: str, digest: str | None = None) -> None:
-        self.db = db
-        self.dataset_id = dataset_id
-        self.digest = digest
-
-    @property
-    def uri(self) -> str:
-        return dataset_uri(self.db, self.dataset_id)
-
-    @staticmethod
-    def _get_source_type() -> str:
-        return SOURCE_TYPE
-
-    def load(self) -> Any:
-        from .ensemble import Ensemble
-
-        with Ensemble(self.db) as ens:
-            ds = ens.dataset(self.dataset_id)
-            if self.digest is not None and ds.digest != self.digest:
-                raise MlflowError(f"{self.db}: dataset {self.dataset_id} has digest {ds.digest}, not the "
-                                  f"{self.digest} that was logged; this is another copy of the database")
-            return ds.members()
-
-    @staticmethod
-    def _can_resolve(raw_source: Any) -> bool:
-        return isinstance(raw_source, str) and raw_source.startswith(SOURCE_TYPE + "://")
-
-    @classmethod
-    def _resolve(cls, raw_source: Any) -> DsiDatasetSource:
-        db, dataset_id = _parse_uri(str(raw_source))
-        return cls(db, dataset_id)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"uri": self.uri, "db": self.db, "dataset_id": self.dataset_id, "digest": self.digest}
-
-    @classmethod
-    def from_dict(cls, source_dict: dict[Any, Any]) -> DsiDatasetSource:
-        if "db" in source_dict and "dataset_id" in source_dict:
-            return cls(str(source_dict["db"]), str(source_dict["dataset_id"]), source_dict.get("digest"))
-        db, dataset_id = _parse_uri(str(source_dict.get("uri", "")))
-        return cls(db, dataset_id, source_dict.get("digest"))
-
-
-def _registered() -> None:
-    """Register the ``dsi`` source type in this process when the entry point has not (a source
-    tree used without reinstalling), so that MLflow can read back what log_input wrote."""
+def _register_source() -> None:
+    """Register the ``dsi`` source type when its entry point has not (a source tree used without
+    reinstalling), so that MLflow can read back what log_input writes. Run once MLflow is fully
+    imported: registering twice would make MLflow warn that a dsi uri resolves two ways."""
     from mlflow.data.dataset_source_registry import get_registered_sources, register_dataset_source
 
     if not any(s._get_source_type() == SOURCE_TYPE for s in get_registered_sources()):
         register_dataset_source(DsiDatasetSource)
+
+
+_register_source()
 
 
 # -- logging an input -----------------------------------------------------------------------
@@ -220,12 +154,14 @@ def log_input(ds: Dataset, context: str = "training", *, split: Split | str | No
     if split_id is not None:
         tags["split_id"] = split_id
     frame = ds.members()
-    _registered()
     with _quiet():
         dataset = mlflow.data.from_pandas(frame, source=source, name=str(ds.name)[:TEXT_CHARS],
                                           digest=short_digest(ds.digest))
-        mlflow.log_input(dataset, context=context,
-                         tags={TAG_PREFIX + k: str(v)[:TEXT_CHARS] for k, v in tags.items()})
+        try:
+            mlflow.log_input(dataset, context=context,
+                             tags={TAG_PREFIX + k: str(v)[:TEXT_CHARS] for k, v in tags.items()})
+        except MlflowException as exc:  # the store's refusal, as the one line it is
+            raise MlflowError(f"MLflow did not log dataset {ds.id[:8]}: {_first_line(exc)}") from None
     return dataset
 
 
@@ -287,7 +223,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _tracking_error(uri: str, exc: BaseException) -> MlflowError:
-    """One line naming the tracking uri and what went wrong, for any failure reading it."""
+    """One line naming the tracking uri and what went wrong, for any failure reading it. MLflow
+    wraps what it met (requests', SQLAlchemy's errors) in its own exception as text: read that."""
     text = str(exc)
     if "unsupported URI" in text or "Could not find a registered" in text:
         return MlflowError(f"{uri}: not an MLflow tracking uri; give e.g. sqlite:///path/mlflow.db "

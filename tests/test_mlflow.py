@@ -174,7 +174,7 @@ def test_a_source_in_a_fresh_process_resolves_through_the_entry_point(db: tuple[
     done = subprocess.run([sys.executable, "-c", script, uri], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     with dsi.open(path) as ens:
-        assert done.stdout.split() == ["jupyterlab_dsi.mlflow", dataset_id, str(ens.dataset(dataset_id).size)]
+        assert done.stdout.split() == ["jupyterlab_dsi.mlflow_source", dataset_id, str(ens.dataset(dataset_id).size)]
 
 
 @needs_mlflow
@@ -213,6 +213,24 @@ def test_log_input_outside_a_run_or_of_something_else_is_one_line(db: tuple[Path
                                      "`with mlflow.start_run():`")
         with pytest.raises(DsiError, match=r"log_input takes a Dataset .* not DataFrame"):
             dsi.mlflow.log_input(ds.members())
+
+
+@needs_mlflow
+def test_a_run_the_store_refuses_is_one_line(db: tuple[Path, str, str], tracking: tuple[str, str]) -> None:
+    import mlflow
+
+    path, dataset_id, _ = db
+    uri, experiment = tracking
+    client = mlflow.MlflowClient(uri)
+    run = mlflow.start_run(experiment_id=experiment)
+    client.delete_run(run.info.run_id)  # deleted in the store (another process, the UI) while active here
+    with dsi.open(path) as ens, pytest.raises(DsiError) as refused:
+        dsi.mlflow.log_input(ens.dataset(dataset_id))
+    assert str(refused.value) == (f"MLflow did not log dataset {dataset_id[:8]}: The run {run.info.run_id} must be "
+                                  "in the 'active' state. Current state is deleted.")
+    client.restore_run(run.info.run_id)
+    mlflow.end_run()
+    assert client.get_run(run.info.run_id).inputs.dataset_inputs == []
 
 
 # -- import-mlflow ------------------------------------------------------------------------
@@ -266,6 +284,22 @@ def test_round_trip_logged_runs_come_back_linked_to_their_dataset(
     assert again.out_lines == ["imported 0 runs, 2 already there, 0 skipped; 1 run used none of this database's datasets"]
     assert (query(path, "SELECT count(*) FROM jdsi_run")[0][0], query(path, "SELECT count(*) FROM jdsi_run_metric")[0][0]) == before
     assert unrelated not in json.dumps(runs_json(cli, path))
+
+
+@needs_mlflow
+def test_the_command_in_a_fresh_process_prints_only_its_own_lines(db: tuple[Path, str, str],
+                                                                 tracking: tuple[str, str]) -> None:
+    """Importing MLflow first thing (as the command does) loads our dataset source through its
+    entry point: no circular-import warning, no MLflow logging, on stderr."""
+    path, dataset_id, _ = db
+    uri, experiment = tracking
+    with dsi.open(path) as ens:
+        train(experiment, ens.dataset(dataset_id))
+    done = subprocess.run([sys.executable, "-m", "jupyterlab_dsi.cli", "import-mlflow", "--db", str(path),
+                           "--tracking-uri", uri], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[-1] == ("imported 1 run, 0 already there, 0 skipped; "
+                                            "0 runs used none of this database's datasets")
 
 
 @needs_mlflow
