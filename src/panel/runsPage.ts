@@ -268,7 +268,7 @@ export class RunsPage {
       h('td', { title: started }, formatDate(started)),
       h('td', { class: 'jp-DSI-numeric' }, formatDuration(r.durationS)),
       h('td', { class: 'jp-DSI-numeric' }, formatEnergy(r.energyKwh)),
-      ...(this._options.lineage ? [h('td', { class: 'jp-DSI-rowActions' }, this._lineageButton(r))] : [])
+      ...(this._options.lineage ? [h('td', {}, this._lineageButton(r))] : [])
     );
   }
 
@@ -279,7 +279,8 @@ export class RunsPage {
   }
 
   private _lineageButton(r: IRunInfo): HTMLElement {
-    const b = h('button', { class: 'jp-DSI-button jp-mod-styled', type: 'button', title: 'Show what this run used and produced, as a graph' }, 'Lineage');
+    // A link, not a styled button: the row stays one line high.
+    const b = h('button', { class: 'jp-DSI-linkButton', type: 'button', title: 'Show what this run used and produced, as a graph' }, 'Lineage');
     b.addEventListener('click', () => this._options.lineage!(r));
     return b;
   }
