@@ -7,29 +7,9 @@
 import type { ISplitInfo } from '../../db/datasetRecords';
 import type { IDatasetInfo } from '../../db/slices';
 import { DatasetsPage, IDatasetsPageOptions } from '../datasetsPage';
+import { datasetInfo, pageOptions } from '../../../tests/js/datasets';
 
-function dataset(id: string, name: string, extra: Partial<IDatasetInfo> = {}): IDatasetInfo {
-  return {
-    id,
-    name,
-    description: `about ${name}`,
-    createdAt: '2026-01-01T00:00:00Z',
-    author: 'me',
-    methodId: null,
-    t: null,
-    weights: null,
-    filter: 'energy >= 2',
-    selectionKind: 'filter',
-    sampling: null,
-    settings: null,
-    parentId: null,
-    size: 3,
-    digest: `sha256:${id.repeat(12)}`,
-    deleted: false,
-    stale: [],
-    ...extra
-  };
-}
+const dataset = (id: string, name: string, extra: Partial<IDatasetInfo> = {}) => datasetInfo(id, name, { filter: 'energy >= 2', ...extra });
 
 const STALE = dataset('a', 'high', { stale: ['source runs.csv changed since ingest (sha256 1234 -> 5678)', '<b>method</b> recomputed'] });
 const FRESH = dataset('b', 'low');
@@ -48,19 +28,7 @@ const SPLIT: ISplitInfo = {
 };
 
 async function page(extra: Partial<IDatasetsPageOptions> = {}) {
-  const p = new DatasetsPage({
-    path: () => 'data/ens.sqlite',
-    methods: () => [],
-    load: async () => [STALE, FRESH],
-    restore: async () => undefined,
-    derive: async () => undefined,
-    highlight: () => undefined,
-    members: async () => [],
-    describe: () => [],
-    parameterNames: () => [],
-    changed: async () => undefined,
-    ...extra
-  });
+  const p = new DatasetsPage(pageOptions({ load: async () => [STALE, FRESH], ...extra }));
   document.body.appendChild(p.node);
   await p.refresh();
   return p;

@@ -8,6 +8,7 @@ import { Notification } from '@jupyterlab/apputils';
 
 import type { IDatasetInfo } from '../../db/slices';
 import { DatasetsPage, IDatasetsPageOptions } from '../datasetsPage';
+import { datasetInfo, pageOptions } from '../../../tests/js/datasets';
 
 jest.mock('../../server', () => ({
   exportDataset: jest.fn(),
@@ -18,28 +19,8 @@ jest.mock('../../server', () => ({
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const server = require('../../server') as { exportDataset: jest.Mock; saveExport: jest.Mock };
 
-function dataset(id: string, name: string, size: number, createdAt: string, extra: Partial<IDatasetInfo> = {}): IDatasetInfo {
-  return {
-    id,
-    name,
-    description: `about ${name}`,
-    createdAt,
-    author: 'me',
-    methodId: 'm1',
-    t: 3,
-    weights: { d_shock: 1, d_edge: 1 },
-    filter: '',
-    selectionKind: 'filter',
-    sampling: null,
-    settings: null,
-    parentId: null,
-    size,
-    digest: `sha256:${id.repeat(12)}`,
-    deleted: false,
-    stale: [],
-    ...extra
-  };
-}
+const dataset = (id: string, name: string, size: number, createdAt: string, extra: Partial<IDatasetInfo> = {}) =>
+  datasetInfo(id, name, { size, createdAt, methodId: 'm1', t: 3, weights: { d_shock: 1, d_edge: 1 }, ...extra });
 
 const ROWS = [
   dataset('b', 'beta', 30, '2026-01-02T00:00:00Z', { filter: 'cs == 2' }),
@@ -49,19 +30,7 @@ const ROWS = [
 ];
 
 async function page(extra: Partial<IDatasetsPageOptions> = {}) {
-  const p = new DatasetsPage({
-    path: () => 'data/ens.sqlite',
-    methods: () => [],
-    load: async () => ROWS,
-    restore: async () => undefined,
-    derive: async () => undefined,
-    highlight: () => undefined,
-    members: async () => [],
-    describe: () => [],
-    parameterNames: () => [],
-    changed: async () => undefined,
-    ...extra
-  });
+  const p = new DatasetsPage(pageOptions({ load: async () => ROWS, ...extra }));
   document.body.appendChild(p.node);
   await p.refresh();
   return p;

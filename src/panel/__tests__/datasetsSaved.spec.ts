@@ -5,6 +5,7 @@
  */
 import type { IDatasetInfo } from '../../db/slices';
 import { DatasetsPage, IDatasetsPageOptions } from '../datasetsPage';
+import { datasetInfo, pageOptions } from '../../../tests/js/datasets';
 
 jest.mock('../../server', () => ({
   exportDataset: jest.fn(),
@@ -12,43 +13,11 @@ jest.mock('../../server', () => ({
   restoreDataset: jest.fn()
 }));
 
-function dataset(id: string, name: string, extra: Partial<IDatasetInfo> = {}): IDatasetInfo {
-  return {
-    id,
-    name,
-    description: `about ${name}`,
-    createdAt: '2026-01-02T00:00:00Z',
-    author: 'me',
-    methodId: 'm2',
-    t: 7,
-    weights: null,
-    filter: '',
-    selectionKind: 'filter',
-    sampling: null,
-    settings: null,
-    parentId: null,
-    size: 3,
-    digest: `sha256:${id.repeat(12)}`,
-    deleted: false,
-    stale: [],
-    ...extra
-  };
-}
+const dataset = (id: string, name: string, extra: Partial<IDatasetInfo> = {}) =>
+  datasetInfo(id, name, { createdAt: '2026-01-02T00:00:00Z', methodId: 'm2', t: 7, ...extra });
 
 function page(rows: () => IDatasetInfo[], extra: Partial<IDatasetsPageOptions> = {}): DatasetsPage {
-  const p = new DatasetsPage({
-    path: () => 'data/ens.sqlite',
-    methods: () => [],
-    load: async () => rows(),
-    restore: async () => undefined,
-    derive: async () => undefined,
-    highlight: () => undefined,
-    members: async () => ['s1', 's2', 's3'],
-    describe: () => [],
-    parameterNames: () => [],
-    changed: async () => undefined,
-    ...extra
-  });
+  const p = new DatasetsPage(pageOptions({ load: async () => rows(), members: async () => ['s1', 's2', 's3'], ...extra }));
   document.body.replaceChildren(p.node);
   return p;
 }
