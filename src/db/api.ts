@@ -21,6 +21,7 @@ import {
 } from './slices';
 import { countNewMatches, ISplitInfo, readSplitPart, readSplits } from './datasetRecords';
 import { IPredictionSet, readPredictions } from './predictions';
+import { queryAll } from './query';
 import { IDatasetStats, IRunCurve, IRunInfo, readDatasetStats, readRunCurves, readRuns } from './runs';
 
 import {
@@ -206,23 +207,6 @@ function asDatabaseError(e: unknown): DatabaseError {
       'copied while being written. Reload it, or recreate it with ' +
       '`jupyter dsi ingest ENSEMBLE_DIR --db FILE`.'
   );
-}
-
-/** One row as an object keyed by column name. */
-type Row = Record<string, SqlValue>;
-
-function queryAll(db: Database, sql: string, params: SqlValue[] = []): Row[] {
-  const statement = db.prepare(sql);
-  try {
-    statement.bind(params);
-    const rows: Row[] = [];
-    while (statement.step()) {
-      rows.push(statement.getAsObject());
-    }
-    return rows;
-  } finally {
-    statement.free();
-  }
 }
 
 function queryValue(db: Database, sql: string, params: SqlValue[] = []): SqlValue {

@@ -5,6 +5,8 @@
  */
 import type { Database, SqlValue } from 'sql.js';
 
+import { queryAll } from './query';
+
 /** How a run is shown. A stored 'running' without a heartbeat for this long is interrupted. */
 export type RunStatus = 'running' | 'finished' | 'failed' | 'interrupted';
 
@@ -96,22 +98,6 @@ export interface IDatasetStats {
   samplingN: number | null;
   /** Numeric parameters over the members, by parameter name. */
   params: Record<string, IRange>;
-}
-
-type Row = Record<string, SqlValue>;
-
-function rows(db: Database, sql: string, params: SqlValue[] = []): Row[] {
-  const stmt = db.prepare(sql);
-  try {
-    stmt.bind(params);
-    const out: Row[] = [];
-    while (stmt.step()) {
-      out.push(stmt.getAsObject());
-    }
-    return out;
-  } finally {
-    stmt.free();
-  }
 }
 
 function text(value: SqlValue): string | null {
@@ -240,7 +226,7 @@ function lastValues(db: Database, runIds: readonly string[]): Map<string, Record
 
 /** Every live run (no tombstone), newest first, with its status as shown at `nowMs`. */
 export function readRuns(db: Database, nowMs: number): IRunInfo[] {
-  const runs = rows(
+  const runs = queryAll(
     db,
     `SELECT r.id, r.name, r.description, r.dataset_id, d.name AS dataset_name,
             r.dataset_id IN (SELECT record_id FROM jdsi_tombstone) AS dataset_deleted,
@@ -253,13 +239,13 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
       ORDER BY r.started_at DESC, r.id`
   );
   const params = new Map<string, Record<string, unknown>>();
-  for (const p of rows(db, 'SELECT run_id, name, value FROM jdsi_run_param ORDER BY run_id, name')) {
+  for (const p of queryAll(db, 'SELECT run_id, name, value FROM jdsi_run_param ORDER BY run_id, name')) {
     const id = String(p.run_id);
     params.set(id, { ...params.get(id), [String(p.name)]: jsonValue(p.value) });
   }
   const metrics = lastValues(db, runs.map(r => String(r.id)));
   const stale = new Map<string, string[]>();
-  for (const s of rows(db, 'SELECT record_id, reason FROM jdsi_stale ORDER BY found_at, cause_id')) {
+  for (const s of queryAll(db, 'SELECT record_id, reason FROM jdsi_stale ORDER BY found_at, cause_id')) {
     const id = String(s.record_id);
     stale.set(id, [...(stale.get(id) ?? []), String(s.reason)]);
   }
@@ -303,7 +289,7 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
 /** The points of one metric (name and context) of each run in `runIds`, in step order. */
 export function readRunCurves(db: Database, runIds: readonly string[], name: string, context: string): IRunCurve[] {
   return runIds.map(runId => {
-    const points = rows(
+    const points = queryAll(
       db,
       `SELECT step, value FROM jdsi_run_metric
         WHERE run_id = ? AND name = ? AND context = ?
@@ -323,7 +309,7 @@ export function readRunCurves(db: Database, runIds: readonly string[], name: str
  * sampling, and min / mean / max of each numeric parameter over the members.
  */
 export function readDatasetStats(db: Database): IDatasetStats[] {
-  const datasets = rows(
+  const datasets = queryAll(
     db,
     `SELECT id, name, size, created_at, sampling FROM jdsi_dataset
       WHERE id IN (SELECT dataset_id FROM jdsi_run)
@@ -331,7 +317,7 @@ export function readDatasetStats(db: Database): IDatasetStats[] {
   );
   const ranges = new Map<string, Record<string, IRange>>();
   // Only values stored as numbers: a text level cannot be averaged.
-  for (const r of rows(
+  for (const r of queryAll(
     db,
     `SELECT m.dataset_id, v.name, MIN(v.value) AS lo, AVG(v.value) AS mean, MAX(v.value) AS hi
        FROM jdsi_dataset_member m

@@ -11,7 +11,7 @@ import { paletteColor } from '../views/chart';
 import { curveSeries, drawCurves } from '../views/curves';
 import { drawEfficacy, efficacyPoints, format, xChoices } from '../views/efficacy';
 import { formatCount, formatDate, h } from './dom';
-import { compareCells, ISort, sortHeader } from './sortTable';
+import { compareCells, filterBox, ISort, sortHeader } from './sortTable';
 
 export interface IRunsPageOptions {
   /** The live runs, their status as shown at `nowMs`. */
@@ -68,11 +68,6 @@ export class RunsPage {
   readonly node = h('section', { class: 'jp-DSI-runs', 'aria-label': 'Training runs' });
 
   constructor(private readonly _options: IRunsPageOptions) {
-    this._search.className = 'jp-DSI-pathInput jp-mod-styled';
-    this._search.type = 'search';
-    this._search.placeholder = 'Filter by name, dataset, status or parameter';
-    this._search.setAttribute('aria-label', 'Filter runs');
-    this._search.addEventListener('input', () => this._render());
     this._curves.className = 'jp-DSI-chartBox';
     this._curves.dataset.testid = 'dsi-run-curves';
     this._efficacy.className = 'jp-DSI-chartBox';
@@ -410,7 +405,7 @@ export class RunsPage {
     );
   }
 
-  private readonly _search = document.createElement('input');
+  private readonly _search = filterBox('Filter by name, dataset, status or parameter', 'Filter runs', () => this._render());
   private readonly _curves = document.createElement('div');
   private readonly _efficacy = document.createElement('div');
   private _rows: IRunInfo[] = [];

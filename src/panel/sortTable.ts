@@ -1,6 +1,6 @@
 /**
- * Sortable table headers, as the datasets table has them: a button per column that sorts by it,
- * again to reverse, with aria-sort on the header cell.
+ * The pieces of a sortable, filterable table, as the datasets table has them: a header button
+ * per column that sorts by it (again to reverse, with aria-sort on the cell) and a filter box.
  */
 import { h } from './dom';
 
@@ -24,6 +24,13 @@ export function sortHeader(
   const button = h('button', { class: 'jp-DSI-sortButton', type: 'button' }, label, sorted ? (sort.ascending ? ' ▲' : ' ▼') : '');
   button.addEventListener('click', () => onSort({ key, ascending: sorted ? !sort.ascending : !descendingFirst }));
   return h('th', { scope: 'col', 'aria-sort': sorted ? (sort.ascending ? 'ascending' : 'descending') : 'none' }, button);
+}
+
+/** The filter box above a table: a search field that calls `onInput` as the user types. */
+export function filterBox(placeholder: string, label: string, onInput: () => void): HTMLInputElement {
+  const input = h('input', { class: 'jp-DSI-pathInput jp-mod-styled', type: 'search', placeholder, 'aria-label': label });
+  input.addEventListener('input', onInput);
+  return input;
 }
 
 /** Order two cell values: numbers by value, text by locale; missing values last either way. */
