@@ -146,7 +146,7 @@ def log_input(ds: Dataset, context: str = "training", *, split: Split | str | No
         raise MlflowError("no active MLflow run: call dsi.mlflow.log_input(ds) inside "
                           "`with mlflow.start_run():`")
     if ds.deleted:
-        raise DsiError(f"dataset {ds.id[:8]} is deleted; restore it (Datasets list, Undo) or log a live dataset")
+        raise DsiError(f"dataset {ds.id[:8]} is deleted; log a live one (see `jupyter dsi datasets`)")
     split_id = _split_id(ds, split)
     db = str(ds.ensemble.path.resolve())
     source = DsiDatasetSource(db, ds.id, ds.digest)

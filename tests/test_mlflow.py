@@ -216,6 +216,25 @@ def test_log_input_outside_a_run_or_of_something_else_is_one_line(db: tuple[Path
 
 
 @needs_mlflow
+def test_a_deleted_dataset_is_refused_and_nothing_is_logged(db: tuple[Path, str, str],
+                                                           tracking: tuple[str, str]) -> None:
+    import mlflow
+
+    from jupyterlab_dsi.datasets import delete_dataset
+    from jupyterlab_dsi.store import Store
+
+    path, dataset_id, _ = db
+    uri, experiment = tracking
+    with Store(path) as store:
+        delete_dataset(store, dataset_id)
+    with dsi.open(path) as ens, mlflow.start_run(experiment_id=experiment) as run:
+        with pytest.raises(DsiError) as deleted:
+            dsi.mlflow.log_input(ens.dataset(dataset_id))
+    assert str(deleted.value) == f"dataset {dataset_id[:8]} is deleted; log a live one (see `jupyter dsi datasets`)"
+    assert mlflow.MlflowClient(uri).get_run(run.info.run_id).inputs.dataset_inputs == []
+
+
+@needs_mlflow
 def test_a_run_the_store_refuses_is_one_line(db: tuple[Path, str, str], tracking: tuple[str, str]) -> None:
     import mlflow
 
