@@ -175,7 +175,7 @@ export class LineageView extends Widget {
           return;
         case 'source':
         case 'artifact':
-          await this._showPath(node, record?.path ?? record?.label ?? '');
+          await this._showPath(node, record?.path ?? null);
           return;
         default:
           if (this._onOpen) {
@@ -189,11 +189,14 @@ export class LineageView extends Widget {
     }
   }
 
-  /** A source's or artifact's file: its path, and a way to it when the server can show it. */
-  private async _showPath(node: IDagNode, file: string): Promise<void> {
+  /**
+   * A source's or artifact's file: its path, and a way to it when the server can show it.
+   * `file` null: the graph names the file only (no absolute path to go to).
+   */
+  private async _showPath(node: IDagNode, file: string | null): Promise<void> {
     let relative: string | null = null;
     try {
-      relative = underRoot(file, (await fetchConfig()).root);
+      relative = file === null ? null : underRoot(file, (await fetchConfig()).root);
     } catch {
       relative = null; // the path is still worth showing
     }
@@ -201,8 +204,8 @@ export class LineageView extends Widget {
     show?.addEventListener('click', () => host?.showFile(relative!));
     this._details.replaceChildren(
       h('span', {}, `${node.kind === 'source' ? 'Source' : 'Artifact'}: `),
-      h('code', { title: file }, file || node.label),
-      ...(relative === null ? [h('span', { class: 'jp-DSI-hint' }, ' (outside the server’s root: open it from a terminal)')] : []),
+      h('code', { title: file ?? node.label }, file ?? node.label),
+      ...(file !== null && relative === null ? [h('span', { class: 'jp-DSI-hint' }, ' (outside the server’s root: open it from a terminal)')] : []),
       ...(show ? [show] : [])
     );
     if (relative !== null) {
