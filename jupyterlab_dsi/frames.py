@@ -10,7 +10,7 @@ from .query import Selection
 from .store import Store
 
 DATASET_COLUMNS = ["id", "name", "description", "size", "method", "time", "created_at", "author",
-                   "parent", "digest", "filter", "sampling"]
+                   "parent", "digest", "filter", "sampling", "stale"]
 
 
 def datasets_frame(store: Store, include_deleted: bool = False) -> pd.DataFrame:

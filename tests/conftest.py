@@ -285,3 +285,21 @@ def mdb(shared_method: tuple[Ensemble, Path, str], tmp_path: Path) -> tuple[Path
     copy = tmp_path / "copy.sqlite"
     shutil.copyfile(db, copy)
     return copy, method_id
+
+
+# What later schemas added, taken away again: files as older versions of jupyterlab-dsi wrote them.
+AS_SCHEMA_3 = " ".join(
+    f"DROP TABLE {t};" for t in ("jdsi_split_member", "jdsi_split", "jdsi_run_param", "jdsi_run_metric",
+                                 "jdsi_prediction", "jdsi_artifact", "jdsi_run", "jdsi_stale")
+)
+AS_SCHEMA_2 = AS_SCHEMA_3 + (
+    " ALTER TABLE jdsi_dataset DROP COLUMN feature; ALTER TABLE jdsi_method DROP COLUMN geometry;"
+    " ALTER TABLE jdsi_method DROP COLUMN match_time; ALTER TABLE jdsi_method DROP COLUMN field;"
+)
+
+
+def as_schema_1(db: Path) -> None:
+    """What jupyterlab-dsi wrote before schema 2: the same file without the metric tables."""
+    conn = sqlite3.connect(db)
+    conn.executescript(f"DROP TABLE jdsi_metric_value; DROP TABLE jdsi_metric; {AS_SCHEMA_2} PRAGMA user_version = 1;")
+    conn.close()

@@ -18,7 +18,7 @@ from jupyterlab_dsi import store as store_mod
 from jupyterlab_dsi.query import select
 from jupyterlab_dsi.store import SCHEMA_SQL, SCHEMA_VERSION, Store
 
-from conftest import Ensemble, Result, query, sha256, write_csv
+from conftest import AS_SCHEMA_2, Ensemble, Result, as_schema_1, query, sha256, write_csv
 
 from conftest import REALDATA, copy_writable  # noqa: E402
 
@@ -484,27 +484,6 @@ def test_ensemble_select_unchanged_by_metrics(
     assert query(db, "SELECT kind FROM jdsi_source") == [("ensemble",)]
 
 
-# What schemas 4 and 3 added, taken away again.
-AS_SCHEMA_3 = " ".join(
-    f"DROP TABLE {t};" for t in ("jdsi_split_member", "jdsi_split", "jdsi_run_param", "jdsi_run_metric",
-                                 "jdsi_prediction", "jdsi_artifact", "jdsi_run", "jdsi_stale")
-)
-AS_SCHEMA_2 = AS_SCHEMA_3 + (
-    " ALTER TABLE jdsi_dataset DROP COLUMN feature; ALTER TABLE jdsi_method DROP COLUMN geometry;"
-    " ALTER TABLE jdsi_method DROP COLUMN match_time; ALTER TABLE jdsi_method DROP COLUMN field;"
-)
-
-
-def _as_version_1(db: Path) -> None:
-    """What jupyterlab-dsi wrote before schema 2: the same file without the metric tables."""
-    conn = sqlite3.connect(db)
-    conn.executescript(
-        "DROP TABLE jdsi_metric_value; DROP TABLE jdsi_metric;"
-        f" {AS_SCHEMA_2} PRAGMA user_version = 1;"
-    )
-    conn.close()
-
-
 def _same_tables_as_fresh(db: Path) -> None:
     fresh = sqlite3.connect(":memory:")
     fresh.executescript(SCHEMA_SQL)
@@ -525,7 +504,7 @@ def _same_tables_as_fresh(db: Path) -> None:
 def test_migration_1_to_4(cli: Cli, ingested: tuple[Ensemble, Path]) -> None:
     assert SCHEMA_VERSION == 4 and {1, 2, 3} <= set(store_mod.MIGRATIONS)
     _, db = ingested
-    _as_version_1(db)
+    as_schema_1(db)
     with Store(db, readonly=True) as store:  # a reader upgrades the file once, in a transaction
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 4
     _same_tables_as_fresh(db)

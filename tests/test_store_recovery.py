@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Result, build_ensemble, query
+from conftest import Result, as_schema_1, build_ensemble, query
 
 from jupyterlab_dsi.compute import postprocess
 from jupyterlab_dsi.ingest import ingest
@@ -315,18 +315,6 @@ def test_the_cli_reports_a_replaced_file_in_one_line(ingested_db: Path, tmp_path
 # -- migrations raced by many processes -------------------------------------------------------
 
 
-def _as_schema_1(db: Path) -> None:
-    """The file as jupyterlab-dsi wrote it before schema 2 (no metric tables, no schema-3 columns)."""
-    conn = sqlite3.connect(db)
-    conn.executescript(
-        "DROP TABLE jdsi_metric_value; DROP TABLE jdsi_metric;"
-        " ALTER TABLE jdsi_dataset DROP COLUMN feature; ALTER TABLE jdsi_method DROP COLUMN geometry;"
-        " ALTER TABLE jdsi_method DROP COLUMN match_time; ALTER TABLE jdsi_method DROP COLUMN field;"
-        " PRAGMA user_version = 1;"
-    )
-    conn.close()
-
-
 def _open_once(db: str, readonly: bool, go: Any, results: Any) -> None:
     go.wait(60)
     results.put(("ready", os.getpid()))
@@ -339,7 +327,7 @@ def _open_once(db: str, readonly: bool, go: Any, results: Any) -> None:
 
 def test_concurrent_opens_during_a_migration_all_succeed(ingested_db: Path) -> None:
     db = ingested_db
-    _as_schema_1(db)
+    as_schema_1(db)
     assert query(db, "PRAGMA user_version") == [(1,)]
     ctx = multiprocessing.get_context("fork")
     go, results = ctx.Event(), ctx.Queue()
