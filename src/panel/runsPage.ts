@@ -96,6 +96,7 @@ export class RunsPage {
     const [rows, stats] = await Promise.all([this._options.load(Date.now()), this._options.datasetStats()]);
     this._rows = rows;
     this._stats = stats;
+    this._generation++;
     const ids = new Set(rows.map(r => r.id));
     this._selected = new Set([...this._selected].filter(id => ids.has(id)));
     this._render();
@@ -126,35 +127,40 @@ export class RunsPage {
     return r.metrics[key.slice('metric:'.length)]?.value ?? null;
   }
 
-  /** The rows the filter keeps, in the chosen order. */
-  private _visible(): IRunInfo[] {
+  /** Every run, in the chosen order. */
+  private _sorted(): IRunInfo[] {
+    return [...this._rows].sort((a, b) => compareCells(this._value(a, this._sort.key), this._value(b, this._sort.key), this._sort.ascending));
+  }
+
+  /** Whether the filter box keeps a run. */
+  private _matches(r: IRunInfo): boolean {
     const query = this._search.value.trim().toLowerCase();
-    return this._rows
-      .filter(
-        r =>
-          !query ||
-          [r.name, r.description, r.datasetName ?? '', r.status, r.split?.label ?? '', r.host, r.author, JSON.stringify(r.params)].some(t =>
-            t.toLowerCase().includes(query)
-          )
+    return (
+      !query ||
+      [r.name, r.description, r.datasetName ?? '', r.status, r.split?.label ?? '', r.host, r.author, JSON.stringify(r.params)].some(t =>
+        t.toLowerCase().includes(query)
       )
-      .sort((a, b) => compareCells(this._value(a, this._sort.key), this._value(b, this._sort.key), this._sort.ascending));
+    );
   }
 
   private _render(): void {
     const keys = metricKeys(this._rows);
     const columns = this._columns(keys);
-    const rows = this._visible();
+    const sorted = this._sorted();
+    const rows = sorted.filter(r => this._matches(r));
     const onSort = (next: ISort) => {
       this._sort = next;
       this._render();
     };
-    // Ticked runs in table order: their colors in the curves and beside their ticks, after the
-    // colors the efficacy view gives the datasets.
-    const ticked = rows.filter(r => this._selected.has(r.id));
+    // Ticked runs in table order, also those the filter hides now (filtering to find one more
+    // run to tick keeps the others): their colors in the curves and beside their ticks, after
+    // the colors the efficacy view gives the datasets.
+    const ticked = sorted.filter(r => this._selected.has(r.id));
     const colorOf = new Map(ticked.map((r, i) => [r.id, paletteColor(this._stats.length + i)]));
+    const tickedShown = rows.filter(r => this._selected.has(r.id)).length;
     const all = h('input', { type: 'checkbox', 'aria-label': 'Compare all runs shown' });
-    all.checked = rows.length > 0 && ticked.length === rows.length;
-    all.indeterminate = ticked.length > 0 && ticked.length < rows.length;
+    all.checked = rows.length > 0 && tickedShown === rows.length;
+    all.indeterminate = tickedShown > 0 && tickedShown < rows.length;
     all.addEventListener('change', () => {
       rows.forEach(r => (all.checked ? this._selected.add(r.id) : this._selected.delete(r.id)));
       this._render();
@@ -389,6 +395,12 @@ export class RunsPage {
     if (!last || metricKey(last.name, last.context) !== key) {
       return;
     }
+    // Typing in the filter box or sorting redraws nothing when the same curves are drawn already.
+    const drawn = JSON.stringify([this._generation, ids, key, this._stats.length, this._curves.clientWidth]);
+    if (drawn === this._curvesDrawn) {
+      return;
+    }
+    this._curvesDrawn = drawn;
     const ticket = ++this._curveTicket;
     const names = new Map(this._rows.map(r => [r.id, r.name]));
     void this._options.curves([...ids], last.name, last.context).then(
@@ -399,6 +411,7 @@ export class RunsPage {
       },
       (error: Error) => {
         if (ticket === this._curveTicket) {
+          this._curvesDrawn = null; // try again on the next render
           this._curves.replaceChildren(h('p', { class: 'jp-DSI-error', role: 'alert' }, `Cannot read the curves: ${error.message}`));
         }
       }
@@ -419,6 +432,10 @@ export class RunsPage {
   /** The ticked runs whose curves are drawn, in table order. */
   private _curveKeys: string[] = [];
   private _curveTicket = 0;
+  /** What the curves show (replica read, runs, metric, width), to skip drawing them again. */
+  private _curvesDrawn: string | null = null;
+  /** Counts the refreshes: new points may have come with each. */
+  private _generation = 0;
   private _xKey = 'size';
   private _yMetric: string | null = null;
 }

@@ -120,6 +120,25 @@ it('draws the curves of the ticked runs and keeps sort, filter and ticks when ne
   expect(p.node.querySelectorAll('[data-testid=dsi-run-curves] g.jp-DSI-curve')).toHaveLength(2);
 });
 
+it('keeps comparing a ticked run the filter hides, without reading the curves again', async () => {
+  const { p, curves } = page([RUNS]);
+  await p.refresh();
+  for (const name of ['gp-small', 'gp-large']) {
+    const box = p.node.querySelector<HTMLInputElement>(`input[aria-label="Compare ${name}"]`)!;
+    box.checked = true;
+    box.dispatchEvent(new Event('change'));
+  }
+  await flush();
+  const reads = curves.length;
+  const search = p.node.querySelector<HTMLInputElement>('input[type=search]')!;
+  search.value = 'gp-small';
+  search.dispatchEvent(new Event('input'));
+  await flush();
+  expect(names(p)).toEqual(['gp-small']);
+  expect(p.node.querySelectorAll('[data-testid=dsi-run-curves] g.jp-DSI-curve')).toHaveLength(2);
+  expect(curves).toHaveLength(reads);
+});
+
 it('restores a dataset from an efficacy point, and shows Lineage when there is a lineage view', async () => {
   const shown: string[] = [];
   const { p, restored } = page([RUNS], r => shown.push(r.id));
