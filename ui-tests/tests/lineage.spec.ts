@@ -100,6 +100,7 @@ test('lineage graph, prediction columns and split parts of a dataset saved from 
   const expected = Object.values(errors).filter(e => e >= Number(lo) && e <= Number(hi)).length;
   expect(expected, brushed).toBe(20); // the third off by one, and only it
   await expect.poll(() => count(panel)).toBe(expected);
+  await keepScreenshot(panel, 'lineage-error-axis.png');
 
   // The lineage graph, from the Datasets page: every record the CLI names, drawn.
   await panel.getByRole('tab', { name: /Datasets/ }).click();
@@ -173,4 +174,5 @@ test('a changed source makes a dataset stale; simulations ingested later are cou
   await expect(badge).toHaveText('stale');
   expect(await badge.getAttribute('title')).toBe(`Stale: ${python.stale.join('\n')}`);
   await expect(row.getByTestId('dsi-new-matches')).toHaveText(`${python.new} new simulations match this dataset’s filter: derive a new version`);
+  await keepScreenshot(panel.locator('.jp-DSI-datasetsTable'), 'lineage-stale-dataset.png');
 });
