@@ -447,10 +447,19 @@ def _write(
                 "INSERT INTO jdsi_ground_truth (id, sim_id, description, created_at) VALUES (?,?,?,?)",
                 (gt_id, ground_truth, "", now()),
             )
+        # The same computation done before (same ground truth, norm, steps, geometry, matching and
+        # field) is this one's parent: a recomputation, which `verify --sources` compares with it.
+        earlier = conn.execute(
+            """SELECT id FROM jdsi_method WHERE ground_truth_id = ? AND norm = ? AND gt_time IS ?
+               AND geometry IS ? AND match_time = ? AND field = ? ORDER BY created_at DESC, id LIMIT 1""",
+            (gt_id, norm, gt_time, *how),
+        ).fetchone()
         conn.execute(
             """INSERT INTO jdsi_method (id, ground_truth_id, norm, gt_time, description,
-               code_version, created_at, geometry, match_time, field) VALUES (?,?,?,?,?,?,?,?,?,?)""",
-            (method_id, gt_id, norm, gt_time, description, f"jupyterlab-dsi {__version__}", now(), *how),
+               code_version, created_at, geometry, match_time, field, parent_id)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            (method_id, gt_id, norm, gt_time, description, f"jupyterlab-dsi {__version__}", now(), *how,
+             earlier[0] if earlier else None),
         )
         conn.executemany(
             "INSERT INTO jdsi_distance (method_id, t, sim_id, d_shock, d_edge, d_density) "

@@ -137,12 +137,30 @@ def _marks(store: Store, changed: dict[SourceFile, str]) -> dict[tuple[str, str]
         """SELECT old.id AS old_id, old.norm, g.sim_id, new.id AS new_id, new.created_at
            FROM jdsi_method new JOIN jdsi_method old ON old.id = new.parent_id
            JOIN jdsi_ground_truth g ON g.id = old.ground_truth_id"""
-    ):
+    ).fetchall():
+        if _same_distances(store, r["old_id"], r["new_id"]):
+            continue  # recomputed to the same numbers: what was chosen on them still holds
         reason = (f"method {r['old_id'][:8]} ({r['norm']} vs {r['sim_id']}) was recomputed as "
                   f"{r['new_id'][:8]} at {r['created_at']}")
         made = {c for c in graph.children.get(r["old_id"], []) if graph.nodes[c]["kind"] != "method"}
         mark(_downstream(graph, made), r["new_id"], reason)
     return marks
+
+
+def _same_distances(store: Store, old: str, new: str) -> bool:
+    """Whether two methods hold exactly the same distances (the same rows, bit for bit)."""
+    count = "SELECT count(*) FROM jdsi_distance WHERE method_id = ?"
+    q = store.conn.execute
+    if q(count, (old,)).fetchone()[0] != q(count, (new,)).fetchone()[0]:
+        return False
+    differing = q(
+        """SELECT 1 FROM jdsi_distance a LEFT JOIN jdsi_distance b
+             ON b.method_id = ? AND b.t = a.t AND b.sim_id = a.sim_id
+           WHERE a.method_id = ? AND (b.sim_id IS NULL OR a.d_shock IS NOT b.d_shock
+             OR a.d_edge IS NOT b.d_edge OR a.d_density IS NOT b.d_density) LIMIT 1""",
+        (new, old),
+    ).fetchone()
+    return differing is None
 
 
 SHOWN_SIMULATIONS = 5

@@ -231,3 +231,24 @@ def test_many_changed_files_give_one_line_per_source(loop: Loop, cli: Cli) -> No
                          "(s00, s01, s02, s03, s04, ...)")
     assert query(loop.db, "SELECT DISTINCT cause_id FROM jdsi_stale WHERE record_id = ?", (loop.dataset,)) == [
         (loop.source,)]
+
+
+def test_postprocess_again_is_a_recomputation_stale_only_when_the_numbers_differ(loop: Loop, cli: Cli) -> None:
+    """Computing the same method again (same ground truth, norm and matching) records the earlier one
+    as its parent; datasets chosen on the earlier numbers are stale only if the numbers changed."""
+    from jupyterlab_dsi.compute import postprocess
+
+    again = postprocess(loop.db, ground_truth="s00", norm="L2")
+    assert query(loop.db, "SELECT parent_id FROM jdsi_method WHERE id = ?", (again,)) == [(loop.method,)]
+    other = postprocess(loop.db, ground_truth="s00", norm="L1")  # another computation: no parent
+    assert query(loop.db, "SELECT parent_id FROM jdsi_method WHERE id = ?", (other,)) == [(None,)]
+    assert cli("verify", "--sources", "-q", "--db", loop.db).code == 0
+    assert marks(loop.db) == {}
+    # The same computation giving other numbers (a fixed bug, another code version): stale.
+    with Store(loop.db) as store, store.write() as conn:
+        conn.execute("UPDATE jdsi_distance SET d_density = d_density + 1 WHERE method_id = ? AND t = 0", (again,))
+    res = cli("verify", "--sources", "-q", "--db", loop.db)
+    assert res.code == 1
+    assert loop.dataset in marks(loop.db)["dataset"]
+    with Store(loop.db, readonly=True) as store:
+        assert any(f"was recomputed as {again[:8]}" in r for r in stale_reasons(store)[loop.dataset])
