@@ -227,31 +227,29 @@ export class LineageView extends Widget {
 
 /** Open lineage widgets by database and record: asking again shows (and reloads) the same one. */
 const open = new Map<string, MainAreaWidget<LineageView>>();
+let made = 0;
 
 /**
  * Show the lineage of record `id` of the database at `path` in the main area (one widget per
  * record, reused), and load it.
  */
 export async function showLineage(options: { path: string; id: string; onOpen?: (node: { id: string; kind: string }) => void }): Promise<void> {
+  if (!host) {
+    throw new Error('The lineage graph is not available: the jupyterlab-dsi plugin did not start.');
+  }
   const key = `${options.path}\n${options.id}`;
   let widget = open.get(key);
   if (!widget || widget.isDisposed) {
     const content = new LineageView(options.path, options.id, options.onOpen);
     widget = new MainAreaWidget({ content });
-    widget.id = `jp-dsi-lineage-${open.size + 1}-${options.id.slice(0, 8)}`;
+    widget.id = `jp-dsi-lineage-${++made}`;
     widget.title.label = `Lineage: ${options.id.slice(0, 8)}`;
     widget.title.caption = `Lineage of ${options.id} in ${PathExt.basename(options.path)}`;
     widget.title.closable = true;
     open.set(key, widget);
-    const made = widget;
-    made.disposed.connect(() => open.delete(key));
-    if (!host) {
-      throw new Error('The lineage graph is not available: the jupyterlab-dsi plugin did not start.');
-    }
-    host.add(made);
-  } else {
-    host?.add(widget);
+    widget.disposed.connect(() => open.delete(key));
   }
+  host.add(widget);
   const self = await widget.content.load();
   if (self) {
     widget.title.label = `Lineage: ${self.label}`;

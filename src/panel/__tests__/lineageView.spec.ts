@@ -7,7 +7,7 @@
 import { Widget } from '@lumino/widgets';
 import { deserialize, serialize } from 'v8';
 
-import { ILineageHost, LineageView, setLineageHost } from '../lineageView';
+import { ILineageHost, LineageView, setLineageHost, showLineage } from '../lineageView';
 
 jest.mock('../../server', () => ({
   fetchLineage: jest.fn(),
@@ -105,5 +105,22 @@ describe('the lineage widget', () => {
     const alert = view.node.querySelector('[role="alert"]')!;
     expect(alert.textContent).toBe("No lineage: no record 'zz' in data/ens.sqlite; give a dataset, split, run, method or source id");
     expect(view.node.querySelector('svg')).toBeNull();
+  });
+
+  it('shows one widget per record, named after it, and says when the plugin did not start', async () => {
+    server.fetchLineage.mockResolvedValue(GRAPH);
+    await expect(showLineage({ path: 'data/ens.sqlite', id: 'ds' })).rejects.toThrow('The lineage graph is not available');
+    const host = fakeHost();
+    setLineageHost(host);
+    await showLineage({ path: 'data/ens.sqlite', id: 'ds' });
+    await showLineage({ path: 'data/ens.sqlite', id: 'ds' });
+    await showLineage({ path: 'data/ens.sqlite', id: 'run' });
+    const [first, again, other] = host.add.mock.calls.map(([w]) => w);
+    expect(again).toBe(first);
+    expect(other).not.toBe(first);
+    expect(first.title.label).toBe('Lineage: small feature');
+    expect(first.id).not.toBe(other.id);
+    first.dispose();
+    other.dispose();
   });
 });
