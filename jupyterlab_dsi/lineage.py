@@ -245,11 +245,11 @@ def to_dot(graph: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_MERMAID_PLAIN = re.compile(r"[A-Za-z0-9 ]")
+_MERMAID_PLAIN = re.compile(r"[A-Za-z0-9 .,:_/()+=·-]")  # safe inside a quoted label
 
 
 def _mermaid_text(text: str) -> str:
-    """Mermaid label text: everything but letters, digits and spaces as an entity code (#35;),
+    """Mermaid label text: all but letters, digits, spaces and plain punctuation as an entity code (#35;),
     which Mermaid shows as the character and never reads as syntax (quotes, brackets, -->)."""
     return "".join(c if _MERMAID_PLAIN.fullmatch(c) else f"#{ord(c)};" for c in _one_line(text))
 
