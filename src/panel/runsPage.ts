@@ -6,7 +6,7 @@
  * refresh (new runs, new points) keeps the sort, the filter, the ticks and the pickers.
  */
 import type { IDatasetStats, IRunCurve, IRunInfo, RunStatus } from '../db/runs';
-import { metricKey } from '../db/runs';
+import { INTERRUPTED_AFTER_S, metricKey } from '../db/runs';
 import { paletteColor } from '../views/chart';
 import { curveSeries, drawCurves } from '../views/curves';
 import { drawEfficacy, efficacyPoints, format, xChoices } from '../views/efficacy';
@@ -97,9 +97,32 @@ export class RunsPage {
     this._rows = rows;
     this._stats = stats;
     this._generation++;
+    this._watchHeartbeats();
     const ids = new Set(rows.map(r => r.id));
     this._selected = new Set([...this._selected].filter(id => ids.has(id)));
     this._render();
+  }
+
+  /**
+   * A run whose process died writes nothing more, so no catch-up would come to show it
+   * interrupted: read again when the first running run's heartbeat gets too old. Only while the
+   * page is shown (a page replaced or hidden stops asking; showing it reads again anyway).
+   */
+  private _watchHeartbeats(): void {
+    window.clearTimeout(this._heartbeatTimer);
+    const due = this._rows
+      .filter(r => r.status === 'running')
+      .map(r => Date.parse(r.heartbeatAt ?? r.startedAt) + INTERRUPTED_AFTER_S * 1000)
+      .filter(t => Number.isFinite(t));
+    if (due.length === 0) {
+      return;
+    }
+    const delay = Math.max(1000, Math.min(...due) - Date.now() + 1000);
+    this._heartbeatTimer = window.setTimeout(() => {
+      if (this.node.isConnected) {
+        void this.refresh();
+      }
+    }, delay);
   }
 
   /** The metric columns shown: the user's pick, else the first few. */
@@ -436,6 +459,7 @@ export class RunsPage {
   private _curvesDrawn: string | null = null;
   /** Counts the refreshes: new points may have come with each. */
   private _generation = 0;
+  private _heartbeatTimer = 0;
   private _xKey = 'size';
   private _yMetric: string | null = null;
 }

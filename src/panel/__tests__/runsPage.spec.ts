@@ -153,6 +153,23 @@ it('restores a dataset from an efficacy point, and shows Lineage when there is a
   expect(shown).toEqual(['3']);
 });
 
+it('reads again when a running run’s heartbeat gets too old, to show it interrupted', async () => {
+  jest.useFakeTimers({ now: Date.parse('2026-03-01T12:00:00Z'), doNotFake: ['setImmediate', 'nextTick'] });
+  try {
+    const beat = new Date(Date.now() - 9 * 60000).toISOString(); // one minute left
+    const live = run('1', 'live', 'dA', { status: 'running', heartbeatAt: beat });
+    const { p } = page([[live], [{ ...live, status: 'interrupted' }]]);
+    await p.refresh();
+    expect(p.node.querySelector('.jp-DSI-runStatus')!.textContent).toBe('running');
+    await jest.advanceTimersByTimeAsync(59000);
+    expect(p.node.querySelector('.jp-DSI-runStatus')!.textContent).toBe('running');
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(p.node.querySelector('.jp-DSI-runStatus')!.textContent).toBe('interrupted');
+  } finally {
+    jest.useRealTimers();
+  }
+});
+
 it('says how to record a run when there is none', async () => {
   const { p } = page([[]]);
   await p.refresh();
