@@ -93,7 +93,11 @@ export class RunsPage {
 
   /** Read the runs again (a new replica): the sort, filter, ticks and pickers stay. */
   async refresh(): Promise<void> {
+    const ticket = ++this._loadTicket;
     const [rows, stats] = await Promise.all([this._options.load(Date.now()), this._options.datasetStats()]);
+    if (ticket !== this._loadTicket) {
+      return; // a later read (a tab click during a catch-up) answers instead
+    }
     this._rows = rows;
     this._stats = stats;
     this._generation++;
@@ -460,6 +464,7 @@ export class RunsPage {
   /** Counts the refreshes: new points may have come with each. */
   private _generation = 0;
   private _heartbeatTimer = 0;
+  private _loadTicket = 0;
   private _xKey = 'size';
   private _yMetric: string | null = null;
 }
