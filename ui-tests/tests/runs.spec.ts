@@ -118,6 +118,16 @@ test('runs listed and sorted, curves compared, an efficacy point restores its da
   const fills = await efficacy.locator('circle').evaluateAll(circles => circles.map(c => c.getAttribute('fill')));
   expect(strokes.filter(s => fills.includes(s))).toEqual([]);
   await keepScreenshot(panel, 'runs-light.png');
+  // x can be a parameter's range over each dataset's members: the near and far sets differ there.
+  const xPick = panel.getByLabel('Dataset property (x)');
+  const meanOf = await xPick.locator('option').evaluateAll(options =>
+    options.map(o => o.textContent!).filter(t => t.startsWith('mean of '))
+  );
+  expect(meanOf.length).toBeGreaterThan(0);
+  await xPick.selectOption({ label: meanOf[0] });
+  await expect(efficacy.locator('.jp-DSI-chartTitle').first()).toHaveText(meanOf[0]);
+  await expect(efficacy.locator('circle.jp-DSI-efficacyPoint')).toHaveCount(4);
+  await xPick.selectOption({ label: 'Size (members)' });
   const point = efficacy.locator(`circle[data-dataset-id="${far.id}"]`).first();
   await point.hover();
   await expect(efficacy.locator('.jp-DSI-chartTip')).toContainText('far');
