@@ -84,6 +84,28 @@ it('lists the runs newest first, with status, stale badge, the metric column and
   expect(p.node.querySelector('button')!.textContent).not.toBe('Lineage'); // no lineage view given
 });
 
+it('shows the metric columns the user picks, in name order, and keeps the pick across refreshes', async () => {
+  const more = RUNS.map(r => ({
+    ...r,
+    metrics: { ...r.metrics, 'train/loss': { name: 'loss', context: 'train', step: 1, value: 2, firstStep: 0 }, acc: { name: 'acc', context: '', step: 1, value: 0.5, firstStep: 0 } }
+  }));
+  const { p } = page([more]);
+  await p.refresh();
+  const heads = () => [...p.node.querySelectorAll('thead th')].map(th => th.textContent).slice(5, -3);
+  expect(heads()).toEqual(['acc', 'train/loss']); // the first two keys until the user picks
+  const pick = (key: string, on: boolean) => {
+    const box = p.node.querySelector<HTMLInputElement>(`.jp-DSI-pickerList input[value="${key}"]`)!;
+    box.checked = on;
+    box.dispatchEvent(new Event('change'));
+  };
+  pick('val/mse', true);
+  pick('acc', false);
+  expect(heads()).toEqual(['train/loss', 'val/mse']);
+  expect(p.node.querySelector('.jp-DSI-picker summary')!.textContent).toBe('Metrics (2)');
+  await p.refresh();
+  expect(heads()).toEqual(['train/loss', 'val/mse']);
+});
+
 it('sorts by a column and back, and filters by text', async () => {
   const { p } = page([RUNS]);
   await p.refresh();
