@@ -146,23 +146,19 @@ def cmd_postprocess(args: argparse.Namespace) -> int:
     from .compute import postprocess
 
     gt_time = None if args.gt_time == "matched" else _index(args.gt_time, "--gt-time")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        method_id = postprocess(
-            args.db,
-            ground_truth=args.ground_truth,
-            norm=args.norm,
-            gt_time=gt_time,
-            description=args.description,
-            progress=_progress(args, "postprocess"),
-            workers=args.workers,
-            scheduler=args.scheduler,
-            geometry=args.geometry,
-            match_time=args.match_time,
-            field=args.field,
-        )
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    method_id = postprocess(
+        args.db,
+        ground_truth=args.ground_truth,
+        norm=args.norm,
+        gt_time=gt_time,
+        description=args.description,
+        progress=_progress(args, "postprocess"),
+        workers=args.workers,
+        scheduler=args.scheduler,
+        geometry=args.geometry,
+        match_time=args.match_time,
+        field=args.field,
+    )
     print(method_id)
     return 0
 
@@ -279,11 +275,8 @@ def cmd_split(args: argparse.Namespace) -> int:
         except ValueError:
             raise DsiError(f"--fractions takes numbers such as 0.8,0.1,0.1, not {item!r}") from None
     names = _listed(args.names, "--names")
-    with warnings.catch_warnings(record=True) as caught, Store(args.db) as store:
-        warnings.simplefilter("always")
+    with Store(args.db) as store:
         record = save_split(store, args.dataset, names, fractions, args.seed, args.stratify)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
     sizes = ", ".join(f"{n} {c}" for n, c in record["sizes"].items())
     how = f", stratified on {record['stratify']}" if record["stratify"] else ""
     print(f"split dataset {record['dataset_id'][:8]} (seed {record['seed']}{how}): {sizes}")
@@ -558,6 +551,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Warnings (a NaN stored as missing, an empty split part, pairs with no overlap) are one line
+    # each on stderr, never Python's two-line form with a source path; said even when the command
+    # then fails.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+        try:
+            return _run(args)
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught):
+                print(f"warning: {_one_line(message)}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _run(args: argparse.Namespace) -> int:
     from .filter import FilterError
     from .store import damaged
 
@@ -567,8 +579,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, sqlite3.DatabaseError):  # pages damaged past what opening reads
             exc = damaged(getattr(args, "db", None) or "the database", exc)
         # One line whatever the message holds (a file name or a CSV cell may contain a newline).
-        message = str(exc).replace("\r", "\\r").replace("\n", "\\n")
-        print(f"jupyter dsi {args.command}: error: {message}", file=sys.stderr)
+        print(f"jupyter dsi {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"jupyter dsi {args.command}: cancelled; nothing was written", file=sys.stderr)

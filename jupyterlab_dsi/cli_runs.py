@@ -86,12 +86,14 @@ def cmd_run_start(args: argparse.Namespace) -> int:
 
 
 def cmd_run_log(args: argparse.Namespace) -> int:
-    from .runs import open_run
+    from .runs import artifact_file, open_run
 
     params = _pairs(args.param, "--param", numbers_only=False)
     metrics = _pairs(args.metric, "--metric", numbers_only=True)
     if args.kind is not None and not args.artifact:
         raise DsiError("--kind applies to --artifact PATH")
+    for path in args.artifact or []:  # every file checked before anything is written
+        artifact_file(path)
     run = open_run(args.db, args.id)
     try:
         if params:

@@ -75,6 +75,7 @@ def load_graph(store: Store) -> Graph:
     g = Graph()
     for r in q("SELECT id, path, ingested_at FROM jdsi_source"):
         g.node(r["id"], "source", _file_name(r["path"]), r["ingested_at"])
+        g.nodes[r["id"]]["path"] = r["path"]  # files are opened from the graph (the panel's lineage)
     methods = q(
         """SELECT m.id, m.norm, m.created_at, m.parent_id, gt.sim_id AS gt_sim, s.source_id AS gt_source
            FROM jdsi_method m JOIN jdsi_ground_truth gt ON gt.id = m.ground_truth_id
@@ -97,6 +98,7 @@ def load_graph(store: Store) -> Graph:
     artifacts = q("SELECT id, run_id, path, created_at FROM jdsi_artifact").fetchall()
     for r in artifacts:
         g.node(r["id"], "artifact", _file_name(r["path"]), r["created_at"])
+        g.nodes[r["id"]]["path"] = r["path"]
 
     # Edges, in the order of the module's table (lineage() sorts them for output).
     for r in methods:
@@ -119,7 +121,10 @@ def load_graph(store: Store) -> Graph:
     for r in artifacts:
         g.edge(r["id"], r["run_id"], "wasGeneratedBy")
 
-    for r in q("SELECT record_id FROM jdsi_tombstone"):
+    # A tombstone hides its record and the splits made of it (as `jupyter dsi splits` says);
+    # runs and artifacts stay as they were: what was trained happened.
+    for r in q("""SELECT record_id FROM jdsi_tombstone UNION
+                  SELECT s.id FROM jdsi_split s JOIN jdsi_tombstone t ON t.record_id = s.dataset_id"""):
         if r["record_id"] in g.nodes:
             g.nodes[r["record_id"]]["deleted"] = True
     from .staleness import stale_reasons
@@ -187,7 +192,8 @@ def _reach(start: str, step: dict[str, list[Any]], pick: Any) -> set[str]:
 
 def lineage(store: Store, ref: str) -> dict[str, Any]:
     """The lineage of the record ``ref`` names: ``{"root", "nodes", "edges"}`` with nodes
-    ``{"id", "kind", "label"}`` (plus ``"deleted": true`` and ``"stale": [reasons]`` when so)
+    ``{"id", "kind", "label"}`` (plus ``"path"`` of a source's or artifact's file, as recorded,
+    ``"deleted": true`` and ``"stale": [reasons]`` when so)
     ordered by kind, creation time and id, and edges ``{"source", "target", "relation"}``."""
     root, _ = resolve(store, ref)
     g = load_graph(store)
@@ -320,14 +326,16 @@ def add_prov_loop(store: Store, dataset_id: str, doc: dict[str, Any], agent_of: 
         relation("wasDerivedFrom", f"_:split-{r['id']}", {"prov:generatedEntity": key, "prov:usedEntity": ds})
         relation("wasGeneratedBy", f"_:split-{r['id']}", {"prov:entity": key, "prov:time": r["created_at"]})
     runs = q(
-        """SELECT id, name, status, split_id, started_at, ended_at, author FROM jdsi_run
+        """SELECT id, name, status, split_id, started_at, ended_at, author, heartbeat_at, host, pid FROM jdsi_run
            WHERE dataset_id = ? OR split_id IN (SELECT id FROM jdsi_split WHERE dataset_id = ?)
            ORDER BY started_at, id""", (dataset_id, dataset_id)
     ).fetchall()
+    from .runs import derived_status  # as every other view: a killed run reads interrupted
+
     for r in runs:
         act = f"run:{r['id']}"
         attrs = {"prov:type": "jdsi:TrainingRun", "prov:label": r["name"], "prov:startTime": r["started_at"],
-                 "jdsi:status": r["status"]}
+                 "jdsi:status": derived_status(r)}
         if r["ended_at"] is not None:
             attrs["prov:endTime"] = r["ended_at"]
         activity[act] = flags(attrs, r["id"])

@@ -329,6 +329,9 @@ class Run:
         self.dataset_id: str | None = row["dataset_id"]
         self.split_id: str | None = row["split_id"]
         self.started_at: str = row["started_at"]
+        # A process's run ended from elsewhere (`jupyter dsi run end` after a kill): it last lived at
+        # its heartbeat, which is where its wall time stops.
+        self._last_alive: str | None = row.get("heartbeat_at") if row.get("pid") is not None else None
         self._status = RUNNING
         self._meter = meter
         self._resources: dict[str, Any] | None = None  # measured once, kept if the end must be retried
@@ -459,13 +462,7 @@ class Run:
         """
         self._check_running()
         _text(kind, "kind")
-        source = Path(os.fspath(path)).expanduser()
-        if not source.exists():
-            raise RunError(f"artifact {str(path)!r} does not exist (from {os.getcwd()}): save the file first, "
-                           "or give its path")
-        if not source.is_file():
-            raise RunError(f"artifact {str(path)!r} is not a file: log each file, or an archive of the folder")
-        source = source.resolve()
+        source = artifact_file(path)
         if copy_to is None:
             sha256, size = _hash_file(source)
             copied = None
@@ -518,6 +515,9 @@ class Run:
         if self._meter is not None:
             return self._meter.stop()
         # No process of ours trained this run (the shell's run start/end): its wall time only.
+        if self._last_alive is not None:
+            wall = _seconds_since(self.started_at) - _seconds_since(self._last_alive)
+            return {"wall_s": round(max(wall, 0.0), 3), "measured": "until its last heartbeat"}
         return {"wall_s": round(_seconds_since(self.started_at), 3), "host": host()}
 
     def _close(self) -> None:
@@ -606,6 +606,17 @@ def _seconds_since(stamp: str) -> float:
 # -- files -----------------------------------------------------------------------------------
 
 CHUNK = 1 << 20
+
+
+def artifact_file(path: str | os.PathLike[str]) -> Path:
+    """The absolute path of an artifact to log, or one line saying why it cannot be."""
+    source = Path(os.fspath(path)).expanduser()
+    if not source.exists():
+        raise RunError(f"artifact {str(path)!r} does not exist (from {os.getcwd()}): save the file first, "
+                       "or give its path")
+    if not source.is_file():
+        raise RunError(f"artifact {str(path)!r} is not a file: log each file, or an archive of the folder")
+    return source.resolve()
 
 
 def _hash_file(path: Path) -> tuple[str, int]:

@@ -492,6 +492,15 @@ class LineageHandler(_Handler):
             return
         ok, graph = await self.with_store(lambda store: lineage(store, ref))
         if ok:
+            # A file's path is said relative to the server's root, so the panel can open it there;
+            # a file outside the root keeps only its name (the server's layout is not shown).
+            root = Path(self.root_dir).resolve()
+            for node in graph["nodes"]:
+                if "path" in node:
+                    inside = Path(node["path"]).resolve()
+                    node.pop("path")
+                    if inside.is_relative_to(root):
+                        node["path"] = inside.relative_to(root).as_posix()
             self.set_header("Content-Type", "application/json")
             self.finish(json.dumps(graph))
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Ensemble, Result, build_ensemble
+from conftest import Ensemble, Result, build_ensemble, query
 from jupyterlab_dsi import datasets as dsets
 from jupyterlab_dsi.compute import postprocess
 from jupyterlab_dsi.ingest import ingest
@@ -47,6 +47,14 @@ def add_run(db: Path, dataset_id: str, split_id: str | None, name: str = "gan-v3
         artifact_id = run.log_artifact(artifact, kind="model")["id"]
     run.end(status)
     return run.id, artifact_id
+
+
+def source_path(loop: Loop) -> str:
+    return query(loop.db, "SELECT path FROM jdsi_source WHERE id = ?", (loop.source,))[0][0]
+
+
+def artifact_path(loop: Loop) -> str:
+    return query(loop.db, "SELECT path FROM jdsi_artifact WHERE id = ?", (loop.artifact,))[0][0]
 
 
 def recompute(db: Path, method_id: str) -> str:
@@ -110,14 +118,14 @@ def test_lineage_of_a_dataset_is_its_ancestors_and_descendants(loop: Loop) -> No
     assert g == {
         "root": loop.dataset,
         "nodes": [
-            {"id": loop.source, "kind": "source", "label": "simulations.csv"},
+            {"id": loop.source, "kind": "source", "label": "simulations.csv", "path": source_path(loop)},
             {"id": loop.method, "kind": "method", "label": "L2 vs s00"},
             {"id": loop.dataset, "kind": "dataset", "label": "small feature"},
             {"id": loop.child, "kind": "dataset", "label": "child"},
             {"id": loop.split, "kind": "split", "label": "train/test (seed 0)"},
             {"id": loop.run, "kind": "run", "label": "gan-v3 (finished)"},
             {"id": loop.bare_run, "kind": "run", "label": "baseline (failed)"},
-            {"id": loop.artifact, "kind": "artifact", "label": "model.pt"},
+            {"id": loop.artifact, "kind": "artifact", "label": "model.pt", "path": artifact_path(loop)},
         ],
         "edges": [
             {"source": loop.method, "target": loop.source, "relation": "used"},
@@ -167,7 +175,7 @@ def test_recomputed_method_and_methodless_dataset(loop: Loop, tmp_path: Path) ->
     assert {"source": newer, "target": loop.method, "relation": "wasDerivedFrom"} in g["edges"]
     assert g["nodes"][2] == {"id": newer, "kind": "method", "label": "L2 vs s00"}
     h = graph_of(loop.db, hand["id"])
-    assert h["nodes"] == [{"id": loop.source, "kind": "source", "label": "simulations.csv"},
+    assert h["nodes"] == [{"id": loop.source, "kind": "source", "label": "simulations.csv", "path": source_path(loop)},
                           {"id": hand["id"], "kind": "dataset", "label": "hand"}]
     assert h["edges"] == [{"source": hand["id"], "target": loop.source, "relation": "wasDerivedFrom"}]
 
@@ -178,6 +186,20 @@ def test_deleted_records_stay_flagged(loop: Loop) -> None:
     nodes = {n["id"]: n for n in graph_of(loop.db, loop.dataset)["nodes"]}
     assert nodes[loop.child]["deleted"] is True
     assert "deleted" not in nodes[loop.dataset]
+    # Deleting the dataset hides its split too (as `jupyter dsi splits` lists it); its runs stay.
+    with Store(loop.db) as store:
+        dsets.delete_dataset(store, loop.dataset)
+    nodes = {n["id"]: n for n in graph_of(loop.db, loop.dataset)["nodes"]}
+    assert nodes[loop.split]["deleted"] is True and "deleted" not in nodes[loop.run]
+
+
+def test_prov_says_a_killed_run_is_interrupted(loop: Loop) -> None:
+    with Store(loop.db) as store, store.write() as conn:  # still running, silent for a day: interrupted
+        conn.execute("UPDATE jdsi_run SET status = 'running', ended_at = NULL, pid = NULL, "
+                     "heartbeat_at = '2026-01-01T00:00:00+00:00' WHERE id = ?", (loop.run,))
+    with Store(loop.db, readonly=True) as store:
+        prov = json.loads(dsets.export_text(store, loop.dataset, "prov"))
+    assert prov["activity"][f"run:{loop.run}"]["jdsi:status"] == "interrupted"
 
 
 def test_unknown_short_and_ambiguous_ids_are_one_line(loop: Loop, cli: Callable[..., Result]) -> None:
@@ -333,13 +355,12 @@ def call(url: str, token: str | None = TOKEN) -> tuple[int, Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("lineage-server")
-    loop = make_loop(base / "work")
-    root = base / "root"
-    root.mkdir()
+    loop = make_loop(base / "work")  # its source and artifact files lie under the server's root
+    root = base
     shutil.copy(loop.db, root / "ens.sqlite")
     (root / ".hidden").mkdir()
     shutil.copy(loop.db, root / ".hidden" / "ens.sqlite")
-    outside = base / "outside.sqlite"
+    outside = tmp_path_factory.mktemp("elsewhere") / "outside.sqlite"
     shutil.copy(loop.db, outside)
     env = {**os.environ, "JUPYTER_TOKEN": TOKEN}
     log = base / "server.log"
@@ -381,7 +402,28 @@ def test_endpoint_answers_the_lineage_json(server: dict[str, Any]) -> None:
     loop: Loop = server["loop"]
     status, body = call(f"{server['api']}?path=ens.sqlite&id={loop.run[:8]}")
     assert status == 200, body
-    assert body == graph_of(loop.db, loop.run)
+    # Files are named relative to the server's root, where the panel opens them.
+    expected = graph_of(loop.db, loop.run)
+    root = loop.db.parent.parent
+    for node in expected["nodes"]:
+        if "path" in node:
+            node["path"] = Path(node["path"]).resolve().relative_to(root.resolve()).as_posix()
+    assert body == expected
+    assert {n["kind"]: n.get("path") for n in body["nodes"]}["artifact"].startswith("work/")
+
+
+def test_endpoint_keeps_only_the_name_of_a_file_outside_the_root(server: dict[str, Any], tmp_path: Path) -> None:
+    loop: Loop = server["loop"]
+    elsewhere = tmp_path / "elsewhere.bin"
+    elsewhere.write_bytes(b"weights")
+    run = start_run(loop.db.parent.parent / "ens.sqlite", dataset=loop.dataset, name="outside")
+    run.log_artifact(elsewhere, kind="model")
+    run.end()
+    status, body = call(f"{server['api']}?path=ens.sqlite&id={run.id}")
+    assert status == 200, body
+    (artifact,) = [n for n in body["nodes"] if n["kind"] == "artifact"]
+    assert artifact["label"] == "elsewhere.bin" and "path" not in artifact
+    assert str(tmp_path) not in json.dumps(body)
 
 
 def test_endpoint_needs_authentication(server: dict[str, Any]) -> None:

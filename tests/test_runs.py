@@ -13,6 +13,7 @@ import textwrap
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -288,9 +289,14 @@ def test_a_killed_process_leaves_an_interrupted_run_with_its_points(db: tuple[Pa
     assert record["params"] == {"lr": 0.5} and record["metrics"] == {"loss": 1.0 / 3000}
     assert len(points) == 3000
     # The file's stored status says running: another process may still end it from the shell.
+    started, beat = query(path, "SELECT started_at, heartbeat_at FROM jdsi_run WHERE id = ?", (run_id,))[0]
+    time.sleep(0.5)  # ended a while after the kill: the wall time stops at the last sign of life
     run = runs.open_run(path, run_id)
     run.end("failed", error="killed by the scheduler")
     assert query(path, "SELECT status, error FROM jdsi_run WHERE id = ?", (run_id,)) == [("failed", "killed by the scheduler")]
+    lived = (datetime.fromisoformat(beat) - datetime.fromisoformat(started)).total_seconds()
+    resources = json.loads(query(path, "SELECT resources FROM jdsi_run WHERE id = ?", (run_id,))[0][0])
+    assert resources == {"wall_s": pytest.approx(lived, abs=0.002), "measured": "until its last heartbeat"}
 
 
 FORGOTTEN = textwrap.dedent("""

@@ -112,6 +112,10 @@ def test_bad_shell_input_is_one_line(db: tuple[Path, str], cli: Cli, tmp_path: P
         cli, "run", "log", run_id, "--db", path, "--metric", "loss=low")
     assert "--param takes NAME=VALUE, not 'lr'" in fails(cli, "run", "log", run_id, "--db", path, "--param", "lr")
     assert "artifact" in fails(cli, "run", "log", run_id, "--db", path, "--artifact", tmp_path / "missing.pt")
+    # A missing artifact is found before the params and metrics given with it are written.
+    assert "does not exist" in fails(cli, "run", "log", run_id, "--db", path, "--param", "a=1", "--metric", "m=2",
+                                     "--artifact", tmp_path / "missing.pt")
+    assert query(path, "SELECT count(*) FROM jdsi_run_param")[0][0] == 0
     assert "--kind applies to --artifact PATH" in fails(cli, "run", "log", run_id, "--db", path, "--kind", "model")
     assert "step must be a whole number >= 0, not -2" in fails(
         cli, "run", "log", run_id, "--db", path, "--metric", "loss=1", "--step", "-2")
@@ -148,3 +152,11 @@ def test_magic_runs_returns_the_api_frame(db: tuple[Path, str], cli: Cli) -> Non
         assert list(frame.columns) == [c for c in ens.runs().columns if c != "id"]
     assert shell.run_line_magic("dsi", f"runs --db {path} --dataset {dataset_id[:8]}").index.tolist() == [run_id]
     assert shell.run_line_magic("dsi", f"runs --db {path} --dataset ffffffff") is None  # one line on stderr
+
+
+def test_a_nan_metric_is_one_warning_line_and_stored_missing(db: tuple[Path, str], cli: Cli) -> None:
+    path, dataset_id = db
+    run_id = ok(cli, "run", "start", "--db", path, "--dataset", dataset_id).last_line
+    res = ok(cli, "run", "log", run_id, "--db", path, "--metric", "loss=nan", "--step", "3")
+    assert res.err_lines == ["warning: metric 'loss' at step 3 is nan: stored as missing (NULL)"]
+    assert query(path, "SELECT name, step, value FROM jdsi_run_metric WHERE run_id = ?", (run_id,)) == [("loss", 3, None)]
