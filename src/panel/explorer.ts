@@ -459,6 +459,7 @@ export class ExplorerPanel extends Widget {
       throw new Error(message);
     }
     const base = model.settings;
+    const saved = isSettings(dataset.settings);
     const settings: IExplorerSettings | IExplorerSettingsV1 = isSettings(dataset.settings)
       ? dataset.settings
       : {
@@ -470,6 +471,11 @@ export class ExplorerPanel extends Widget {
           shapes: []
         };
     await model.restore(settings);
+    if (!saved && dataset.filter) {
+      // Saved from a shell, a script or %dsi: no GUI state, but the filter says what was
+      // selected; drawn as brushes where it can be, as `%dsi select --where` does.
+      model.setFilter(dataset.filter);
+    }
     this._page = 'explore';
     this._render();
   }

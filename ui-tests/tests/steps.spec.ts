@@ -20,7 +20,9 @@ test('the panel, its datasets table and the CLI show the same step', async ({ pa
   // The last step is the one the CLI takes as --time 39; a dataset saved there and one at 24.
   const method = dsiJson<{ id: string }[]>('methods', '--db', file)[0].id;
   for (const t of ['39', '24']) {
-    execFileSync(JUPYTER, ['dsi', 'select', '--db', file, '--method', method, '--time', t, '--save', `at step ${t}`, '--name', `step ${t}`, '-q']);
+    // The one at 24 selects by a filter, as a script would: Restore must bring that selection back.
+    const where = t === '24' ? ['--where', 'cs == 0.1 and d_density < 3'] : [];
+    execFileSync(JUPYTER, ['dsi', 'select', '--db', file, '--method', method, '--time', t, ...where, '--save', `at step ${t}`, '--name', `step ${t}`, '-q']);
   }
   expect(dsiJson<{ name: string; time: number }[]>('datasets', '--db', file).map(d => [d.name, d.time])).toEqual([
     ['step 24', 24],
@@ -38,4 +40,8 @@ test('the panel, its datasets table and the CLI show the same step', async ({ pa
   // Restoring the dataset saved at --time 24 brings the slider to the step the table showed.
   await panel.locator('.jp-DSI-datasets tbody tr', { hasText: 'step 24' }).getByRole('button', { name: 'Restore' }).click();
   await expect(label).toHaveText('step 24 (0–39) · time 25');
+  // A dataset saved from the shell has no GUI state: its filter is the selection, redrawn.
+  const size = dsiJson<{ name: string; size: number }[]>('datasets', '--db', file).find(d => d.name === 'step 24')!.size;
+  await expect(panel.getByTestId('dsi-filter')).toContainText('d_density');
+  await expect(panel.getByTestId('dsi-selection-count').locator('strong')).toHaveText(size.toLocaleString('en-US'));
 });
