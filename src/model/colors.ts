@@ -3,7 +3,7 @@
  * drawing per color. Index 0 is the context color of unselected rows, 1 the color of a missing
  * value; categorical levels follow, or the bins of a sequential ramp for numbers.
  */
-import { interpolateViridis, schemeTableau10 } from 'd3';
+import { interpolateViridis, schemeTableau10 } from 'd3-scale-chromatic';
 
 import type { Column, IRowColors } from '../table/types';
 

@@ -4,7 +4,8 @@
  * selection mask of a set of brushes, and hit-testing polylines. Nothing here touches the DOM,
  * so the view (parcoords.ts) stays thin and everything here is unit-tested directly.
  */
-import * as d3 from 'd3';
+import { scaleLinear } from 'd3-scale';
+import type { ScaleLinear } from 'd3-scale';
 
 import type {
   AxisBrush,
@@ -121,7 +122,7 @@ export function niceDomain(extent: [number, number] | null, ticks = 5): [number,
     lo -= pad;
     hi += pad;
   }
-  const nice = d3.scaleLinear().domain([lo, hi]).nice(ticks).domain();
+  const nice = scaleLinear().domain([lo, hi]).nice(ticks).domain();
   return [nice[0], nice[1]];
 }
 
@@ -137,7 +138,7 @@ export function numericScale(
   const slope = (y1 - y0) / (d1 - d0);
   const offset = y0 - slope * d0;
   const count = tickCount(layout);
-  const linear = d3.scaleLinear().domain([d0, d1]).range([y0, y1]);
+  const linear = scaleLinear().domain([d0, d1]).range([y0, y1]);
   const format = tickFormat(linear, count);
   return {
     kind: 'numeric',
@@ -158,7 +159,7 @@ export function numericScale(
  * for 0.005 reads as five metres.
  */
 export function tickFormat(
-  linear: d3.ScaleLinear<number, number>,
+  linear: ScaleLinear<number, number>,
   count: number
 ): (value: number) => string {
   const [d0, d1] = linear.domain();

@@ -5,7 +5,7 @@
  * become markup.
  */
 import dagre from '@dagrejs/dagre';
-import { select } from 'd3';
+import { select } from 'd3-selection';
 
 /** Kinds in the order data flows through them: the layers, left to right. */
 export const KIND_ORDER = ['source', 'method', 'dataset', 'split', 'run', 'artifact', 'proposal'] as const;

@@ -3,7 +3,7 @@
  * (many rows). Both read the per-row pixels computed once per data/size (axes.ts) and never
  * touch the data columns, so a brush move costs only the drawing of the selected rows.
  */
-import * as d3 from 'd3';
+import { color as d3Color, rgb as d3Rgb } from 'd3-color';
 
 import type { IVerticalLayout } from './axes';
 import {
@@ -214,7 +214,7 @@ export function densityFrame(geom: IPlotGeometry): IDensityFrame {
 
 /** A CSS color as [r, g, b] integers; grey if it does not parse. */
 export function parseRGB(color: string | undefined): [number, number, number] {
-  const c = (color ? d3.color(color)?.rgb() : null) ?? d3.rgb(128, 128, 128);
+  const c = (color ? d3Color(color)?.rgb() : null) ?? d3Rgb(128, 128, 128);
   return [Math.round(c.r), Math.round(c.g), Math.round(c.b)];
 }
 

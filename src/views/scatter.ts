@@ -17,8 +17,11 @@
  * ImageData, at 10k points ~3 ms and ~2 ms: so ImageData is the path above a few thousand.
  */
 
-import { axisBottom, axisLeft, format, scaleLinear, select } from 'd3';
-import type { Selection } from 'd3';
+import { axisBottom, axisLeft } from 'd3-axis';
+import { format } from 'd3-format';
+import { scaleLinear } from 'd3-scale';
+import { select } from 'd3-selection';
+import type { Selection } from 'd3-selection';
 
 import {
   appendLassoPoint,
