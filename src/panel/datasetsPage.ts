@@ -14,6 +14,7 @@ import { featureFormula } from '../model/feature';
 import { stepText } from '../model/steps';
 import { deleteDataset, exportDataset, restoreDataset, saveExport } from '../server';
 import { formatCount, formatDate, h } from './dom';
+import { compareCells, filterBox, ISort, sortHeader } from './sortTable';
 
 const MEMBERS_SHOWN = 500;
 
@@ -76,13 +77,7 @@ const COLUMNS: [SortKey, string][] = [
 export class DatasetsPage {
   readonly node = h('section', { class: 'jp-DSI-datasets', 'aria-label': 'Saved training datasets' });
 
-  constructor(private readonly _options: IDatasetsPageOptions) {
-    this._search.className = 'jp-DSI-pathInput jp-mod-styled';
-    this._search.type = 'search';
-    this._search.placeholder = 'Filter by name, description, filter string or feature';
-    this._search.setAttribute('aria-label', 'Filter datasets');
-    this._search.addEventListener('input', () => this._render());
-  }
+  constructor(private readonly _options: IDatasetsPageOptions) {}
 
   async refresh(): Promise<void> {
     this._rows = await this._options.load();
@@ -134,25 +129,16 @@ export class DatasetsPage {
     }
     const rows = live
       .filter(d => !query || [d.name, d.description, d.filter, d.weights ? featureFormula(d.weights) : ''].some(t => t.toLowerCase().includes(query)))
-      .sort((a, b) => {
-        const x = this._value(a, this._sort);
-        const y = this._value(b, this._sort);
-        const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
-        return this._ascending ? order : -order;
-      });
+      .sort((a, b) => compareCells(this._value(a, this._sort.key), this._value(b, this._sort.key), this._sort.ascending));
+    const onSort = (next: ISort<SortKey>) => {
+      this._sort = next;
+      this._render();
+    };
     const header = h(
       'tr',
       {},
-      ...COLUMNS.map(([key, label]) => {
-        const sorted = this._sort === key;
-        const button = h('button', { class: 'jp-DSI-sortButton', type: 'button' }, label, sorted ? (this._ascending ? ' ▲' : ' ▼') : '');
-        button.addEventListener('click', () => {
-          this._ascending = sorted ? !this._ascending : key !== 'createdAt';
-          this._sort = key;
-          this._render();
-        });
-        return h('th', { scope: 'col', 'aria-sort': sorted ? (this._ascending ? 'ascending' : 'descending') : 'none' }, button);
-      }),
+      // Created sorts newest first on its first click; the others A to Z, smallest first.
+      ...COLUMNS.map(([key, label]) => sortHeader(key, label, this._sort, onSort, key === 'createdAt')),
       h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Actions'))
     );
     const body = rows.map(d => this._row(d));
@@ -438,7 +424,7 @@ export class DatasetsPage {
     });
   }
 
-  private readonly _search = document.createElement('input');
+  private readonly _search = filterBox('Filter by name, description, filter string or feature', 'Filter datasets', () => this._render());
   private _members: HTMLElement | null = null;
   /** The dataset whose members are listed. */
   private _membersOf: string | null = null;
@@ -446,6 +432,5 @@ export class DatasetsPage {
   private _current: string | null = null;
   private _newMatches: Record<string, number | null> = {};
   private _rows: IDatasetInfo[] = [];
-  private _sort: SortKey = 'createdAt';
-  private _ascending = false;
+  private _sort: ISort<SortKey> = { key: 'createdAt', ascending: false };
 }

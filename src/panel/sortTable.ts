@@ -4,8 +4,9 @@
  */
 import { h } from './dom';
 
-export interface ISort {
-  key: string;
+/** The column a table is sorted by (`K`: its keys, where a table has a fixed set) and which way. */
+export interface ISort<K extends string = string> {
+  key: K;
   ascending: boolean;
 }
 
@@ -13,11 +14,11 @@ export interface ISort {
  * A header cell sorting by `key`. A first click sorts ascending, or descending for columns
  * where the largest comes first naturally (`descendingFirst`: dates, sizes).
  */
-export function sortHeader(
-  key: string,
+export function sortHeader<K extends string>(
+  key: K,
   label: string,
-  sort: ISort,
-  onSort: (next: ISort) => void,
+  sort: ISort<K>,
+  onSort: (next: ISort<K>) => void,
   descendingFirst = false
 ): HTMLTableCellElement {
   const sorted = sort.key === key;
