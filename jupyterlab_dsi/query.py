@@ -1,8 +1,9 @@
 """Rows of (simulation, time step): parameters, distances of one method and number metrics, filtered.
 
 The filter string is compiled to SQL by :mod:`jupyterlab_dsi.filter` against the names this
-database allows (its parameters, its number metrics, ``sim_id``, ``t`` and the distances); every
-literal is a bound parameter and every identifier comes from that allow-list, quoted.
+database allows (its parameters, its number metrics, ``sim_id``, ``t``, the distances and the
+runs' prediction columns of :mod:`jupyterlab_dsi.predictions`); every literal is a bound
+parameter and every identifier comes from that allow-list, quoted.
 
 With a method, the rows are the method's (simulation, step) rows. Without one (a source that has
 no field files, so no distances), they are each simulation at t = 0 and at every step a per-step
@@ -16,6 +17,7 @@ from typing import Any
 
 from . import feature as ftr
 from . import filter as flt
+from . import predictions as prd
 from .steps import simulated_time
 from .store import Store, StoreError, quote_identifier
 
@@ -79,11 +81,14 @@ def default_feature(store: Store, method_id: str | None) -> ftr.Terms | None:
 
 
 def number_columns(store: Store, with_distances: bool) -> list[str]:
-    """The columns d_feature may weigh: number parameters and metrics, and the distances."""
+    """The columns d_feature may weigh: number parameters and metrics, the distances and the
+    runs' prediction columns (as the panel offers them)."""
     per_run, per_step = number_metrics(store)
-    kinds = value_kinds(store.parameters(), ())
+    parameters = store.parameters()
+    kinds = value_kinds(parameters, ())
     params = [name for name, kind in kinds.items() if kind == "number"]
-    return [*params, *per_run, *per_step, *(DISTANCES if with_distances else ())]
+    predicted = [c.name for c in prd.read_columns(store.conn, parameters)]
+    return [*params, *per_run, *per_step, *(DISTANCES if with_distances else ()), *predicted]
 
 
 def _last_step_hint(store: Store, last: int) -> str:
@@ -105,7 +110,8 @@ def select(
     method's default. Without a method d_feature exists only when terms are given.
     """
     m = store.resolve_method(method) if method is not None else None
-    params = [p["name"] for p in store.parameters()]
+    parameters = store.parameters()
+    params = [p["name"] for p in parameters]
     per_run, per_step = number_metrics(store)
     terms = ftr.terms(weights) if weights is not None else default_feature(store, m["id"] if m else None)
     if m is not None:
@@ -132,15 +138,26 @@ def select(
     params_sql, params_bound = _pivot(params, "sim_id", "FROM jdsi_param_value")
     run_sql, run_bound = _pivot(per_run, "sim_id", "FROM jdsi_metric_value WHERE t = 0")
     step_sql, step_bound = _pivot(per_step, "sim_id, t", "FROM jdsi_metric_value")
-    kinds = value_kinds(store.parameters(), (*per_run, *per_step, *distances))
+    # The runs' predictions, named and valued as the panel's columns (predictions.py): the
+    # truth of an error is the row's parameter, per-run metric or per-step metric at its t.
+    predicted = prd.read_columns(store.conn, parameters)
+    source = {prd.PARAMETER: "p", prd.RUN_METRIC: "r", prd.STEP_METRIC: "s"}
+    pred_join, pred_bound, pred_sql = prd.pivot(
+        predicted, "x", lambda c: f"{source[c.truth]}.{quote_identifier(c.set.target)}"
+    )
+    pred_names = [c.name for c in predicted]
+    pred_alias = {c.name: prd.alias(k) for k, c in enumerate(predicted)}
+    kinds = value_kinds(parameters, (*per_run, *per_step, *distances, *pred_names))
     qualified = {n: f"p.{quote_identifier(n)}" for n in params}
     qualified.update({n: f"b.{quote_identifier(n)}" for n in distances})
     qualified.update({n: f"r.{quote_identifier(n)}" for n in per_run})
     qualified.update({n: f"s.{quote_identifier(n)}" for n in per_step})
     outer = list(qualified.values())
+    outer += [f"{pred_sql[n]} AS {pred_alias[n]}" for n in pred_names]
     feature_params: list[float] = []
     if terms is not None:
         numbers = {n: q for n, q in qualified.items() if kinds.get(n) == "number"}
+        numbers.update(pred_sql)  # d_feature may weigh them, as in the panel
         feature_sql, feature_params = ftr.sql(terms, numbers)
         outer.append(f"{feature_sql} AS d_feature")
     rows_sql = (
@@ -157,6 +174,8 @@ def select(
     if per_step:
         rows_sql += f" LEFT JOIN ({step_sql}) s ON s.sim_id = b.sim_id AND s.t = b.t"
         sql_params += step_bound
+    rows_sql += pred_join
+    sql_params += pred_bound
     if time is not None:
         rows_sql += " WHERE b.t = ?"
         sql_params.append(time)
@@ -165,11 +184,12 @@ def select(
     feature = ("d_feature",) if terms is not None else ()
     builtin = ("sim_id", "t", *distances, *feature)
     allowed = {name: quote_identifier(name) for name in (*params, *per_run, *per_step, *builtin)}
+    allowed.update(pred_alias)
     condition, condition_params = ("1", []) if node is None else flt.compile_sql(node, allowed)
     # `cs == '0.1'` on a number would silently match nothing: say so instead.
-    flt.check_types(node, value_kinds(store.parameters(), (*per_run, *per_step, *builtin[2:])))
-    columns = ["sim_id", "t", *params, *distances, *feature, *per_run, *per_step]
-    select_list = ", ".join(quote_identifier(c) for c in columns)
+    flt.check_types(node, value_kinds(parameters, (*per_run, *per_step, *builtin[2:], *pred_names)))
+    columns = ["sim_id", "t", *params, *distances, *feature, *per_run, *per_step, *pred_names]
+    select_list = ", ".join(pred_alias.get(c) or quote_identifier(c) for c in columns)
     sql = f"SELECT {select_list} FROM ({rows_sql}) WHERE {condition} ORDER BY {SIM_ORDER}, t"
     rows = [tuple(r) for r in store.conn.execute(sql, sql_params + list(condition_params))]
     return Selection(columns=columns, rows=rows, method=m, where=where, feature=terms)
