@@ -252,3 +252,26 @@ def test_postprocess_again_is_a_recomputation_stale_only_when_the_numbers_differ
     assert loop.dataset in marks(loop.db)["dataset"]
     with Store(loop.db, readonly=True) as store:
         assert any(f"was recomputed as {again[:8]}" in r for r in stale_reasons(store)[loop.dataset])
+
+
+def test_simulations_added_then_the_method_computed_again_leave_datasets_fresh(
+        tmp_path: Path, cli: Cli) -> None:
+    """More runs ingested, then the same method computed again (so they get distances too): the
+    earlier runs' numbers are unchanged, so nothing chosen on them is stale."""
+    from conftest import build_ensemble
+    from jupyterlab_dsi.compute import postprocess
+
+    first = build_ensemble(tmp_path / "first", sims=6)
+    more = build_ensemble(tmp_path / "more", sims=4, ids=lambda i: f"m{i:02d}")
+    db = tmp_path / "db.sqlite"
+    ingest(db, first.root)
+    method = postprocess(db, ground_truth="s00", norm="L2")
+    res = cli("select", "--db", db, "--method", method, "--time", 1, "--save", "all six", "--name", "six")
+    assert res.code == 0, res.err
+    ingest(db, more.root)
+    again = postprocess(db, ground_truth="s00", norm="L2")
+    assert query(db, "SELECT parent_id FROM jdsi_method WHERE id = ?", (again,)) == [(method,)]
+    assert query(db, "SELECT count(*) FROM jdsi_distance WHERE method_id = ?", (again,))[0][0] > \
+        query(db, "SELECT count(*) FROM jdsi_distance WHERE method_id = ?", (method,))[0][0]
+    assert cli("verify", "--sources", "-q", "--db", db).code == 0
+    assert marks(db) == {}
