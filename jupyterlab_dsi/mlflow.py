@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -197,6 +196,14 @@ def _public_uri(uri: str) -> str:
     return uri
 
 
+def _redacted(uri: str) -> str:
+    """The uri as said in messages: without user:password@ (error lines end up in CI logs)."""
+    parts = urlsplit(uri)
+    if "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+    return uri
+
+
 def imported_run_id(tracking_uri: str, mlflow_run_id: str) -> str:
     """Our id of an imported MLflow run: the same for every import from the same store."""
     return str(uuid.uuid5(RUN_NAMESPACE, f"{_public_uri(tracking_uri)} {mlflow_run_id}"))
@@ -225,7 +232,8 @@ def _first_line(exc: BaseException) -> str:
 def _tracking_error(uri: str, exc: BaseException) -> MlflowError:
     """One line naming the tracking uri and what went wrong, for any failure reading it. MLflow
     wraps what it met (requests', SQLAlchemy's errors) in its own exception as text: read that."""
-    text = str(exc)
+    text = str(exc).replace(uri, _redacted(uri))
+    uri = _redacted(uri)
     if "unsupported URI" in text or "Could not find a registered" in text:
         return MlflowError(f"{uri}: not an MLflow tracking uri; give e.g. sqlite:///path/mlflow.db "
                            "or http://host:5000")
@@ -233,7 +241,7 @@ def _tracking_error(uri: str, exc: BaseException) -> MlflowError:
         return MlflowError(f"{uri}: cannot reach the MLflow tracking server; is it running?")
     if "file is not a database" in text:
         return MlflowError(f"{uri}: not an MLflow SQLite database (the file is not a database)")
-    return MlflowError(f"{uri}: MLflow could not be read: {_first_line(exc)}")
+    return MlflowError(f"{uri}: MLflow could not be read: {_first_line(RuntimeError(text))}")
 
 
 def _client(uri: str) -> Any:
@@ -245,10 +253,10 @@ def _client(uri: str) -> Any:
     if parts.scheme == "sqlite":
         path = Path(unquote(parts.path[1:])) if parts.path.startswith("/") else None
         if path is None or not path.is_file():
-            raise MlflowError(f"{uri}: no MLflow database at {path or parts.path!s}; check --tracking-uri "
+            raise MlflowError(f"{_redacted(uri)}: no MLflow database at {path or parts.path!s}; check --tracking-uri "
                               "(sqlite:/// then the path; four slashes for an absolute path)")
     elif parts.scheme in ("", "file") and not Path(unquote(parts.path)).is_dir():
-        raise MlflowError(f"{uri}: no MLflow folder there; check --tracking-uri")
+        raise MlflowError(f"{_redacted(uri)}: no MLflow folder there; check --tracking-uri")
     try:
         client = mlflow.MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)
@@ -266,7 +274,7 @@ def _experiments(client: Any, uri: str, name: str | None) -> dict[str, str]:
     chosen = {i: n for i, n in everything.items() if n == name}
     if not chosen:
         shown = ", ".join(repr(n) for n in sorted(everything.values())[:10]) or "none"
-        raise MlflowError(f"{uri}: no MLflow experiment named {name!r}; its experiments: {shown}")
+        raise MlflowError(f"{_redacted(uri)}: no MLflow experiment named {name!r}; its experiments: {shown}")
     return chosen
 
 
@@ -441,12 +449,7 @@ def _import_one(store: Store, ours: _Ours, client: Any, uri: str, experiment: st
 
 
 def cli_import(db: str, tracking_uri: str, experiment: str | None) -> int:
-    """``jupyter dsi import-mlflow``: a line per run imported or skipped, then the counts; our
-    own warnings (a NaN metric stored as missing) as one line each on stderr."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        summary = import_runs(db, tracking_uri, experiment, report=print)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    """``jupyter dsi import-mlflow``: a line per run imported or skipped, then the counts."""
+    summary = import_runs(db, tracking_uri, experiment, report=print)  # cli.main says our warnings
     print(summary.line())
     return 0
