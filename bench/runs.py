@@ -33,20 +33,11 @@ from jupyterlab_dsi.ingest import ingest
 from jupyterlab_dsi.runs import list_runs
 from jupyterlab_dsi.store import Store
 
+from timing import REPEATS, best  # noqa: E402 - bench/ is on the path when run as a script
+
 HERE = Path(__file__).resolve().parent
 POINTS = 200_000
 BASELINE_POINTS = 500  # one commit (and sync) per point: more only takes longer to say the same
-REPEATS = 3
-
-
-def best(run) -> float:  # noqa: ANN001 - a callable of no arguments
-    """The fastest of a few runs: on a shared machine the minimum is the least disturbed."""
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> int:

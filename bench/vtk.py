@@ -26,10 +26,11 @@ from jupyterlab_dsi.compute import postprocess
 from jupyterlab_dsi.ingest import ingest
 from jupyterlab_dsi.vtk import read_series
 
+from timing import REPEATS, best  # noqa: E402 - bench/ is on the path when run as a script
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CANDIDATES = [os.environ.get("DSI_REALDATA"), REPO.parent / "shared" / "realdata"]  # as tests/conftest.py
-REPEATS = 3
 
 
 def clover() -> Path | None:
@@ -37,16 +38,6 @@ def clover() -> Path | None:
         if base and (Path(base) / "dsi-clover3d" / "dsi_clover3d.db").is_file():
             return Path(base) / "dsi-clover3d"
     return None
-
-
-def best(run) -> float:  # noqa: ANN001 - a callable of no arguments
-    """The fastest of a few runs: on a shared machine the minimum is the least disturbed."""
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> int:

@@ -353,7 +353,7 @@ def cmd_verify_sources(args: argparse.Namespace) -> int:
         files = source_files(store)
         stale = verify_sources(store, progress=_progress(args, "verify"))
     for entry in stale:
-        text = summary(entry["reasons"]).replace("\r", "\\r").replace("\n", "\\n")  # a path may hold either
+        text = _one_line(summary(entry["reasons"]))  # a path may hold a newline
         print(f"STALE  {entry['kind']:<10} {entry['id']}: {text}")
     if stale:
         print(f"{counted(len(stale), 'record')} stale", file=sys.stderr)
