@@ -35,7 +35,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -74,6 +73,14 @@ RUN_FIELDS = ["id", "name", "description", "dataset_id", "split_id", "status", "
 
 class RunError(DsiError):
     """A run that cannot be started, found, logged to or ended, with the reason and the way out."""
+
+
+class _EndedElsewhere(RunError):
+    """A write found the run ended (or removed) by another process: this handle ends too."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 # -- checking input --------------------------------------------------------------------------
@@ -375,12 +382,14 @@ class Run:
         if exc is None:
             self.end(FINISHED)
             return
-        error = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        status, error = _ending_of(exc)
         try:
-            self.end(FAILED, error=error)
+            self.end(status, error=error)
         except Exception as end_exc:  # never hide the exception that ended the run
-            warnings.warn(f"run {self.id[:8]} could not be marked failed ({end_exc}); it will show as "
+            warnings.warn(f"run {self.id[:8]} could not be marked {status} ({end_exc}); it will show as "
                           "interrupted", RuntimeWarning, stacklevel=2)
+        finally:  # ended or not, the heartbeat stops and the file is released
+            self._close()
 
     # -- logging -------------------------------------------------------------------------
 
@@ -507,9 +516,11 @@ class Run:
     def detach(self) -> None:
         """Write what is buffered and release the file, leaving the run running: another process
         (``jupyter dsi run log|end``, :func:`open_run`) goes on with it."""
-        if self._status == RUNNING:
-            self._flush()
-        self._close()
+        try:
+            if self._status == RUNNING:
+                self._flush()
+        finally:  # written or not, the heartbeat stops and the file is released
+            self._close()
 
     def _measure(self) -> dict[str, Any]:
         if self._meter is not None:
@@ -523,6 +534,8 @@ class Run:
     def _close(self) -> None:
         self._stop.set()
         atexit.unregister(self._at_exit)
+        if self._meter is not None:  # a run that could not end: its samplers stop unread
+            self._meter.cancel()
         if self._heartbeat is not None and self._heartbeat is not threading.current_thread():
             self._heartbeat.join(timeout=HEARTBEAT_EVERY_S)
         with self._lock:
@@ -560,6 +573,8 @@ class Run:
             params, self._pending_params = self._pending_params, {}
             try:
                 self._write(points, params, extra, event, retries=1 if periodic else BUSY_RETRIES)
+            except _EndedElsewhere as exc:
+                ended = exc  # nothing more can be written: the run is over here too
             except BaseException as exc:
                 self._points = points + self._points
                 self._pending_params = {**params, **self._pending_params}
@@ -571,7 +586,12 @@ class Run:
                     self._last_flush = time.time()
                     return
                 raise
-            self._last_flush = time.time()
+            else:
+                self._last_flush = time.time()
+                return
+        self._status = ended.status
+        self._close()
+        raise ended
 
     def _write(self, points: list[tuple[Any, ...]], params: dict[str, str], extra: Any, event: str,
                retries: int) -> None:
@@ -580,8 +600,10 @@ class Run:
                 with self._store.write() as conn:
                     stored = conn.execute("SELECT status FROM jdsi_run WHERE id = ?", (self.id,)).fetchone()
                     if stored is None or stored[0] != RUNNING:  # ended by another process meanwhile
-                        raise RunError(f"run {self.id[:8]} ({self.name}) was ended elsewhere "
-                                       f"({stored[0] if stored else 'removed'}): ended runs are immutable")
+                        raise _EndedElsewhere(
+                            f"run {self.id[:8]} ({self.name}) was ended elsewhere "
+                            f"({stored[0] if stored else 'removed'}): ended runs are immutable",
+                            stored[0] if stored is not None and stored[0] in ENDINGS else FAILED)
                     if params:
                         conn.executemany("INSERT OR REPLACE INTO jdsi_run_param (run_id, name, value) VALUES (?, ?, ?)",
                                          [(self.id, k, v) for k, v in params.items()])
@@ -597,6 +619,26 @@ class Run:
             except StoreBusy:
                 if attempt == retries - 1:
                     raise
+
+
+def _ending_of(exc: BaseException) -> tuple[str, str | None]:
+    """How the exception that left a run's ``with`` block ends the run: (status, error).
+
+    ``sys.exit(0)`` / ``sys.exit()`` finish it; anything else fails it with one line, the
+    exception's type and the first line of its message (never a note added to it), cut to
+    LIMITS["error"] with a closing "…" when longer.
+    """
+    if isinstance(exc, SystemExit) and exc.code in (0, None):
+        return FINISHED, None
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:  # a __str__ that fails: the type alone says enough
+        message = ""
+    first = next((line.strip() for line in message.splitlines() if line.strip()), "")
+    error = f"{name}: {first}" if first else name
+    limit = LIMITS["error"]
+    return FAILED, error if len(error) <= limit else error[:limit - 1] + "…"
 
 
 def _seconds_since(stamp: str) -> float:

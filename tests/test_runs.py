@@ -229,6 +229,96 @@ def test_an_exception_fails_the_run_and_is_reraised(db: tuple[Path, str, str]) -
     assert record["metrics"] == {"loss": 1.0}  # what it logged before failing is kept
 
 
+class Noted(Exception):
+    pass
+
+
+def leaving(exc: BaseException) -> Callable[[], None]:
+    def raise_it() -> None:
+        raise exc
+    return raise_it
+
+
+def noted() -> None:
+    exc = Noted("the real reason")
+    exc.add_note("a note added on the way up")
+    raise exc
+
+
+@pytest.mark.parametrize(("body", "raised", "status", "error"), [
+    (leaving(ValueError("x" * 20_000)), ValueError, "failed", "ValueError: " + "x" * (10_000 - 13) + "…"),
+    (noted, Noted, "failed", "Noted: the real reason"),
+    (leaving(RuntimeError("first line\nsecond line\nthird")), RuntimeError, "failed", "RuntimeError: first line"),
+    (leaving(KeyError()), KeyError, "failed", "KeyError"),
+    (leaving(SystemExit(0)), SystemExit, "finished", None),
+    (leaving(SystemExit(None)), SystemExit, "finished", None),
+    (leaving(SystemExit(2)), SystemExit, "failed", "SystemExit: 2"),
+    (leaving(KeyboardInterrupt()), KeyboardInterrupt, "failed", "KeyboardInterrupt"),
+], ids=["too-long", "note", "multi-line", "no-message", "exit-0", "exit-none", "exit-2", "ctrl-c"])
+def test_how_an_exception_ends_the_run(db: tuple[Path, str, str], body: Callable[[], None],
+                                       raised: type[BaseException], status: str, error: str | None) -> None:
+    path, _, _ = db
+    with dsi.open(path) as ens:
+        with pytest.raises(raised), ens.run() as run:
+            run.log_metrics({"loss": 1.0})
+            body()
+        record = ens.get_run(run.id)
+    assert (run.status, record["status"], record["error"]) == (status, status, error)
+    assert len(record["error"] or "") <= runs.LIMITS["error"] and "\n" not in (record["error"] or "")
+    assert record["metrics"] == {"loss": 1.0}
+    assert not run._heartbeat.is_alive()  # the thread stopped, the file is released
+    with pytest.raises(Exception, match="closed"):
+        run._store.conn.execute("SELECT 1")
+
+
+def test_a_run_that_cannot_end_still_stops_and_releases_the_file(db: tuple[Path, str, str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _, _ = db
+    with dsi.open(path) as ens:
+        run = ens.run()
+
+        def refuse(*_: Any, **__: Any) -> None:
+            raise DsiError("the disk is full")
+
+        monkeypatch.setattr(run, "_write", refuse)
+        with pytest.warns(RuntimeWarning, match=r"could not be marked failed \(the disk is full\)"), \
+                pytest.raises(ZeroDivisionError), run:
+            1 / 0  # noqa: B018
+        assert not run._heartbeat.is_alive()
+        with pytest.raises(Exception, match="closed"):
+            run._store.conn.execute("SELECT 1")
+        assert ens.get_run(run.id)["status"] == "running"  # shown interrupted once this process is gone
+
+        run = runs.open_run(path, ens.get_run(run.id)["id"])
+        monkeypatch.setattr(run, "_write", refuse)
+        with pytest.raises(DsiError, match="the disk is full"):
+            run.detach()
+        with pytest.raises(Exception, match="closed"):  # released all the same
+            run._store.conn.execute("SELECT 1")
+
+
+def test_a_run_ended_by_another_process_ends_here_too(db: tuple[Path, str, str]) -> None:
+    path, _, _ = db
+    with dsi.open(path) as ens:
+        run = ens.run()
+        run.log_metrics({"loss": 1.0})
+        runs.open_run(path, run.id).end("failed", error="killed by the scheduler")
+        with pytest.raises(DsiError, match=r"was ended elsewhere \(failed\): ended runs are immutable"):
+            run.flush()
+        assert run.status == "failed"
+        assert not run._heartbeat.is_alive()
+        with pytest.raises(Exception, match="closed"):
+            run._store.conn.execute("SELECT 1")
+        with pytest.raises(DsiError, match=r"has ended \(failed\)"):
+            run.log_metrics({"loss": 2.0})
+        run2 = ens.run()
+        runs.open_run(path, run2.id).end()
+        with pytest.warns(RuntimeWarning, match="could not be marked failed"), pytest.raises(ValueError), run2:
+            raise ValueError("late")
+        assert not run2._heartbeat.is_alive()
+        assert ens.get_run(run2.id)["status"] == "finished"
+
+
 def test_ended_runs_are_immutable(db: tuple[Path, str, str], tmp_path: Path) -> None:
     path, dataset_id, _ = db
     (tmp_path / "m.bin").write_bytes(b"x")
