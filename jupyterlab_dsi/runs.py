@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DsiError
 from .resources import ResourceMeter, host
-from .store import Store, StoreBusy, current_user, new_id, now
+from .store import BUSY_TIMEOUT_MS, Store, StoreBusy, current_user, new_id, now
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,6 +55,7 @@ FLUSH_POINTS = 10_000
 HEARTBEAT_EVERY_S = 60.0
 HEARTBEAT_TIMEOUT_S = 600.0
 BUSY_RETRIES = 3  # each waits up to the Store's busy timeout (15 s) for the other writer
+PERIODIC_BUSY_MS = 50  # what a periodic flush waits for another writer before keeping the points for later
 MIN_PREFIX = 4
 SHOWN_IDS = 5
 # Longest texts a run takes (characters), as datasets.LIMITS: a name, not a novel.
@@ -342,13 +343,18 @@ class Run:
         self._status = RUNNING
         self._meter = meter
         self._resources: dict[str, Any] | None = None  # measured once, kept if the end must be retried
-        self._lock = threading.RLock()  # the buffers and the one connection, shared with the heartbeat
+        # Two locks, so that logging never waits for the file: _buffers guards the buffers (held
+        # only to append or swap them), _conn the one connection shared with the heartbeat (held
+        # across a write, which may wait for another writer).
+        self._buffers = threading.Lock()
+        self._conn = threading.RLock()
         self._points: list[tuple[Any, ...]] = []
         self._pending_params: dict[str, str] = {}
         self._params: dict[str, str] = {}  # every param logged, as JSON text: a second value is refused
         self._metric_names: set[str] = set()  # metric names and contexts already checked: once each
         self._contexts: set[str] = set()
         self._last_flush = time.time()
+        self._next_try = 0.0  # after a periodic flush found the file busy: not before this time
         self._busy_warned = False
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -408,7 +414,7 @@ class Run:
                 raise RunError(f"param {key!r} was logged as {before}; a param is set once per run "
                                "(log what changes as a metric)")
             checked[key] = text
-        with self._lock:
+        with self._buffers:
             self._pending_params.update(checked)
             self._params.update(checked)
         self._flush()
@@ -438,9 +444,9 @@ class Run:
             if type(value) is not float or not math.isfinite(value):
                 value = _number(f"metric {name!r} at step {step}", value)
             rows.append((self.id, name, context, step, value, at))
-        with self._lock:
+        with self._buffers:
             self._points.extend(rows)
-            due = len(self._points) >= FLUSH_POINTS or at - self._last_flush >= FLUSH_EVERY_S
+            due = at >= self._next_try and (len(self._points) >= FLUSH_POINTS or at - self._last_flush >= FLUSH_EVERY_S)
         if due:
             self._flush(periodic=True)
 
@@ -454,7 +460,7 @@ class Run:
         run is running replaces the earlier value. Unknown sim ids: nothing is written.
         """
         self._check_running()
-        with self._lock:  # the heartbeat thread shares the connection
+        with self._conn:  # the heartbeat thread shares the connection
             rows = _prediction_rows(self._store, self.id, frame, target)
         self._flush(extra=lambda conn: conn.executemany(
             "INSERT OR REPLACE INTO jdsi_prediction (run_id, sim_id, target, value, sigma2) VALUES (?, ?, ?, ?, ?)",
@@ -538,7 +544,7 @@ class Run:
             self._meter.cancel()
         if self._heartbeat is not None and self._heartbeat is not threading.current_thread():
             self._heartbeat.join(timeout=HEARTBEAT_EVERY_S)
-        with self._lock:
+        with self._conn:
             self._store.close()
 
     def _at_exit(self) -> None:
@@ -563,38 +569,63 @@ class Run:
 
     def _flush(self, *, extra: Any = None, event: str = "run.log", periodic: bool = False) -> None:
         """One transaction: the buffered params and points, ``extra(conn)``, the heartbeat, and one
-        event when something was written. A busy file is retried; a periodic flush that still
-        finds it busy keeps the points for the next one (training goes on), anything else raises
-        with nothing lost from the buffers."""
-        with self._lock:
+        event when something was written. A busy file is retried (each try waiting up to the
+        Store's busy timeout); anything else raises with nothing lost from the buffers.
+
+        A periodic flush (a log call that finds a batch due, the heartbeat) never waits: when the
+        connection is in use it is skipped, and it tries the file once with a short busy timeout;
+        a busy file keeps the points for a later batch (training goes on)."""
+        if periodic:
+            if not self._conn.acquire(blocking=False):  # the other thread is writing: a later batch takes these
+                return
+        else:
+            self._conn.acquire()
+        try:
             if self._status != RUNNING or (periodic and self._stop.is_set()):
                 return
-            points, self._points = self._points, []
-            params, self._pending_params = self._pending_params, {}
+            with self._buffers:
+                points, self._points = self._points, []
+                params, self._pending_params = self._pending_params, {}
             try:
-                self._write(points, params, extra, event, retries=1 if periodic else BUSY_RETRIES)
+                self._write(points, params, extra, event, periodic=periodic)
             except _EndedElsewhere as exc:
                 ended = exc  # nothing more can be written: the run is over here too
             except BaseException as exc:
-                self._points = points + self._points
-                self._pending_params = {**params, **self._pending_params}
+                with self._buffers:
+                    self._points = points + self._points
+                    self._pending_params = {**params, **self._pending_params}
                 if periodic and isinstance(exc, StoreBusy):
                     if not self._busy_warned:
                         self._busy_warned = True
-                        warnings.warn(f"run {self.id[:8]}: {exc}; the points are kept and written later",
-                                      RuntimeWarning, stacklevel=4)
-                    self._last_flush = time.time()
+                        warnings.warn(f"run {self.id[:8]}: another writer holds {self._store.path}; the points "
+                                      "are kept and written later", RuntimeWarning, stacklevel=4)
+                    self._next_try = time.time() + FLUSH_EVERY_S
                     return
                 raise
             else:
                 self._last_flush = time.time()
                 return
+        finally:
+            self._conn.release()
         self._status = ended.status
         self._close()
         raise ended
 
-    def _write(self, points: list[tuple[Any, ...]], params: dict[str, str], extra: Any, event: str,
-               retries: int) -> None:
+    def _write(self, points: list[tuple[Any, ...]], params: dict[str, str], extra: Any, event: str, *,
+               periodic: bool) -> None:
+        """One transaction (the caller holds the connection). Periodic: one try with a short busy
+        timeout; else BUSY_RETRIES tries with the Store's."""
+        if not periodic:
+            return self._write_retried(points, params, extra, event, BUSY_RETRIES)
+        self._store.conn.execute(f"PRAGMA busy_timeout = {PERIODIC_BUSY_MS}")
+        try:
+            return self._write_retried(points, params, extra, event, 1)
+        finally:
+            with contextlib.suppress(Exception):
+                self._store.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def _write_retried(self, points: list[tuple[Any, ...]], params: dict[str, str], extra: Any, event: str,
+                       retries: int) -> None:
         for attempt in range(retries):
             try:
                 with self._store.write() as conn:

@@ -7,9 +7,11 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -212,6 +214,80 @@ def test_a_busy_file_is_retried_and_never_loses_points(db: tuple[Path, str, str]
         with pytest.raises(StoreBusy):
             run.flush()  # busy past every retry: said, and the point is still waiting
     assert counts(path)["jdsi_run_metric"] == 11  # written with the end
+
+
+class OtherWriter:
+    """Another process's writer (a real second SQLite connection) holding the file's write lock,
+    as a postprocess, an ingest or a panel save does, until released or for at most HOLD_S."""
+
+    HOLD_S = 5.0  # well under the 15 s busy timeout: a log call that waited for it returns after it
+
+    def __init__(self, path: Path, order: list[str]) -> None:
+        self.path, self.order = path, order
+        self.taken, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._hold, daemon=True)
+
+    def _hold(self) -> None:
+        conn = sqlite3.connect(str(self.path), isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        self.taken.set()
+        self.release.wait(self.HOLD_S)
+        self.order.append("released")  # before the lock goes: nobody can have written after it first
+        conn.execute("ROLLBACK")
+        conn.close()
+
+    def __enter__(self) -> OtherWriter:
+        self.thread.start()
+        assert self.taken.wait(30)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release.set()
+        self.thread.join(30)
+
+
+@pytest.mark.filterwarnings("ignore:run .* another writer holds")
+def test_logging_never_waits_for_another_writer(db: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _, _ = db
+    monkeypatch.setattr(runs, "FLUSH_EVERY_S", 0.0)  # every log call finds a batch due
+    order: list[str] = []
+    with dsi.open(path) as ens, ens.run() as run:
+        with OtherWriter(path, order):
+            for step in range(5):
+                run.log_metrics({"loss": float(step)}, step=step)
+            order.append("logged")
+        assert order == ["logged", "released"]  # the log calls did not wait for the other writer
+        assert counts(path)["jdsi_run_metric"] == 0  # kept for a later batch
+    with Store(path, readonly=True) as store:
+        assert [p["value"] for p in runs.metric_points(store, run.id)] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+@pytest.mark.filterwarnings("ignore:run .* another writer holds")
+def test_logging_never_waits_for_the_heartbeat_meeting_another_writer(db: tuple[Path, str, str],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _, _ = db
+    monkeypatch.setattr(runs, "FLUSH_EVERY_S", 3600.0)
+    monkeypatch.setattr(runs, "HEARTBEAT_EVERY_S", 0.02)
+    order: list[str] = []
+    with dsi.open(path) as ens, ens.run() as run:
+        beating, write = threading.Event(), run._write
+
+        def spy(*args: Any, **kwargs: Any) -> Any:  # the real write, noting that the heartbeat is in it
+            if threading.current_thread() is run._heartbeat:
+                beating.set()
+            return write(*args, **kwargs)
+
+        monkeypatch.setattr(run, "_write", spy)
+        with OtherWriter(path, order):
+            assert beating.wait(30)  # the heartbeat meets the busy file
+            for step in range(5):
+                run.log_metrics({"loss": float(step)}, step=step)
+            order.append("logged")
+        assert order == ["logged", "released"]
+        run.flush()  # the full busy timeout: written now the file is free
+        assert counts(path)["jdsi_run_metric"] == 5
+        run.log_metrics({"loss": 5.0}, step=5)
+    assert counts(path)["jdsi_run_metric"] == 6
 
 
 # -- how a run ends ----------------------------------------------------------------------------
@@ -643,6 +719,7 @@ SAVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.filterwarnings("ignore:run .* another writer holds")  # a batch that met a save: written later
 def test_a_second_writer_saving_datasets_loses_nothing(mdb: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
     path, method_id = mdb
     monkeypatch.setattr(runs, "FLUSH_POINTS", 500)  # many transactions, to meet the other writer often
