@@ -76,6 +76,18 @@ class RunError(DsiError):
     """A run that cannot be started, found, logged to or ended, with the reason and the way out."""
 
 
+class _ParamConflict(RunError):
+    """A param already stored with another value (by another process): ``stored`` name -> JSON."""
+
+    def __init__(self, message: str, stored: dict[str, str]) -> None:
+        super().__init__(message)
+        self.stored = stored
+
+
+def _set_once(name: str, stored: str) -> str:
+    return f"param {name!r} was logged as {stored}; a param is set once per run (log what changes as a metric)"
+
+
 class _EndedElsewhere(RunError):
     """A write found the run ended (or removed) by another process: this handle ends too."""
 
@@ -401,7 +413,8 @@ class Run:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record hyperparameters (JSON values). A param is set once: logging it again with
-        another value is refused (log a metric for what changes during training)."""
+        another value is refused (log a metric for what changes during training), also when
+        another process (``jupyter dsi run log``) set it; nothing of a refused call is written."""
         self._check_running()
         if not isinstance(params, Mapping):
             raise RunError(f"log_params takes a dict of name -> value, not {type(params).__name__}")
@@ -411,13 +424,24 @@ class Run:
             text = _param_json(key, value)
             before = self._params.get(key)
             if before is not None and before != text:
-                raise RunError(f"param {key!r} was logged as {before}; a param is set once per run "
-                               "(log what changes as a metric)")
+                raise RunError(_set_once(key, before))
             checked[key] = text
         with self._buffers:
+            earlier = {k: self._params.get(k) for k in checked}
             self._pending_params.update(checked)
             self._params.update(checked)
-        self._flush()
+        try:
+            self._flush()
+        except _ParamConflict as exc:  # set by another process meanwhile: this call is refused whole
+            with self._buffers:
+                for key, before in earlier.items():
+                    self._pending_params.pop(key, None)
+                    if before is None:
+                        self._params.pop(key, None)
+                    else:
+                        self._params[key] = before
+                self._params.update(exc.stored)
+            raise
 
     def log_metric(self, name: str, value: Any, step: int = 0, context: str = "") -> None:
         """One metric point: ``log_metrics({name: value}, step, context)``."""
@@ -594,6 +618,10 @@ class Run:
                 with self._buffers:
                     self._points = points + self._points
                     self._pending_params = {**params, **self._pending_params}
+                    if isinstance(exc, _ParamConflict):  # never written: kept, it would refuse every batch
+                        for key in exc.stored:
+                            self._pending_params.pop(key, None)
+                        self._params.update(exc.stored)
                 if periodic and isinstance(exc, StoreBusy):
                     if not self._busy_warned:
                         self._busy_warned = True
@@ -635,9 +663,16 @@ class Run:
                             f"run {self.id[:8]} ({self.name}) was ended elsewhere "
                             f"({stored[0] if stored else 'removed'}): ended runs are immutable",
                             stored[0] if stored is not None and stored[0] in ENDINGS else FAILED)
-                    if params:
-                        conn.executemany("INSERT OR REPLACE INTO jdsi_run_param (run_id, name, value) VALUES (?, ?, ?)",
+                    if params:  # set once, also against another process: checked where it is written
+                        conn.executemany("INSERT INTO jdsi_run_param (run_id, name, value) VALUES (?, ?, ?) "
+                                         "ON CONFLICT (run_id, name) DO NOTHING",
                                          [(self.id, k, v) for k, v in params.items()])
+                        stored = {k: conn.execute("SELECT value FROM jdsi_run_param WHERE run_id = ? AND name = ?",
+                                                  (self.id, k)).fetchone()[0] for k in params}
+                        differ = {k: v for k, v in stored.items() if v != params[k]}
+                        if differ:  # raised inside the transaction: nothing of this batch is written
+                            key = next(iter(differ))
+                            raise _ParamConflict(_set_once(key, differ[key]), differ)
                     if points:
                         conn.executemany("INSERT INTO jdsi_run_metric (run_id, name, context, step, value, at) "
                                          "VALUES (?, ?, ?, ?, ?, ?)", points)

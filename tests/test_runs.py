@@ -547,6 +547,31 @@ def test_a_param_is_set_once(db: tuple[Path, str, str]) -> None:
     assert record["params"] == {"lr": 0.1, "layers": 4, "arch": {"kind": "mlp", "widths": [8, 8]}}
 
 
+def test_a_param_is_set_once_across_processes(db: tuple[Path, str, str]) -> None:
+    path, _, _ = db
+    with dsi.open(path) as ens, ens.run() as run:
+        shell = runs.open_run(path, run.id)  # `jupyter dsi run log` beside the live run
+        try:
+            run.log_metrics({"loss": 1.0})
+            run.log_params({"lr": 0.1})
+            with pytest.raises(DsiError, match=r"param 'lr' was logged as 0.1; a param is set once per run"):
+                shell.log_params({"layers": 4, "lr": 0.2})  # refused whole: layers is not written either
+            shell.log_params({"lr": 0.1, "seed": 7})  # the same value is harmless
+            with pytest.raises(DsiError, match=r"param 'seed' was logged as 7; a param is set once per run"):
+                run.log_params({"seed": 8})
+            with pytest.raises(DsiError, match=r"param 'lr' was logged as 0.1"):
+                shell.log_params({"lr": 0.3})  # what the file says is now known here too
+            shell.log_metrics({"acc": 0.5})
+            shell.flush()  # the refused params never come back to refuse a later batch
+        finally:
+            shell.detach()
+        run.log_metrics({"loss": 2.0}, step=1)
+    with dsi.open(path) as ens:
+        record = ens.get_run(run.id)
+    assert record["params"] == {"lr": 0.1, "seed": 7}
+    assert record["metrics"] == {"acc": 0.5, "loss": 2.0}
+
+
 # -- predictions -------------------------------------------------------------------------------
 
 
