@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -327,6 +327,7 @@ def open_run(path: str | os.PathLike[str], ref: str) -> Run:
             "SELECT name, value FROM jdsi_run_param WHERE run_id = ?", (record["id"],))}
         run = Run(store, record, meter=None, live=False)
         run._params = params
+        run._known_metrics(_metric_groups(store, record["id"]))
         return run
     except BaseException:
         store.close()
@@ -363,8 +364,10 @@ class Run:
         self._points: list[tuple[Any, ...]] = []
         self._pending_params: dict[str, str] = {}
         self._params: dict[str, str] = {}  # every param logged, as JSON text: a second value is refused
-        self._metric_names: set[str] = set()  # metric names and contexts already checked: once each
-        self._contexts: set[str] = set()
+        # The metric names logged per context (each checked once), and the key each (name, context)
+        # is listed under (_metric_key): two pairs of one run never share a key.
+        self._logged: dict[str, set[str]] = {}
+        self._metric_keys: dict[str, tuple[str, str]] = {}
         self._last_flush = time.time()
         self._next_try = 0.0  # after a periodic flush found the file busy: not before this time
         self._busy_warned = False
@@ -449,30 +452,51 @@ class Run:
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int = 0, context: str = "") -> None:
         """Record metric points at ``step`` (a whole number >= 0) in ``context`` ("val", "train";
-        "" for none). Values are numbers; NaN and infinities are kept as missing, with a warning."""
+        "" for none). Values are numbers; NaN and infinities are kept as missing, with a warning.
+
+        A run lists its metrics as ``context/name`` (``name`` without a context), so within one
+        run a (name, context) whose listed name is another's is refused: metric ``loss`` in
+        context ``val`` and metric ``val/loss`` without one cannot both be logged (either alone
+        can)."""
         if self._status != RUNNING:
             self._check_running()
         if type(step) is not int or step < 0:
             step = _step(step)
-        if type(context) is not str or context not in self._contexts:
+        names = self._logged.get(context) if type(context) is str else None
+        if names is None:
             _text(context, "context", empty=True)
-            self._contexts.add(context)
+            names = self._logged.setdefault(context, set())
         if not isinstance(metrics, Mapping):
             raise RunError(f"log_metrics takes a dict of name -> number, not {type(metrics).__name__}")
         at = time.time()
-        rows = []
+        rows, new = [], []
         for name, value in metrics.items():  # every value checked before any is kept
-            if name not in self._metric_names:
+            if name not in names:
                 _text(name, "metric name")
-                self._metric_names.add(name)
+                self._check_key(name, context)
+                new.append(name)
             if type(value) is not float or not math.isfinite(value):
                 value = _number(f"metric {name!r} at step {step}", value)
             rows.append((self.id, name, context, step, value, at))
+        if new:
+            self._known_metrics((name, context) for name in new)
         with self._buffers:
             self._points.extend(rows)
             due = at >= self._next_try and (len(self._points) >= FLUSH_POINTS or at - self._last_flush >= FLUSH_EVERY_S)
         if due:
             self._flush(periodic=True)
+
+    def _check_key(self, name: str, context: str) -> None:
+        key = _metric_key(name, context)
+        other = self._metric_keys.get(key)
+        if other is not None and other != (name, context):
+            raise RunError(f"metric {name!r} in context {context!r} would be listed as {key!r}, as metric "
+                           f"{other[0]!r} in context {other[1]!r} of this run is: rename one")
+
+    def _known_metrics(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for name, context in pairs:
+            self._logged.setdefault(context, set()).add(name)
+            self._metric_keys[_metric_key(name, context)] = (name, context)
 
     def log_predictions(self, frame: pd.DataFrame | pd.Series, target: str | None = None) -> int:
         """Record the model's predictions per simulation; returns the number of values written.
@@ -901,6 +925,8 @@ def _duration(row: Mapping[str, Any], status: str) -> float | None:
 
 
 def _metric_key(name: str, context: str) -> str:
+    """The name a run lists a metric under: ``context/name``, or ``name`` without a context. A
+    run never logs two (name, context) of one key (Run.log_metrics refuses the second)."""
     return f"{context}/{name}" if context else name
 
 
@@ -943,19 +969,15 @@ def _records(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> lis
     return out
 
 
-def _last_values(store: Store, run_id: str) -> dict[str, Any]:
-    """The last value of each (name, context) of a run: the highest step, the latest logged among
-    equal steps. Index seeks only (a skip scan over the groups, then one seek each): a run of a
-    million points lists as fast as one of ten."""
+def _metric_groups(store: Store, run_id: str) -> Iterator[tuple[str, str]]:
+    """Each (name, context) a run logged, by name then context. Index seeks only (a skip scan):
+    a run of a million points lists as fast as one of ten."""
     q = store.conn.execute
-    out: dict[str, Any] = {}
     group = q("SELECT name, context FROM jdsi_run_metric WHERE run_id = ? ORDER BY name, context LIMIT 1",
               (run_id,)).fetchone()
     while group is not None:
         name, context = group
-        value = q("SELECT value FROM jdsi_run_metric WHERE run_id = ? AND name = ? AND context = ? "
-                  "ORDER BY step DESC, rowid DESC LIMIT 1", (run_id, name, context)).fetchone()[0]
-        out[_metric_key(name, context)] = value
+        yield name, context
         # The next group: a later context of this name, else the next name (two seeks; a row-value
         # range would scan every point of this name).
         later = q("SELECT context FROM jdsi_run_metric WHERE run_id = ? AND name = ? AND context > ? "
@@ -963,6 +985,16 @@ def _last_values(store: Store, run_id: str) -> dict[str, Any]:
         group = (name, later[0]) if later is not None else q(
             "SELECT name, context FROM jdsi_run_metric WHERE run_id = ? AND name > ? ORDER BY name, context LIMIT 1",
             (run_id, name)).fetchone()
+
+
+def _last_values(store: Store, run_id: str) -> dict[str, Any]:
+    """The last value of each (name, context) of a run: the highest step, the latest logged among
+    equal steps (one index seek each)."""
+    out: dict[str, Any] = {}
+    for name, context in list(_metric_groups(store, run_id)):
+        out[_metric_key(name, context)] = store.conn.execute(
+            "SELECT value FROM jdsi_run_metric WHERE run_id = ? AND name = ? AND context = ? "
+            "ORDER BY step DESC, rowid DESC LIMIT 1", (run_id, name, context)).fetchone()[0]
     return dict(sorted(out.items()))
 
 

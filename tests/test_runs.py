@@ -153,6 +153,35 @@ def test_metrics_keep_every_point_and_list_the_last_of_each(db: tuple[Path, str,
     assert set(points[0]) == {"name", "context", "step", "value", "at"}
 
 
+def test_a_metric_name_is_listed_under_one_key(db: tuple[Path, str, str]) -> None:
+    path, _, _ = db
+    with dsi.open(path) as ens, ens.run() as run:
+        run.log_metrics({"loss": 1.0}, context="val")
+        run.log_metrics({"val/acc": 0.5})  # a TensorBoard name without a context is fine on its own
+        with pytest.raises(DsiError, match=r"metric 'val/loss' in context '' would be listed as 'val/loss', as metric "
+                                           r"'loss' in context 'val' of this run is: rename one"):
+            run.log_metrics({"train_loss": 2.0, "val/loss": 2.0})  # refused whole
+        with pytest.raises(DsiError, match=r"metric 'acc' in context 'val' would be listed as 'val/acc', as metric "
+                                           r"'val/acc' in context '' of this run is"):
+            run.log_metric("acc", 0.7, context="val")
+        with pytest.raises(DsiError, match=r"metric 'b/loss' in context 'a' would be listed as 'a/b/loss'"):
+            run.log_metrics({"loss": 1.0}, context="a/b")
+            run.log_metrics({"b/loss": 1.0}, context="a")
+        run.flush()
+        shell = runs.open_run(path, run.id)  # `jupyter dsi run log` knows what the run logged
+        try:
+            with pytest.raises(DsiError, match=r"metric 'val/loss' in context '' would be listed as 'val/loss'"):
+                shell.log_metrics({"val/loss": 3.0})
+        finally:
+            shell.detach()
+        run.log_metrics({"loss": 0.5}, step=1, context="val")
+    with dsi.open(path) as ens:
+        record = ens.get_run(run.id)
+    assert record["metrics"] == {"a/b/loss": 1.0, "val/acc": 0.5, "val/loss": 0.5}
+    with Store(path, readonly=True) as store:
+        assert len(runs.metric_points(store, run.id)) == 4
+
+
 def test_points_are_batched_until_a_flush(db: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     path, dataset_id, _ = db
     monkeypatch.setattr(runs, "FLUSH_EVERY_S", 3600.0)
