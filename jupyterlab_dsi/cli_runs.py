@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -23,14 +25,35 @@ SHELL_RUN_NOTE = (
 )
 
 
+# A number as a person writes one: digits, an optional point and exponent, nothing else (no
+# `nan`, `inf`, `1_000`, spaces or other scripts' digits, all of which float() takes).
+DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
+# What a metric may also be: stored as missing, with a warning (runs._number).
+NOT_FINITE = {"nan", "-nan", "inf", "-inf", "infinity", "-infinity"}
+
+
+def _decimal(text: str) -> int | float | None:
+    """A plain decimal's number (an int without point or exponent), else None."""
+    if DECIMAL.fullmatch(text) is None:
+        return None
+    try:
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    except ValueError:  # more digits than int() converts: not a number anyone means
+        return None
+
+
 def _value(text: str) -> Any:
-    """k=v's v: an int or a float when it reads as one, else the text itself."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    """A --param's value: a number when the text is a plain finite decimal, else the text."""
+    number = _decimal(text)
+    return text if number is None or not math.isfinite(number) else number
+
+
+def _metric(text: str) -> float | int | None:
+    """A --metric's value: a plain decimal, or nan / inf (kept as missing, with a warning)."""
+    number = _decimal(text)
+    if number is None and text.lower() in NOT_FINITE:
+        return float(text)
+    return number
 
 
 def _pairs(items: list[str] | None, option: str, numbers_only: bool) -> dict[str, Any]:
@@ -39,9 +62,12 @@ def _pairs(items: list[str] | None, option: str, numbers_only: bool) -> dict[str
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise DsiError(f"{option} takes NAME=VALUE, not {item!r}")
-        value = _value(text)
-        if numbers_only and isinstance(value, str):
-            raise DsiError(f"{option} {key}: the value must be a number, not {text!r}")
+        if numbers_only:
+            value = _metric(text)
+            if value is None:
+                raise DsiError(f"{option} {key}: the value must be a number, not {text!r}")
+        else:
+            value = _value(text)
         out[key] = value
     return out
 

@@ -160,3 +160,22 @@ def test_a_nan_metric_is_one_warning_line_and_stored_missing(db: tuple[Path, str
     res = ok(cli, "run", "log", run_id, "--db", path, "--metric", "loss=nan", "--step", "3")
     assert res.err_lines == ["warning: metric 'loss' at step 3 is nan: stored as missing (NULL)"]
     assert query(path, "SELECT name, step, value FROM jdsi_run_metric WHERE run_id = ?", (run_id,)) == [("loss", 3, None)]
+
+
+def test_only_plain_decimals_are_read_as_numbers(db: tuple[Path, str], cli: Cli) -> None:
+    path, dataset_id = db
+    run_id = ok(cli, "run", "start", "--db", path, "--dataset", dataset_id).last_line
+    given = {"note": "nan", "x": "inf", "big": "1e999", "count": "1_000", "padded": " 5", "hex": "0x10", "arabic": "٣",
+             "layers": "4", "lr": "-1e-3", "frac": ".5", "whole": "2.", "empty": ""}
+    ok(cli, "run", "log", run_id, "--db", path, *[a for k, v in given.items() for a in ("--param", f"{k}={v}")])
+    ok(cli, "run", "end", run_id, "--db", path)
+    record = json.loads(ok(cli, "runs", "--db", path, "--format", "json").out)[0]
+    assert record["params"] == {"note": "nan", "x": "inf", "big": "1e999", "count": "1_000", "padded": " 5", "hex": "0x10",
+                                "arabic": "٣", "layers": 4, "lr": -0.001, "frac": 0.5, "whole": 2.0, "empty": ""}
+    run_id = ok(cli, "run", "start", "--db", path, "--dataset", dataset_id).last_line
+    for text in ("1_000", " 5", "0x10"):
+        assert f"--metric loss: the value must be a number, not {text!r}" in fails(
+            cli, "run", "log", run_id, "--db", path, "--metric", f"loss={text}")
+    ok(cli, "run", "log", run_id, "--db", path, "--metric", "loss=2e-3", "--metric", "acc=1")
+    assert query(path, "SELECT name, value FROM jdsi_run_metric WHERE run_id = ? ORDER BY name", (run_id,)) == [
+        ("acc", 1.0), ("loss", 0.002)]
