@@ -96,6 +96,13 @@ class _EndedElsewhere(RunError):
         self.status = status
 
 
+def _insert(conn: Any, table: str, record: Mapping[str, Any]) -> None:
+    """INSERT one row: the record's keys (this module's own column names, never input) are the
+    columns, its values bound."""
+    conn.execute(f"INSERT INTO {table} ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
+                 tuple(record.values()))
+
+
 # -- checking input --------------------------------------------------------------------------
 
 
@@ -300,9 +307,7 @@ def start_run(path: str | os.PathLike[str], *, dataset: Any = None, split: Any =
         meter = ResourceMeter() if live else None
         try:
             with store.write() as conn:
-                columns = ", ".join(row)
-                conn.execute(f"INSERT INTO jdsi_run ({columns}) VALUES ({', '.join('?' * len(row))})",
-                             tuple(row.values()))
+                _insert(conn, "jdsi_run", row)
                 Store.log_event(conn, "run.start", run_id, {"dataset_id": dataset_id})
         except BaseException:
             if meter is not None:
@@ -533,9 +538,7 @@ class Run:
             copied, sha256, size = _copy_into(source, Path(os.fspath(copy_to)).expanduser())
         record = {"id": new_id(), "run_id": self.id, "kind": kind, "path": str(source), "size_bytes": size,
                   "sha256": sha256, "copied_to": None if copied is None else str(copied), "created_at": now()}
-        self._flush(extra=lambda conn: conn.execute(
-            f"INSERT INTO jdsi_artifact ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
-            tuple(record.values())))
+        self._flush(extra=lambda conn: _insert(conn, "jdsi_artifact", record))
         return record
 
     def flush(self) -> None:
@@ -1114,8 +1117,7 @@ def import_run(store: Store, *, run_id: str, name: str, dataset_id: str | None, 
     with store.write() as conn:
         if conn.execute("SELECT 1 FROM jdsi_run WHERE id = ?", (run_id,)).fetchone() is not None:
             return run_id  # imported by another process meanwhile
-        conn.execute(f"INSERT INTO jdsi_run ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
-                     tuple(record.values()))
+        _insert(conn, "jdsi_run", record)
         conn.executemany("INSERT INTO jdsi_run_param (run_id, name, value) VALUES (?, ?, ?)", param_rows)
         conn.executemany("INSERT INTO jdsi_run_metric (run_id, name, context, step, value, at) VALUES (?, ?, ?, ?, ?, ?)",
                          point_rows)
