@@ -40,9 +40,25 @@ export interface ISliceSource {
 /** With at most this many prediction columns they join the axes; more wait among the hidden ones. */
 const PREDICTION_AXES = 2;
 
-/** What identifies the predictions read: a new run, target or predicted simulation changes it. */
+/** A checksum of a typed array's bits (FNV-1a over its 32-bit words); null: no array. */
+function checksum(values: Float32Array | null): number | null {
+  if (!values) {
+    return null;
+  }
+  const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) {
+    hash = Math.imul(hash ^ words[i], 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/**
+ * What identifies the predictions read: a new run, target or predicted simulation changes it,
+ * and so do new values for the same simulations (Python re-logs with INSERT OR REPLACE).
+ */
 function predictionsKey(sets: readonly IPredictionSet[]): string {
-  return JSON.stringify(sets.map(s => [s.runId, s.runName, s.target, s.values.reduce((n, v) => (v === v ? n + 1 : n), 0), !!s.sigma2]));
+  return JSON.stringify(sets.map(s => [s.runId, s.runName, s.target, s.values.length, checksum(s.values), checksum(s.sigma2)]));
 }
 
 export type Change = 'data' | 'axes' | 'selection' | 'colors' | 'method' | 'history';

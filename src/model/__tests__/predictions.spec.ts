@@ -89,4 +89,21 @@ describe('prediction columns', () => {
     expect(m.axes).toEqual(expect.arrayContaining(['error of gp']));
     expect(m.count).toBe(selected);
   });
+
+  it('follow a run that logs its predictions again with new values for the same simulations', async () => {
+    let sets: IPredictionSet[] = [GP];
+    const m = await model(() => sets);
+    expect(values(m, 'error of gp')).toEqual([0, 1, 0, 1, 0, 1, 0, 1]);
+    const changes: string[] = [];
+    m.changed.connect((_, change) => changes.push(change));
+    // INSERT OR REPLACE: the same run, target and simulations, every value 5 higher.
+    sets = [set('r-gp', 'gp', 'state2_density', i => i + 7 + (i % 2), i => (i % 2 ? 0.5 : 0.01))];
+    await m.refreshPredictions();
+    expect(changes).toEqual(expect.arrayContaining(['data']));
+    expect(values(m, 'error of gp')).toEqual([5, 6, 5, 6, 5, 6, 5, 6]);
+    // Only the variances change: they follow too.
+    sets = [set('r-gp', 'gp', 'state2_density', i => i + 7 + (i % 2), () => 2)];
+    await m.refreshPredictions();
+    expect(values(m, 'sigma2 of gp')).toEqual([2, 2, 2, 2, 2, 2, 2, 2]);
+  });
 });
