@@ -74,17 +74,51 @@ const COLUMNS: [SortKey, string][] = [
   ['digest', 'Digest']
 ];
 
+/** Ids of the hidden texts that say why a dataset is stale: unique across explorers. */
+let staleTexts = 0;
+
+/** A failure's message, in one line. */
+function messageOf(error: unknown): string {
+  return (error as Error)?.message || String(error);
+}
+
 export class DatasetsPage {
   readonly node = h('section', { class: 'jp-DSI-datasets', 'aria-label': 'Saved training datasets' });
 
-  constructor(private readonly _options: IDatasetsPageOptions) {}
+  constructor(private readonly _options: IDatasetsPageOptions) {
+    // Built once: a render replaces what is under the bar, never the filter box the user types in.
+    this.node.append(this._status, h('div', { class: 'jp-DSI-datasetsBar' }, this._search, this._count), this._content);
+  }
 
+  /**
+   * Read the datasets again (and then their new matches). An older read that answers after a
+   * newer one is dropped; a failed one is said in a line on the page, the rows as last read.
+   */
   async refresh(): Promise<void> {
-    this._rows = await this._options.load();
+    const ticket = ++this._ticket;
+    let rows: IDatasetInfo[];
+    try {
+      rows = await this._options.load();
+    } catch (error) {
+      if (ticket === this._ticket) {
+        this._loadError = `Cannot read the datasets: ${messageOf(error)}`;
+        this._render();
+      }
+      return;
+    }
+    if (ticket !== this._ticket) {
+      return;
+    }
+    this._rows = rows;
+    this._loadError = null;
     this._render();
     if (this._options.newMatches) {
       const ids = this._rows.filter(d => !d.deleted).map(d => d.id);
-      this._newMatches = await this._options.newMatches(ids).catch(() => ({}));
+      const counts = await this._options.newMatches(ids).catch(() => ({}));
+      if (ticket !== this._ticket) {
+        return;
+      }
+      this._newMatches = counts;
       this._render();
     }
   }
@@ -119,7 +153,39 @@ export class DatasetsPage {
     }
   }
 
+  /**
+   * Run a row's action; a failure (a rejection or a throw) is said in a line on the page rather
+   * than lost as an unhandled rejection.
+   */
+  private _act(label: string, run: () => Promise<unknown> | unknown): void {
+    if (this._actionError) {
+      this._actionError = null;
+      this._render();
+    }
+    const fail = (error: unknown) => {
+      console.error(`jupyterlab-dsi: ${label} failed`, error);
+      this._actionError = `${label} failed: ${messageOf(error)}`;
+      this._render();
+    };
+    try {
+      void Promise.resolve(run()).catch(fail); // started now, as the click happens
+    } catch (error) {
+      fail(error);
+    }
+  }
+
   private _render(): void {
+    // The control that had the focus is drawn again: give the focus to its replacement.
+    const active = document.activeElement as HTMLElement | null;
+    const focusKey = active && this._content.contains(active) ? active.dataset.focusKey : undefined;
+    this._draw();
+    if (focusKey) {
+      const again = [...this._content.querySelectorAll<HTMLElement>('[data-focus-key]')].find(e => e.dataset.focusKey === focusKey);
+      again?.focus({ preventScroll: true });
+    }
+  }
+
+  private _draw(): void {
     const query = this._search.value.trim().toLowerCase();
     const live = this._rows.filter(d => !d.deleted);
     if (this._membersOf && !live.some(d => d.id === this._membersOf)) {
@@ -138,14 +204,23 @@ export class DatasetsPage {
       'tr',
       {},
       // Created sorts newest first on its first click; the others A to Z, smallest first.
-      ...COLUMNS.map(([key, label]) => sortHeader(key, label, this._sort, onSort, key === 'createdAt')),
+      ...COLUMNS.map(([key, label]) => {
+        const th = sortHeader(key, label, this._sort, onSort, key === 'createdAt');
+        th.querySelector('button')?.setAttribute('data-focus-key', `sort:${key}`);
+        return th;
+      }),
       h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Actions'))
     );
     const body = rows.map(d => this._row(d));
     const saved = this._saved;
-    this.node.replaceChildren(
+    this._status.replaceChildren(
       ...(saved ? [h('p', { class: 'jp-DSI-saved', role: 'status', 'data-testid': 'dsi-saved' }, saved.text)] : []),
-      h('div', { class: 'jp-DSI-datasetsBar' }, this._search, h('span', { class: 'jp-DSI-hint' }, `${formatCount(live.length)} datasets`)),
+      ...[this._loadError, this._actionError]
+        .filter((line): line is string => line !== null)
+        .map(line => h('p', { class: 'jp-DSI-error', role: 'alert', 'data-testid': 'dsi-datasets-error' }, line))
+    );
+    this._count.textContent = `${formatCount(live.length)} datasets`;
+    this._content.replaceChildren(
       rows.length === 0
         ? h('p', { class: 'jp-DSI-hint' }, live.length === 0 ? 'No datasets yet: select simulations in the explorer and press Save….' : 'No dataset matches this filter.')
         : h('div', { class: 'jp-DSI-tableScroll' }, h('table', { class: 'jp-DSI-table jp-DSI-datasetsTable' }, h('thead', {}, header), h('tbody', {}, ...body))),
@@ -159,16 +234,16 @@ export class DatasetsPage {
 
   private _row(d: IDatasetInfo): HTMLElement {
     const action = (label: string, title: string, run: () => Promise<void> | void) => {
-      const b = h('button', { class: 'jp-DSI-button jp-mod-styled', type: 'button', title }, label);
+      const b = h('button', { class: 'jp-DSI-button jp-mod-styled', type: 'button', title, 'data-focus-key': `${d.id}:${label}` }, label);
       b.addEventListener('click', () => {
         this._current = d.id;
-        void run();
+        this._act(`${label} of “${d.name}”`, run);
       });
       return b;
     };
     // Save: a file on the server, in the workspace (a JupyterHub user keeps it); Download: the browser's.
     const save = h('optgroup', { label: this._saveLabel() }, ...EXPORT_FORMATS.map(([f, label]) => h('option', { value: `save:${f}` }, label)));
-    const exportMenu = h('select', { class: 'jp-DSI-select jp-mod-styled', 'aria-label': `Export ${d.name}` },
+    const exportMenu = h('select', { class: 'jp-DSI-select jp-mod-styled', 'aria-label': `Export ${d.name}`, 'data-focus-key': `${d.id}:export` },
       h('option', { value: '' }, 'Export…'),
       save,
       h('optgroup', { label: 'Download' }, ...EXPORT_FORMATS.map(([f, label]) => h('option', { value: `download:${f}` }, label)))
@@ -181,9 +256,9 @@ export class DatasetsPage {
       const [how, format] = exportMenu.value.split(':') as ['save' | 'download', ExportFormat];
       exportMenu.value = '';
       if (how === 'save') {
-        void this._save(d, format);
+        this._act(`Export of “${d.name}”`, () => this._save(d, format));
       } else if (how === 'download') {
-        void this._export(d, format);
+        this._act(`Export of “${d.name}”`, () => this._export(d, format));
       }
     });
     return h(
@@ -193,9 +268,7 @@ export class DatasetsPage {
         'td',
         { class: 'jp-DSI-datasetName' },
         d.name,
-        d.stale.length > 0
-          ? h('span', { class: 'jp-DSI-staleBadge', title: `Stale: ${d.stale.join('\n')}`, 'data-testid': 'dsi-stale' }, 'stale')
-          : null
+        ...this._staleBadge(d)
       ),
       h('td', { class: 'jp-DSI-description' }, d.description, this._newMatchesNote(d)),
       h('td', { class: 'jp-DSI-numeric' }, formatCount(d.size)),
@@ -229,6 +302,21 @@ export class DatasetsPage {
     );
   }
 
+  /**
+   * The stale badge, focusable, and why in a visually hidden text it points at
+   * (aria-describedby): the reasons reach the keyboard and screen readers, not only a hover.
+   */
+  private _staleBadge(d: IDatasetInfo): HTMLElement[] {
+    if (d.stale.length === 0) {
+      return [];
+    }
+    const id = `jp-DSI-staleWhy-${++staleTexts}`;
+    return [
+      h('span', { class: 'jp-DSI-staleBadge', tabindex: '0', title: `Stale: ${d.stale.join('\n')}`, 'aria-describedby': id, 'data-testid': 'dsi-stale', 'data-focus-key': `${d.id}:stale` }, 'stale'),
+      h('span', { class: 'jp-DSI-visuallyHidden', id, 'data-testid': 'dsi-stale-why' }, `Stale: ${d.stale.join('; ')}`)
+    ];
+  }
+
   /** "N new simulations match this dataset's filter": a way to a new version that takes them. */
   private _newMatchesNote(d: IDatasetInfo): HTMLElement | null {
     const n = this._newMatches[d.id];
@@ -237,10 +325,10 @@ export class DatasetsPage {
     }
     const b = h(
       'button',
-      { class: 'jp-DSI-linkButton', type: 'button', 'data-testid': 'dsi-new-matches', title: 'Restore its settings over the simulations there are now; the next save records this dataset as its parent' },
+      { class: 'jp-DSI-linkButton', type: 'button', 'data-testid': 'dsi-new-matches', 'data-focus-key': `${d.id}:new`, title: 'Restore its settings over the simulations there are now; the next save records this dataset as its parent' },
       `${formatCount(n)} new simulation${n === 1 ? '' : 's'} match${n === 1 ? 'es' : ''} this dataset’s filter: derive a new version`
     );
-    b.addEventListener('click', () => void this._options.derive(d));
+    b.addEventListener('click', () => this._act(`Derive of “${d.name}”`, () => this._options.derive(d)));
     return h('div', {}, b);
   }
 
@@ -253,10 +341,12 @@ export class DatasetsPage {
         { class: 'jp-DSI-button jp-mod-styled', type: 'button', title: `Highlight the ${formatCount(p.size)} simulations of “${p.name}” in the views` },
         `${p.name} · ${formatCount(p.size)}`
       );
-      b.addEventListener('click', async () => {
-        const members = await this._options.splitPart!(split.id, p.name);
-        await this._options.highlight(d, members);
-      });
+      b.addEventListener('click', () =>
+        this._act(`Highlight of “${p.name}”`, async () => {
+          const members = await this._options.splitPart!(split.id, p.name);
+          await this._options.highlight(d, members);
+        })
+      );
       return b;
     };
     const live = splits.filter(s => !s.deleted);
@@ -305,7 +395,7 @@ export class DatasetsPage {
     const names = this._options.parameterNames();
     const shown = members.slice(0, MEMBERS_SHOWN);
     const highlight = h('button', { class: 'jp-DSI-button jp-mod-styled jp-mod-accept', type: 'button' }, 'Highlight in the views');
-    highlight.addEventListener('click', () => void this._options.highlight(d, members));
+    highlight.addEventListener('click', () => this._act(`Highlight of “${d.name}”`, () => this._options.highlight(d, members)));
     this._membersOf = d.id;
     this._members = h(
       'section',
@@ -425,6 +515,14 @@ export class DatasetsPage {
   }
 
   private readonly _search = filterBox('Filter by name, description, filter string or feature', 'Filter datasets', () => this._render());
+  private readonly _count = h('span', { class: 'jp-DSI-hint' });
+  /** The saved line and the error lines, above the bar. */
+  private readonly _status = h('div', { class: 'jp-DSI-datasetsStatus', style: 'display: contents' });
+  /** The table (or why there is none) and the members or splits listed: what a render replaces. */
+  private readonly _content = h('div', { class: 'jp-DSI-datasetsContent', style: 'display: contents' });
+  private _ticket = 0;
+  private _loadError: string | null = null;
+  private _actionError: string | null = null;
   private _members: HTMLElement | null = null;
   /** The dataset whose members are listed. */
   private _membersOf: string | null = null;

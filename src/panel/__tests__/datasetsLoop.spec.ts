@@ -47,6 +47,11 @@ describe('the datasets page and the loop', () => {
     expect(badge.textContent).toBe('stale');
     expect(badge.getAttribute('title')).toBe(`Stale: ${STALE.stale.join('\n')}`);
     expect(badge.querySelector('b')).toBeNull();
+    // Not only on hover: the badge takes the focus and points at its reasons, in words.
+    expect(badge.getAttribute('tabindex')).toBe('0');
+    const why = document.getElementById(badge.getAttribute('aria-describedby')!)!;
+    expect(why.textContent).toBe(`Stale: ${STALE.stale.join('; ')}`);
+    expect(why.classList.contains('jp-DSI-visuallyHidden')).toBe(true);
     expect(row(p, 'b').querySelector('[data-testid="dsi-stale"]')).toBeNull();
   });
 

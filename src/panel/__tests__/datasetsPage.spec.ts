@@ -100,6 +100,88 @@ describe('the datasets page', () => {
     expect(names(p)).toEqual(['alpha', 'beta', 'gamma']);
   });
 
+  it('keeps the focus in the filter box while the user types one character after another', async () => {
+    const p = await page();
+    const search = p.node.querySelector<HTMLInputElement>('input[aria-label="Filter datasets"]')!;
+    search.focus();
+    for (const char of 'gam') {
+      search.value += char; // as a keystroke does: the box keeps what was typed before
+      search.dispatchEvent(new Event('input'));
+      expect(document.activeElement).toBe(search);
+    }
+    expect(search.value).toBe('gam');
+    expect(names(p)).toEqual(['gamma']);
+    // A catch-up (the file changed) redraws the page: the box keeps the focus and the filter.
+    await p.refresh();
+    expect(document.activeElement).toBe(search);
+    expect(names(p)).toEqual(['gamma']);
+  });
+
+  it('gives the focus back to the sort button pressed, drawn again', async () => {
+    const p = await page();
+    header(p, 'Size').focus();
+    header(p, 'Size').click();
+    expect(names(p)).toEqual(['gamma', 'beta', 'alpha']);
+    expect(document.activeElement).toBe(header(p, 'Size'));
+  });
+
+  it('drops an older read that answers after a newer one', async () => {
+    let answer: (rows: IDatasetInfo[]) => void = () => undefined;
+    const slow = new Promise<IDatasetInfo[]>(resolve => (answer = resolve));
+    let calls = 0;
+    const p = new DatasetsPage(pageOptions({ load: () => (++calls === 1 ? slow : Promise.resolve(ROWS.slice(1))) }));
+    document.body.appendChild(p.node);
+    const older = p.refresh();
+    await p.refresh();
+    expect(names(p)).toEqual(['alpha', 'gamma']);
+    answer(ROWS); // the older read, with beta, answers last
+    await older;
+    expect(names(p)).toEqual(['alpha', 'gamma']);
+  });
+
+  it('drops older new-match counts that answer after newer ones', async () => {
+    const answers: ((counts: Record<string, number | null>) => void)[] = [];
+    const p = new DatasetsPage(
+      pageOptions({ load: async () => ROWS, newMatches: () => new Promise(resolve => answers.push(resolve)) })
+    );
+    document.body.appendChild(p.node);
+    const older = p.refresh();
+    await until(() => answers.length === 1); // read, and asking for its counts
+    const newer = p.refresh();
+    await until(() => answers.length === 2);
+    answers[1]({ a: 2 });
+    await newer;
+    answers[0]({ a: 7 });
+    await older;
+    expect(row(p, 'alpha').querySelector('[data-testid="dsi-new-matches"]')!.textContent).toMatch(/^2 new simulations/);
+  });
+
+  it('says a failed read or a failed action in a line on the page, never an unhandled rejection', async () => {
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    let fail = true;
+    const p = await page({
+      load: async () => {
+        if (fail) {
+          throw new Error('the worker stopped');
+        }
+        return ROWS;
+      },
+      splits: async () => {
+        throw new Error('no such table: jdsi_split');
+      },
+      splitPart: async () => []
+    });
+    const alert = () => [...p.node.querySelectorAll('[role="alert"]')].map(a => a.textContent);
+    expect(alert()).toEqual(['Cannot read the datasets: the worker stopped']);
+    fail = false;
+    await p.refresh();
+    expect(alert()).toEqual([]);
+    [...row(p, 'beta').querySelectorAll('button')].find(b => b.textContent === 'Splits')!.click();
+    await until(() => alert().length === 1);
+    expect(alert()).toEqual(['Splits of “beta” failed: no such table: jdsi_split']);
+    expect(error).toHaveBeenCalled();
+  });
+
   it('exports the format chosen as a download of what the server wrote', async () => {
     const p = await page();
     const downloads: { name: string; text: Promise<string>; type: string }[] = [];
