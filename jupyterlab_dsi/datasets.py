@@ -24,7 +24,7 @@ from . import feature as ftr
 from . import sampling as smp
 from . import steps
 from .errors import DsiError
-from .store import Store, StoreError, current_user, new_id, now
+from .store import Store, StoreError, current_user, new_id, now, resolve_prefix
 
 SETTINGS_VERSION = 1
 EXPORT_FORMAT = "jupyterlab-dsi.dataset/1"
@@ -339,21 +339,13 @@ def list_datasets(store: Store, include_deleted: bool = False) -> list[dict[str,
 
 
 def get_dataset(store: Store, ref: str) -> dict[str, Any]:
-    """A dataset (deleted ones too) by its id or a unique prefix of at least 4 characters."""
-    if not isinstance(ref, str) or not ref:
-        raise DatasetError(f"a dataset reference must be an id or a prefix of one, not {ref!r}")
-    everything = list_datasets(store, include_deleted=True)
-    exact = [d for d in everything if d["id"] == ref]
-    if exact:
-        return exact[0]
-    found = [d for d in everything if len(ref) >= 4 and d["id"].startswith(ref)]
-    if len(found) == 1:
-        return found[0]
-    if not everything:
-        raise DatasetError(f"{store.path}: no datasets yet; save one with `jupyter dsi select ... --save DESCRIPTION`")
-    known = ", ".join(d["id"][:8] for d in everything[:10])
-    why = "is ambiguous" if found else "is not a dataset of this database"
-    raise DatasetError(f"dataset {ref!r} {why}; known datasets: {known} (see `jupyter dsi datasets --all`)")
+    """A dataset (deleted ones too) by its id or a unique prefix of at least MIN_PREFIX characters."""
+    found = resolve_prefix(
+        store, "jdsi_dataset", ref, what="dataset", error=DatasetError, order="created_at DESC, id",
+        see=" (see `jupyter dsi datasets --all`)", make="save one with `jupyter dsi select ... --save DESCRIPTION`",
+        messages={"too short": "dataset {ref!r} is not a dataset of this database, and too short for a prefix: "
+                               "give at least {min} characters of the id{see}"})
+    return next(d for d in list_datasets(store, include_deleted=True) if d["id"] == found["id"])
 
 
 def members(store: Store, ref: str) -> list[str]:

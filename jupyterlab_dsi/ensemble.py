@@ -35,8 +35,6 @@ METHOD_COLUMNS = ["id", "ground_truth", "norm", "gt_time", "match_time", "geomet
                   "description", "created_at", "code_version"]
 DATASET_COLUMNS = ["id", "name", "description", "size", "method", "time", "created_at", "author",
                    "parent", "digest", "weights", "filter", "selection_kind", "sampling", "stale"]
-MIN_PREFIX = 4  # as datasets.get_dataset and Store.resolve_method: short prefixes collide
-SHOWN_CANDIDATES = 5
 
 
 class EnsembleClosed(DsiError):
@@ -146,26 +144,11 @@ class Ensemble:
     # -- datasets ---------------------------------------------------------------------------
 
     def dataset(self, ref: str) -> Dataset:
-        """A saved dataset (deleted ones too, flagged) by its id or a unique prefix of >= 4 characters."""
-        from .datasets import DatasetError, get_dataset, list_datasets
+        """A saved dataset (deleted ones too, flagged) by its id or a unique prefix of >= MIN_PREFIX
+        characters (store.MIN_PREFIX)."""
+        from .datasets import get_dataset
 
-        if not isinstance(ref, str) or not ref.strip():
-            raise DsiError(f"a dataset is named by its id or a prefix of it, not {ref!r}")
-        everything = list_datasets(self.store, include_deleted=True)
-        ids = [d["id"] for d in everything]
-        if ref not in ids and len(ref) < MIN_PREFIX:
-            raise DsiError(f"dataset prefix {ref!r} is too short: give at least {MIN_PREFIX} characters of the id "
-                           "(see `jupyter dsi datasets`)")
-        try:
-            return Dataset(self, get_dataset(self.store, ref))
-        except DatasetError:
-            matches = [i for i in ids if i.startswith(ref)]
-            if len(matches) < 2:  # unknown, or no datasets: its message says so
-                raise
-        shown = ", ".join(matches[:SHOWN_CANDIDATES])  # whole ids: a shared prefix may run long
-        more = f" and {len(matches) - SHOWN_CANDIDATES} more" if len(matches) > SHOWN_CANDIDATES else ""
-        raise DsiError(f"dataset prefix {ref!r} is ambiguous: it starts {len(matches)} ids ({shown}{more}); "
-                       "give more characters")
+        return Dataset(self, get_dataset(self.store, ref))
 
     # -- training runs ----------------------------------------------------------------------
 

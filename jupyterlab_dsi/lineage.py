@@ -26,11 +26,9 @@ from pathlib import PurePath
 from typing import Any
 
 from .errors import DsiError
-from .store import Store
+from .store import Store, resolve_prefix
 
 KINDS = ("source", "method", "dataset", "split", "run", "artifact")
-MIN_PREFIX = 4  # as datasets.get_dataset and Store.resolve_method
-SHOWN_CANDIDATES = 5
 FORMATS = ("json", "dot", "mermaid")
 
 
@@ -150,33 +148,20 @@ def _method_sources(store: Store, method_id: str) -> list[str]:
 def resolve(store: Store, ref: str) -> tuple[str, str]:
     """(id, kind) of the record ``ref`` names: an id or a unique prefix of >= 4 characters of a
     source, method, dataset, split, run or artifact."""
-    if not isinstance(ref, str) or not ref.strip():
-        raise LineageError(f"a record is named by its id or a prefix of it, not {ref!r}")
-    ref = ref.strip()
-    tables = {"source": "jdsi_source", "method": "jdsi_method", "dataset": "jdsi_dataset",
-              "split": "jdsi_split", "run": "jdsi_run", "artifact": "jdsi_artifact"}
-    exact: list[tuple[str, str]] = []
-    found: list[tuple[str, str]] = []
-    for kind, table in tables.items():  # table names come from this fixed list, never from input
-        for (record_id,) in store.conn.execute(
-            f"SELECT id FROM {table} WHERE substr(id, 1, ?) = ?", (len(ref), ref)
-        ):
-            (exact if record_id == ref else found).append((record_id, kind))
-    if exact:
-        return exact[0]
-    if len(ref) < MIN_PREFIX:
-        raise LineageError(f"id prefix {ref!r} is too short: give at least {MIN_PREFIX} characters of the id")
-    if len(found) == 1:
-        return found[0]
-    if found:
-        shown = ", ".join(f"{k} {i}" for i, k in found[:SHOWN_CANDIDATES])
-        more = f" and {len(found) - SHOWN_CANDIDATES} more" if len(found) > SHOWN_CANDIDATES else ""
-        raise LineageError(f"id prefix {ref!r} is ambiguous: it starts {len(found)} ids ({shown}{more}); "
-                           "give more characters")
-    raise LineageError(
-        f"{ref!r} is not the id of a source, method, dataset, split, run or artifact of {store.path.name}; "
-        "see `jupyter dsi datasets`, `jupyter dsi methods` or `jupyter dsi runs`"
-    )
+    if isinstance(ref, str):
+        ref = ref.strip()
+    # Every kind's ids as one table (jdsi_<kind>, from the fixed KINDS, never from input).
+    every = " UNION ALL ".join(f"SELECT id, '{kind}' AS kind, {rank} AS rank FROM jdsi_{kind}"
+                               for rank, kind in enumerate(KINDS))
+    unknown = ("{ref!r} is not the id of a source, method, dataset, split, run or artifact of {path.name}; "
+               "see `jupyter dsi datasets`, `jupyter dsi methods` or `jupyter dsi runs`")
+    row = resolve_prefix(store, f"({every})", ref, what="record", error=LineageError,
+                         columns="id, kind, kind || ' ' || id AS shown", order="rank, id", messages={
+                             "none yet": unknown, "unknown": unknown,
+                             "too short": "id prefix {ref!r} is too short: give at least {min} characters of the id",
+                             "ambiguous": "id prefix {ref!r} is ambiguous: it starts {count} ids ({shown}{more}); "
+                                          "give more characters"})
+    return row["id"], row["kind"]
 
 
 def _reach(start: str, step: dict[str, list[Any]], pick: Any) -> set[str]:

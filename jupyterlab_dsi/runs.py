@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DsiError
 from .resources import ResourceMeter, host
-from .store import BUSY_TIMEOUT_MS, Store, StoreBusy, current_user, new_id, now
+from .store import BUSY_TIMEOUT_MS, MIN_PREFIX, Store, StoreBusy, current_user, new_id, now, resolve_prefix
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,7 +56,6 @@ HEARTBEAT_EVERY_S = 60.0
 HEARTBEAT_TIMEOUT_S = 600.0
 BUSY_RETRIES = 3  # each waits up to the Store's busy timeout (15 s) for the other writer
 PERIODIC_BUSY_MS = 50  # what a periodic flush waits for another writer before keeping the points for later
-MIN_PREFIX = 4
 SHOWN_IDS = 5
 # Longest texts a run takes (characters), as datasets.LIMITS: a name, not a novel.
 LIMITS = {"name": 1_000, "description": 100_000, "metric name": 1_000, "context": 1_000,
@@ -1014,28 +1013,10 @@ def list_runs(store: Store, dataset: Any = None) -> list[dict[str, Any]]:
 
 def _find(store: Store, ref: Any) -> dict[str, Any]:
     """The stored jdsi_run row (as a dict) of an id or unique prefix of >= MIN_PREFIX characters."""
-    if not isinstance(ref, str) or not ref.strip():
-        raise RunError(f"a run is named by its id or a prefix of it, not {ref!r}")
-    row = store.conn.execute(f"SELECT {_RUN_COLUMNS} FROM jdsi_run WHERE id = ?", (ref,)).fetchone()
-    if row is not None:
-        return dict(row)
-    if len(ref) < MIN_PREFIX:
-        raise RunError(f"run prefix {ref!r} is too short: give at least {MIN_PREFIX} characters of the id "
-                       "(see `jupyter dsi runs`)")
-    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    found = store.conn.execute(f"SELECT {_RUN_COLUMNS} FROM jdsi_run WHERE id LIKE ? ESCAPE '\\' "
-                               "ORDER BY started_at DESC LIMIT ?", (escaped + "%", SHOWN_IDS + 1)).fetchall()
-    if len(found) == 1:
-        return dict(found[0])
-    if found:
-        shown = ", ".join(r["id"] for r in found[:SHOWN_IDS])
-        raise RunError(f"run prefix {ref!r} is ambiguous: it starts {shown}{' and more' if len(found) > SHOWN_IDS else ''}; "
-                       "give more characters")
-    latest = [r[0][:8] for r in store.conn.execute("SELECT id FROM jdsi_run ORDER BY started_at DESC LIMIT 10")]
-    if not latest:
-        raise RunError(f"{store.path}: no runs yet; start one with ens.run(...) or `jupyter dsi run start`")
-    raise RunError(f"run {ref!r} is not a run of this database; latest runs: {', '.join(latest)} "
-                   "(see `jupyter dsi runs`)")
+    return dict(resolve_prefix(
+        store, "jdsi_run", ref, what="run", error=RunError, columns=_RUN_COLUMNS, order="started_at DESC, id",
+        see=" (see `jupyter dsi runs`)", make="start one with ens.run(...) or `jupyter dsi run start`",
+        messages={"unknown": "run {ref!r} is not a run of this database; latest runs: {known}{see}"}))
 
 
 def get_run(store: Store, ref: str) -> dict[str, Any]:

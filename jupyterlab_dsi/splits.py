@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from . import sampling as smp
 from .datasets import get_dataset, members
 from .errors import DsiError
-from .store import Store, current_user, new_id, now
+from .store import Store, current_user, new_id, now, resolve_prefix
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +44,6 @@ MAX_PARTS = 16
 SUM_TOLERANCE = 1e-9
 EXACT_GROUPS_UP_TO = 10  # more distinct numbers than this: quantile bins instead of exact values
 QUANTILE_BINS = 5
-MIN_PREFIX = 4
 
 
 class SplitError(DsiError):
@@ -229,23 +228,10 @@ def list_splits(store: Store, dataset_id: str | None = None) -> list[dict[str, A
 
 
 def get_split(store: Store, ref: str) -> dict[str, Any]:
-    """A split by its id or a unique prefix of at least 4 characters."""
-    if not isinstance(ref, str) or not ref.strip():
-        raise SplitError(f"a split is named by its id or a prefix of it, not {ref!r}")
-    # Ids first (cheap), then the one record with its part sizes.
-    everything = [r[0] for r in store.conn.execute("SELECT id FROM jdsi_split ORDER BY created_at, id")]
-    found = [i for i in everything if i == ref] or [
-        i for i in everything if len(ref) >= MIN_PREFIX and i.startswith(ref)]
-    if len(found) == 1:
-        return _records(store, "WHERE s.id = ?", (found[0],))[0]
-    if not everything:
-        raise SplitError(f"{store.path}: no splits yet; make one with `jupyter dsi split DATASET --db FILE`")
-    if len(ref) < MIN_PREFIX:
-        raise SplitError(f"split prefix {ref!r} is too short: give at least {MIN_PREFIX} characters of the id "
-                         "(see `jupyter dsi splits`)")
-    known = ", ".join(i[:8] for i in everything[-10:])
-    why = "is ambiguous" if found else "is not a split of this database"
-    raise SplitError(f"split {ref!r} {why}; known splits: {known} (see `jupyter dsi splits`)")
+    """A split by its id or a unique prefix of at least MIN_PREFIX characters."""
+    found = resolve_prefix(store, "jdsi_split", ref, what="split", error=SplitError, order="created_at DESC, id",
+                           see=" (see `jupyter dsi splits`)", make="make one with `jupyter dsi split DATASET --db FILE`")
+    return _records(store, "WHERE s.id = ?", (found["id"],))[0]
 
 
 def split_parts(store: Store, split_id: str) -> dict[str, list[str]]:

@@ -38,6 +38,8 @@ MAX_VARIABLES = 32766
 # Batches of bound values stay far below even the old limit of 999.
 BATCH = 500
 BUSY_TIMEOUT_MS = 15000
+MIN_PREFIX = 4  # the shortest id prefix that names a record (like git's): shorter ones collide
+SHOWN_IDS = 5  # the candidates an ambiguous prefix lists
 
 # SQLite's result codes (fixed by SQLite; the sqlite3 module names them only from Python 3.11).
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 5, 6, 8, 10, 11
@@ -759,9 +761,57 @@ class Store:
         exact = [m for m in methods if m["id"] == ref]
         if exact:
             return exact[0]
-        found = [m for m in methods if len(ref) >= 4 and m["id"].startswith(ref)]
+        found = [m for m in methods if len(ref) >= MIN_PREFIX and m["id"].startswith(ref)]
         if len(found) == 1:
             return found[0]
         known = ", ".join(m["id"][:8] for m in methods[:10])
         why = "is ambiguous" if found else "is not a method of this database"
         raise StoreError(f"method {ref!r} {why}; known methods: {known} (see `jupyter dsi methods`)")
+
+
+# What resolve_prefix says, per case; a caller replaces any of them. Fields: what, ref, path,
+# min, count, shown, more, known, see, make.
+PREFIX_MESSAGES = {
+    "invalid": "a {what} is named by its id or a prefix of it, not {ref!r}",
+    "none yet": "{path}: no {what}s yet; {make}",
+    "too short": "{what} prefix {ref!r} is too short: give at least {min} characters of the id{see}",
+    "ambiguous": "{what} prefix {ref!r} is ambiguous: it starts {count} ids ({shown}{more}); give more characters",
+    "unknown": "{what} {ref!r} is not a {what} of this database; known {what}s: {known}{see}",
+}
+
+
+def resolve_prefix(store: Store, table: str, ref: Any, *, what: str, error: type[DsiError],
+                   columns: str = "id", order: str = "id", see: str = "", make: str = "",
+                   messages: dict[str, str] | None = None) -> sqlite3.Row:
+    """The row (``columns``) of ``table`` whose id is ``ref`` or starts with it (a prefix of >=
+    MIN_PREFIX characters, compared exactly); else one line as ``error``: ``ref`` is not text,
+    the table is empty (``make`` says how to fill it), too short, ambiguous (listing SHOWN_IDS
+    whole ids, or a ``shown`` column when ``columns`` has one), or unknown (listing the first ten ids in ``order``, shortened). ``table``,
+    ``columns`` and ``order`` are SQL from the caller, never input; ``see`` ends the too-short
+    and unknown messages (e.g. " (see `jupyter dsi runs`)")."""
+    said = {**PREFIX_MESSAGES, **(messages or {})}
+    fields: dict[str, Any] = {"what": what, "ref": ref, "path": store.path, "min": MIN_PREFIX, "see": see,
+                              "make": make}
+
+    def fail(case: str, **more: Any) -> DsiError:
+        return error(said[case].format(**fields, **more))
+
+    if not isinstance(ref, str) or not ref.strip():
+        raise fail("invalid")
+    q = store.conn.execute
+    row = q(f"SELECT {columns} FROM {table} WHERE id = ? ORDER BY {order} LIMIT 1", (ref,)).fetchone()
+    if row is not None:
+        return row
+    if q(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None:
+        raise fail("none yet")
+    if len(ref) < MIN_PREFIX:
+        raise fail("too short")
+    found = q(f"SELECT {columns} FROM {table} WHERE substr(id, 1, ?) = ? ORDER BY {order}", (len(ref), ref)).fetchall()
+    if len(found) == 1:
+        return found[0]
+    if found:
+        more = f" and {len(found) - SHOWN_IDS} more" if len(found) > SHOWN_IDS else ""
+        shown = ", ".join(r["shown"] if "shown" in r.keys() else r["id"] for r in found[:SHOWN_IDS])
+        raise fail("ambiguous", count=len(found), shown=shown, more=more)
+    known = ", ".join(r[0][:8] for r in q(f"SELECT id FROM {table} ORDER BY {order} LIMIT 10"))
+    raise fail("unknown", known=known)

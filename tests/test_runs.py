@@ -773,6 +773,29 @@ SAVER = textwrap.dedent("""
 """)
 
 
+def test_a_run_prefix_is_exact_and_an_ambiguous_one_lists_the_runs(db: tuple[Path, str, str]) -> None:
+    path, _, _ = db
+    with dsi.open(path) as ens:
+        made = []
+        for _ in range(7):
+            with ens.run() as run:
+                made.append(run.id)
+    with sqlite3.connect(path) as conn:  # ids that share a prefix, as two runs' ids may
+        for n, old in enumerate(made):
+            conn.execute("UPDATE jdsi_run SET id = ? WHERE id = ?", (f"abcd{n:04d}" + old[8:], old))
+    conn.close()
+    with Store(path, readonly=True) as store:
+        first = f"abcd0000{made[0][8:]}"
+        assert runs.get_run(store, "abcd0000")["id"] == first
+        with pytest.raises(runs.RunError, match=r"run prefix 'abcd' is ambiguous: it starts 7 ids \(.*abcd.*; "
+                                                r"give more characters") as err:
+            runs.get_run(store, "abcd")
+        assert str(err.value).count("abcd000") == 5 and "and 2 more" in str(err.value) and "\n" not in str(err.value)
+        with pytest.raises(runs.RunError, match="is not a run of this database"):
+            runs.get_run(store, first.upper())  # an id is compared exactly, case too
+
+
+
 @pytest.mark.filterwarnings("ignore:run .* another writer holds")  # a batch that met a save: written later
 def test_a_second_writer_saving_datasets_loses_nothing(mdb: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
     path, method_id = mdb
