@@ -176,7 +176,7 @@ def register(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
 
     a = action("log", "log params, metric points or artifacts to a running run (refreshes its heartbeat)")
     a.add_argument("id", metavar="ID", help="the run's id or a unique prefix")
-    a.add_argument("--param", action="append", metavar="K=V", help="a param (numbers read as numbers, else text)")
+    a.add_argument("--param", action="append", metavar="K=V", help="a param (a plain decimal is a number, anything else text)")
     a.add_argument("--metric", action="append", metavar="K=V", help="a metric point (a number)")
     a.add_argument("--step", type=int, default=0, metavar="S", help="the metrics' step (0)")
     a.add_argument("--context", default="", metavar="C", help="the metrics' context, e.g. val")

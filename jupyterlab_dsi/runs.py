@@ -7,7 +7,8 @@ metric points are buffered and written in batches (``executemany``), each batch 
 log call comes at least :data:`FLUSH_EVERY_S` after the last one, when :data:`FLUSH_POINTS`
 points wait, on ``log_params`` / ``log_predictions`` / ``log_artifact`` / ``flush()``, and at the
 end. A thread refreshes the heartbeat every :data:`HEARTBEAT_EVERY_S` so a long epoch that logs
-nothing is never taken for a dead process.
+nothing is never taken for a dead process. A batch due while another writer holds the file waits
+for it at most :data:`PERIODIC_BUSY_MS` and is kept for a later one: logging never waits.
 
 Status is stored as running, finished or failed. A stored ``running`` is shown ``interrupted``
 (:func:`derived_status`) when its process is gone: on this host with a pid that is not alive, or
@@ -342,8 +343,9 @@ class Run:
     """A training run as it runs: ``with ens.run(dataset=ds, split=split, name="gan-v3") as run:``.
 
     Made by :func:`start_run` (or ``Ensemble.run``), never directly. An exception inside the
-    ``with`` ends it as failed with the exception's last line and is re-raised; leaving it
-    normally ends it as finished.
+    ``with`` ends it as failed with the exception's type and the first line of its message, and is
+    re-raised; leaving it normally (or by ``sys.exit(0)``) ends it as finished. Either way the
+    heartbeat stops and the file is released, even when the end cannot be written.
     """
 
     def __init__(self, store: Store, row: Mapping[str, Any], *, meter: ResourceMeter | None, live: bool) -> None:
