@@ -8,9 +8,23 @@ import type { ScaleContinuousNumeric, ScaleTime } from 'd3-scale';
 import { schemeTableau10 } from 'd3-scale-chromatic';
 import { select, Selection } from 'd3-selection';
 
-/** The categorical palette of the explorer's color-by (src/model/colors.ts), cycled. */
+/** Tableau 20's light halves, in Tableau 10's order: the next ten after the dark ones. */
+const LIGHTER = ['#a0cbe8', '#ffbe7d', '#8cd17d', '#f1ce63', '#86bcb6', '#ff9d9a', '#bab0ac', '#fabfd2', '#d4a6c8', '#d7b5a6'];
+
+/**
+ * Series color `i`: the explorer's categorical palette (src/model/colors.ts) first, then its
+ * lighter halves, then hues a golden angle apart: no two series share a color (the efficacy
+ * view's datasets and the compared runs after them together pass ten easily).
+ */
 export function paletteColor(i: number): string {
-  return schemeTableau10[i % schemeTableau10.length];
+  if (i < schemeTableau10.length) {
+    return schemeTableau10[i];
+  }
+  if (i < schemeTableau10.length + LIGHTER.length) {
+    return LIGHTER[i - schemeTableau10.length];
+  }
+  const k = i - schemeTableau10.length - LIGHTER.length;
+  return `hsl(${((k * 137.508 + 15) % 360).toFixed(1)}, ${k % 2 ? 45 : 60}%, ${k % 3 === 1 ? 35 : 48}%)`;
 }
 
 export interface IFrame {
@@ -102,11 +116,21 @@ export function drawAxes(
     .text(yTitle);
 }
 
+/** A day in milliseconds: the room around a single date on a time axis. */
+export const DAY_MS = 86400000;
+
+/**
+ * How far a domain reaches around a single value: `'unit'` by 1 (steps), `'time'` by a day (ms
+ * since the epoch; 5% of the value would be years), else by 10% of it (1 around 0), which keeps
+ * the value's own scale: 0.003 gets 0.0027..0.0033, a size of 20 gets 18..22.
+ */
+export type SingleValuePad = 'unit' | 'time' | 'relative';
+
 /**
  * [lo, hi] of finite values, null when there are none; widened by `pad` of its span on each side
- * so that no point sits on an axis, and around a single value by 5% of it (or by 1, `unit`).
+ * so that no point sits on an axis, and around a single value as `single` says.
  */
-export function domainOf(values: Iterable<number | null>, pad = 0.06, unit = false): [number, number] | null {
+export function domainOf(values: Iterable<number | null>, pad = 0.06, single: SingleValuePad = 'relative'): [number, number] | null {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of values) {
@@ -119,7 +143,7 @@ export function domainOf(values: Iterable<number | null>, pad = 0.06, unit = fal
     return null;
   }
   if (lo === hi) {
-    const around = unit ? 1 : Math.abs(lo) * 0.05 || 1;
+    const around = single === 'unit' ? 1 : single === 'time' ? DAY_MS : Math.abs(lo) * 0.1 || 1;
     return [lo - around, hi + around];
   }
   return [lo - (hi - lo) * pad, hi + (hi - lo) * pad];

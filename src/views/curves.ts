@@ -13,11 +13,65 @@ export interface ICurveSeries {
   runId: string;
   name: string;
   color: string;
-  points: { step: number; value: number | null }[];
+  points: ICurvePoint[];
 }
 
 /** Series that draw few points get markers too, so that one logged value still shows. */
 const MARKERS_UP_TO = 40;
+
+/** One point of a curve; a null value is a gap. */
+export interface ICurvePoint {
+  step: number;
+  value: number | null;
+}
+
+/**
+ * A curve thinned for a plot `buckets` pixels wide: the points of each pixel column reduce to
+ * the lowest and the highest (in step order), so a spike stays as tall as it was, plus the first
+ * missing value there (the gap stays a gap) and the curve's very last point. A curve of a million
+ * points draws about 2 x width of them; one with few enough points comes back whole.
+ */
+export function thinPoints(points: readonly ICurvePoint[], buckets: number): ICurvePoint[] {
+  const n = points.length;
+  const columns = Math.max(1, Math.floor(buckets));
+  if (n <= 2 * columns + 1) {
+    return [...points];
+  }
+  const lo = points[0].step;
+  const span = points[n - 1].step - lo || 1;
+  const keep: number[] = [];
+  let bucket = -1;
+  let min = -1;
+  let max = -1;
+  let gap = -1;
+  const flush = () => {
+    keep.push(...[...new Set([min, max, gap])].filter(i => i >= 0).sort((a, b) => a - b));
+  };
+  for (let i = 0; i < n; i++) {
+    const p = points[i];
+    const b = Math.min(columns - 1, Math.floor(((p.step - lo) / span) * columns));
+    if (b !== bucket) {
+      flush();
+      bucket = b;
+      min = max = gap = -1;
+    }
+    if (p.value === null) {
+      gap = gap < 0 ? i : gap;
+    } else {
+      if (min < 0 || p.value < (points[min].value as number)) {
+        min = i;
+      }
+      if (max < 0 || p.value > (points[max].value as number)) {
+        max = i;
+      }
+    }
+  }
+  flush();
+  if (keep[keep.length - 1] !== n - 1) {
+    keep.push(n - 1);
+  }
+  return keep.map(i => points[i]);
+}
 
 /**
  * Curves of runs as series, colored in the order given (the table's) from palette entry `first`
@@ -38,7 +92,7 @@ export function curveSeries(curves: readonly IRunCurve[], names: ReadonlyMap<str
  */
 export function drawCurves(container: HTMLElement, series: readonly ICurveSeries[], metric: string): void {
   container.replaceChildren();
-  const steps = domainOf(series.flatMap(s => s.points.map(p => p.step)), 0, true);
+  const steps = domainOf(series.flatMap(s => s.points.map(p => p.step)), 0, 'unit');
   const values = domainOf(series.flatMap(s => s.points.map(p => p.value)));
   if (!steps || !values) {
     const note = document.createElement('p');
@@ -52,13 +106,13 @@ export function drawCurves(container: HTMLElement, series: readonly ICurveSeries
   const x = scaleLinear().domain(steps).range([0, f.width]);
   const y = scaleLinear().domain(values).range([f.height, 0]).nice();
   drawAxes(f, x, y, 'step', metric, true);
-  const path = line<{ step: number; value: number | null }>()
+  const path = line<ICurvePoint>()
     .defined(p => p.value !== null)
     .x(p => x(p.step))
     .y(p => y(p.value as number));
   for (const s of series) {
     const g = f.plot.append('g').attr('class', 'jp-DSI-curve').attr('data-run-id', s.runId);
-    g.append('path').attr('d', path(s.points) ?? '').attr('fill', 'none').attr('stroke', s.color).attr('stroke-width', 2);
+    g.append('path').attr('d', path(thinPoints(s.points, f.width)) ?? '').attr('fill', 'none').attr('stroke', s.color).attr('stroke-width', 2);
     if (s.points.length <= MARKERS_UP_TO) {
       g.selectAll('circle')
         .data(s.points.filter(p => p.value !== null))

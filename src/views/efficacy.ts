@@ -120,19 +120,16 @@ export interface IEfficacyOptions {
 /** Draw the efficacy scatter into `container`, replacing what it held. */
 export function drawEfficacy(container: HTMLElement, data: IEfficacyData, options: IEfficacyOptions): void {
   container.replaceChildren();
-  const xs = domainOf(data.points.map(p => p.x));
+  const time = options.xKey === 'created';
+  const xs = domainOf(data.points.map(p => p.x), 0.06, time ? 'time' : 'relative');
   const ys = domainOf(data.points.map(p => p.y));
   if (!xs || !ys) {
-    const note = document.createElement('p');
-    note.className = 'jp-DSI-hint';
-    note.textContent = `No finished run has both ${options.metric} and a value of “${options.xLabel}” for its dataset.`;
-    container.appendChild(note);
+    container.appendChild(line(`No finished run has both ${options.metric} and a value of “${options.xLabel}” for its dataset.`, 'jp-DSI-hint'));
     return;
   }
   const width = chartWidth(container);
   const f = frame(container, width, chartHeight(width), `${options.metric} against ${options.xLabel}, one point per run`);
   const y = scaleLinear().domain(ys).range([f.height, 0]).nice();
-  const time = options.xKey === 'created';
   const x = time
     ? scaleUtc().domain(xs).range([0, f.width])
     : scaleLinear().domain(xs).range([0, f.width]);
@@ -181,6 +178,13 @@ export function drawEfficacy(container: HTMLElement, data: IEfficacyData, option
       'Datasets'
     )
   );
+  if (data.missing > 0) {
+    // Said, not dropped silently: a run without the metric is no worse a run.
+    const runs = data.missing === 1 ? '1 finished run' : `${data.missing} finished runs`;
+    const note = line(`${runs} not shown: no ${options.metric} or no “${options.xLabel}” value.`, 'jp-DSI-hint');
+    note.dataset.testid = 'dsi-efficacy-missing';
+    container.appendChild(note);
+  }
 }
 
 function line(text: string, className = ''): HTMLElement {

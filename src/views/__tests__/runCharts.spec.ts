@@ -4,7 +4,8 @@
  * restore), from plain arrays.
  */
 import type { IDatasetStats, IRunInfo } from '../../db/runs';
-import { curveSeries, drawCurves } from '../curves';
+import { DAY_MS, domainOf, paletteColor } from '../chart';
+import { curveSeries, drawCurves, thinPoints } from '../curves';
 import { drawEfficacy, efficacyPoints, xChoices, xValue } from '../efficacy';
 
 function run(id: string, datasetId: string | null, status: IRunInfo['status'], mse: number | null): IRunInfo {
@@ -138,5 +139,51 @@ describe('curves', () => {
     const box = document.createElement('div');
     drawCurves(box, curveSeries([{ runId: 'a', steps: [], values: [] }], new Map()), 'loss');
     expect(box.textContent).toBe('The selected runs logged no values of loss.');
+  });
+});
+
+describe('review fixes', () => {
+  it('gives 30 series 30 different colors, the first ten the explorer palette', () => {
+    const colors = Array.from({ length: 30 }, (_, i) => paletteColor(i));
+    expect(new Set(colors).size).toBe(30);
+    expect(colors[0]).toBe('#4e79a7');
+  });
+
+  it('thins a long curve to about two points per pixel, keeping its spikes, gaps and last point', () => {
+    const points = Array.from({ length: 100000 }, (_, i) => ({ step: i, value: i === 31234 ? 50 : i === 77777 ? null : Math.sin(i / 1000) }));
+    const thin = thinPoints(points, 300);
+    expect(thin.length).toBeLessThanOrEqual(2 * 300 + 2 + 300);
+    expect(thin.length).toBeGreaterThan(300);
+    expect(thin.some(p => p.value === 50)).toBe(true); // the spike is as tall as it was
+    expect(thin.some(p => p.value === null)).toBe(true); // the gap is still a gap
+    expect(thin[thin.length - 1]).toBe(points[points.length - 1]);
+    expect(thin.map(p => p.step)).toEqual([...thin.map(p => p.step)].sort((a, b) => a - b));
+    const short = points.slice(0, 100);
+    expect(thinPoints(short, 300)).toEqual(short);
+    // drawn thinned: the path of a 100,000-point curve has about 2 x width vertices
+    const box = document.createElement('div');
+    drawCurves(box, curveSeries([{ runId: 'a', steps: points.map(p => p.step), values: points.map(p => p.value) }], new Map()), 'loss');
+    expect(box.querySelector('path[stroke]')!.getAttribute('d')!.split(/[ML]/).length).toBeLessThan(1000);
+  });
+
+  it('pads a single value by its own scale: a day on a time axis, 10% of a number, 1 around 0', () => {
+    const t = Date.parse('2026-01-01T00:00:00Z');
+    expect(domainOf([t], 0.06, 'time')).toEqual([t - DAY_MS, t + DAY_MS]);
+    expect(domainOf([0.003])![0]).toBeCloseTo(0.0027);
+    expect(domainOf([0.003])![1]).toBeCloseTo(0.0033);
+    expect(domainOf([20])).toEqual([18, 22]);
+    expect(domainOf([0])).toEqual([-1, 1]);
+    expect(domainOf([3], 0, 'unit')).toEqual([2, 4]);
+  });
+
+  it('draws one dataset created at one time over days, not years, and says which runs it leaves out', () => {
+    const box = document.createElement('div');
+    const runs = [run('1', 'dA', 'finished', 0.3), run('2', 'dA', 'finished', null), run('3', null, 'finished', 0.2)];
+    drawEfficacy(box, efficacyPoints(runs, STATS, 'created', 'val/mse'), { xKey: 'created', xLabel: 'Created', metric: 'val/mse', onPick: () => undefined });
+    const ticks = [...box.querySelectorAll('.jp-DSI-chartAxis')][0].querySelectorAll('.tick text');
+    expect([...ticks].map(t => t.textContent).join(' ')).not.toMatch(/^\d{4}( \d{4})*$/); // not years
+    expect(box.querySelector('[data-testid=dsi-efficacy-missing]')!.textContent).toBe(
+      '2 finished runs not shown: no val/mse or no “Created” value.'
+    );
   });
 });
