@@ -35,8 +35,16 @@ export interface IMetricLast {
 /** A split as a short label: its part names and fractions, and its seed. */
 export interface ISplitLabel {
   id: string;
-  /** "train 0.8 · val 0.1 · test 0.1, seed 0". */
+  /** "train 80%, val 10%, test 10% · seed 0" (formatSplitParts, as the Datasets page shows parts). */
   label: string;
+}
+
+/**
+ * A split's parts as both pages show them: "train 80%, val 10%, test 10%" (to 0.1%).
+ * The one formatter of split fractions: the Runs table and the Datasets page's splits.
+ */
+export function formatSplitParts(parts: readonly { name: string; fraction: number }[]): string {
+  return parts.map(p => `${p.name} ${Number((p.fraction * 100).toFixed(1))}%`).join(', ');
 }
 
 export interface IRunInfo {
@@ -172,10 +180,10 @@ function splitLabel(id: string, names: SqlValue, fractions: SqlValue, seed: SqlV
   const n = jsonValue(names);
   const f = jsonValue(fractions);
   const parts =
-    Array.isArray(n) && Array.isArray(f) && n.length === f.length
-      ? n.map((name, i) => `${String(name)} ${String(f[i])}`).join(' · ')
+    Array.isArray(n) && Array.isArray(f) && n.length === f.length && f.every(x => typeof x === 'number')
+      ? formatSplitParts(n.map((name, i) => ({ name: String(name), fraction: f[i] as number })))
       : id.slice(0, 8);
-  return `${parts}, seed ${String(seed)}`;
+  return `${parts} · seed ${String(seed)}`;
 }
 
 /**

@@ -8,7 +8,7 @@ import * as path from 'path';
 
 import initSqlJs, { Database } from 'sql.js';
 
-import { derivedStatus, energyOf, INTERRUPTED_AFTER_S, metricKey, readDatasetStats, readRunCurves, readRuns } from '../runs';
+import { derivedStatus, energyOf, formatSplitParts, INTERRUPTED_AFTER_S, metricKey, readDatasetStats, readRunCurves, readRuns } from '../runs';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SCHEMA_SQL = fs.readFileSync(path.join(ROOT, 'jupyterlab_dsi', 'schema.sql'), 'utf8');
@@ -137,7 +137,10 @@ describe('readRuns', () => {
     expect(small.energyKwh).toBe(0.002);
     expect(small.stale).toEqual([]);
     const large = byName.get('gp-large')!;
-    expect(large.split).toEqual({ id: 'sp1', label: 'train 0.8 · test 0.2, seed 7' });
+    expect(large.split).toEqual({ id: 'sp1', label: 'train 80%, test 20% · seed 7' }); // as the Datasets page says parts
+    expect(formatSplitParts([{ name: 'train', fraction: 0.8 }, { name: 'val', fraction: 0.125 }, { name: 'test', fraction: 0.075 }])).toBe(
+      'train 80%, val 12.5%, test 7.5%'
+    );
     expect(large.energyKwh).toBeCloseTo(1.5);
     // Its dataset's source changed: staleness.py marked the run too.
     expect(large.stale).toEqual(['source ens.csv changed']);
