@@ -540,9 +540,14 @@ export class ExplorerPanel extends Widget {
             : undefined
         })
       : null;
+    this._runs?.dispose(); // its size observer and heartbeat timer go with it
     this._runs = model
       ? new RunsPage({
           load: nowMs => this._client().api.runs(nowMs),
+          // A live run's heartbeat comes without an event: read the file before calling it interrupted.
+          reload: () => this.refresh(),
+          // A hidden Runs tab reads nothing on a catch-up; the tab click reads.
+          shown: () => this._page === 'runs',
           curves: (ids, name, context) => this._client().api.runCurves(ids, name, context),
           datasetStats: () => this._client().api.datasetStats(),
           lineage: run => void this.showLineage(run.id).catch(error => void Notification.error((error as Error).message)),
@@ -638,6 +643,9 @@ export class ExplorerPanel extends Widget {
   }
 
   private _render(): void {
+    // Moving the pages' nodes into the new body takes the focus from a control in them (the
+    // Runs filter box mid-word during a catch-up): it gets the focus back at the end.
+    const focused = document.activeElement;
     const state = this._state;
     const body = h('div', { class: 'jp-DSI-body' });
     const titleRow = h('div', { class: 'jp-DSI-titleRow' }, h('h2', { class: 'jp-DSI-title' }, 'DSI Explorer'));
@@ -749,6 +757,9 @@ export class ExplorerPanel extends Widget {
       }
     }
     this.node.replaceChildren(body);
+    if (focused instanceof HTMLElement && focused !== document.activeElement && body.contains(focused)) {
+      focused.focus({ preventScroll: true });
+    }
   }
 
   private _emptyState(): HTMLElement {

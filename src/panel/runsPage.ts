@@ -24,7 +24,25 @@ export interface IRunsPageOptions {
   restore: (datasetId: string) => Promise<void>;
   /** Show a run's lineage graph (absent: no Lineage action). */
   lineage?: (run: IRunInfo) => void;
+  /**
+   * Read the file again into the replica (the explorer's catch-up, which refreshes this page).
+   * A live run's heartbeat is written without an event, so no catch-up brings it: when a
+   * running run's heartbeat deadline passes, the page asks for this before calling it
+   * interrupted. Absent: the page reads its replica again.
+   */
+  reload?: () => Promise<void>;
+  /**
+   * Whether the page is shown (absent: always). A hidden page reads nothing on refresh (a
+   * catch-up about every 5 s while a run logs); it reads when it is shown again.
+   */
+  shown?: () => boolean;
 }
+
+/** Runs compared at most: their curves are read and drawn, each in its own color. */
+export const MAX_COMPARED = 10;
+
+/** Ids for the badges' descriptions (aria-describedby). */
+let badgeIds = 0;
 
 /** How many metric columns the table shows before the user picks. */
 const DEFAULT_COLUMNS = 2;
@@ -72,17 +90,27 @@ export class RunsPage {
     this._curves.dataset.testid = 'dsi-run-curves';
     this._efficacy.className = 'jp-DSI-chartBox';
     this._efficacy.dataset.testid = 'dsi-efficacy';
+    // Built once and never replaced: the filter box keeps the focus (and the caret) while the
+    // table under it is drawn again on every keystroke; only the parts below are re-rendered.
+    this._count.dataset.testid = 'dsi-runs-count';
+    this.node.append(
+      this._errorSlot,
+      h('div', { class: 'jp-DSI-datasetsBar jp-DSI-runsBar' }, this._search, this._count, this._pickerSlot),
+      this._tableSlot,
+      this._chartsSlot
+    );
     // The charts are drawn to their box's width: draw again when it changes (sidebar dragged,
     // panel moved to the main area, tab shown).
     if (typeof ResizeObserver !== 'undefined') {
       let width = 0;
-      new ResizeObserver(() => {
+      this._resize = new ResizeObserver(() => {
         const now = this.node.clientWidth;
         if (now > 0 && Math.abs(now - width) > 8) {
           width = now;
           this._drawCharts();
         }
-      }).observe(this.node);
+      });
+      this._resize.observe(this.node);
     }
   }
 
@@ -91,25 +119,104 @@ export class RunsPage {
     return this._rows.length;
   }
 
-  /** Read the runs again (a new replica): the sort, filter, ticks and pickers stay. */
-  async refresh(): Promise<void> {
-    const ticket = ++this._loadTicket;
-    const [rows, stats] = await Promise.all([this._options.load(Date.now()), this._options.datasetStats()]);
-    if (ticket !== this._loadTicket) {
-      return; // a later read (a tab click during a catch-up) answers instead
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Stop watching: the size observer, the heartbeat timer; later answers are dropped. */
+  dispose(): void {
+    if (this._disposed) {
+      return;
     }
-    this._rows = rows;
-    this._stats = stats;
-    this._generation++;
-    this._watchHeartbeats();
-    const ids = new Set(rows.map(r => r.id));
-    this._selected = new Set([...this._selected].filter(id => ids.has(id)));
+    this._disposed = true;
+    this._resize?.disconnect();
+    this._resize = null;
+    window.clearTimeout(this._heartbeatTimer);
+    this._loadTicket++;
+    this._curveTicket++;
+  }
+
+  /**
+   * Read the runs again (a new replica): the sort, filter, ticks and pickers stay. Hidden, it
+   * reads nothing (the next refresh once shown does). Never rejects: a failed read is said in
+   * the page, and the last rows stay.
+   */
+  async refresh(): Promise<void> {
+    if (this._disposed) {
+      return;
+    }
+    const ticket = ++this._loadTicket;
+    if (this._options.shown && !this._options.shown()) {
+      window.clearTimeout(this._heartbeatTimer); // showing the page reads again anyway
+      return;
+    }
+    try {
+      const rows = await this._options.load(Date.now());
+      if (ticket !== this._loadTicket) {
+        return; // a later read (a tab click during a catch-up) answers instead
+      }
+      // Datasets never change: their stats (a GROUP BY over every member's parameters) are read
+      // again only when a run names a dataset the last read did not cover.
+      const used = rows.map(r => r.datasetId).filter((id): id is string => id !== null);
+      if (this._statsFor === null || used.some(id => !this._statsFor!.has(id))) {
+        const stats = await this._options.datasetStats();
+        if (ticket !== this._loadTicket) {
+          return;
+        }
+        this._stats = stats;
+        this._statsFor = new Set([...used, ...stats.map(s => s.id)]);
+      }
+      this._rows = rows;
+      this._error = null;
+      this._watchHeartbeats();
+      const ids = new Set(rows.map(r => r.id));
+      this._selected = new Set([...this._selected].filter(id => ids.has(id)));
+      if (this._pendingSelect !== null && ids.has(this._pendingSelect)) {
+        const id = this._pendingSelect;
+        this._pendingSelect = null;
+        this.select(id);
+        return;
+      }
+      this._render();
+    } catch (error) {
+      if (ticket === this._loadTicket && !this._disposed) {
+        this._error = `Cannot read the runs: ${(error as Error)?.message || String(error)}`;
+        console.error('jupyterlab-dsi: cannot read the runs', error);
+        this._render();
+      }
+    }
+  }
+
+  /**
+   * Tick, scroll to and highlight run `runId` (a run clicked in the lineage graph). A run the
+   * filter hides clears the filter; one not read yet is selected when a refresh brings it.
+   */
+  select(runId: string): void {
+    if (this._disposed) {
+      return;
+    }
+    const run = this._rows.find(r => r.id === runId);
+    if (!run) {
+      this._pendingSelect = runId;
+      return;
+    }
+    this._selected.add(runId);
+    this._highlighted = runId;
+    if (!this._matches(run)) {
+      this._search.value = '';
+    }
     this._render();
+    // After the explorer has put the page on screen (it renders right after asking).
+    window.setTimeout(() => {
+      const row = this.node.querySelector<HTMLElement>(`tr[data-run-id="${CSS.escape(runId)}"]`);
+      row?.scrollIntoView?.({ block: 'center', inline: 'nearest' });
+    }, 0);
   }
 
   /**
    * A run whose process died writes nothing more, so no catch-up would come to show it
-   * interrupted: read again when the first running run's heartbeat gets too old. Only while the
+   * interrupted: when the first running run's heartbeat gets too old, fetch the file again (its
+   * process may well be alive, beating without events) and only then decide. Only while the
    * page is shown (a page replaced or hidden stops asking; showing it reads again anyway).
    */
   private _watchHeartbeats(): void {
@@ -122,11 +229,24 @@ export class RunsPage {
       return;
     }
     const delay = Math.max(1000, Math.min(...due) - Date.now() + 1000);
-    this._heartbeatTimer = window.setTimeout(() => {
-      if (this.node.isConnected) {
-        void this.refresh();
+    this._heartbeatTimer = window.setTimeout(() => void this._heartbeatDue(), delay);
+  }
+
+  private async _heartbeatDue(): Promise<void> {
+    if (this._disposed || !this.node.isConnected || (this._options.shown && !this._options.shown())) {
+      return;
+    }
+    const before = this._loadTicket;
+    if (this._options.reload) {
+      try {
+        await this._options.reload();
+      } catch (error) {
+        console.error('jupyterlab-dsi: cannot read the database again', error);
       }
-    }, delay);
+    }
+    if (this._loadTicket === before) {
+      await this.refresh(); // the reload did not refresh the page (it failed, or there is none)
+    }
   }
 
   /** The metric columns shown: the user's pick, else the first few. */
@@ -171,6 +291,13 @@ export class RunsPage {
   }
 
   private _render(): void {
+    if (this._disposed) {
+      return;
+    }
+    // The control with the focus, by a stable key: the parts below the bar are built anew, so
+    // its replacement takes the focus back (a tick, a sort button, a metric box, a picker).
+    const active = document.activeElement;
+    const focusKey = active instanceof HTMLElement && this.node.contains(active) ? active.dataset.focusKey ?? null : null;
     const keys = metricKeys(this._rows);
     const columns = this._columns(keys);
     const sorted = this._sorted();
@@ -180,46 +307,50 @@ export class RunsPage {
       this._render();
     };
     // Ticked runs in table order, also those the filter hides now (filtering to find one more
-    // run to tick keeps the others): their colors in the curves and beside their ticks, after
-    // the colors the efficacy view gives the datasets.
+    // run to tick keeps the others): the first MAX_COMPARED of them are compared, their colors
+    // in the curves and beside their ticks, after the colors the efficacy view gives the datasets.
     const ticked = sorted.filter(r => this._selected.has(r.id));
-    const colorOf = new Map(ticked.map((r, i) => [r.id, paletteColor(this._stats.length + i)]));
+    const compared = ticked.slice(0, MAX_COMPARED);
+    const colorOf = new Map(compared.map((r, i) => [r.id, paletteColor(this._stats.length + i)]));
     const tickedShown = rows.filter(r => this._selected.has(r.id)).length;
-    const all = h('input', { type: 'checkbox', 'aria-label': 'Compare all runs shown' });
+    const all = h('input', { type: 'checkbox', 'aria-label': 'Compare all runs shown', 'data-focus-key': 'all' });
     all.checked = rows.length > 0 && tickedShown === rows.length;
     all.indeterminate = tickedShown > 0 && tickedShown < rows.length;
     all.addEventListener('change', () => {
       rows.forEach(r => (all.checked ? this._selected.add(r.id) : this._selected.delete(r.id)));
       this._render();
     });
+    const sortBy = (key: string, label: string, descendingFirst = false) => {
+      const th = sortHeader(key, label, this._sort, onSort, descendingFirst);
+      th.querySelector('button')!.dataset.focusKey = `sort:${key}`;
+      return th;
+    };
     const header = h(
       'tr',
       {},
       h('th', { scope: 'col', class: 'jp-DSI-runTick' }, all),
-      sortHeader('name', 'Name', this._sort, onSort),
-      sortHeader('dataset', 'Dataset', this._sort, onSort),
-      sortHeader('split', 'Split', this._sort, onSort),
-      sortHeader('status', 'Status', this._sort, onSort),
-      ...columns.map(k => sortHeader(`metric:${k}`, k, this._sort, onSort)),
-      sortHeader('started', 'Started', this._sort, onSort, true),
-      sortHeader('duration', 'Duration', this._sort, onSort, true),
-      sortHeader('energy', 'Energy', this._sort, onSort, true),
+      sortBy('name', 'Name'),
+      sortBy('dataset', 'Dataset'),
+      sortBy('split', 'Split'),
+      sortBy('status', 'Status'),
+      ...columns.map(k => sortBy(`metric:${k}`, k)),
+      sortBy('started', 'Started', true),
+      sortBy('duration', 'Duration', true),
+      sortBy('energy', 'Energy', true),
       ...(this._options.lineage ? [h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Actions'))] : [])
     );
-    this.node.replaceChildren(
-      h(
-        'div',
-        { class: 'jp-DSI-datasetsBar jp-DSI-runsBar' },
-        this._search,
-        h('span', { class: 'jp-DSI-hint', 'data-testid': 'dsi-runs-count' }, `${formatCount(this._rows.length)} runs`),
-        keys.length > 0 ? this._columnPicker(keys, columns) : null
-      ),
+    this._errorSlot.replaceChildren(...(this._error ? [h('p', { class: 'jp-DSI-error', role: 'alert' }, this._error)] : []));
+    this._count.textContent = `${formatCount(this._rows.length)} runs`;
+    this._pickerSlot.replaceChildren(...(keys.length > 0 ? [this._columnPicker(keys, columns)] : []));
+    this._tableSlot.replaceChildren(
       rows.length === 0
         ? h(
             'p',
             { class: 'jp-DSI-hint' },
             this._rows.length === 0
-              ? 'No training runs yet: record one with ens.run(dataset=…) in Python, or jupyter dsi run start --db FILE --dataset ID.'
+              ? this._error
+                ? ''
+                : 'No training runs yet: record one with ens.run(dataset=…) in Python, or jupyter dsi run start --db FILE --dataset ID.'
               : 'No run matches this filter.'
           )
         : h(
@@ -231,19 +362,25 @@ export class RunsPage {
               h('thead', {}, header),
               h('tbody', {}, ...rows.map(r => this._row(r, columns, colorOf.get(r.id))))
             )
-          ),
-      h('div', { class: 'jp-DSI-runsCharts' }, this._compareSection(ticked), this._efficacySection(keys))
+          )
     );
+    this._chartsSlot.replaceChildren(
+      h('div', { class: 'jp-DSI-runsCharts' }, this._compareSection(compared, ticked.length), this._efficacySection(keys))
+    );
+    if (focusKey !== null && document.activeElement !== active) {
+      this.node.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus({ preventScroll: true });
+    }
     this._drawCharts();
   }
 
   private _columnPicker(keys: readonly string[], columns: readonly string[]): HTMLElement {
-    const picker = h('details', { class: 'jp-DSI-picker' }, h('summary', {}, `Metrics (${columns.length})`));
+    const summary = h('summary', { 'data-focus-key': 'picker' }, `Metrics (${columns.length})`);
+    const picker = h('details', { class: 'jp-DSI-picker' }, summary);
     picker.open = this._pickerOpen;
     picker.addEventListener('toggle', () => (this._pickerOpen = picker.open));
     const list = h('div', { class: 'jp-DSI-pickerList' });
     for (const key of keys) {
-      const box = h('input', { type: 'checkbox', value: key });
+      const box = h('input', { type: 'checkbox', value: key, 'data-focus-key': `pick:${key}` });
       box.checked = columns.includes(key);
       box.addEventListener('change', () => {
         const shown = new Set(this._columns(keys));
@@ -257,8 +394,23 @@ export class RunsPage {
     return picker;
   }
 
+  /**
+   * A short badge whose meaning is more than its word (a status, "stale"): focusable, with the
+   * meaning as its description (read by screen readers, shown beside it on keyboard focus, and
+   * as the hover title), never in hover text alone.
+   */
+  private _badge(className: string, word: string, meaning: string): HTMLElement {
+    const id = `jp-DSI-badge-${++badgeIds}`;
+    return h(
+      'span',
+      { class: 'jp-DSI-badgeWrap' },
+      h('span', { class: `jp-DSI-badge ${className}`, tabindex: '0', title: meaning, 'aria-describedby': id }, word),
+      h('span', { class: 'jp-DSI-badgeNote', id, role: 'tooltip' }, meaning)
+    );
+  }
+
   private _row(r: IRunInfo, columns: readonly string[], color: string | undefined): HTMLElement {
-    const tick = h('input', { type: 'checkbox', 'aria-label': `Compare ${r.name}` });
+    const tick = h('input', { type: 'checkbox', 'aria-label': `Compare ${r.name}`, 'data-focus-key': `tick:${r.id}` });
     tick.checked = this._selected.has(r.id);
     tick.addEventListener('change', () => {
       tick.checked ? this._selected.add(r.id) : this._selected.delete(r.id);
@@ -270,24 +422,27 @@ export class RunsPage {
     } else {
       swatch.classList.add('jp-mod-empty');
     }
-    const status = h('span', { class: `jp-DSI-runStatus jp-mod-${r.status}`, title: r.error ? `Failed: ${r.error}` : STATUS_TITLE[r.status] }, r.status);
+    const status = this._badge(`jp-DSI-runStatus jp-mod-${r.status}`, r.status, r.error ? `Failed: ${r.error}` : STATUS_TITLE[r.status]);
     const dataset =
       r.datasetId === null
         ? h('span', { class: 'jp-DSI-hint' }, '—')
-        : this._restoreButton(r.datasetId, (r.datasetName ?? r.datasetId.slice(0, 8)) + (r.datasetDeleted ? ' (deleted)' : ''));
+        : this._restoreButton(r, (r.datasetName ?? r.datasetId.slice(0, 8)) + (r.datasetDeleted ? ' (deleted)' : ''));
     const started = r.startedAt;
+    const classes = [color ? 'jp-mod-selected' : '', r.id === this._highlighted ? 'jp-mod-highlighted' : ''].filter(Boolean).join(' ');
     return h(
       'tr',
-      { 'data-run-id': r.id, ...(color ? { class: 'jp-mod-selected' } : {}) },
+      { 'data-run-id': r.id, ...(classes ? { class: classes } : {}) },
       h('td', { class: 'jp-DSI-runTick' }, h('span', { class: 'jp-DSI-tickCell' }, tick, swatch)),
       h(
         'td',
-        { class: 'jp-DSI-datasetName', title: r.description || r.name },
-        r.name,
-        r.stale.length > 0 ? h('span', { class: 'jp-DSI-staleBadge', title: `Stale: ${r.stale.join('; ')}` }, 'stale') : null
+        { class: 'jp-DSI-datasetName jp-DSI-runName' },
+        // Long names are cut with an ellipsis (the table stays readable); the whole name and the
+        // description are the title.
+        h('span', { class: 'jp-DSI-runNameText', title: r.description ? `${r.name}\n${r.description}` : r.name }, r.name),
+        r.stale.length > 0 ? this._badge('jp-DSI-staleBadge', 'stale', `Stale: ${r.stale.join('; ')}`) : null
       ),
       h('td', {}, dataset),
-      h('td', { class: 'jp-DSI-runSplit', title: r.split?.label ?? 'No split' }, r.split ? r.split.id.slice(0, 8) : '—'),
+      h('td', { class: 'jp-DSI-runSplit', title: r.split ? `Split ${r.split.id}` : 'No split' }, r.split ? r.split.label : '—'),
       h('td', {}, status),
       ...columns.map(k => {
         const m = r.metrics[k];
@@ -300,15 +455,32 @@ export class RunsPage {
     );
   }
 
-  private _restoreButton(datasetId: string, label: string): HTMLElement {
-    const b = h('button', { class: 'jp-DSI-linkButton', type: 'button', title: 'Restore this dataset’s view in the explorer' }, label);
-    b.addEventListener('click', () => void this._options.restore(datasetId));
+  private _restoreButton(r: IRunInfo, label: string): HTMLElement {
+    const b = h(
+      'button',
+      { class: 'jp-DSI-linkButton', type: 'button', title: 'Restore this dataset’s view in the explorer', 'data-focus-key': `restore:${r.id}` },
+      label
+    );
+    b.addEventListener('click', () => void this._restore(r.datasetId!));
     return b;
+  }
+
+  /** The explorer's restore, its failure said in the page rather than left unhandled. */
+  private async _restore(datasetId: string): Promise<void> {
+    try {
+      await this._options.restore(datasetId);
+    } catch (error) {
+      console.error('jupyterlab-dsi: cannot restore the dataset', error);
+    }
   }
 
   private _lineageButton(r: IRunInfo): HTMLElement {
     // A link, not a styled button: the row stays one line high.
-    const b = h('button', { class: 'jp-DSI-linkButton', type: 'button', title: 'Show what this run used and produced, as a graph' }, 'Lineage');
+    const b = h(
+      'button',
+      { class: 'jp-DSI-linkButton', type: 'button', title: 'Show what this run used and produced, as a graph', 'data-focus-key': `lineage:${r.id}` },
+      'Lineage'
+    );
     b.addEventListener('click', () => this._options.lineage!(r));
     return b;
   }
@@ -320,14 +492,28 @@ export class RunsPage {
     onChange: (key: string) => void,
     title = label
   ): HTMLElement {
-    const select = h('select', { class: 'jp-DSI-select', 'aria-label': title, title }, ...choices.map(c => h('option', { value: c.key }, c.label)));
+    const select = h(
+      'select',
+      { class: 'jp-DSI-select', 'aria-label': title, title, 'data-focus-key': `select:${title}` },
+      ...choices.map(c => h('option', { value: c.key }, c.label))
+    );
     select.value = value;
     select.addEventListener('change', () => onChange(select.value));
     return h('label', { class: 'jp-DSI-chartPick' }, h('span', {}, label), select);
   }
 
-  private _compareSection(ticked: readonly IRunInfo[]): HTMLElement {
+  /** The curves of `ticked` (the first MAX_COMPARED of `tickedCount` ticked runs). */
+  private _compareSection(ticked: readonly IRunInfo[], tickedCount: number): HTMLElement {
     const section = h('section', { class: 'jp-DSI-runsChart', 'aria-label': 'Compare runs' }, h('h3', {}, 'Compare'));
+    if (tickedCount > ticked.length) {
+      section.appendChild(
+        h(
+          'p',
+          { class: 'jp-DSI-hint', 'data-testid': 'dsi-compare-capped' },
+          `Comparing the first ${ticked.length} ticked runs (of ${formatCount(tickedCount)}), in table order: sort or untick to choose.`
+        )
+      );
+    }
     if (ticked.length === 0) {
       section.appendChild(h('p', { class: 'jp-DSI-hint' }, 'Tick runs in the table to draw their metric curves over steps.'));
       this._curveKeys = [];
@@ -347,10 +533,14 @@ export class RunsPage {
       this._curveMetric = [...keys].sort((a, b) => reach(b) - reach(a) || Number(!shown.includes(a)) - Number(!shown.includes(b)))[0];
     }
     section.append(
-      this._select('Metric', keys.map(k => ({ key: k, label: k })), this._curveMetric, k => {
-        this._curveMetric = k;
-        this._drawCharts();
-      }),
+      h(
+        'div',
+        { class: 'jp-DSI-chartPicks' },
+        this._select('Metric', keys.map(k => ({ key: k, label: k })), this._curveMetric, k => {
+          this._curveMetric = k;
+          this._drawCharts();
+        })
+      ),
       this._curves
     );
     return section;
@@ -403,13 +593,16 @@ export class RunsPage {
 
   /** Draw both charts from the current state (curves: after the worker answers). */
   private _drawCharts(): void {
+    if (this._disposed) {
+      return;
+    }
     if (this._yMetric !== null) {
       const label = xChoices(this._stats).find(c => c.key === this._xKey)?.label ?? this._xKey;
       drawEfficacy(this._efficacy, efficacyPoints(this._rows, this._stats, this._xKey, this._yMetric), {
         xKey: this._xKey,
         xLabel: label,
         metric: this._yMetric,
-        onPick: p => void this._options.restore(p.datasetId)
+        onPick: p => void this._restore(p.datasetId)
       });
     }
     const ids = this._curveKeys;
@@ -422,22 +615,38 @@ export class RunsPage {
     if (!last || metricKey(last.name, last.context) !== key) {
       return;
     }
+    // What each curve is as far as the run list says: a curve whose last point, first step and
+    // status did not change is not read again (a finished run's million points are read once).
+    const byId = new Map(this._rows.map(r => [r.id, r]));
+    const signature = (id: string) => {
+      const r = byId.get(id);
+      const m = r?.metrics[key];
+      return JSON.stringify([r?.status ?? null, m?.step ?? null, m?.value ?? null, m?.firstStep ?? null]);
+    };
+    const cacheKey = (id: string) => `${key}\u0000${id}`;
     // Typing in the filter box or sorting redraws nothing when the same curves are drawn already.
-    const drawn = JSON.stringify([this._generation, ids, key, this._stats.length, this._curves.clientWidth]);
+    const drawn = JSON.stringify([ids, key, ids.map(signature), this._stats.length, this._curves.clientWidth]);
     if (drawn === this._curvesDrawn) {
       return;
     }
     this._curvesDrawn = drawn;
     const ticket = ++this._curveTicket;
     const names = new Map(this._rows.map(r => [r.id, r.name]));
-    void this._options.curves([...ids], last.name, last.context).then(
+    const stale = ids.filter(id => this._curveCache.get(cacheKey(id))?.signature !== signature(id));
+    const read = stale.length > 0 ? this._options.curves(stale, last.name, last.context) : Promise.resolve([]);
+    void read.then(
       curves => {
-        if (ticket === this._curveTicket) {
-          drawCurves(this._curves, curveSeries(curves, names, this._stats.length), key);
+        curves.forEach(c => this._curveCache.set(cacheKey(c.runId), { signature: signature(c.runId), curve: c }));
+        if (ticket === this._curveTicket && !this._disposed) {
+          // Only what is drawn stays cached (a long curve is not kept for a run unticked).
+          const keep = new Set(ids.map(cacheKey));
+          [...this._curveCache.keys()].filter(k => !keep.has(k)).forEach(k => this._curveCache.delete(k));
+          const all = ids.map(id => this._curveCache.get(cacheKey(id))?.curve).filter((c): c is IRunCurve => c !== undefined);
+          drawCurves(this._curves, curveSeries(all, names, this._stats.length), key);
         }
       },
       (error: Error) => {
-        if (ticket === this._curveTicket) {
+        if (ticket === this._curveTicket && !this._disposed) {
           this._curvesDrawn = null; // try again on the next render
           this._curves.replaceChildren(h('p', { class: 'jp-DSI-error', role: 'alert' }, `Cannot read the curves: ${error.message}`));
         }
@@ -447,6 +656,12 @@ export class RunsPage {
 
   private readonly _search = filterBox('Filter by name, dataset, status or parameter', 'Filter runs', () => this._render());
   private readonly _curves = document.createElement('div');
+  /** The page's parts: a failed read, the bar (built once), the table, the charts. */
+  private readonly _errorSlot = h('div', { class: 'jp-DSI-runsError' });
+  private readonly _count = h('span', { class: 'jp-DSI-hint' });
+  private readonly _pickerSlot = h('span', { class: 'jp-DSI-pickerSlot' });
+  private readonly _tableSlot = h('div', { class: 'jp-DSI-runsTableSlot' });
+  private readonly _chartsSlot = h('div', { class: 'jp-DSI-runsChartsSlot' });
   private readonly _efficacy = document.createElement('div');
   private _rows: IRunInfo[] = [];
   private _stats: IDatasetStats[] = [];
@@ -459,10 +674,17 @@ export class RunsPage {
   /** The ticked runs whose curves are drawn, in table order. */
   private _curveKeys: string[] = [];
   private _curveTicket = 0;
-  /** What the curves show (replica read, runs, metric, width), to skip drawing them again. */
+  /** What the curves show (runs, metric, their signatures, width), to skip drawing them again. */
   private _curvesDrawn: string | null = null;
-  /** Counts the refreshes: new points may have come with each. */
-  private _generation = 0;
+  /** Curves read, by metric and run, with what the run list said of them then. */
+  private _curveCache = new Map<string, { signature: string; curve: IRunCurve }>();
+  /** The dataset ids the stats were read for (null: not yet). */
+  private _statsFor: Set<string> | null = null;
+  private _error: string | null = null;
+  private _resize: ResizeObserver | null = null;
+  private _disposed = false;
+  private _highlighted: string | null = null;
+  private _pendingSelect: string | null = null;
   private _heartbeatTimer = 0;
   private _loadTicket = 0;
   private _xKey = 'size';
