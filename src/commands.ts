@@ -91,6 +91,14 @@ export function addCommands(app: JupyterFrontEnd, context: ICommandContext): voi
     execute: () => explorer().model?.redo()
   });
 
+  // Bring a widget to the front: its tab (a document, or the main-area copy), or the sidebar it is in.
+  const bringForward = (widget: Widget): void => {
+    for (let w: Widget | null = widget; w; w = w.parent) {
+      if (w.id) {
+        app.shell.activateById(w.id);
+      }
+    }
+  };
   // The lineage graph opens records in an explorer on their file: the focused one, else the sidebar.
   const explorerOn = async (path: string): Promise<ExplorerPanel> => {
     const focused = ExplorerPanel.focused();
@@ -98,12 +106,7 @@ export function addCommands(app: JupyterFrontEnd, context: ICommandContext): voi
       await openInSidebar(path);
       return sidebar;
     }
-    // Bring its tab (a document, or the main-area copy) to the front: the graph may cover it.
-    for (let w: Widget | null = focused; w; w = w.parent) {
-      if (w.id) {
-        app.shell.activateById(w.id);
-      }
-    }
+    bringForward(focused); // the graph may cover it
     return focused;
   };
   setLineageHost({
@@ -115,7 +118,9 @@ export function addCommands(app: JupyterFrontEnd, context: ICommandContext): voi
     },
     restoreDataset: async (path, id) => (await explorerOn(path)).restoreById(id),
     showMethod: async (path, id) => (await explorerOn(path)).showMethod(id),
-    showFile: path => void app.commands.execute('filebrowser:go-to-path', { path })
+    showFile: path => void app.commands.execute('filebrowser:go-to-path', { path }),
+    activate: bringForward,
+    openRecord: async (path, node) => (await explorerOn(path)).openRecord(node)
   });
   commands.addCommand(CommandIDs.showLineage, {
     label: 'Show Lineage of the Selected Dataset',

@@ -15,7 +15,7 @@ import { parseTerms } from '../model/feature';
 import { fetchDatabase, fetchEvents } from '../server';
 import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
-import { ILineageTarget, showLineage } from './lineageView';
+import { bringForward, ILineageTarget, openRecordOn, showLineage } from './lineageView';
 import { RunsPage } from './runsPage';
 import { ExplorerView } from './explorerView';
 import { savedText } from './saveForm';
@@ -354,17 +354,30 @@ export class ExplorerPanel extends Widget {
   async showLineage(id: string): Promise<void> {
     const path = this.path;
     if (path) {
-      await showLineage({ path, id, onOpen: node => this.openRecord(node) });
+      // Closed since, or moved to another file (the sidebar follows %dsi): the application picks an explorer.
+      const onOpen = (node: ILineageTarget) =>
+        this.isDisposed || this.path !== path
+          ? void openRecordOn(path, node).catch(error => void Notification.error((error as Error).message))
+          : this.openRecord(node);
+      await showLineage({ path, id, onOpen });
     }
   }
 
-  /** A record the lineage graph does not open itself (a run, a split): shown on the Runs tab. */
+  /**
+   * A record the lineage graph does not open itself (a run, a split): the explorer comes to the
+   * front on its Runs tab, a run ticked, scrolled to and highlighted there.
+   */
   openRecord(node: ILineageTarget): void {
-    if (node.kind === 'run' || node.kind === 'split') {
-      this._page = 'runs';
-      void this._runs?.refresh();
-      this._render();
+    if (node.kind !== 'run' && node.kind !== 'split') {
+      return;
     }
+    bringForward(this);
+    this._page = 'runs';
+    if (node.kind === 'run') {
+      this._runs?.select(node.id); // a run not read yet is selected when the refresh brings it
+    }
+    void this._runs?.refresh();
+    this._render();
   }
 
   /** Write a dataset's provenance cells into the linked notebook; says what happened. */

@@ -7,7 +7,7 @@
 import { Widget } from '@lumino/widgets';
 import { deserialize, serialize } from 'v8';
 
-import { ILineageHost, LineageView, setLineageHost, showLineage } from '../lineageView';
+import { ILineageHost, ILineageTarget, LineageView, setLineageHost, showLineage } from '../lineageView';
 
 jest.mock('../../server', () => ({
   fetchLineage: jest.fn(),
@@ -41,7 +41,9 @@ function fakeHost(): jest.Mocked<ILineageHost> {
     add: jest.fn(),
     restoreDataset: jest.fn(async (_path: string, _id: string) => undefined),
     showMethod: jest.fn(async (_path: string, _id: string) => undefined),
-    showFile: jest.fn()
+    showFile: jest.fn(),
+    activate: jest.fn(),
+    openRecord: jest.fn(async (_path: string, _node: ILineageTarget) => undefined)
   };
 }
 
@@ -122,5 +124,45 @@ describe('the lineage widget', () => {
     expect(first.id).not.toBe(other.id);
     first.dispose();
     other.dispose();
+  });
+
+  it('opens a run through the explorer that asked last, and through the application when none did', async () => {
+    server.fetchLineage.mockResolvedValue(GRAPH);
+    const host = fakeHost();
+    setLineageHost(host);
+    const closed = jest.fn();
+    const asking = jest.fn();
+    await showLineage({ path: 'data/ens.sqlite', id: 'ds', onOpen: closed });
+    const widget = host.add.mock.calls[0][0] as Widget & { content: LineageView };
+    Widget.attach(widget, document.body); // as the shell does: drawn once shown
+    await showLineage({ path: 'data/ens.sqlite', id: 'ds', onOpen: asking }); // the same widget, asked again
+    expect(host.add.mock.calls[1][0]).toBe(widget);
+    click(widget.content, 'run');
+    await settle();
+    expect(closed).not.toHaveBeenCalled();
+    expect(asking).toHaveBeenCalledWith({ id: 'run', kind: 'run' });
+    widget.dispose();
+
+    // Asked with no explorer to answer: the application shows the run in one on the file.
+    const view = new LineageView('data/ens.sqlite', 'ds');
+    Widget.attach(view, document.body);
+    await view.load();
+    click(view, 'run');
+    await settle();
+    expect(host.openRecord).toHaveBeenCalledWith('data/ens.sqlite', { id: 'run', kind: 'run' });
+  });
+
+  it('drops an older graph that answers after a newer one', async () => {
+    let answer: (graph: unknown) => void = () => undefined;
+    server.fetchLineage.mockReturnValueOnce(new Promise(resolve => (answer = resolve))).mockResolvedValueOnce(GRAPH);
+    const view = new LineageView('data/ens.sqlite', 'ds');
+    Widget.attach(view, document.body);
+    const older = view.load(); // a Reload click, then showLineage again
+    await view.load();
+    expect(view.node.querySelectorAll('g.jp-DSI-dagNode')).toHaveLength(GRAPH.nodes.length);
+    answer({ nodes: [{ id: 'ds', kind: 'dataset', label: 'before the run' }], edges: [] });
+    await older;
+    expect(view.node.querySelectorAll('g.jp-DSI-dagNode')).toHaveLength(GRAPH.nodes.length);
+    expect(view.node.querySelector('h2')!.textContent).toBe('Lineage of dataset “small feature”');
   });
 });

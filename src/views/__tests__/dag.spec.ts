@@ -91,9 +91,15 @@ describe('drawDag', () => {
     const edge = container.querySelector('g.jp-DSI-dagEdge[data-from="src"][data-to="m"]')!;
     expect(edge.querySelector('title')!.textContent).toBe('12 · L2 used /data/simulations.csv');
     expect(edge.querySelector('.jp-DSI-dagEdgeLine')!.getAttribute('marker-end')).toMatch(/^url\(#jp-DSI-dagArrow-\d+\)$/);
+    // Not only on hover: a node points (aria-describedby) at a hidden text with its relations.
+    const m = container.querySelector('g[data-id="m"]')!;
+    const said = document.getElementById(m.getAttribute('aria-describedby')!)!;
+    expect(said.closest('.jp-DSI-visuallyHidden')).not.toBeNull();
+    expect(said.textContent).toContain('method “12 · L2” used source “/data/simulations.csv”');
     // Drawn again: replaced, not added.
     drawDag(container, layout, { width: 400, onOpen: () => undefined });
     expect(container.querySelectorAll('svg.jp-DSI-dag')).toHaveLength(1);
+    expect(container.querySelectorAll('.jp-DSI-dagText')).toHaveLength(1);
     container.remove();
   });
 
@@ -123,6 +129,8 @@ describe('drawDag', () => {
     expect(b.querySelector('.jp-DSI-dagStale')!.textContent).toBe('stale');
     expect(b.querySelector('title')!.textContent).toBe('run: r\nstale: source a.csv changed; method recomputed');
     expect(b.classList.contains('jp-mod-focus')).toBe(true);
+    expect(container.querySelector(`#${b.getAttribute('aria-describedby')}`)!.textContent).toBe('stale: source a.csv changed; method recomputed');
+    expect(a.hasAttribute('aria-describedby')).toBe(false); // nothing to say
   });
 });
 
