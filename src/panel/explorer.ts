@@ -246,20 +246,43 @@ export class ExplorerPanel extends Widget {
     if (!path || this._state.status !== 'ready') {
       return;
     }
+    // Refreshes overlap (restoreById, a save, the check for writes): an older read of the file
+    // that answers after a newer one is dropped, and its caller waits for the newest, so that the
+    // replica is caught up when any refresh() returns.
+    let run = this._refreshOnce(path, ++this._refreshTicket, this._ticket);
+    this._latestRefresh = run;
+    await run;
+    while (this._latestRefresh && this._latestRefresh !== run) {
+      run = this._latestRefresh;
+      await run;
+    }
+  }
+
+  private async _refreshOnce(path: string, ticket: number, opened: number): Promise<void> {
+    // A newer refresh, another open (Reload) or another file makes this one's answer moot.
+    const moot = () => ticket !== this._refreshTicket || opened !== this._ticket || this.path !== path;
     try {
       const { bytes, eventSeq } = await fetchDatabase(path);
+      if (moot()) {
+        return;
+      }
       const summary = await this._client().open(new Uint8Array(bytes));
+      if (moot()) {
+        return;
+      }
       this._eventSeq = eventSeq;
-      if (this.path === path) {
-        this._model?.setMethods(summary.methods); // a kernel or the CLI may have added one
-        await this._model?.refreshPredictions(); // a run may have logged predictions: their columns
-        await this._datasets?.refresh();
-        await this._runs?.refresh(); // new runs and points, the user's sort and ticks kept
+      this._model?.setMethods(summary.methods); // a kernel or the CLI may have added one
+      await this._model?.refreshPredictions(); // a run may have logged predictions: their columns
+      await this._datasets?.refresh();
+      await this._runs?.refresh(); // new runs and points, the user's sort and ticks kept
+      if (!moot()) {
         this._refreshError = null;
         this._setState({ status: 'ready', path, summary });
       }
     } catch (error) {
-      this._refreshFailed(path, error);
+      if (!moot()) {
+        this._refreshFailed(path, error);
+      }
     }
   }
 
@@ -303,12 +326,7 @@ export class ExplorerPanel extends Widget {
         }
         model.setFilter(command.where);
       } else {
-        await this.refresh(); // a dataset saved by the kernel a moment ago
-        const dataset = (await this._client().api.datasets()).find(d => d.id === command.dataset);
-        if (!dataset) {
-          throw new Error(`dataset ${command.dataset.slice(0, 8)} is not in ${command.db}`);
-        }
-        await this._restoreDataset(dataset);
+        await this.restoreById(command.dataset); // saved by the kernel a moment ago: restoreById catches up
       }
       this._page = 'explore';
       this._render();
@@ -329,14 +347,32 @@ export class ExplorerPanel extends Widget {
     return all.find(d => d.id === current) ?? all[0] ?? null;
   }
 
-  /** Bring the view back to a dataset of the open file (the Datasets page's Restore); throws a line when it cannot. */
+  /**
+   * Bring the view back to a dataset of the open file: the one restore behind the Datasets
+   * page's Restore and Derive, the Runs page's dataset cells and efficacy points, the lineage
+   * graph and `%dsi load`. A dataset the replica does not have yet (saved a moment ago by a
+   * kernel or a shell) is looked for again after a catch-up; a deleted one is refused. Throws a
+   * line when it cannot.
+   */
   async restoreById(id: string): Promise<void> {
-    await this.refresh(); // a dataset saved a moment ago by a kernel or a shell
-    const dataset = (await this.datasets()).find(d => d.id === id);
+    const find = async () => (await this.datasets()).find(d => d.id === id);
+    let dataset = await find();
+    if (!dataset) {
+      await this.refresh();
+      dataset = await find();
+    }
     if (!dataset) {
       throw new Error(`Dataset ${id.slice(0, 8)} is not in ${this.path ?? 'the open database'}: open its database first.`);
     }
+    if (dataset.deleted) {
+      throw new Error(`Dataset “${dataset.name}” was deleted: undo the deletion on the Datasets page to restore it.`);
+    }
     await this._restoreDataset(dataset);
+  }
+
+  /** restoreById, a failure said in a notification: what a Restore button or a dataset cell does. */
+  private _restoreOrSay(id: string): Promise<void> {
+    return this.restoreById(id).catch(error => void Notification.error((error as Error).message));
   }
 
   /** Turn the explorer to a method of the open file. */
@@ -504,11 +540,10 @@ export class ExplorerPanel extends Widget {
           path: () => this.path,
           methods: () => model.methods,
           load: () => this._client().api.datasets(),
-          restore: dataset =>
-            this._restoreDataset(dataset).catch(error => void Notification.error((error as Error).message)),
+          restore: dataset => this._restoreOrSay(dataset.id),
           derive: async dataset => {
             try {
-              await this._restoreDataset(dataset);
+              await this.restoreById(dataset.id);
             } catch (error) {
               Notification.error((error as Error).message);
               return;
@@ -565,17 +600,7 @@ export class ExplorerPanel extends Widget {
           datasetStats: () => this._client().api.datasetStats(),
           lineage: run => void this.showLineage(run.id).catch(error => void Notification.error((error as Error).message)),
           // The efficacy view's points and the dataset cells: the Datasets page's Restore.
-          restore: async datasetId => {
-            const dataset = (await this._client().api.datasets()).find(d => d.id === datasetId);
-            try {
-              if (!dataset) {
-                throw new Error(`Dataset ${datasetId.slice(0, 8)} is not in this database.`);
-              }
-              await this._restoreDataset(dataset);
-            } catch (error) {
-              Notification.error((error as Error).message);
-            }
-          }
+          restore: datasetId => this._restoreOrSay(datasetId)
         })
       : null;
     void this._runs?.refresh();
@@ -910,4 +935,6 @@ export class ExplorerPanel extends Widget {
   private _state: ExplorerState = { status: 'empty' };
   private _stateChanged = new Signal<this, ExplorerState>(this);
   private _ticket = 0;
+  private _refreshTicket = 0;
+  private _latestRefresh: Promise<void> | null = null;
 }
