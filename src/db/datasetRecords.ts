@@ -10,6 +10,7 @@ import { compileMask, parse } from '../filter';
 import { computeFeature, FEATURE } from '../model/feature';
 import { toColumn } from '../model/columns';
 import type { Column } from '../table/types';
+import { jsonArray } from './json';
 import { IBaseTable, IDatasetInfo, readSlice } from './slices';
 
 export interface ISplitPart {
@@ -30,15 +31,6 @@ export interface ISplitInfo {
   parts: ISplitPart[];
   /** Tombstoned (listed only where something refers to it). */
   deleted: boolean;
-}
-
-function jsonArray(text: unknown): unknown[] {
-  try {
-    const parsed = JSON.parse(String(text));
-    return Array.isArray(parsed) ? parsed : [];
-  } catch {
-    return [];
-  }
 }
 
 /** The splits of a dataset, oldest first, with each part's size. */

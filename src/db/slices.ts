@@ -7,6 +7,7 @@
 import type { Database } from 'sql.js';
 
 import { FeatureTerms, storedTerms } from '../model/feature';
+import { jsonArray, parseJson } from './json';
 
 /** Parameters of every simulation: categorical as Int32 codes, numeric as Float32 (NaN = missing). */
 export interface IParameterColumn {
@@ -420,17 +421,12 @@ export interface IDatasetInfo {
   unreadable?: string;
 }
 
-/** A JSON column; text that does not parse is null, and `problems` gets a line naming `column`. */
-function parseJson(text: unknown, column?: string, problems?: string[]): unknown {
-  if (typeof text !== 'string') {
+/** A JSON column of a dataset; text that does not parse is null, and `problems` gets a line naming `column`. */
+function storedJson(text: unknown, column: string, problems: string[]): unknown {
+  return parseJson(text, message => {
+    problems.push(`its stored ${column} is not JSON (${message})`);
     return null;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    problems?.push(`its stored ${column} is not JSON (${(error as Error).message})`);
-    return null;
-  }
+  });
 }
 
 /**
@@ -468,13 +464,13 @@ export function readDatasets(db: Database): IDatasetInfo[] {
         weights: datasetTerms(r.feature, r.w_shock, r.w_edge, r.method_id),
         filter: String(r.filter),
         selectionKind: String(r.selection_kind),
-        sampling: parseJson(r.sampling, 'sampling', problems),
-        settings: parseJson(r.settings, 'settings', problems),
+        sampling: storedJson(r.sampling, 'sampling', problems),
+        settings: storedJson(r.settings, 'settings', problems),
         parentId: r.parent_id === null ? null : String(r.parent_id),
         size: Number(r.size),
         digest: String(r.digest),
         deleted: Number(r.deleted) === 1,
-        stale: (parseJson(r.stale) as string[] | null) ?? [],
+        stale: jsonArray(r.stale).map(String),
         ...(problems.length > 0 ? { unreadable: `Dataset “${String(r.name)}”: ${problems.join('; ')}.` } : {})
       });
     }
