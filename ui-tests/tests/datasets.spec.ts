@@ -101,6 +101,19 @@ test('restore a saved dataset after a reload, delete it and undo', async ({ page
   await panel.getByRole('tab', { name: /Datasets/ }).click();
   const row = panel.locator(`tr[data-dataset-id="${saved[0].id}"]`);
   await expect(row).toContainText('middle shock distances');
+  // Typed key by key, the filter box keeps the focus and every character (a render used to pull
+  // it out of the page after the first).
+  const search = panel.getByRole('searchbox', { name: 'Filter datasets' });
+  await search.click();
+  await search.pressSequentially('middle sh', { delay: 30 });
+  await expect(search).toBeFocused();
+  await expect(search).toHaveValue('middle sh');
+  await expect(row).toBeVisible();
+  await search.press('Backspace');
+  await search.pressSequentially('x');
+  await expect(search).toHaveValue('middle sx');
+  await expect(panel.getByText('No dataset matches this filter.')).toBeVisible();
+  await search.fill('');
   await row.getByRole('button', { name: 'Restore' }).click();
   await expect(panel.getByTestId('dsi-filter')).toHaveText(filter);
   await expect(panel.getByTestId('dsi-selection-count').locator('strong')).toHaveText(count);

@@ -140,6 +140,22 @@ test('lineage graph, prediction columns and split parts of a dataset saved from 
   await splits.getByRole('button', { name: `train · ${trainPart.length}` }).click();
   await expect(panel.getByTestId('dsi-filter')).toContainText('sim_id in');
   await expect.poll(() => count(panel)).toBe(trainPart.length);
+
+  // A run node brings the explorer forward on its Runs tab, the run ticked and highlighted.
+  await panel.getByRole('tab', { name: /Datasets/ }).click();
+  await row.getByRole('button', { name: 'Lineage' }).click();
+  await expect(graph).toBeVisible();
+  await expect(panel).toBeHidden(); // the graph's tab covers the explorer's
+  const runNode = graph.locator('g.jp-DSI-dagNode[data-kind="run"]');
+  const runId = (await runNode.getAttribute('data-id'))!;
+  await expect(runNode).toHaveAttribute('aria-describedby', /.+/);
+  await runNode.click();
+  await expect(panel).toBeVisible();
+  await expect(panel.getByRole('tab', { name: /Runs/ })).toHaveAttribute('aria-selected', 'true');
+  const runRow = panel.locator(`tr[data-run-id="${runId}"]`);
+  await expect(runRow).toHaveClass(/jp-mod-highlighted/);
+  await expect(runRow.getByRole('checkbox', { name: `Compare ${RUN}` })).toBeChecked();
+  await expect(runRow).toBeInViewport();
 });
 
 test('a changed source makes a dataset stale; simulations ingested later are counted as new matches', async ({ page, tmpPath }) => {
