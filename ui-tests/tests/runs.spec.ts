@@ -65,6 +65,11 @@ async function openDocument(page: IJupyterLabPageFixture, tmpPath: string, name:
   return { file, panel };
 }
 
+/** The "no notebook linked" toasts of the saves would cover the panel's corner in the screenshots. */
+async function hideToasts(page: IJupyterLabPageFixture): Promise<void> {
+  await page.addStyleTag({ content: '.Toastify, .Toastify__toast-container { display: none !important; }' });
+}
+
 const names = (panel: Locator) => panel.locator('.jp-DSI-runsTable tbody td.jp-DSI-datasetName');
 
 test('runs listed and sorted, curves compared, an efficacy point restores its dataset, a shell run appears', async ({ page, tmpPath }) => {
@@ -117,6 +122,10 @@ test('runs listed and sorted, curves compared, an efficacy point restores its da
   // A run's curve never wears a dataset's color.
   const fills = await efficacy.locator('circle').evaluateAll(circles => circles.map(c => c.getAttribute('fill')));
   expect(strokes.filter(s => fills.includes(s))).toEqual([]);
+  // Tick labels read at the theme's small size, not d3's 10 px shrunk again by an em (8 px).
+  const tickPx = await efficacy.locator('.jp-DSI-chartAxis .tick text').first().evaluate(t => parseFloat(getComputedStyle(t).fontSize));
+  expect(tickPx).toBeGreaterThanOrEqual(10);
+  await hideToasts(page);
   await keepScreenshot(panel, 'runs-light.png');
   // x can be a parameter's range over each dataset's members: the near and far sets differ there.
   const xPick = panel.getByLabel('Dataset property (x)');
@@ -151,6 +160,30 @@ test('runs listed and sorted, curves compared, an efficacy point restores its da
   cli('run', 'end', id, '--db', file);
   await expect(row.locator('.jp-DSI-runStatus')).toHaveText('finished', { timeout: 30000 });
 
+  // Typing into the filter box, key by key: every key lands (the table re-renders on each one).
+  const filter = panel.getByLabel('Filter runs');
+  await filter.click();
+  await filter.pressSequentially('gp ne', { delay: 40 });
+  await expect(filter).toHaveValue('gp ne');
+  await expect(filter).toBeFocused();
+  await expect(names(panel)).toHaveText(['gp near']);
+  await filter.fill('');
+  await expect(names(panel)).toHaveCount(5);
+
+  // A very long run name is cut with an ellipsis: the table stays as wide as its columns need.
+  const longName = 'gp near, ' + 'a kernel with one lengthscale per input parameter, '.repeat(8) + 'tuned';
+  const longOut = cli('run', 'start', '--db', file, '--dataset', near.id, '--name', longName).trim().split('\n');
+  const longId = longOut[longOut.length - 1].trim();
+  const longRow = panel.locator(`tr[data-run-id="${longId}"]`);
+  await expect(longRow).toBeVisible({ timeout: 30000 });
+  await expect(longRow.locator('.jp-DSI-runNameText')).toHaveAttribute('title', longName);
+  const nameWidth = await longRow.locator('td.jp-DSI-runName').evaluate(td => td.getBoundingClientRect().width);
+  expect(nameWidth).toBeLessThan(400);
+  const [tableWidth, room] = await table.evaluate(t => [t.getBoundingClientRect().width, t.parentElement!.clientWidth]);
+  expect(tableWidth).toBeLessThanOrEqual(room);
+  cli('run', 'end', longId, '--db', file);
+  await expect(longRow.locator('.jp-DSI-runStatus')).toHaveText('finished', { timeout: 30000 });
+
   // Lineage of a run: the graph shows the run, the dataset it used and that dataset's method.
   const gpNear = dsiJson<{ id: string; name: string }[]>('runs', '--db', file).find(r => r.name === 'gp near')!;
   await panel.locator(`tr[data-run-id="${gpNear.id}"]`).getByRole('button', { name: 'Lineage' }).click();
@@ -167,18 +200,20 @@ test('dark theme and the sidebar width', async ({ page, tmpPath }) => {
   await saveBrushed(page, panel, 'far', 0.6, 0.98);
   const datasets = dsiJson<{ id: string; name: string }[]>('datasets', '--db', file);
   const [near, far] = ['near', 'far'].map(n => datasets.find(d => d.name === n)!.id);
+  const mlpFar = 'mlp far, 3 hidden layers of 256 units, dropout 0.2, early stopping on val/mse';
   recordRuns(file, [
     [near, 'gp near', [0.5, 0.3, 0.2, 0.15]],
     [near, 'mlp near', [0.6, 0.4, 0.3, 0.25]],
     [far, 'gp far', [0.9, 0.8, 0.7, 0.65]],
-    [far, 'mlp far', [0.8, 0.75, 0.7, 0.6]]
+    [far, mlpFar, [0.8, 0.75, 0.7, 0.6]]
   ]);
   await expect(panel.getByRole('tab', { name: 'Runs (4)' })).toBeVisible({ timeout: 30000 });
   await panel.getByRole('tab', { name: /Runs/ }).click();
   await panel.getByLabel('Compare gp near').check();
-  await panel.getByLabel('Compare mlp far').check();
+  await panel.getByLabel(`Compare ${mlpFar}`).check();
   await expect(panel.getByTestId('dsi-run-curves').locator('g.jp-DSI-curve')).toHaveCount(2);
   await expect(panel.getByTestId('dsi-efficacy').locator('circle')).toHaveCount(4);
+  await hideToasts(page);
   await keepScreenshot(panel, 'runs-dark.png');
 
   // The same file in the sidebar, back in the light theme, at its default width.
@@ -193,5 +228,14 @@ test('dark theme and the sidebar width', async ({ page, tmpPath }) => {
   const width = await efficacy.locator('svg').evaluate(svg => svg.getBoundingClientRect().width);
   const room = await sidebar.evaluate(node => node.getBoundingClientRect().width);
   expect(width).toBeLessThanOrEqual(room); // drawn to the sidebar's width, not past it
+  // The long-named run's tip wraps inside the sidebar instead of running past its edge.
+  const longPoint = efficacy.locator('circle.jp-DSI-efficacyPoint').filter({ has: page.locator('title', { hasText: 'mlp far, 3 hidden' }) });
+  await longPoint.hover();
+  const tip = efficacy.locator('.jp-DSI-chartTip');
+  await expect(tip).toContainText('early stopping');
+  const [tipBox, sideBox] = [await tip.boundingBox(), await sidebar.boundingBox()];
+  expect(tipBox!.x).toBeGreaterThanOrEqual(sideBox!.x);
+  expect(tipBox!.x + tipBox!.width).toBeLessThanOrEqual(sideBox!.x + sideBox!.width);
+  await page.mouse.move(0, 0);
   await keepScreenshot(sidebar.locator('section[aria-label="Efficacy"]'), 'efficacy-sidebar.png');
 });
