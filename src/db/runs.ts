@@ -294,22 +294,92 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
   });
 }
 
-/** The points of one metric (name and context) of each run in `runIds`, in step order. */
-export function readRunCurves(db: Database, runIds: readonly string[], name: string, context: string): IRunCurve[] {
-  return runIds.map(runId => {
-    const points = queryAll(
-      db,
-      `SELECT step, value FROM jdsi_run_metric
-        WHERE run_id = ? AND name = ? AND context = ?
-        ORDER BY step, rowid`,
-      [runId, name, context]
-    );
-    return {
-      runId,
-      steps: points.map(p => Number(p.step)),
-      values: points.map(p => finite(p.value))
-    };
-  });
+/**
+ * Points a curve crosses from the worker with at most (about): a longer one is thinned there by
+ * thinIndices to half as many step buckets, so a run of a million points reaches the page as a
+ * few thousand, each spike and gap still in it (the page thins again to its pixel width).
+ */
+export const CURVE_POINTS = 8192;
+
+/**
+ * Which points of a curve (steps ascending) to keep for `buckets` equal step ranges: in each,
+ * the lowest and the highest value (in step order), so a spike stays as tall as it was, and the
+ * first missing value (a gap stays a gap); plus the last point. All of them when there are no
+ * more than about two per bucket. The one thinning of curves: the worker's and the chart's.
+ */
+export function thinIndices(steps: ArrayLike<number>, values: ArrayLike<number | null>, buckets: number): number[] {
+  const n = steps.length;
+  const columns = Math.max(1, Math.floor(buckets));
+  if (n <= 2 * columns + 1) {
+    return Array.from({ length: n }, (_, i) => i);
+  }
+  const lo = steps[0];
+  const span = steps[n - 1] - lo || 1;
+  const keep: number[] = [];
+  let bucket = -1;
+  let min = -1;
+  let max = -1;
+  let gap = -1;
+  const flush = () => {
+    keep.push(...[...new Set([min, max, gap])].filter(i => i >= 0).sort((a, b) => a - b));
+  };
+  for (let i = 0; i < n; i++) {
+    const b = Math.min(columns - 1, Math.floor(((steps[i] - lo) / span) * columns));
+    if (b !== bucket) {
+      flush();
+      bucket = b;
+      min = max = gap = -1;
+    }
+    const v = values[i];
+    if (v === null) {
+      gap = gap < 0 ? i : gap;
+    } else {
+      if (min < 0 || v < (values[min] as number)) {
+        min = i;
+      }
+      if (max < 0 || v > (values[max] as number)) {
+        max = i;
+      }
+    }
+  }
+  flush();
+  if (keep[keep.length - 1] !== n - 1) {
+    keep.push(n - 1);
+  }
+  return keep;
+}
+
+/**
+ * The points of one metric (name and context) of each run in `runIds`, in step order; a curve
+ * of more than `maxPoints` is thinned (thinIndices). Read row by row into two arrays, not as a
+ * million row objects.
+ */
+export function readRunCurves(db: Database, runIds: readonly string[], name: string, context: string, maxPoints = CURVE_POINTS): IRunCurve[] {
+  const stmt = db.prepare(
+    `SELECT step, value FROM jdsi_run_metric
+      WHERE run_id = ? AND name = ? AND context = ?
+      ORDER BY step, rowid`
+  );
+  try {
+    return runIds.map(runId => {
+      const steps: number[] = [];
+      const values: (number | null)[] = [];
+      stmt.bind([runId, name, context]);
+      while (stmt.step()) {
+        const [step, value] = stmt.get();
+        steps.push(Number(step));
+        values.push(finite(value));
+      }
+      stmt.reset();
+      if (steps.length <= maxPoints) {
+        return { runId, steps, values };
+      }
+      const keep = thinIndices(steps, values, maxPoints / 2);
+      return { runId, steps: keep.map(i => steps[i]), values: keep.map(i => values[i]) };
+    });
+  } finally {
+    stmt.free();
+  }
 }
 
 /**

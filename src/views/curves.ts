@@ -5,7 +5,7 @@
 import { scaleLinear } from 'd3-scale';
 import { line } from 'd3-shape';
 
-import type { IRunCurve } from '../db/runs';
+import { thinIndices, type IRunCurve } from '../db/runs';
 import { chartHeight, chartWidth, domainOf, drawAxes, frame, legend, paletteColor } from './chart';
 
 /** One run's curve, ready to draw: null values are gaps in its line. */
@@ -26,51 +26,16 @@ export interface ICurvePoint {
 }
 
 /**
- * A curve thinned for a plot `buckets` pixels wide: the points of each pixel column reduce to
- * the lowest and the highest (in step order), so a spike stays as tall as it was, plus the first
- * missing value there (the gap stays a gap) and the curve's very last point. A curve of a million
- * points draws about 2 x width of them; one with few enough points comes back whole.
+ * A curve thinned for a plot `buckets` pixels wide (thinIndices: the lowest and highest point of
+ * each pixel column, so a spike stays as tall as it was, the first gap there, the last point): a
+ * curve of a million points draws about 2 x width of them; a short one comes back whole.
  */
 export function thinPoints(points: readonly ICurvePoint[], buckets: number): ICurvePoint[] {
-  const n = points.length;
-  const columns = Math.max(1, Math.floor(buckets));
-  if (n <= 2 * columns + 1) {
-    return [...points];
-  }
-  const lo = points[0].step;
-  const span = points[n - 1].step - lo || 1;
-  const keep: number[] = [];
-  let bucket = -1;
-  let min = -1;
-  let max = -1;
-  let gap = -1;
-  const flush = () => {
-    keep.push(...[...new Set([min, max, gap])].filter(i => i >= 0).sort((a, b) => a - b));
-  };
-  for (let i = 0; i < n; i++) {
-    const p = points[i];
-    const b = Math.min(columns - 1, Math.floor(((p.step - lo) / span) * columns));
-    if (b !== bucket) {
-      flush();
-      bucket = b;
-      min = max = gap = -1;
-    }
-    if (p.value === null) {
-      gap = gap < 0 ? i : gap;
-    } else {
-      if (min < 0 || p.value < (points[min].value as number)) {
-        min = i;
-      }
-      if (max < 0 || p.value > (points[max].value as number)) {
-        max = i;
-      }
-    }
-  }
-  flush();
-  if (keep[keep.length - 1] !== n - 1) {
-    keep.push(n - 1);
-  }
-  return keep.map(i => points[i]);
+  return thinIndices(
+    points.map(p => p.step),
+    points.map(p => p.value),
+    buckets
+  ).map(i => points[i]);
 }
 
 /**

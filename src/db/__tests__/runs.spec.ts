@@ -196,3 +196,23 @@ describe('helpers', () => {
     expect(energyOf({ gpus: { energy_j: 7.2e6 } })).toBe(2);
   });
 });
+
+describe('long curves', () => {
+  it('thins a curve of more than maxPoints in the worker, keeping its spike, its gap and its last point', () => {
+    const SQL_ROWS = 20000;
+    db.run('BEGIN');
+    const insert = db.prepare('INSERT INTO jdsi_run_metric (run_id, name, context, step, value, at) VALUES (?, ?, ?, ?, ?, ?)');
+    for (let i = 0; i < SQL_ROWS; i++) {
+      insert.run(['r1', 'loss', 'train', i, i === 12345 ? 99 : i === 4321 ? null : Math.cos(i / 500), 0]);
+    }
+    insert.free();
+    db.run('COMMIT');
+    const [curve] = readRunCurves(db, ['r1'], 'loss', 'train', 1000);
+    expect(curve.steps.length).toBeLessThanOrEqual(1000 + 500 + 1);
+    expect(curve.steps.length).toBeGreaterThan(500);
+    expect(curve.values).toContain(99);
+    expect(curve.values).toContain(null);
+    expect(curve.steps[curve.steps.length - 1]).toBe(SQL_ROWS - 1);
+    expect(readRunCurves(db, ['r1'], 'loss', 'train', SQL_ROWS)[0].steps).toHaveLength(SQL_ROWS);
+  });
+});
