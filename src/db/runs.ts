@@ -5,6 +5,7 @@
  */
 import type { Database, SqlValue } from 'sql.js';
 
+import { jsonObject, parseJson } from './json';
 import { queryAll } from './query';
 
 /** How a run is shown. A stored 'running' without a heartbeat for this long is interrupted. */
@@ -112,21 +113,9 @@ function text(value: SqlValue): string | null {
   return value === null || value === undefined ? null : String(value);
 }
 
-function jsonObject(value: SqlValue): Record<string, unknown> {
-  try {
-    const parsed: unknown = JSON.parse(String(value ?? '{}'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
+/** A param value as logged; text that is not JSON is shown as it is rather than lost. */
 function jsonValue(value: SqlValue): unknown {
-  try {
-    return JSON.parse(String(value));
-  } catch {
-    return String(value); // shown as logged rather than lost
-  }
+  return parseJson(value, () => String(value));
 }
 
 function finite(value: unknown): number | null {
