@@ -10,6 +10,7 @@ import { PathExt } from '@jupyterlab/coreutils';
 import type { IDatasetInfo } from '../db/slices';
 import type { ISplitInfo } from '../db/datasetRecords';
 import type { IMethod } from '../db/api';
+import { formatSplitParts } from '../db/runs';
 import { featureFormula } from '../model/feature';
 import { stepText } from '../model/steps';
 import { deleteDataset, exportDataset, restoreDataset, saveExport } from '../server';
@@ -376,7 +377,7 @@ export class DatasetsPage {
                     'tr',
                     { 'data-split-id': split.id },
                     h('td', { class: 'jp-DSI-rowActions' }, ...split.parts.map(p => part(split, p))),
-                    h('td', {}, split.parts.map(p => `${p.name} ${Number((p.fraction * 100).toFixed(1))}%`).join(', ')),
+                    h('td', {}, formatSplitParts(split.parts)),
                     h('td', { class: 'jp-DSI-numeric' }, String(split.seed)),
                     h('td', {}, split.stratify ?? '—'),
                     h('td', { title: split.createdAt }, formatDate(split.createdAt)),
