@@ -34,6 +34,10 @@ def __getattr__(name: str) -> Any:
         from . import ensemble
 
         return getattr(ensemble, name)
+    if name == "propose":  # seed 004's active-learning policy (issue 16)
+        from .proposals import propose
+
+        return propose
     if name in _SUBMODULES:
         import importlib
 
@@ -42,7 +46,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_API, *_SUBMODULES})
+    return sorted({*globals(), *_API, *_SUBMODULES, "propose"})
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -397,6 +397,50 @@ def cmd_import_mlflow(args: argparse.Namespace) -> int:
     return cli_import(args.db, args.tracking_uri, args.experiment)
 
 
+def _name_value(text: str, option: str, shape: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise DsiError(f"{option} takes {shape}, not {text!r}")
+    return name, value
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    import io
+
+    from .proposals import propose, read_study
+
+    tau: dict[str, float] = {}
+    for item in args.tau or []:
+        name, value = _name_value(item, "--tau", "NAME=VALUE")
+        try:
+            tau[name] = float(value)
+        except ValueError:
+            raise DsiError(f"--tau {name}= must be a number, not {value!r}") from None
+    bounds: dict[str, tuple[float, float]] = {}
+    for item in args.bounds or []:
+        name, value = _name_value(item, "--bounds", "NAME=LO:HI")
+        lo, sep, hi = value.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            bounds[name] = (float(lo), float(hi))
+        except ValueError:
+            raise DsiError(f"--bounds {name}= takes LO:HI numbers, not {value!r}") from None
+    frame = propose(read_study(args.study), args.n, args.seed, tau=tau, bounds=bounds,
+                    prior_column=args.prior_column, alpha=args.alpha,
+                    entropy_column=args.entropy_column)
+    buffer = io.StringIO()
+    rows = [[v.item() if hasattr(v, "item") else v for v in row]
+            for row in frame.itertuples(index=False, name=None)]
+    write_rows(list(frame.columns), rows, args.format, buffer)
+    if args.output is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        _write_atomic(Path(args.output), buffer.getvalue())
+        print(f"wrote {len(frame)} proposals to {args.output}")
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -541,6 +585,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the MLflow tracking store, e.g. sqlite:///path/mlflow.db or http://host:5000")
     p.add_argument("--experiment", metavar="NAME", help="only this MLflow experiment (all when absent)")
     p.set_defaults(run=cmd_import_mlflow)
+
+    p = command("propose", "draw N simulation parameters where the model is least certain "
+                "(seed 004's eq. 4 over a study set with sigma2; deterministic for --seed)")
+    p.add_argument("--study", required=True, metavar="STUDY.csv",
+                   help="parameter points (one column each) with the model's sigma2 at each")
+    p.add_argument("--n", type=int, required=True, metavar="N", help="number of proposals")
+    p.add_argument("--seed", type=int, required=True, metavar="S")
+    p.add_argument("--tau", action="append", metavar="NAME=VALUE",
+                   help="spread of a continuous parameter (default: its study-set spacing); repeatable")
+    p.add_argument("--bounds", action="append", metavar="NAME=LO:HI",
+                   help="prior box of a continuous parameter (default: the study set's range); "
+                   "draws outside are redrawn; repeatable")
+    p.add_argument("--prior-column", metavar="COL", help="a study column multiplying the weights")
+    p.add_argument("--alpha", type=float, default=1.0, metavar="A",
+                   help="weight A*sigma2 + (1-A)*entropy, both normalised (1: sigma2 alone)")
+    p.add_argument("--entropy-column", metavar="COL", help="the classification entropy column (with --alpha < 1)")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    p.set_defaults(run=cmd_propose)
 
     from .cli_runs import register as register_runs  # runs, run start|log|end
 
