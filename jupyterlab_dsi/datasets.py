@@ -187,7 +187,9 @@ def save_dataset(
     author: str | None = None,
 ) -> dict[str, Any]:
     """Save ``members`` (after ``sampling``) as a new dataset; return its record."""
-    if not isinstance(description, str) or not description.strip():
+    # The table's CHECK (length(trim(description)) > 0) reads only up to a NUL, as SQLite's text
+    # functions do: the words must come before any NUL, or the insert fails with a traceback.
+    if not isinstance(description, str) or not description.split("\x00", 1)[0].strip():
         raise DatasetError(
             "a dataset needs a description: it is the record of why this training set exists "
             "(what it is for, why these simulations), read by whoever trains on it or audits it later"

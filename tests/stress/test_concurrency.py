@@ -152,7 +152,7 @@ class StoreModel(RuleBasedStateMachine):
     ids = Bundle("ids")
 
     @rule(target=ids, who=st.integers(0, 2), members=st.lists(st.sampled_from(SIMS), unique=True),
-          desc=st.text(min_size=1, max_size=20).filter(str.strip))
+          desc=st.text(min_size=1, max_size=20).filter(lambda t: t.split("\x00", 1)[0].strip()))
     def save(self, who: int, members: list[str], desc: str) -> str:
         record = ds.save_dataset(self.stores[who], members=members, description=desc, method_id=None, t=1,
                                  dataset_id=str(uuid.uuid4()))
