@@ -115,10 +115,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
             grid=tuple(args.grid),
             seed=args.seed,
             progress=_progress(args, "sample"),
+            params=args.params,
+            prefix=args.prefix,
         )
     except ValueError as exc:
         raise DsiError(str(exc)) from None
-    print(f"wrote {counted(args.sims, 'simulation')} to {csv_path}")
+    with open(csv_path, encoding="utf-8") as fh:
+        written = sum(1 for _ in fh) - 1
+    print(f"wrote {counted(written, 'simulation')} to {csv_path}")
     return 0
 
 
@@ -466,6 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=40, help="time steps per simulation (40)")
     p.add_argument("--grid", type=int, nargs=2, default=(32, 64), metavar=("NR", "NZ"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--params", metavar="PROPOSALS.csv",
+                   help="run at these parameter values (one simulation per row, e.g. the CSV of "
+                        "`jupyter dsi propose`) instead of drawing them; --sims is ignored and the "
+                        "other columns (proposal_id, component) are kept")
+    p.add_argument("--prefix", metavar="P",
+                   help="sim id prefix: P00000, P00001, ... (sim; prop with --params)")
     p.set_defaults(run=cmd_sample)
 
     p = command("ingest", "read an ensemble directory, a Cinema *.cdb, a DSI SQLite file or a CSV "

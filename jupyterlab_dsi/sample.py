@@ -36,6 +36,7 @@ import csv
 import io
 import os
 import pathlib
+import re
 import secrets
 from collections.abc import Callable
 
@@ -221,6 +222,81 @@ def _atomic_write(
             pass
 
 
+_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+# Where the model is defined for a continuous parameter (it divides by cs, takes log2(mrg), needs
+# gamma > 1 for a finite compression, and blends densities convexly only when they are >= 0).
+_DOMAIN: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "cs": ("> 0", lambda v: v > 0),
+    "mrg": ("> 0", lambda v: v > 0),
+    "gamma": ("> 1", lambda v: v > 1),
+    "s2": (">= 0", lambda v: v >= 0),
+    "rho_gas": (">= 0", lambda v: v >= 0),
+    "s1": ("finite", lambda v: True),
+}
+LEVEL_PARAMETERS = ("profile",)  # used as an index (a mode shape), not as a number
+
+
+def read_params(path: str | os.PathLike) -> tuple[list[dict], list[str], list[list[str]]]:
+    """Parameter values per row of a CSV (e.g. proposals), plus its other columns and their cells.
+
+    Every name in :data:`PARAMETERS` must be a column; continuous values must be finite numbers
+    inside the model's domain; ``profile`` must be one of its levels. ValueError, one line, else.
+    """
+    path = pathlib.Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            table = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read --params {path}: {exc}") from None
+    if not table or not any(cell.strip() for cell in table[0]):
+        raise ValueError(f"{path}: empty, expected a header with the parameters {', '.join(PARAMETERS)}")
+    header = [cell.strip() for cell in table[0]]
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise ValueError(f"{path}: duplicate column {dup[0]!r}")
+    missing = [name for name in PARAMETERS if name not in header]
+    if missing:
+        raise ValueError(f"{path}: missing parameter column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)} (the model needs {', '.join(PARAMETERS)})")
+    for reserved in ("sim_id", "path"):
+        if reserved in header:
+            raise ValueError(f"{path}: column {reserved!r} is written by sample; rename or drop it")
+    extra = [h for h in header if h not in PARAMETERS]
+    where = {h: k for k, h in enumerate(header)}
+    body = [row for row in table[1:] if any(cell.strip() for cell in row)]
+    if not body:
+        raise ValueError(f"{path}: no rows; one simulation is run per row")
+    given, extra_rows = [], []
+    for number, row in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise ValueError(f"{path}, row {number}: {len(row)} cells, the header has {len(header)}")
+        values = {}
+        for name in PARAMETERS:
+            cell = row[where[name]].strip()
+            try:
+                value = float(cell)
+            except ValueError:
+                value = float("nan")
+            if not np.isfinite(value):
+                raise ValueError(f"{path}, row {number}: {name} = {cell!r} is not a finite number")
+            if name in LEVEL_PARAMETERS:
+                levels = PARAMETERS[name]
+                if value not in levels:
+                    raise ValueError(f"{path}, row {number}: {name} = {cell!r} is not a level; "
+                                     f"{name} selects a mode shape, one of {', '.join(map(str, levels))}")
+                value = int(value)
+            else:
+                rule, ok = _DOMAIN[name]
+                if not ok(value):
+                    raise ValueError(f"{path}, row {number}: {name} = {cell!r}; the model needs {name} {rule}")
+            values[name] = value
+        given.append(values)
+        extra_rows.append([row[where[h]] for h in extra])
+    return given, extra, extra_rows
+
+
 def write_sample(
     out_dir: str | os.PathLike,
     sims: int = 1000,
@@ -229,13 +305,32 @@ def write_sample(
     seed: int = 0,
     n_coeffs: int = 8,
     progress: Callable[[int, int], None] | None = None,
+    params: str | os.PathLike | None = None,
+    prefix: str | None = None,
 ) -> pathlib.Path:
     """Write a synthetic ensemble of ``sims`` simulations into ``out_dir``; return the CSV path.
 
     Writes ``sims/simNNNNN.npz`` (one per simulation, atomically) and then ``simulations.csv``
     (``sim_id,path,<parameters>``, paths relative to the CSV). Deterministic for ``seed``.
     Refuses (ValueError) to write into a folder that already holds a ``simulations.csv``.
+
+    With ``params`` (a CSV such as ``jupyter dsi propose`` writes), the parameter values are
+    read from it instead of drawn: one simulation per row (``sims`` is ignored), continuous
+    parameters used as given, ``profile`` one of its levels; its other columns (``proposal_id``,
+    ``component``) are kept as columns of ``simulations.csv``. Ids are ``{prefix}NNNNN``
+    (``prefix`` defaults to ``sim``, or ``prop`` with ``params``), so they do not collide with
+    a drawn ensemble's. The noise still follows ``seed``.
     """
+    if prefix is None:
+        prefix = "sim" if params is None else "prop"
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise ValueError(f"prefix must be letters, digits, '_' or '-' and start with a letter, got {prefix!r}")
+    given: list[dict] | None = None
+    extra: list[str] = []
+    extra_rows: list[list[str]] = []
+    if params is not None:
+        given, extra, extra_rows = read_params(params)
+        sims = len(given)
     sims = _check_int("sims", sims, 1)
     steps = _check_int("steps", steps, 2)
     n_coeffs = _check_int("n_coeffs", n_coeffs, 1)
@@ -259,29 +354,32 @@ def write_sample(
     # One independent stream for the design and one per simulation: a simulation's jitter
     # depends only on (seed, index), not on how the others were drawn.
     seeds = np.random.SeedSequence(seed).spawn(sims + 1)
-    design = _combinations(np.random.default_rng(seeds[0]), sims)
     names = list(PARAMETERS)
+    if given is None:
+        design = _combinations(np.random.default_rng(seeds[0]), sims)
+        given = [{name: PARAMETERS[name][idx] for name, idx in zip(names, design[i])} for i in range(sims)]
+        extra_rows = [[] for _ in range(sims)]
     g = _Grid((nr, nz), steps, n_coeffs)
     digits = max(5, len(str(sims - 1)))
 
     rows = []
     for i in range(sims):
-        levels = {name: PARAMETERS[name][idx] for name, idx in zip(names, design[i])}
+        levels = given[i]
         arrays = _simulate(g, levels, np.random.default_rng(seeds[i + 1]))
-        sim_id = f"sim{i:0{digits}d}"
+        sim_id = f"{prefix}{i:0{digits}d}"
         rel = f"{SIMS_DIR}/{sim_id}.npz"
         _atomic_write(out / rel, lambda fh: np.savez_compressed(fh, **arrays))
-        rows.append([sim_id, rel, *(levels[name] for name in names)])
+        rows.append([sim_id, rel, *(levels[name] for name in names), *extra_rows[i]])
         if progress is not None:
             progress(i + 1, sims)
 
     # The CSV goes last: if anything above fails, no CSV points at missing files.
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["sim_id", "path", *names])
+    writer.writerow(["sim_id", "path", *names, *extra])
     writer.writerows(rows)
     _atomic_write(csv_path, lambda fh: fh.write(text.getvalue().encode()), overwrite=False)
     return csv_path
 
 
-__all__ = ["PARAMETERS", "write_sample"]
+__all__ = ["PARAMETERS", "read_params", "write_sample"]
