@@ -445,6 +445,21 @@ def cmd_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_augment(args: argparse.Namespace) -> int:
+    from .augment import augment, summary
+    from .datasets import members
+    from .store import Store
+
+    with Store(args.db) as store:
+        record, chosen = augment(store, args.dataset, args.run_ref, size=args.size, seed=args.seed,
+                                 policy=args.policy, description=args.save, name=args.name,
+                                 target=args.target)
+        parent_size = len(members(store, record["parent"]))
+    print(summary(record, chosen, parent_size))
+    print(record["id"])
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -614,6 +629,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     p.set_defaults(run=cmd_propose)
+
+    p = command("augment", "a new dataset: a parent's members plus N non-members chosen by a run's "
+                "sigma2 (pool-based active learning, issue 16 §2); prints the new dataset's id last")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--dataset", required=True, metavar="PARENT", help="the parent dataset (id or prefix)")
+    p.add_argument("--run", dest="run_ref", required=True, metavar="RUN",  # args.run is the handler
+                   help="the run whose logged sigma2 chooses (id or prefix)")
+    p.add_argument("--size", type=int, required=True, metavar="N", help="number of simulations to add")
+    p.add_argument("--seed", type=int, required=True, metavar="S")
+    p.add_argument("--policy", default="sample", metavar="sample|top",
+                   help="sample: without replacement, proportional to sigma2 (default); top: the N largest")
+    p.add_argument("--target", metavar="NAME", help="whose sigma2 (default: the run's first target alphabetically)")
+    p.add_argument("--save", required=True, metavar="DESCRIPTION", help="why these simulations are added")
+    p.add_argument("--name", metavar="NAME", help="the new dataset's name (generated when absent)")
+    p.set_defaults(run=cmd_augment)
 
     from .cli_runs import register as register_runs  # runs, run start|log|end
 

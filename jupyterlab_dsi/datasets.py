@@ -672,6 +672,13 @@ def check(store: Store, record: dict[str, Any]) -> list[str]:
         problems.append(f"size is {record['size']} but {len(stored)} members are stored")
     if smp.digest(record["method"], record["time"], stored) != record["digest"]:
         problems.append("the stored members do not match the stored digest")
+    settings = record.get("settings")
+    if isinstance(settings, dict) and "augment" in settings:
+        # Pool-based augmentation (augment.py): the parent plus members chosen by a run's sigma2,
+        # which the stored filter never selected; chosen again from the run instead.
+        from .augment import check as check_augmented
+
+        return problems + check_augmented(store, record)
     if record["method"] is None and not record["filter"]:
         # Members chosen by hand, with no method or filter: only the digest can be checked.
         return problems

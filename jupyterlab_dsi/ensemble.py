@@ -252,6 +252,19 @@ class Dataset:
         record = save_split(self.ensemble._writer(), self.id, names, fractions, seed, stratify)
         return Split(self, record)
 
+    def augment(self, run: Any, *, size: int, seed: int, policy: str = "sample", description: str | None = None,
+                name: str | None = None, target: str | None = None) -> Dataset:
+        """Pool-based augmentation (issue 16 §2): a NEW dataset, derived from this one, of its
+        members plus ``size`` non-members chosen by ``run``'s logged ``sigma2`` (a Run object, its
+        record, id or prefix): ``policy="sample"`` draws them without replacement with probability
+        proportional to sigma2 (deterministic for ``seed``), ``"top"`` takes the largest. With
+        several targets, ``target`` names whose sigma2 (default: the first alphabetically)."""
+        from .augment import augment
+
+        record, _ = augment(self.ensemble._writer(), self.id, run, size=size, seed=seed, policy=policy,
+                            description=description, name=name, target=target)
+        return Dataset(self.ensemble, record)
+
     def splits(self) -> list[Split]:
         """The recorded splits of this dataset, oldest first."""
         from .splits import Split, list_splits
