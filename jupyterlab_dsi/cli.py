@@ -432,7 +432,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
             raise DsiError(f"--bounds {name}= takes LO:HI numbers, not {value!r}") from None
     frame = propose(read_study(args.study), args.n, args.seed, tau=tau, bounds=bounds,
                     prior_column=args.prior_column, alpha=args.alpha,
-                    entropy_column=args.entropy_column)
+                    entropy_column=args.entropy_column, categorical=tuple(args.categorical or ()))
     buffer = io.StringIO()
     rows = [[v.item() if hasattr(v, "item") else v for v in row]
             for row in frame.itertuples(index=False, name=None)]
@@ -626,6 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=1.0, metavar="A",
                    help="weight A*sigma2 + (1-A)*entropy, both normalised (1: sigma2 alone)")
     p.add_argument("--entropy-column", metavar="COL", help="the classification entropy column (with --alpha < 1)")
+    p.add_argument("--categorical", action="append", metavar="NAME",
+                   help="a numeric parameter whose values are levels (copied from the drawn study row, "
+                        "never jittered), e.g. the sample's profile; text columns always are")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     p.set_defaults(run=cmd_propose)

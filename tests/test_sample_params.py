@@ -31,10 +31,10 @@ def study_csv(path: Path) -> Path:
 
 @pytest.fixture()
 def proposals(tmp_path: Path) -> Path:
-    """Eight proposals; profile selects a mode shape, so its tau is 0 (copied from the study row)."""
+    """Eight proposals; profile selects a mode shape, so it is categorical (copied from the study row)."""
     out = tmp_path / "proposals.csv"
     assert main(["propose", "--study", str(study_csv(tmp_path / "study.csv")), "--n", "8",
-                 "--seed", "3", "--tau", "profile=0", "-o", str(out)]) == 0
+                 "--seed", "3", "--categorical", "profile", "-o", str(out)]) == 0
     return out
 
 
@@ -150,3 +150,14 @@ def test_without_params_the_drawn_sample_is_unchanged(tmp_path):
     a = write_sample(tmp_path / "a", sims=3, steps=3, grid=(8, 8), seed=2)
     assert [r["sim_id"] for r in rows(a)] == ["sim00000", "sim00001", "sim00002"]
     assert list(rows(a)[0]) == ["sim_id", "path", *PARAMETERS]
+
+
+def test_propose_keeps_a_named_numeric_level_on_its_levels(tmp_path: Path) -> None:
+    """`--categorical profile` copies the sample's mode-shape index from the study rows, so every
+    proposal is a valid `sample --params` row; jittered, most are not."""
+    study = study_csv(tmp_path / "study.csv")
+    levels = set(pd.read_csv(study)["profile"])
+    for flags, on_levels in ((["--categorical", "profile"], True), ([], False)):
+        out = tmp_path / f"p{len(flags)}.csv"
+        assert main(["propose", "--study", str(study), "--n", "50", "--seed", "1", *flags, "-o", str(out)]) == 0
+        assert set(pd.read_csv(out)["profile"]) <= levels if on_levels else not set(pd.read_csv(out)["profile"]) <= levels
