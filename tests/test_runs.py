@@ -800,10 +800,15 @@ def test_a_run_prefix_is_exact_and_an_ambiguous_one_lists_the_runs(db: tuple[Pat
 def test_a_second_writer_saving_datasets_loses_nothing(mdb: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
     path, method_id = mdb
     monkeypatch.setattr(runs, "FLUSH_POINTS", 500)  # many transactions, to meet the other writer often
-    saver = subprocess.Popen([sys.executable, "-c", SAVER, str(path), method_id, "20"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
     logged = 0
     with dsi.open(path) as ens, ens.run(name="beside a writer") as run:
+        # The run has written a batch before the other writer starts (on a loaded machine the
+        # saver could otherwise finish before the run's first batch, and nothing would interleave).
+        run.log_metrics({"loss": 1.0, "acc": 0.5}, step=logged)
+        logged += 1
+        run.flush()
+        saver = subprocess.Popen([sys.executable, "-c", SAVER, str(path), method_id, "20"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
         while saver.poll() is None or logged < 20_000:
             run.log_metrics({"loss": 1.0, "acc": 0.5}, step=logged)
             logged += 1
