@@ -6,12 +6,13 @@ import csv
 import hashlib
 import io
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import Result, query
+from conftest import AS_SCHEMA_4, Result, query
 
 import jupyterlab_dsi as dsi
 from jupyterlab_dsi import proposals
@@ -192,3 +193,21 @@ def test_python_bad_input_raises_one_line(db: tuple[Path, str, str, str]) -> Non
     with pytest.raises(ProposalError, match="logged no sigma2"):
         dsi.propose(n=3, seed=1, db=path, run=bare_id)
     assert proposal_rows(path) == []
+
+
+def test_migration_4_to_5_adds_the_empty_tables_and_keeps_the_runs(db: tuple[Path, str, str, str], cli: Cli) -> None:
+    from test_sources import _same_tables_as_fresh
+
+    path, _, run_id, _ = db
+    predictions = query(path, "SELECT * FROM jdsi_prediction ORDER BY run_id, target, sim_id")
+    conn = sqlite3.connect(path)
+    conn.executescript(f"{AS_SCHEMA_4} PRAGMA user_version = 4;")
+    conn.close()
+    with Store(path, readonly=True) as store:  # a reader upgrades the file once
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    _same_tables_as_fresh(path)
+    assert query(path, "SELECT * FROM jdsi_prediction ORDER BY run_id, target, sim_id") == predictions
+    assert proposal_rows(path) == []
+    res = cli("propose", "--db", path, "--run", run_id, "--n", 3, "--seed", 1)
+    assert res.code == 0, res.err
+    assert query(path, "SELECT count(*) FROM jdsi_proposal_point") == [(3,)]
