@@ -430,9 +430,17 @@ def cmd_propose(args: argparse.Namespace) -> int:
             bounds[name] = (float(lo), float(hi))
         except ValueError:
             raise DsiError(f"--bounds {name}= takes LO:HI numbers, not {value!r}") from None
-    frame = propose(read_study(args.study), args.n, args.seed, tau=tau, bounds=bounds,
+    if args.study is None and args.run_ref is None:
+        raise DsiError("give --study STUDY.csv, or --db DB --run RUN to take the study set from a run's sigma2")
+    if args.run_ref is not None and args.db is None:
+        raise DsiError("--run takes the study set from a database: give --db DB too")
+    if args.target is not None and args.run_ref is None:
+        raise DsiError("--target names a run's target: give --db DB --run RUN too")
+    study = read_study(args.study) if args.study is not None else None
+    frame = propose(study, args.n, args.seed, tau=tau, bounds=bounds,
                     prior_column=args.prior_column, alpha=args.alpha,
-                    entropy_column=args.entropy_column, categorical=tuple(args.categorical or ()))
+                    entropy_column=args.entropy_column, categorical=tuple(args.categorical or ()),
+                    db=args.db, run=args.run_ref, target=args.target)
     buffer = io.StringIO()
     rows = [[v.item() if hasattr(v, "item") else v for v in row]
             for row in frame.itertuples(index=False, name=None)]
@@ -442,6 +450,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
     else:
         _write_atomic(Path(args.output), buffer.getvalue())
         print(f"wrote {len(frame)} proposals to {args.output}")
+    if "proposal_record" in frame.attrs:  # stdout stays the proposals themselves
+        print(f"recorded proposal {frame.attrs['proposal_record']}", file=sys.stderr)
     return 0
 
 
@@ -613,8 +623,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("propose", "draw N simulation parameters where the model is least certain "
                 "(seed 004's eq. 4 over a study set with sigma2; deterministic for --seed)")
-    p.add_argument("--study", required=True, metavar="STUDY.csv",
-                   help="parameter points (one column each) with the model's sigma2 at each")
+    p.add_argument("--study", metavar="STUDY.csv",
+                   help="parameter points (one column each) with the model's sigma2 at each "
+                   "(or --db DB --run RUN)")
+    p.add_argument("--db", metavar="DB", help="record the proposal in DB (an immutable record in its lineage)")
+    p.add_argument("--run", dest="run_ref", metavar="RUN",  # args.run is the handler
+                   help="take the study set from this run's logged sigma2 (id or prefix; needs --db)")
+    p.add_argument("--target", metavar="NAME",
+                   help="whose sigma2 with --run (default: the run's first target alphabetically with one)")
     p.add_argument("--n", type=int, required=True, metavar="N", help="number of proposals")
     p.add_argument("--seed", type=int, required=True, metavar="S")
     p.add_argument("--tau", action="append", metavar="NAME=VALUE",

@@ -1,6 +1,7 @@
 """Lineage graphs: where a record came from and what was made from it, in PROV's words.
 
-Nodes are the records of one database (sources, methods, datasets, splits, runs, artifacts);
+Nodes are the records of one database (sources, methods, datasets, splits, runs, artifacts,
+proposals);
 edges point from the newer record to what it came from:
 
     method   --used-->           source   (the sources of its ground truth's and members' data)
@@ -10,6 +11,7 @@ edges point from the newer record to what it came from:
     split    --wasDerivedFrom--> dataset
     run      --used-->           split    (else its dataset, when it has no split)
     artifact --wasGeneratedBy--> run
+    proposal --wasDerivedFrom--> run      (whose sigma2 made its study set; else the run's dataset)
 
 The graph of a record holds all its ancestors and all its descendants, not its siblings'
 subtrees. dot and mermaid renderings treat every label as text: no user string can end a quoted
@@ -28,7 +30,7 @@ from typing import Any
 from .errors import DsiError
 from .store import Store, resolve_prefix
 
-KINDS = ("source", "method", "dataset", "split", "run", "artifact")
+KINDS = ("source", "method", "dataset", "split", "run", "artifact", "proposal")
 FORMATS = ("json", "dot", "mermaid")
 
 
@@ -67,6 +69,15 @@ def _split_label(names_text: str, seed: int) -> str:
     return f"{parts} (seed {seed})"
 
 
+def _proposal_label(n: int, policy_text: str) -> str:
+    try:
+        policy = json.loads(policy_text)
+    except ValueError:
+        policy = {}
+    seed = policy.get("seed") if isinstance(policy, dict) else None
+    return f"{n} points (seed {seed})"
+
+
 def load_graph(store: Store) -> Graph:
     """The whole graph of ``store``, from a handful of queries (no per-record round trips)."""
     q = store.conn.execute
@@ -97,6 +108,9 @@ def load_graph(store: Store) -> Graph:
     for r in artifacts:
         g.node(r["id"], "artifact", _file_name(r["path"]), r["created_at"])
         g.nodes[r["id"]]["path"] = r["path"]
+    proposals = q("SELECT id, n, policy, run_id, dataset_id, created_at FROM jdsi_proposal").fetchall()
+    for r in proposals:
+        g.node(r["id"], "proposal", _proposal_label(r["n"], r["policy"]), r["created_at"])
 
     # Edges, in the order of the module's table (lineage() sorts them for output).
     for r in methods:
@@ -118,6 +132,8 @@ def load_graph(store: Store) -> Graph:
         g.edge(r["id"], r["split_id"] if r["split_id"] is not None else r["dataset_id"], "used")
     for r in artifacts:
         g.edge(r["id"], r["run_id"], "wasGeneratedBy")
+    for r in proposals:
+        g.edge(r["id"], r["run_id"] if r["run_id"] is not None else r["dataset_id"], "wasDerivedFrom")
 
     # A tombstone hides its record and the splits made of it (as `jupyter dsi splits` says);
     # runs and artifacts stay as they were: what was trained happened.
@@ -147,13 +163,13 @@ def _method_sources(store: Store, method_id: str) -> list[str]:
 
 def resolve(store: Store, ref: str) -> tuple[str, str]:
     """(id, kind) of the record ``ref`` names: an id or a unique prefix of >= 4 characters of a
-    source, method, dataset, split, run or artifact."""
+    source, method, dataset, split, run, artifact or proposal."""
     if isinstance(ref, str):
         ref = ref.strip()
     # Every kind's ids as one table (jdsi_<kind>, from the fixed KINDS, never from input).
     every = " UNION ALL ".join(f"SELECT id, '{kind}' AS kind, {rank} AS rank FROM jdsi_{kind}"
                                for rank, kind in enumerate(KINDS))
-    unknown = ("{ref!r} is not the id of a source, method, dataset, split, run or artifact of {path.name}; "
+    unknown = ("{ref!r} is not the id of a source, method, dataset, split, run, artifact or proposal of {path.name}; "
                "see `jupyter dsi datasets`, `jupyter dsi methods` or `jupyter dsi runs`")
     row = resolve_prefix(store, f"({every})", ref, what="record", error=LineageError,
                          columns="id, kind, kind || ' ' || id AS shown", order="rank, id", messages={
@@ -220,7 +236,7 @@ def _display(node: dict[str, Any]) -> str:
 
 
 _DOT_SHAPES = {"source": "note", "method": "component", "dataset": "cylinder", "split": "folder",
-               "run": "box", "artifact": "note"}
+               "run": "box", "artifact": "note", "proposal": "parallelogram"}
 
 
 def to_dot(graph: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ fixed order (per round: the rows of the draws still missing, then their offsets,
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -72,9 +73,9 @@ def _is_categorical(series: pd.Series) -> bool:
 
 
 def propose(
-    study: pd.DataFrame | str | Path,
-    n: int,
-    seed: int,
+    study: pd.DataFrame | str | Path | None = None,
+    n: int | None = None,
+    seed: int | None = None,
     tau: Mapping[str, float] | None = None,
     bounds: Mapping[str, tuple[float, float]] | None = None,
     prior_column: str | None = None,
@@ -82,8 +83,18 @@ def propose(
     entropy_column: str | None = None,
     max_redraws: int = DEFAULT_MAX_REDRAWS,
     categorical: Iterable[str] = (),
+    *,
+    db: Any = None,
+    run: Any = None,
+    target: str | None = None,
 ) -> pd.DataFrame:
     """Draw ``n`` proposals from eq. 4 over ``study``; see the module docstring.
+
+    With ``run`` (and ``db``, a database path or an open Store) the study set is the run's
+    logged predictions instead: the parameters of each simulation with a ``sigma2`` for
+    ``target`` (default: the first target alphabetically that has one); give no ``study`` then.
+    With ``db`` the proposal is recorded once (:func:`record`) in one transaction and its id is
+    in the result's ``attrs["proposal_record"]``. Without ``db`` nothing is read or written.
 
     ``study``: a DataFrame (or a CSV path) with a ``sigma2`` column; every other column except
     ``prior_column`` and ``entropy_column`` is a parameter. Non-numeric (and bool) columns and
@@ -94,6 +105,12 @@ def propose(
     (``p{seed}-{i:05d}``) and ``component`` (the position of the study row drawn from).
     Raises :class:`ProposalError` (one line) on bad input.
     """
+    if db is not None or run is not None or target is not None:
+        return _propose_recorded(study, n, seed, tau=tau, bounds=bounds, prior_column=prior_column,
+                                 alpha=alpha, entropy_column=entropy_column, max_redraws=max_redraws,
+                                 categorical=categorical, db=db, run=run, target=target)
+    if study is None:
+        raise ProposalError("give a study set (a DataFrame or a CSV path), or a run with db= and run=")
     if isinstance(study, (str, Path)):
         study = read_study(study)
     if not isinstance(study, pd.DataFrame):
@@ -243,3 +260,148 @@ def read_study(path: str | Path) -> pd.DataFrame:
         return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise ProposalError(f"{path}: not a readable CSV study set ({' '.join(str(exc).split())})") from None
+
+
+# -- a run's study set, and the recorded proposal ---------------------------------------------
+
+
+def study_from_run(store: Any, run: Any, target: str | None = None) -> tuple[pd.DataFrame, dict[str, Any], str, list[str]]:
+    """(study set, the run's row, the target, its categorical parameters) from a run's logged
+    predictions: one row per simulation with a ``sigma2`` for ``target``, by sim_id, with the
+    parameters (in the database's order) and ``sigma2``."""
+    from .runs import _find, predictions
+
+    ref = run.get("id") if isinstance(run, dict) else getattr(run, "id", run)
+    if not isinstance(ref, str) or not ref.strip():
+        raise ProposalError(f"the run must be a run object, its record or its id (or a prefix), not {run!r}")
+    row = _find(store, ref)
+    run_id = row["id"]
+    by_target: dict[str, dict[str, float]] = {}
+    for p in predictions(store, run_id):
+        if p["sigma2"] is not None:
+            by_target.setdefault(p["target"], {})[p["sim_id"]] = float(p["sigma2"])
+    if not by_target:
+        raise ProposalError(f"run {run_id[:8]} logged no sigma2 (predictive variance) with its predictions: "
+                            "log it with run.log_predictions(frame with a sigma2 column)")
+    if target is None:
+        target = sorted(by_target)[0]
+    elif target not in by_target:
+        raise ProposalError(f"run {run_id[:8]} has no sigma2 for target {target!r}; "
+                            f"targets with sigma2: {', '.join(sorted(by_target))}")
+    sigma2 = by_target[target]
+    params = store.parameters()
+    names = [p["name"] for p in params]
+    if not names:
+        raise ProposalError(f"{store.path}: the database has no parameters to propose")
+    sims = sorted(sigma2)
+    values: dict[str, dict[str, Any]] = {s: {} for s in sims}
+    marks = ",".join("?" * len(sims))
+    for r in store.conn.execute(f"SELECT sim_id, name, value FROM jdsi_param_value WHERE sim_id IN ({marks})", sims):
+        values[r["sim_id"]][r["name"]] = r["value"]
+    for sim in sims:
+        missing = [name for name in names if values[sim].get(name) is None]
+        if missing:
+            raise ProposalError(f"simulation {sim!r} of run {run_id[:8]} has no value for parameter "
+                                f"{missing[0]!r}: it cannot be a study point")
+    frame = pd.DataFrame({name: [values[sim][name] for sim in sims] for name in names})
+    frame[SIGMA2] = [sigma2[sim] for sim in sims]
+    categorical = [p["name"] for p in params if p["kind"] == "categorical"]
+    return frame, row, target, categorical
+
+
+def _canonical_cell(value: Any) -> str:
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def study_digest(study: pd.DataFrame) -> str:
+    """SHA-256 of the study set's canonical CSV bytes: a header of its columns, one line per row,
+    floats as repr (the shortest text that reads back to the same double), empty for missing,
+    quoted by Python's csv module, "\n" line ends, UTF-8."""
+    import csv
+    import hashlib
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([str(c) for c in study.columns])
+    for row in study.itertuples(index=False, name=None):
+        writer.writerow([_canonical_cell(v) for v in row])
+    return "sha256:" + hashlib.sha256(buffer.getvalue().encode("utf-8")).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def record(store: Any, proposals: pd.DataFrame, study: pd.DataFrame, policy: dict[str, Any], *,
+           run_id: str | None = None, dataset_id: str | None = None, author: str | None = None) -> str:
+    """Write a drawn proposal as one immutable record (jdsi_proposal and a jdsi_proposal_point
+    per row) with a ``proposal.save`` event, in one transaction; returns its id. There is no
+    update: drawing again is a new record."""
+    from .store import current_user, new_id, now
+
+    record_id = new_id()
+    params = [c for c in proposals.columns if c not in ("proposal_id", "component")]
+    points = [(record_id, str(point), int(component),
+               json.dumps({p: _plain(v) for p, v in zip(params, values)}, allow_nan=False))
+              for point, component, *values in proposals[["proposal_id", "component", *params]].itertuples(
+                  index=False, name=None)]
+    digest = study_digest(study)
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO jdsi_proposal (id, created_at, author, policy, study_digest, run_id, dataset_id, n) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (record_id, now(), author or current_user(), json.dumps(policy, sort_keys=True), digest,
+             run_id, dataset_id, len(points)))
+        conn.executemany('INSERT INTO jdsi_proposal_point (proposal_id, point_id, component, "values") '
+                         "VALUES (?, ?, ?, ?)", points)
+        store.log_event(conn, "proposal.save", record_id,
+                        {"n": len(points), "run_id": run_id, "study_digest": digest})
+    return record_id
+
+
+def _propose_recorded(study: Any, n: Any, seed: Any, *, db: Any, run: Any, target: str | None,
+                      **options: Any) -> pd.DataFrame:
+    from .store import Store
+
+    if db is None:
+        raise ProposalError("run= (--run) takes the study set from a database: give db= (--db) too"
+                            if run is not None else "target= (--target) names a run's target: give db= and run=")
+    if run is None and target is not None:
+        raise ProposalError("target= (--target) names a run's target: give run= (--run) too")
+    if run is not None and study is not None:
+        raise ProposalError("give a study set or a run (--study or --run), not both")
+    if run is None and study is None:
+        raise ProposalError("give a study set (--study) or a run (--run) to draw from")
+    store = db if isinstance(db, Store) else None
+    opened = store is None
+    if opened:
+        if not isinstance(db, (str, Path)):
+            raise ProposalError(f"db must be a database path or a Store, not {type(db).__name__}")
+        store = Store(db)
+    try:
+        run_id = dataset_id = None
+        categorical = list(options.pop("categorical") or ())
+        if run is not None:
+            study, row, target, from_db = study_from_run(store, run, target)
+            run_id, dataset_id = row["id"], row["dataset_id"]
+            categorical += [c for c in from_db if c not in categorical]
+        elif isinstance(study, (str, Path)):
+            study = read_study(study)
+        frame = propose(study, n, seed, categorical=categorical, **options)
+        tau_given = {k: float(v) for k, v in (options.get("tau") or {}).items()}
+        bounds_given = {k: [float(v) for v in pair] for k, pair in (options.get("bounds") or {}).items()}
+        policy = {"tau": tau_given, "bounds": bounds_given, "alpha": float(options["alpha"]),
+                  "prior_column": options.get("prior_column"), "entropy_column": options.get("entropy_column"),
+                  "categorical": categorical, "n": int(n), "seed": int(seed), "target": target}  # type: ignore[arg-type]
+        frame.attrs["proposal_record"] = record(store, frame, study, policy, run_id=run_id, dataset_id=dataset_id)
+        return frame
+    finally:
+        if opened:
+            store.close()

@@ -6,7 +6,7 @@
 -- the schema version below. Records are immutable and keyed by UUID: a change is a new record
 -- with a parent link, a delete is a row in jdsi_tombstone.
 --
--- schema_version: 4
+-- schema_version: 5
 
 -- Every ingested file or database, never modified; sha256 proves which bytes were read.
 CREATE TABLE jdsi_source (
@@ -237,6 +237,32 @@ CREATE TABLE jdsi_stale (
   PRIMARY KEY (record_id, cause_id)
 ) WITHOUT ROWID;
 
+-- A proposal of what to simulate next (schema 5, issue 16 §1): seed 004's eq. 4 drawn over a
+-- study set, recorded once and never changed. policy is JSON {tau, bounds, alpha, prior_column,
+-- entropy_column, categorical, n, seed, target}; study_digest the SHA-256 of the study set's
+-- canonical CSV bytes; run_id the run whose logged sigma2 made the study set (NULL for a file)
+-- and dataset_id that run's dataset.
+CREATE TABLE jdsi_proposal (
+  id           TEXT PRIMARY KEY,
+  created_at   TEXT NOT NULL,
+  author       TEXT NOT NULL,
+  policy       TEXT NOT NULL,
+  study_digest TEXT NOT NULL,
+  run_id       TEXT REFERENCES jdsi_run (id),
+  dataset_id   TEXT REFERENCES jdsi_dataset (id),
+  n            INTEGER NOT NULL
+);
+
+-- One proposed point: point_id is the output's proposal_id column, component the study row drawn
+-- from, values the parameters as a JSON object.
+CREATE TABLE jdsi_proposal_point (
+  proposal_id TEXT NOT NULL REFERENCES jdsi_proposal (id),
+  point_id    TEXT NOT NULL,
+  component   INTEGER NOT NULL,
+  "values"    TEXT NOT NULL,
+  PRIMARY KEY (proposal_id, point_id)
+) WITHOUT ROWID;
+
 -- A delete is a tombstone; removing the tombstone is the undo. The record itself never changes.
 CREATE TABLE jdsi_tombstone (
   record_id  TEXT PRIMARY KEY,
@@ -261,3 +287,4 @@ CREATE INDEX jdsi_split_by_dataset ON jdsi_split (dataset_id);
 CREATE INDEX jdsi_run_by_dataset ON jdsi_run (dataset_id);
 CREATE INDEX jdsi_run_metric_by_run ON jdsi_run_metric (run_id, name, context, step);
 CREATE INDEX jdsi_artifact_by_run ON jdsi_artifact (run_id);
+CREATE INDEX jdsi_proposal_by_run ON jdsi_proposal (run_id);

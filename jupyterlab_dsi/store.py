@@ -192,7 +192,37 @@ def _add_runs(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_metrics, 2: _add_feature, 3: _add_runs}
+# What schema 5 added, as version 5 defined it (see _add_metrics for why it is written out).
+PROPOSALS_SQL = """
+CREATE TABLE jdsi_proposal (
+  id           TEXT PRIMARY KEY,
+  created_at   TEXT NOT NULL,
+  author       TEXT NOT NULL,
+  policy       TEXT NOT NULL,
+  study_digest TEXT NOT NULL,
+  run_id       TEXT REFERENCES jdsi_run (id),
+  dataset_id   TEXT REFERENCES jdsi_dataset (id),
+  n            INTEGER NOT NULL
+);
+CREATE TABLE jdsi_proposal_point (
+  proposal_id TEXT NOT NULL REFERENCES jdsi_proposal (id),
+  point_id    TEXT NOT NULL,
+  component   INTEGER NOT NULL,
+  "values"    TEXT NOT NULL,
+  PRIMARY KEY (proposal_id, point_id)
+) WITHOUT ROWID;
+CREATE INDEX jdsi_proposal_by_run ON jdsi_proposal (run_id)
+"""
+
+
+def _add_proposals(conn: sqlite3.Connection) -> None:
+    """4 -> 5: recorded active-learning proposals (issue 16 §1) and their points."""
+    for statement in PROPOSALS_SQL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_metrics, 2: _add_feature, 3: _add_runs, 4: _add_proposals}
 
 
 class StoreError(DsiError):

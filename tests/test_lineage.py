@@ -204,7 +204,7 @@ def test_prov_says_a_killed_run_is_interrupted(loop: Loop) -> None:
 
 def test_unknown_short_and_ambiguous_ids_are_one_line(loop: Loop, cli: Callable[..., Result]) -> None:
     with Store(loop.db, readonly=True) as store:
-        with pytest.raises(LineageError, match="is not the id of a source, method, dataset, split, run or artifact"):
+        with pytest.raises(LineageError, match="is not the id of a source, method, dataset, split, run, artifact or proposal"):
             lineage(store, "ffffffff-0000")
         with pytest.raises(LineageError, match="too short"):
             lineage(store, loop.dataset[:3])

@@ -10,7 +10,7 @@
 export const APPLICATION_ID = 0x4a445349;
 
 /** The schema version this extension reads (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Table names (every table carries the `jdsi_` prefix). */
 export const Tables = {
@@ -34,7 +34,9 @@ export const Tables = {
   runMetric: 'jdsi_run_metric',
   prediction: 'jdsi_prediction',
   artifact: 'jdsi_artifact',
-  stale: 'jdsi_stale'
+  stale: 'jdsi_stale',
+  proposal: 'jdsi_proposal',
+  proposalPoint: 'jdsi_proposal_point'
 } as const;
 
 /** The name of one jupyterlab-dsi table. */

@@ -67,6 +67,26 @@ describe('layoutDag', () => {
   });
 });
 
+describe('proposal nodes (issue 16)', () => {
+  it('lays a proposal out after the run it was derived from, and draws it with its own kind', () => {
+    const nodes: IDagNode[] = [...NODES, { id: 'prop', kind: 'proposal', label: '20 points (seed 7)' }];
+    const edges: IDagEdge[] = [...EDGES, { source: 'prop', target: 'run', relation: 'wasDerivedFrom' }];
+    const layout = layoutDag(nodes, edges);
+    const x = new Map(layout.nodes.map(n => [n.id, n.x]));
+    expect(x.get('run')!).toBeLessThan(x.get('prop')!);
+    const derived = layout.edges.find(e => e.source === 'prop')!;
+    expect([derived.from, derived.to]).toEqual(['run', 'prop']);
+    const container = document.createElement('div');
+    document.body.appendChild(container);
+    drawDag(container, layout, { width: 800, onOpen: () => undefined });
+    const prop = container.querySelector('g[data-id="prop"]')!;
+    expect(prop.getAttribute('class')).toContain('jp-mod-proposal');
+    expect(prop.getAttribute('data-kind')).toBe('proposal');
+    expect(prop.querySelector('.jp-DSI-dagKind')!.textContent).toBe('✚ proposal');
+    container.remove();
+  });
+});
+
 describe('drawDag', () => {
   it('draws focusable nodes with text-only labels and opens them on click and Enter', () => {
     const container = document.createElement('div');
