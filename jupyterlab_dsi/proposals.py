@@ -172,13 +172,16 @@ def propose(
         points[p] = values
 
     taus = {p: spacing(points[p]) for p in cont}
-    for name, value in (tau or {}).items():
+    def continuous(name: Any, what: str, why: str) -> None:
+        """tau and bounds name continuous parameters of the study set, or the call is refused."""
         if name not in params:
-            raise ProposalError(f"tau for {name!r}, which is not a parameter of the study set "
+            raise ProposalError(f"{what} for {name!r}, which is not a parameter of the study set "
                                 f"(parameters: {', '.join(map(str, params))})")
         if name in cat:
-            raise ProposalError(f"tau for {name!r}: a categorical parameter is copied from its "
-                                "study row, never spread")
+            raise ProposalError(f"{what} for {name!r}: a categorical parameter {why}")
+
+    for name, value in (tau or {}).items():
+        continuous(name, "tau", "is copied from its study row, never spread")
         try:
             value = float(value)
         except (TypeError, ValueError):
@@ -189,12 +192,7 @@ def propose(
 
     box = {p: (float(points[p].min()), float(points[p].max())) for p in cont}
     for name, pair in (bounds or {}).items():
-        if name not in params:
-            raise ProposalError(f"bounds for {name!r}, which is not a parameter of the study set "
-                                f"(parameters: {', '.join(map(str, params))})")
-        if name in cat:
-            raise ProposalError(f"bounds for {name!r}: a categorical parameter takes its study "
-                                "rows' levels, it has no range")
+        continuous(name, "bounds", "takes its study rows' levels, it has no range")
         try:
             lo, hi = (float(v) for v in pair)
         except (TypeError, ValueError):
