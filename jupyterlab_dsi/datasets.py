@@ -214,12 +214,7 @@ def save_dataset(
                 f"the {what} is {len(text):,} characters, above the limit of {LIMITS[what]:,}; "
                 + ("shorten it" if what != "description" else "keep the rationale here and link longer documents")
             )
-    if isinstance(members, str):
-        raise DatasetError("members must be a list of simulation ids, not one string")
-    member_list = list(members)
-    for m in member_list:
-        if not isinstance(m, str):
-            raise DatasetError(f"simulation ids are text, not {m!r}")
+    member_list = smp.text_ids(members, DatasetError)
     if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 0):
         raise DatasetError(f"the time must be a step index >= 0, not {t!r}")
     try:

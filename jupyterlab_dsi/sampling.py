@@ -34,6 +34,18 @@ MASK = (1 << 64) - 1
 MAX_SEED = 2**53 - 1  # a JSON number that every language reads exactly
 
 
+def text_ids(sim_ids: object, error: type[Exception], what: str = "members") -> list[str]:
+    """``sim_ids`` (the argument called ``what``) as a list of text ids, or ``error`` naming the
+    first that is not text: the one check of datasets' members and splits' ids."""
+    if isinstance(sim_ids, str):
+        raise error(f"{what} must be a list of simulation ids, not one string")
+    ids = list(sim_ids)  # type: ignore[call-overload]
+    for s in ids:
+        if not isinstance(s, str):
+            raise error(f"simulation ids are text, not {s!r}")
+    return ids
+
+
 def check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"the seed must be an integer, not {seed!r}")

@@ -161,13 +161,7 @@ def assign_parts(sim_ids: Iterable[str], names: Sequence[str], fractions: Sequen
     """sim_id -> part name for every distinct id (the algorithm in this module's docstring)."""
     names, fractions = check_parts(names, fractions)
     seed = check_seed(seed)
-    if isinstance(sim_ids, str):
-        raise SplitError("sim_ids must be a list of simulation ids, not one string")
-    ids = list(sim_ids)
-    for s in ids:
-        if not isinstance(s, str):
-            raise SplitError(f"simulation ids are text, not {s!r}")
-    ids = sorted(set(ids))
+    ids = sorted(set(smp.text_ids(sim_ids, SplitError, "sim_ids")))
     if strata is not None and not isinstance(strata, dict):
         raise SplitError(f"strata must map simulation ids to values, not {type(strata).__name__}")
     out: dict[str, str] = {}
