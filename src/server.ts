@@ -5,6 +5,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { IProposeRequest } from './db/proposals';
+
 const NAMESPACE = 'jupyterlab-dsi';
 
 export interface IServerConfig {
@@ -207,6 +209,34 @@ export async function saveExport(
  */
 export async function fetchEvents(path: string, since: number): Promise<{ seq: number; events: unknown[] }> {
   return (await request('events', { path, since: String(since) }, {}, false)).json();
+}
+
+/**
+ * Record a proposal drawn from a run's logged sigma2 (`jupyter dsi propose --db DB --run RUN`);
+ * answers the new record's id. The server checks the request and records nothing on an error,
+ * which rejects with its one-line message.
+ */
+export async function postProposal(path: string, proposal: IProposeRequest): Promise<string> {
+  const body: Record<string, unknown> = { run_id: proposal.runId, n: proposal.n, seed: proposal.seed };
+  // Absent options are left out, not sent as null: the server applies its defaults then.
+  const optional: [string, unknown][] = [
+    ['target', proposal.target],
+    ['tau', proposal.tau],
+    ['bounds', proposal.bounds],
+    ['alpha', proposal.alpha],
+    ['entropy_column', proposal.entropyColumn]
+  ];
+  for (const [key, value] of optional) {
+    if (value !== undefined) {
+      body[key] = value;
+    }
+  }
+  const response = await request('proposals', { path }, { method: 'POST', body: JSON.stringify(body) });
+  const answer = (await response.json()) as { id?: unknown };
+  if (typeof answer.id !== 'string' || !answer.id) {
+    throw new ServerError('The server recorded a proposal but did not say its id: reload the database to see it.', response.status);
+  }
+  return answer.id;
 }
 
 /** A job of the server (post-processing a new method), as `GET /jobs/ID` answers it. */

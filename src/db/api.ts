@@ -23,6 +23,14 @@ import { countNewMatches, ISplitInfo, readSplitPart, readSplits } from './datase
 import { IPredictionSet, readPredictions } from './predictions';
 import { queryAll } from './query';
 import { IDatasetStats, IRunCurve, IRunInfo, readDatasetStats, readRunCurves, readRuns } from './runs';
+import {
+  IParameterRange,
+  IProposalPoint,
+  IProposalRecord,
+  listProposals,
+  parameterRanges,
+  proposalPoints
+} from './proposals';
 
 import {
   ALL_TABLES,
@@ -345,6 +353,21 @@ export class DatabaseApi {
     return this._read(db => readDatasetStats(db));
   }
 
+  /** Recorded proposals, newest first, with how many simulations were linked to each. */
+  proposals(): IProposalRecord[] {
+    return this._read(db => listProposals(db));
+  }
+
+  /** One proposal's points ([] for an unknown id). */
+  proposalPoints(proposalId: string): IProposalPoint[] {
+    return this._read(db => proposalPoints(db, proposalId));
+  }
+
+  /** Each parameter with its range and spacing (numeric ones), for the Propose form. */
+  parameterRanges(): IParameterRange[] {
+    return this._read(db => parameterRanges(db));
+  }
+
   /** Every live run's predictions, aligned with `table().ids`. */
   predictions(): IPredictionSet[] {
     return this._read(db => {
@@ -613,6 +636,9 @@ export interface IDatabaseWorkerApi {
   runs(nowMs: number): Promise<IRunInfo[]>;
   runCurves(runIds: string[], name: string, context: string): Promise<IRunCurve[]>;
   datasetStats(): Promise<IDatasetStats[]>;
+  proposals(): Promise<IProposalRecord[]>;
+  proposalPoints(proposalId: string): Promise<IProposalPoint[]>;
+  parameterRanges(): Promise<IParameterRange[]>;
   close(): Promise<void>;
 }
 
@@ -655,6 +681,9 @@ export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseW
     runs: async nowMs => (await api()).runs(nowMs),
     runCurves: async (ids, name, context) => (await api()).runCurves(ids, name, context),
     datasetStats: async () => (await api()).datasetStats(),
+    proposals: async () => (await api()).proposals(),
+    proposalPoints: async id => (await api()).proposalPoints(id),
+    parameterRanges: async () => (await api()).parameterRanges(),
     close: async () => {
       // Nothing can be open before the engine loaded: do not load it just to close.
       if (ready) {

@@ -79,6 +79,11 @@ export interface IRunInfo {
    * changed, as `jupyter dsi runs` reads it); empty when it is not.
    */
   stale: string[];
+  /**
+   * The targets of its predictions with at least one predictive variance (sigma2) logged: what a
+   * proposal can be drawn from (`jupyter dsi propose --run`), by name.
+   */
+  sigma2Targets: string[];
 }
 
 /** A run's points of one metric, in step order. */
@@ -221,6 +226,40 @@ function lastValues(db: Database, runIds: readonly string[]): Map<string, Record
   return out;
 }
 
+/**
+ * Each run's targets with a non-null sigma2, by index seeks: the run's next target on the
+ * (run_id, target, sim_id) key, then the first of its rows with a sigma2 (a model logs one for
+ * every simulation or for none, so the answer is usually the first row).
+ */
+function sigma2Targets(db: Database, runIds: readonly string[]): Map<string, string[]> {
+  const firstTarget = db.prepare('SELECT target FROM jdsi_prediction WHERE run_id = ? ORDER BY target LIMIT 1');
+  const nextTarget = db.prepare('SELECT target FROM jdsi_prediction WHERE run_id = ? AND target > ? ORDER BY target LIMIT 1');
+  const withSigma2 = db.prepare('SELECT 1 FROM jdsi_prediction WHERE run_id = ? AND target = ? AND sigma2 IS NOT NULL LIMIT 1');
+  const one = (stmt: ReturnType<typeof db.prepare>, params: SqlValue[]): SqlValue | undefined => {
+    stmt.bind(params);
+    const value = stmt.step() ? stmt.get()[0] : undefined;
+    stmt.reset();
+    return value;
+  };
+  const out = new Map<string, string[]>();
+  try {
+    for (const runId of runIds) {
+      const targets: string[] = [];
+      let target = one(firstTarget, [runId]);
+      while (target !== undefined && target !== null) {
+        if (one(withSigma2, [runId, target]) !== undefined) {
+          targets.push(String(target));
+        }
+        target = one(nextTarget, [runId, target]);
+      }
+      out.set(runId, targets);
+    }
+  } finally {
+    [firstTarget, nextTarget, withSigma2].forEach(s => s.free());
+  }
+  return out;
+}
+
 /** Every live run (no tombstone), newest first, with its status as shown at `nowMs`. */
 export function readRuns(db: Database, nowMs: number): IRunInfo[] {
   const runs = queryAll(
@@ -241,6 +280,7 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
     params.set(id, { ...params.get(id), [String(p.name)]: jsonValue(p.value) });
   }
   const metrics = lastValues(db, runs.map(r => String(r.id)));
+  const withSigma2 = sigma2Targets(db, runs.map(r => String(r.id)));
   const stale = new Map<string, string[]>();
   for (const s of queryAll(db, 'SELECT record_id, reason FROM jdsi_stale ORDER BY found_at, cause_id')) {
     const id = String(s.record_id);
@@ -278,7 +318,8 @@ export function readRuns(db: Database, nowMs: number): IRunInfo[] {
       metrics: metrics.get(id) ?? {},
       energyKwh: energyOf(resources),
       resources,
-      stale: stale.get(id) ?? []
+      stale: stale.get(id) ?? [],
+      sigma2Targets: withSigma2.get(id) ?? []
     };
   });
 }

@@ -150,6 +150,33 @@ describe('readRuns', () => {
   });
 });
 
+describe('sigma2Targets', () => {
+  beforeAll(() => {
+    const stmt = db.prepare('INSERT INTO jdsi_prediction (run_id, sim_id, target, value, sigma2) VALUES (?, ?, ?, ?, ?)');
+    for (const row of [
+      // r1: sigma2 for velocity (after a NULL one), none for material.
+      ['r1', 's1', 'velocity', 1.1, null],
+      ['r1', 's2', 'velocity', 2.1, 0.04],
+      ['r1', 's1', 'material', 0, null],
+      ['r1', 's2', 'material', 1, null],
+      // r2: two targets with sigma2, read in name order; '' is a name too.
+      ['r2', 's1', 'zeta', 1, 0.5],
+      ['r2', 's1', 'alpha', 1, 0.5],
+      ['r2', 's1', '', 1, 0.1]
+    ]) {
+      stmt.run(row as never);
+    }
+    stmt.free();
+  });
+
+  it('names the targets with at least one non-null sigma2, per run', () => {
+    const byName = new Map(readRuns(db, NOW).map(r => [r.name, r.sigma2Targets]));
+    expect(byName.get('gp-small')).toEqual(['velocity']);
+    expect(byName.get('gp-large')).toEqual(['', 'alpha', 'zeta']);
+    expect(byName.get('live')).toEqual([]);
+  });
+});
+
 describe('readRunCurves', () => {
   it('gives the points of one metric and context per run, in step order, gaps as null', () => {
     expect(readRunCurves(db, ['r1', 'r2', 'r3'], 'mse', 'val')).toEqual([

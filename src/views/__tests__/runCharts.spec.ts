@@ -29,7 +29,8 @@ function run(id: string, datasetId: string | null, status: IRunInfo['status'], m
     metrics: mse === null ? {} : { 'val/mse': { name: 'mse', context: 'val', step: 3, value: mse, firstStep: 0 } },
     energyKwh: null,
     resources: {},
-    stale: []
+    stale: [],
+    sigma2Targets: []
   };
 }
 
