@@ -142,6 +142,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"ingested {counted(report.simulations, 'simulation')} into {args.db}; parameters: {kinds or 'none'}")
         if report.metrics:
             print(f"metrics: {', '.join(report.metrics)}")
+        if report.linked:
+            print(f"linked {counted(report.linked, 'simulation')} to the recorded proposal points they were run for")
+        if report.promoted:
+            print(f"now numeric (their values no longer read as levels): {', '.join(report.promoted)}")
     print(report.source_id)
     return 0
 

@@ -7,6 +7,11 @@ parameter's kind is inferred: text, or few distinct values, makes it categorical
 levels; otherwise numeric. The other formats are read by :mod:`jupyterlab_dsi.sources` and
 classified there. Sources are read, hashed and recorded; they are never written to. Everything
 lands in one transaction, so a bad row leaves the database as it was.
+
+An ensemble written by ``sample --params`` has ``proposal_id`` and ``component`` columns: these
+are provenance, not parameters; each simulation whose proposal_id is a recorded proposal point
+is linked to it (jdsi_sim_proposal), the others are ingested unlinked with one warning. A known
+categorical parameter whose merged numeric values no longer read as levels becomes numeric.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +33,16 @@ from .store import BATCH, Store, StoreError, new_id, now
 
 RESERVED = ("sim_id", "path", "t", "d_shock", "d_edge", "d_density", "d_feature")
 MAX_CATEGORICAL_LEVELS = 12
+# Provenance of an ensemble `sample --params` wrote (issue 16 §3), never parameters: proposal_id
+# names the recorded proposal point each simulation was run for (jdsi_sim_proposal), component
+# the study row it was drawn from (already in jdsi_proposal_point). Only with a proposal_id
+# column: elsewhere a column named component is an ensemble's own parameter.
+PROPOSAL_ID = "proposal_id"
+PROVENANCE = (PROPOSAL_ID, "component")
+
+
+class UnlinkedProposalWarning(UserWarning):
+    """Simulations whose proposal_id names no recorded proposal point: ingested, not linked."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,9 @@ class IngestReport:
     parameters: list[dict[str, Any]]
     already_ingested: bool = False
     metrics: list[str] = field(default_factory=list)
+    linked: int = 0  # simulations linked to the recorded proposal point they were run for
+    unlinked: int = 0  # simulations whose proposal_id names no recorded point
+    promoted: list[str] = field(default_factory=list)  # categorical parameters made numeric
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -48,6 +67,12 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def levels_rule(distinct: int, present: int) -> bool:
+    """Whether a column of numbers reads as levels: few distinct values, each repeated on average
+    (text always does). The same rule decides whether merged values keep a parameter categorical."""
+    return distinct <= MAX_CATEGORICAL_LEVELS and present >= 2 * distinct
+
+
 def infer_parameter(name: str, cells: list[str]) -> tuple[dict[str, Any], list[Any]]:
     """Kind, ordered levels and typed values of one column (missing markers, as for the other
     sources: empty, NaN, N/A, become None, never a level)."""
@@ -55,9 +80,7 @@ def infer_parameter(name: str, cells: list[str]) -> tuple[dict[str, Any], list[A
     numbers = [finite_number(c) for c in present]
     numeric = bool(present) and all(n is not None for n in numbers)
     distinct = set(numbers) if numeric else set(present)
-    categorical = not numeric or (
-        len(distinct) <= MAX_CATEGORICAL_LEVELS and len(present) >= 2 * len(distinct)
-    )
+    categorical = not numeric or levels_rule(len(distinct), len(present))
 
     def typed(cell: str) -> Any:
         if is_missing(cell):
@@ -118,6 +141,7 @@ class Batch:
     values: dict[str, list[Any]]  # parameter -> one value per simulation, in `simulations` order
     simulations: list[tuple[str, str | None, str | None, list[float]]]  # sim_id, path, sha256, times
     metrics: list[Metric] = field(default_factory=list)
+    proposal_ids: list[str | None] | None = None  # per simulation, from a proposal_id column
 
 
 def ingest(
@@ -171,7 +195,8 @@ def ingest(
 def _ensemble_batch(ensemble: Path, progress: Callable[[int, int], None] | None) -> Batch:
     csv_path = locate_csv(ensemble).resolve()
     header, rows = read_table(csv_path)
-    params = [h for h in header if h not in ("sim_id", "path")]
+    provenance = PROVENANCE if PROPOSAL_ID in header else ()
+    params = [h for h in header if h not in ("sim_id", "path", *provenance)]
     for name in params:
         if name in RESERVED or not name.strip():
             raise IngestError(
@@ -211,7 +236,10 @@ def _ensemble_batch(ensemble: Path, progress: Callable[[int, int], None] | None)
         files.append((row["sim_id"].strip(), row["path"].strip(), digest, header_info.time.tolist()))
         if progress:
             progress(len(files), len(rows))
-    return Batch("ensemble", csv_path, infos, columns, files)
+    proposal_ids = None
+    if provenance:
+        proposal_ids = [None if is_missing(c := (row.get(PROPOSAL_ID) or "").strip()) else c for row in rows]
+    return Batch("ensemble", csv_path, infos, columns, files, proposal_ids=proposal_ids)
 
 
 def _write(store: Store, batch: Batch, digest: str, size: int) -> IngestReport:
@@ -231,11 +259,13 @@ def _write(store: Store, batch: Batch, digest: str, size: int) -> IngestReport:
             "INSERT INTO jdsi_source (id, kind, path, sha256, size_bytes, ingested_at) VALUES (?,?,?,?,?,?)",
             (source_id, batch.kind, str(batch.path), digest, size, now()),
         )
-        _write_parameters(conn, batch.parameters)
+        promoted = _write_parameters(conn, batch.parameters, batch.values)
         conn.executemany(
             "INSERT INTO jdsi_simulation (sim_id, path, sha256, times, source_id) VALUES (?,?,?,?,?)",
             ((sim_id, path, sha, json.dumps(times), source_id) for sim_id, path, sha, times in sims),
         )
+        links, unmatched = _proposal_links(conn, [s[0] for s in sims], batch.proposal_ids)
+        conn.executemany("INSERT INTO jdsi_sim_proposal (sim_id, proposal_id, point_id) VALUES (?,?,?)", links)
         conn.executemany(
             "INSERT INTO jdsi_param_value (sim_id, name, value) VALUES (?,?,?)",
             (
@@ -245,11 +275,55 @@ def _write(store: Store, batch: Batch, digest: str, size: int) -> IngestReport:
             ),
         )
         _write_metrics(conn, batch.path, batch.metrics)
-        Store.log_event(
-            conn, "source.ingested", source_id,
-            {"path": str(batch.path), "kind": batch.kind, "simulations": len(sims)},
+        payload: dict[str, Any] = {"path": str(batch.path), "kind": batch.kind, "simulations": len(sims)}
+        if batch.proposal_ids is not None:
+            payload["linked"] = len(links)
+        if promoted:
+            payload["promoted"] = promoted
+        Store.log_event(conn, "source.ingested", source_id, payload)
+    if unmatched:
+        from .cli import counted
+
+        # After the commit: the simulations are in, only their links are missing.
+        warnings.warn(
+            f"{counted(len(unmatched), 'simulation')} of {batch.path.name} name a proposal_id that is no "
+            f"recorded proposal point in this database (first: {unmatched[0]!r}): ingested without a link; "
+            "record the proposal in this database (`jupyter dsi propose --db DB ...`) before `sample --params`",
+            UnlinkedProposalWarning, stacklevel=2,
         )
-    return IngestReport(source_id, len(sims), batch.parameters, metrics=[m.name for m in batch.metrics])
+    return IngestReport(source_id, len(sims), batch.parameters, metrics=[m.name for m in batch.metrics],
+                        linked=len(links), unlinked=len(unmatched), promoted=promoted)
+
+
+def _proposal_links(conn: Any, sim_ids: list[str], proposal_ids: list[str | None] | None
+                    ) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(sim_id, record id, point id) for each simulation whose proposal_id is a recorded point, and
+    the proposal_ids that are none (in order). A point id names its record by its first 8
+    characters (proposals.point_ids); older records' ``p{seed}-...`` ids link when only one record
+    has them."""
+    if not proposal_ids:
+        return [], []
+    wanted = sorted({p for p in proposal_ids if p is not None})
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(wanted), BATCH):
+        chunk = wanted[start:start + BATCH]
+        for row in conn.execute(
+            f"SELECT point_id, proposal_id FROM jdsi_proposal_point WHERE point_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ):
+            found.setdefault(row[0], []).append(row[1])
+    links, unmatched = [], []
+    for sim_id, point in zip(sim_ids, proposal_ids):
+        if point is None:
+            continue
+        records = found.get(point, [])
+        if len(records) > 1:
+            records = [r for r in records if r[:8] == point.partition("-")[0]]
+        if len(records) == 1:
+            links.append((sim_id, records[0], point))
+        else:
+            unmatched.append(point)
+    return links, unmatched
 
 
 def _first_known(conn: Any, ids: list[str]) -> tuple[str] | None:
@@ -266,24 +340,51 @@ def _first_known(conn: Any, ids: list[str]) -> tuple[str] | None:
     return None
 
 
-def _write_parameters(conn: Any, infos: list[dict[str, Any]]) -> None:
-    """New parameters go after the known ones; a known categorical one gains the new levels."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _write_parameters(conn: Any, infos: list[dict[str, Any]], values: dict[str, list[Any]]) -> list[str]:
+    """New parameters go after the known ones; a known categorical one gains the new levels, or,
+    when its values are numbers that together no longer read as levels (:func:`levels_rule`,
+    e.g. proposals off the sample's cs levels), becomes numeric. Returns the names made numeric.
+
+    Values are stored as they are, never rewritten, so a saved filter (`cs == 0.1`) selects the
+    same simulations before and after (filters compare values, not level positions)."""
     existing = {r[0]: r for r in conn.execute("SELECT name, kind, levels FROM jdsi_parameter")}
     position = len(existing)
+    promoted = []
     for info in infos:
-        old = existing.get(info["name"])
+        name = info["name"]
+        old = existing.get(name)
         if old is None:
             conn.execute(
                 "INSERT INTO jdsi_parameter (name, kind, levels, unit, position) VALUES (?,?,?,?,?)",
-                (info["name"], info["kind"], json.dumps(info["levels"]), info.get("unit"), position),
+                (name, info["kind"], json.dumps(info["levels"]), info.get("unit"), position),
             )
             position += 1
-        elif old["kind"] == "categorical" and info["levels"] is not None:
-            merged = sorted(set(json.loads(old["levels"])) | set(info["levels"]), key=level_key)
-            conn.execute(
-                "UPDATE jdsi_parameter SET levels = ? WHERE name = ?",
-                (json.dumps(merged), info["name"]),
-            )
+            continue
+        if old["kind"] != "categorical":
+            continue
+        old_levels = json.loads(old["levels"]) if old["levels"] is not None else []
+        new = [v for v in values.get(name, []) if v is not None]
+        if new and all(_is_number(v) for v in [*old_levels, *new]):
+            # A categorical parameter's stored values are its levels: the merged distinct values
+            # are the old levels and the new values; the count of stored ones is one indexed query.
+            present = conn.execute("SELECT count(value) FROM jdsi_param_value WHERE name = ?", (name,)).fetchone()[0]
+            distinct = {float(v) for v in [*old_levels, *new]}
+            if not levels_rule(len(distinct), present + len(new)):
+                conn.execute("UPDATE jdsi_parameter SET kind = 'numeric', levels = NULL WHERE name = ?", (name,))
+                promoted.append(name)
+                continue
+            added = new
+        elif info["levels"] is not None:
+            added = info["levels"]
+        else:
+            continue
+        merged = sorted(set(old_levels) | set(added), key=level_key)
+        conn.execute("UPDATE jdsi_parameter SET levels = ? WHERE name = ?", (json.dumps(merged), name))
+    return promoted
 
 
 def _write_metrics(conn: Any, path: Path, metrics: list[Metric]) -> None:
@@ -315,4 +416,5 @@ def _write_metrics(conn: Any, path: Path, metrics: list[Metric]) -> None:
         )
 
 
-__all__ = ["IngestError", "IngestReport", "StoreError", "ingest", "infer_parameter", "sha256_file"]
+__all__ = ["IngestError", "IngestReport", "StoreError", "UnlinkedProposalWarning", "ingest", "infer_parameter",
+           "sha256_file"]

@@ -12,6 +12,7 @@ edges point from the newer record to what it came from:
     run      --used-->           split    (else its dataset, when it has no split)
     artifact --wasGeneratedBy--> run
     proposal --wasDerivedFrom--> run      (whose sigma2 made its study set; else the run's dataset)
+    source   --wasDerivedFrom--> proposal (its simulations were run for the proposal's points)
 
 The graph of a record holds all its ancestors and all its descendants, not its siblings'
 subtrees. dot and mermaid renderings treat every label as text: no user string can end a quoted
@@ -134,6 +135,9 @@ def load_graph(store: Store) -> Graph:
         g.edge(r["id"], r["run_id"], "wasGeneratedBy")
     for r in proposals:
         g.edge(r["id"], r["run_id"] if r["run_id"] is not None else r["dataset_id"], "wasDerivedFrom")
+    for r in q("""SELECT DISTINCT s.source_id, l.proposal_id FROM jdsi_sim_proposal l
+                  JOIN jdsi_simulation s ON s.sim_id = l.sim_id"""):
+        g.edge(r["source_id"], r["proposal_id"], "wasDerivedFrom")
 
     # A tombstone hides its record and the splits made of it (as `jupyter dsi splits` says);
     # runs and artifacts stay as they were: what was trained happened.

@@ -102,7 +102,8 @@ def propose(
     its study-set spacing); ``bounds``: ``{name: (lo, hi)}`` per continuous parameter (default
     the study set's min..max). ``max_redraws``: rounds of redrawing rejected draws before the
     box is declared nearly empty. Returns ``n`` rows: the parameters, ``proposal_id``
-    (``p{seed}-{i:05d}``) and ``component`` (the position of the study row drawn from).
+    (``p{seed}-{i:05d}``; recorded: ``{record_id[:8]}-{i:05d}``, see :func:`point_ids`) and
+    ``component`` (the position of the study row drawn from).
     Raises :class:`ProposalError` (one line) on bad input.
     """
     if db is not None or run is not None or target is not None:
@@ -337,14 +338,22 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def point_ids(record_id: str, n: int) -> list[str]:
+    """A recorded proposal's point ids, ``{record_id[:8]}-{i:05d}``: unique across records (unlike
+    an unrecorded draw's ``p{seed}-...``), so an ingest finds the record from a point id alone."""
+    return [f"{record_id[:8]}-{i:05d}" for i in range(n)]
+
+
 def record(store: Any, proposals: pd.DataFrame, study: pd.DataFrame, policy: dict[str, Any], *,
-           run_id: str | None = None, dataset_id: str | None = None, author: str | None = None) -> str:
+           run_id: str | None = None, dataset_id: str | None = None, author: str | None = None,
+           record_id: str | None = None) -> str:
     """Write a drawn proposal as one immutable record (jdsi_proposal and a jdsi_proposal_point
-    per row) with a ``proposal.save`` event, in one transaction; returns its id. There is no
-    update: drawing again is a new record."""
+    per row) with a ``proposal.save`` event, in one transaction; returns its id (``record_id``
+    when the caller chose it, as it must to name the points by it). There is no update: drawing
+    again is a new record."""
     from .store import current_user, new_id, now
 
-    record_id = new_id()
+    record_id = record_id or new_id()
     params = [c for c in proposals.columns if c not in ("proposal_id", "component")]
     points = [(record_id, str(point), int(component),
                json.dumps({p: _plain(v) for p, v in zip(params, values)}, allow_nan=False))
@@ -366,7 +375,7 @@ def record(store: Any, proposals: pd.DataFrame, study: pd.DataFrame, policy: dic
 
 def _propose_recorded(study: Any, n: Any, seed: Any, *, db: Any, run: Any, target: str | None,
                       **options: Any) -> pd.DataFrame:
-    from .store import Store
+    from .store import Store, new_id
 
     if db is None:
         raise ProposalError("run= (--run) takes the study set from a database: give db= (--db) too"
@@ -393,12 +402,15 @@ def _propose_recorded(study: Any, n: Any, seed: Any, *, db: Any, run: Any, targe
         elif isinstance(study, (str, Path)):
             study = read_study(study)
         frame = propose(study, n, seed, categorical=categorical, **options)
+        record_id = new_id()  # chosen first: the points are named by it
+        frame["proposal_id"] = point_ids(record_id, len(frame))
         tau_given = {k: float(v) for k, v in (options.get("tau") or {}).items()}
         bounds_given = {k: [float(v) for v in pair] for k, pair in (options.get("bounds") or {}).items()}
         policy = {"tau": tau_given, "bounds": bounds_given, "alpha": float(options["alpha"]),
                   "prior_column": options.get("prior_column"), "entropy_column": options.get("entropy_column"),
                   "categorical": categorical, "n": int(n), "seed": int(seed), "target": target}  # type: ignore[arg-type]
-        frame.attrs["proposal_record"] = record(store, frame, study, policy, run_id=run_id, dataset_id=dataset_id)
+        frame.attrs["proposal_record"] = record(store, frame, study, policy, run_id=run_id, dataset_id=dataset_id,
+                                                record_id=record_id)
         return frame
     finally:
         if opened:

@@ -6,7 +6,7 @@
 -- the schema version below. Records are immutable and keyed by UUID: a change is a new record
 -- with a parent link, a delete is a row in jdsi_tombstone.
 --
--- schema_version: 5
+-- schema_version: 6
 
 -- Every ingested file or database, never modified; sha256 proves which bytes were read.
 CREATE TABLE jdsi_source (
@@ -263,6 +263,15 @@ CREATE TABLE jdsi_proposal_point (
   PRIMARY KEY (proposal_id, point_id)
 ) WITHOUT ROWID;
 
+-- Which recorded proposal point a simulation was run for (schema 6, issue 16 §3): written by the
+-- ingest of an ensemble whose simulations.csv has a proposal_id column (`sample --params`), in the
+-- same transaction as the simulations. point_id is the proposal's point (jdsi_proposal_point).
+CREATE TABLE jdsi_sim_proposal (
+  sim_id      TEXT PRIMARY KEY REFERENCES jdsi_simulation (sim_id),
+  proposal_id TEXT NOT NULL REFERENCES jdsi_proposal (id),
+  point_id    TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- A delete is a tombstone; removing the tombstone is the undo. The record itself never changes.
 CREATE TABLE jdsi_tombstone (
   record_id  TEXT PRIMARY KEY,
@@ -288,3 +297,4 @@ CREATE INDEX jdsi_run_by_dataset ON jdsi_run (dataset_id);
 CREATE INDEX jdsi_run_metric_by_run ON jdsi_run_metric (run_id, name, context, step);
 CREATE INDEX jdsi_artifact_by_run ON jdsi_artifact (run_id);
 CREATE INDEX jdsi_proposal_by_run ON jdsi_proposal (run_id);
+CREATE INDEX jdsi_proposal_point_by_point ON jdsi_proposal_point (point_id);

@@ -222,7 +222,27 @@ def _add_proposals(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_metrics, 2: _add_feature, 3: _add_runs, 4: _add_proposals}
+# What schema 6 added, as version 6 defined it (see _add_metrics for why it is written out).
+SIM_PROPOSAL_SQL = """
+CREATE TABLE jdsi_sim_proposal (
+  sim_id      TEXT PRIMARY KEY REFERENCES jdsi_simulation (sim_id),
+  proposal_id TEXT NOT NULL REFERENCES jdsi_proposal (id),
+  point_id    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX jdsi_proposal_point_by_point ON jdsi_proposal_point (point_id)
+"""
+
+
+def _add_sim_proposals(conn: sqlite3.Connection) -> None:
+    """5 -> 6: which recorded proposal point each ingested simulation was run for (issue 16 §3),
+    and the index that finds a point by its id alone (as an ingest does)."""
+    for statement in SIM_PROPOSAL_SQL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_metrics, 2: _add_feature, 3: _add_runs, 4: _add_proposals,
+                                    5: _add_sim_proposals}
 
 
 class StoreError(DsiError):

@@ -288,7 +288,8 @@ def mdb(shared_method: tuple[Ensemble, Path, str], tmp_path: Path) -> tuple[Path
 
 
 # What later schemas added, taken away again: files as older versions of jupyterlab-dsi wrote them.
-AS_SCHEMA_4 = "DROP TABLE jdsi_proposal_point; DROP TABLE jdsi_proposal;"
+AS_SCHEMA_5 = "DROP INDEX jdsi_proposal_point_by_point; DROP TABLE jdsi_sim_proposal;"
+AS_SCHEMA_4 = AS_SCHEMA_5 + " DROP TABLE jdsi_proposal_point; DROP TABLE jdsi_proposal;"
 AS_SCHEMA_3 = AS_SCHEMA_4 + " " + " ".join(
     f"DROP TABLE {t};" for t in ("jdsi_split_member", "jdsi_split", "jdsi_run_param", "jdsi_run_metric",
                                  "jdsi_prediction", "jdsi_artifact", "jdsi_run", "jdsi_stale")

@@ -17,7 +17,7 @@ from conftest import AS_SCHEMA_4, Result, query
 import jupyterlab_dsi as dsi
 from jupyterlab_dsi import proposals
 from jupyterlab_dsi.proposals import ProposalError, study_digest, study_from_run
-from jupyterlab_dsi.store import Store
+from jupyterlab_dsi.store import SCHEMA_VERSION, Store
 
 Cli = Callable[..., Result]
 SIGMA2 = {"s00": 0.5, "s01": 0.5, "s02": 0.1, "s03": 0.4, "s04": 0.2, "s05": 0.3}
@@ -106,6 +106,10 @@ def test_same_draw_as_the_pure_function_over_the_same_study(db: tuple[Path, str,
     with Store(path, readonly=True) as store:
         study, _, _, categorical = study_from_run(store, run_id)
     pure = dsi.propose(study, 9, 3, categorical=categorical)
+    record_id = res.err_lines[-1].split()[-1]
+    # the same draw; only the point ids differ: a recorded proposal's name its record
+    assert pure["proposal_id"].tolist() == [f"p3-{i:05d}" for i in range(9)]
+    pure["proposal_id"] = [f"{record_id[:8]}-{i:05d}" for i in range(9)]
     plain = [{k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in pure.to_dict(orient="records")]
     assert json.loads(res.out) == plain
 
@@ -123,7 +127,9 @@ def test_python_with_db_and_a_study_file_records_without_a_run(db: tuple[Path, s
     study = tmp_path / "study.csv"
     study.write_text("x,sigma2\n0,1\n1,2\n2,1\n")
     frame = dsi.propose(study, 5, 0, db=path)
-    assert frame.equals(dsi.propose(study, 5, 0))
+    pure = dsi.propose(study, 5, 0)
+    assert frame.drop(columns="proposal_id").equals(pure.drop(columns="proposal_id"))
+    assert frame["proposal_id"].tolist() == [f"{frame.attrs['proposal_record'][:8]}-{i:05d}" for i in range(5)]
     assert query(path, "SELECT run_id, dataset_id, n FROM jdsi_proposal") == [(None, None, 5)]
 
 
@@ -149,7 +155,10 @@ def test_records_are_immutable_a_second_draw_is_a_new_record(db: tuple[Path, str
     first = cli("propose", "--db", path, "--run", run_id, "--n", 5, "--seed", 1)
     before = proposal_rows(path)
     second = cli("propose", "--db", path, "--run", run_id, "--n", 5, "--seed", 1)
-    assert first.code == second.code == 0 and first.out == second.out
+    assert first.code == second.code == 0
+    # the same draw, under another record's point ids
+    assert first.out.replace(first.err.split()[-1][:8], "ID") == second.out.replace(second.err.split()[-1][:8], "ID")
+    assert first.out != second.out
     after = proposal_rows(path)
     assert set(before) <= set(after)  # the first record is untouched
     digests = query(path, "SELECT study_digest FROM jdsi_proposal")
@@ -195,7 +204,7 @@ def test_python_bad_input_raises_one_line(db: tuple[Path, str, str, str]) -> Non
     assert proposal_rows(path) == []
 
 
-def test_migration_4_to_5_adds_the_empty_tables_and_keeps_the_runs(db: tuple[Path, str, str, str], cli: Cli) -> None:
+def test_migration_4_to_current_adds_the_empty_tables_and_keeps_the_runs(db: tuple[Path, str, str, str], cli: Cli) -> None:
     from test_sources import _same_tables_as_fresh
 
     path, _, run_id, _ = db
@@ -204,7 +213,7 @@ def test_migration_4_to_5_adds_the_empty_tables_and_keeps_the_runs(db: tuple[Pat
     conn.executescript(f"{AS_SCHEMA_4} PRAGMA user_version = 4;")
     conn.close()
     with Store(path, readonly=True) as store:  # a reader upgrades the file once
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     _same_tables_as_fresh(path)
     assert query(path, "SELECT * FROM jdsi_prediction ORDER BY run_id, target, sim_id") == predictions
     assert proposal_rows(path) == []

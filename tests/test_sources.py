@@ -496,24 +496,24 @@ def _same_tables_as_fresh(db: Path) -> None:
     assert columns(conn) == columns(fresh)
     written = ("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND (name LIKE 'jdsi_metric%' OR name LIKE"
                " 'jdsi_split%' OR name LIKE 'jdsi_run%' OR name LIKE 'jdsi_artifact%' OR name LIKE"
-               " 'jdsi_proposal%' OR name IN ('jdsi_prediction', 'jdsi_stale')) ORDER BY name")
+               " 'jdsi_proposal%' OR name IN ('jdsi_prediction', 'jdsi_stale', 'jdsi_sim_proposal')) ORDER BY name")
     assert normal(query(db, written)) == normal(fresh.execute(written).fetchall())
     conn.close()
 
 
-def test_migration_1_to_5(cli: Cli, ingested: tuple[Ensemble, Path]) -> None:
-    assert SCHEMA_VERSION == 5 and {1, 2, 3, 4} <= set(store_mod.MIGRATIONS)
+def test_migration_1_to_current(cli: Cli, ingested: tuple[Ensemble, Path]) -> None:
+    assert SCHEMA_VERSION == 6 and {1, 2, 3, 4, 5} <= set(store_mod.MIGRATIONS)
     _, db = ingested
     as_schema_1(db)
     with Store(db, readonly=True) as store:  # a reader upgrades the file once, in a transaction
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     _same_tables_as_fresh(db)
     assert query(db, "SELECT count(*) FROM jdsi_simulation") == [(6,)]
     res = cli("select", "--db", db, "--format", "csv")  # no method, no metrics: each run at t = 0
     assert res.code == 0 and len(res.out_lines) == 7, res.err
 
 
-def test_migration_2_to_5_keeps_datasets(cli: Cli, shared_method: tuple[Ensemble, Path, str], tmp_path: Path) -> None:
+def test_migration_2_to_current_keeps_datasets(cli: Cli, shared_method: tuple[Ensemble, Path, str], tmp_path: Path) -> None:
     """A schema-2 dataset (weights in w_shock, w_edge only) reads back with the same feature."""
     _, shared, method_id = shared_method
     db = tmp_path / "copy.sqlite"

@@ -10,7 +10,7 @@
 export const APPLICATION_ID = 0x4a445349;
 
 /** The schema version this extension reads (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** Table names (every table carries the `jdsi_` prefix). */
 export const Tables = {
@@ -36,7 +36,8 @@ export const Tables = {
   artifact: 'jdsi_artifact',
   stale: 'jdsi_stale',
   proposal: 'jdsi_proposal',
-  proposalPoint: 'jdsi_proposal_point'
+  proposalPoint: 'jdsi_proposal_point',
+  simProposal: 'jdsi_sim_proposal'
 } as const;
 
 /** The name of one jupyterlab-dsi table. */
