@@ -28,6 +28,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/** The children `h` would append (null, undefined and false left out), for replaceChildren. */
+export function nodes(...children: Child[]): (Node | string)[] {
+  return children.filter((c): c is Node | string | number => c !== null && c !== undefined && c !== false).map(c => (c instanceof Node ? c : String(c)));
+}
+
 const integer = new Intl.NumberFormat('en-US');
 
 /** 10000 -> "10,000". */

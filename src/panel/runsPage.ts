@@ -5,12 +5,15 @@
  * whose points restore their dataset in the explorer. Rows come from the worker's replica; a
  * refresh (new runs, new points) keeps the sort, the filter, the ticks and the pickers.
  */
+import type { IParameterRange, IProposalRecord, IProposeRequest } from '../db/proposals';
 import type { IDatasetStats, IRunCurve, IRunInfo, RunStatus } from '../db/runs';
 import { INTERRUPTED_AFTER_S, metricKey } from '../db/runs';
 import { paletteColor } from '../views/chart';
 import { curveSeries, drawCurves } from '../views/curves';
 import { drawEfficacy, efficacyPoints, format, xChoices } from '../views/efficacy';
 import { formatCount, formatDate, h } from './dom';
+import { ProposalForm } from './proposalForm';
+import { ProposalList } from './proposalList';
 import { compareCells, filterBox, ISort, sortHeader } from './sortTable';
 
 export interface IRunsPageOptions {
@@ -36,7 +39,19 @@ export interface IRunsPageOptions {
    * catch-up about every 5 s while a run logs); it reads when it is shown again.
    */
   shown?: () => boolean;
+  /** The recorded proposals (absent: no Proposals section). */
+  proposals?: () => Promise<IProposalRecord[]>;
+  /** Draw a proposal over the explorer's views (dashed lines / hollow marks); null hides. */
+  showProposal?: (id: string | null) => Promise<void>;
+  /** Record a proposal through the server; resolves with the new record's id, rejects with Error(one line). */
+  propose?: (request: IProposeRequest) => Promise<string>;
+  /** Continuous/categorical parameters for the form: name, kind, min, max, spacing (numeric only). */
+  parameterRanges?: () => Promise<IParameterRange[]>;
 }
+
+/** Why a run has no Propose… (on the disabled button, as its title and description). */
+export const NO_SIGMA2 =
+  'This run logged no sigma2 (predictive variance): log it with run.log_predictions(a frame with a sigma2 column) to propose from it.';
 
 /** Runs compared at most: their curves are read and drawn, each in its own color. */
 export const MAX_COMPARED = 10;
@@ -93,10 +108,25 @@ export class RunsPage {
     // Built once and never replaced: the filter box keeps the focus (and the caret) while the
     // table under it is drawn again on every keystroke; only the parts below are re-rendered.
     this._count.dataset.testid = 'dsi-runs-count';
+    const { proposals, showProposal, propose, parameterRanges } = _options;
+    this._proposals = proposals ? new ProposalList({ proposals, showProposal }) : null;
+    this._form =
+      propose && parameterRanges
+        ? new ProposalForm({
+            propose,
+            parameterRanges,
+            onProposed: (id, request, run) => this._proposed(id, request, run),
+            onClose: () => this._formClosed()
+          })
+        : null;
+    // The form and the list are built once, outside the re-rendered parts: what the user typed
+    // stays through a refresh (a run logging every few seconds).
     this.node.append(
       this._errorSlot,
       h('div', { class: 'jp-DSI-datasetsBar jp-DSI-runsBar' }, this._search, this._count, this._pickerSlot),
       this._tableSlot,
+      ...(this._form ? [this._form.node] : []),
+      ...(this._proposals ? [this._proposals.node] : []),
       this._chartsSlot
     );
     // The charts are drawn to their box's width: draw again when it changes (sidebar dragged,
@@ -150,8 +180,11 @@ export class RunsPage {
       window.clearTimeout(this._heartbeatTimer); // showing the page reads again anyway
       return;
     }
+    // The proposals are read alongside (their section says its own failure, never rejects).
+    const proposals = this._proposals?.refresh();
     try {
       const rows = await this._options.load(Date.now());
+      await proposals;
       if (ticket !== this._loadTicket) {
         return; // a later read (a tab click during a catch-up) answers instead
       }
@@ -337,7 +370,7 @@ export class RunsPage {
       sortBy('started', 'Started', true),
       sortBy('duration', 'Duration', true),
       sortBy('energy', 'Energy', true),
-      ...(this._options.lineage ? [h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Actions'))] : [])
+      ...(this._options.lineage || this._form ? [h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Actions'))] : [])
     );
     this._errorSlot.replaceChildren(...(this._error ? [h('p', { class: 'jp-DSI-error', role: 'alert' }, this._error)] : []));
     this._count.textContent = `${formatCount(this._rows.length)} runs`;
@@ -451,7 +484,15 @@ export class RunsPage {
       h('td', { title: started }, formatDate(started)),
       h('td', { class: 'jp-DSI-numeric' }, formatDuration(r.durationS)),
       h('td', { class: 'jp-DSI-numeric' }, formatEnergy(r.energyKwh)),
-      ...(this._options.lineage ? [h('td', {}, this._lineageButton(r))] : [])
+      ...(this._options.lineage || this._form
+        ? [
+            h(
+              'td',
+              {},
+              h('span', { class: 'jp-DSI-runActions' }, this._options.lineage ? this._lineageButton(r) : null, this._form ? this._proposeButton(r) : null)
+            )
+          ]
+        : [])
     );
   }
 
@@ -483,6 +524,63 @@ export class RunsPage {
     );
     b.addEventListener('click', () => this._options.lineage!(r));
     return b;
+  }
+
+  /**
+   * "Propose…": opens the form for a run that logged sigma2. Without sigma2 it stays, disabled
+   * (aria-disabled, so that it keeps the focus and its reason is read), with the reason as title.
+   */
+  private _proposeButton(r: IRunInfo): HTMLElement {
+    const able = (r.sigma2Targets ?? []).length > 0;
+    const open = able && this._form?.run?.id === r.id;
+    const b = h(
+      'button',
+      {
+        class: `jp-DSI-linkButton${able ? '' : ' jp-mod-disabled'}`,
+        type: 'button',
+        title: able ? 'Propose new simulations where this run’s model is least certain (its sigma2)' : NO_SIGMA2,
+        'data-focus-key': `propose:${r.id}`,
+        ...(able ? { 'aria-expanded': String(open), 'aria-controls': this._form!.node.id } : { 'aria-disabled': 'true' })
+      },
+      'Propose…'
+    );
+    b.addEventListener('click', () => {
+      if (able) {
+        this._opener = r.id;
+        void this._form!.open(r).then(() => this._render());
+      }
+    });
+    return b;
+  }
+
+  /** Recorded: the list reads it (from the file again when the replica has not caught up), marks it and draws it. */
+  private async _proposed(id: string, request: IProposeRequest, run: IRunInfo): Promise<void> {
+    const list = this._proposals;
+    if (!list) {
+      await this._options.showProposal?.(id);
+      return;
+    }
+    await list.refresh();
+    if (!list.records.some(p => p.id === id) && this._options.reload) {
+      try {
+        await this._options.reload();
+      } catch (error) {
+        console.error('jupyterlab-dsi: cannot read the database again', error);
+      }
+      await list.refresh();
+    }
+    this._opener = null; // the focus goes to the new row's Hide, not back to Propose…
+    list.say(`Recorded proposal ${id.slice(0, 8)}: ${formatCount(request.n)} points from “${run.name}” (seed ${request.seed}), drawn over the explorer.`);
+    await list.show(id, true);
+  }
+
+  private _formClosed(): void {
+    const opener = this._opener;
+    this._opener = null;
+    this._render();
+    if (opener !== null) {
+      this.node.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(`propose:${opener}`)}"]`)?.focus();
+    }
   }
 
   private _select(
@@ -663,6 +761,10 @@ export class RunsPage {
   private readonly _tableSlot = h('div', { class: 'jp-DSI-runsTableSlot' });
   private readonly _chartsSlot = h('div', { class: 'jp-DSI-runsChartsSlot' });
   private readonly _efficacy = document.createElement('div');
+  private readonly _proposals: ProposalList | null;
+  private readonly _form: ProposalForm | null;
+  /** The run whose Propose… opened the form: the focus goes back there when it closes. */
+  private _opener: string | null = null;
   private _rows: IRunInfo[] = [];
   private _stats: IDatasetStats[] = [];
   private _sort: ISort = { key: 'started', ascending: false };

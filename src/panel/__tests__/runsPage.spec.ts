@@ -27,6 +27,7 @@ function run(id: string, name: string, datasetId: string, over: Partial<IRunInfo
     energyKwh: null,
     resources: {},
     stale: [],
+    sigma2Targets: [],
     ...over
   };
 }
