@@ -7,6 +7,7 @@
  * that the view handles every gesture with one set of listeners on the SVG.
  */
 import type { AxisScale, Interval, IVerticalLayout } from './axes';
+import { PROPOSAL_COLOR_FALLBACK, PROPOSAL_COLOR_VAR } from './proposalOverlay';
 
 export const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -30,6 +31,8 @@ export interface ITheme {
   /** The tooltip and menus: surface and border. */
   readonly surface: string;
   readonly border: string;
+  /** Proposals drawn over the lines (dashed): a color the selection palettes do not lead with. */
+  readonly proposal: string;
 }
 
 /** Reads the theme from the CSS variables in effect on `el`, with light-theme fallbacks. */
@@ -47,7 +50,8 @@ export function readTheme(el: Element): ITheme {
     accent: v('--jp-brand-color1', '#1976d2'),
     context: v('--jp-layout-color3', '#bdbdbd'),
     surface: v('--jp-layout-color1', '#ffffff'),
-    border: v('--jp-border-color1', '#bdbdbd')
+    border: v('--jp-border-color1', '#bdbdbd'),
+    proposal: v(PROPOSAL_COLOR_VAR, PROPOSAL_COLOR_FALLBACK)
   };
 }
 

@@ -36,6 +36,16 @@ import {
   drawLines
 } from './parcoords-layers';
 import { HEADER, ITheme, axisTitle, drawAxis, drawBrushes, needsStagger, readTheme, svg } from './parcoords-svg';
+import {
+  IProposalOverlay,
+  IVertex,
+  PROPOSAL_DASH,
+  describePoint,
+  nearestRuns,
+  parameterNames,
+  polylineRuns,
+  runsPath
+} from './proposalOverlay';
 import type { AxisBrush, Column, IRowColors, ITable } from './types';
 
 export interface IParallelCoordinatesOptions {
@@ -190,6 +200,18 @@ export class ParallelCoordinates {
     this._hoverPath.setAttribute('stroke-width', '2');
   }
 
+  /**
+   * Draws a proposal's points over the lines (null: none): a dashed polyline each across the
+   * parameter axes, kept through redraws (data, size, axis order, theme). The row layers are
+   * not redrawn for it.
+   */
+  setProposals(overlay: IProposalOverlay | null): void {
+    this._proposals = overlay && overlay.points.length ? overlay : null;
+    this._proposalParams = parameterNames(this._proposals?.points ?? []);
+    this._hoverProposal(null);
+    this._drawProposals();
+  }
+
   /** Re-measures the container (also done by a ResizeObserver) and redraws if it changed. */
   resize(): void {
     const { width, height } = this._measure();
@@ -237,7 +259,9 @@ export class ParallelCoordinates {
     this._selectedCanvas.className = 'jp-DSI-pc-selected';
     this._svg.setAttribute('class', 'jp-DSI-pc-svg');
     Object.assign(this._svg.style, { position: 'absolute', left: '0', top: '0' });
-    this._svg.append(this._axesGroup, this._hoverPath);
+    // Proposals above the canvases, under the axes: brushes stay grabbable through them.
+    this._proposalGroup.setAttribute('pointer-events', 'none');
+    this._svg.append(this._proposalGroup, this._axesGroup, this._hoverPath);
     this._hoverPath.setAttribute('fill', 'none');
     this._hoverPath.setAttribute('pointer-events', 'none');
     root.appendChild(this._svg);
@@ -256,6 +280,17 @@ export class ParallelCoordinates {
     this._tooltip.setAttribute('role', 'tooltip');
     root.appendChild(this._tooltip);
     root.appendChild(this._buildHiddenControl());
+    this._proposalLegend.className = 'jp-DSI-pc-proposalLegend';
+    Object.assign(this._proposalLegend.style, {
+      position: 'absolute',
+      right: '4px',
+      bottom: '2px',
+      fontSize: '10px',
+      pointerEvents: 'none',
+      display: 'none',
+      zIndex: '1'
+    });
+    root.appendChild(this._proposalLegend);
     return root;
   }
 
@@ -412,6 +447,7 @@ export class ParallelCoordinates {
     this._sizeSurfaces();
     this._updateIntervals();
     this._drawAxes();
+    this._drawProposals();
     this._drawHiddenControl();
     this._hover(null);
     this._drawContext();
@@ -644,6 +680,7 @@ export class ParallelCoordinates {
   private readonly _onPointerLeave = (): void => {
     if (!this._drag) {
       this._hover(null);
+      this._hoverProposal(null);
     }
   };
 
@@ -758,6 +795,7 @@ export class ParallelCoordinates {
     drag.moved = true;
     // The lines stay where they were until the drop: fade them rather than redraw per move.
     this._contextCanvas.style.opacity = this._selectedCanvas.style.opacity = '0.3';
+    this._proposalGroup.style.opacity = '0.3';
     // One pixel beyond the end axes at most: dropped past an end, the axis goes there (clamped
     // to the end axis' own position, it tied with it and stayed on its side).
     const at = clamp(x - drag.grab, plot.xs[0] - 1, plot.xs[plot.xs.length - 1] + 1);
@@ -775,6 +813,7 @@ export class ParallelCoordinates {
 
   private _endReorder(drag: Extract<Drag, { kind: 'reorder' }>): void {
     this._contextCanvas.style.opacity = this._selectedCanvas.style.opacity = '';
+    this._proposalGroup.style.opacity = '';
     if (drag.moved) {
       this._redraw();
       this._drawSelected();
@@ -829,6 +868,14 @@ export class ParallelCoordinates {
           return;
         }
         const [px, py] = this._hoverAt;
+        // A proposal's line over the rows' lines: it is what the pointer is on.
+        const proposal = nearestRuns(this._proposalLines, px, py, HOVER_TOLERANCE);
+        if (proposal !== null) {
+          this._hover(null);
+          this._hoverProposal(proposal, px, py);
+          return;
+        }
+        this._hoverProposal(null);
         const mask = this._currentSelection()?.mask ?? null;
         this._hover(nearestPolyline(plot.xs, plot.ys, mask, px, py, HOVER_TOLERANCE), px, py);
       });
@@ -861,8 +908,81 @@ export class ParallelCoordinates {
     for (const axis of this._plot?.axes ?? []) {
       lines.push(`${axis.name}: ${formatValue(axis.column, row)}`);
     }
+    this._placeTooltip(lines.join('\n'), x, y);
+  }
+
+  /** Marks a proposal's line and shows its id and values (or unmarks it: null). */
+  private _hoverProposal(index: number | null, x = 0, y = 0): void {
+    const paths = this._proposalGroup.querySelectorAll('.jp-DSI-pc-proposal');
+    if (this._hoveredProposal !== null && this._hoveredProposal !== index) {
+      paths[this._hoveredProposal]?.setAttribute('stroke-width', '1.5');
+      if (index === null) {
+        this._tooltip.style.display = 'none';
+      }
+    }
+    this._hoveredProposal = index;
+    const point = index === null ? undefined : this._proposals?.points[index];
+    if (index === null || !point) {
+      return;
+    }
+    paths[index]?.setAttribute('stroke-width', '3');
+    const plot = this._plot;
+    const clampedOn = (plot?.axes ?? [])
+      .filter((axis, i) => this._proposalLines[index]?.some(run => run.some(v => v.clamped && v.x === plot!.xs[i])))
+      .map(axis => axis.name);
+    this._placeTooltip(describePoint(point, clampedOn), x, y);
+  }
+
+  /** Each proposal's dashed polyline over the parameter axes, and its clamped ends marked. */
+  private _drawProposals(): void {
+    this._proposalGroup.replaceChildren();
+    this._proposalLines = [];
+    this._hoveredProposal = null;
+    const overlay = this._proposals;
+    const plot = this._plot;
+    this._proposalLegend.style.display = overlay ? '' : 'none';
+    if (!overlay || !plot) {
+      return;
+    }
+    const color = this._theme.proposal;
+    // A dashed swatch and the label, as text (the label holds user data: column names).
+    const swatch = document.createElement('span');
+    Object.assign(swatch.style, { display: 'inline-block', width: '16px', borderTop: `2px dashed ${color}`, verticalAlign: 'middle', marginRight: '4px' });
+    this._proposalLegend.replaceChildren(swatch, document.createTextNode(overlay.label));
+    Object.assign(this._proposalLegend.style, { color: this._theme.text, background: this._theme.surface, padding: '0 3px' });
+    const clamps: string[] = [];
+    for (const point of overlay.points) {
+      const runs = polylineRuns(plot.axes, plot.xs, point.values, this._proposalParams);
+      this._proposalLines.push(runs);
+      svg(
+        'path',
+        {
+          class: 'jp-DSI-pc-proposal',
+          'data-point': point.id,
+          d: runsPath(runs),
+          fill: 'none',
+          stroke: color,
+          'stroke-width': 1.5,
+          'stroke-dasharray': PROPOSAL_DASH
+        },
+        this._proposalGroup
+      );
+      for (const v of runs.flat()) {
+        if (v.clamped) {
+          // A short bar across the axis end: the value lies beyond it.
+          clamps.push(`M${v.x - 4},${v.y}h8`);
+        }
+      }
+    }
+    if (clamps.length) {
+      svg('path', { class: 'jp-DSI-pc-proposalClamped', d: clamps.join(''), stroke: color, 'stroke-width': 2, fill: 'none' }, this._proposalGroup);
+    }
+  }
+
+  /** The tooltip with `text` (text only), beside the pointer. */
+  private _placeTooltip(text: string, x: number, y: number): void {
     const tip = this._tooltip;
-    tip.textContent = lines.join('\n');
+    tip.textContent = text;
     tip.style.display = 'block';
     // Beside the pointer, flipped to the other side near the right or bottom edge.
     const width = this._plot?.width ?? 0;
@@ -888,6 +1008,13 @@ export class ParallelCoordinates {
   private readonly _tooltip = document.createElement('div');
   private readonly _hiddenButton = document.createElement('button');
   private readonly _hiddenMenu = document.createElement('div');
+  private readonly _proposalGroup = svg('g', { class: 'jp-DSI-pc-proposals' });
+  private readonly _proposalLegend = document.createElement('div');
+  private _proposals: IProposalOverlay | null = null;
+  private _proposalParams = new Set<string>();
+  /** Each proposal's vertices as drawn, for hit-testing. */
+  private _proposalLines: IVertex[][][] = [];
+  private _hoveredProposal: number | null = null;
   private readonly _axisGroups = new Map<string, SVGGElement>();
   private readonly _axisCache = new Map<string, { key: string; axis: IAxis }>();
   private readonly _intervals = new Map<string, Interval[]>();

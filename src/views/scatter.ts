@@ -38,6 +38,7 @@ import {
   wheelFactor,
   zoomView
 } from './geometry';
+import { IScatterMark, PROPOSAL_COLOR_FALLBACK, PROPOSAL_COLOR_VAR } from './proposalOverlay';
 import type { IRowColors, IShape, Point } from './types';
 
 export type ScatterTool = 'box' | 'lasso' | 'pan';
@@ -349,6 +350,8 @@ export class Scatter {
   private readonly clipRect: SvgSel<SVGRectElement>;
   private readonly inner: SvgSel<SVGGElement>;
   private readonly shapesG: SvgSel<SVGGElement>;
+  private readonly proposalsG: SvgSel<SVGGElement>;
+  private readonly proposalLegend: HTMLDivElement;
   private readonly draft: SvgSel<SVGPathElement>;
   private readonly hoverMark: SvgSel<SVGCircleElement>;
   private readonly tooltip: HTMLDivElement;
@@ -386,6 +389,12 @@ export class Scatter {
   private imageData: ImageData | null = null;
   private packed: { palette: readonly string[]; solid: Uint32Array; faint: number } | null = null;
   private destroyed = false;
+  /** A proposal's points (issue 16), hollow circles in data units; the legend's text. */
+  private marks: readonly IScatterMark[] = [];
+  private marksLabel = '';
+  /** The view the marks were placed for: they move only when it changes. */
+  private marksKey = '';
+  private hoveredMark = -1;
 
   constructor(
     container: HTMLElement,
@@ -430,6 +439,7 @@ export class Scatter {
       .attr('transform', `translate(${MARGIN.left},${MARGIN.top})`)
       .attr('clip-path', `url(#${clipId})`);
     this.shapesG = this.inner.append('g').attr('class', 'jp-dsi-Scatter-shapes');
+    this.proposalsG = this.inner.append('g').attr('class', 'jp-dsi-Scatter-proposals').attr('pointer-events', 'none');
     this.draft = this.inner.append('path').attr('class', 'jp-dsi-Scatter-draft').style('display', 'none');
     this.hoverMark = this.inner
       .append('circle')
@@ -444,6 +454,10 @@ export class Scatter {
     this.note.className = 'jp-dsi-Scatter-note';
     this.note.style.display = 'none';
     this.plot.appendChild(this.note);
+    this.proposalLegend = doc.createElement('div');
+    this.proposalLegend.className = 'jp-dsi-Scatter-proposalLegend';
+    this.proposalLegend.style.display = 'none';
+    this.plot.appendChild(this.proposalLegend);
 
     container.appendChild(this.node);
     this.listen();
@@ -559,6 +573,18 @@ export class Scatter {
     this.renderHover();
   }
 
+  /**
+   * A proposal's points as hollow circles (stroke only) at data coordinates, with a legend;
+   * null or [] hides them. Only the SVG marks change: the points' canvas is not redrawn.
+   */
+  setProposals(marks: readonly IScatterMark[] | null, label = ''): void {
+    this.marks = marks ?? [];
+    this.marksLabel = label;
+    this.marksKey = '';
+    this.setMarkHover(-1);
+    this.renderProposals();
+  }
+
   /** Show every point again. */
   resetZoom(): void {
     this.view = { ...this.home };
@@ -653,7 +679,10 @@ export class Scatter {
     svg.addEventListener('pointerup', e => this.onPointerUp(e));
     svg.addEventListener('pointercancel', () => this.cancelDrag(true));
     svg.addEventListener('pointerleave', () => {
-      if (!this.drag) this.setHover(-1);
+      if (!this.drag) {
+        this.setMarkHover(-1);
+        this.setHover(-1);
+      }
     });
     svg.addEventListener('wheel', e => this.onWheel(e), { passive: false });
     svg.addEventListener('dblclick', e => {
@@ -923,7 +952,54 @@ export class Scatter {
   }
 
   private hoverAt(p: Point): void {
+    // A proposal's circle is drawn over the points: it is what the pointer is on.
+    const mark = this.nearestMark(p);
+    if (mark >= 0) {
+      this.setHover(-1);
+      this.setMarkHover(mark);
+      return;
+    }
+    this.setMarkHover(-1);
     this.setHover(this.nearestAt(p));
+  }
+
+  /** The proposal mark within HOVER_RADIUS of the plot pixel p, or -1. */
+  private nearestMark(p: Point): number {
+    let best = -1;
+    let bestDistance = HOVER_RADIUS;
+    if (!this.inPlot(p)) {
+      return best;
+    }
+    this.marks.forEach((m, k) => {
+      const [px, py] = dataToPixel(this.view, m.x, m.y);
+      const d = Math.hypot(px - p[0], py - p[1]);
+      if (d <= bestDistance) {
+        bestDistance = d;
+        best = k;
+      }
+    });
+    return best;
+  }
+
+  /** Marks a proposal's circle and shows its id and values (text only); -1 clears it. */
+  private setMarkHover(k: number): void {
+    if (k === this.hoveredMark) {
+      return;
+    }
+    const circles = this.proposalsG.selectAll<SVGCircleElement, IScatterMark>('circle').nodes();
+    circles[this.hoveredMark]?.classList.remove('jp-mod-hover');
+    const had = this.hoveredMark >= 0;
+    this.hoveredMark = k;
+    const mark = this.marks[k];
+    if (!mark) {
+      if (had) {
+        this.tooltip.style.display = 'none';
+      }
+      return;
+    }
+    circles[k]?.classList.add('jp-mod-hover');
+    const [px, py] = dataToPixel(this.view, mark.x, mark.y);
+    this.placeTooltip(mark.text, px, py);
   }
 
   private setHover(row: number): void {
@@ -988,6 +1064,7 @@ export class Scatter {
     this.renderPoints();
     this.renderAxes();
     this.renderShapes();
+    this.renderProposals();
     this.renderDraft();
     this.renderHover();
   }
@@ -1163,6 +1240,38 @@ export class Scatter {
       .attr('d', s => polygonPath(v, s.polygon));
   }
 
+  /** The proposal's circles, placed again only when the view (zoom, pan, size) or the marks changed. */
+  private renderProposals(): void {
+    const v = this.view;
+    const key = [v.x0, v.x1, v.y0, v.y1, v.width, v.height].join();
+    if (key === this.marksKey) {
+      return;
+    }
+    this.marksKey = key;
+    this.hoveredMark = -1;
+    const r = (this.options.pointSize ?? defaultPointSize(this.n)) / 2 + 2;
+    this.proposalsG
+      .selectAll<SVGCircleElement, IScatterMark>('circle')
+      .data(this.marks)
+      .join('circle')
+      .attr('class', 'jp-dsi-Scatter-proposal')
+      .attr('data-point', m => m.id)
+      .attr('fill', 'none')
+      .attr('r', r)
+      .attr('cx', m => dataToPixel(v, m.x, m.y)[0])
+      .attr('cy', m => dataToPixel(v, m.x, m.y)[1]);
+    const legend = this.proposalLegend;
+    if (this.marks.length) {
+      const swatch = legend.ownerDocument.createElement('span');
+      swatch.className = 'jp-dsi-Scatter-proposalSwatch';
+      legend.replaceChildren(swatch, legend.ownerDocument.createTextNode(this.marksLabel)); // text: user data
+      legend.style.display = '';
+    } else {
+      legend.replaceChildren();
+      legend.style.display = 'none';
+    }
+  }
+
   private renderDraft(): void {
     const d = this.drag;
     if (!d || d.kind === 'pan' || !d.moved) {
@@ -1182,7 +1291,9 @@ export class Scatter {
     const r = this.hovered;
     if (r < 0 || r >= this.n) {
       this.hoverMark.style('display', 'none');
-      this.tooltip.style.display = 'none';
+      if (this.hoveredMark < 0) {
+        this.tooltip.style.display = 'none'; // a proposal's tooltip stays while its circle is hovered
+      }
       return;
     }
     const [px, py] = dataToPixel(this.view, this.x[r], this.y[r]);
@@ -1194,7 +1305,12 @@ export class Scatter {
     const fmt = format('.5~g');
     // textContent only: ids and labels are user data.
     const more = this.options.describe?.(r) ?? [];
-    this.tooltip.textContent = [`${this.ids[r]}`, `${this.labels.x}: ${fmt(this.x[r])}`, `${this.labels.y}: ${fmt(this.y[r])}`, ...more].join('\n');
+    this.placeTooltip([`${this.ids[r]}`, `${this.labels.x}: ${fmt(this.x[r])}`, `${this.labels.y}: ${fmt(this.y[r])}`, ...more].join('\n'), px, py);
+  }
+
+  /** The tooltip with `text` (textContent: user data), beside the plot pixel (px, py). */
+  private placeTooltip(text: string, px: number, py: number): void {
+    this.tooltip.textContent = text;
     this.tooltip.style.display = '';
     const tw = this.tooltip.offsetWidth || 120;
     const th = this.tooltip.offsetHeight || 48;
@@ -1244,6 +1360,13 @@ const STYLE = `
 .jp-dsi-Scatter-draft { fill: none; stroke: var(--jp-ui-font-color1, rgba(0,0,0,.87)); stroke-width: 1px;
   stroke-dasharray: 3 3; }
 .jp-dsi-Scatter-hover { fill: none; stroke: var(--jp-ui-font-color0, #000); stroke-width: 1.5px; }
+.jp-dsi-Scatter-proposal { stroke: var(${PROPOSAL_COLOR_VAR}, ${PROPOSAL_COLOR_FALLBACK}); stroke-width: 1.5px; }
+.jp-dsi-Scatter-proposal.jp-mod-hover { stroke-width: 3px; }
+.jp-dsi-Scatter-proposalLegend { position: absolute; right: 18px; bottom: ${MARGIN.bottom + 4}px; pointer-events: none;
+  padding: 0 3px; font-size: var(--jp-ui-font-size0, 11px); color: var(--jp-ui-font-color1, rgba(0,0,0,.87));
+  background: var(--jp-layout-color0, #fff); }
+.jp-dsi-Scatter-proposalSwatch { display: inline-block; width: 8px; height: 8px; margin-right: 4px; border-radius: 50%;
+  vertical-align: middle; border: 1.5px solid var(${PROPOSAL_COLOR_VAR}, ${PROPOSAL_COLOR_FALLBACK}); }
 .jp-dsi-Scatter-tooltip { position: absolute; pointer-events: none; white-space: pre; z-index: 1;
   padding: 3px 6px; border-radius: 2px; font-size: var(--jp-ui-font-size0, 11px);
   background: var(--jp-layout-color1, #fff); color: var(--jp-ui-font-color1, rgba(0,0,0,.87));
