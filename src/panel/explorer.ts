@@ -12,7 +12,8 @@ import { createDatabaseClient, IDatabaseClient } from '../db/client';
 import { ExplorerModel } from '../model/explorer';
 import { IExplorerSettings, IExplorerSettingsV1, isSettings } from '../model/settings';
 import { parseTerms } from '../model/feature';
-import { fetchDatabase, fetchEvents } from '../server';
+import { fetchDatabase, fetchEvents, postProposal } from '../server';
+import { overlayLabel } from '../views/proposalOverlay';
 import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
 import { bringForward, ILineageTarget, openRecordOn, showLineage } from './lineageView';
@@ -386,6 +387,35 @@ export class ExplorerPanel extends Widget {
     this._render();
   }
 
+  /**
+   * Draw a recorded proposal of the open file over the explorer's views (null: hide it). Its
+   * points are read from the replica; they stay through redraws and catch-ups, and go with the
+   * database (another file, or Reload). Throws a line when the replica does not hold it.
+   */
+  async showProposal(id: string | null): Promise<void> {
+    const ticket = ++this._proposalTicket;
+    if (id === null || this._state.status !== 'ready') {
+      this._view?.setProposal(null);
+      if (id !== null) {
+        throw new Error('No database is open: open one to show its proposals.');
+      }
+      return;
+    }
+    const api = this._client().api;
+    const [records, points] = await Promise.all([api.proposals(), api.proposalPoints(id)]);
+    if (ticket !== this._proposalTicket) {
+      return; // another proposal was asked for meanwhile
+    }
+    const record = records.find(r => r.id === id);
+    if (!record) {
+      throw new Error(`Proposal ${id.slice(0, 8)} is not in ${this.path ?? 'the open database'}: reload it if it was recorded a moment ago.`);
+    }
+    this._view?.setProposal({
+      label: overlayLabel(points.length, record.policy),
+      points: points.map(p => ({ id: p.pointId, values: p.values, simId: p.simId }))
+    });
+  }
+
   /** The lineage graph of a record of the open file, in the main area. */
   async showLineage(id: string): Promise<void> {
     const path = this.path;
@@ -530,6 +560,7 @@ export class ExplorerPanel extends Widget {
   }
 
   private _setModel(model: ExplorerModel | null): void {
+    this._proposalTicket++; // a proposal of the last database, still being read, is not drawn
     this._view?.dispose();
     this._view = null;
     this._model?.changed.disconnect(this._onModelChange, this);
@@ -600,7 +631,15 @@ export class ExplorerPanel extends Widget {
           datasetStats: () => this._client().api.datasetStats(),
           lineage: run => void this.showLineage(run.id).catch(error => void Notification.error((error as Error).message)),
           // The efficacy view's points and the dataset cells: the Datasets page's Restore.
-          restore: datasetId => this._restoreOrSay(datasetId)
+          restore: datasetId => this._restoreOrSay(datasetId),
+          proposals: () => this._client().api.proposals(),
+          showProposal: id => this.showProposal(id),
+          // Recorded by the server into the file; the Runs page catches the replica up to list it.
+          propose: request => {
+            const path = this.path;
+            return path ? postProposal(path, request) : Promise.reject(new Error('No database is open: open one to record a proposal.'));
+          },
+          parameterRanges: () => this._client().api.parameterRanges()
         })
       : null;
     void this._runs?.refresh();
@@ -935,6 +974,8 @@ export class ExplorerPanel extends Widget {
   private _state: ExplorerState = { status: 'empty' };
   private _stateChanged = new Signal<this, ExplorerState>(this);
   private _ticket = 0;
+  /** The last showProposal asked: an older answer is dropped. */
+  private _proposalTicket = 0;
   private _refreshTicket = 0;
   private _latestRefresh: Promise<void> | null = null;
 }

@@ -9,6 +9,7 @@ import { FilterError } from '../filter';
 import { FEATURE, featureFormula } from '../model/feature';
 import { formatValue, ParallelCoordinates } from '../views/parcoords';
 import { Scatter } from '../views/scatter';
+import { IProposalOverlay, scatterMarks } from '../views/proposalOverlay';
 import type { IDatasetRecord, IJob } from '../server';
 import { MethodForm } from './methodForm';
 import { ExplorerControls, methodLabel } from './controls';
@@ -206,6 +207,23 @@ export class ExplorerView {
     this._schedule('axes');
   }
 
+  /**
+   * Draw a proposal over both views (null: none): dashed lines in the parallel coordinates,
+   * hollow circles in the scatter while both of its axes are parameters. It stays through
+   * redraws (data, axes, size, theme) until replaced.
+   */
+  setProposal(overlay: IProposalOverlay | null): void {
+    this._proposal = overlay;
+    this._parcoords.setProposals(overlay);
+    this._placeScatterProposal();
+  }
+
+  /** The scatter's marks for its current axes. */
+  private _placeScatterProposal(): void {
+    const [x, y] = this._model.scatterAxes;
+    this._scatter.setProposals(scatterMarks(this._proposal, x, y), this._proposal?.label ?? '');
+  }
+
   /** Re-measure both views (the panel was resized or shown). */
   resize(): void {
     this._parcoords.resize();
@@ -254,6 +272,9 @@ export class ExplorerView {
         y: axisTitle(model, yName)
       });
       this._scatter.setShapes([...model.shapes]);
+      if (this._proposal) {
+        this._placeScatterProposal(); // other axes may be parameters or not
+      }
       this._updateScatterChoices();
     }
     const coloring = model.coloring;
@@ -405,6 +426,7 @@ export class ExplorerView {
   private readonly _export: ExportBar;
   private readonly _controls: ExplorerControls;
   private readonly _parcoords: ParallelCoordinates;
+  private _proposal: IProposalOverlay | null = null;
   private readonly _parcoordsHost: HTMLElement;
   private readonly _scatter: Scatter;
   private readonly _filterText = document.createElement('code');
