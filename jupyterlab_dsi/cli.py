@@ -459,6 +459,43 @@ def cmd_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_proposals(args: argparse.Namespace) -> int:
+    from .proposals import get_proposal, list_proposals, points_text
+    from .store import Store
+
+    if args.id is None:
+        if args.output is not None:
+            raise DsiError("-o writes one proposal's points: give its ID (see `jupyter dsi proposals --db DB`)")
+        with Store(args.db, readonly=True) as store:
+            records = list_proposals(store)
+        fmt = args.format or "table"
+        if fmt == "json":
+            write_rows(list(records[0]) if records else [], [list(r.values()) for r in records], fmt, sys.stdout)
+            return 0
+        columns = ["id", "created_at", "run", "n", "seed", "alpha", "linked"]
+        rows = [[r["id"][:8] if fmt == "table" else r["id"], r["created_at"], r["run_name"], r["n"],
+                 r["policy"].get("seed"), r["policy"].get("alpha"), r["linked"]] for r in records]
+        write_rows(columns, rows, fmt, sys.stdout)
+        return 0
+    fmt = args.format or "csv"
+    if fmt == "table":
+        raise DsiError("a proposal's points are csv (what `sample --params` reads) or json, not a table")
+    with Store(args.db, readonly=True) as store:
+        record = get_proposal(store, args.id)
+        text = points_text(store, record["id"], fmt)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    from .paths import write_new
+
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise DsiError(f"{out.parent}: no such folder for {out.name}")
+    write_new(out.parent, out.name, text)  # atomic, and never over an existing file
+    print(f"wrote {counted(record['n'], 'point')} of proposal {record['id'][:8]} to {args.output}")
+    return 0
+
+
 def cmd_augment(args: argparse.Namespace) -> int:
     from .augment import augment, summary
     from .datasets import members
@@ -652,6 +689,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     p.set_defaults(run=cmd_propose)
+
+    p = command("proposals", "list the recorded proposals (newest first), or write one's points as the CSV "
+                "`jupyter dsi sample OUT --params` reads")
+    p.add_argument("id", metavar="ID", nargs="?", help="a proposal's id or a unique prefix: its points")
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--format", choices=formats, help="table (the list's default), csv (the points' default) or json")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the points to FILE (atomically; an existing FILE is never overwritten)")
+    p.set_defaults(run=cmd_proposals)
 
     p = command("augment", "a new dataset: a parent's members plus N non-members chosen by a run's "
                 "sigma2 (pool-based active learning, issue 16 §2); prints the new dataset's id last")

@@ -176,6 +176,43 @@ class Ensemble:
 
         return get_run(self.store, ref)
 
+    # -- proposals (issue 16) ---------------------------------------------------------------
+
+    def propose(self, run: Any = None, study: Any = None, *, n: int, seed: int, **options: Any) -> pd.DataFrame:
+        """Draw ``n`` proposals of what to simulate next and record them in this database: the
+        study set is ``run``'s logged sigma2 (a Run, its record, id or prefix) or ``study`` (a
+        DataFrame or CSV path). ``options`` are :func:`jupyterlab_dsi.propose`'s (tau, bounds,
+        prior_column, alpha, entropy_column, categorical, target, max_redraws). Returns the points,
+        the record's id in ``attrs["proposal_record"]``; `jupyter dsi propose --db` is this call."""
+        from .proposals import ProposalError, propose
+
+        if "db" in options:
+            raise ProposalError("Ensemble.propose records in its own database: give no db=")
+        return propose(study, n, seed, db=self._writer(), run=run, **options)
+
+    def proposals(self) -> pd.DataFrame:
+        """The recorded proposals, newest first: the fields of `jupyter dsi proposals --format json`
+        (id, created_at, author, run_id, run_name, dataset_id, n, policy as a dict, linked)."""
+        import pandas as pd
+
+        from .proposals import RECORD_FIELDS, list_proposals
+
+        records = list_proposals(self.store)
+        return pd.DataFrame.from_records([[r[c] for c in RECORD_FIELDS] for r in records], columns=list(RECORD_FIELDS))
+
+    def proposal(self, ref: str) -> pd.DataFrame:
+        """A recorded proposal's points (by id or unique prefix), in point order: the parameters,
+        proposal_id, component and sim_id (the simulation ingested for the point, or None). The
+        record is in ``attrs["proposal"]``."""
+        import pandas as pd
+
+        from .proposals import proposal_points
+
+        record, columns, rows = proposal_points(self.store, ref)
+        frame = pd.DataFrame.from_records(rows, columns=columns)
+        frame.attrs["proposal"] = record
+        return frame
+
 
 class Dataset:
     """One saved training dataset: its record (immutable, so read once) and its members."""

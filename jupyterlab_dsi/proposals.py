@@ -20,6 +20,7 @@ fixed order (per round: the rows of the draws still missing, then their offsets,
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -87,6 +88,7 @@ def propose(
     db: Any = None,
     run: Any = None,
     target: str | None = None,
+    author: str | None = None,
 ) -> pd.DataFrame:
     """Draw ``n`` proposals from eq. 4 over ``study``; see the module docstring.
 
@@ -94,7 +96,8 @@ def propose(
     logged predictions instead: the parameters of each simulation with a ``sigma2`` for
     ``target`` (default: the first target alphabetically that has one); give no ``study`` then.
     With ``db`` the proposal is recorded once (:func:`record`) in one transaction and its id is
-    in the result's ``attrs["proposal_record"]``. Without ``db`` nothing is read or written.
+    in the result's ``attrs["proposal_record"]`` (``author``: who records it, default the OS
+    user). Without ``db`` nothing is read or written.
 
     ``study``: a DataFrame (or a CSV path) with a ``sigma2`` column; every other column except
     ``prior_column`` and ``entropy_column`` is a parameter. Non-numeric (and bool) columns and
@@ -109,7 +112,9 @@ def propose(
     if db is not None or run is not None or target is not None:
         return _propose_recorded(study, n, seed, tau=tau, bounds=bounds, prior_column=prior_column,
                                  alpha=alpha, entropy_column=entropy_column, max_redraws=max_redraws,
-                                 categorical=categorical, db=db, run=run, target=target)
+                                 categorical=categorical, db=db, run=run, target=target, author=author)
+    if author is not None:
+        raise ProposalError("author= names who records a proposal: give db= too")
     if study is None:
         raise ProposalError("give a study set (a DataFrame or a CSV path), or a run with db= and run=")
     if isinstance(study, (str, Path)):
@@ -374,7 +379,7 @@ def record(store: Any, proposals: pd.DataFrame, study: pd.DataFrame, policy: dic
 
 
 def _propose_recorded(study: Any, n: Any, seed: Any, *, db: Any, run: Any, target: str | None,
-                      **options: Any) -> pd.DataFrame:
+                      author: str | None, **options: Any) -> pd.DataFrame:
     from .store import Store, new_id
 
     if db is None:
@@ -410,8 +415,77 @@ def _propose_recorded(study: Any, n: Any, seed: Any, *, db: Any, run: Any, targe
                   "prior_column": options.get("prior_column"), "entropy_column": options.get("entropy_column"),
                   "categorical": categorical, "n": int(n), "seed": int(seed), "target": target}  # type: ignore[arg-type]
         frame.attrs["proposal_record"] = record(store, frame, study, policy, run_id=run_id, dataset_id=dataset_id,
-                                                record_id=record_id)
+                                                record_id=record_id, author=author)
         return frame
     finally:
         if opened:
             store.close()
+
+
+# -- recorded proposals: listing and export (the CLI, the server and Ensemble read these) -------
+
+PROVENANCE = ("proposal_id", "component")
+RECORD_FIELDS = ("id", "created_at", "author", "run_id", "run_name", "dataset_id", "n", "policy", "linked")
+
+
+def _records(store: Any, where: str = "", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    rows = store.conn.execute(
+        f"""SELECT p.id, p.created_at, p.author, p.run_id, r.name AS run_name, p.dataset_id, p.n, p.policy,
+                   (SELECT count(*) FROM jdsi_sim_proposal l WHERE l.proposal_id = p.id) AS linked
+            FROM jdsi_proposal p LEFT JOIN jdsi_run r ON r.id = p.run_id {where}
+            ORDER BY p.created_at DESC, p.id""", params).fetchall()
+    return [{k: json.loads(r[k]) if k == "policy" else r[k] for k in RECORD_FIELDS} for r in rows]
+
+
+def list_proposals(store: Any) -> list[dict[str, Any]]:
+    """The recorded proposals, newest first: id, created_at, author, run_id, run_name (None for a
+    study file or a run since gone), dataset_id, n, policy (a dict) and linked (how many
+    simulations were ingested for its points)."""
+    return _records(store)
+
+
+def get_proposal(store: Any, ref: Any) -> dict[str, Any]:
+    """One recorded proposal (as :func:`list_proposals` gives it) by id or a unique prefix of >=
+    MIN_PREFIX characters."""
+    from .store import resolve_prefix
+
+    row = resolve_prefix(store, "jdsi_proposal", ref, what="proposal", error=ProposalError,
+                         order="created_at DESC, id", see=" (see `jupyter dsi proposals --db DB`)",
+                         make="record one with `jupyter dsi propose --db DB --run RUN ...`")
+    return _records(store, "WHERE p.id = ?", (row["id"],))[0]
+
+
+def proposal_points(store: Any, ref: Any) -> tuple[dict[str, Any], list[str], list[list[Any]]]:
+    """(record, columns, rows) of a recorded proposal's points, in point order: the parameters (the
+    database's parameters in its order, then any others in the study set's order), proposal_id,
+    component and sim_id (the simulation ingested for the point, or None; the first by sim_id
+    when several were)."""
+    record = get_proposal(store, ref)
+    points = store.conn.execute(
+        'SELECT point_id, component, "values" FROM jdsi_proposal_point WHERE proposal_id = ? ORDER BY point_id',
+        (record["id"],)).fetchall()
+    values = [json.loads(p["values"]) for p in points]
+    named = dict.fromkeys(name for v in values for name in v)
+    known = [p["name"] for p in store.parameters()]
+    params = [n for n in known if n in named] + [n for n in named if n not in known]
+    sims = dict(store.conn.execute("SELECT point_id, min(sim_id) FROM jdsi_sim_proposal WHERE proposal_id = ? "
+                                   "GROUP BY point_id", (record["id"],)).fetchall())
+    rows = [[v.get(n) for n in params] + [p["point_id"], p["component"], sims.get(p["point_id"])]
+            for p, v in zip(points, values)]
+    return record, [*params, *PROVENANCE, "sim_id"], rows
+
+
+def points_text(store: Any, ref: Any, fmt: str = "csv") -> str:
+    """A recorded proposal's points as text: ``csv`` is what `jupyter dsi propose` printed for it
+    and `jupyter dsi sample OUT --params` reads (the parameters, proposal_id, component; no sim_id,
+    which sample writes itself); ``json`` an array of objects with sim_id too."""
+    from .cli import write_rows
+
+    if fmt not in ("csv", "json"):
+        raise ProposalError(f"unknown format {fmt!r} for a proposal's points; use csv or json")
+    _, columns, rows = proposal_points(store, ref)
+    if fmt == "csv":
+        columns, rows = columns[:-1], [r[:-1] for r in rows]
+    buffer = io.StringIO()
+    write_rows(columns, rows, fmt, buffer)
+    return buffer.getvalue()

@@ -3,7 +3,8 @@
 ``GET /jupyterlab-dsi/db?path=P`` answers a consistent snapshot of the database at ``P`` (relative
 to the server's root) as bytes for the browser's sql.js replica; ``GET /jupyterlab-dsi/config``
 answers the extension's server-side settings; ``POST /jupyterlab-dsi/datasets/ID/export?path=P``
-writes a dataset's export as a new file beside a notebook or the database. Every endpoint needs
+writes a dataset's export as a new file beside a notebook or the database; ``/proposals`` lists,
+exports and records proposals of what to simulate next. Every endpoint needs
 the user's authentication and every path is confined to the server's root directory (hidden
 folders excluded).
 
@@ -505,6 +506,101 @@ class LineageHandler(_Handler):
             self.finish(json.dumps(graph))
 
 
+MAX_PROPOSALS = 100_000  # points one request may draw: a campaign is far smaller
+PROPOSE_FIELDS = ("run_id", "n", "seed", "tau", "bounds", "alpha", "entropy_column", "target")
+
+
+def check_propose(body: Any) -> dict[str, Any]:
+    """A propose request ``{run_id, n, seed, tau?, bounds?, alpha?, entropy_column?, target?}`` with
+    each field of its JSON type and range; what the values mean (an unknown parameter, a run
+    without sigma2) is checked by proposals.propose (422 with its one line)."""
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object {run_id, n, seed, ...}")
+    unknown = sorted(set(body) - set(PROPOSE_FIELDS))
+    if unknown:
+        raise RequestError(f"unknown field(s) {', '.join(short(u) for u in unknown)}")
+    missing = [name for name in ("run_id", "n", "seed") if name not in body]
+    if missing:
+        raise RequestError(f"malformed request: {' and '.join(missing)} missing; a proposal needs run_id, n and seed")
+    expect(body, "run_id", str)
+    expect(body, "n", int)
+    expect(body, "seed", int)
+    expect(body, "tau", dict)
+    expect(body, "bounds", dict)
+    expect(body, "alpha", int, float)
+    expect(body, "entropy_column", str)
+    expect(body, "target", str)
+    if not 1 <= body["n"] <= MAX_PROPOSALS:
+        raise RequestError(f"n must be a whole number from 1 to {MAX_PROPOSALS:,}, not {short(body['n'])}")
+    if not 0 <= body["seed"] < 2**63:  # SQLite's integers (the policy is stored)
+        raise RequestError(f"seed must be a whole number >= 0 (below 2**63), not {short(body['seed'])}")
+    for name, value in body.get("tau", {}).items():
+        expect({f"tau {name}": value}, f"tau {name}", int, float)
+    for name, pair in body.get("bounds", {}).items():
+        ok = isinstance(pair, list) and len(pair) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair)
+        if not ok:
+            raise RequestError(f"malformed request: bounds {short(name)} must be [lo, hi], two numbers, "
+                               f"not {short(pair)}")
+    return body
+
+
+class ProposalsHandler(_Handler):
+    """``GET /proposals?path=P``: the recorded proposals (newest first); ``GET /proposals/ID?path=P
+    &format=csv|json``: one's points, the csv byte for byte what `jupyter dsi proposals --db P ID`
+    writes; ``POST /proposals?path=P`` with ``{run_id, n, seed, ...}``: draw and record one from a
+    run's sigma2 (proposals.propose, the door `jupyter dsi propose --db` and Ensemble.propose use),
+    answered 201 ``{id, n}``; nothing is recorded on an error."""
+
+    def _json(self, status: int, body: Any) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    @tornado.web.authenticated
+    async def get(self, proposal_id: str | None = None) -> None:
+        from .proposals import list_proposals, points_text
+
+        if not proposal_id:
+            ok, records = await self.with_store(list_proposals)
+            if ok:
+                self._json(200, records)
+            return
+        fmt = self.get_query_argument("format", "csv")
+        if fmt not in ("csv", "json"):
+            self.fail(400, f"unknown format {short(fmt)}; a proposal's points are csv or json")
+            return
+        ok, text = await self.with_store(lambda store: points_text(store, proposal_id, fmt))
+        if ok:  # APIHandler.finish sets the type it is given (JSON unless told)
+            self.finish(text.encode("utf-8"),
+                        set_content_type="text/csv; charset=utf-8" if fmt == "csv" else "application/json")
+
+    @tornado.web.authenticated
+    async def post(self, proposal_id: str | None = None) -> None:
+        from .proposals import propose
+
+        if proposal_id:
+            self.fail(405, "proposals are immutable: draw a new one (POST .../proposals)")
+            return
+        try:
+            body = check_propose(parse_body(self.request.body))
+        except RequestError as exc:
+            self.fail(400, str(exc))
+            return
+        author = author_of(self.current_user)
+
+        def record(store: Store) -> dict[str, Any]:
+            frame = propose(None, body["n"], body["seed"], tau=body.get("tau"),
+                            bounds={k: tuple(v) for k, v in body.get("bounds", {}).items()},
+                            alpha=body.get("alpha", 1.0), entropy_column=body.get("entropy_column"),
+                            db=store, run=body["run_id"], target=body.get("target"), author=author)
+            return {"id": frame.attrs["proposal_record"], "n": len(frame)}
+
+        ok, answer = await self.with_store(record, readonly=False)
+        if ok:
+            self._json(201, answer)
+
+
 class ConfigHandler(_Handler):
     @tornado.web.authenticated
     def get(self) -> None:
@@ -639,6 +735,8 @@ def setup_handlers(server_app: Any) -> None:
             (url_path_join(base, NAMESPACE, "methods"), MethodsHandler),
             (url_path_join(base, NAMESPACE, "jobs"), JobsHandler),
             (url_path_join(base, NAMESPACE, "jobs", r"([0-9a-f-]{36})"), JobsHandler),
+            (url_path_join(base, NAMESPACE, "proposals"), ProposalsHandler),
+            (url_path_join(base, NAMESPACE, "proposals", r"([0-9a-fA-F-]{4,36})"), ProposalsHandler),
             (url_path_join(base, NAMESPACE, "datasets"), DatasetsHandler),
             (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})"), DatasetsHandler),
             (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})", "restore"), RestoreHandler),
