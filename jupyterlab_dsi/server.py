@@ -535,7 +535,7 @@ def check_propose(body: Any) -> dict[str, Any]:
     if not 0 <= body["seed"] < 2**63:  # SQLite's integers (the policy is stored)
         raise RequestError(f"seed must be a whole number >= 0 (below 2**63), not {short(body['seed'])}")
     for name, value in body.get("tau", {}).items():
-        expect({f"tau {name}": value}, f"tau {name}", int, float)
+        expect({f"tau {short(name)}": value}, f"tau {short(name)}", int, float)  # a name may hold a newline
     for name, pair in body.get("bounds", {}).items():
         ok = isinstance(pair, list) and len(pair) == 2 and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair)
