@@ -207,6 +207,7 @@ export class ParallelCoordinates {
    */
   setProposals(overlay: IProposalOverlay | null): void {
     this._proposals = overlay && overlay.points.length ? overlay : null;
+    this._proposalPaths = []; // made again for the new points
     this._proposalParams = parameterNames(this._proposals?.points ?? []);
     this._hoverProposal(null);
     this._drawProposals();
@@ -913,7 +914,7 @@ export class ParallelCoordinates {
 
   /** Marks a proposal's line and shows its id and values (or unmarks it: null). */
   private _hoverProposal(index: number | null, x = 0, y = 0): void {
-    const paths = this._proposalGroup.querySelectorAll('.jp-DSI-pc-proposal');
+    const paths = this._proposalPaths;
     if (this._hoveredProposal !== null && this._hoveredProposal !== index) {
       paths[this._hoveredProposal]?.setAttribute('stroke-width', '1.5');
       if (index === null) {
@@ -935,14 +936,23 @@ export class ParallelCoordinates {
 
   /** Each proposal's dashed polyline over the parameter axes, and its clamped ends marked. */
   private _drawProposals(): void {
-    this._proposalGroup.replaceChildren();
     this._proposalLines = [];
     this._hoveredProposal = null;
     const overlay = this._proposals;
     const plot = this._plot;
     this._proposalLegend.style.display = overlay ? '' : 'none';
+    this._proposalClamped.remove();
     if (!overlay || !plot) {
+      this._proposalGroup.replaceChildren();
+      this._proposalPaths = [];
       return;
+    }
+    // One path per point, made once per proposal: a redraw (a time step, a resize) only moves them.
+    if (this._proposalPaths.length !== overlay.points.length || this._proposalGroup.childElementCount !== overlay.points.length) {
+      this._proposalPaths = overlay.points.map(point =>
+        svg('path', { class: 'jp-DSI-pc-proposal', fill: 'none', 'stroke-dasharray': PROPOSAL_DASH, 'data-point': point.id })
+      );
+      this._proposalGroup.replaceChildren(...this._proposalPaths);
     }
     const color = this._theme.proposal;
     // A dashed swatch and the label, as text (the label holds user data: column names).
@@ -951,31 +961,26 @@ export class ParallelCoordinates {
     this._proposalLegend.replaceChildren(swatch, document.createTextNode(overlay.label));
     Object.assign(this._proposalLegend.style, { color: this._theme.text, background: this._theme.surface, padding: '0 3px' });
     const clamps: string[] = [];
-    for (const point of overlay.points) {
+    overlay.points.forEach((point, k) => {
       const runs = polylineRuns(plot.axes, plot.xs, point.values, this._proposalParams);
       this._proposalLines.push(runs);
-      svg(
-        'path',
-        {
-          class: 'jp-DSI-pc-proposal',
-          'data-point': point.id,
-          d: runsPath(runs),
-          fill: 'none',
-          stroke: color,
-          'stroke-width': 1.5,
-          'stroke-dasharray': PROPOSAL_DASH
-        },
-        this._proposalGroup
-      );
+      const path = this._proposalPaths[k];
+      path.setAttribute('data-point', point.id);
+      path.setAttribute('d', runsPath(runs));
+      path.setAttribute('stroke', color);
+      path.setAttribute('stroke-width', '1.5');
       for (const v of runs.flat()) {
         if (v.clamped) {
           // A short bar across the axis end: the value lies beyond it.
           clamps.push(`M${v.x - 4},${v.y}h8`);
         }
       }
-    }
+    });
     if (clamps.length) {
-      svg('path', { class: 'jp-DSI-pc-proposalClamped', d: clamps.join(''), stroke: color, 'stroke-width': 2, fill: 'none' }, this._proposalGroup);
+      const marks = this._proposalClamped;
+      marks.setAttribute('d', clamps.join(''));
+      marks.setAttribute('stroke', color);
+      this._proposalGroup.appendChild(marks);
     }
   }
 
@@ -1012,6 +1017,9 @@ export class ParallelCoordinates {
   private readonly _proposalLegend = document.createElement('div');
   private _proposals: IProposalOverlay | null = null;
   private _proposalParams = new Set<string>();
+  private _proposalPaths: SVGPathElement[] = [];
+  /** One path of short bars where values lie beyond their axis. */
+  private readonly _proposalClamped = svg('path', { class: 'jp-DSI-pc-proposalClamped', fill: 'none', 'stroke-width': 2 });
   /** Each proposal's vertices as drawn, for hit-testing. */
   private _proposalLines: IVertex[][][] = [];
   private _hoveredProposal: number | null = null;
