@@ -444,6 +444,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     frame = propose(study, args.n, args.seed, tau=tau, bounds=bounds,
                     prior_column=args.prior_column, alpha=args.alpha,
                     entropy_column=args.entropy_column, categorical=tuple(args.categorical or ()),
+                    continuous=tuple(args.continuous or ()),
                     db=args.db, run=args.run_ref, target=args.target)
     buffer = io.StringIO()
     rows = [[v.item() if hasattr(v, "item") else v for v in row]
@@ -686,6 +687,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--categorical", action="append", metavar="NAME",
                    help="a numeric parameter whose values are levels (copied from the drawn study row, "
                         "never jittered), e.g. the sample's profile; text columns always are")
+    p.add_argument("--continuous", action="append", metavar="NAME",
+                   help="spread this numeric parameter even where the database keeps it categorical "
+                        "(e.g. the sample's cs levels); --tau defaults to its smallest gap between levels; "
+                        "repeatable")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     p.set_defaults(run=cmd_propose)

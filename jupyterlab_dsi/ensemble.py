@@ -182,7 +182,7 @@ class Ensemble:
         """Draw ``n`` proposals of what to simulate next and record them in this database: the
         study set is ``run``'s logged sigma2 (a Run, its record, id or prefix) or ``study`` (a
         DataFrame or CSV path). ``options`` are :func:`jupyterlab_dsi.propose`'s (tau, bounds,
-        prior_column, alpha, entropy_column, categorical, target, max_redraws). Returns the points,
+        prior_column, alpha, entropy_column, categorical, continuous, target, max_redraws). Returns the points,
         the record's id in ``attrs["proposal_record"]``; `jupyter dsi propose --db` is this call."""
         from .proposals import ProposalError, propose
 

@@ -73,6 +73,24 @@ def _is_categorical(series: pd.Series) -> bool:
     return pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series)
 
 
+def _names(value: Any, what: str) -> list[str]:
+    """The parameter names given as ``categorical`` or ``continuous``, once each, in order."""
+    if isinstance(value, (str, bytes)):
+        raise ProposalError(f"{what} takes a list of parameter names, not the text {value!r}")
+    try:
+        return list(dict.fromkeys(value or ()))
+    except TypeError:
+        raise ProposalError(f"{what} takes a list of parameter names, not {value!r}") from None
+
+
+def _not_a_number(series: pd.Series) -> int | None:
+    """The first study row whose value is not a number (bools are not), or None."""
+    for i, v in enumerate(series.tolist()):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            return i
+    return None
+
+
 def propose(
     study: pd.DataFrame | str | Path | None = None,
     n: int | None = None,
@@ -84,6 +102,7 @@ def propose(
     entropy_column: str | None = None,
     max_redraws: int = DEFAULT_MAX_REDRAWS,
     categorical: Iterable[str] = (),
+    continuous: Iterable[str] = (),
     *,
     db: Any = None,
     run: Any = None,
@@ -101,9 +120,14 @@ def propose(
 
     ``study``: a DataFrame (or a CSV path) with a ``sigma2`` column; every other column except
     ``prior_column`` and ``entropy_column`` is a parameter. Non-numeric (and bool) columns and
-    those named in ``categorical`` are categorical. ``tau``: per continuous parameter (default
-    its study-set spacing); ``bounds``: ``{name: (lo, hi)}`` per continuous parameter (default
-    the study set's min..max). ``max_redraws``: rounds of redrawing rejected draws before the
+    those named in ``categorical`` are categorical. ``continuous`` names numeric parameters to
+    spread even so: a run's database may keep a parameter with a few numeric levels (the
+    sample's cs) as categorical, and then its draws would only copy the study rows' levels; its
+    values must all be numbers, and a name may not be in both lists. With ``run``, the database's
+    categorical parameters are categorical unless named in ``continuous``. ``tau``: per
+    continuous parameter (default its study-set spacing: the smallest gap between its distinct
+    values, its levels); ``bounds``: ``{name: (lo, hi)}`` per continuous parameter (default the
+    study set's min..max). ``max_redraws``: rounds of redrawing rejected draws before the
     box is declared nearly empty. Returns ``n`` rows: the parameters, ``proposal_id``
     (``p{seed}-{i:05d}``; recorded: ``{record_id[:8]}-{i:05d}``, see :func:`point_ids`) and
     ``component`` (the position of the study row drawn from).
@@ -112,7 +136,8 @@ def propose(
     if db is not None or run is not None or target is not None:
         return _propose_recorded(study, n, seed, tau=tau, bounds=bounds, prior_column=prior_column,
                                  alpha=alpha, entropy_column=entropy_column, max_redraws=max_redraws,
-                                 categorical=categorical, db=db, run=run, target=target, author=author)
+                                 categorical=categorical, continuous=continuous, db=db, run=run,
+                                 target=target, author=author)
     if author is not None:
         raise ProposalError("author= names who records a proposal: give db= too")
     if study is None:
@@ -162,12 +187,22 @@ def propose(
     params = [c for c in study.columns if c not in reserved]
     if not params:
         raise ProposalError("the study set has no parameter columns besides the weights")
-    categorical = list(categorical)
-    for name in categorical:
-        if name not in params:
-            raise ProposalError(f"categorical names {name!r}, not a parameter of the study set "
-                                f"(parameters: {', '.join(map(str, params))})")
-    cat = [p for p in params if p in categorical or _is_categorical(study[p])]
+    categorical = _names(categorical, "categorical")
+    continuous_given = _names(continuous, "continuous")
+    for what, names in (("categorical", categorical), ("continuous", continuous_given)):
+        for name in names:
+            if name not in params:
+                raise ProposalError(f"{what} names {name!r}, not a parameter of the study set "
+                                    f"(parameters: {', '.join(map(str, params))})")
+    for name in continuous_given:
+        if name in categorical:
+            raise ProposalError(f"parameter {name!r} is named both categorical and continuous: give it one kind")
+        row = _not_a_number(study[name])
+        if row is not None:
+            raise ProposalError(f"continuous names {name!r}, whose value at study row {row} is "
+                                f"{_plain(study[name].iloc[row])!r}, not a number: only numbers can be spread")
+    # continuous overrides both the dtype's kind and a database's categorical kind
+    cat = [p for p in params if p in categorical or (p not in continuous_given and _is_categorical(study[p]))]
     cont = [p for p in params if p not in cat]
     points = {}
     for p in cont:
@@ -399,21 +434,24 @@ def _propose_recorded(study: Any, n: Any, seed: Any, *, db: Any, run: Any, targe
         store = Store(db)
     try:
         run_id = dataset_id = None
-        categorical = list(options.pop("categorical") or ())
+        categorical = _names(options.pop("categorical"), "categorical")
+        continuous = _names(options.pop("continuous"), "continuous")
         if run is not None:
             study, row, target, from_db = study_from_run(store, run, target)
             run_id, dataset_id = row["id"], row["dataset_id"]
-            categorical += [c for c in from_db if c not in categorical]
+            # the database's kind yields to continuous=; the caller's own categorical= does not
+            categorical += [c for c in from_db if c not in categorical and c not in continuous]
         elif isinstance(study, (str, Path)):
             study = read_study(study)
-        frame = propose(study, n, seed, categorical=categorical, **options)
+        frame = propose(study, n, seed, categorical=categorical, continuous=continuous, **options)
         record_id = new_id()  # chosen first: the points are named by it
         frame["proposal_id"] = point_ids(record_id, len(frame))
         tau_given = {k: float(v) for k, v in (options.get("tau") or {}).items()}
         bounds_given = {k: [float(v) for v in pair] for k, pair in (options.get("bounds") or {}).items()}
         policy = {"tau": tau_given, "bounds": bounds_given, "alpha": float(options["alpha"]),
                   "prior_column": options.get("prior_column"), "entropy_column": options.get("entropy_column"),
-                  "categorical": categorical, "n": int(n), "seed": int(seed), "target": target}  # type: ignore[arg-type]
+                  "categorical": categorical, "continuous": continuous,
+                  "n": int(n), "seed": int(seed), "target": target}  # type: ignore[arg-type]
         frame.attrs["proposal_record"] = record(store, frame, study, policy, run_id=run_id, dataset_id=dataset_id,
                                                 record_id=record_id, author=author)
         return frame

@@ -232,9 +232,8 @@ class DatasetsHandler(_Handler):
             if fmt in datasets.EXPORT_FORMATS and self.get_query_argument("as", "") == "text":
                 # The file's text, byte for byte what `jupyter dsi export` writes (the panel's Download).
                 ok, text = await self.with_store(lambda store: datasets.export_text(store, dataset_id, fmt))
-                if ok:
-                    self.set_header("Content-Type", "text/plain; charset=utf-8")
-                    self.finish(text.encode("utf-8"))
+                if ok:  # APIHandler.finish sets the type it is given (JSON unless told)
+                    self.finish(text.encode("utf-8"), set_content_type="text/plain; charset=utf-8")
             elif fmt == "card":
                 await self._run(lambda store: (200, {"markdown": datasets.export_card(store, dataset_id)}))
             elif fmt in exporters:
@@ -507,13 +506,14 @@ class LineageHandler(_Handler):
 
 
 MAX_PROPOSALS = 100_000  # points one request may draw: a campaign is far smaller
-PROPOSE_FIELDS = ("run_id", "n", "seed", "tau", "bounds", "alpha", "entropy_column", "target")
+PROPOSE_FIELDS = ("run_id", "n", "seed", "tau", "bounds", "alpha", "entropy_column", "target", "continuous")
 
 
 def check_propose(body: Any) -> dict[str, Any]:
-    """A propose request ``{run_id, n, seed, tau?, bounds?, alpha?, entropy_column?, target?}`` with
-    each field of its JSON type and range; what the values mean (an unknown parameter, a run
-    without sigma2) is checked by proposals.propose (422 with its one line)."""
+    """A propose request ``{run_id, n, seed, tau?, bounds?, alpha?, entropy_column?, target?,
+    continuous?}`` with each field of its JSON type and range; what the values mean (an unknown
+    parameter, a run without sigma2, a continuous parameter holding text) is checked by
+    proposals.propose (422 with its one line)."""
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object {run_id, n, seed, ...}")
     unknown = sorted(set(body) - set(PROPOSE_FIELDS))
@@ -530,6 +530,11 @@ def check_propose(body: Any) -> dict[str, Any]:
     expect(body, "alpha", int, float)
     expect(body, "entropy_column", str)
     expect(body, "target", str)
+    expect(body, "continuous", list)
+    for name in body.get("continuous", []):
+        if not isinstance(name, str):
+            raise RequestError(f"malformed request: continuous must list parameter names (text), "
+                               f"not {json_kind(name)} {short(name)}")
     if not 1 <= body["n"] <= MAX_PROPOSALS:
         raise RequestError(f"n must be a whole number from 1 to {MAX_PROPOSALS:,}, not {short(body['n'])}")
     if not 0 <= body["seed"] < 2**63:  # SQLite's integers (the policy is stored)
@@ -593,7 +598,8 @@ class ProposalsHandler(_Handler):
             frame = propose(None, body["n"], body["seed"], tau=body.get("tau"),
                             bounds={k: tuple(v) for k, v in body.get("bounds", {}).items()},
                             alpha=body.get("alpha", 1.0), entropy_column=body.get("entropy_column"),
-                            db=store, run=body["run_id"], target=body.get("target"), author=author)
+                            continuous=body.get("continuous", ()), db=store, run=body["run_id"],
+                            target=body.get("target"), author=author)
             return {"id": frame.attrs["proposal_record"], "n": len(frame)}
 
         ok, answer = await self.with_store(record, readonly=False)

@@ -59,6 +59,7 @@ def test_each_format_is_written_next_to_the_database_as_the_cli_writes_it(server
         request = urllib.request.Request(f"{server['base']}/datasets/{dataset_id}?path=ens.sqlite&format={fmt}&as=text")
         request.add_header("Authorization", f"token {TOKEN}")
         with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.headers["Content-Type"] == "text/plain; charset=utf-8", fmt  # not JSON: a file's text
             assert response.read() == _cli_bytes(cli, root, dataset_id, fmt, tmp_path), fmt
     # Nothing else was left behind: no temporary file of the atomic write.
     assert not [p.name for p in root.iterdir() if p.name.endswith(".partial")]

@@ -76,7 +76,8 @@ def test_cli_records_once_with_the_policy_digest_run_and_dataset(db: tuple[Path,
     with Store(path, readonly=True) as store:
         study, _, _, categorical = study_from_run(store, run_id)
     assert json.loads(policy) == {"tau": {"energy": 0.1}, "bounds": {}, "alpha": 1.0, "prior_column": None,
-                                  "entropy_column": None, "categorical": categorical, "n": 20, "seed": 7,
+                                  "entropy_column": None, "categorical": categorical, "continuous": [],
+                                  "n": 20, "seed": 7,
                                   "target": "energy"}
     # the digest is the SHA-256 of the study set's canonical CSV (what study_digest documents)
     buffer = io.StringIO()

@@ -98,6 +98,11 @@ def test_record_list_and_export_as_the_cli_does(server: dict[str, Any], runs: di
     ({"run_id": "x", "n": 1, "seed": 0, "bounds": {"energy": [0, "1"]}}, "bounds 'energy' must be [lo, hi]"),
     ({"run_id": "x", "n": 1, "seed": 0, "alpha": "1"}, "alpha must be an integer or a number"),
     ({"run_id": "x", "n": 1, "seed": 0, "target": None}, "target must be text"),
+    ({"run_id": "x", "n": 1, "seed": 0, "continuous": "cs"}, "continuous must be a list, not text"),
+    ({"run_id": "x", "n": 1, "seed": 0, "continuous": {"cs": 1}}, "continuous must be a list, not an object"),
+    ({"run_id": "x", "n": 1, "seed": 0, "continuous": ["cs", 1]},
+     "continuous must list parameter names (text), not an integer 1"),
+    ({"run_id": "x", "n": 1, "seed": 0, "continuous": [None]}, "continuous must list parameter names (text), not null"),
 ])
 def test_malformed_requests_are_400_one_line_nothing_recorded(server: dict[str, Any], runs: dict[str, str],  # noqa: F811
                                                               body: Any, message: str) -> None:
@@ -115,6 +120,9 @@ def test_malformed_requests_are_400_one_line_nothing_recorded(server: dict[str, 
     ({"bounds": {"energy": [100, 200]}}, "the bounds exclude every point of the study set"),
     ({"alpha": 0.5}, "give entropy_column"),
     ({"target": "nope"}, "no sigma2 for target 'nope'"),
+    ({"continuous": ["nope"]}, "continuous names 'nope', not a parameter of the study set"),
+    ({"continuous": ["profile"]}, "continuous names 'profile', whose value at study row 0 is 'flat', not a number"),
+    ({"continuous": ["a\nb"]}, "continuous names 'a\\nb', not a parameter"),
 ])
 def test_what_propose_refuses_is_422_one_line_nothing_recorded(server: dict[str, Any], runs: dict[str, str],  # noqa: F811
                                                                change: dict[str, Any], message: str) -> None:
@@ -124,6 +132,26 @@ def test_what_propose_refuses_is_422_one_line_nothing_recorded(server: dict[str,
     assert status == 422 and message in answer["message"] and "\n" not in answer["message"], answer
     assert str(server["root"]) not in answer["message"]
     assert recorded(runs["db"]) == before
+
+
+def test_continuous_spreads_the_databases_levels(server: dict[str, Any], runs: dict[str, str]) -> None:  # noqa: F811
+    """cs is stored categorical (levels 0.1, 0.2): continuous draws it between them, profile stays a level."""
+    levels = dict(query(Path(runs["db"]), "SELECT name, levels FROM jdsi_parameter WHERE kind = 'categorical'"))
+    cs_levels, profiles = json.loads(levels["cs"]), json.loads(levels["profile"])
+    body = {"run_id": runs["gp"], "n": 50, "seed": 5, "continuous": ["cs"]}
+    status, answer = call(url(server), "POST", body)
+    assert status == 201, answer
+    status, points = call(url(server, f"/{answer['id']}", "path=prop.sqlite&format=json"))
+    assert status == 200 and len(points) == 50
+    assert all(min(cs_levels) <= p["cs"] <= max(cs_levels) and p["cs"] not in cs_levels for p in points)
+    assert {p["profile"] for p in points} <= set(profiles)
+    status, records = call(url(server))
+    policy = next(r for r in records if r["id"] == answer["id"])["policy"]
+    assert policy["continuous"] == ["cs"] and policy["categorical"] == ["profile"]
+    # the same seed draws the same points again (a new record, so new point ids)
+    status, again = call(url(server), "POST", body)
+    status, repeat = call(url(server, f"/{again['id']}", "path=prop.sqlite&format=json"))
+    assert [{**p, "proposal_id": None} for p in repeat] == [{**p, "proposal_id": None} for p in points]
 
 
 def test_other_requests(server: dict[str, Any], runs: dict[str, str]) -> None:  # noqa: F811
