@@ -224,7 +224,8 @@ export async function postProposal(path: string, proposal: IProposeRequest): Pro
     ['tau', proposal.tau],
     ['bounds', proposal.bounds],
     ['alpha', proposal.alpha],
-    ['entropy_column', proposal.entropyColumn]
+    ['entropy_column', proposal.entropyColumn],
+    ['continuous', proposal.continuous]
   ];
   for (const [key, value] of optional) {
     if (value !== undefined) {

@@ -29,7 +29,8 @@ describe('postProposal', () => {
       tau: { velocity: 0.5 },
       bounds: { velocity: [1, 2] },
       alpha: 0.5,
-      entropyColumn: 'entropy'
+      entropyColumn: 'entropy',
+      continuous: ['cs']
     });
     expect(id).toBe('abc123');
     const [url, init] = sent.mock.calls[0];
@@ -43,7 +44,8 @@ describe('postProposal', () => {
       tau: { velocity: 0.5 },
       bounds: { velocity: [1, 2] },
       alpha: 0.5,
-      entropy_column: 'entropy'
+      entropy_column: 'entropy',
+      continuous: ['cs']
     });
   });
 

@@ -48,13 +48,18 @@ export interface IProposeRequest {
   bounds?: Record<string, [number, number]>;
   alpha?: number;
   entropyColumn?: string;
+  /** Parameters stored as numeric levels to spread between them (propose's --continuous). */
+  continuous?: string[];
 }
 
 /** A parameter as the Propose form offers it: numeric ones with their range and spacing. */
 export interface IParameterRange {
   name: string;
   kind: 'numeric' | 'categorical';
-  /** Over every simulation's numeric values; null for a categorical parameter or none. */
+  /**
+   * Over every simulation's numeric values; null for text levels or none. A categorical
+   * parameter whose levels are all numbers has them too: it can be spread (continuous).
+   */
   min: number | null;
   max: number | null;
   /** The smallest positive gap between distinct values (tau's default); null without one. */
@@ -154,24 +159,36 @@ export function parameterRanges(db: Database): IParameterRange[] {
     `SELECT DISTINCT value FROM jdsi_param_value
       WHERE name = ? AND typeof(value) IN ('integer', 'real') ORDER BY value`
   );
+  // Text among a categorical parameter's values: its levels cannot be spread.
+  const text = db.prepare(
+    `SELECT 1 FROM jdsi_param_value WHERE name = ? AND typeof(value) NOT IN ('integer', 'real', 'null') LIMIT 1`
+  );
+  const numbers = (name: string): number[] => {
+    const values: number[] = [];
+    distinct.bind([name]);
+    while (distinct.step()) {
+      const v = Number(distinct.get()[0]);
+      if (Number.isFinite(v)) {
+        values.push(v);
+      }
+    }
+    distinct.reset();
+    return values;
+  };
+  const hasText = (name: string): boolean => {
+    text.bind([name]);
+    const found = text.step();
+    text.reset();
+    return found;
+  };
   try {
     return queryAll(db, 'SELECT name, kind FROM jdsi_parameter ORDER BY position, name').map(row => {
       const name = String(row.name);
-      if (row.kind === 'categorical') {
-        return { name, kind: 'categorical', min: null, max: null, spacing: null };
-      }
-      const values: number[] = [];
-      distinct.bind([name]);
-      while (distinct.step()) {
-        const v = Number(distinct.get()[0]);
-        if (Number.isFinite(v)) {
-          values.push(v);
-        }
-      }
-      distinct.reset();
+      const kind = row.kind === 'categorical' ? 'categorical' : 'numeric';
+      const values = kind === 'categorical' && hasText(name) ? [] : numbers(name);
       return {
         name,
-        kind: 'numeric',
+        kind,
         min: values.length ? values[0] : null,
         max: values.length ? values[values.length - 1] : null,
         spacing: smallestGap(values)
@@ -179,5 +196,6 @@ export function parameterRanges(db: Database): IParameterRange[] {
     });
   } finally {
     distinct.free();
+    text.free();
   }
 }

@@ -155,10 +155,11 @@ describe('proposalPoints', () => {
 });
 
 describe('parameterRanges', () => {
-  it('gives numeric parameters min, max and the smallest positive gap; categorical ones nulls', () => {
+  it('gives numeric parameters and numeric levels min, max and the smallest positive gap; text levels nulls', () => {
     expect(parameterRanges(db)).toEqual([
       { name: 'velocity', kind: 'numeric', min: 1, max: 4, spacing: 0.5 },
-      { name: 'cs', kind: 'categorical', min: null, max: null, spacing: null },
+      // Levels that are all numbers can be spread between (propose's continuous).
+      { name: 'cs', kind: 'categorical', min: 0.1, max: 0.3, spacing: expect.closeTo(0.2, 12) },
       { name: 'material', kind: 'categorical', min: null, max: null, spacing: null },
       // One distinct value: a range of one point, no spacing.
       { name: 'lonely', kind: 'numeric', min: 7, max: 7, spacing: null },
