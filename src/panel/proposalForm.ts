@@ -35,6 +35,11 @@ export function parseNumber(text: string): number | null {
   return NUMBER.test(t) ? Number(t) : NaN;
 }
 
+/** A Greek letter in a label: the labels are upper-cased, and Α or Τ would read as A or T. */
+function symbol(letter: string): HTMLElement {
+  return h('span', { class: 'jp-DSI-symbol' }, letter);
+}
+
 /** One field: its control, and the line that says what is wrong with it. */
 interface IField {
   control: HTMLInputElement | HTMLSelectElement;
@@ -65,6 +70,12 @@ export class ProposalForm {
     this.node.addEventListener('submit', event => {
       event.preventDefault();
       void this._submit();
+    });
+    // The server's refusal was about the values sent: it goes once they are edited.
+    this.node.addEventListener('input', () => {
+      if (this._refused) {
+        this._setMessage('');
+      }
     });
     this.node.addEventListener('keydown', event => {
       if (event.key === 'Escape' && !this._busy) {
@@ -219,6 +230,7 @@ export class ProposalForm {
       // The server's one line; the values stay for another try.
       this._setBusy(false);
       this._setMessage(`Not recorded: ${(error as Error)?.message || String(error)}`, true);
+      this._refused = true;
       return;
     }
     try {
@@ -268,7 +280,7 @@ export class ProposalForm {
       };
     });
     // The label names the control alone (for=): the error line under it is its description.
-    const label = (title: string, field: IField | HTMLSelectElement) => {
+    const label = (title: string | Node, field: IField | HTMLSelectElement) => {
       const control = field instanceof HTMLSelectElement ? field : field.control;
       return h(
         'div',
@@ -300,7 +312,7 @@ export class ProposalForm {
       h(
         'div',
         { class: 'jp-DSI-proposalRow' },
-        label('α', this._alpha),
+        label(h('span', {}, symbol('α'), ' (1: sigma2 alone)'), this._alpha),
         label('Entropy column', this._entropy)
       ),
       this._params.length > 0 ? this._paramGrid() : null,
@@ -319,8 +331,8 @@ export class ProposalForm {
     const grid = h(
       'div',
       { class: 'jp-DSI-proposalParams', role: 'group', 'aria-label': 'τ and bounds per parameter' },
-      h('span', { class: 'jp-DSI-fieldLabel' }, 'Parameter'),
-      h('span', { class: 'jp-DSI-fieldLabel', title: 'The spread of each draw around its study point (empty: the study set’s spacing)' }, 'τ'),
+      h('span', { class: 'jp-DSI-fieldLabel jp-DSI-proposalParamHead' }, 'Parameter'),
+      h('span', { class: 'jp-DSI-fieldLabel', title: 'The spread of each draw around its study point (empty: the study set’s spacing)' }, symbol('τ')),
       h('span', { class: 'jp-DSI-fieldLabel', title: 'Draws outside [min, max] are drawn again (empty: the study set’s range)' }, 'min'),
       h('span', { class: 'jp-DSI-fieldLabel' }, 'max')
     );
@@ -330,8 +342,9 @@ export class ProposalForm {
     return h(
       'fieldset',
       { class: 'jp-DSI-sampling jp-DSI-proposalParamSet' },
-      h('legend', { class: 'jp-DSI-fieldLabel' }, 'Per parameter (empty: the default shown)'),
-      grid
+      h('legend', { class: 'jp-DSI-fieldLabel' }, 'Per parameter'),
+      grid,
+      h('p', { class: 'jp-DSI-hint' }, 'Empty: τ is the study set’s spacing, min and max its range (the grey values).')
     );
   }
 
@@ -368,6 +381,7 @@ export class ProposalForm {
   }
 
   private _setMessage(text: string, error = false): void {
+    this._refused = false;
     this._message.textContent = text;
     this._message.className = error ? 'jp-DSI-error' : text ? 'jp-DSI-hint' : '';
   }
@@ -384,6 +398,8 @@ export class ProposalForm {
   private _submitButton: HTMLButtonElement | null = null;
   private _run: IRunInfo | null = null;
   private _busy = false;
+  /** The message is the server's refusal. */
+  private _refused = false;
   private _ticket = 0;
   private _errors = 0;
 }

@@ -17,8 +17,6 @@ export interface IProposalListOptions {
 
 type Key = 'created' | 'run' | 'n' | 'seed' | 'alpha' | 'linked';
 
-const EMPTY =
-  'No proposals yet: a proposal comes from Propose… on a run that logged sigma2, or from jupyter dsi propose --db FILE --run RUN --n N --seed S.';
 
 const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
 
@@ -176,7 +174,13 @@ export class ProposalList {
       rows.length === 0
         ? this._error
           ? null
-          : h('p', { class: 'jp-DSI-hint' }, EMPTY)
+          : h(
+              'p',
+              { class: 'jp-DSI-hint' },
+              'No proposals yet: a proposal comes from Propose… on a run that logged sigma2, or from ',
+              h('code', {}, 'jupyter dsi propose --db FILE --run RUN --n N --seed S'),
+              '.'
+            )
         : h(
             'div',
             { class: 'jp-DSI-tableScroll' },

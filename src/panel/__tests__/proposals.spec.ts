@@ -213,7 +213,7 @@ describe('Propose… on the Runs page', () => {
   };
   const type = (input: HTMLInputElement, value: string) => {
     input.value = value;
-    input.dispatchEvent(new Event('input'));
+    input.dispatchEvent(new Event('input', { bubbles: true }));
   };
   const submit = async (p: RunsPage) => {
     form(p).requestSubmit();
@@ -255,7 +255,7 @@ describe('Propose… on the Runs page', () => {
     expect(form(p).querySelector('h3')!.textContent).toBe('Propose from “gp”');
     expect(proposeOf(p, '1').getAttribute('aria-expanded')).toBe('true');
     expect(document.activeElement).toBe(field(p, 'n (points)'));
-    expect([field(p, 'n (points)'), field(p, 'Seed'), field(p, 'α'), field(p, 'Entropy column')].map(i => i.value)).toEqual(['20', '0', '1', '']);
+    expect([field(p, 'n (points)'), field(p, 'Seed'), field(p, 'α (1: sigma2 alone)'), field(p, 'Entropy column')].map(i => i.value)).toEqual(['20', '0', '1', '']);
     expect(field(p, 'τ of energy').placeholder).toBe('0.25');
     expect([field(p, 'Lower bound of thickness').placeholder, field(p, 'Upper bound of thickness').placeholder]).toEqual(['1', '3']);
     expect(form(p).querySelector('[aria-label="τ of cs"]')).toBeNull(); // categorical: no τ, no bounds
@@ -270,7 +270,7 @@ describe('Propose… on the Runs page', () => {
     await flush();
     type(field(p, 'n (points)'), '0');
     type(field(p, 'Seed'), '1.5');
-    type(field(p, 'α'), '0.5');
+    type(field(p, 'α (1: sigma2 alone)'), '0.5');
     type(field(p, 'τ of energy'), '-1');
     type(field(p, 'Lower bound of thickness'), '3');
     type(field(p, 'Upper bound of thickness'), '2');
@@ -289,7 +289,7 @@ describe('Propose… on the Runs page', () => {
     // Fixed, each line goes.
     type(field(p, 'n (points)'), '15');
     type(field(p, 'Seed'), '3');
-    type(field(p, 'α'), 'abc');
+    type(field(p, 'α (1: sigma2 alone)'), 'abc');
     type(field(p, 'τ of energy'), '');
     type(field(p, 'Upper bound of thickness'), '');
     await submit(p);
@@ -308,7 +308,7 @@ describe('Propose… on the Runs page', () => {
     target.value = 'zeta';
     type(field(p, 'n (points)'), ' 15 ');
     type(field(p, 'Seed'), '3');
-    type(field(p, 'α'), '0.25');
+    type(field(p, 'α (1: sigma2 alone)'), '0.25');
     type(field(p, 'Entropy column'), 'entropy');
     type(field(p, 'τ of energy'), '0.1');
     type(field(p, 'Lower bound of thickness'), '1.5');
@@ -385,6 +385,9 @@ describe('Propose… on the Runs page', () => {
     expect(reads()).toBe(before);
     expect(p.node.querySelectorAll('.jp-DSI-proposalsTable tbody tr')).toHaveLength(1);
     expect(form(p).querySelector<HTMLButtonElement>('button[type=submit]')!.disabled).toBe(false);
+    // Edited, the refusal (about the values sent) goes.
+    type(field(p, 'Lower bound of energy'), '');
+    expect(p.node.querySelector('[data-testid=dsi-propose-message]')!.textContent).toBe('');
   });
 
   it('closes on Escape and on Cancel, giving the focus back to Propose…', async () => {
