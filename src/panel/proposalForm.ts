@@ -48,6 +48,8 @@ interface IField {
 
 interface IParamFields {
   range: IParameterRange;
+  /** A parameter stored as numeric levels: ticked, it is spread between them (continuous). */
+  spread: HTMLInputElement | null;
   tau: HTMLInputElement;
   lo: HTMLInputElement;
   hi: HTMLInputElement;
@@ -160,8 +162,16 @@ export class ProposalForm {
     );
     const tau: Record<string, number> = {};
     const bounds: Record<string, [number, number]> = {};
+    const continuous: string[] = [];
     for (const p of this._params) {
       const name = p.range.name;
+      if (p.spread) {
+        if (!p.spread.checked) {
+          this._mark(p, '', p.tau);
+          continue; // drawn from its levels: τ and bounds do not apply
+        }
+        continuous.push(name);
+      }
       const t = parseNumber(p.tau.value);
       const lo = parseNumber(p.lo.value);
       const hi = parseNumber(p.hi.value);
@@ -207,6 +217,9 @@ export class ProposalForm {
     if (alpha !== 1) {
       request.alpha = alpha!;
       request.entropyColumn = entropy;
+    }
+    if (continuous.length > 0) {
+      request.continuous = continuous;
     }
     return request;
   }
@@ -258,9 +271,10 @@ export class ProposalForm {
         ...targets.map(t => h('option', { value: t }, t))
       );
     }
-    const continuous = ranges.filter(r => r.kind === 'numeric');
-    const categorical = ranges.filter(r => r.kind === 'categorical');
-    this._params = continuous.map(range => {
+    // Numeric levels (a range) can be spread between; text levels never.
+    const spreadable = ranges.filter(r => r.kind === 'numeric' || (r.min !== null && r.max !== null));
+    const categorical = ranges.filter(r => !spreadable.includes(r));
+    this._params = spreadable.map(range => {
       const num = (which: string, label: string, placeholder: number | null) =>
         h('input', {
           type: 'text',
@@ -271,13 +285,27 @@ export class ProposalForm {
           placeholder: placeholder === null ? '' : format(placeholder),
           class: 'jp-DSI-pathInput jp-mod-styled jp-DSI-proposalNumber'
         });
-      return {
+      const fields: IParamFields = {
         range,
+        spread: null,
         tau: num('tau', `τ of ${range.name}`, range.spacing),
         lo: num('min', `Lower bound of ${range.name}`, range.min),
         hi: num('max', `Upper bound of ${range.name}`, range.max),
         error: this._errorLine()
       };
+      if (range.kind === 'categorical') {
+        const spread = h('input', { type: 'checkbox', name: `spread:${range.name}`, 'aria-label': `Spread ${range.name} between its levels` });
+        const follow = () => {
+          for (const input of [fields.tau, fields.lo, fields.hi]) {
+            input.disabled = !spread.checked;
+          }
+          this._mark(fields, '', fields.tau);
+        };
+        spread.addEventListener('change', follow);
+        fields.spread = spread;
+        follow();
+      }
+      return fields;
     });
     // The label names the control alone (for=): the error line under it is its description.
     const label = (title: string | Node, field: IField | HTMLSelectElement) => {
@@ -337,14 +365,31 @@ export class ProposalForm {
       h('span', { class: 'jp-DSI-fieldLabel' }, 'max')
     );
     for (const p of this._params) {
-      grid.append(h('span', { class: 'jp-DSI-proposalParam', title: p.range.name }, p.range.name), p.tau, p.lo, p.hi, p.error);
+      const name = p.spread
+        ? h(
+            'label',
+            {
+              class: 'jp-DSI-proposalParam jp-mod-levels',
+              title: `${p.range.name} is stored as levels: ticked, it is drawn between them like a continuous parameter, with τ and bounds; else from its study points’ levels`
+            },
+            p.spread,
+            p.range.name
+          )
+        : h('span', { class: 'jp-DSI-proposalParam', title: p.range.name }, p.range.name);
+      grid.append(name, p.tau, p.lo, p.hi, p.error);
     }
+    const levels = this._params.some(p => p.spread);
     return h(
       'fieldset',
       { class: 'jp-DSI-sampling jp-DSI-proposalParamSet' },
       h('legend', { class: 'jp-DSI-fieldLabel' }, 'Per parameter'),
       grid,
-      h('p', { class: 'jp-DSI-hint' }, 'Empty: τ is the study set’s spacing, min and max its range (the grey values).')
+      h(
+        'p',
+        { class: 'jp-DSI-hint' },
+        'Empty: τ is the study set’s spacing, min and max its range (the grey values).',
+        levels ? ' A ticked parameter with levels is spread between them; unticked, it keeps its study points’ levels.' : ''
+      )
     );
   }
 

@@ -51,7 +51,8 @@ export function policyText(record: IProposalRecord): string {
     `τ: ${tauSummary(record)}`,
     `bounds: ${bounds.length > 0 ? bounds.join(', ') : 'the study set’s range'}`,
     `α: ${format(policyAlpha(record))}${typeof p.entropy_column === 'string' ? ` (entropy column ${p.entropy_column})` : ''}`,
-    typeof p.prior_column === 'string' ? `prior column: ${p.prior_column}` : ''
+    typeof p.prior_column === 'string' ? `prior column: ${p.prior_column}` : '',
+    Array.isArray(p.continuous) && p.continuous.length > 0 ? `spread between levels: ${p.continuous.map(String).join(', ')}` : ''
   ];
   return lines.filter(Boolean).join('\n');
 }

@@ -17,15 +17,20 @@ test.use({ viewport: { width: 1400, height: 1100 } });
 
 const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
 
-/** 120 runs with two continuous parameters (τ and bounds apply) and a categorical one. */
+/**
+ * 120 runs with two continuous parameters (τ and bounds apply), one with numeric levels (gamma:
+ * spread between them when ticked) and one with text levels (cs: always drawn from its levels).
+ */
 function runsCsv(): string {
-  const lines = ['sim_id,energy,thickness,cs,yield'];
+  const lines = ['sim_id,energy,thickness,cs,gamma,yield'];
   for (let i = 0; i < 120; i++) {
     // A fixed, spread-out design (no randomness: the same file on every machine).
     const energy = 0.5 + ((i * 37) % 120) / 80;
     const thickness = 1 + ((i * 53) % 120) / 60;
     const cs = ['a', 'b', 'c'][i % 3];
-    lines.push(`run${String(i).padStart(3, '0')},${energy.toFixed(4)},${thickness.toFixed(4)},${cs},${(Math.sin(3 * energy) * thickness).toFixed(4)}`);
+    const gamma = [1.3, 1.4, 1.67][(i * 7) % 3];
+    const y = (Math.sin(3 * energy) * thickness).toFixed(4);
+    lines.push(`run${String(i).padStart(3, '0')},${energy.toFixed(4)},${thickness.toFixed(4)},${cs},${gamma},${y}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -139,6 +144,9 @@ test('Propose… records 15 points at seed 3, lists them and draws them over the
   await form.getByLabel('n (points)').fill('15');
   await form.getByLabel('Seed').fill('3');
   await form.getByLabel('τ of thickness').fill('0.05');
+  await expect(form.getByLabel('τ of gamma')).toBeDisabled(); // levels kept unless ticked
+  await form.getByLabel('Spread gamma between its levels').check();
+  await expect(form.getByLabel('τ of gamma')).toBeEnabled();
   await hideToasts(page);
   await keepScreenshot(panel.locator('.jp-DSI-runs'), 'proposals-form-light.png');
   await form.getByLabel('Seed').press('Enter'); // Enter submits
@@ -155,7 +163,12 @@ test('Propose… records 15 points at seed 3, lists them and draws them over the
   // Recorded: the CLI reads the same record, with the policy the form sent.
   const records = dsiJson<{ id: string; n: number; run_id: string; policy: Record<string, any> }[]>('proposals', '--db', file);
   expect(records).toHaveLength(1);
-  expect(records[0]).toMatchObject({ n: 15, run_id: gp.id, policy: { seed: 3, alpha: 1, tau: { thickness: 0.05 } } });
+  expect(records[0]).toMatchObject({ n: 15, run_id: gp.id, policy: { seed: 3, alpha: 1, tau: { thickness: 0.05 }, continuous: ['gamma'] } });
+  // gamma was spread: its 15 values are not all on its three levels.
+  const points = cli('proposals', '--db', file, records[0].id).trim().split('\n');
+  const column = points[0].split(',').indexOf('gamma');
+  const gammas = points.slice(1).map(line => Number(line.split(',')[column]));
+  expect(gammas.filter(g => ![1.3, 1.4, 1.67].includes(g)).length).toBeGreaterThan(0);
   await expect(row).toHaveAttribute('data-proposal-id', records[0].id);
 
   // Drawn over the explorer: 15 dashed lines; with parameters on both scatter axes, 15 hollow marks.

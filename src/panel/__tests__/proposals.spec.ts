@@ -52,7 +52,9 @@ function record(id: string, createdAt: string, n: number, over: Partial<IProposa
 const RANGES: IParameterRange[] = [
   { name: 'energy', kind: 'numeric', min: 0.5, max: 2, spacing: 0.25 },
   { name: 'thickness', kind: 'numeric', min: 1, max: 3, spacing: 0.5 },
-  { name: 'cs', kind: 'categorical', min: null, max: null, spacing: null }
+  // Stored as numeric levels: it can be spread between them.
+  { name: 'cs', kind: 'categorical', min: 0.1, max: 0.5, spacing: 0.1 },
+  { name: 'mode', kind: 'categorical', min: null, max: null, spacing: null }
 ];
 
 const flush = async () => {
@@ -258,8 +260,12 @@ describe('Propose… on the Runs page', () => {
     expect([field(p, 'n (points)'), field(p, 'Seed'), field(p, 'α (1: sigma2 alone)'), field(p, 'Entropy column')].map(i => i.value)).toEqual(['20', '0', '1', '']);
     expect(field(p, 'τ of energy').placeholder).toBe('0.25');
     expect([field(p, 'Lower bound of thickness').placeholder, field(p, 'Upper bound of thickness').placeholder]).toEqual(['1', '3']);
-    expect(form(p).querySelector('[aria-label="τ of cs"]')).toBeNull(); // categorical: no τ, no bounds
-    expect(form(p).textContent).toContain('Drawn from their study points’ levels: cs.');
+    expect(form(p).querySelector('[aria-label="τ of mode"]')).toBeNull(); // text levels: no τ, no bounds
+    expect(form(p).textContent).toContain('Drawn from their study points’ levels: mode.');
+    // Numeric levels: kept unless ticked, so their fields wait, disabled.
+    expect(field(p, 'Spread cs between its levels').checked).toBe(false);
+    expect(field(p, 'τ of cs').disabled).toBe(true);
+    expect(field(p, 'τ of energy').disabled).toBe(false);
     expect(form(p).querySelector('select')).toBeNull(); // one target: nothing to choose
   });
 
@@ -316,6 +322,29 @@ describe('Propose… on the Runs page', () => {
     expect(requests).toEqual([
       { runId: '3', n: 15, seed: 3, target: 'zeta', tau: { energy: 0.1 }, bounds: { thickness: [1.5, 3] }, alpha: 0.25, entropyColumn: 'entropy' }
     ]);
+  });
+
+  it('spreads a parameter with numeric levels only when ticked, with its τ and bounds', async () => {
+    const { p, requests } = page();
+    await p.refresh();
+    proposeOf(p, '1').click();
+    await flush();
+    type(field(p, 'τ of cs'), '-3'); // typed, then left unticked: not checked, not sent
+    await submit(p);
+    expect(errors(p)).toEqual([]);
+    expect(requests.pop()).toEqual({ runId: '1', n: 20, seed: 0 });
+    proposeOf(p, '1').click();
+    await flush();
+    const spread = field(p, 'Spread cs between its levels');
+    spread.click();
+    expect(field(p, 'τ of cs').disabled).toBe(false);
+    type(field(p, 'τ of cs'), '-3');
+    await submit(p);
+    expect(errors(p)).toEqual(['τ of cs must be a number ≥ 0 (empty: its spacing).']);
+    type(field(p, 'τ of cs'), '0.05');
+    type(field(p, 'Lower bound of cs'), '0.2');
+    await submit(p);
+    expect(requests).toEqual([{ runId: '1', n: 20, seed: 0, tau: { cs: 0.05 }, bounds: { cs: [0.2, 0.5] }, continuous: ['cs'] }]);
   });
 
   it('sends only n, seed and the run with the defaults', async () => {
