@@ -216,6 +216,9 @@ def test_the_closing_note_says_what_the_curve_shows(run: Run) -> None:
     assert len(ratios) == len(SEEDS)
     active, uniform = ([float(r[i]) for r in ratios] for i in (0, 1))
     assert max(active) < 1 and sum(active) <= sum(uniform) + 0.05 * len(SEEDS)
+    by_edge = re.search(r"by parameters on the box's edge: (.*)", run.stdout).group(1)
+    means = [float(v.split(": ")[1]) for v in by_edge.split(", ")]
+    assert len(means) == 7 and means == sorted(means) and means[-1] > 1.2  # highest at the corners
 
 
 def test_the_repository_sample_is_untouched() -> None:
