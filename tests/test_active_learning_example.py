@@ -221,8 +221,14 @@ def test_the_closing_note_says_what_the_curve_shows(run: Run) -> None:
     assert len(means) == 7 and means == sorted(means) and means[-1] > 1.2  # highest at the corners
 
 
-def test_the_repository_sample_is_untouched() -> None:
-    if SAMPLE_DB.exists():
-        with dsi.open(SAMPLE_DB) as ens:
-            assert "held-out test set" not in set(ens.datasets()["name"])
-            assert not any(str(n).startswith("gp · seed ") for n in ens.runs()["name"])
+def test_the_sample_database_is_untouched(run: Run) -> None:
+    """The notebook works on its own copy: the sample it was given (and the repository's) gain no
+    simulations, datasets or runs."""
+    for db in (run.db, SAMPLE_DB):
+        if db.exists():
+            with dsi.open(db) as ens:
+                assert "held-out test set" not in set(ens.datasets()["name"])
+                assert not any(str(n).startswith("gp · seed ") for n in ens.runs()["name"])
+                (added,) = ens.store.conn.execute("SELECT count(*) FROM jdsi_simulation "
+                                                  "WHERE sim_id LIKE 'active-%' OR sim_id LIKE 'uniform-%'").fetchone()
+                assert added == 0
