@@ -240,6 +240,17 @@ export async function postProposal(path: string, proposal: IProposeRequest): Pro
   return answer.id;
 }
 
+/**
+ * A recorded proposal's points as the text of a CSV file: the server's `GET
+ * proposals/ID?format=csv`, byte for byte what `jupyter dsi proposals --db DB ID` prints and
+ * `jupyter dsi sample OUT --params` reads (kept as text: parsing and writing it again here could
+ * change how its numbers are written).
+ */
+export async function proposalCsv(path: string, id: string): Promise<string> {
+  const response = await request(`proposals/${encodeURIComponent(id)}`, { path, format: 'csv' });
+  return response.text();
+}
+
 /** A job of the server (post-processing a new method), as `GET /jobs/ID` answers it. */
 export interface IJob {
   id: string;

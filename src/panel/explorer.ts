@@ -12,7 +12,7 @@ import { createDatabaseClient, IDatabaseClient } from '../db/client';
 import { ExplorerModel } from '../model/explorer';
 import { IExplorerSettings, IExplorerSettingsV1, isSettings } from '../model/settings';
 import { parseTerms } from '../model/feature';
-import { fetchDatabase, fetchEvents, postProposal } from '../server';
+import { fetchDatabase, fetchEvents, postProposal, proposalCsv } from '../server';
 import { overlayLabel } from '../views/proposalOverlay';
 import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
@@ -634,6 +634,11 @@ export class ExplorerPanel extends Widget {
           restore: datasetId => this._restoreOrSay(datasetId),
           proposals: () => this._client().api.proposals(),
           showProposal: id => this.showProposal(id),
+          // The points as the server writes them (the CLI's bytes); the list saves them as a download.
+          proposalCsv: id => {
+            const path = this.path;
+            return path ? proposalCsv(path, id) : Promise.reject(new Error('No database is open: open one to export its proposals.'));
+          },
           // Recorded by the server into the file; the Runs page catches the replica up to list it.
           propose: request => {
             const path = this.path;

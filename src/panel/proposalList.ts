@@ -2,17 +2,30 @@
  * The Runs page's "Proposals" section (issue 16 §4): the recorded proposals (`jupyter dsi
  * propose --db`, the Propose… form) in a sortable table with their policy and how many of their
  * points were simulated since; one at a time is drawn over the explorer's views (Show / Hide).
- * Records are immutable, so a refresh only adds rows: the sort and the shown row stay.
+ * Each row's CSV downloads its points as `jupyter dsi proposals --db FILE ID` prints them, the
+ * file `jupyter dsi sample OUT --params` reads. Records are immutable, so a refresh only adds
+ * rows: the sort and the shown row stay.
  */
 import type { IProposalRecord } from '../db/proposals';
 import { format } from '../views/efficacy';
 import { formatCount, formatDate, h, nodes } from './dom';
+import { download } from './exportViews';
 import { compareCells, ISort, sortHeader } from './sortTable';
 
 export interface IProposalListOptions {
   proposals: () => Promise<IProposalRecord[]>;
   /** Draw one proposal over the explorer (null hides it); absent: no Show buttons. */
   showProposal?: (id: string | null) => Promise<void>;
+  /**
+   * A proposal's points as the text of a CSV file (the server's, byte for byte the CLI's), saved
+   * as `proposal-<id8>.csv`; rejects with Error(one line). Absent: no CSV buttons.
+   */
+  proposalCsv?: (id: string) => Promise<string>;
+}
+
+/** The name a proposal's points are downloaded as: `proposal-` and the id's first 8 characters. */
+export function proposalCsvName(id: string): string {
+  return `proposal-${id.slice(0, 8).replace(/[^\w-]/g, '_')}.csv`;
 }
 
 type Key = 'created' | 'run' | 'n' | 'seed' | 'alpha' | 'linked';
@@ -130,6 +143,32 @@ export class ProposalList {
     this._focusAfter = null;
   }
 
+  /**
+   * Download `id`'s points as CSV, through the browser's download (as the explorer's selection
+   * CSV). A failure is said in the list, in one line; a second click while one is read is ignored.
+   */
+  async downloadCsv(id: string): Promise<void> {
+    const read = this._options.proposalCsv;
+    if (!read || this._downloading.has(id)) {
+      return;
+    }
+    this._downloading.add(id);
+    try {
+      const text = await read(id);
+      download(new Blob([text], { type: 'text/csv' }), proposalCsvName(id));
+      if (this._error !== null) {
+        this._error = null;
+        this._render();
+      }
+    } catch (error) {
+      this._error = `Cannot download the proposal’s points: ${messageOf(error)}`;
+      console.error('jupyterlab-dsi: cannot download the proposal', error);
+      this._render();
+    } finally {
+      this._downloading.delete(id);
+    }
+  }
+
   /** A line under the heading (a proposal just recorded); empty clears it. */
   say(text: string): void {
     this._note = text;
@@ -167,6 +206,7 @@ export class ProposalList {
     const focusKey = active instanceof HTMLElement && this.node.contains(active) ? active.dataset.focusKey ?? null : null;
     const rows = [...this._records].sort((a, b) => compareCells(this._value(a, this._sort.key), this._value(b, this._sort.key), this._sort.ascending));
     const canShow = this._options.showProposal !== undefined;
+    const canCsv = this._options.proposalCsv !== undefined;
     this.node.replaceChildren(
       ...nodes(
       h('h3', {}, `Proposals (${formatCount(this._records.length)})`),
@@ -201,10 +241,11 @@ export class ProposalList {
                   head('alpha', 'α'),
                   h('th', { scope: 'col' }, 'τ'),
                   head('linked', 'Simulated', true),
-                  canShow ? h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Show over the explorer')) : null
+                  canShow ? h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Show over the explorer')) : null,
+                  canCsv ? h('th', { scope: 'col' }, h('span', { class: 'jp-DSI-visuallyHidden' }, 'Download the points as CSV')) : null
                 )
               ),
-              h('tbody', {}, ...rows.map(r => this._row(r, canShow)))
+              h('tbody', {}, ...rows.map(r => this._row(r, canShow, canCsv)))
             )
           )
       )
@@ -214,14 +255,14 @@ export class ProposalList {
     }
   }
 
-  private _row(r: IProposalRecord, canShow: boolean): HTMLElement {
+  private _row(r: IProposalRecord, canShow: boolean, canCsv: boolean): HTMLElement {
     const shown = r.id === this._shown;
     const seed = policySeed(r);
     const alpha = policyAlpha(r);
     const run = r.runName ?? (r.runId ? r.runId.slice(0, 8) : '—');
+    const label = r.runName ? `proposal of ${r.runName}, ${formatDate(r.createdAt)}` : `proposal ${r.id.slice(0, 8)}`;
     let toggle: HTMLElement | null = null;
     if (canShow) {
-      const label = r.runName ? `proposal of ${r.runName}, ${formatDate(r.createdAt)}` : `proposal ${r.id.slice(0, 8)}`;
       toggle = h(
         'button',
         {
@@ -238,6 +279,21 @@ export class ProposalList {
         void this.show(shown ? null : r.id);
       });
     }
+    let csv: HTMLElement | null = null;
+    if (canCsv) {
+      csv = h(
+        'button',
+        {
+          class: 'jp-DSI-linkButton',
+          type: 'button',
+          'aria-label': `Download the points of the ${label} as CSV`,
+          title: `Download its points as ${proposalCsvName(r.id)}: what jupyter dsi proposals --db FILE ID prints, and jupyter dsi sample OUT --params reads`,
+          'data-focus-key': `csv:${r.id}`
+        },
+        'CSV'
+      );
+      csv.addEventListener('click', () => void this.downloadCsv(r.id));
+    }
     return h(
       'tr',
       { 'data-proposal-id': r.id, title: policyText(r), ...(shown ? { class: 'jp-mod-shown', 'aria-current': 'true' } : {}) },
@@ -253,7 +309,8 @@ export class ProposalList {
       ),
       h('td', { class: 'jp-DSI-proposalTau' }, tauSummary(r)),
       h('td', {}, linkedText(r)),
-      toggle ? h('td', {}, toggle) : null
+      toggle ? h('td', {}, toggle) : null,
+      csv ? h('td', {}, csv) : null
     );
   }
 
@@ -264,4 +321,6 @@ export class ProposalList {
   private _note = '';
   private _ticket = 0;
   private _focusAfter: string | null = null;
+  /** The proposals whose CSV is being read. */
+  private readonly _downloading = new Set<string>();
 }

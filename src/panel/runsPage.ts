@@ -43,6 +43,8 @@ export interface IRunsPageOptions {
   proposals?: () => Promise<IProposalRecord[]>;
   /** Draw a proposal over the explorer's views (dashed lines / hollow marks); null hides. */
   showProposal?: (id: string | null) => Promise<void>;
+  /** A proposal's points as CSV text (the server's `jupyter dsi proposals` output); the list downloads it. Absent: no CSV buttons. */
+  proposalCsv?: (id: string) => Promise<string>;
   /** Record a proposal through the server; resolves with the new record's id, rejects with Error(one line). */
   propose?: (request: IProposeRequest) => Promise<string>;
   /** Continuous/categorical parameters for the form: name, kind, min, max, spacing (numeric only). */
@@ -108,8 +110,8 @@ export class RunsPage {
     // Built once and never replaced: the filter box keeps the focus (and the caret) while the
     // table under it is drawn again on every keystroke; only the parts below are re-rendered.
     this._count.dataset.testid = 'dsi-runs-count';
-    const { proposals, showProposal, propose, parameterRanges } = _options;
-    this._proposals = proposals ? new ProposalList({ proposals, showProposal }) : null;
+    const { proposals, showProposal, proposalCsv, propose, parameterRanges } = _options;
+    this._proposals = proposals ? new ProposalList({ proposals, showProposal, proposalCsv }) : null;
     this._form =
       propose && parameterRanges
         ? new ProposalForm({

@@ -40,6 +40,9 @@ import {
   IProposalOverlay,
   IVertex,
   PROPOSAL_DASH,
+  PROPOSAL_HALO,
+  PROPOSAL_HOVER_WIDTH,
+  PROPOSAL_WIDTH,
   describePoint,
   nearestRuns,
   parameterNames,
@@ -208,6 +211,7 @@ export class ParallelCoordinates {
   setProposals(overlay: IProposalOverlay | null): void {
     this._proposals = overlay && overlay.points.length ? overlay : null;
     this._proposalPaths = []; // made again for the new points
+    this._proposalHalos = [];
     this._proposalParams = parameterNames(this._proposals?.points ?? []);
     this._hoverProposal(null);
     this._drawProposals();
@@ -915,8 +919,10 @@ export class ParallelCoordinates {
   /** Marks a proposal's line and shows its id and values (or unmarks it: null). */
   private _hoverProposal(index: number | null, x = 0, y = 0): void {
     const paths = this._proposalPaths;
+    const halos = this._proposalHalos;
     if (this._hoveredProposal !== null && this._hoveredProposal !== index) {
-      paths[this._hoveredProposal]?.setAttribute('stroke-width', '1.5');
+      paths[this._hoveredProposal]?.setAttribute('stroke-width', String(PROPOSAL_WIDTH));
+      halos[this._hoveredProposal]?.setAttribute('stroke-width', String(PROPOSAL_WIDTH + PROPOSAL_HALO));
       if (index === null) {
         this._tooltip.style.display = 'none';
       }
@@ -926,7 +932,8 @@ export class ParallelCoordinates {
     if (index === null || !point) {
       return;
     }
-    paths[index]?.setAttribute('stroke-width', '3');
+    paths[index]?.setAttribute('stroke-width', String(PROPOSAL_HOVER_WIDTH));
+    halos[index]?.setAttribute('stroke-width', String(PROPOSAL_HOVER_WIDTH + PROPOSAL_HALO));
     const plot = this._plot;
     const clampedOn = (plot?.axes ?? [])
       .filter((axis, i) => this._proposalLines[index]?.some(run => run.some(v => v.clamped && v.x === plot!.xs[i])))
@@ -934,7 +941,12 @@ export class ParallelCoordinates {
     this._placeTooltip(describePoint(point, clampedOn), x, y);
   }
 
-  /** Each proposal's dashed polyline over the parameter axes, and its clamped ends marked. */
+  /**
+   * Each proposal's dashed polyline over the parameter axes, and its clamped ends marked. Under
+   * every line a halo, the same path stroked a little wider in the view's background: all halos
+   * first, then all lines, so that a line is never cut by another's halo and reads over the
+   * rows' lines whatever their color (orange dashes among viridis yellows, in either theme).
+   */
   private _drawProposals(): void {
     this._proposalLines = [];
     this._hoveredProposal = null;
@@ -945,16 +957,23 @@ export class ParallelCoordinates {
     if (!overlay || !plot) {
       this._proposalGroup.replaceChildren();
       this._proposalPaths = [];
+      this._proposalHalos = [];
       return;
     }
-    // One path per point, made once per proposal: a redraw (a time step, a resize) only moves them.
-    if (this._proposalPaths.length !== overlay.points.length || this._proposalGroup.childElementCount !== overlay.points.length) {
+    // One path (and its halo) per point, made once per proposal: a redraw (a time step, a
+    // resize) only moves them.
+    const n = overlay.points.length;
+    if (this._proposalPaths.length !== n || this._proposalHalos.length !== n || this._proposalGroup.childElementCount !== 2 * n) {
+      this._proposalHalos = overlay.points.map(point =>
+        svg('path', { class: 'jp-DSI-pc-proposalHalo', fill: 'none', 'stroke-linejoin': 'round', 'stroke-linecap': 'round', 'data-point': point.id })
+      );
       this._proposalPaths = overlay.points.map(point =>
         svg('path', { class: 'jp-DSI-pc-proposal', fill: 'none', 'stroke-dasharray': PROPOSAL_DASH, 'data-point': point.id })
       );
-      this._proposalGroup.replaceChildren(...this._proposalPaths);
+      this._proposalGroup.replaceChildren(...this._proposalHalos, ...this._proposalPaths);
     }
     const color = this._theme.proposal;
+    const halo = this._theme.background;
     // A dashed swatch and the label, as text (the label holds user data: column names).
     const swatch = document.createElement('span');
     Object.assign(swatch.style, { display: 'inline-block', width: '16px', borderTop: `2px dashed ${color}`, verticalAlign: 'middle', marginRight: '4px' });
@@ -964,11 +983,17 @@ export class ParallelCoordinates {
     overlay.points.forEach((point, k) => {
       const runs = polylineRuns(plot.axes, plot.xs, point.values, this._proposalParams);
       this._proposalLines.push(runs);
+      const d = runsPath(runs);
+      const under = this._proposalHalos[k];
+      under.setAttribute('data-point', point.id);
+      under.setAttribute('d', d);
+      under.setAttribute('stroke', halo);
+      under.setAttribute('stroke-width', String(PROPOSAL_WIDTH + PROPOSAL_HALO));
       const path = this._proposalPaths[k];
       path.setAttribute('data-point', point.id);
-      path.setAttribute('d', runsPath(runs));
+      path.setAttribute('d', d);
       path.setAttribute('stroke', color);
-      path.setAttribute('stroke-width', '1.5');
+      path.setAttribute('stroke-width', String(PROPOSAL_WIDTH));
       for (const v of runs.flat()) {
         if (v.clamped) {
           // A short bar across the axis end: the value lies beyond it.
@@ -1018,6 +1043,8 @@ export class ParallelCoordinates {
   private _proposals: IProposalOverlay | null = null;
   private _proposalParams = new Set<string>();
   private _proposalPaths: SVGPathElement[] = [];
+  /** Each path's halo (the same `d`, wider, in the background), all under the paths. */
+  private _proposalHalos: SVGPathElement[] = [];
   /** One path of short bars where values lie beyond their axis. */
   private readonly _proposalClamped = svg('path', { class: 'jp-DSI-pc-proposalClamped', fill: 'none', 'stroke-width': 2 });
   /** Each proposal's vertices as drawn, for hit-testing. */

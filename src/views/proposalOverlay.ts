@@ -38,6 +38,21 @@ export interface IVertex extends IPlacement {
 /** Dash pattern of the proposal lines and of the scatter's circles' legend swatch. */
 export const PROPOSAL_DASH = '5 3';
 
+/** Stroke width of a proposal's line or circle, and of the one under the pointer (CSS px). */
+export const PROPOSAL_WIDTH = 1.5;
+export const PROPOSAL_HOVER_WIDTH = 3;
+
+/**
+ * How much wider than its line a proposal's halo is (CSS px, a pixel each side): an under-stroke
+ * in the view's background (--jp-layout-color0, as the tick labels' halos) that keeps the dashes
+ * legible over rows of any color, in either theme.
+ */
+export const PROPOSAL_HALO = 2;
+
+/** The CSS variable of the views' background (the halo's color), and its fallback. */
+export const PROPOSAL_HALO_VAR = '--jp-layout-color0';
+export const PROPOSAL_HALO_FALLBACK = '#ffffff';
+
 /** The CSS variable of the proposals' color (distinct from the brand-colored selection), and its fallback. */
 export const PROPOSAL_COLOR_VAR = '--jp-warn-color0';
 export const PROPOSAL_COLOR_FALLBACK = '#f57c00';

@@ -38,7 +38,16 @@ import {
   wheelFactor,
   zoomView
 } from './geometry';
-import { IScatterMark, PROPOSAL_COLOR_FALLBACK, PROPOSAL_COLOR_VAR } from './proposalOverlay';
+import {
+  IScatterMark,
+  PROPOSAL_COLOR_FALLBACK,
+  PROPOSAL_COLOR_VAR,
+  PROPOSAL_HALO,
+  PROPOSAL_HALO_FALLBACK,
+  PROPOSAL_HALO_VAR,
+  PROPOSAL_HOVER_WIDTH,
+  PROPOSAL_WIDTH
+} from './proposalOverlay';
 import type { IRowColors, IShape, Point } from './types';
 
 export type ScatterTool = 'box' | 'lasso' | 'pan';
@@ -351,6 +360,8 @@ export class Scatter {
   private readonly inner: SvgSel<SVGGElement>;
   private readonly shapesG: SvgSel<SVGGElement>;
   private readonly proposalsG: SvgSel<SVGGElement>;
+  /** The circles' halos (the same circles, wider, in the background), under all the circles. */
+  private readonly proposalHalosG: SvgSel<SVGGElement>;
   private readonly proposalLegend: HTMLDivElement;
   private readonly draft: SvgSel<SVGPathElement>;
   private readonly hoverMark: SvgSel<SVGCircleElement>;
@@ -439,6 +450,7 @@ export class Scatter {
       .attr('transform', `translate(${MARGIN.left},${MARGIN.top})`)
       .attr('clip-path', `url(#${clipId})`);
     this.shapesG = this.inner.append('g').attr('class', 'jp-dsi-Scatter-shapes');
+    this.proposalHalosG = this.inner.append('g').attr('class', 'jp-dsi-Scatter-proposalHalos').attr('pointer-events', 'none');
     this.proposalsG = this.inner.append('g').attr('class', 'jp-dsi-Scatter-proposals').attr('pointer-events', 'none');
     this.draft = this.inner.append('path').attr('class', 'jp-dsi-Scatter-draft').style('display', 'none');
     this.hoverMark = this.inner
@@ -987,7 +999,9 @@ export class Scatter {
       return;
     }
     const circles = this.proposalsG.selectAll<SVGCircleElement, IScatterMark>('circle').nodes();
+    const halos = this.proposalHalosG.selectAll<SVGCircleElement, IScatterMark>('circle').nodes();
     circles[this.hoveredMark]?.classList.remove('jp-mod-hover');
+    halos[this.hoveredMark]?.classList.remove('jp-mod-hover');
     const had = this.hoveredMark >= 0;
     this.hoveredMark = k;
     const mark = this.marks[k];
@@ -998,6 +1012,7 @@ export class Scatter {
       return;
     }
     circles[k]?.classList.add('jp-mod-hover');
+    halos[k]?.classList.add('jp-mod-hover');
     const [px, py] = dataToPixel(this.view, mark.x, mark.y);
     this.placeTooltip(mark.text, px, py);
   }
@@ -1250,16 +1265,21 @@ export class Scatter {
     this.marksKey = key;
     this.hoveredMark = -1;
     const r = (this.options.pointSize ?? defaultPointSize(this.n)) / 2 + 2;
-    this.proposalsG
-      .selectAll<SVGCircleElement, IScatterMark>('circle')
-      .data(this.marks)
-      .join('circle')
-      .attr('class', 'jp-dsi-Scatter-proposal')
-      .attr('data-point', m => m.id)
-      .attr('fill', 'none')
-      .attr('r', r)
-      .attr('cx', m => dataToPixel(v, m.x, m.y)[0])
-      .attr('cy', m => dataToPixel(v, m.x, m.y)[1]);
+    // Every halo under every circle: a circle is never cut by a neighbour's halo.
+    for (const [g, cls] of [
+      [this.proposalHalosG, 'jp-dsi-Scatter-proposalHalo'],
+      [this.proposalsG, 'jp-dsi-Scatter-proposal']
+    ] as const) {
+      g.selectAll<SVGCircleElement, IScatterMark>('circle')
+        .data(this.marks)
+        .join('circle')
+        .attr('class', cls)
+        .attr('data-point', m => m.id)
+        .attr('fill', 'none')
+        .attr('r', r)
+        .attr('cx', m => dataToPixel(v, m.x, m.y)[0])
+        .attr('cy', m => dataToPixel(v, m.x, m.y)[1]);
+    }
     const legend = this.proposalLegend;
     if (this.marks.length) {
       const swatch = legend.ownerDocument.createElement('span');
@@ -1360,8 +1380,10 @@ const STYLE = `
 .jp-dsi-Scatter-draft { fill: none; stroke: var(--jp-ui-font-color1, rgba(0,0,0,.87)); stroke-width: 1px;
   stroke-dasharray: 3 3; }
 .jp-dsi-Scatter-hover { fill: none; stroke: var(--jp-ui-font-color0, #000); stroke-width: 1.5px; }
-.jp-dsi-Scatter-proposal { stroke: var(${PROPOSAL_COLOR_VAR}, ${PROPOSAL_COLOR_FALLBACK}); stroke-width: 1.5px; }
-.jp-dsi-Scatter-proposal.jp-mod-hover { stroke-width: 3px; }
+.jp-dsi-Scatter-proposal { stroke: var(${PROPOSAL_COLOR_VAR}, ${PROPOSAL_COLOR_FALLBACK}); stroke-width: ${PROPOSAL_WIDTH}px; }
+.jp-dsi-Scatter-proposal.jp-mod-hover { stroke-width: ${PROPOSAL_HOVER_WIDTH}px; }
+.jp-dsi-Scatter-proposalHalo { stroke: var(${PROPOSAL_HALO_VAR}, ${PROPOSAL_HALO_FALLBACK}); stroke-width: ${PROPOSAL_WIDTH + PROPOSAL_HALO}px; }
+.jp-dsi-Scatter-proposalHalo.jp-mod-hover { stroke-width: ${PROPOSAL_HOVER_WIDTH + PROPOSAL_HALO}px; }
 .jp-dsi-Scatter-proposalLegend { position: absolute; right: 18px; bottom: ${MARGIN.bottom + 4}px; pointer-events: none;
   padding: 0 3px; font-size: var(--jp-ui-font-size0, 11px); color: var(--jp-ui-font-color1, rgba(0,0,0,.87));
   background: var(--jp-layout-color0, #fff); }

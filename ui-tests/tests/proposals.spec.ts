@@ -2,8 +2,9 @@
  * Proposals in a real JupyterLab (issue 16 §4): a run that logged sigma2 offers Propose…, one
  * without says why it does not; the form's own checks and the server's refusal leave nothing
  * recorded; a proposal of 15 points at seed 3 is recorded, listed and drawn over the explorer
- * (15 dashed lines in the parallel coordinates, 15 hollow marks in a parameter scatter), and the
- * CLI reads the same record. Screenshots in both themes and at the sidebar's width.
+ * (15 dashed lines in the parallel coordinates, each over a halo of the background, 15 hollow
+ * marks in a parameter scatter), its CSV downloads what the CLI prints for it, and the CLI reads
+ * the same record. Screenshots in both themes and at the sidebar's width.
  */
 import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
@@ -96,6 +97,36 @@ const runRow = (panel: Locator, name: string) => panel.locator('.jp-DSI-runsTabl
 /** The proposal overlay's elements (TS-views' classes: parcoords paths, scatter circles). */
 const LINES = 'path.jp-DSI-pc-proposal';
 const MARKS = 'circle.jp-dsi-Scatter-proposal';
+/** Their halos: other classes, so that the counts above stay one per point. */
+const HALOS = 'path.jp-DSI-pc-proposalHalo';
+const MARK_HALOS = 'circle.jp-dsi-Scatter-proposalHalo';
+
+/**
+ * How the halos sit with the marks, as the browser computed them: one per mark with the same
+ * geometry, every halo before (under) every mark, stroked wider, in the view's background
+ * (--jp-layout-color0 of the theme in effect).
+ */
+async function haloOrder(panel: Locator, marks: string, halos: string): Promise<{ same: number; before: boolean; wider: boolean; background: boolean }> {
+  return panel.evaluate(
+    (root, [m, hl]) => {
+      const ms = [...root.querySelectorAll<SVGElement>(m)];
+      const hs = [...root.querySelectorAll<SVGElement>(hl)];
+      const geometry = (el: Element) => ['d', 'cx', 'cy', 'r'].map(a => el.getAttribute(a)).join('|');
+      const probe = document.createElement('div');
+      probe.style.color = getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim();
+      document.body.appendChild(probe);
+      const background = getComputedStyle(probe).color;
+      probe.remove();
+      return {
+        same: hs.filter((h, i) => ms[i] && geometry(h) === geometry(ms[i])).length,
+        before: hs.every(h => ms.every(x => (h.compareDocumentPosition(x) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0)),
+        wider: hs.every((h, i) => parseFloat(getComputedStyle(h).strokeWidth) >= parseFloat(getComputedStyle(ms[i]).strokeWidth) + 2),
+        background: hs.every(h => getComputedStyle(h).stroke === background)
+      };
+    },
+    [marks, halos] as const
+  );
+}
 
 test('Propose… records 15 points at seed 3, lists them and draws them over the explorer', async ({ page, tmpPath }) => {
   const file = await prepare(page, tmpPath, 'prop');
@@ -155,7 +186,7 @@ test('Propose… records 15 points at seed 3, lists them and draws them over the
   const row = proposals.locator('tbody tr');
   await expect(row).toHaveCount(1);
   await expect(row).toHaveClass(/jp-mod-shown/);
-  await expect(row.locator('td')).toHaveText([/./, 'gp with sigma2', '15', '3', '1', 'thickness 0.05', '0 of 15 simulated', 'Hide']);
+  await expect(row.locator('td')).toHaveText([/./, 'gp with sigma2', '15', '3', '1', 'thickness 0.05', '0 of 15 simulated', 'Hide', 'CSV']);
   await expect(proposals.getByTestId('dsi-proposals-note')).toContainText('15 points from “gp with sigma2” (seed 3)');
   await expect(row.getByRole('button', { name: 'Hide' })).toBeFocused();
   await keepScreenshot(proposals, 'proposals-list-light.png');
@@ -171,13 +202,30 @@ test('Propose… records 15 points at seed 3, lists them and draws them over the
   expect(gammas.filter(g => ![1.3, 1.4, 1.67].includes(g)).length).toBeGreaterThan(0);
   await expect(row).toHaveAttribute('data-proposal-id', records[0].id);
 
+  // CSV: the points as a download, the bytes `jupyter dsi proposals --db FILE ID` prints (the
+  // file `jupyter dsi sample OUT --params` reads): its header, 15 rows.
+  const [csv] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: /^Download the points of .* as CSV$/ }).click()]);
+  expect(csv.suggestedFilename()).toBe(`proposal-${records[0].id.slice(0, 8)}.csv`);
+  const downloaded = fs.readFileSync((await csv.path())!, 'utf-8');
+  const lines = downloaded.trim().split(/\r?\n/);
+  expect(lines[0]).toBe(points[0]);
+  expect(lines[0].split(',')).toEqual(expect.arrayContaining(['energy', 'thickness', 'cs', 'gamma', 'proposal_id', 'component']));
+  expect(lines.slice(1)).toHaveLength(15);
+  expect(downloaded).toBe(cli('proposals', '--db', file, records[0].id));
+  await expect(proposals.getByTestId('dsi-proposals-error')).toHaveCount(0);
+
   // Drawn over the explorer: 15 dashed lines; with parameters on both scatter axes, 15 hollow marks.
   await panel.getByRole('tab', { name: 'Explore' }).click();
   await expect(panel.locator(LINES)).toHaveCount(15);
   expect(await panel.locator(LINES).first().getAttribute('stroke-dasharray')).toBeTruthy();
+  // Each over its halo: the same path, wider, in the view's background, drawn before all lines.
+  await expect(panel.locator(HALOS)).toHaveCount(15);
+  expect(await haloOrder(panel, LINES, HALOS)).toEqual({ same: 15, before: true, wider: true, background: true });
   await panel.getByLabel('Scatter x').selectOption('energy');
   await panel.getByLabel('Scatter y').selectOption('thickness');
   await expect(panel.locator(MARKS)).toHaveCount(15);
+  await expect(panel.locator(MARK_HALOS)).toHaveCount(15);
+  expect(await haloOrder(panel, MARKS, MARK_HALOS)).toEqual({ same: 15, before: true, wider: true, background: true });
   await keepScreenshot(panel, 'proposals-explorer-light.png');
 
   // Hidden from the Runs page: the explorer draws none.
@@ -187,6 +235,8 @@ test('Propose… records 15 points at seed 3, lists them and draws them over the
   await panel.getByRole('tab', { name: 'Explore' }).click();
   await expect(panel.locator(LINES)).toHaveCount(0);
   await expect(panel.locator(MARKS)).toHaveCount(0);
+  await expect(panel.locator(HALOS)).toHaveCount(0);
+  await expect(panel.locator(MARK_HALOS)).toHaveCount(0);
 });
 
 test('dark theme, Escape, and the form at the sidebar’s width', async ({ page, tmpPath }) => {
@@ -212,6 +262,8 @@ test('dark theme, Escape, and the form at the sidebar’s width', async ({ page,
   await expect(propose).toBeFocused();
   await panel.getByRole('tab', { name: 'Explore' }).click();
   await expect(panel.locator(LINES)).toHaveCount(12);
+  // The halos take the dark background: the dashes read over the yellow lines.
+  expect(await haloOrder(panel, LINES, HALOS)).toEqual({ same: 12, before: true, wider: true, background: true });
   await keepScreenshot(panel, 'proposals-explorer-dark.png');
 
   // The sidebar, light, at its default width: the form is one column and fits.

@@ -1,11 +1,11 @@
 /**
  * The Runs page's proposals (issue 16 §4): the list of recorded proposals with Show / Hide over
- * the explorer, and the Propose… form on a run with sigma2: its defaults, its one-line field
+ * the explorer and CSV (their points as a download), and the Propose… form on a run with sigma2: its defaults, its one-line field
  * errors, the request it sends, and what the page does when the server records or refuses.
  */
 import type { IParameterRange, IProposalRecord, IProposeRequest } from '../../db/proposals';
 import type { IRunInfo } from '../../db/runs';
-import { ProposalList } from '../proposalList';
+import { ProposalList, proposalCsvName } from '../proposalList';
 import { IRunsPageOptions, NO_SIGMA2, RunsPage } from '../runsPage';
 
 function run(id: string, name: string, sigma2Targets: string[]): IRunInfo {
@@ -173,6 +173,116 @@ describe('the list of proposals', () => {
     expect(l.node.querySelector('.jp-DSI-error')!.textContent).toBe('Cannot read the proposals: no such table: jdsi_proposal');
     expect(rows(l.node)).toHaveLength(2);
     expect(button(l.node, 'Show')).toHaveLength(0); // no showProposal given: nothing to toggle
+    expect(button(l.node, 'CSV')).toHaveLength(0); // nor proposalCsv: nothing to download
+  });
+
+  describe('CSV', () => {
+    /** What the browser was asked to save (download's anchor click), with the blob's text. */
+    let downloads: { name: string; type: string; text: Promise<string> }[];
+
+    beforeEach(() => {
+      downloads = [];
+      const blobs = new Map<string, Blob>();
+      let n = 0;
+      Object.assign(URL, {
+        createObjectURL: (b: Blob) => {
+          const url = `blob:test/${++n}`;
+          blobs.set(url, b);
+          return url;
+        },
+        revokeObjectURL: () => undefined
+      });
+      jest.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
+        const blob = blobs.get(this.href)!;
+        const text = new Promise<string>(resolve => {
+          const reader = new FileReader(); // jsdom's Blob has no text()
+          reader.onload = () => resolve(reader.result as string);
+          reader.readAsText(blob);
+        });
+        downloads.push({ name: this.download, type: blob.type, text });
+      });
+    });
+
+    afterEach(() => jest.restoreAllMocks());
+
+    // As the server answers GET proposals/ID?format=csv: `jupyter dsi proposals --db DB ID`'s bytes.
+    const CSV = (id: string) => `energy,thickness,proposal_id,component\r\n1.0,2.50,${id}-00000,7\r\n`;
+
+    function csvList(fail: (id: string) => string | null = () => null) {
+      const asked: string[] = [];
+      const l = new ProposalList({
+        proposals: async () => RECORDS,
+        showProposal: async () => undefined,
+        proposalCsv: async id => {
+          asked.push(id);
+          const why = fail(id);
+          if (why) {
+            throw new Error(why);
+          }
+          return CSV(id);
+        }
+      });
+      document.body.appendChild(l.node);
+      return { l, asked };
+    }
+
+    it('names the file proposal- and the id’s first 8 characters', () => {
+      expect(proposalCsvName('bbbb2222-3333-4444-5555-666677778888')).toBe('proposal-bbbb2222.csv');
+      expect(proposalCsvName('ab/c')).toBe('proposal-ab_c.csv');
+    });
+
+    it('downloads a row’s points as proposal-<id8>.csv, the server’s text as it is', async () => {
+      const { l, asked } = csvList();
+      await l.refresh();
+      expect(rows(l.node)[0]).toEqual(['mlp', '15', '3', '0.5 · H', 'energy 0.1', '0 of 15 simulated', 'Show', 'CSV']);
+      const csv = button(l.node, 'CSV');
+      expect(csv).toHaveLength(2);
+      expect(csv[1].getAttribute('aria-label')).toBe('Download the points of the proposal of gp, ' + l.node.querySelector('tr[data-proposal-id="aaaa1111"] td')!.textContent + ' as CSV');
+      expect(csv[1].title).toContain('proposal-aaaa1111.csv');
+      csv[1].click(); // gp's
+      await flush();
+      expect(asked).toEqual(['aaaa1111']);
+      expect(downloads.map(d => [d.name, d.type])).toEqual([['proposal-aaaa1111.csv', 'text/csv']]);
+      expect(await downloads[0].text).toBe(CSV('aaaa1111'));
+      expect(l.node.querySelector('[data-testid=dsi-proposals-error]')).toBeNull();
+      // Nothing else changed: the shown mark is Show's alone.
+      expect(l.node.querySelectorAll('tr.jp-mod-shown')).toHaveLength(0);
+    });
+
+    it('ignores a second click while the first is read', async () => {
+      let release: (text: string) => void = () => undefined;
+      const l = new ProposalList({
+        proposals: async () => RECORDS,
+        proposalCsv: () => new Promise<string>(resolve => (release = resolve))
+      });
+      document.body.appendChild(l.node);
+      await l.refresh();
+      button(l.node, 'CSV')[0].click();
+      button(l.node, 'CSV')[0].click();
+      release(CSV('bbbb2222'));
+      await flush();
+      expect(downloads.map(d => d.name)).toEqual(['proposal-bbbb2222.csv']);
+    });
+
+    it('says in one line why the points cannot be downloaded, and downloads nothing', async () => {
+      const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      const { l } = csvList(id => (id === 'bbbb2222' ? 'no proposal bbbb2222 in ens.sqlite' : null));
+      await l.refresh();
+      button(l.node, 'CSV')[0].click(); // mlp's
+      await flush();
+      expect(logged).toHaveBeenCalledTimes(1);
+      expect(downloads).toHaveLength(0);
+      const alert = l.node.querySelectorAll('[data-testid=dsi-proposals-error]');
+      expect(alert).toHaveLength(1);
+      expect(alert[0].textContent).toBe('Cannot download the proposal’s points: no proposal bbbb2222 in ens.sqlite');
+      expect(alert[0].getAttribute('role')).toBe('alert');
+      expect(rows(l.node)).toHaveLength(2); // the rows stay
+      // The other one downloads, and the line goes.
+      button(l.node, 'CSV')[1].click();
+      await flush();
+      expect(downloads.map(d => d.name)).toEqual(['proposal-aaaa1111.csv']);
+      expect(l.node.querySelector('[data-testid=dsi-proposals-error]')).toBeNull();
+    });
   });
 });
 
@@ -354,6 +464,30 @@ describe('Propose… on the Runs page', () => {
     await flush();
     await submit(p);
     expect(requests).toEqual([{ runId: '1', n: 20, seed: 0 }]);
+  });
+
+  it('passes proposalCsv on to the list: a CSV per row, asked for that row’s id', async () => {
+    const asked: string[] = [];
+    const { p } = page({
+      proposalCsv: async id => {
+        asked.push(id);
+        throw new Error('No database is open: open one to export its proposals.');
+      }
+    });
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    await p.refresh();
+    button(p.node, 'CSV')[0].click();
+    await flush();
+    logged.mockRestore();
+    expect(asked).toEqual(['aaaa1111']);
+    expect(p.node.querySelector('[data-testid=dsi-proposals-error]')!.textContent).toBe(
+      'Cannot download the proposal’s points: No database is open: open one to export its proposals.'
+    );
+    // Without it, none.
+    document.body.replaceChildren();
+    const plain = page().p;
+    await plain.refresh();
+    expect(button(plain.node, 'CSV')).toHaveLength(0);
   });
 
   it('lists the recorded proposal, draws it on the explorer and closes', async () => {

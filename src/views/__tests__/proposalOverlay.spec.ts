@@ -6,9 +6,13 @@
 import { categoricalScale, IVerticalLayout, numericScale } from '../axes';
 import { dataToPixel } from '../geometry';
 import { ParallelCoordinates, axisXs } from '../parcoords';
+import { readTheme } from '../parcoords-svg';
 import {
   IProposalOverlay,
   PROPOSAL_DASH,
+  PROPOSAL_HALO,
+  PROPOSAL_HOVER_WIDTH,
+  PROPOSAL_WIDTH,
   axisPosition,
   describePoint,
   levelPosition,
@@ -195,11 +199,38 @@ describe('the views draw a proposal', () => {
     // velocity 20 lies beyond the axis (0..10): clamped to its top and marked.
     expect(host.querySelector('.jp-DSI-pc-proposalClamped')).not.toBeNull();
     expect(host.querySelector('.jp-DSI-pc-proposalLegend')!.textContent).toBe('2 proposals (σ², seed 3)');
+    /**
+     * Under each dashed line its halo: the same path, solid, 2 px wider, in the view's
+     * background (the tick labels' halo color), and before every line in the SVG's order (drawn
+     * beneath all of them, so no line is cut by another's halo). Other class: the lines still
+     * count one per point.
+     */
+    const expectHalos = () => {
+      const halos = [...host.querySelectorAll('.jp-DSI-pc-proposalHalo')];
+      const lines = paths();
+      expect(halos.map(h => h.getAttribute('data-point'))).toEqual(lines.map(p => p.getAttribute('data-point')));
+      const background = readTheme(host.querySelector('.jp-DSI-pc')!).background;
+      halos.forEach((halo, i) => {
+        expect(halo.tagName).toBe('path');
+        expect(halo.getAttribute('d')).toBe(lines[i].getAttribute('d'));
+        expect(halo.getAttribute('stroke')).toBe(background);
+        expect(halo.getAttribute('stroke-dasharray')).toBeNull();
+        expect(halo.getAttribute('fill')).toBe('none');
+        expect(Number(halo.getAttribute('stroke-width'))).toBe(Number(lines[i].getAttribute('stroke-width')) + PROPOSAL_HALO);
+        for (const line of lines) {
+          expect(halo.compareDocumentPosition(line) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+        }
+      });
+      expect(lines.map(p => Number(p.getAttribute('stroke-width')))).toEqual(lines.map(() => PROPOSAL_WIDTH));
+    };
+    expectHalos();
     // Through an axis change (a redraw), the overlay stays.
     pc.setData(table, ['cs', 'velocity']);
     expect(paths()).toHaveLength(2);
+    expectHalos();
     pc.setProposals(null);
     expect(paths()).toHaveLength(0);
+    expect(host.querySelectorAll('.jp-DSI-pc-proposalHalo')).toHaveLength(0);
     expect((host.querySelector('.jp-DSI-pc-proposalLegend') as HTMLElement).style.display).toBe('none');
     pc.destroy();
   });
@@ -222,7 +253,13 @@ describe('the views draw a proposal', () => {
       expect(tooltip.style.display).toBe('block');
       expect(tooltip.textContent).toBe('proposal <b>x</b>-00000\nvelocity: 5\ncs: 0.2');
       expect(tooltip.children).toHaveLength(0);
-      expect(host.querySelector('.jp-DSI-pc-proposal')!.getAttribute('stroke-width')).toBe('3');
+      expect(host.querySelector('.jp-DSI-pc-proposal')!.getAttribute('stroke-width')).toBe(String(PROPOSAL_HOVER_WIDTH));
+      // Its halo widens with it.
+      expect(host.querySelector('.jp-DSI-pc-proposalHalo')!.getAttribute('stroke-width')).toBe(String(PROPOSAL_HOVER_WIDTH + PROPOSAL_HALO));
+      host.querySelector('svg')!.dispatchEvent(new MouseEvent('pointermove', { bubbles: true, clientX: 1, clientY: 1 }));
+      jest.runOnlyPendingTimers();
+      expect(host.querySelector('.jp-DSI-pc-proposal')!.getAttribute('stroke-width')).toBe(String(PROPOSAL_WIDTH));
+      expect(host.querySelector('.jp-DSI-pc-proposalHalo')!.getAttribute('stroke-width')).toBe(String(PROPOSAL_WIDTH + PROPOSAL_HALO));
     } finally {
       pc.destroy();
       jest.useRealTimers();
@@ -253,13 +290,34 @@ describe('the views draw a proposal', () => {
       expect(Number(c.getAttribute('cy'))).toBeCloseTo(py, 6);
     });
     expect(host.querySelector('.jp-dsi-Scatter-proposalLegend')!.textContent).toBe(overlay.label);
+    // Under each circle its halo: the same circle in another class (the view's stylesheet strokes
+    // it 2 px wider in the background), every halo before every circle.
+    const halos = () => [...host.querySelectorAll<SVGCircleElement>('circle.jp-dsi-Scatter-proposalHalo')];
+    const expectHalos = () => {
+      const now = [...host.querySelectorAll<SVGCircleElement>('.jp-dsi-Scatter-proposal')];
+      expect(halos()).toHaveLength(now.length);
+      halos().forEach((halo, i) => {
+        for (const attr of ['cx', 'cy', 'r', 'data-point']) {
+          expect(halo.getAttribute(attr)).toBe(now[i].getAttribute(attr));
+        }
+        expect(halo.getAttribute('fill')).toBe('none');
+        for (const c of now) {
+          expect(halo.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+        }
+      });
+    };
+    expectHalos();
+    const css = [...document.querySelectorAll('style')].map(st => st.textContent).join('\n');
+    expect(css).toContain(`.jp-dsi-Scatter-proposalHalo { stroke: var(--jp-layout-color0, #ffffff); stroke-width: ${PROPOSAL_WIDTH + PROPOSAL_HALO}px; }`);
     // Zoomed in: the circles follow the view.
     const before = circles[0].getAttribute('cx');
     host.querySelector('svg')!.dispatchEvent(new WheelEvent('wheel', { bubbles: true, cancelable: true, deltaY: -100, clientX: MARGIN.left + 10, clientY: MARGIN.top + 10 }));
     s.flush();
     expect(host.querySelector('.jp-dsi-Scatter-proposal')!.getAttribute('cx')).not.toBe(before);
+    expectHalos(); // the halos follow too
     s.setProposals(null);
     expect(host.querySelectorAll('.jp-dsi-Scatter-proposal')).toHaveLength(0);
+    expect(halos()).toHaveLength(0);
     s.destroy();
   });
 });
