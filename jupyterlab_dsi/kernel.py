@@ -1,0 +1,254 @@
+"""The three density norms of seed 000 (Appendix A) in one fused pass over the fields (issue 17).
+
+:mod:`jupyterlab_dsi.norms` is the float64 reference, written as numpy array expressions; each
+norm there makes its own passes over temporaries as large as the fields. Here one compiled loop
+reads every cell of the ground truth and of the run once and accumulates L1, L2 and Linf together,
+so a new ground truth over fields already in memory costs about one read of them.
+
+Precision: each cell's difference is taken in float64 (exact for float32 inputs), the sums along
+a row of NZ cells are float32 in ``LANES`` independent partial sums (short chains: small rounding
+error, and no loop-carried dependence on one register), the lanes and the rows are combined in
+float64. Linf is the float64 maximum, exact. The result is within 1e-6 relative of
+:func:`norms.density_distance`, and equal to it where the sums are exact in float32 (the
+hand-computed cases). D+ is decided on the float64 product, as in the reference.
+
+Compiled lazily (the first call, a few seconds) and cached on disk next to this file, or in the
+user's cache folder when the install is read-only; where neither is writable it compiles in
+memory each process (``_jit``).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+NORM_INDEX = {"L1": 0, "L2": 1, "Linf": 2}
+# Partial sums per row: the float32 rounding of a row grows with the length of each chain.
+LANES = 8
+
+
+def _jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """numba.njit with an on-disk cache where one can be written, in memory otherwise.
+
+    numba picks the cache folder when the function is decorated and raises RuntimeError when
+    none is writable (a read-only install with no writable home): that must not break importing
+    jupyterlab_dsi, so the function is then compiled without a cache."""
+    import numba
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        try:
+            return numba.njit(cache=True, **options)(fn)
+        except RuntimeError:
+            return numba.njit(cache=False, **options)(fn)
+
+    return decorate
+
+
+_kernels: dict[str, Any] = {}
+_kernels_lock = threading.Lock()
+# One call at a time: numba's fallback threading layer (workqueue, where no OpenMP/TBB runtime
+# exists) aborts the process when two threads enter parallel code at once, and each call
+# already keeps every core busy, so callers on threads (post-processing, the server) lose nothing.
+_run_lock = threading.Lock()
+
+
+def _compiled() -> dict[str, Any]:
+    """The numba functions, defined on first use: importing numba costs ~0.3 s, and the CLI's
+    other commands and the server's start should not pay it."""
+    with _kernels_lock:
+        if _kernels:
+            return _kernels
+        import numba
+        from numba import prange
+
+        lanes = LANES
+
+        @_jit(parallel=True, fastmath=False, nogil=True)
+        def density_many(gt, stack, weights, ref, out):  # type: ignore[no-untyped-def]
+            # gt (Tg, NR, NZ); stack (S, T, NR, NZ); weights (NR, 1) or (NR, NZ) float64;
+            # ref (S, T) int64; out (S, T, 3) float64.
+            n_sims, n_steps, nr, nz = stack.shape
+            per_cell = weights.shape[1] != 1
+            body = nz - nz % lanes
+            for i in prange(n_sims * n_steps):
+                s = i // n_steps
+                t = i - s * n_steps
+                g = ref[s, t]
+                l1 = 0.0
+                l2 = 0.0
+                volume = 0.0
+                worst = 0.0
+                a1 = np.zeros(lanes, dtype=np.float32)
+                a2 = np.zeros(lanes, dtype=np.float32)
+                av = np.zeros(lanes, dtype=np.float32)
+                for j in range(nr):
+                    a1[:] = 0
+                    a2[:] = 0
+                    av[:] = 0
+                    row_w = weights[j, 0]
+                    for k0 in range(0, body, lanes):
+                        for q in range(lanes):
+                            a = np.float64(gt[g, j, k0 + q])
+                            b = np.float64(stack[s, t, j, k0 + q])
+                            inside = a * b > 0.0
+                            d = abs(a - b) if inside else 0.0
+                            w = weights[j, k0 + q] if per_cell else 1.0
+                            a1[q] += np.float32(d * w)
+                            a2[q] += np.float32(d * d * w)
+                            av[q] += np.float32(w if inside else 0.0)
+                            worst = max(worst, d)
+                    for k in range(body, nz):
+                        a = np.float64(gt[g, j, k])
+                        b = np.float64(stack[s, t, j, k])
+                        inside = a * b > 0.0
+                        d = abs(a - b) if inside else 0.0
+                        w = weights[j, k] if per_cell else 1.0
+                        a1[0] += np.float32(d * w)
+                        a2[0] += np.float32(d * d * w)
+                        av[0] += np.float32(w if inside else 0.0)
+                        worst = max(worst, d)
+                    r1 = 0.0
+                    r2 = 0.0
+                    rv = 0.0
+                    for q in range(lanes):
+                        r1 += np.float64(a1[q])
+                        r2 += np.float64(a2[q])
+                        rv += np.float64(av[q])
+                    scale = 1.0 if per_cell else row_w
+                    l1 += scale * r1
+                    l2 += scale * r2
+                    volume += scale * rv
+                if volume > 0.0:
+                    out[s, t, 0] = l1 / volume
+                    out[s, t, 1] = np.sqrt(l2 / volume)
+                    out[s, t, 2] = worst
+                else:  # empty D+ (or zero weight over it): no distance, never 0
+                    out[s, t, 0] = np.nan
+                    out[s, t, 1] = np.nan
+                    out[s, t, 2] = np.nan
+
+        @_jit(fastmath=False, nogil=True)
+        def coefficients(gt, coeffs, ref, out):  # type: ignore[no-untyped-def]
+            n_steps, k = coeffs.shape
+            for t in range(n_steps):
+                g = ref[t]
+                s1 = 0.0
+                s2 = 0.0
+                worst = 0.0
+                for c in range(k):
+                    d = abs(gt[g, c] - coeffs[t, c])
+                    s1 += d
+                    s2 += d * d
+                    worst = max(worst, d)
+                out[t, 0] = s1
+                out[t, 1] = np.sqrt(s2)
+                out[t, 2] = worst
+
+        _kernels.update(density_many=density_many, coefficients=coefficients, numba=numba)
+        return _kernels
+
+
+def _float(a: Any, name: str) -> np.ndarray:
+    """float32 and float64 read in place; any other number type widened to float64."""
+    a = np.asarray(a)
+    if a.dtype not in (np.float32, np.float64):
+        if not np.issubdtype(a.dtype, np.number):
+            raise ValueError(f"{name} has dtype {a.dtype}, expected numbers")
+        a = a.astype(np.float64)
+    return np.ascontiguousarray(a)
+
+
+def _weights(weights: Any, nr: int, nz: int) -> np.ndarray:
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim == 0:
+        w = w.reshape(1, 1)
+    if w.ndim != 2 or w.shape[0] not in (1, nr) or w.shape[1] not in (1, nz):
+        raise ValueError(f"weights of shape {w.shape} do not broadcast against one step ({nr}, {nz})")
+    shape = (nr, 1) if w.shape[1] == 1 else (nr, nz)
+    return np.ascontiguousarray(np.broadcast_to(w, shape))
+
+
+def _ref(ref: Any, tg: int, steps: int, sims: int) -> np.ndarray:
+    """Which ground-truth step each (simulation, step) is compared with, as (S, T) int64."""
+    if ref is None:
+        if tg == 1:
+            ref = np.zeros(steps, dtype=np.int64)
+        elif tg == steps:
+            ref = np.arange(steps, dtype=np.int64)
+        else:
+            raise ValueError(
+                f"the ground truth has {tg} steps against {steps}: give ref (which ground-truth step "
+                "each step is compared with) or one ground-truth step"
+            )
+    ref = np.asarray(ref)
+    if not np.issubdtype(ref.dtype, np.integer):
+        raise ValueError(f"ref has dtype {ref.dtype}, expected integers")
+    if ref.shape not in ((steps,), (sims, steps)):
+        raise ValueError(f"ref has shape {ref.shape}, expected ({steps},) or ({sims}, {steps})")
+    if ref.size and (ref.min() < 0 or ref.max() >= tg):
+        raise ValueError(f"ref holds steps outside the ground truth's 0..{tg - 1}")
+    return np.ascontiguousarray(np.broadcast_to(ref.astype(np.int64, copy=False), (sims, steps)))
+
+
+def fused_density_many(gt: Any, stack: Any, weights: Any, ref: Any = None) -> np.ndarray:
+    """L1, L2 and Linf of every (simulation, step) of ``stack`` against ``gt``, in one pass.
+
+    ``gt`` (Tg, NR, NZ) and ``stack`` (S, T, NR, NZ), float32 or float64 read as they are;
+    ``weights`` broadcast to one step, (NR, 1) or (NR, NZ) (``norms.cell_weights``); ``ref``
+    int (T,) or (S, T): the ground-truth step each step is compared with (None: step t with step
+    t, or every step with step 0 when Tg == 1). Returns float64 (S, T, 3) in ``NORM_INDEX`` order,
+    NaN where D+ is empty.
+    """
+    gt, stack = _float(gt, "gt"), _float(stack, "stack")
+    if gt.ndim != 3 or stack.ndim != 4 or gt.shape[1:] != stack.shape[2:]:
+        raise ValueError(f"gt {gt.shape} and stack {stack.shape} must be (Tg, NR, NZ) and (S, T, NR, NZ)")
+    sims, steps, nr, nz = stack.shape
+    w = _weights(weights, nr, nz)
+    at = _ref(ref, gt.shape[0], steps, sims)
+    out = np.empty((sims, steps, 3))
+    if out.size == 0:
+        return out
+    if nr * nz == 0:  # no cells: D+ is empty
+        out[:] = np.nan
+        return out
+    kernel = _compiled()["density_many"]
+    with _run_lock, warnings.catch_warnings():
+        # numba may warn once that it could not write its cache (a read-only folder): the
+        # result is the same, only the next process compiles again.
+        warnings.simplefilter("ignore", category=_compiled()["numba"].NumbaWarning)
+        kernel(gt, stack, w, at, out)
+    return out
+
+
+def fused_density(gt: Any, rho: Any, weights: Any, ref: Any = None) -> np.ndarray:
+    """L1, L2, Linf per step of ``rho`` (T, NR, NZ) against ``gt`` (Tg, NR, NZ): float64 (T, 3).
+
+    Exactly ``norms.density_distance``'s definition for each norm (D+ = cells where gt*rho > 0,
+    NaN where it is empty); see :func:`fused_density_many` for the arguments."""
+    rho = np.asarray(rho)
+    if rho.ndim != 3:
+        raise ValueError(f"rho has shape {rho.shape}, expected (T, NR, NZ)")
+    if ref is not None and np.ndim(ref) != 1:
+        raise ValueError(f"ref has shape {np.shape(ref)}, expected ({rho.shape[0]},)")
+    return fused_density_many(gt, rho[None], weights, ref)[0]
+
+
+def fused_coefficients(gt: Any, coeffs: Any, ref: Any = None) -> np.ndarray:
+    """L1, L2, Linf per step between Fourier coefficient series: ``coeffs`` (T, K) against ``gt``
+    (Tg, K), float64 (T, 3) as ``norms.coefficient_distance``; NaN where K == 0 (no coefficients:
+    no distance rather than a misleading 0)."""
+    gt = np.ascontiguousarray(np.asarray(gt, dtype=np.float64))
+    coeffs = np.ascontiguousarray(np.asarray(coeffs, dtype=np.float64))
+    if gt.ndim != 2 or coeffs.ndim != 2 or gt.shape[1] != coeffs.shape[1]:
+        raise ValueError(f"gt {gt.shape} and coeffs {coeffs.shape} must be (Tg, K) and (T, K) with the same K")
+    steps = coeffs.shape[0]
+    at = _ref(ref, gt.shape[0], steps, 1)[0]
+    out = np.empty((steps, 3))
+    if coeffs.shape[1] == 0 or steps == 0:
+        out[:] = np.nan
+        return out
+    _compiled()["coefficients"](gt, coeffs, at, out)
+    return out
