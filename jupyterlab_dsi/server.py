@@ -749,3 +749,4 @@ def setup_handlers(server_app: Any) -> None:
             (url_path_join(base, NAMESPACE, "datasets", r"([0-9a-fA-F-]{4,36})", "export"), ExportFileHandler),
         ],
     )
+    web_app.add_handlers(".*$", __import__("jupyterlab_dsi.server_fields", fromlist=["_"]).handlers(base))  # field, image
