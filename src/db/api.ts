@@ -22,6 +22,7 @@ import {
 import { countNewMatches, ISplitInfo, readSplitPart, readSplits } from './datasetRecords';
 import { IPredictionSet, readPredictions } from './predictions';
 import { queryAll } from './query';
+import { injectScratch, IScratch } from './scratch';
 import { IDatasetStats, IRunCurve, IRunInfo, readDatasetStats, readRunCurves, readRuns } from './runs';
 import {
   IParameterRange,
@@ -403,6 +404,17 @@ export class DatabaseApi {
     });
   }
 
+  /**
+   * Show a scratch method (distances computed on the fly, scratch.ts) as a method of the replica,
+   * replacing any other scratch; null takes it out. Answers the summary with it.
+   */
+  injectScratch(scratch: IScratch | null): ISummary {
+    return this._read(db => {
+      injectScratch(db, scratch);
+      return this._summarize(db);
+    });
+  }
+
   /** How many time steps a method has distances for. */
   methodSteps(methodId: string): number {
     return this._read(db => readMethodSteps(db, methodId));
@@ -624,6 +636,8 @@ export interface IDatabaseWorkerApi {
   /** Distances (null: no method) and per-step metrics at one step (the worker transfers their buffers). */
   slice(methodId: string | null, t: number): Promise<ISlice>;
   methodSteps(methodId: string): Promise<number>;
+  /** Show a scratch method in the replica (null: none), until the next open replaces the replica. */
+  injectScratch(scratch: IScratch | null): Promise<ISummary>;
   methodInfo(methodId: string): Promise<IMethodInfo>;
   datasets(): Promise<IDatasetInfo[]>;
   datasetMembers(datasetId: string): Promise<string[]>;
@@ -671,6 +685,7 @@ export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseW
     table: async () => (await api()).table(),
     slice: async (methodId, t) => (await api()).slice(methodId, t),
     methodSteps: async methodId => (await api()).methodSteps(methodId),
+    injectScratch: async scratch => (await api()).injectScratch(scratch),
     methodInfo: async methodId => (await api()).methodInfo(methodId),
     datasets: async () => (await api()).datasets(),
     datasetMembers: async id => (await api()).datasetMembers(id),
