@@ -1,11 +1,13 @@
 """Post-processing: the distances of every simulation to a ground truth (seed 000, Appendix A).
 
-One simulation is read at a time, so memory stays bounded by the largest single file whatever
-the ensemble's size; within a simulation every time step is computed at once with numpy. On Dask
-(``workers=``, ``scheduler=`` or ``client=``) each worker reads its simulations' files itself and
-only the three distance series travel back, a bounded number of tasks in flight at once. The
-method and all its distances are written in one transaction at the end: an error, a cancel or a
-Ctrl-C anywhere leaves the database exactly as it was.
+Simulations are read ahead on a thread pool (one reader per core: inflating a compressed file
+releases the GIL, :mod:`jupyterlab_dsi.reading`) with a bounded number loaded at once, so memory
+stays bounded by a few files whatever the ensemble's size; each is compared with the ground truth
+by the fused kernel (:mod:`jupyterlab_dsi.kernel`: the three norms of every step in one pass over
+the field). On Dask (``workers=``, ``scheduler=`` or ``client=``) each task reads a batch of
+simulations on its worker and only the distance series travel back, a bounded number of tasks in
+flight at once. The method and all its distances are written in one transaction at the end: an
+error, a cancel or a Ctrl-C anywhere leaves the database exactly as it was.
 """
 
 from __future__ import annotations
@@ -16,10 +18,7 @@ import os
 import threading
 import time
 import warnings
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future as ThreadFuture
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,10 @@ import numpy as np
 
 from . import __version__
 from .errors import DsiError
-from .fields import GEOMETRIES, FieldError, Fields, check_uniform, read_fields
-from .norms import NORMS, cell_weights, coefficient_distance, density_distance
+from . import kernel
+from .fields import GEOMETRIES, FieldError, Fields, check_uniform
+from .norms import NORMS, cell_weights
+from .reading import default_threads, read_ahead, read_simulation_file
 from .sources import dsi_sqlite
 from .store import Store, new_id, now
 from .vtk import read_series
@@ -110,7 +111,7 @@ def _load(sim: Simulation, field: str = "density") -> Fields:
             ".npz and .h5 files are compared on their density"
         )
     try:
-        fields = read_series(sim.series, field) if sim.series else read_fields(sim.file)
+        fields = read_series(sim.series, field) if sim.series else read_simulation_file(sim.file)
     except FieldError as exc:
         raise PostprocessError(f"simulation {sim.sim_id!r}: {exc}") from None
     # VTK files without a TIME array count steps; the times the source logged (DSI's output
@@ -136,32 +137,31 @@ class _Failed:
     message: str
 
 
-def _reference(gt: Fields, fields: Fields, gt_time: int | None, match_time: str) -> slice | np.ndarray:
-    """Which ground-truth steps each simulated step is compared with."""
+def _reference(gt: Fields, fields: Fields, gt_time: int | None, match_time: str) -> np.ndarray | None:
+    """Which ground-truth step each simulated step is compared with (the kernel's ``ref``; None:
+    step t with step t)."""
+    steps = fields.time.size
     if gt_time is not None:
-        return slice(gt_time, gt_time + 1)
+        return np.full(steps, gt_time, dtype=np.int64)
     if match_time == "nearest":
-        return np.abs(fields.time[:, None] - gt.time[None, :]).argmin(axis=1)
-    return slice(None)
-
-
-def _coefficients(ref: np.ndarray, coeffs: np.ndarray, norm: str) -> np.ndarray:
-    # No coefficients (VTK data): no distance, stored as NULL, rather than a misleading 0.
-    if coeffs.shape[-1] == 0:
-        return np.full(coeffs.shape[0], np.nan)
-    return coefficient_distance(ref, coeffs, norm)
+        return np.abs(fields.time[:, None] - gt.time[None, :]).argmin(axis=1).astype(np.int64)
+    return None
 
 
 def distances(
     gt: Fields, fields: Fields, norm: str, gt_time: int | None, weights: np.ndarray,
     match_time: str = "index",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(d_shock, d_edge, d_density), each shaped (T,), for one simulation."""
-    at = _reference(gt, fields, gt_time, match_time)
+    """(d_shock, d_edge, d_density), each shaped (T,), for one simulation.
+
+    The fused kernel computes the three norms in one pass; the one asked is kept. No
+    coefficients (VTK data) give NaN, stored as NULL, rather than a misleading 0."""
+    ref = _reference(gt, fields, gt_time, match_time)
+    which = kernel.NORM_INDEX[norm]
     return (
-        _coefficients(gt.shock[at], fields.shock, norm),
-        _coefficients(gt.edge[at], fields.edge, norm),
-        density_distance(gt.density[at], fields.density, weights, norm),
+        kernel.fused_coefficients(gt.shock, fields.shock, ref)[:, which],
+        kernel.fused_coefficients(gt.edge, fields.edge, ref)[:, which],
+        kernel.fused_density(gt.density, fields.density, weights, ref)[:, which],
     )
 
 
@@ -189,6 +189,15 @@ def _check_compatible(
         )
 
 
+def load_checked(
+    sim: Simulation, gt: Fields, gt_time: int | None, match_time: str = "index", field: str = "density"
+) -> Fields:
+    """Read one simulation and check it against the ground truth: what the reader threads do."""
+    fields = _load(sim, field)
+    _check_compatible(sim, gt, fields, gt_time, match_time)
+    return fields
+
+
 def simulation_distances(
     sim: Simulation, gt: Fields, norm: str, gt_time: int | None,
     geometry: str | None = None, match_time: str = "index", field: str = "density",
@@ -197,8 +206,7 @@ def simulation_distances(
 
     ``geometry`` overrides the ground truth's own (cartesian for VTK grids, cylindrical for
     npz/h5 files); ``field`` names the VTK cell array compared (its distance is d_density)."""
-    fields = _load(sim, field)
-    _check_compatible(sim, gt, fields, gt_time, match_time)
+    fields = load_checked(sim, gt, gt_time, match_time, field)
     weights = cell_weights(geometry or gt.geometry, gt.r, gt.edges)
     return distances(gt, fields, norm, gt_time, weights, match_time)
 
@@ -288,9 +296,9 @@ def _ground_truth(
             + (f" (e.g. {examples})" if examples else "")
         )
     gt_sim = by_id[ground_truth]
+    # Kept as read (float32 in most files): the kernel widens each cell to float64 as it goes,
+    # and a float32 ground truth is half the bytes to read per comparison and to send to workers.
     gt = _load(gt_sim, field)
-    # float64 once here, not once per simulation compared with it.
-    gt = dataclasses.replace(gt, density=np.asarray(gt.density, dtype=np.float64))
     if gt.edges is None:  # centres only: the weights assume uniform spacing
         check_uniform(gt_sim.file, "R", gt.r)
         check_uniform(gt_sim.file, "z", gt.z)
@@ -306,33 +314,34 @@ def _check_cancel(cancel: threading.Event | None) -> None:
         raise PostprocessCancelled("post-processing cancelled; nothing was written")
 
 
+# Simulations read (or being read) ahead of the one compared, per reader thread: enough to keep
+# every core inflating while the kernel runs, few enough that memory stays a few files.
+READ_AHEAD = 2
+
+
 def _run_local(
     sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None, how: How,
-    progress: Progress | None, cancel: threading.Event | None,
+    progress: Progress | None, cancel: threading.Event | None, threads: int | None = None,
 ) -> dict[str, Distances]:
-    """Every simulation in this process, on a few threads: inflating a compressed file and
-    numpy's loops release the GIL, so one file is read while another is computed. Results are
-    taken in order (the first bad file is the one reported) with a bounded number in flight."""
-    threads = max(1, min(4, os.cpu_count() or 1))
+    """Every simulation in this process: files are read and inflated on one thread per core
+    (zlib releases the GIL) into a bounded queue, and this thread compares each with the ground
+    truth in turn (the kernel is itself parallel). Results are taken in order, so the first bad
+    file is the one reported, progress counts simulations and a cancel is seen between them."""
+    geometry, match_time, field = how
+    threads = threads or default_threads()
+    weights = cell_weights(geometry or gt.geometry, gt.r, gt.edges)
     results: dict[str, Distances] = {}
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jupyterlab-dsi-read") as pool:
-        pending: deque[tuple[Simulation, ThreadFuture[Distances]]] = deque()
-        queue = iter(sims)
-        try:
-            for done in range(1, len(sims) + 1):
-                while len(pending) < 2 * threads:
-                    sim = next(queue, None)
-                    if sim is None:
-                        break
-                    pending.append((sim, pool.submit(simulation_distances, sim, gt, norm, gt_time, *how)))
-                _check_cancel(cancel)
-                sim, future = pending.popleft()
-                results[sim.sim_id] = future.result()
-                if progress:
-                    progress(done, len(sims))
-        finally:
-            for _, future in pending:  # an error or a cancel: drop what has not started
-                future.cancel()
+    loaded = read_ahead(
+        sims, lambda sim: load_checked(sim, gt, gt_time, match_time, field), threads, READ_AHEAD * threads
+    )
+    try:
+        for done, (sim, future) in enumerate(loaded, start=1):
+            _check_cancel(cancel)
+            results[sim.sim_id] = distances(gt, future.result(), norm, gt_time, weights, match_time)
+            if progress:
+                progress(done, len(sims))
+    finally:
+        loaded.close()  # an error or a cancel: what has not started is dropped
     _check_cancel(cancel)
     return results
 

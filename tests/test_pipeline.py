@@ -53,6 +53,15 @@ def reference(gt: dict, sim: dict, norm: str, gt_time: int | None = None) -> lis
     return out
 
 
+def assert_distances(got: list[tuple], expected: list[tuple[float, float, float]]) -> None:
+    """Rows of (d_shock, d_edge, d_density) against the reference: the coefficients' sums are
+    float64 (1e-12), the density's are the fused kernel's float32 sums along a row (issue 17:
+    within 1e-6 relative of the float64 reference); NaN where NaN."""
+    got_a, want = np.array(got, dtype=float), np.array(expected)
+    np.testing.assert_allclose(got_a[:, :2], want[:, :2], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got_a[:, 2], want[:, 2], rtol=1e-6, atol=0)
+
+
 def read_csv(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
@@ -192,7 +201,7 @@ def test_postprocess_matches_direct_computation(cli: Cli, ingested: tuple[Ensemb
         expected = reference(gt, ens.arrays[sid], norm)
         got = [r[2:] for r in rows if r[0] == sid]
         assert [r[1] for r in rows if r[0] == sid] == list(range(STEPS))
-        np.testing.assert_allclose(np.array(got, dtype=float), np.array(expected), rtol=1e-12, atol=0)
+        assert_distances(got, expected)
     # The ground truth against itself: exactly 0, not NULL.
     assert all(r[2:] == (0.0, 0.0, 0.0) for r in rows if r[0] == "s02")
 
@@ -240,7 +249,7 @@ def test_postprocess_fixed_gt_time(cli: Cli, make_ensemble, tmp_path: Path) -> N
     for sid in ens.ids:
         expected = reference(ens.arrays["s00"], ens.arrays[sid], "L2", gt_time=1)
         got = [r[2:] for r in rows if r[0] == sid]
-        np.testing.assert_allclose(np.array(got, dtype=float), np.array(expected), rtol=1e-12)
+        assert_distances(got, expected)
     assert [r[2:] for r in rows if r[0] == "s00" and r[1] == 1] == [(0.0, 0.0, 0.0)]
     assert [r for r in rows if r[0] == "s00" and r[1] != 1 and r[4] == 0.0] == []
 
@@ -332,7 +341,8 @@ def test_select_formats(cli: Cli, method: tuple[Ensemble, Path, str]) -> None:
         assert rec["d_density"] == float(row["d_density"])
     s1 = next(r for r in records if r["sim_id"] == "s01" and r["t"] == 2)
     expected = reference(ens.arrays["s00"], ens.arrays["s01"], "L2")[2]
-    assert (s1["d_shock"], s1["d_edge"], s1["d_density"]) == pytest.approx(expected, rel=1e-12)
+    assert (s1["d_shock"], s1["d_edge"]) == pytest.approx(expected[:2], rel=1e-12)
+    assert s1["d_density"] == pytest.approx(expected[2], rel=1e-6)
     assert (s1["cs"], s1["profile"], s1["energy"]) == (0.2, "bump2", 2.5)
 
     res = cli("select", "--db", db, "--method", method_id)  # table is the default
