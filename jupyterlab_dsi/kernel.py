@@ -5,12 +5,11 @@ norm there makes its own passes over temporaries as large as the fields. Here on
 reads every cell of the ground truth and of the run once and accumulates L1, L2 and Linf together,
 so a new ground truth over fields already in memory costs about one read of them.
 
-Precision: each cell's difference is taken in float64 (exact for float32 inputs), the sums along
-a row of NZ cells are float32 in ``LANES`` independent partial sums (short chains: small rounding
-error, and no loop-carried dependence on one register), the lanes and the rows are combined in
-float64. Linf is the float64 maximum, exact. The result is within 1e-6 relative of
-:func:`norms.density_distance`, and equal to it where the sums are exact in float32 (the
-hand-computed cases). D+ is decided on the float64 product, as in the reference.
+Precision: each cell's difference is taken in float64 (exact for float32 inputs) and rounded once
+to float32; the sums along a row of NZ cells are float32, split by the compiler into vector lanes
+(``REASSOCIATE``), and the rows are combined in float64. The result is within 1e-6 relative of
+:func:`norms.density_distance` (float32 rounding is 6e-8), and equal to it where the values are
+exact in float32 (the hand-computed cases). D+ is the reference's: the float64 product is positive.
 
 Compiled lazily (the first call, a few seconds) and cached on disk next to this file, or in the
 user's cache folder when the install is read-only; where neither is writable it compiles in
@@ -26,8 +25,10 @@ from typing import Any, Callable
 import numpy as np
 
 NORM_INDEX = {"L1": 0, "L2": 1, "Linf": 2}
-# Partial sums per row: the float32 rounding of a row grows with the length of each chain.
-LANES = 8
+# Floating-point reassociation only: lets LLVM split a row's float32 sums into vector lanes
+# (short chains: less rounding than one running sum, and 2x the speed of a scalar loop). Not
+# numba's fastmath=True: no "no NaN"/"no inf" assumptions, so D+ and NaN stay exact.
+REASSOCIATE = {"reassoc"}
 
 
 def _jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
@@ -64,71 +65,78 @@ def _compiled() -> dict[str, Any]:
         import numba
         from numba import prange
 
-        lanes = LANES
+        def density_kernel(sign_test: bool) -> Any:
+            # Two builds of one loop: float32 fields decide D+ on the signs, which is exactly
+            # "the float64 product > 0" for them (a float64 product of float32 never underflows)
+            # and keeps the loop in float32 lanes; float64 fields multiply, as the reference.
 
-        @_jit(parallel=True, fastmath=False, nogil=True)
-        def density_many(gt, stack, weights, ref, out):  # type: ignore[no-untyped-def]
-            # gt (Tg, NR, NZ); stack (S, T, NR, NZ); weights (NR, 1) or (NR, NZ) float64;
-            # ref (S, T) int64; out (S, T, 3) float64.
-            n_sims, n_steps, nr, nz = stack.shape
-            per_cell = weights.shape[1] != 1
-            body = nz - nz % lanes
-            for i in prange(n_sims * n_steps):
-                s = i // n_steps
-                t = i - s * n_steps
-                g = ref[s, t]
-                l1 = 0.0
-                l2 = 0.0
-                volume = 0.0
-                worst = 0.0
-                a1 = np.zeros(lanes, dtype=np.float32)
-                a2 = np.zeros(lanes, dtype=np.float32)
-                av = np.zeros(lanes, dtype=np.float32)
-                for j in range(nr):
-                    a1[:] = 0
-                    a2[:] = 0
-                    av[:] = 0
-                    row_w = weights[j, 0]
-                    for k0 in range(0, body, lanes):
-                        for q in range(lanes):
-                            a = np.float64(gt[g, j, k0 + q])
-                            b = np.float64(stack[s, t, j, k0 + q])
-                            inside = a * b > 0.0
-                            d = abs(a - b) if inside else 0.0
-                            w = weights[j, k0 + q] if per_cell else 1.0
-                            a1[q] += np.float32(d * w)
-                            a2[q] += np.float32(d * d * w)
-                            av[q] += np.float32(w if inside else 0.0)
-                            worst = max(worst, d)
-                    for k in range(body, nz):
-                        a = np.float64(gt[g, j, k])
-                        b = np.float64(stack[s, t, j, k])
-                        inside = a * b > 0.0
-                        d = abs(a - b) if inside else 0.0
-                        w = weights[j, k] if per_cell else 1.0
-                        a1[0] += np.float32(d * w)
-                        a2[0] += np.float32(d * d * w)
-                        av[0] += np.float32(w if inside else 0.0)
-                        worst = max(worst, d)
-                    r1 = 0.0
-                    r2 = 0.0
-                    rv = 0.0
-                    for q in range(lanes):
-                        r1 += np.float64(a1[q])
-                        r2 += np.float64(a2[q])
-                        rv += np.float64(av[q])
-                    scale = 1.0 if per_cell else row_w
-                    l1 += scale * r1
-                    l2 += scale * r2
-                    volume += scale * rv
-                if volume > 0.0:
-                    out[s, t, 0] = l1 / volume
-                    out[s, t, 1] = np.sqrt(l2 / volume)
-                    out[s, t, 2] = worst
-                else:  # empty D+ (or zero weight over it): no distance, never 0
-                    out[s, t, 0] = np.nan
-                    out[s, t, 1] = np.nan
-                    out[s, t, 2] = np.nan
+            @_jit(parallel=True, fastmath=REASSOCIATE, nogil=True)
+            def density_many(gt, stack, weights, ref, out):  # type: ignore[no-untyped-def]
+                # gt (Tg, NR, NZ); stack (S, T, NR, NZ); weights (NR, 1) or (NR, NZ) float64;
+                # ref (S, T) int64; out (S, T, 3) float64.
+                n_sims, n_steps, nr, nz = stack.shape
+                per_cell = weights.shape[1] != 1
+                zero = np.float32(0.0)
+                one = np.float32(1.0)
+                for i in prange(n_sims * n_steps):
+                    s = i // n_steps
+                    t = i - s * n_steps
+                    x = gt[ref[s, t]]
+                    y = stack[s, t]
+                    l1 = 0.0
+                    l2 = 0.0
+                    volume = 0.0
+                    worst = 0.0
+                    for j in range(nr):
+                        xr = x[j]
+                        yr = y[j]
+                        # float32 sums along the row (in the vector lanes reassociation allows)
+                        a1 = zero
+                        a2 = zero
+                        av = zero
+                        top = zero
+                        if per_cell:
+                            for k in range(nz):
+                                a = np.float64(xr[k])
+                                b = np.float64(yr[k])
+                                inside = a * b > 0.0
+                                d = abs(a - b) if inside else 0.0
+                                w = weights[j, k]
+                                a1 += np.float32(d * w)
+                                a2 += np.float32(d * d * w)
+                                av += np.float32(w) if inside else zero
+                                top = max(top, np.float32(d))
+                            row_w = 1.0
+                        else:
+                            for k in range(nz):
+                                a = xr[k]
+                                b = yr[k]
+                                if sign_test:
+                                    inside = (a > 0 and b > 0) or (a < 0 and b < 0)
+                                else:
+                                    inside = np.float64(a) * np.float64(b) > 0.0
+                                # The difference in float64 (exact for float32 fields), rounded
+                                # once to float32: the rest of the loop runs 8 cells per vector.
+                                d = np.float32(abs(np.float64(a) - np.float64(b))) if inside else zero
+                                a1 += d
+                                a2 += d * d
+                                av += one if inside else zero
+                                top = max(top, d)
+                            row_w = weights[j, 0]
+                        l1 += row_w * np.float64(a1)
+                        l2 += row_w * np.float64(a2)
+                        volume += row_w * np.float64(av)
+                        worst = max(worst, np.float64(top))
+                    if volume > 0.0:
+                        out[s, t, 0] = l1 / volume
+                        out[s, t, 1] = np.sqrt(l2 / volume)
+                        out[s, t, 2] = worst
+                    else:  # empty D+ (or zero weight over it): no distance, never 0
+                        out[s, t, 0] = np.nan
+                        out[s, t, 1] = np.nan
+                        out[s, t, 2] = np.nan
+
+            return density_many
 
         @_jit(fastmath=False, nogil=True)
         def coefficients(gt, coeffs, ref, out):  # type: ignore[no-untyped-def]
@@ -147,7 +155,8 @@ def _compiled() -> dict[str, Any]:
                 out[t, 1] = np.sqrt(s2)
                 out[t, 2] = worst
 
-        _kernels.update(density_many=density_many, coefficients=coefficients, numba=numba)
+        _kernels.update(sign=density_kernel(True), product=density_kernel(False), coefficients=coefficients,
+                        numba=numba)
         return _kernels
 
 
@@ -214,11 +223,12 @@ def fused_density_many(gt: Any, stack: Any, weights: Any, ref: Any = None) -> np
     if nr * nz == 0:  # no cells: D+ is empty
         out[:] = np.nan
         return out
-    kernel = _compiled()["density_many"]
+    kernels = _compiled()
+    kernel = kernels["sign" if gt.dtype == stack.dtype == np.float32 else "product"]
     with _run_lock, warnings.catch_warnings():
         # numba may warn once that it could not write its cache (a read-only folder): the
         # result is the same, only the next process compiles again.
-        warnings.simplefilter("ignore", category=_compiled()["numba"].NumbaWarning)
+        warnings.simplefilter("ignore", category=kernels["numba"].NumbaWarning)
         kernel(gt, stack, w, at, out)
     return out
 

@@ -20,7 +20,6 @@ import pytest
 from test_norms import EXPECTED2, EXPECTED3, GT2, GT3, R2, R3, RHO2, RHO3
 
 from jupyterlab_dsi.kernel import (
-    LANES,
     NORM_INDEX,
     fused_coefficients,
     fused_density,
@@ -62,7 +61,7 @@ def non_uniform_cartesian(nr: int, nz: int, rng: np.random.Generator) -> np.ndar
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighting", ["cylindrical", "cartesian-uniform", "cartesian-non-uniform"])
-@pytest.mark.parametrize(("nr", "nz"), [(1, 1), (3, 7), (16, 37), (5, LANES * 64 + 3)])
+@pytest.mark.parametrize(("nr", "nz"), [(1, 1), (3, 7), (16, 37), (5, 515)])
 def test_random_fields_match_the_reference(dtype: type, weighting: str, nr: int, nz: int) -> None:
     rng = np.random.default_rng(nr * 1000 + nz)
     steps = 6
