@@ -57,9 +57,10 @@ $(STAMPS)/labextension: $(STAMPS)/venv $(STAMPS)/node $(TS_SOURCES)
 	@touch $@
 
 # -- The package, editable, with the labextension linked into the venv -----------------------
-# With the mlflow extra: CI runs tests/test_mlflow.py against a real MLflow store.
+# With the mlflow extra: CI runs tests/test_mlflow.py against a real MLflow store; with the
+# xarray extra, tests/test_xarray_fields.py reads real netCDF and Zarr files.
 $(STAMPS)/install: $(STAMPS)/labextension pyproject.toml package.json
-	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,mlflow]"
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,mlflow,xarray]"
 	$(BIN)/jupyter-builder develop . --overwrite >/dev/null
 	$(BIN)/jupyter server extension enable jupyterlab_dsi --sys-prefix >/dev/null
 	@touch $@

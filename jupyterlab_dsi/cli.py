@@ -130,8 +130,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import ingest
 
     metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()]
+    variables = None
+    if args.variables:
+        from .xarray_fields import parse_variables
+
+        variables = parse_variables(args.variables)
     report = ingest(args.db, args.ensemble, progress=_progress(args, "ingest"), fmt=args.format,
-                    id_column=args.id_column, metrics=metrics)
+                    id_column=args.id_column, metrics=metrics, variables=variables)
     if report.already_ingested:
         print(f"{args.ensemble}: already ingested into {args.db} (same SHA-256); nothing changed")
     else:
@@ -549,13 +554,16 @@ def build_parser() -> argparse.ArgumentParser:
                 "of runs into a database (created when missing); the source is never modified")
     p.add_argument("ensemble", metavar="SOURCE")
     p.add_argument("--db", required=True, metavar="DB")
-    p.add_argument("--format", choices=["auto", "ensemble", "cinema", "dsi-sqlite", "csv"], default="auto",
+    p.add_argument("--format", choices=["auto", "ensemble", "cinema", "dsi-sqlite", "csv", "netcdf", "zarr"], default="auto",
                    help="what SOURCE is (auto: told from the path and the file's first bytes)")
     p.add_argument("--id-column", metavar="NAME",
                    help="CSV or Cinema column naming the runs (default: sim_id or id; for a CSV "
                    "then its first column when unique; else row00000, row00001, ...)")
     p.add_argument("--metrics", metavar="A,B,C",
                    help="columns kept as per-run metrics, not parameters (d_* columns always are)")
+    p.add_argument("--variables", metavar="NAME=VAR,...",
+                   help="netCDF/Zarr variable names, e.g. density=rho,r=radius,time=t (also z, x, y, "
+                   "shock, edge; run= the run dimension and sim_id= the run names of a store)")
     p.set_defaults(run=cmd_ingest)
 
     p = command("postprocess", "compute distances to a ground truth; prints the new method's id")

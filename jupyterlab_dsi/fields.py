@@ -1,9 +1,12 @@
-"""Reading one simulation's raw fields from ``.npz`` or ``.h5``/``.hdf5``.
+"""Reading one simulation's raw fields from ``.npz``, ``.h5``/``.hdf5``, netCDF or Zarr.
 
 A file holds ``r`` [NR] and ``z`` [NZ] (uniform cell centres), ``time`` [T], ``density``
 [T, NR, NZ], ``shock`` [T, K] and ``edge`` [T, K] (Fourier coefficients). :func:`read_header`
 checks names and shapes without reading the density (ingest stays fast on large ensembles);
-:func:`read_fields` loads everything and checks the values.
+:func:`read_fields` loads everything and checks the values. netCDF (``.nc``) and Zarr (``.zarr``)
+runs are read through xarray (:mod:`jupyterlab_dsi.xarray_fields`); their stored path may carry
+a selector after ``#`` (``ens.nc#run=3``: one run of a store; ``run0.nc#density=rho``: renamed
+variables), which :func:`split_path` separates.
 
 A process may cap what one array may take (:func:`set_array_limit`; the Jupyter server does):
 the shapes a file declares are checked before anything is allocated, since a few KB of
@@ -15,17 +18,19 @@ from __future__ import annotations
 import contextlib
 import math
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 
 from .errors import DsiError
 
 ARRAYS = ("r", "z", "time", "density", "shock", "edge")
-SUFFIXES = (".npz", ".h5", ".hdf5")
+XARRAY_SUFFIXES = (".nc", ".zarr")
+SUFFIXES = (".npz", ".h5", ".hdf5", *XARRAY_SUFFIXES)
 
 
 class FieldError(DsiError):
@@ -138,7 +143,29 @@ def _open_error(path: Path, exc: Exception) -> FieldError:
 
 def _check_suffix(path: Path) -> None:
     if path.suffix.lower() not in SUFFIXES:
-        raise FieldError(f"{path}: unsupported file type {path.suffix!r}; use .npz, .h5 or .hdf5")
+        raise FieldError(f"{path}: unsupported file type {path.suffix!r}; use .npz, .h5, .hdf5, .nc or .zarr")
+
+
+def split_path(path: str | Path) -> tuple[Path, dict[str, str]]:
+    """The file of a stored simulation path and its selector: ``ens.nc#run=3`` -> (ens.nc, {run: 3}).
+
+    Only a netCDF/Zarr name carries a selector, so a '#' in any other file name stays part of it."""
+    path = Path(path)
+    base, sep, fragment = path.name.partition("#")
+    if not sep or Path(base).suffix.lower() not in XARRAY_SUFFIXES:
+        return path, {}
+    return path.with_name(base), dict(parse_qsl(fragment, keep_blank_values=True))
+
+
+def with_selector(path: str, selector: Mapping[str, Any]) -> str:
+    """``path`` with ``selector`` appended after '#' (none: ``path`` itself); values are
+    percent-encoded, so a variable name with '/' or '#' cannot break the path apart."""
+    return f"{path}#{urlencode({k: str(v) for k, v in selector.items()})}" if selector else path
+
+
+def source_file(path: str | Path) -> Path:
+    """The file or Zarr folder that holds a stored simulation path's data (its selector dropped)."""
+    return split_path(path)[0]
 
 
 def check_shapes(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
@@ -161,7 +188,12 @@ def check_shapes(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
 
 def read_header(path: Path) -> Header:
     """Shapes of every array and the time values, checked against each other."""
-    _check_suffix(path)
+    file, selector = split_path(path)
+    _check_suffix(file)
+    if file.suffix.lower() in XARRAY_SUFFIXES:
+        from . import xarray_fields
+
+        return xarray_fields.read_header(file, selector)
     try:
         if path.suffix.lower() == ".npz":
             layout = _npz_layout(path)
@@ -187,7 +219,12 @@ def read_header(path: Path) -> Header:
 
 def read_fields(path: Path) -> Fields:
     """Every array of one simulation, with shapes and density values checked."""
-    _check_suffix(path)
+    file, selector = split_path(path)
+    _check_suffix(file)
+    if file.suffix.lower() in XARRAY_SUFFIXES:
+        from . import xarray_fields
+
+        return xarray_fields.read_fields(file, selector)
     try:
         if path.suffix.lower() == ".npz":
             layout = _npz_layout(path)
@@ -208,6 +245,11 @@ def read_fields(path: Path) -> Fields:
     except Exception as exc:
         raise _open_error(path, exc) from None
     check_shapes(path, shapes)
+    return checked_fields(path, arrays)
+
+
+def checked_fields(path: Path | str, arrays: dict[str, Any], geometry: str = "cylindrical") -> Fields:
+    """Fields from arrays whose shapes :func:`check_shapes` accepted, with every value checked."""
     for name in ("r", "z", "time", "shock", "edge"):
         values = np.asarray(arrays[name])
         if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
@@ -221,6 +263,7 @@ def read_fields(path: Path) -> Fields:
         density=density,
         shock=np.asarray(arrays["shock"], dtype=np.float64),
         edge=np.asarray(arrays["edge"], dtype=np.float64),
+        geometry=geometry,
     )
 
 

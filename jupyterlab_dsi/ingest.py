@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import sources
-from .fields import FieldError, read_header
+from .fields import XARRAY_SUFFIXES, FieldError, read_header, source_file, with_selector
 from .sources.table import (
     IngestError, Metric, file_in, finite_number, is_missing, level_key, natural_key, repeated,
 )
@@ -58,12 +58,29 @@ class IngestReport:
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of a file; of a Zarr folder, over its files' relative paths and bytes.
+    A run of a store (``ens.nc#run=3``) hashes the store."""
+    path = source_file(path)
+    if path.is_dir():
+        return _sha256_tree(path)
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
             size += len(block)
+    return digest.hexdigest(), size
+
+
+def _sha256_tree(folder: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    files = sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix())
+    for file in files:
+        # Names and lengths delimit each file, so moving bytes between files changes the digest.
+        inner, length = sha256_file(file)
+        digest.update(f"{file.relative_to(folder).as_posix()}\0{length}\0{inner}\n".encode())
+        size += length
     return digest.hexdigest(), size
 
 
@@ -152,21 +169,32 @@ def ingest(
     fmt: str = "auto",
     id_column: str | None = None,
     metrics: list[str] | None = None,
+    variables: dict[str, str] | None = None,
 ) -> IngestReport:
     """Ingest the source ``ensemble`` into ``db`` (created when missing); returns what was added.
 
     ``fmt`` is one of :data:`sources.FORMATS` ('auto' tells it from the path); ``id_column`` and
-    ``metrics`` apply to CSV, Cinema and (``metrics`` only) DSI sources.
+    ``metrics`` apply to CSV, Cinema and (``metrics`` only) DSI sources. ``variables`` renames
+    the variables of netCDF/Zarr runs ({"density": "rho", "r": "radius", "run": "member"}; see
+    :mod:`jupyterlab_dsi.xarray_fields`), in an ensemble folder's files or a store of runs.
     """
     source = Path(ensemble)
     kind = sources.detect(source) if fmt == "auto" else fmt
-    if kind == "ensemble":
+    if variables:
+        try:
+            xarray_fields().check_names(variables)
+        except FieldError as exc:
+            raise IngestError(str(exc)) from None
+        if kind not in ("ensemble", *sources.STORES):
+            raise IngestError(f"{source}: --variables applies to netCDF and Zarr runs (.nc, .zarr), not to a {kind} source")
+    if kind in ("ensemble", *sources.STORES):
         if id_column is not None or metrics:
             raise IngestError(
-                f"{source}: an ensemble directory names its runs by sim_id and has no metrics; "
-                "--id-column and --metrics apply to CSV, Cinema and DSI sources"
+                f"{source}: an ensemble directory or a store of runs names its runs by sim_id and has "
+                "no metrics; --id-column and --metrics apply to CSV, Cinema and DSI sources"
             )
-        batch = _ensemble_batch(source, progress)
+        batch = _ensemble_batch(source, progress, variables) if kind == "ensemble" else \
+            _store_batch(source, kind, progress, variables)
     else:
         table = sources.read(source, kind, id_column, metrics)
         found = sources.classify(table)
@@ -192,7 +220,36 @@ def ingest(
     return report[0]
 
 
-def _ensemble_batch(ensemble: Path, progress: Callable[[int, int], None] | None) -> Batch:
+def xarray_fields() -> Any:
+    from . import xarray_fields as module  # xarray itself is imported only when a file needs it
+
+    return module
+
+
+def _store_batch(store: Path, kind: str, progress: Callable[[int, int], None] | None,
+                 variables: dict[str, str] | None) -> Batch:
+    """A netCDF/Zarr store whose runs lie along a run dimension: one simulation per run, each
+    stored as the store plus a selector; no per-simulation hash (the source's covers the store)."""
+    try:
+        runs = xarray_fields().read_runs(store, variables, progress)
+    except FieldError as exc:
+        raise IngestError(str(exc)) from None
+    infos, columns = [], {}
+    for name, cells in runs.columns.items():
+        if name in RESERVED or not name.strip():
+            raise IngestError(
+                f"{store}: variable {name!r} along the run dimension is a reserved name; rename it "
+                f"(reserved: {', '.join(RESERVED)})"
+            )
+        info, values = infer_parameter(name, cells)
+        infos.append(info)
+        columns[name] = values
+    sims = [(sim_id, path, None, times) for sim_id, path, times in zip(runs.sim_ids, runs.paths, runs.times)]
+    return Batch(kind, store.resolve(), infos, columns, sims)
+
+
+def _ensemble_batch(ensemble: Path, progress: Callable[[int, int], None] | None,
+                    variables: dict[str, str] | None = None) -> Batch:
     csv_path = locate_csv(ensemble).resolve()
     header, rows = read_table(csv_path)
     provenance = PROVENANCE if PROPOSAL_ID in header else ()
@@ -226,14 +283,23 @@ def _ensemble_batch(ensemble: Path, progress: Callable[[int, int], None] | None)
     files: list[tuple[str, str | None, str | None, list[float]]] = []
     for number, row in enumerate(rows, start=2):
         file = (csv_path.parent / row["path"].strip()).resolve()
-        if not file.is_file():
+        # A Zarr run is a folder.
+        found = file.is_dir() if file.suffix.lower() == ".zarr" else file.is_file()
+        if not found:
             raise IngestError(f"{csv_path}, row {number}: file {row['path']!r} not found ({file})")
+        path = row["path"].strip()
+        if variables:
+            if file.suffix.lower() not in XARRAY_SUFFIXES:
+                raise IngestError(f"{csv_path}, row {number}: --variables applies to .nc and .zarr files, "
+                                  f"not {row['path']!r}")
+            # The names travel with the path, so post-processing reads the file as ingest did.
+            path = with_selector(path, {k: v for k, v in variables.items() if k not in ("run", "sim_id")})
         try:
-            header_info = read_header(file)
+            header_info = read_header(csv_path.parent / path)
         except FieldError as exc:
             raise IngestError(f"{csv_path}, row {number}: {exc}") from None
         digest, _ = sha256_file(file)
-        files.append((row["sim_id"].strip(), row["path"].strip(), digest, header_info.time.tolist()))
+        files.append((row["sim_id"].strip(), path, digest, header_info.time.tolist()))
         if progress:
             progress(len(files), len(rows))
     proposal_ids = None

@@ -11,11 +11,18 @@ from pathlib import Path
 from . import cinema, csv_table, dsi_sqlite
 from .table import IngestError, Table, classify, duckdb_error
 
-FORMATS = ("auto", "ensemble", "cinema", "dsi-sqlite", "csv")
+FORMATS = ("auto", "ensemble", "cinema", "dsi-sqlite", "csv", "netcdf", "zarr")
+# Stores of runs along a run dimension, read by jupyterlab_dsi.xarray_fields (not as a Table).
+STORES = ("netcdf", "zarr")
 
 
 def detect(source: Path) -> str:
-    """'ensemble' | 'cinema' | 'dsi-sqlite' | 'csv' from the path and, for files, the bytes."""
+    """'ensemble' | 'cinema' | 'dsi-sqlite' | 'csv' | 'netcdf' | 'zarr' from the path and, for
+    files, the bytes."""
+    if source.suffix.lower() == ".zarr" and source.is_dir():
+        return "zarr"
+    if source.suffix.lower() == ".nc" and source.is_file():
+        return "netcdf"
     if source.is_dir():
         if (source / "simulations.csv").is_file():
             return "ensemble"
@@ -50,4 +57,4 @@ def read(
     return dsi_sqlite.read(source, metrics, id_column)
 
 
-__all__ = ["FORMATS", "IngestError", "Table", "classify", "detect", "read"]
+__all__ = ["FORMATS", "STORES", "IngestError", "Table", "classify", "detect", "read"]
