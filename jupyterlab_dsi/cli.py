@@ -550,8 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sim id prefix: P00000, P00001, ... (sim; prop with --params)")
     p.set_defaults(run=cmd_sample)
 
-    p = command("ingest", "read an ensemble directory, a Cinema *.cdb, a DSI SQLite file or a CSV "
-                "of runs into a database (created when missing); the source is never modified")
+    p = command("ingest", "read an ensemble directory, a netCDF/Zarr store of runs, a Cinema *.cdb, "
+                "a DSI SQLite file or a CSV of runs into a database (created when missing); the source is never modified")
     p.add_argument("ensemble", metavar="SOURCE")
     p.add_argument("--db", required=True, metavar="DB")
     p.add_argument("--format", choices=["auto", "ensemble", "cinema", "dsi-sqlite", "csv", "netcdf", "zarr"], default="auto",

@@ -383,3 +383,21 @@ def test_npz_paths_with_a_hash_sign_stay_file_names(tmp_path: Path) -> None:
     assert fields.split_path(tmp_path / "ens.nc#run=3&density=a%2Fb") == (tmp_path / "ens.nc", {"run": "3", "density": "a/b"})
     ens = build_ensemble(tmp_path / "hash", sims=2, ids=lambda i: f"r#{i}")
     assert fields.read_fields(ens.file("r#1")).density.shape == (3, 4, 6)
+
+
+@pytest.mark.parametrize("kind", ["zarr-v2", "netcdf-3"])
+def test_older_formats_read_the_same(npz: Ensemble, tmp_path: Path, kind: str) -> None:
+    # Zarr format 2 (zarr-python 2 and most stores written before 2025) and netCDF-3 ("classic",
+    # through scipy) hold the same run.
+    arrays = npz.arrays["s01"]
+    if kind == "zarr-v2":
+        path = tmp_path / "v2.zarr"
+        dataset(arrays).to_zarr(path, mode="w", zarr_format=2)
+    else:
+        pytest.importorskip("scipy")
+        path = tmp_path / "classic.nc"
+        dataset(arrays).to_netcdf(path, engine="scipy")
+        assert path.read_bytes()[:3] == b"CDF"
+    got = fields.read_fields(path)
+    assert np.array_equal(got.density, arrays["density"]) and np.array_equal(got.shock, arrays["shock"])
+    assert got.time.tolist() == [1.0, 2.0, 3.0]
