@@ -6,6 +6,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { IProposeRequest } from './db/proposals';
+import { decodeFrame, type IFrame, type IFrameHeader } from './db/frameCodec';
 
 const NAMESPACE = 'jupyterlab-dsi';
 
@@ -322,4 +323,69 @@ export interface ILineage {
 /** The lineage graph of any record (dataset, split, run, method, source) of the database at `path`. */
 export async function fetchLineage(path: string, id: string): Promise<ILineage> {
   return (await request('lineage', { path, id })).json();
+}
+
+/** What a field frame's header says (GET field: jupyterlab_dsi/server_fields.py). */
+export interface IFieldHeader extends IFrameHeader {
+  sim_id: string;
+  t: number;
+  /** The step's simulated time. */
+  time: number;
+  field: string;
+  /** Cell edges [lo, hi] of the first (R or x) and second (z or y) grid dimension. */
+  r: [number, number];
+  z: [number, number];
+  axes: ['R', 'z'] | ['x', 'y'];
+  geometry: string;
+  /** Block-averaged down to at most 512 cells per axis. */
+  downsampled: boolean;
+  source_shape: [number, number];
+  /** With a ground truth: its id, the matched step and its time; data is (3, N1, N2). */
+  gt?: string;
+  gt_t?: number;
+  gt_time?: number;
+  layers?: ['field', 'ground_truth', 'diff'];
+}
+
+export interface IFieldRequest {
+  sim: string;
+  t: number;
+  field?: string;
+  /** A ground truth: its field at the matched step and |gt − ρ| over D+ come too. */
+  gt?: string;
+  gtTime?: number | null;
+  matchTime?: 'index' | 'nearest';
+}
+
+/**
+ * One step of one run's field (with a ground truth: three layers), as float32 read in place.
+ * A missing file rejects with the server's "…: no such file" (404), an unreadable one with its
+ * one line (422), a file outside the root and the ensemble's folder with 403.
+ */
+export async function fetchField(path: string, field: IFieldRequest): Promise<IFrame<IFieldHeader>> {
+  const query: Record<string, string> = { path, sim: field.sim, t: String(field.t) };
+  if (field.field && field.field !== 'density') {
+    query.field = field.field;
+  }
+  if (field.gt) {
+    query.gt = field.gt;
+    if (field.gtTime !== null && field.gtTime !== undefined) {
+      query.gt_time = String(field.gtTime);
+    } else if (field.matchTime) {
+      query.match_time = field.matchTime;
+    }
+  }
+  const response = await request('field', query);
+  return decodeFrame<IFieldHeader>(await response.arrayBuffer());
+}
+
+/** A run's Cinema FILE columns that hold png/jpg images. */
+export async function fetchImageColumns(path: string, sim: string): Promise<{ name: string; per_step: boolean }[]> {
+  const answer = (await (await request('image', { path, sim })).json()) as { columns?: { name: string; per_step: boolean }[] };
+  return answer.columns ?? [];
+}
+
+/** The image a run's FILE column names (at step `t` for a per-step column), as a Blob. */
+export async function fetchImage(path: string, sim: string, column: string, t = 0): Promise<Blob> {
+  return (await request('image', { path, sim, column, t: String(t) })).blob();
 }

@@ -3,3 +3,4 @@ import './layout.css';
 import './selection.css';
 import './runs.css';
 import './lineage.css';
+import './fields.css';

@@ -17,6 +17,7 @@ import { asideText } from './aside';
 import { formatCount, h } from './dom';
 import { SaveForm } from './saveForm';
 import { ExportBar } from './exportBar';
+import { FieldView } from './fieldView';
 
 /** Parameters listed in the scatter's tooltip at most (a table of runs may have dozens). */
 const MAX_TOOLTIP_PARAMETERS = 12;
@@ -30,6 +31,8 @@ export interface IExplorerViewOptions {
   onJob: (job: IJob | null) => void;
   /** A new method is in the file: catch up and show it. */
   onMethodCreated: (methodId: string) => Promise<void>;
+  /** The field view's "Use as ground truth" (absent: no button). */
+  useAsGroundTruth?: (simId: string) => void;
 }
 
 /** A scatter axis's title: d_feature's formula, or the column with its unit. */
@@ -81,7 +84,8 @@ export class ExplorerView {
     this._parcoords = new ParallelCoordinates(parcoordsHost, {
       onBrush: (axis, brush, final) => model.setBrush(axis, brush, final),
       onAxesChange: (axes, inverted) => model.setAxes(axes, inverted),
-      onHover: row => this._scatter.highlight(row)
+      onHover: row => this._scatter.highlight(row),
+      onPick: row => this._openField(row)
     });
     this._scatter = new Scatter(scatterHost, {
       onHover: row => this._parcoords.highlight(row),
@@ -102,6 +106,7 @@ export class ExplorerView {
         if (id !== undefined) {
           this._methodForm.pick(id);
         }
+        this._openField(row);
       }
     });
 
@@ -170,6 +175,19 @@ export class ExplorerView {
     this._save.title = 'Save the selection as a training dataset';
     this._save.addEventListener('click', () => (this._saveForm.isOpen ? this._saveForm.close() : this._saveForm.open()));
 
+    // The run behind a point: beside the views in the main area, below them in the sidebar.
+    this._field = new FieldView({
+      path: options.path,
+      context: () => {
+        const m = model.method;
+        return {
+          t: model.t,
+          method: m ? { groundTruth: m.groundTruth, gtTime: m.gtTime, matchTime: m.matchTime, field: m.field } : null
+        };
+      },
+      useAsGroundTruth: options.useAsGroundTruth,
+      onClose: () => this.node.classList.remove('jp-mod-field')
+    });
     this._export = new ExportBar(model, () => [parcoordsScroller, scatterHost], options.path);
     this.node = h(
       'div',
@@ -180,6 +198,7 @@ export class ExplorerView {
       this._aside,
       scatterHeader,
       scatterHost,
+      this._field.node,
       this._export.node,
       this._export.table,
       this._notice,
@@ -228,6 +247,22 @@ export class ExplorerView {
   resize(): void {
     this._parcoords.resize();
     this._scatter.resize();
+    this._field.resize();
+  }
+
+  /** Open (or move) the field view to the run at `row`. */
+  private _openField(row: number): void {
+    const id = this._model.table?.ids[row];
+    if (id === undefined) {
+      return;
+    }
+    const opening = !this.node.classList.contains('jp-mod-field');
+    this.node.classList.add('jp-mod-field');
+    void this._field.open(id);
+    if (opening) {
+      // The views get narrower beside it (the main area): measure them again.
+      requestAnimationFrame(() => this.resize());
+    }
   }
 
   dispose(): void {
@@ -238,6 +273,7 @@ export class ExplorerView {
     this._methodForm.dispose();
     this._parcoords.destroy();
     this._scatter.destroy();
+    this._field.dispose();
   }
 
   private _onChange(_: ExplorerModel, change: Change): void {
@@ -282,6 +318,9 @@ export class ExplorerView {
       this._parcoords.setSelection(model.selected, coloring.colors);
       this._scatter.setVisible(model.brushed);
       this._scatter.setSelection(model.selected, coloring.colors);
+    }
+    if (dirty.has('data') || dirty.has('method')) {
+      void this._field.update(); // a step or a method: the field view follows (a no-op when closed)
     }
     // Paint the scatter in this frame too, not in one of its own: one brush move, one frame.
     this._scatter.flush();
@@ -429,6 +468,7 @@ export class ExplorerView {
   private _proposal: IProposalOverlay | null = null;
   private readonly _parcoordsHost: HTMLElement;
   private readonly _scatter: Scatter;
+  private readonly _field: FieldView;
   private readonly _filterText = document.createElement('code');
   private readonly _filterError = document.createElement('div');
   private readonly _undoButton = document.createElement('button');

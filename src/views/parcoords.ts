@@ -58,6 +58,8 @@ export interface IParallelCoordinatesOptions {
   onAxesChange?: (axes: string[], inverted: string[]) => void;
   /** The pointer is over a selected row's line (or no line: null). */
   onHover?: (row: number | null) => void;
+  /** A click (no drag) on a selected row's line, off the axes: its row (opens the run's field). */
+  onPick?: (row: number) => void;
   /** Above this many rows, draw line density instead of lines. */
   densityThreshold?: number;
   /** Pixels of line walk per density frame (see parcoords-layers.ts); for benchmarks. */
@@ -626,6 +628,7 @@ export class ParallelCoordinates {
   }
 
   private readonly _onPointerDown = (event: PointerEvent): void => {
+    this._downAt = this._pointer(event); // a click on a line is a press that did not move
     if (event.button !== 0 || !this._plot) {
       return;
     }
@@ -697,6 +700,16 @@ export class ParallelCoordinates {
       this._invertAxis(axis);
     } else if (axis && role === 'hide') {
       this._hideAxis(axis);
+    } else if (!role && this._plot && this._options.onPick && event.type === 'click') {
+      const [x, y] = this._pointer(event);
+      const [x0, y0] = this._downAt ?? [x, y];
+      if (Math.abs(x - x0) < CLICK_SLOP && Math.abs(y - y0) < CLICK_SLOP) {
+        const mask = this._currentSelection()?.mask ?? null;
+        const row = nearestPolyline(this._plot.xs, this._plot.ys, mask, x, y, HOVER_TOLERANCE);
+        if (row !== null) {
+          this._options.onPick(row);
+        }
+      }
     }
   };
 
@@ -1069,6 +1082,8 @@ export class ParallelCoordinates {
   private _selectedDirty = false;
   private _drag: Drag | null = null;
   private _hovered: number | null = null;
+  /** Where the last press began (SVG px), to tell a click on a line from a drag. */
+  private _downAt: [number, number] | null = null;
   private _hoverAt: [number, number] = [0, 0];
   private _hoverFrame = 0;
   private _selectedFrame = 0;

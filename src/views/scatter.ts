@@ -57,7 +57,7 @@ export interface IScatterOptions {
   onShapes?: (shapes: IShape[], final: boolean) => void;
   /** The row under the pointer (nearest visible point within HOVER_RADIUS px), or null. */
   onHover?: (row: number | null) => void;
-  /** A click (no drag) on a point: its row (e.g. to pick a ground truth). */
+  /** A click (no drag) on a point, or Enter on the marked one: its row (pick a ground truth, open its field). */
   onPick?: (row: number) => void;
   /** Rows that setVisible hides: not drawn (default) or drawn faintly as context. */
   hidden?: 'hide' | 'faint';
@@ -723,6 +723,10 @@ export class Scatter {
       this.setHover(-1);
       e.preventDefault();
       e.stopPropagation();
+    } else if (e.key === 'Enter' && e.target === this.node && this.hovered >= 0 && !this.drag) {
+      // The marked point (under the pointer, or hovered in the other view) opens as a click would.
+      this.options.onPick?.(this.hovered);
+      e.preventDefault();
     } else if (e.key === ' ' && e.target === this.node) {
       // Space pans only when the plot itself has focus: on a toolbar button it presses it.
       this.setSpace(true);

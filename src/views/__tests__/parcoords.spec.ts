@@ -621,6 +621,24 @@ describe('ParallelCoordinates in the DOM', () => {
     pc.destroy();
   });
 
+  it("opens a row with a click on its line (not a drag, not on an axis): onPick", () => {
+    const onPick = jest.fn();
+    const pc = new ParallelCoordinates(host, { onPick });
+    pc.setData(smallTable(), ['d_shock', 'profile', 'd_edge']);
+    pc.highlight(2);
+    const [, ax, ay, bx, by] = host.querySelector('.jp-DSI-pc-hover')!.getAttribute('d')!.match(/^M([\d.]+),([\d.]+)L([\d.]+),([\d.]+)/)!.map(Number);
+    pc.highlight(null);
+    const svg = host.querySelector('svg')!;
+    const [mx, my] = [(ax + bx) / 2, (ay + by) / 2]; // on row 2's first segment, between two axes
+    pointer('pointerdown', svg, mx, my);
+    pointer('click', svg, mx, my);
+    expect(onPick).toHaveBeenCalledWith(2);
+    pointer('pointerdown', svg, mx, my - 40);
+    pointer('click', svg, mx, my); // moved between press and release: a drag, no pick
+    expect(onPick).toHaveBeenCalledTimes(1);
+    pc.destroy();
+  });
+
   it('puts titles on two alternating rows where the axes are too close for them', () => {
     const names = ['d_density', 'd_feature', 'rho_gas', 'profile', 'gamma', 'd_shock'];
     const table: ITable = {

@@ -553,6 +553,20 @@ describe('Scatter (jsdom)', () => {
     s.destroy();
   });
 
+  it('Enter on the plot opens the marked point (onPick), as a click would; nothing marked, nothing opened', () => {
+    const onPick = jest.fn();
+    const s = sized({ onPick });
+    s.setData(Float32Array.from([0, 10]), Float32Array.from([0, 10]), ['sim0', 'sim1'], { x: 'x', y: 'y' });
+    s.flush();
+    const enter = () => s.node.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
+    enter();
+    expect(onPick).not.toHaveBeenCalled();
+    s.highlight(1);
+    enter();
+    expect(onPick).toHaveBeenCalledWith(1);
+    s.destroy();
+  });
+
   it('cuts an axis title to the plot and keeps the whole title as its tooltip', () => {
     const s = sized();
     const formula = 'd_feature = 0.25 · d_shock + 0.75 · d_edge + 1 · d_density + 2 · gamma + 3 · rho_gas';

@@ -1,0 +1,377 @@
+/**
+ * A 2-D field on its grid's real axes: one canvas pixel block per cell, d3 axes in the grid's
+ * units (R and z, or x and y), a colorbar beside it, NaN cells transparent (the theme shows
+ * through: outside D+ the difference is not defined, and the view must not paint it as 0).
+ *
+ * The cells are rasterised once into an image of one pixel per cell (`rasterize`, pure and
+ * tested) and scaled onto the canvas without smoothing, so a cell stays a sharp block whatever
+ * the panel's width; nothing is recomputed on a resize but the scaling.
+ */
+import { axisBottom, axisLeft, axisRight } from 'd3-axis';
+import { scaleLinear } from 'd3-scale';
+import { interpolateMagma, interpolateViridis } from 'd3-scale-chromatic';
+import { color as d3color } from 'd3-color';
+import { select } from 'd3-selection';
+
+export type Colormap = 'viridis' | 'magma';
+
+export const COLORMAPS: Record<Colormap, (t: number) => string> = {
+  viridis: interpolateViridis,
+  magma: interpolateMagma
+};
+
+/** A float32 grid in C order: `shape[0]` rows of `shape[1]` cells (the server's (NR, NZ)). */
+export interface IHeatmapGrid {
+  data: Float32Array;
+  shape: [number, number];
+  /** Each dimension's cell edges [lo, hi], in its own units. */
+  extent: [[number, number], [number, number]];
+  /** Each dimension's name: ['R', 'z'] or ['x', 'y']. */
+  labels: [string, string];
+  /** Which dimension runs along the horizontal axis (z for R/z, x for x/y). */
+  horizontal: 0 | 1;
+}
+
+export interface IHeatmapOptions {
+  colormap: Colormap;
+  /** The colors' [min, max]: the same for panels compared with each other. */
+  domain: [number, number];
+  /** What the colors are, beside the colorbar (e.g. "ρ", "|ρ_gt − ρ|"). */
+  quantity: string;
+}
+
+/** Space around the plot for the axes and the colorbar, CSS px. */
+export const HEATMAP_MARGIN = { top: 6, right: 62, bottom: 32, left: 46 };
+/** The colorbar's width and its gap from the plot, CSS px. */
+const BAR = { width: 10, gap: 8 };
+/** Stops of the colorbar's gradient: enough that viridis/magma read as smooth. */
+const BAR_STOPS = 16;
+/** The plot keeps the grid's aspect within these heights (CSS px), else it is stretched. */
+const HEIGHT = { min: 90, max: 420 };
+
+/** The [min, max] of the finite values of every array: one domain for panels that are compared. */
+export function colorDomain(arrays: readonly Float32Array[], from0 = false): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const a of arrays) {
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      if (v < lo) lo = v; // NaN compares false: left out
+      if (v > hi) hi = v;
+    }
+  }
+  if (!(lo <= hi)) {
+    return [0, 1]; // nothing finite: any domain paints nothing
+  }
+  if (from0) {
+    lo = Math.min(0, lo);
+  }
+  if (lo === hi) {
+    const pad = lo === 0 ? 1 : Math.abs(lo) * 0.05;
+    return [lo - pad, hi + pad];
+  }
+  return [lo, hi];
+}
+
+/** The colormap's RGB at 256 levels, so that rasterising is a table look-up per cell. */
+function lookupTable(colormap: Colormap): Uint8ClampedArray {
+  const table = new Uint8ClampedArray(256 * 3);
+  for (let i = 0; i < 256; i++) {
+    const c = d3color(COLORMAPS[colormap](i / 255))!.rgb();
+    table[3 * i] = c.r;
+    table[3 * i + 1] = c.g;
+    table[3 * i + 2] = c.b;
+  }
+  return table;
+}
+
+const tables = new Map<Colormap, Uint8ClampedArray>();
+
+/** The colormap's RGB of a value in `domain` (clamped), as the raster paints it. */
+export function colorOf(value: number, domain: [number, number], colormap: Colormap): [number, number, number] {
+  let table = tables.get(colormap);
+  if (!table) {
+    table = lookupTable(colormap);
+    tables.set(colormap, table);
+  }
+  const span = domain[1] - domain[0];
+  const k = Math.max(0, Math.min(255, Math.round(((value - domain[0]) / (span || 1)) * 255)));
+  return [table[3 * k], table[3 * k + 1], table[3 * k + 2]];
+}
+
+export interface IRaster {
+  width: number;
+  height: number;
+  /** RGBA, row 0 at the top: the vertical dimension's high end, as on the axis. */
+  data: Uint8ClampedArray;
+}
+
+/**
+ * One pixel per cell: the horizontal dimension left to right from its low end, the vertical one
+ * bottom to top (the plot's y axis grows upward), NaN fully transparent.
+ */
+export function rasterize(grid: IHeatmapGrid, domain: [number, number], colormap: Colormap): IRaster {
+  const [n0, n1] = grid.shape;
+  const h = grid.horizontal;
+  const width = h === 0 ? n0 : n1;
+  const height = h === 0 ? n1 : n0;
+  const data = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < n0; i++) {
+    for (let j = 0; j < n1; j++) {
+      const v = grid.data[i * n1 + j];
+      const x = h === 0 ? i : j;
+      const y = height - 1 - (h === 0 ? j : i);
+      const p = 4 * (y * width + x);
+      if (Number.isNaN(v)) {
+        continue; // alpha stays 0
+      }
+      const [r, g, b] = colorOf(v, domain, colormap);
+      data[p] = r;
+      data[p + 1] = g;
+      data[p + 2] = b;
+      data[p + 3] = 255;
+    }
+  }
+  return { width, height, data };
+}
+
+/** A number for a readout or a tick: 3 significant digits, no exponent below 1e5. */
+export function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) {
+    return '—';
+  }
+  const a = Math.abs(v);
+  return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(2) : String(Number(v.toPrecision(3)));
+}
+
+export class Heatmap {
+  readonly node: HTMLElement;
+
+  constructor(options: IHeatmapOptions) {
+    this._options = options;
+    this.node = document.createElement('div');
+    this.node.className = 'jp-DSI-heatmap';
+    this._canvas.className = 'jp-DSI-heatmapCanvas';
+    this._svg.setAttribute('class', 'jp-DSI-heatmapAxes');
+    this._svg.setAttribute('aria-hidden', 'true');
+    this._readout.className = 'jp-DSI-heatmapReadout';
+    this._readout.setAttribute('aria-live', 'off');
+    const plot = document.createElement('div');
+    plot.className = 'jp-DSI-heatmapPlot';
+    plot.append(this._canvas, this._svg);
+    this.node.append(plot, this._readout);
+    this._plot = plot;
+    this._canvas.addEventListener('pointermove', e => this._hover(e));
+    this._canvas.addEventListener('pointerleave', () => (this._readout.textContent = '\u00a0'));
+    this._readout.textContent = '\u00a0';
+  }
+
+  /** The grid and its colors; draws at once. */
+  setData(grid: IHeatmapGrid, options: Partial<IHeatmapOptions> = {}): void {
+    this._grid = grid;
+    this._options = { ...this._options, ...options };
+    this._raster = rasterize(grid, this._options.domain, this._options.colormap);
+    this.node.setAttribute('data-domain', this._options.domain.map(formatNumber).join(' '));
+    this.draw();
+  }
+
+  get domain(): [number, number] {
+    return this._options.domain;
+  }
+
+  /** The horizontal and vertical scales (data -> CSS px in the plot) of the last draw. */
+  get scales(): { x: (v: number) => number; y: (v: number) => number } | null {
+    return this._scales;
+  }
+
+  /** Lay out and paint for the node's current width. */
+  draw(): void {
+    const grid = this._grid;
+    const raster = this._raster;
+    if (!grid || !raster) {
+      return;
+    }
+    const h = grid.horizontal;
+    const v = (1 - h) as 0 | 1;
+    const [x0, x1] = grid.extent[h];
+    const [y0, y1] = grid.extent[v];
+    const outer = this._plot.clientWidth || this.node.clientWidth || 320;
+    const width = Math.max(60, outer - HEATMAP_MARGIN.left - HEATMAP_MARGIN.right);
+    // Equal units on both axes (a physicist reads shapes off the field); clamped when the grid
+    // is far from square, where it would be a sliver or a tower.
+    const aspect = Math.abs((y1 - y0) / (x1 - x0)) || 1;
+    const height = Math.round(Math.max(HEIGHT.min, Math.min(HEIGHT.max, width * aspect)));
+    const x = scaleLinear().domain([x0, x1]).range([0, width]);
+    const y = scaleLinear().domain([y0, y1]).range([height, 0]);
+    this._scales = { x, y };
+    this._size = { width, height };
+
+    const dpr = window.devicePixelRatio || 1;
+    const canvas = this._canvas;
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(height * dpr);
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+    canvas.style.left = `${HEATMAP_MARGIN.left}px`;
+    canvas.style.top = `${HEATMAP_MARGIN.top}px`;
+    const ctx = canvas.getContext('2d');
+    if (ctx) {
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      const cells = document.createElement('canvas');
+      cells.width = raster.width;
+      cells.height = raster.height;
+      const cellCtx = cells.getContext('2d');
+      if (cellCtx) {
+        const image = cellCtx.createImageData(raster.width, raster.height);
+        image.data.set(raster.data);
+        cellCtx.putImageData(image, 0, 0);
+        ctx.imageSmoothingEnabled = false; // a cell is a block, never blurred into its neighbours
+        ctx.drawImage(cells, 0, 0, canvas.width, canvas.height);
+      }
+    }
+    this._drawAxes(grid, x, y, width, height);
+  }
+
+  private _drawAxes(
+    grid: IHeatmapGrid,
+    x: ReturnType<typeof scaleLinear<number, number>>,
+    y: ReturnType<typeof scaleLinear<number, number>>,
+    width: number,
+    height: number
+  ): void {
+    const { left, top, right, bottom } = HEATMAP_MARGIN;
+    const total = { width: width + left + right, height: height + top + bottom };
+    this._plot.style.height = `${total.height}px`;
+    const svg = select(this._svg).attr('width', total.width).attr('height', total.height);
+    svg.selectAll('*').remove();
+    const h = grid.horizontal;
+    const xTicks = Math.max(2, Math.floor(width / 70));
+    const yTicks = Math.max(2, Math.floor(height / 40));
+    svg
+      .append('g')
+      .attr('class', 'jp-DSI-heatmapAxis')
+      .attr('data-axis', grid.labels[h])
+      .attr('transform', `translate(${left},${top + height})`)
+      .call(axisBottom(x).ticks(xTicks).tickSizeOuter(0));
+    svg
+      .append('g')
+      .attr('class', 'jp-DSI-heatmapAxis')
+      .attr('data-axis', grid.labels[1 - h])
+      .attr('transform', `translate(${left},${top})`)
+      .call(axisLeft(y).ticks(yTicks).tickSizeOuter(0));
+    svg
+      .append('text')
+      .attr('class', 'jp-DSI-heatmapLabel')
+      .attr('x', left + width / 2)
+      .attr('y', top + height + 28)
+      .attr('text-anchor', 'middle')
+      .text(grid.labels[h]);
+    svg
+      .append('text')
+      .attr('class', 'jp-DSI-heatmapLabel')
+      .attr('transform', `translate(12,${top + height / 2}) rotate(-90)`)
+      .attr('text-anchor', 'middle')
+      .text(grid.labels[1 - h]);
+    // The plot's frame: where the grid ends, also where NaN cells leave it empty.
+    svg
+      .append('rect')
+      .attr('class', 'jp-DSI-heatmapFrame')
+      .attr('x', left)
+      .attr('y', top)
+      .attr('width', width)
+      .attr('height', height)
+      .attr('fill', 'none');
+    this._drawColorbar(svg, left + width + BAR.gap, top, height);
+  }
+
+  private _drawColorbar(svg: ReturnType<typeof select<SVGSVGElement, unknown>>, x: number, top: number, height: number): void {
+    const { colormap, domain, quantity } = this._options;
+    const id = `jp-DSI-colorbar-${++gradients}`;
+    const gradient = svg
+      .append('defs')
+      .append('linearGradient')
+      .attr('id', id)
+      .attr('x1', '0')
+      .attr('y1', '1')
+      .attr('x2', '0')
+      .attr('y2', '0');
+    for (let i = 0; i <= BAR_STOPS; i++) {
+      gradient
+        .append('stop')
+        .attr('offset', `${(100 * i) / BAR_STOPS}%`)
+        .attr('stop-color', COLORMAPS[colormap](i / BAR_STOPS));
+    }
+    svg
+      .append('rect')
+      .attr('class', 'jp-DSI-colorbar')
+      .attr('x', x)
+      .attr('y', top)
+      .attr('width', BAR.width)
+      .attr('height', height)
+      .attr('fill', `url(#${id})`);
+    const scale = scaleLinear().domain(domain).range([top + height, top]);
+    svg
+      .append('g')
+      .attr('class', 'jp-DSI-heatmapAxis jp-DSI-colorbarAxis')
+      .attr('transform', `translate(${x + BAR.width},0)`)
+      .call(axisRight(scale).ticks(Math.max(2, Math.floor(height / 40))).tickSizeOuter(0).tickFormat(v => formatNumber(Number(v))));
+    svg
+      .append('text')
+      .attr('class', 'jp-DSI-heatmapLabel')
+      .attr('transform', `translate(${x + BAR.width + 50},${top + height / 2}) rotate(90)`)
+      .attr('text-anchor', 'middle')
+      .text(quantity);
+  }
+
+  /** The value under the pointer, in the grid's units: "z = 0.41, R = 0.12: ρ = 1.3". */
+  private _hover(event: PointerEvent): void {
+    const grid = this._grid;
+    const scales = this._scales;
+    if (!grid || !scales || !this._size) {
+      return;
+    }
+    const rect = this._canvas.getBoundingClientRect();
+    const px = event.clientX - rect.left;
+    const py = event.clientY - rect.top;
+    const cell = this.cellAt(px, py);
+    if (!cell) {
+      this._readout.textContent = '\u00a0';
+      return;
+    }
+    const h = grid.horizontal;
+    const [i, j] = cell;
+    const value = grid.data[i * grid.shape[1] + j];
+    const xv = (scales.x as unknown as { invert(v: number): number }).invert(px);
+    const yv = (scales.y as unknown as { invert(v: number): number }).invert(py);
+    this._readout.textContent = `${grid.labels[h]} = ${formatNumber(xv)}, ${grid.labels[1 - h]} = ${formatNumber(yv)}: ${
+      this._options.quantity
+    } = ${Number.isNaN(value) ? 'undefined (outside D+)' : formatNumber(value)}`;
+  }
+
+  /** The cell [i, j] (grid indices) under a point of the plot (CSS px from its top left), or null. */
+  cellAt(px: number, py: number): [number, number] | null {
+    const grid = this._grid;
+    const size = this._size;
+    if (!grid || !size || px < 0 || py < 0 || px >= size.width || py >= size.height) {
+      return null;
+    }
+    const h = grid.horizontal;
+    const nx = grid.shape[h];
+    const ny = grid.shape[1 - h];
+    const cx = Math.min(nx - 1, Math.floor((px / size.width) * nx));
+    const cy = Math.min(ny - 1, Math.floor(((size.height - py) / size.height) * ny));
+    return h === 1 ? [cy, cx] : [cx, cy];
+  }
+
+  private _options: IHeatmapOptions;
+  private _grid: IHeatmapGrid | null = null;
+  private _raster: IRaster | null = null;
+  private _scales: { x: (v: number) => number; y: (v: number) => number } | null = null;
+  private _size: { width: number; height: number } | null = null;
+  private readonly _plot: HTMLElement;
+  private readonly _canvas = document.createElement('canvas');
+  private readonly _svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  private readonly _readout = document.createElement('div');
+}
+
+let gradients = 0;
