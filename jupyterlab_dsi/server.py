@@ -60,6 +60,12 @@ class DSIConfig(Configurable):
     max_queued_jobs = Int(
         8, min=0, config=True, help="Post-processing jobs that may wait while two run; more are refused (429)."
     )
+    field_budget_mb = Int(
+        1024, min=0, config=True,
+        help="Memory (MB) the server keeps fields in (float32, per database, least recently used "
+        "dropped first) to compute a new ground truth's distances on the fly; a database above it "
+        "streams from disk with progress. 0: always stream.",
+    )
 
 
 # Seconds the panel waits before it retries a request answered "busy".
@@ -750,3 +756,4 @@ def setup_handlers(server_app: Any) -> None:
         ],
     )
     web_app.add_handlers(".*$", __import__("jupyterlab_dsi.server_fields", fromlist=["_"]).handlers(base))  # field, image
+    web_app.add_handlers(".*$", __import__("jupyterlab_dsi.server_distances", fromlist=["_"]).handlers(base))  # distances
