@@ -141,6 +141,34 @@ class Ensemble:
         selection = select(self.store, method, time, where or "", weights)
         return selection_frame(selection, time)
 
+    def distances(self, ground_truth: str, norm: str, time: int | None = None, match_time: str = "index",
+                  field: str = "density") -> pd.DataFrame:
+        """Every simulation's distances at every step to any ground truth, computed now and not
+        stored (issue 17): the values `jupyter dsi postprocess --ground-truth GT --norm NORM
+        [--gt-time TIME] [--match-time M] [--field F]` would store, without writing anything.
+
+        One row per (sim_id, t) that the simulation has: d_shock, d_edge, d_density (NaN where
+        undefined: no coefficients, or no cell of positive density shared with the ground truth).
+        The fields stay in this process's memory after the first call (resident.default(): a
+        budget of DSI_FIELD_BUDGET_MB megabytes, 1024 by default; an ensemble above it is read
+        from disk each call), so a second ground truth costs one pass over them. ``attrs`` holds
+        the ground truth, norm, gt_time, match_time, field and the seconds taken.
+        """
+        import numpy as np
+        import pandas as pd
+
+        from .resident import COLUMNS, default
+
+        scratch = default().distances(self.store, ground_truth, norm, time, match_time, field)
+        keep = np.arange(len(scratch.steps))[None, :] < np.asarray(scratch.counts)[:, None]  # (S, T)
+        sims, steps = np.nonzero(keep)
+        frame = pd.DataFrame({"sim_id": np.asarray(scratch.sim_ids, dtype=object)[sims], "t": steps})
+        for c, column in enumerate(COLUMNS):
+            frame[column] = scratch.values[sims, steps, c]
+        frame.attrs.update(ground_truth=scratch.ground_truth, norm=scratch.norm, gt_time=scratch.gt_time,
+                           match_time=scratch.match_time, field=scratch.field, seconds=scratch.seconds)
+        return frame
+
     # -- datasets ---------------------------------------------------------------------------
 
     def dataset(self, ref: str) -> Dataset:
