@@ -19,7 +19,9 @@ files with scipy when it is installed.
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +94,50 @@ def _engine(path: Path) -> str:
 @contextlib.contextmanager
 def open_dataset(path: Path) -> Iterator[Any]:
     """The dataset at ``path``, lazily (nothing is read until asked), closed on exit."""
+    ds = _open(path)
+    try:
+        yield ds
+    finally:
+        ds.close()
+
+
+# Runs of one netCDF store read one after the other (post-processing, the panel's field view)
+# share an open dataset: xarray takes ~30 ms to open one, reading a run's slice ~3 ms. Keyed by
+# the file's size and mtime, so a rewritten store is opened afresh; a dataset dropped from here
+# is closed by xarray once no reader holds it. Zarr stores are opened each time: a folder's mtime
+# does not follow its chunks, and opening one costs little next to reading its chunks.
+KEEP_OPEN = 4
+_kept: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _store_run(path: Path, selector: Mapping[str, str]) -> Iterator[Any]:
+    if RUN not in selector or path.suffix.lower() != ".nc":
+        with open_dataset(path) as ds:
+            yield ds
+        return
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        with open_dataset(path) as ds:  # says what is wrong with it
+            yield ds
+        return
+    with _kept_lock:
+        ds = _kept.get(key)
+        if ds is not None:
+            _kept.move_to_end(key)
+    if ds is None:
+        ds = _open(path)
+        with _kept_lock:
+            ds = _kept.setdefault(key, ds)
+            while len(_kept) > KEEP_OPEN:
+                _kept.popitem(last=False)
+    yield ds
+
+
+def _open(path: Path) -> Any:
     xr = _require(path)
     if not path.exists():
         raise FieldError(f"{path}: no such file")
@@ -107,10 +153,7 @@ def open_dataset(path: Path) -> Iterator[Any]:
     except Exception as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise FieldError(f"{path}: cannot read as {path.suffix} ({type(exc).__name__}: {detail})") from None
-    try:
-        yield ds
-    finally:
-        ds.close()
+    return ds
 
 
 def _listed(names: Any, most: int = 12) -> str:
@@ -214,13 +257,13 @@ def _numbers(run: _Run, key: str) -> np.ndarray:
 
 def read_header(file: Path, selector: Mapping[str, str]) -> Header:
     """Shapes and times of one run, checked; the density is not read."""
-    with open_dataset(file) as ds:
+    with _store_run(file, selector) as ds:
         return _header(_run(ds, file, selector))
 
 
 def read_fields(file: Path, selector: Mapping[str, str]) -> Fields:
     """One run's arrays (a store's run: only its slice), shapes and values checked."""
-    with open_dataset(file) as ds:
+    with _store_run(file, selector) as ds:
         run = _run(ds, file, selector)
         shapes = _shapes(run)
         check_shapes(run.shown, shapes)

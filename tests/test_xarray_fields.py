@@ -401,3 +401,15 @@ def test_older_formats_read_the_same(npz: Ensemble, tmp_path: Path, kind: str) -
     got = fields.read_fields(path)
     assert np.array_equal(got.density, arrays["density"]) and np.array_equal(got.shock, arrays["shock"])
     assert got.time.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_a_rewritten_store_is_read_afresh(npz: Ensemble, tmp_path: Path) -> None:
+    # Runs of a netCDF store share an open dataset; rewriting the file must not serve old values.
+    path = store(npz, tmp_path / "ens.nc")
+    first = fields.read_fields(Path(f"{path}#run=1")).density
+    assert np.array_equal(first, npz.arrays["s01"]["density"])
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        doubled = ds.load().assign(density=ds.density * 2)
+    path.unlink()
+    write(path, doubled)
+    assert np.array_equal(fields.read_fields(Path(f"{path}#run=1")).density, 2 * first)
