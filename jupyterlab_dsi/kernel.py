@@ -177,7 +177,8 @@ def _weights(weights: Any, nr: int, nz: int) -> np.ndarray:
     if w.ndim != 2 or w.shape[0] not in (1, nr) or w.shape[1] not in (1, nz):
         raise ValueError(f"weights of shape {w.shape} do not broadcast against one step ({nr}, {nz})")
     shape = (nr, 1) if w.shape[1] == 1 else (nr, nz)
-    return np.ascontiguousarray(np.broadcast_to(w, shape))
+    # A fresh writable array: numba compiles read-only arrays (what broadcast_to gives) apart.
+    return np.broadcast_to(w, shape).copy()
 
 
 def _ref(ref: Any, tg: int, steps: int, sims: int) -> np.ndarray:
@@ -199,7 +200,7 @@ def _ref(ref: Any, tg: int, steps: int, sims: int) -> np.ndarray:
         raise ValueError(f"ref has shape {ref.shape}, expected ({steps},) or ({sims}, {steps})")
     if ref.size and (ref.min() < 0 or ref.max() >= tg):
         raise ValueError(f"ref holds steps outside the ground truth's 0..{tg - 1}")
-    return np.ascontiguousarray(np.broadcast_to(ref.astype(np.int64, copy=False), (sims, steps)))
+    return np.broadcast_to(ref.astype(np.int64, copy=False), (sims, steps)).copy()
 
 
 def fused_density_many(gt: Any, stack: Any, weights: Any, ref: Any = None) -> np.ndarray:
