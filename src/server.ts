@@ -389,3 +389,45 @@ export async function fetchImageColumns(path: string, sim: string): Promise<{ na
 export async function fetchImage(path: string, sim: string, column: string, t = 0): Promise<Blob> {
   return (await request('image', { path, sim, column, t: String(t) })).blob();
 }
+
+/** POST /distances: a ground truth's distances for every run and step, computed on the fly, never written. */
+export interface IDistancesRequest {
+  ground_truth: string;
+  norm: 'L2' | 'L1' | 'Linf';
+  /** A step of the ground truth every step is compared with; null compares step t with its matched step. */
+  gt_time: number | null;
+  match_time?: 'index' | 'nearest';
+  field?: string;
+}
+
+/**
+ * The server's answer: the frame's bytes (decode with frameCodec.decodeFrame) when the work took
+ * under half a second, else the job computing it: poll fetchDistances(job.id), cancel with cancelJob.
+ */
+export type DistancesAnswer = { frame: ArrayBuffer; job?: undefined } | { frame?: undefined; job: IJob };
+
+async function distancesAnswer(response: Response): Promise<DistancesAnswer> {
+  return response.status === 202 ? { job: await response.json() } : { frame: await response.arrayBuffer() };
+}
+
+/** Compute `body`'s distances for the database at `path` (a scratch method: nothing is written). */
+export async function postDistances(path: string, body: IDistancesRequest): Promise<DistancesAnswer> {
+  return distancesAnswer(await request('distances', { path }, { method: 'POST', body: JSON.stringify(body) }));
+}
+
+/** A distances job: still the job while it runs, the frame once done; a cancelled one throws (status 409). */
+export async function fetchDistances(jobId: string): Promise<DistancesAnswer> {
+  try {
+    return distancesAnswer(await request(`distances/${encodeURIComponent(jobId)}`));
+  } catch (error) {
+    if (error instanceof ServerError && error.status === 404) {
+      throw new ServerError('The server no longer has this computation (it restarted): compute it again.', 404);
+    }
+    throw error;
+  }
+}
+
+/** What the server keeps in memory to compute on the fly, and its budget (DSIConfig.field_budget_mb). */
+export async function fetchResidentStatus(path: string): Promise<{ budget_bytes: number; resident_bytes: number; simulations: number; databases: number }> {
+  return (await request('distances/status', { path })).json();
+}

@@ -4,6 +4,7 @@
  * Plain DOM bound to the ExplorerModel; every control is a native, keyboard-reachable element.
  */
 import type { IMethod } from '../db/api';
+import { isScratch, scratchLabel } from '../db/scratch';
 import type { ExplorerModel } from '../model/explorer';
 import { stepLabel } from '../model/steps';
 import { formatCount, h } from './dom';
@@ -12,6 +13,9 @@ import { FeatureEditor } from './featureEditor';
 const PLAY_INTERVAL_MS = 400;
 
 export function methodLabel(m: IMethod): string {
+  if (isScratch(m)) {
+    return scratchLabel(m); // computed on the fly, not in the file
+  }
   const time = m.gtTime !== null ? `step ${m.gtTime}` : m.matchTime === 'nearest' ? 'nearest in time' : 'matched';
   const geometry = m.geometry ? ` · ${m.geometry}` : '';
   const field = m.field !== 'density' ? ` · ${m.field}` : '';

@@ -19,6 +19,7 @@ import { DatasetsPage } from './datasetsPage';
 import { bringForward, ILineageTarget, openRecordOn, showLineage } from './lineageView';
 import { RunsPage } from './runsPage';
 import { ExplorerView } from './explorerView';
+import { ScratchMethods } from './methodForm';
 import { savedText } from './saveForm';
 import type { IDatasetInfo } from '../db/slices';
 import type { KernelCommand } from '../bridge/kernelLink';
@@ -267,10 +268,12 @@ export class ExplorerPanel extends Widget {
       if (moot()) {
         return;
       }
-      const summary = await this._client().open(new Uint8Array(bytes));
+      let summary = await this._client().open(new Uint8Array(bytes));
       if (moot()) {
         return;
       }
+      // A scratch method lives in the replica only: the file read again lacks it.
+      summary = (await this._scratch?.reinject(summary)) ?? summary;
       this._eventSeq = eventSeq;
       this._model?.setMethods(summary.methods); // a kernel or the CLI may have added one
       await this._model?.refreshPredictions(); // a run may have logged predictions: their columns
@@ -374,6 +377,17 @@ export class ExplorerPanel extends Widget {
   /** restoreById, a failure said in a notification: what a Restore button or a dataset cell does. */
   private _restoreOrSay(id: string): Promise<void> {
     return this.restoreById(id).catch(error => void Notification.error((error as Error).message));
+  }
+
+  /**
+   * A run as the ground truth, on the fly (the field view's "Use as ground truth"): every run's
+   * distances to it with the current method's norm and steps (L2, matched steps when none), shown
+   * as a scratch method; nothing is written until Keep.
+   */
+  async useAsGroundTruth(simId: string): Promise<void> {
+    this._page = 'explore';
+    this._render();
+    await this._scratch?.useAsGroundTruth(simId);
   }
 
   /** Turn the explorer to a method of the open file. */
@@ -648,6 +662,15 @@ export class ExplorerPanel extends Widget {
         })
       : null;
     void this._runs?.refresh();
+    this._scratch?.dispose(); // a scratch belongs to the replica it was injected into
+    this._scratch = model
+      ? new ScratchMethods(model, {
+          path: () => this.path,
+          inject: scratch => this._client().api.injectScratch(scratch),
+          onJob: job => this._options.onJob?.(this, job),
+          refresh: () => this.refresh()
+        })
+      : null;
     // Without a method too (issue 9): parameters and metrics are axes, and "New…" makes one.
     if (model) {
       this._view = new ExplorerView(model, {
@@ -658,7 +681,9 @@ export class ExplorerPanel extends Widget {
         onMethodCreated: async id => {
           await this.refresh();
           await this._model?.setMethod(id);
-        }
+        },
+        scratch: this._scratch ?? undefined,
+        useAsGroundTruth: simId => void this.useAsGroundTruth(simId)
       });
     }
   }
@@ -975,6 +1000,7 @@ export class ExplorerPanel extends Widget {
   private _runs: RunsPage | null = null;
   private _page: 'explore' | 'datasets' | 'runs' = 'explore';
   private _view: ExplorerView | null = null;
+  private _scratch: ScratchMethods | null = null;
   private _options: IExplorerOptions;
   private _state: ExplorerState = { status: 'empty' };
   private _stateChanged = new Signal<this, ExplorerState>(this);

@@ -11,7 +11,7 @@ import { formatValue, ParallelCoordinates } from '../views/parcoords';
 import { Scatter } from '../views/scatter';
 import { IProposalOverlay, scatterMarks } from '../views/proposalOverlay';
 import type { IDatasetRecord, IJob } from '../server';
-import { MethodForm } from './methodForm';
+import { MethodForm, ScratchMethods } from './methodForm';
 import { ExplorerControls, methodLabel } from './controls';
 import { asideText } from './aside';
 import { formatCount, h } from './dom';
@@ -31,6 +31,8 @@ export interface IExplorerViewOptions {
   onJob: (job: IJob | null) => void;
   /** A new method is in the file: catch up and show it. */
   onMethodCreated: (methodId: string) => Promise<void>;
+  /** The explorer's scratch method (computed on the fly): the form's default action, its bar under the controls. */
+  scratch?: ScratchMethods;
   /** The field view's "Use as ground truth" (absent: no button). */
   useAsGroundTruth?: (simId: string) => void;
 }
@@ -53,10 +55,13 @@ export class ExplorerView {
   ) {
     const model = _model;
     this._saveForm = new SaveForm(model, options.path, options.onSaved);
-    this._methodForm = new MethodForm(model, { path: options.path, onJob: options.onJob, onCreated: options.onMethodCreated });
+    this._methodForm = new MethodForm(model, { path: options.path, onJob: options.onJob, onCreated: options.onMethodCreated, scratch: options.scratch });
     this._controls = new ExplorerControls(model, () =>
       this._methodForm.isOpen ? this._methodForm.close() : this._methodForm.open()
     );
+    if (options.scratch) {
+      this._controls.node.appendChild(options.scratch.node); // its Keep beside the method picker's row
+    }
     // The axes keep a readable spacing: a narrow panel (the sidebar) scrolls them sideways.
     const parcoordsHost = h('div', { class: 'jp-DSI-parcoordsCanvas' });
     this._parcoordsHost = parcoordsHost;

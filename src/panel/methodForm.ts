@@ -4,10 +4,28 @@
  * the cell geometry, the field compared and a description; the server post-processes every simulation as a job
  * while the form shows its progress and can cancel it. Nothing is written until the job ends,
  * so a cancel leaves the database as it was.
+ *
+ * Its default action (issue 17 §2) computes the same distances on the fly without writing:
+ * ScratchMethods asks the server (POST /distances), shows the answer as a scratch method of the
+ * replica, and "Keep" stores it through the job above.
  */
+import type { ISummary } from '../db/api';
+import { decodeFrame } from '../db/frameCodec';
+import { IDistancesHeader, IScratch, isScratch, scratchFromFrame, scratchLabel } from '../db/scratch';
 import type { ExplorerModel } from '../model/explorer';
 import { formatSimulatedTime } from '../model/steps';
-import { cancelJob, fetchJob, IJob, INewMethod, startMethod } from '../server';
+import {
+  cancelJob,
+  DistancesAnswer,
+  fetchDistances,
+  fetchJob,
+  IDistancesRequest,
+  IJob,
+  INewMethod,
+  postDistances,
+  ServerError,
+  startMethod
+} from '../server';
 import { formatCount, h } from './dom';
 
 const POLL_MS = 300;
@@ -30,6 +48,8 @@ export interface IMethodFormOptions {
   onJob: (job: IJob | null) => void;
   /** The new method is in the file: the panel catches up and shows it. */
   onCreated: (methodId: string) => Promise<void>;
+  /** Compute on the fly (absent: the form only saves). */
+  scratch?: ScratchMethods;
 }
 
 export class MethodForm {
@@ -64,6 +84,14 @@ export class MethodForm {
     this._message.setAttribute('role', 'status');
     this._message.setAttribute('data-testid', 'dsi-method-message');
     this._submit.className = 'jp-DSI-button jp-mod-styled jp-mod-accept';
+    this._save.className = 'jp-DSI-button jp-mod-styled';
+    this._save.type = 'button';
+    this._save.title = 'Post-process every simulation on the server and store the method in the file';
+    this._save.addEventListener('click', () => void this._start());
+    this._save.hidden = !_options.scratch;
+    if (_options.scratch) {
+      this._submit.title = 'Compute every run’s distances now and show them as a scratch method; nothing is written (Keep stores it)';
+    }
     this._cancel.className = 'jp-DSI-button jp-mod-styled';
     this._cancel.type = 'button';
     this._cancel.addEventListener('click', () => void this._onCancel());
@@ -82,11 +110,11 @@ export class MethodForm {
       field('Description', this._description),
       this._progress,
       this._message,
-      h('div', { class: 'jp-DSI-formButtons' }, this._cancel, this._submit)
+      h('div', { class: 'jp-DSI-formButtons' }, this._cancel, this._save, this._submit)
     );
     this.node.addEventListener('submit', event => {
       event.preventDefault();
-      void this._start();
+      void (this._options.scratch ? this._onTheFly() : this._start());
     });
   }
 
@@ -130,21 +158,18 @@ export class MethodForm {
     window.clearTimeout(this._timer);
   }
 
-  private async _start(): Promise<void> {
-    const path = this._options.path();
+  /** The form's ground truth, norm and steps; null (and a message) when no ground truth is given. */
+  private _request(): INewMethod | null {
     const groundTruth = this._groundTruth.value.trim();
-    if (!path || this._job) {
-      return;
-    }
     if (!groundTruth) {
       this._setMessage('Type a sim_id or click a point in the scatter.', true);
-      return;
+      return null;
     }
     // A name that is no sim_id goes to the server as typed: it also knows the runs' folder names
     // (DSI numbers CloverLeaf's run_1 as simulation 1) and says so when it knows neither.
     const time = this._time.value;
     const fixed = time !== MATCHED.index && time !== MATCHED.nearest;
-    const body: INewMethod = {
+    return {
       ground_truth: groundTruth,
       norm: this._norm.value as INewMethod['norm'],
       gt_time: fixed ? Number(time) : null,
@@ -153,11 +178,48 @@ export class MethodForm {
       field: this._field.value.trim() || 'density',
       description: this._description.value.trim()
     };
+  }
+
+  private async _start(): Promise<void> {
+    const path = this._options.path();
+    if (!path || this._job) {
+      return;
+    }
+    const body = this._request();
+    if (!body) {
+      return;
+    }
     try {
       this._follow(await startMethod(path, body));
     } catch (error) {
       this._setMessage(`Not started: ${(error as Error).message}`, true);
     }
+  }
+
+  /** The default action: the same distances, computed now and shown as a scratch method. */
+  private async _onTheFly(): Promise<void> {
+    const scratch = this._options.scratch;
+    const body = this._request();
+    if (!scratch || !body || this._job) {
+      return;
+    }
+    if (body.geometry !== null) {
+      // The resident fields are compared with the data's own cell volumes only.
+      this._setMessage('On the fly uses the data’s own geometry: choose “From the data”, or Save to post-process with another.', true);
+      return;
+    }
+    this._setMessage(`Computing distances to ${body.ground_truth} on the fly…`);
+    const shown = await scratch.compute({
+      ground_truth: body.ground_truth,
+      norm: body.norm,
+      gt_time: body.gt_time,
+      match_time: body.match_time,
+      field: body.field
+    });
+    this._setMessage(
+      shown ? `Shown as ${scratchLabel(shown)}: not saved. Keep (beside the method) or Save stores it.` : scratch.message,
+      !shown
+    );
   }
 
   /** Poll the job until it is over; the form and the status bar show each step. */
@@ -212,12 +274,12 @@ export class MethodForm {
   private _render(): void {
     const job = this._job;
     const running = job?.state === 'running' || job?.state === 'queued';
-    for (const control of [this._groundTruth, this._norm, this._time, this._geometry, this._field, this._description, this._submit]) {
+    for (const control of [this._groundTruth, this._norm, this._time, this._geometry, this._field, this._description, this._submit, this._save]) {
       control.disabled = running;
     }
     this._cancel.disabled = false;
     this._cancel.textContent = running ? 'Cancel job' : 'Close';
-    this._submit.textContent = 'Compute';
+    this._submit.textContent = this._options.scratch ? 'Compute on the fly (not saved)' : 'Compute';
     this._progress.hidden = !running;
     if (job && running) {
       this._progress.max = Math.max(1, job.total);
@@ -248,7 +310,310 @@ export class MethodForm {
   private readonly _progress = h('progress', { class: 'jp-DSI-progress', 'aria-label': 'Post-processing progress' });
   private readonly _message = h('div', {});
   private readonly _submit = h('button', { type: 'submit' }, 'Compute');
+  private readonly _save = h('button', {}, 'Save');
   private readonly _cancel = h('button', {}, 'Close');
   private _job: IJob | null = null;
   private _timer = 0;
+}
+
+export interface IScratchOptions {
+  path: () => string | null;
+  /** Put a scratch into the worker's replica (null: take it out); answers the summary with it. */
+  inject: (scratch: IScratch | null) => Promise<ISummary>;
+  /** A job (computing or keeping) moved on (the status bar shows it); null when it is over. */
+  onJob: (job: IJob | null) => void;
+  /** Catch the replica up with the file (a kept method was written). */
+  refresh: () => Promise<void>;
+}
+
+/** What the user waits for at most before the status line says how far the server got. */
+const DISTANCES_POLL_MS = 200;
+
+/** Two animation frames: the views redraw in the first after a model change. */
+const painted = () => new Promise<void>(resolve => requestAnimationFrame(() => requestAnimationFrame(() => resolve())));
+
+/**
+ * The scratch method of one explorer: a ground truth's distances computed on the fly by the
+ * server, shown as a method of the replica (db/scratch.ts) and never written. One at a time: a
+ * new one replaces it. Its bar (under the controls) says how it was computed and offers Keep (store
+ * it as a method: the same request through POST /methods, the same kernel) and Discard; while the
+ * server computes it as a job, the bar shows progress and Cancel, and the status bar the job.
+ */
+export class ScratchMethods {
+  readonly node: HTMLElement;
+
+  constructor(
+    private readonly _model: ExplorerModel,
+    private readonly _options: IScratchOptions
+  ) {
+    this._progress.max = 1;
+    this._progress.hidden = true;
+    this._message.setAttribute('role', 'status');
+    this._message.setAttribute('data-testid', 'dsi-scratch-message');
+    for (const b of [this._cancel, this._keep, this._discard]) {
+      b.className = 'jp-DSI-button jp-mod-styled';
+      b.type = 'button';
+    }
+    this._keep.classList.add('jp-mod-accept');
+    this._keep.title = 'Store these distances as a method in the file (post-processed on the server with the same ground truth, norm and steps)';
+    this._discard.title = 'Go back to the method shown before and drop the scratch';
+    this._cancel.addEventListener('click', () => void this._cancelJob());
+    this._keep.addEventListener('click', () => void this.keep());
+    this._discard.addEventListener('click', () => void this.discard());
+    this.node = h(
+      'div',
+      { class: 'jp-DSI-scratchBar', 'data-testid': 'dsi-scratch', hidden: '' },
+      this._message,
+      this._progress,
+      h('span', { class: 'jp-DSI-scratchButtons' }, this._cancel, this._discard, this._keep)
+    );
+    this._render();
+  }
+
+  /** The scratch shown (null: none). */
+  get current(): IScratch | null {
+    return this._scratch;
+  }
+
+  /** The bar's last line (what happened, or why not). */
+  get message(): string {
+    return this._message.textContent ?? '';
+  }
+
+  /** Milliseconds from the last request to its redrawn views (NaN before the first). */
+  get lastMs(): number {
+    return this._lastMs;
+  }
+
+  /**
+   * Compute `request`'s distances on the server and show them as the explorer's method; answers
+   * the scratch shown, or null (the bar says why: an error, a cancel, a newer request).
+   */
+  async compute(request: IDistancesRequest): Promise<IScratch | null> {
+    const path = this._options.path();
+    if (!path) {
+      return null;
+    }
+    if (this._job?.kind === 'postprocess') {
+      this._say('Keep is storing the scratch shown: wait for it, or cancel it, before another ground truth.', true);
+      return null;
+    }
+    const ticket = ++this._ticket;
+    const started = performance.now();
+    await this._cancelJob(); // an older request's job: its answer would be dropped anyway
+    this._say(`Computing distances to ${request.ground_truth} (${request.norm}) on the fly…`);
+    let answer: DistancesAnswer;
+    try {
+      answer = await postDistances(path, request);
+      while (answer.job) {
+        if (ticket !== this._ticket) {
+          return null;
+        }
+        this._job = answer.job;
+        this._options.onJob(answer.job);
+        this._render();
+        await new Promise(resolve => setTimeout(resolve, DISTANCES_POLL_MS));
+        answer = await fetchDistances(answer.job.id);
+      }
+    } catch (error) {
+      if (ticket === this._ticket) {
+        this._endJob();
+        const cancelled = error instanceof ServerError && error.status === 409;
+        this._say(cancelled ? 'Cancelled: the distances shown did not change.' : `Not computed: ${(error as Error).message}`, !cancelled);
+      }
+      return null;
+    }
+    if (ticket !== this._ticket) {
+      return null;
+    }
+    this._endJob();
+    try {
+      const frame = decodeFrame<IDistancesHeader>(answer.frame);
+      const scratch = scratchFromFrame(frame);
+      const summary = await this._options.inject(scratch);
+      if (ticket !== this._ticket) {
+        return null;
+      }
+      if (!isScratch(this._model.method)) {
+        this._before = this._model.method?.id ?? null; // what Discard goes back to
+      }
+      this._scratch = scratch;
+      this._model.setMethods(summary.methods);
+      await this._model.setMethod(scratch.id);
+      await painted();
+      this._lastMs = performance.now() - started;
+      const resident = frame.header.resident;
+      const memory = resident
+        ? ` Server memory: ${formatCount(Math.round(resident.resident_bytes / 1048576))} of ${formatCount(Math.round(resident.budget_bytes / 1048576))} MB of fields.`
+        : '';
+      this._say(
+        `${scratchLabel(scratch)}: ${formatCount(scratch.simIds.length)} runs × ${formatCount(scratch.steps.length)} steps in ` +
+          `${(this._lastMs / 1000).toFixed(2)} s (server ${scratch.seconds.toFixed(2)} s), not saved.${memory}`
+      );
+      this.node.dataset.ms = String(Math.round(this._lastMs));
+      return scratch;
+    } catch (error) {
+      if (ticket === this._ticket) {
+        this._say(`Not shown: ${(error as Error).message}`, true);
+      }
+      return null;
+    }
+  }
+
+  /**
+   * The field view's "Use as ground truth": `simId` with the current method's norm and steps
+   * (L2 and matched steps when there is none).
+   */
+  useAsGroundTruth(simId: string): Promise<IScratch | null> {
+    const m = this._model.method;
+    return this.compute({
+      ground_truth: simId,
+      norm: m?.norm ?? 'L2',
+      gt_time: m ? m.gtTime : null,
+      match_time: m?.matchTime ?? 'index',
+      field: m?.field ?? 'density'
+    });
+  }
+
+  /** After a catch-up replaced the replica: the scratch back in it (the summary with it). */
+  async reinject(summary: ISummary): Promise<ISummary> {
+    return this._scratch ? this._options.inject(this._scratch) : summary;
+  }
+
+  /**
+   * Store the scratch as a method (POST /methods with the same request, a job with progress);
+   * once the file has it, the explorer turns to it and the scratch is dropped.
+   */
+  async keep(): Promise<void> {
+    const scratch = this._scratch;
+    const path = this._options.path();
+    if (!scratch || !path || this._job) {
+      return;
+    }
+    const body: INewMethod = {
+      ground_truth: scratch.groundTruth,
+      norm: scratch.norm,
+      gt_time: scratch.gtTime,
+      match_time: scratch.matchTime,
+      geometry: null,
+      field: scratch.field,
+      description: `Kept from ${scratchLabel(scratch)}, computed on the fly in the DSI Explorer`
+    };
+    let job: IJob;
+    try {
+      job = await startMethod(path, body);
+      while (job.state === 'queued' || job.state === 'running') {
+        this._job = job;
+        this._options.onJob(job);
+        this._render();
+        await new Promise(resolve => setTimeout(resolve, 300));
+        job = await fetchJob(job.id);
+      }
+    } catch (error) {
+      this._endJob();
+      this._say(`Not kept: ${(error as Error).message}`, true);
+      return;
+    }
+    this._endJob();
+    const methodId = job.result?.method_id;
+    if (job.state !== 'done' || !methodId) {
+      this._say(job.state === 'cancelled' ? 'Keep cancelled: nothing was written.' : `Not kept: ${job.message}`, job.state !== 'cancelled');
+      return;
+    }
+    await this._options.refresh();
+    if (!this._model.methods.some(m => m.id === methodId)) {
+      this._say(`Kept as method ${methodId.slice(0, 8)}; Reload to show it.`);
+      return;
+    }
+    if (this._scratch === scratch) {
+      await this._model.setMethod(methodId);
+      await this._drop();
+    }
+    this._say(`Kept as method ${methodId.slice(0, 8)} (${formatCount(job.total)} simulations post-processed in ${job.elapsed.toFixed(1)} s).`);
+  }
+
+  /** Back to the method shown before the scratch; the scratch leaves the replica. */
+  async discard(): Promise<void> {
+    if (!this._scratch || this._job) {
+      return;
+    }
+    this._ticket++;
+    const back = this._model.methods.find(m => m.id === this._before && !isScratch(m)) ?? this._model.methods.find(m => !isScratch(m));
+    if (back) {
+      await this._model.setMethod(back.id);
+    }
+    await this._drop();
+    this._say('');
+  }
+
+  dispose(): void {
+    this._ticket++;
+    void this._cancelJob();
+  }
+
+  private async _drop(): Promise<void> {
+    this._scratch = null;
+    const summary = await this._options.inject(null);
+    this._model.setMethods(summary.methods);
+    this._render();
+    await painted(); // the picker lists the methods without it
+  }
+
+  private async _cancelJob(): Promise<void> {
+    const job = this._job;
+    if (!job) {
+      return;
+    }
+    this._cancel.disabled = true;
+    try {
+      await cancelJob(job.id);
+    } catch (error) {
+      this._say(`Cannot cancel: ${(error as Error).message}`, true);
+    }
+  }
+
+  private _endJob(): void {
+    if (this._job) {
+      this._job = null;
+      this._options.onJob(null);
+    }
+    this._render();
+  }
+
+  private _say(text: string, error = false): void {
+    this._message.textContent = text;
+    this._message.className = error ? 'jp-DSI-error' : 'jp-DSI-hint';
+    this._render();
+  }
+
+  private _render(): void {
+    const job = this._job;
+    this._progress.hidden = !job;
+    this._cancel.hidden = !job;
+    this._cancel.disabled = false;
+    this._cancel.textContent = job?.kind === 'postprocess' ? 'Cancel keep' : 'Cancel';
+    this._keep.hidden = this._discard.hidden = !this._scratch || !!job;
+    if (job) {
+      this._progress.max = Math.max(1, job.total);
+      this._progress.value = job.done;
+      const what = job.kind === 'postprocess' ? 'Keeping: post-processing' : 'Computing on the fly:';
+      this._message.className = 'jp-DSI-hint';
+      this._message.textContent =
+        job.state === 'queued'
+          ? `${what} queued behind the server’s other jobs…`
+          : `${what} ${formatCount(job.done)} of ${formatCount(job.total)} simulations · ${job.elapsed.toFixed(1)} s`;
+    }
+    this.node.hidden = !this._scratch && !job && !this._message.textContent;
+  }
+
+  private readonly _message = h('span', { class: 'jp-DSI-hint' });
+  private readonly _progress = h('progress', { class: 'jp-DSI-progress', 'aria-label': 'Progress of the distances on the fly' });
+  private readonly _cancel = h('button', {}, 'Cancel');
+  private readonly _keep = h('button', {}, 'Keep');
+  private readonly _discard = h('button', {}, 'Discard');
+  private _scratch: IScratch | null = null;
+  private _before: string | null = null;
+  private _job: IJob | null = null;
+  private _ticket = 0;
+  private _lastMs = NaN;
 }
