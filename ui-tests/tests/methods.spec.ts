@@ -41,7 +41,7 @@ test('a new method from the panel: picked in the scatter, with progress, and a c
 
   await form.getByLabel('Norm').selectOption('L1');
   await form.getByLabel('Method description').fill('Picked by clicking <b>a point</b>');
-  await form.getByRole('button', { name: 'Compute' }).click();
+  await form.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(form.locator('progress')).toBeVisible();
   await expect(page.getByTestId('dsi-job-status')).toContainText('DSI: post-processing');
   await expect(form.getByTestId('dsi-method-message')).toContainText('New method computed for 1,000 simulations', {
@@ -59,7 +59,7 @@ test('a new method from the panel: picked in the scatter, with progress, and a c
 
   // Cancel: the job stops and nothing is written.
   await form.getByLabel('Norm').selectOption('Linf');
-  await form.getByRole('button', { name: 'Compute' }).click();
+  await form.getByRole('button', { name: 'Save', exact: true }).click();
   await form.getByRole('button', { name: 'Cancel job' }).click();
   await expect(form.getByTestId('dsi-method-message')).toContainText('Cancelled: nothing was written', { timeout: 30000 });
   expect(dsiJson<unknown[]>('methods', '--db', file)).toHaveLength(before.length + 1);

@@ -56,7 +56,7 @@ test('CloverLeaf from DSI: post-process against run_1, distances grow with the s
   await form.getByLabel('Ground truth simulation').fill('run_1');
   await form.getByLabel('Ground-truth time').selectOption('nearest');
   await form.getByLabel('Method description').fill('How far each run ends from run 1');
-  await form.getByRole('button', { name: 'Compute' }).click();
+  await form.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(form.getByTestId('dsi-method-message')).toContainText('New method computed for 8 simulations', {
     timeout: 90000
   });
