@@ -25,7 +25,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
@@ -38,6 +37,7 @@ from . import compute, kernel
 from .compute import PostprocessCancelled, PostprocessError, Simulation
 from .fields import Fields, check_uniform
 from .norms import cell_weights
+from .reading import read_ahead
 from .store import Store
 
 Progress = Callable[[int, int], None]
@@ -87,35 +87,18 @@ def _cancelled(cancel: threading.Event | None) -> None:
         raise PostprocessCancelled("distances cancelled; nothing was written")
 
 
-def _threads() -> int:
-    # As compute._run_local: inflating a file releases the GIL, so a few files are read at once.
-    return max(1, min(4, os.cpu_count() or 1))
-
-
 def _read_in_order(
     sims: list[Simulation], load: Callable[[Simulation], Any], cancel: threading.Event | None
 ) -> Iterator[tuple[Simulation, Any]]:
-    """``(sim, load(sim))`` in the simulations' order, read on a few threads with a bounded
-    number in flight (memory stays bounded); the first error or a cancel drops the rest."""
-    threads = _threads()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jupyterlab-dsi-resident") as pool:
-        pending: list[tuple[Simulation, Future[Any]]] = []
-        queue = iter(sims)
-        try:
-            while True:
-                while len(pending) < 2 * threads:
-                    sim = next(queue, None)
-                    if sim is None:
-                        break
-                    pending.append((sim, pool.submit(load, sim)))
-                if not pending:
-                    return
-                _cancelled(cancel)
-                sim, future = pending.pop(0)
-                yield sim, future.result()
-        finally:
-            for _, future in pending:
-                future.cancel()
+    """``(sim, load(sim))`` in the simulations' order, loaded ahead on post-processing's reader
+    threads (reading.read_ahead: bounded memory); the first error or a cancel drops the rest."""
+    loaded = read_ahead(sims, load)
+    try:
+        for sim, future in loaded:
+            _cancelled(cancel)
+            yield sim, future.result()
+    finally:
+        loaded.close()
 
 
 def _gpu_available() -> bool:
