@@ -20,6 +20,7 @@ import { bringForward, ILineageTarget, openRecordOn, showLineage } from './linea
 import { RunsPage } from './runsPage';
 import { ExplorerView } from './explorerView';
 import { ScratchMethods } from './methodForm';
+import { isScratch } from '../db/scratch';
 import { savedText } from './saveForm';
 import type { IDatasetInfo } from '../db/slices';
 import type { KernelCommand } from '../bridge/kernelLink';
@@ -489,6 +490,9 @@ export class ExplorerPanel extends Widget {
     const path = this.path;
     if (!this._bridge || !model || !path || this._state.status !== 'ready') {
       return;
+    }
+    if (isScratch(model.method)) {
+      return; // the kernel reads methods from the file, where a scratch is not: it hears again once kept
     }
     this._bridge.link.sendState({
       db: path,

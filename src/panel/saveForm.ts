@@ -4,6 +4,7 @@
  * failed save keeps what the user typed; saving again reuses the same dataset id, so a retry
  * after a lost answer never makes a duplicate.
  */
+import { isScratch } from '../db/scratch';
 import type { ExplorerModel } from '../model/explorer';
 import { sampleN, sampleP } from '../model/sampling';
 import { IDatasetRecord, IDatasetRequest, saveDataset } from '../server';
@@ -185,6 +186,11 @@ export class SaveForm {
       return;
     }
     const model = this._model;
+    if (isScratch(model.method)) {
+      // A dataset names its method in the file, and a scratch is not there: stored first, or none.
+      this._setMessage('The distances shown are a scratch method (computed on the fly, not saved): Keep it first, then save the dataset.', true);
+      return;
+    }
     let sampling: IDatasetRequest['sampling'];
     try {
       sampling = this.sampling();

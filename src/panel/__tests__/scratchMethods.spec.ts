@@ -22,6 +22,7 @@ jest.mock('../../server', () => ({
   postDistances: jest.fn(),
   fetchDistances: jest.fn(),
   startMethod: jest.fn(),
+  saveDataset: jest.fn(),
   fetchJob: jest.fn(),
   cancelJob: jest.fn()
 }));
@@ -189,6 +190,19 @@ describe('a scratch method in the panel', () => {
     expect(server.cancelJob).toHaveBeenCalledWith('j2');
     expect(said()).toBe('Cancelled: the distances shown did not change.');
     expect(panel.model!.method!.id).toBe('scratch:sim00003:L2:matched');
+  });
+
+  it('saves no dataset on a scratch method: it is not in the file', async () => {
+    server.postDistances.mockResolvedValueOnce(frame('sim00042', 'L2'));
+    await panel.useAsGroundTruth('sim00042');
+    const form = panel.node.querySelector<HTMLFormElement>('form[aria-label="Save the selection as a training dataset"]')!;
+    form.querySelector('textarea')!.value = 'runs near sim00042';
+    form.dispatchEvent(new Event('submit', { cancelable: true }));
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(server.saveDataset).not.toHaveBeenCalled();
+    expect(form.querySelector('.jp-DSI-error')!.textContent).toBe(
+      'The distances shown are a scratch method (computed on the fly, not saved): Keep it first, then save the dataset.'
+    );
   });
 
   it('says an error in one line and leaves the method shown', async () => {
