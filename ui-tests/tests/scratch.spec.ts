@@ -136,3 +136,54 @@ test('a ground truth on the fly: the views redraw on a scratch method equal to p
   expectEqual(shown, stored(file, kept.id), t);
   await keepScreenshot(view, 'scratch-kept.png');
 });
+
+/** Moves the pointer over the scatter until its tooltip names a run, and clicks there; answers the run's id. */
+async function clickAPoint(page: Page, view: Locator): Promise<string> {
+  const box = (await view.locator('.jp-dsi-Scatter-svg').boundingBox())!;
+  const tooltip = view.locator('.jp-dsi-Scatter-tooltip');
+  for (const fy of [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8]) {
+    for (const fx of [0.3, 0.4, 0.5, 0.6, 0.2, 0.7, 0.8]) {
+      const x = box.x + box.width * fx;
+      const y = box.y + box.height * fy;
+      await page.mouse.move(x, y);
+      await page.waitForTimeout(30);
+      if (await tooltip.isVisible()) {
+        const id = ((await tooltip.textContent()) ?? '').split('\n')[0];
+        await page.mouse.click(x, y);
+        return id;
+      }
+    }
+  }
+  throw new Error('no scatter point found under the pointer');
+}
+
+test('a run clicked in the scatter, then "Use as ground truth" in its field view: distances recomputed as postprocess would', async ({
+  page,
+  tmpPath
+}) => {
+  test.setTimeout(600000);
+  const file = await openSampleDocument(page, tmpPath, 'use-as-gt.sqlite');
+  const view = page.locator('.jp-MainAreaWidget .jp-DSI-explorerView');
+  const picker = view.locator('select[aria-label="Method"]');
+  await expect(view.locator('g[data-axis="d_density"]')).toBeVisible();
+  const current = dsiJson<{ id: string; norm: string }[]>('methods', '--db', file)[0]; // the panel opens on the newest
+  await expect(picker).toHaveValue(current.id);
+  const t = Number(await view.locator('input[aria-label="Time step"]').inputValue());
+
+  const sim = await clickAPoint(page, view);
+  const field = view.getByTestId('dsi-field-view');
+  await expect(field.getByTestId('dsi-field-title')).toContainText(sim);
+  await field.getByTestId('dsi-field-use').click();
+
+  // The current method's norm and matched steps, with the clicked run as the ground truth.
+  await expect(picker).toHaveValue(`scratch:${sim}:${current.norm}:matched`, { timeout: 120000 });
+  await expect(picker.locator('option:checked')).toHaveText(`scratch · ${sim} · ${current.norm}`);
+  const scratch = view.getByTestId('dsi-scratch');
+  await expect(scratch.getByTestId('dsi-scratch-message')).toContainText('1,000 runs × 40 steps in');
+  console.log(`Use as ground truth -> redrawn views: ${await scratch.getAttribute('data-ms')} ms; ${await scratch.getByTestId('dsi-scratch-message').textContent()}`);
+  expect(dsiJson<unknown[]>('methods', '--db', file)).toHaveLength(3); // nothing written
+  expectEqual(await shownCsv(page, view), postprocessed(file, sim, current.norm), t);
+  // The field view follows: its ground truth is the clicked run now.
+  await expect(field.getByTestId('dsi-field-gt')).toContainText(`ground truth ${sim}`);
+  await keepScreenshot(view, 'scratch-use-as-ground-truth.png');
+});
