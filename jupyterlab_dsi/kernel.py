@@ -29,6 +29,10 @@ NORM_INDEX = {"L1": 0, "L2": 1, "Linf": 2}
 # (short chains: less rounding than one running sum, and 2x the speed of a scalar loop). Not
 # numba's fastmath=True: no "no NaN"/"no inf" assumptions, so D+ and NaN stay exact.
 REASSOCIATE = {"reassoc"}
+# The largest difference of a step for which float32 row sums of squares keep their precision
+# (squares within float32's normal range, with room for long rows); outside, the step is
+# computed again in float64 (rare: a difference of 0, identical fields, needs neither).
+SMALL, LARGE = 1e-12, 1e15
 
 
 def _jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
@@ -127,6 +131,24 @@ def _compiled() -> dict[str, Any]:
                         l2 += row_w * np.float64(a2)
                         volume += row_w * np.float64(av)
                         worst = max(worst, np.float64(top))
+                    if worst != 0.0 and not (SMALL <= worst <= LARGE):
+                        # Differences whose squares leave float32's range (number densities of
+                        # 1e20, a near-vacuum of 1e-20): this step again, all in float64.
+                        l1 = 0.0
+                        l2 = 0.0
+                        volume = 0.0
+                        worst = 0.0
+                        for j in range(nr):
+                            for k in range(nz):
+                                a = np.float64(x[j, k])
+                                b = np.float64(y[j, k])
+                                if a * b > 0.0:
+                                    w = weights[j, k] if per_cell else weights[j, 0]
+                                    d = abs(a - b)
+                                    l1 += d * w
+                                    l2 += d * d * w
+                                    volume += w
+                                    worst = max(worst, d)
                     if volume > 0.0:
                         out[s, t, 0] = l1 / volume
                         out[s, t, 1] = np.sqrt(l2 / volume)
@@ -177,6 +199,10 @@ def _weights(weights: Any, nr: int, nz: int) -> np.ndarray:
     if w.ndim != 2 or w.shape[0] not in (1, nr) or w.shape[1] not in (1, nz):
         raise ValueError(f"weights of shape {w.shape} do not broadcast against one step ({nr}, {nz})")
     shape = (nr, 1) if w.shape[1] == 1 else (nr, nz)
+    if shape == (nr, nz) and w.size and np.isfinite(w).all() and w.max() > 0:
+        # Cell weights go through float32 in the loop: scaled to at most 1 (only their ratios
+        # matter, the volume divides them out), tiny or huge areas neither underflow nor overflow.
+        w = w / w.max()
     # A fresh writable array: numba compiles read-only arrays (what broadcast_to gives) apart.
     return np.broadcast_to(w, shape).copy()
 

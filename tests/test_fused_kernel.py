@@ -254,3 +254,16 @@ def test_computes_where_no_cache_folder_is_writable(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str([[2.0, 2.0, 2.0]] * 2)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-16, 1e20, 1e30])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_values_far_from_one(scale: float, dtype: type) -> None:
+    # Number densities (1e20 per cm3 and more) or a near-vacuum: squares of the differences
+    # leave float32's range, and the answer must not become inf, 0 or imprecise.
+    rng = np.random.default_rng(int(np.log10(scale)) + 40)
+    gt, rho = (fields(rng, (3, 6, 50), np.float64) * scale).astype(dtype), (fields(rng, (3, 6, 50), np.float64) * scale).astype(dtype)
+    for weights in (cylindrical_weights(np.arange(6) + 0.5), non_uniform_cartesian(6, 50, rng) * 1e-30):
+        got = fused_density(gt, rho, weights)
+        assert np.isfinite(got).all() and (got > 0).all()
+        assert_close(got, reference(gt, rho, weights))
