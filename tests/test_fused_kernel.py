@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_norms import EXPECTED2, EXPECTED3, GT2, GT3, R2, R3, RHO2, RHO3
 
 from jupyterlab_dsi.kernel import (
@@ -267,3 +269,21 @@ def test_values_far_from_one(scale: float, dtype: type) -> None:
         got = fused_density(gt, rho, weights)
         assert np.isfinite(got).all() and (got > 0).all()
         assert_close(got, reference(gt, rho, weights))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 19)),
+    seed=st.integers(0, 2**32 - 1),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    zeros=st.floats(0.0, 0.9),
+)
+def test_any_small_fields_match_the_reference(shape: tuple[int, int, int], seed: int, dtype: type, zeros: float) -> None:
+    # Signs mixed too: D+ is "the product is positive", so two negative cells count (the kernel
+    # decides it on the signs for float32, on the product for float64).
+    rng = np.random.default_rng(seed)
+    gt, rho = (rng.normal(size=shape) * rng.choice([1e-3, 1.0, 1e3], size=shape)).astype(dtype), rng.normal(size=shape).astype(dtype)
+    gt[rng.random(shape) < zeros] = 0.0
+    rho[rng.random(shape) < zeros] = 0.0
+    weights = cylindrical_weights(rng.uniform(0.1, 5.0, shape[1]))
+    assert_close(fused_density(gt, rho, weights), reference(gt, rho, weights))
