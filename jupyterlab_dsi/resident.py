@@ -124,7 +124,7 @@ class Resident:
             raise PostprocessError(f"device 'gpu': {kernel_gpu.unavailable_reason()}")
         self.budget_bytes = budget_bytes
         self.device = device if device != "auto" else ("gpu" if _gpu_available() else "cpu")
-        self._lock = threading.Lock()  # the two dicts below and the byte counts
+        self._lock = threading.Lock()  # every attribute below
         self._entries: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()  # LRU first
         self._loading: dict[tuple[str, str, str], threading.Lock] = {}
         self._reserved = 0  # bytes of loads in progress, counted against the budget
@@ -185,7 +185,9 @@ class Resident:
             values, steps, counts = self._streamed(store, sims, gt_sim, norm, gt_time, match_time, field, progress, cancel)
         else:
             every = self._computed(entry, gt_sim, gt_time, match_time, cancel)
-            values, steps = every[:, :, :, kernel.NORM_INDEX[norm]], int(entry.density.shape[1])
+            # A copy: the caller owns its answer, the recent results stay as computed.
+            values = np.ascontiguousarray(every[:, :, :, kernel.NORM_INDEX[norm]])
+            steps = int(entry.density.shape[1])
             counts = [int(n) for n in entry.steps]
         return Scratch(
             sim_ids=[s.sim_id for s in sims], steps=list(range(steps)), values=values,
