@@ -14,13 +14,15 @@ export function statusText(jobs: IJob[]): string {
   if (!jobs.length) {
     return '';
   }
+  // A ground truth on the fly (POST /distances) writes nothing: not called post-processing.
+  const work = jobs.every(j => j.kind === 'distances') ? 'distances on the fly' : 'post-processing';
   if (!running.length) {
-    return `DSI: post-processing queued${queued > 1 ? ` (${queued})` : ''}`;
+    return `DSI: ${work} queued${queued > 1 ? ` (${queued})` : ''}`;
   }
   const done = running.reduce((a, j) => a + j.done, 0);
   const total = running.reduce((a, j) => a + j.total, 0);
   const progress = total ? `${formatCount(done)}/${formatCount(total)}` : '…';
-  return `DSI: post-processing ${progress}${queued ? `, ${formatCount(queued)} queued` : ''}`;
+  return `DSI: ${work} ${progress}${queued ? `, ${formatCount(queued)} queued` : ''}`;
 }
 
 export class JobStatus extends Widget {

@@ -13,6 +13,7 @@ import initSqlJs from 'sql.js';
 import { createWorkerApi } from '../../db/api';
 import { isScratch } from '../../db/scratch';
 import { ExplorerPanel } from '../explorer';
+import { statusText } from '../jobStatus';
 
 jest.mock('../../db/client', () => ({ createDatabaseClient: jest.fn() }));
 jest.mock('../../server', () => ({
@@ -179,6 +180,8 @@ describe('a scratch method in the panel', () => {
     await panel.useAsGroundTruth('sim00003');
     expect(seen).toBe('Computing on the fly: 300 of 1,000 simulations · 0.8 s');
     expect(jobs).toEqual([running, null]);
+    expect(statusText([running as never])).toBe('DSI: distances on the fly 300/1,000');
+    expect(statusText([running as never, { ...running, kind: 'postprocess', state: 'queued' } as never])).toBe('DSI: post-processing 300/1,000, 1 queued');
     expect(panel.model!.method!.id).toBe('scratch:sim00003:L2:matched');
 
     server.postDistances.mockResolvedValueOnce({ job: { ...running, id: 'j2' } });
