@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import threading
 import time
 import warnings
@@ -165,12 +164,15 @@ def distances(
     )
 
 
+def _same_axis(a: np.ndarray, b: np.ndarray) -> bool:
+    # Equal arrays (the usual case) are settled without allclose's temporaries.
+    return a.shape == b.shape and (np.array_equal(a, b) or bool(np.allclose(a, b)))
+
+
 def _check_compatible(
     sim: Simulation, gt: Fields, fields: Fields, gt_time: int | None, match_time: str = "index"
 ) -> None:
-    if fields.r.shape != gt.r.shape or fields.z.shape != gt.z.shape or not (
-        np.allclose(fields.r, gt.r) and np.allclose(fields.z, gt.z)
-    ):
+    if not (_same_axis(fields.r, gt.r) and _same_axis(fields.z, gt.z)):
         raise PostprocessError(
             f"simulation {sim.sim_id!r}: {sim.file}: its grid ({fields.r.size}x{fields.z.size}) "
             f"differs from the ground truth's ({gt.r.size}x{gt.z.size}); distances need the same grid"
@@ -211,15 +213,21 @@ def simulation_distances(
     return distances(gt, fields, norm, gt_time, weights, match_time)
 
 
-def _task(
-    sim: Simulation, gt: Fields, norm: str, gt_time: int | None, geometry: str | None, match_time: str,
-    field: str = "density",
-) -> Distances | _Failed:
-    """What a Dask worker runs; looked up by name so the worker needs jupyterlab_dsi installed."""
-    try:
-        return simulation_distances(sim, gt, norm, gt_time, geometry, match_time, field)
-    except PostprocessError as exc:
-        return _Failed(str(exc))
+def _batch(
+    sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None, geometry: str | None,
+    match_time: str, field: str = "density",
+) -> list[Distances] | _Failed:
+    """What a Dask worker runs: a batch of simulations in turn, on the worker's one thread (the
+    workers are the parallelism, so the kernel runs single-threaded there too). Looked up by name,
+    so the worker needs jupyterlab_dsi installed. The first bad file ends the batch as a value."""
+    _one_kernel_thread()
+    out: list[Distances] = []
+    for sim in sims:
+        try:
+            out.append(simulation_distances(sim, gt, norm, gt_time, geometry, match_time, field))
+        except PostprocessError as exc:
+            return _Failed(str(exc))
+    return out
 
 
 def postprocess(
@@ -314,8 +322,20 @@ def _check_cancel(cancel: threading.Event | None) -> None:
         raise PostprocessCancelled("post-processing cancelled; nothing was written")
 
 
-# Simulations read (or being read) ahead of the one compared, per reader thread: enough to keep
-# every core inflating while the kernel runs, few enough that memory stays a few files.
+def _one_kernel_thread() -> None:
+    """The kernel on this thread runs on this thread alone (numba's setting is per thread): the
+    parallelism is one simulation per core, and the kernel's own threads would only wait on
+    cores the readers hold (measured: 114 us per 40x32x64 simulation alone, 0.8-5 ms parallel
+    beside two readers on 2 cores)."""
+    try:
+        import numba
+    except ImportError:  # the kernel says so itself, with its own message
+        return
+    numba.set_num_threads(1)
+
+
+# Simulations in flight per reader thread: enough to keep every core inflating, few enough that
+# memory stays a few files (a finished one holds only its distances).
 READ_AHEAD = 2
 
 
@@ -323,25 +343,26 @@ def _run_local(
     sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None, how: How,
     progress: Progress | None, cancel: threading.Event | None, threads: int | None = None,
 ) -> dict[str, Distances]:
-    """Every simulation in this process: files are read and inflated on one thread per core
-    (zlib releases the GIL) into a bounded queue, and this thread compares each with the ground
-    truth in turn (the kernel is itself parallel). Results are taken in order, so the first bad
-    file is the one reported, progress counts simulations and a cancel is seen between them."""
-    geometry, match_time, field = how
+    """Every simulation in this process, on one thread per core: each thread reads and inflates
+    a file (zlib releases the GIL) and runs the kernel on it (nogil), so only distances come back
+    to this thread. Measured on 2 busy cores, the kernel called from this thread instead waited
+    on the readers for the GIL after every call and ran 3-8x slower. Results are taken in order,
+    so the first bad file is the one reported, progress counts simulations and a cancel is seen
+    between them."""
     threads = threads or default_threads()
-    weights = cell_weights(geometry or gt.geometry, gt.r, gt.edges)
     results: dict[str, Distances] = {}
-    loaded = read_ahead(
-        sims, lambda sim: load_checked(sim, gt, gt_time, match_time, field), threads, READ_AHEAD * threads
+    computed = read_ahead(
+        sims, lambda sim: simulation_distances(sim, gt, norm, gt_time, *how), threads, READ_AHEAD * threads,
+        initializer=_one_kernel_thread,
     )
     try:
-        for done, (sim, future) in enumerate(loaded, start=1):
+        for done, (sim, future) in enumerate(computed, start=1):
             _check_cancel(cancel)
-            results[sim.sim_id] = distances(gt, future.result(), norm, gt_time, weights, match_time)
+            results[sim.sim_id] = future.result()
             if progress:
                 progress(done, len(sims))
     finally:
-        loaded.close()  # an error or a cancel: what has not started is dropped
+        computed.close()  # an error or a cancel: what has not started is dropped
     _check_cancel(cancel)
     return results
 
@@ -377,24 +398,41 @@ def _dask_client(client: Client | None, workers: int | None, scheduler: str | No
         yield own
 
 
+# Simulations per Dask task. One simulation per task (as before issue 17) cost more in the
+# scheduler, the client and (de)serialisation than reading it (~1 ms on the kernel), and on a
+# 2-core machine the parent's scheduler took that time from the workers: 2 workers ran 2.2x
+# slower than one process. A batch makes that overhead per batch; several batches per worker keep
+# the workers evenly loaded and progress moving; the cap keeps a batch to a fraction of a second.
+BATCHES_PER_WORKER = 8
+MAX_BATCH = 256
+
+
+def batch_size(n_sims: int, n_workers: int) -> int:
+    return max(1, min(MAX_BATCH, -(-n_sims // max(1, n_workers * BATCHES_PER_WORKER))))
+
+
 def _run_dask(
     client: Client, sims: list[Simulation], gt_sim: Simulation, norm: str, gt_time: int | None,
     how: How, progress: Progress | None, cancel: threading.Event | None,
 ) -> dict[str, Distances]:
     distributed = _import_distributed()
-    # The ground truth is read once by a task rather than scattered: the scheduler recomputes a
-    # task whose worker died, but scattered data dies with its worker.
-    gt_future = client.submit(_load, gt_sim, pure=False, retries=RETRIES)
-    # A few tasks per worker keep every worker busy while the results held stay bounded.
-    window = max(4, 4 * len(client.scheduler_info().get("workers", {})))
-    todo = iter(sims)
-    pending: dict[Future, str] = {}
+    # The ground truth is read once by a task, and each worker fetches that result once and keeps
+    # it for every batch (it is the batches' dependency), rather than scattered: the scheduler
+    # recomputes a task whose worker died, but scattered data dies with its worker.
+    gt_future = client.submit(_load, gt_sim, how[2], pure=False, retries=RETRIES)
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = batch_size(len(sims), workers)
+    batches = iter([sims[i : i + size] for i in range(0, len(sims), size)])
+    # Two batches per worker in flight: one running, one queued behind it, so no worker waits on
+    # the round trip to this process; the results held stay bounded.
+    window = 2 * workers
+    pending: dict[Future, list[Simulation]] = {}
     results: dict[str, Distances] = {}
 
     def submit(count: int) -> None:
-        for sim in (s for _, s in zip(range(count), todo)):
-            future = client.submit(_task, sim, gt_future, norm, gt_time, *how, pure=False, retries=RETRIES)
-            pending[future] = sim.sim_id
+        for batch in (b for _, b in zip(range(count), batches)):
+            future = client.submit(_batch, batch, gt_future, norm, gt_time, *how, pure=False, retries=RETRIES)
+            pending[future] = batch
 
     submit(window)
     arrived = distributed.as_completed(list(pending), loop=client.loop)
@@ -402,16 +440,17 @@ def _run_dask(
         while pending:
             _check_cancel(cancel)
             done = arrived.next_batch(block=False)
-            if not done:  # poll, so that a cancel is seen while a long simulation runs
+            if not done:  # poll, so that a cancel is seen while a long batch runs
                 time.sleep(0.02)
                 continue
             for future in done:
                 value = future.result()
                 if isinstance(value, _Failed):
                     raise PostprocessError(value.message)
-                results[pending.pop(future)] = value
-                if progress:
-                    progress(len(results), len(sims))
+                for sim, distances_ in zip(pending.pop(future), value):
+                    results[sim.sim_id] = distances_
+                    if progress:  # per simulation, as in this process
+                        progress(len(results), len(sims))
             before = set(pending)
             submit(len(done))
             arrived.update([f for f in pending if f not in before])
@@ -423,13 +462,15 @@ def _run_dask(
 
 def _rows(sims: list[Simulation], results: dict[str, Distances]) -> list[tuple[int, str, float | None, float | None, float | None]]:
     """Rows in simulation order, whatever order the results arrived in; warns on empty D+."""
-    rows = []
+    rows: list[tuple[int, str, float | None, float | None, float | None]] = []
     empty = 0
     for sim in sims:
         d_shock, d_edge, d_density = results[sim.sim_id]
         empty += int(np.isnan(d_density).sum())
-        for t in range(d_density.size):
-            rows.append((t, sim.sim_id, _real(d_shock[t]), _real(d_edge[t]), _real(d_density[t])))
+        # NaN (no distance) is stored as NULL; tolist() gives Python floats in one call.
+        columns = [[None if v != v else v for v in np.asarray(d, dtype=np.float64).tolist()]
+                   for d in (d_shock, d_edge, d_density)]
+        rows.extend(zip(range(len(columns[2])), [sim.sim_id] * len(columns[2]), *columns))
     if empty:
         warnings.warn(
             f"{empty} (simulation, step) pairs share no cell of positive density with the "
@@ -484,6 +525,3 @@ def _write(
         )
     return method_id
 
-
-def _real(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from . import fields as _fields
 from .fields import ARRAYS, Fields, FieldError, check_shapes, check_sizes, read_fields
 
 T = TypeVar("T")
@@ -159,23 +160,31 @@ def _read_npz(path: Path) -> Fields:
         data = fh.read()
     members = {}
     layout = {}
+    # Under a cap on array sizes (the server's), each header is inflated and checked before the
+    # member: the size a zip declares is the writer's word. Without one (the CLI, notebooks) the
+    # member is inflated whole and its header read from the result, saving an inflater per member.
+    capped = getattr(_fields, "_limit", None) is not None
     for info, raw in _members(path, data):
         name = info.filename
         if not name.endswith(".npy"):
             raise _Fallback  # np.load would hand such a member back as bytes
-        head = _peek(info, raw)
-        shape, fortran, dtype, offset = _npy_header(head)
         key = name[: -len(".npy")]
-        if key in ARRAYS:
-            members[key] = (info, raw, shape, fortran, dtype, offset)
-            layout[key] = (shape, dtype)
+        if key not in ARRAYS:
+            _npy_header(_peek(info, raw))  # read_fields reads every member's header too
+            continue
+        buf = None if capped else _inflate(info, raw)
+        head = _peek(info, raw) if buf is None else bytes(buf[: _header_length(bytes(buf[:12]))])
+        shape, fortran, dtype, offset = _npy_header(head)
+        members[key] = (info, raw, buf, shape, fortran, dtype, offset)
+        layout[key] = (shape, dtype)
     check_sizes(path, layout)  # FieldError: the same message read_fields gives
     shapes = {k: v[0] for k, v in layout.items()}
     check_shapes(path, shapes)
     arrays: dict[str, np.ndarray] = {}
-    for key, (info, raw, shape, fortran, dtype, offset) in members.items():
+    for key, (info, raw, buf, shape, fortran, dtype, offset) in members.items():
         count = int(np.prod(shape, dtype=np.int64))
-        buf = _inflate(info, raw)
+        if buf is None:
+            buf = _inflate(info, raw)
         if len(buf) != offset + count * dtype.itemsize:
             raise _Fallback
         flat = np.frombuffer(buf, dtype=dtype, count=count, offset=offset)
@@ -231,7 +240,8 @@ def inflate_only(path: Path) -> int:
 
 
 def read_ahead(
-    items: Iterable[T], load: Callable[[T], R], threads: int | None = None, depth: int | None = None
+    items: Iterable[T], load: Callable[[T], R], threads: int | None = None, depth: int | None = None,
+    initializer: Callable[[], object] | None = None,
 ) -> Iterator[tuple[T, Future[R]]]:
     """``(item, done future)`` in the items' order, ``load(item)`` run on ``threads`` threads,
     at most ``depth`` loaded or loading at once (the memory bound). The caller takes
@@ -241,7 +251,9 @@ def read_ahead(
     depth = max(depth or 2 * threads, 1)
     queue = iter(items)
     pending: deque[tuple[T, Future[R]]] = deque()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jupyterlab-dsi-read") as pool:
+    with ThreadPoolExecutor(
+        max_workers=threads, thread_name_prefix="jupyterlab-dsi-read", initializer=initializer
+    ) as pool:
         try:
             while True:
                 while len(pending) < depth:
