@@ -297,17 +297,26 @@ class _DataHandler(_Handler):
             return False, None
         root, allow_hidden = self.root_dir, self.allow_hidden
         relative = self.get_query_argument("path", "")
+
+        def said(text: str) -> str:
+            # Files named as the database records them: relative to the root or to the ensemble's
+            # folder, never by the server's absolute paths.
+            for run in runs.values():
+                for folder in {str(run.folder), str(run.folder.resolve())}:
+                    text = text.replace(folder.rstrip("/") + "/", "")
+            return scrub(text, root, relative)
+
         try:
             answer = await asyncio.get_running_loop().run_in_executor(
                 self.settings["jupyterlab_dsi_store_pool"], lambda: work(runs, root, allow_hidden))
         except PathError as exc:
-            self.fail(403, scrub(str(exc), root, relative))
+            self.fail(403, said(str(exc)))
         except Missing as exc:
-            self.fail(404, scrub(str(exc), root, relative))
+            self.fail(404, said(str(exc)))
         except RequestError as exc:
             self.fail(400, str(exc))
         except DsiError as exc:
-            self.fail(422, scrub(one_line(exc), root, relative))
+            self.fail(422, said(one_line(exc)))
         except Exception as exc:  # noqa: BLE001 - a bug: the log gets the traceback, the panel one line
             self.log.error("jupyterlab-dsi: %s %s failed", self.request.method, self.request.uri, exc_info=exc)
             self.fail(500, f"jupyterlab-dsi failed ({one_line(exc)}); the Jupyter server's log has the details")

@@ -40,13 +40,18 @@ export interface IFieldViewOptions {
 
 export type FieldViewState = 'closed' | 'loading' | 'ready' | 'error';
 
+/** The readout line while the pointer is off the heatmaps. */
+const READOUT_HINT = 'Point at a cell for its value.';
+
 /** How the field is named in a caption: density as ρ, a VTK array by its name. */
 function quantity(field: string): string {
   return field === 'density' ? 'ρ' : field;
 }
 
+/** "step 39 (t = 40)", kept on one line (no-break spaces): a narrow title wraps at its "·". */
 function stepText(t: number, time: number | undefined): string {
-  return time === undefined || !Number.isFinite(time) ? `step ${t}` : `step ${t} (t = ${formatNumber(time)})`;
+  const text = time === undefined || !Number.isFinite(time) ? `step ${t}` : `step ${t} (t = ${formatNumber(time)})`;
+  return text.replace(/ /g, '\u00a0');
 }
 
 export class FieldView {
@@ -63,7 +68,9 @@ export class FieldView {
     this.node = h(
       'section',
       { class: 'jp-DSI-fieldView', 'data-testid': 'dsi-field-view', 'aria-label': 'Field of the run', hidden: '' },
-      h('div', { class: 'jp-DSI-fieldHeader' }, this._title, this._useButton, this._close),
+      h('div', { class: 'jp-DSI-fieldHeader' }, this._title, this._close),
+      // The value under the pointer beside the action: two short lines above the heatmaps.
+      h('div', { class: 'jp-DSI-fieldHeader' }, this._readout, this._useButton),
       this._status,
       this._error,
       this._body
@@ -211,6 +218,7 @@ export class FieldView {
     this._useButton.disabled = true;
     this._body.replaceChildren();
     this._heatmaps = [];
+    this._readout.hidden = true;
     this._setState('error', '');
     this._error.textContent = message;
     this._error.hidden = false;
@@ -243,8 +251,9 @@ export class FieldView {
     const domain = colorDomain(layers.slice(0, 2));
     const panels: HTMLElement[] = [];
     this._heatmaps = [];
+    const say = (text: string | null) => (this._readout.textContent = text ?? READOUT_HINT);
     const panel = (caption: string, testid: string, data: Float32Array, colormap: 'viridis' | 'magma', d: [number, number], what: string) => {
-      const map = new Heatmap({ colormap, domain: d, quantity: what });
+      const map = new Heatmap({ colormap, domain: d, quantity: what, onReadout: say });
       this._heatmaps.push(map);
       panels.push(h('figure', { class: 'jp-DSI-fieldPanel', 'data-testid': testid }, h('figcaption', {}, caption), map.node));
       return { map, data };
@@ -252,9 +261,9 @@ export class FieldView {
     const drawn = [panel(`${q} of ${head.sim_id}`, 'dsi-field-run', layers[0], 'viridis', domain, q)];
     if (layers.length === 3 && head.gt) {
       drawn.push(
-        panel(`${q} of the ground truth ${head.gt} · ${stepText(head.gt_t ?? 0, head.gt_time)}`, 'dsi-field-gt', layers[1], 'viridis', domain, q),
+        panel(`${q} of the ground truth ${head.gt} · ${stepText(head.gt_t ?? 0, head.gt_time)}`, 'dsi-field-gt', layers[1], 'viridis', domain, `${q}_gt`),
         panel(
-          `|${q}_gt − ${q}| over D+ (blank: a density is 0 there, outside the norm)`,
+          `|${q}_gt − ${q}| on D+ (${q}_gt·${q} > 0; hatched elsewhere)`,
           'dsi-field-diff',
           layers[2],
           'magma',
@@ -269,6 +278,8 @@ export class FieldView {
       );
     }
     this._revokeImages();
+    say(null);
+    this._readout.hidden = false;
     this._body.replaceChildren(...panels);
     // Drawn once in the document, so that they measure the width they get.
     for (const { map, data } of drawn) {
@@ -307,6 +318,7 @@ export class FieldView {
       return true;
     }
     this._title.textContent = `${request.sim} · images`;
+    this._readout.hidden = true;
     this._useButton.disabled = true;
     this._useButton.title = 'A run without a field cannot be a ground truth';
     this._heatmaps = [];
@@ -343,6 +355,7 @@ export class FieldView {
     { class: 'jp-DSI-linkButton jp-DSI-fieldClose', type: 'button', title: 'Close the field view', 'aria-label': 'Close the field view' },
     '×'
   ) as HTMLButtonElement;
+  private readonly _readout = h('p', { class: 'jp-DSI-heatmapReadout', 'data-testid': 'dsi-field-readout', hidden: '' });
   private readonly _status = h('p', { class: 'jp-DSI-hint jp-DSI-fieldStatus', role: 'status', 'data-testid': 'dsi-field-status', hidden: '' });
   private readonly _error = h('p', { class: 'jp-DSI-fieldError', role: 'alert', 'data-testid': 'dsi-field-error', hidden: '' });
   private readonly _body = h('div', { class: 'jp-DSI-fieldBody' });

@@ -36,18 +36,26 @@ export interface IHeatmapOptions {
   colormap: Colormap;
   /** The colors' [min, max]: the same for panels compared with each other. */
   domain: [number, number];
-  /** What the colors are, beside the colorbar (e.g. "ρ", "|ρ_gt − ρ|"). */
+  /** What the colors are, in the readout (e.g. "ρ", "|ρ_gt − ρ|"). */
   quantity: string;
+  /**
+   * Where the value under the pointer is said (null: the pointer left); absent, the heatmap says
+   * it in a line of its own beneath the plot. Panels stacked together share one line this way.
+   */
+  onReadout?: (text: string | null) => void;
 }
 
-/** Space around the plot for the axes and the colorbar, CSS px. */
-export const HEATMAP_MARGIN = { top: 6, right: 62, bottom: 32, left: 46 };
+/** Space around the plot for the axes and the colorbar, CSS px (the right one grows with the
+    colorbar's longest tick label). */
+export const HEATMAP_MARGIN = { top: 6, right: 44, bottom: 20, left: 44 };
+/** Width of a tick label's character, CSS px (the UI font at 11 px; digits are tabular). */
+const CHAR_WIDTH = 6.6;
 /** The colorbar's width and its gap from the plot, CSS px. */
 const BAR = { width: 10, gap: 8 };
 /** Stops of the colorbar's gradient: enough that viridis/magma read as smooth. */
 const BAR_STOPS = 16;
 /** The plot keeps the grid's aspect within these heights (CSS px), else it is stretched. */
-const HEIGHT = { min: 90, max: 420 };
+const HEIGHT = { min: 48, max: 420 };
 
 /** The [min, max] of the finite values of every array: one domain for panels that are compared. */
 export function colorDomain(arrays: readonly Float32Array[], from0 = false): [number, number] {
@@ -159,10 +167,13 @@ export class Heatmap {
     const plot = document.createElement('div');
     plot.className = 'jp-DSI-heatmapPlot';
     plot.append(this._canvas, this._svg);
-    this.node.append(plot, this._readout);
+    this.node.append(plot);
+    if (!options.onReadout) {
+      this.node.append(this._readout);
+    }
     this._plot = plot;
     this._canvas.addEventListener('pointermove', e => this._hover(e));
-    this._canvas.addEventListener('pointerleave', () => (this._readout.textContent = '\u00a0'));
+    this._canvas.addEventListener('pointerleave', () => this._say(null));
     this._readout.textContent = '\u00a0';
   }
 
@@ -196,7 +207,8 @@ export class Heatmap {
     const [x0, x1] = grid.extent[h];
     const [y0, y1] = grid.extent[v];
     const outer = this._plot.clientWidth || this.node.clientWidth || 320;
-    const width = Math.max(60, outer - HEATMAP_MARGIN.left - HEATMAP_MARGIN.right);
+    const right = this._right();
+    const width = Math.max(60, outer - HEATMAP_MARGIN.left - right);
     // Equal units on both axes (a physicist reads shapes off the field); clamped when the grid
     // is far from square, where it would be a sliver or a tower.
     const aspect = Math.abs((y1 - y0) / (x1 - x0)) || 1;
@@ -229,7 +241,18 @@ export class Heatmap {
         ctx.drawImage(cells, 0, 0, canvas.width, canvas.height);
       }
     }
-    this._drawAxes(grid, x, y, width, height);
+    this._drawAxes(grid, x, y, width, height, right);
+  }
+
+  /** The room right of the plot: the colorbar, its ticks and their longest label. */
+  private _right(): number {
+    const labels = this._barScale(100).ticks(4).map(v => formatNumber(v));
+    const longest = Math.max(...labels.map(l => l.length), 1);
+    return Math.max(HEATMAP_MARGIN.right, BAR.gap + BAR.width + 9 + Math.ceil(longest * CHAR_WIDTH));
+  }
+
+  private _barScale(height: number, top = 0) {
+    return scaleLinear().domain(this._options.domain).range([top + height, top]);
   }
 
   private _drawAxes(
@@ -237,15 +260,16 @@ export class Heatmap {
     x: ReturnType<typeof scaleLinear<number, number>>,
     y: ReturnType<typeof scaleLinear<number, number>>,
     width: number,
-    height: number
+    height: number,
+    right: number
   ): void {
-    const { left, top, right, bottom } = HEATMAP_MARGIN;
+    const { left, top, bottom } = HEATMAP_MARGIN;
     const total = { width: width + left + right, height: height + top + bottom };
     this._plot.style.height = `${total.height}px`;
     const svg = select(this._svg).attr('width', total.width).attr('height', total.height);
     svg.selectAll('*').remove();
     const h = grid.horizontal;
-    const xTicks = Math.max(2, Math.floor(width / 70));
+    const xTicks = Math.max(2, Math.floor(width / 45));
     const yTicks = Math.max(2, Math.floor(height / 40));
     svg
       .append('g')
@@ -259,12 +283,14 @@ export class Heatmap {
       .attr('data-axis', grid.labels[1 - h])
       .attr('transform', `translate(${left},${top})`)
       .call(axisLeft(y).ticks(yTicks).tickSizeOuter(0));
+    // The horizontal axis' name at its right end, on the tick labels' line: stacked panels stay
+    // short, and it sits below the colorbar, clear of its labels.
     svg
       .append('text')
       .attr('class', 'jp-DSI-heatmapLabel')
-      .attr('x', left + width / 2)
-      .attr('y', top + height + 28)
-      .attr('text-anchor', 'middle')
+      .attr('x', left + width + 16)
+      .attr('y', top + height + 16)
+      .attr('text-anchor', 'start')
       .text(grid.labels[h]);
     svg
       .append('text')
@@ -285,7 +311,7 @@ export class Heatmap {
   }
 
   private _drawColorbar(svg: ReturnType<typeof select<SVGSVGElement, unknown>>, x: number, top: number, height: number): void {
-    const { colormap, domain, quantity } = this._options;
+    const { colormap } = this._options;
     const id = `jp-DSI-colorbar-${++gradients}`;
     const gradient = svg
       .append('defs')
@@ -309,18 +335,12 @@ export class Heatmap {
       .attr('width', BAR.width)
       .attr('height', height)
       .attr('fill', `url(#${id})`);
-    const scale = scaleLinear().domain(domain).range([top + height, top]);
+    const scale = this._barScale(height, top);
     svg
       .append('g')
       .attr('class', 'jp-DSI-heatmapAxis jp-DSI-colorbarAxis')
       .attr('transform', `translate(${x + BAR.width},0)`)
-      .call(axisRight(scale).ticks(Math.max(2, Math.floor(height / 40))).tickSizeOuter(0).tickFormat(v => formatNumber(Number(v))));
-    svg
-      .append('text')
-      .attr('class', 'jp-DSI-heatmapLabel')
-      .attr('transform', `translate(${x + BAR.width + 50},${top + height / 2}) rotate(90)`)
-      .attr('text-anchor', 'middle')
-      .text(quantity);
+      .call(axisRight(scale).ticks(4).tickSizeOuter(0).tickFormat(v => formatNumber(Number(v))));
   }
 
   /** The value under the pointer, in the grid's units: "z = 0.41, R = 0.12: ρ = 1.3". */
@@ -335,7 +355,7 @@ export class Heatmap {
     const py = event.clientY - rect.top;
     const cell = this.cellAt(px, py);
     if (!cell) {
-      this._readout.textContent = '\u00a0';
+      this._say(null);
       return;
     }
     const h = grid.horizontal;
@@ -343,9 +363,19 @@ export class Heatmap {
     const value = grid.data[i * grid.shape[1] + j];
     const xv = (scales.x as unknown as { invert(v: number): number }).invert(px);
     const yv = (scales.y as unknown as { invert(v: number): number }).invert(py);
-    this._readout.textContent = `${grid.labels[h]} = ${formatNumber(xv)}, ${grid.labels[1 - h]} = ${formatNumber(yv)}: ${
-      this._options.quantity
-    } = ${Number.isNaN(value) ? 'undefined (outside D+)' : formatNumber(value)}`;
+    this._say(
+      `${grid.labels[h]} = ${formatNumber(xv)}, ${grid.labels[1 - h]} = ${formatNumber(yv)}: ${this._options.quantity} = ${
+        Number.isNaN(value) ? '— (outside D+)' : formatNumber(value)
+      }`
+    );
+  }
+
+  private _say(text: string | null): void {
+    if (this._options.onReadout) {
+      this._options.onReadout(text);
+    } else {
+      this._readout.textContent = text ?? '\u00a0';
+    }
   }
 
   /** The cell [i, j] (grid indices) under a point of the plot (CSS px from its top left), or null. */

@@ -65,7 +65,8 @@ describe('FieldView', () => {
     return v;
   }
 
-  const text = (v: FieldView, id: string) => v.node.querySelector(`[data-testid="${id}"]`)?.textContent ?? null;
+  // No-break spaces keep a step's text on one line: read as spaces.
+  const text = (v: FieldView, id: string) => v.node.querySelector(`[data-testid="${id}"]`)?.textContent?.replace(/\u00a0/g, ' ') ?? null;
 
   it('is hidden until a run is opened, says it is loading, then titles the run with its step and time', async () => {
     let answer: (f: IFrame<IFieldHeader>) => void = () => undefined;
@@ -104,7 +105,7 @@ describe('FieldView', () => {
     const panels = [...v.node.querySelectorAll('.jp-DSI-fieldPanel')].map(p => p.getAttribute('data-testid'));
     expect(panels).toEqual(['dsi-field-run', 'dsi-field-gt', 'dsi-field-diff']);
     expect(text(v, 'dsi-field-gt')).toContain('ground truth sim00000 · step 4 (t = 5)');
-    expect(text(v, 'dsi-field-diff')).toContain('over D+');
+    expect(text(v, 'dsi-field-diff')).toContain('on D+');
     const domain = (id: string) => v.node.querySelector(`[data-testid="${id}"] .jp-DSI-heatmap`)!.getAttribute('data-domain');
     expect(domain('dsi-field-run')).toBe('0.5 9'); // both fields' values
     expect(domain('dsi-field-gt')).toBe('0.5 9');
