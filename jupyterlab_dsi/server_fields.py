@@ -174,7 +174,8 @@ class Step:
     z: tuple[float, float]
     geometry: str
     steps: int
-    times: np.ndarray
+    times: np.ndarray | None  # every step's time; None for a VTK series whose source logged none
+    edges: tuple[np.ndarray | None, np.ndarray | None] = (None, None)  # a VTK grid's cell edges
 
 
 def _extent(centres: np.ndarray, edges: np.ndarray | None) -> tuple[float, float]:
@@ -188,7 +189,7 @@ def _extent(centres: np.ndarray, edges: np.ndarray | None) -> tuple[float, float
 
 def read_step(run: Run, t: int, field: str, root: str, allow_hidden: bool, cache: FileCache = CACHE) -> Step:
     """Step ``t`` of ``run``'s ``field``; a file is read whole once (npz, h5), a VTK series only
-    the step's file (and the first's, for the times when the source logged none)."""
+    the step's file (its TIME, where the source logged no times)."""
     if field != "density" and not run.series:
         raise FieldError(f"simulation {run.sim_id!r}: {run.file}: field {field} applies to VTK files; "
                          ".npz and .h5 files hold density")
@@ -199,8 +200,9 @@ def read_step(run: Run, t: int, field: str, root: str, allow_hidden: bool, cache
         fields = cache.get((path,), field, lambda: read_series((path,), field))
         values = fields.density[0]
         steps = len(run.series)
-        times = np.array(run.times if len(run.times) == steps else range(steps), dtype=np.float64)
-        time = float(times[t]) if len(run.times) == steps else float(fields.time[0])
+        logged = len(run.times) == steps
+        times = np.array(run.times, dtype=np.float64) if logged else None
+        time = float(run.times[t]) if logged else float(fields.time[0])
     else:
         assert run.file is not None
         path = confine_data(root, run.folder, run.file, allow_hidden=allow_hidden)
@@ -211,7 +213,22 @@ def read_step(run: Run, t: int, field: str, root: str, allow_hidden: bool, cache
         values, times, time = fields.density[t], fields.time, float(fields.time[t])
     edges = fields.edges or (None, None)
     return Step(np.asarray(values), time, _extent(fields.r, edges[0]), _extent(fields.z, edges[1]),
-                fields.geometry, steps, times)
+                fields.geometry, steps, times, edges)
+
+
+def block_edges(edges: np.ndarray | None, cells: int, limit: int = MAX_CELLS) -> list[float] | None:
+    """The edges of ``block_mean``'s blocks along an axis of ``cells`` cells, when its cells are
+    not all of one width (a VTK grid may be graded); None for a uniform axis (lo and hi say it)."""
+    if edges is None or edges.size != cells + 1:
+        return None
+    widths = np.diff(edges)
+    if np.allclose(widths, widths[0], rtol=1e-6, atol=0):
+        return None
+    f = -(-cells // limit)
+    out = edges[::f]
+    if cells % f:
+        out = np.append(out, edges[-1])
+    return [float(e) for e in out]
 
 
 def block_mean(values: np.ndarray, limit: int = MAX_CELLS) -> np.ndarray:
@@ -232,14 +249,17 @@ def block_mean(values: np.ndarray, limit: int = MAX_CELLS) -> np.ndarray:
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
 
 
-def matched_step(run: Step, gt: Step, t: int, gt_time: int | None, match_time: str, gt_id: str) -> int:
-    """The ground truth's step compared with step ``t``, as post-processing matches them."""
+def matched_step(run: Step, gt: Step, t: int, gt_time: int | None, match_time: str, gt_id: str,
+                 gt_times: Any = None) -> int:
+    """The ground truth's step compared with step ``t``, as post-processing matches them;
+    ``gt_times()`` reads the ground truth's times where its first step does not carry them."""
     if gt_time is not None:
         if not 0 <= gt_time < gt.steps:
             raise RequestError(f"gt_time {gt_time} is beyond the ground truth {gt_id!r}'s {gt.steps} steps")
         return gt_time
     if match_time == "nearest":
-        return int(np.abs(gt.times - run.time).argmin())
+        times = gt.times if gt.times is not None else gt_times()
+        return int(np.abs(times - run.time).argmin())
     if t >= gt.steps:
         raise RequestError(f"step {t} has no match: the ground truth {gt_id!r} has {gt.steps} steps; "
                            "compare with one of its steps (gt_time) or by nearest time")
@@ -257,10 +277,18 @@ def field_frame(runs: dict[str, Run], sim_id: str, t: int, field: str, gt_id: st
         "axes": ["R", "z"] if step.geometry == "cylindrical" else ["x", "y"], "geometry": step.geometry,
         "source_shape": list(values.shape), "downsampled": max(values.shape) > MAX_CELLS,
     }
+    # A graded grid: where each (block of) cell(s) lies, so that the view draws it there.
+    graded = [block_edges(e, n) for e, n in zip(step.edges, values.shape)]
+    if any(e is not None for e in graded):
+        header["edges"] = graded
     if gt_id is None:
         return frame_codec.encode(header, block_mean(values))
     first = read_step(runs[gt_id], 0, field, root, allow_hidden, cache)
-    gt_t = matched_step(step, first, t, gt_time, match_time, gt_id)
+    # A VTK series without logged times: each file's TIME, as post-processing reads them (the
+    # files stay in the cache for the next step).
+    gt_times = lambda: np.array([read_step(runs[gt_id], k, field, root, allow_hidden, cache).time  # noqa: E731
+                                 for k in range(first.steps)])
+    gt_t = matched_step(step, first, t, gt_time, match_time, gt_id, gt_times)
     gt = first if gt_t == 0 else read_step(runs[gt_id], gt_t, field, root, allow_hidden, cache)
     reference = np.asarray(gt.values, dtype=np.float64)
     if reference.shape != values.shape:

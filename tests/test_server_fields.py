@@ -158,6 +158,15 @@ def test_a_grid_above_512_cells_is_block_averaged(server: dict[str, Any], dbs: d
     assert layers.shape == (3, 344, 350)
 
 
+def test_block_edges_of_a_graded_axis() -> None:
+    from jupyterlab_dsi.server_fields import block_edges
+
+    assert block_edges(np.linspace(0, 1, 11), 10) is None  # uniform: lo and hi say it all
+    graded = np.concatenate([[0.0], np.cumsum(np.arange(1, 11, dtype=float))])  # 10 cells, widths 1..10
+    assert block_edges(graded, 10) == list(graded)
+    assert block_edges(graded, 10, limit=4) == [0.0, 6.0, 21.0, 45.0, 55.0]  # blocks of 3, the last of 1
+
+
 def test_block_mean_leaves_nan_cells_out() -> None:
     values = np.arange(24, dtype=np.float64).reshape(4, 6)
     values[0, 0] = np.nan
@@ -266,3 +275,33 @@ def test_cinema_images_are_served_confined(server: dict[str, Any], cinema: dict[
     # a table run has no field: said in one line
     status, text = message(get(server, "field", path="views.sqlite", sim="1"))
     assert status == 422 and "has no field file" in text
+
+
+def test_a_vtk_series_step_any_cell_array_and_nearest_time(server: dict[str, Any]) -> None:  # noqa: F811
+    """A DSI database's viz_files: one file per step, read alone; x/y axes on the grid's edges;
+    matched by the files' TIME (the source logged none), as post-processing matches them."""
+    from test_vtk import dsi_series
+
+    def cells(value: float, energy: float) -> dict[str, np.ndarray]:
+        return {"density": np.array([value, value + 1]), "energy": np.array([energy, 2 * energy])}
+
+    source = dsi_series(server["root"] / "dsi", {
+        1: [(0.0, cells(1.0, 5.0)), (1.0, cells(2.0, 6.0)), (2.0, cells(3.0, 7.0))],
+        2: [(0.9, cells(2.5, 1.0)), (1.9, cells(0.0, 2.0))],
+    }, x=np.array([0.0, 1.0, 3.0]))
+    ingest(server["root"] / "series.sqlite", source)
+    header, data = frame(server, path="series.sqlite", sim="2", t=1)
+    assert header["axes"] == ["x", "y"] and header["geometry"] == "cartesian"
+    assert header["r"] == [0.0, 3.0] and header["z"] == [0.0, 1.0] and header["time"] == pytest.approx(1.9)
+    assert header["edges"] == [[0.0, 1.0, 3.0], None]  # x graded: its cells are drawn where they lie
+    np.testing.assert_array_equal(data, [[0.0], [1.0]])  # (x cells, y cells)
+    header, data = frame(server, path="series.sqlite", sim="2", t=0, field="energy")
+    np.testing.assert_array_equal(data, [[1.0], [2.0]])
+    header, data = frame(server, path="series.sqlite", sim="2", t=1, gt="1", match_time="nearest")
+    assert header["gt_t"] == 2 and header["gt_time"] == 2.0  # 1.9 is nearest 2.0
+    np.testing.assert_array_equal(data[1], [[3.0], [4.0]])
+    np.testing.assert_array_equal(np.isnan(data[2]), [[True], [False]])  # density 0 in the first cell
+    status, text = message(get(server, "field", path="series.sqlite", sim="2", t=0, field="x_vel"))
+    assert status == 422 and "point data" in text, text
+    header, _ = frame(server, path="series.sqlite", sim="2", t=1, gt="1")
+    assert header["gt_t"] == 1  # by index: step 1 with step 1
