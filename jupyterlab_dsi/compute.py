@@ -33,7 +33,7 @@ from .errors import DsiError
 from . import kernel
 from .fields import GEOMETRIES, FieldError, Fields, check_uniform
 from .norms import NORMS, cell_weights
-from .reading import default_threads, read_ahead, read_simulation_file
+from .reading import default_threads, one_kernel_thread, read_ahead, read_simulation_file
 from .sources import dsi_sqlite
 from .store import Store, new_id, now
 from .vtk import read_series
@@ -220,7 +220,7 @@ def _batch(
     """What a Dask worker runs: a batch of simulations in turn, on the worker's one thread (the
     workers are the parallelism, so the kernel runs single-threaded there too). Looked up by name,
     so the worker needs jupyterlab_dsi installed. The first bad file ends the batch as a value."""
-    _one_kernel_thread()
+    one_kernel_thread()
     out: list[Distances] = []
     for sim in sims:
         try:
@@ -322,18 +322,6 @@ def _check_cancel(cancel: threading.Event | None) -> None:
         raise PostprocessCancelled("post-processing cancelled; nothing was written")
 
 
-def _one_kernel_thread() -> None:
-    """The kernel on this thread runs on this thread alone (numba's setting is per thread): the
-    parallelism is one simulation per core, and the kernel's own threads would only wait on
-    cores the readers hold (measured: 114 us per 40x32x64 simulation alone, 0.8-5 ms parallel
-    beside two readers on 2 cores)."""
-    try:
-        import numba
-    except ImportError:  # the kernel says so itself, with its own message
-        return
-    numba.set_num_threads(1)
-
-
 # Simulations in flight per reader thread: enough to keep every core inflating, few enough that
 # memory stays a few files (a finished one holds only its distances).
 READ_AHEAD = 2
@@ -352,8 +340,7 @@ def _run_local(
     threads = threads or default_threads()
     results: dict[str, Distances] = {}
     computed = read_ahead(
-        sims, lambda sim: simulation_distances(sim, gt, norm, gt_time, *how), threads, READ_AHEAD * threads,
-        initializer=_one_kernel_thread,
+        sims, lambda sim: simulation_distances(sim, gt, norm, gt_time, *how), threads, READ_AHEAD * threads
     )
     try:
         for done, (sim, future) in enumerate(computed, start=1):
