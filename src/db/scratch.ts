@@ -126,10 +126,23 @@ export function scratchFromFrame(frame: IFrame<IDistancesHeader>, now = new Date
 
 /** Delete every scratch's rows (any left by an earlier injection). */
 function dropRows(db: Database): void {
-  const like = `${SCRATCH_PREFIX}%`;
-  db.run('DELETE FROM jdsi_distance WHERE method_id LIKE ?', [like]);
-  db.run('DELETE FROM jdsi_method WHERE id LIKE ?', [like]);
-  db.run('DELETE FROM jdsi_ground_truth WHERE id LIKE ?', [like]);
+  // The ids from the small method table, then each one's distances by their key: a LIKE on
+  // jdsi_distance would scan every stored method's rows (160,000 for the sample).
+  const ids: string[] = [];
+  const stmt = db.prepare('SELECT id FROM jdsi_method WHERE substr(id, 1, ?) = ?');
+  try {
+    stmt.bind([SCRATCH_PREFIX.length, SCRATCH_PREFIX]);
+    while (stmt.step()) {
+      ids.push(String(stmt.get()[0]));
+    }
+  } finally {
+    stmt.free();
+  }
+  for (const id of ids) {
+    db.run('DELETE FROM jdsi_distance WHERE method_id = ?', [id]);
+    db.run('DELETE FROM jdsi_method WHERE id = ?', [id]);
+    db.run('DELETE FROM jdsi_ground_truth WHERE id = ?', [id]);
+  }
 }
 
 /**
