@@ -133,12 +133,14 @@ bench: $(STAMPS)/node $(STAMPS)/labextension $(STAMPS)/install chromium
 	$(BIN)/python bench/runs.py
 
 # The same harness, small (10k rows, 3 moves, 5 time steps, about 30 s), in `make test`: a change
-# that breaks the bench (src/ moving under bench/dsi.ts, the schema under bench/db.js) fails CI.
+# that breaks the bench (src/ moving under bench/dsi.ts, the schema under bench/db.js) fails CI;
+# post-processing's bench likewise on tiny ensembles (seconds; it writes bench/.cache/, not the figures).
 # It exits non-zero when a jupyterlab-dsi figure cannot be measured. Its times are not figures.
 bench-smoke: $(STAMPS)/node chromium
 	npx tsc -p bench/tsconfig.json
 	node bench/run.js --smoke
 	$(BIN)/python bench/runs.py --smoke
+	$(BIN)/python bench/postprocess.py --smoke
 
 # The sample's folder goes too, unless its database holds datasets (FORCE=1 removes it anyway).
 clean:
