@@ -340,6 +340,8 @@ export interface IFieldHeader extends IFrameHeader {
   /** Block-averaged down to at most 512 cells per axis. */
   downsampled: boolean;
   source_shape: [number, number];
+  /** A graded grid's (block) cell edges per dimension; null for a uniform one. */
+  edges?: [number[] | null, number[] | null];
   /** With a ground truth: its id, the matched step and its time; data is (3, N1, N2). */
   gt?: string;
   gt_t?: number;

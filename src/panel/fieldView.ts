@@ -234,6 +234,7 @@ export class FieldView {
       shape: [n1, n2],
       extent: [head.r, head.z],
       labels: [head.axes[0], head.axes[1]],
+      edges: head.edges,
       // z (or x) along the width: R/z fields are wide in z, and x/y plots read x across.
       horizontal: head.axes[0] === 'R' ? 1 : 0
     });

@@ -30,6 +30,9 @@ export interface IHeatmapGrid {
   labels: [string, string];
   /** Which dimension runs along the horizontal axis (z for R/z, x for x/y). */
   horizontal: 0 | 1;
+  /** Each dimension's cell edges where its cells differ in width (a graded VTK grid); null or
+      absent: uniform cells between the extent's ends. */
+  edges?: [number[] | null, number[] | null];
 }
 
 export interface IHeatmapOptions {
@@ -143,6 +146,53 @@ export function rasterize(grid: IHeatmapGrid, domain: [number, number], colormap
   return { width, height, data };
 }
 
+/**
+ * The cell of a dimension holding `value`: uniform cells between `lo` and `hi`, or the cell
+ * between two of `edges` (ascending); -1 outside.
+ */
+export function cellIndex(value: number, lo: number, hi: number, n: number, edges?: number[] | null): number {
+  if (edges && edges.length === n + 1) {
+    if (!(value >= edges[0] && value <= edges[n])) {
+      return -1;
+    }
+    let a = 0;
+    let b = n; // edges[a] <= value < edges[b]
+    while (b - a > 1) {
+      const m = (a + b) >> 1;
+      if (edges[m] <= value) a = m;
+      else b = m;
+    }
+    return a;
+  }
+  const k = Math.floor(((value - lo) / (hi - lo)) * n);
+  return k < 0 || k > n ? -1 : Math.min(n - 1, k);
+}
+
+/**
+ * The raster (one pixel per cell) painted onto a canvas of `cols` x `rows` device pixels whose
+ * column i shows cell `cols[i]` across and row j cell `rows[j]` up (-1: nothing): how a graded
+ * grid's cells land where they lie.
+ */
+export function resample(raster: IRaster, cols: Int32Array, rows: Int32Array): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(cols.length * rows.length * 4);
+  for (let j = 0; j < rows.length; j++) {
+    const cy = rows[j];
+    if (cy < 0) continue;
+    const from = (raster.height - 1 - cy) * raster.width; // the raster's row 0 is the top
+    for (let i = 0; i < cols.length; i++) {
+      const cx = cols[i];
+      if (cx < 0) continue;
+      const p = 4 * (from + cx);
+      const q = 4 * (j * cols.length + i);
+      out[q] = raster.data[p];
+      out[q + 1] = raster.data[p + 1];
+      out[q + 2] = raster.data[p + 2];
+      out[q + 3] = raster.data[p + 3];
+    }
+  }
+  return out;
+}
+
 /** A number for a readout or a tick: 3 significant digits, no exponent below 1e5. */
 export function formatNumber(v: number): string {
   if (!Number.isFinite(v)) {
@@ -227,7 +277,15 @@ export class Heatmap {
     canvas.style.left = `${HEATMAP_MARGIN.left}px`;
     canvas.style.top = `${HEATMAP_MARGIN.top}px`;
     const ctx = canvas.getContext('2d');
-    if (ctx) {
+    const graded = grid.edges && (grid.edges[h] || grid.edges[v]);
+    if (ctx && graded) {
+      // Each device pixel takes the cell its centre lies in: cells drawn where they lie.
+      const cols = Int32Array.from({ length: canvas.width }, (_, i) => this._cell(h, x.invert((i + 0.5) / dpr)));
+      const rows = Int32Array.from({ length: canvas.height }, (_, j) => this._cell(v, y.invert((j + 0.5) / dpr)));
+      const image = ctx.createImageData(canvas.width, canvas.height);
+      image.data.set(resample(raster, cols, rows));
+      ctx.putImageData(image, 0, 0);
+    } else if (ctx) {
       ctx.clearRect(0, 0, canvas.width, canvas.height);
       const cells = document.createElement('canvas');
       cells.width = raster.width;
@@ -386,11 +444,20 @@ export class Heatmap {
       return null;
     }
     const h = grid.horizontal;
-    const nx = grid.shape[h];
-    const ny = grid.shape[1 - h];
-    const cx = Math.min(nx - 1, Math.floor((px / size.width) * nx));
-    const cy = Math.min(ny - 1, Math.floor(((size.height - py) / size.height) * ny));
+    const scales = this._scales as unknown as { x: { invert(v: number): number }; y: { invert(v: number): number } };
+    const cx = this._cell(h, scales.x.invert(px));
+    const cy = this._cell((1 - h) as 0 | 1, scales.y.invert(py));
+    if (cx < 0 || cy < 0) {
+      return null;
+    }
     return h === 1 ? [cy, cx] : [cx, cy];
+  }
+
+  /** The cell of grid dimension `dim` at `value` (its units), -1 outside. */
+  private _cell(dim: 0 | 1, value: number): number {
+    const grid = this._grid!;
+    const [lo, hi] = grid.extent[dim];
+    return cellIndex(value, lo, hi, grid.shape[dim], grid.edges?.[dim]);
   }
 
   private _options: IHeatmapOptions;

@@ -5,7 +5,7 @@
 import { color } from 'd3-color';
 import { interpolateMagma, interpolateViridis } from 'd3-scale-chromatic';
 
-import { colorDomain, colorOf, Heatmap, HEATMAP_MARGIN, rasterize, type IHeatmapGrid } from '../heatmap';
+import { cellIndex, colorDomain, colorOf, Heatmap, HEATMAP_MARGIN, rasterize, resample, type IHeatmapGrid } from '../heatmap';
 
 function rgb(css: string): [number, number, number] {
   const c = color(css)!.rgb();
@@ -132,5 +132,62 @@ describe('Heatmap (jsdom)', () => {
     expect(map.cellAt(width / 2, height / 4)).toEqual([1, 1]);
     expect(map.cellAt(-1, 0)).toBeNull();
     map.node.remove();
+  });
+
+  it('draws a graded grid cell by cell where its edges say, and reads the cell under the pointer from them', () => {
+    const map = new Heatmap({ colormap: 'viridis', domain: [0, 5], quantity: 'ρ' });
+    document.body.appendChild(map.node);
+    map.setData({
+      data: Float32Array.from([0, 5]),
+      shape: [2, 1],
+      extent: [
+        [0, 3],
+        [0, 1]
+      ],
+      labels: ['x', 'y'],
+      horizontal: 0,
+      edges: [[0, 2, 3], null]
+    });
+    const canvas = map.node.querySelector('canvas')!;
+    expect(drawn.image).toHaveLength(canvas.width * canvas.height * 4); // painted at the canvas' size
+    const at = (value: number) => {
+      const i = 4 * Math.floor(map.scales!.x(value));
+      return Array.from(drawn.image!.slice(i, i + 4));
+    };
+    expect(at(1.5)).toEqual([...rgb(interpolateViridis(0)), 255]); // uniform cells would put 1.5 in the second
+    expect(at(2.5)).toEqual([...rgb(interpolateViridis(1)), 255]);
+    expect(map.cellAt(map.scales!.x(1.9), 1)).toEqual([0, 0]);
+    expect(map.cellAt(map.scales!.x(2.1), 1)).toEqual([1, 0]);
+    map.node.remove();
+  });
+});
+
+describe('a graded grid', () => {
+  it('finds the cell between its edges, where uniform cells would say another', () => {
+    expect(cellIndex(1.5, 0, 3, 2, [0, 2, 3])).toBe(0);
+    expect(cellIndex(1.5, 0, 3, 2)).toBe(1);
+    expect(cellIndex(2.5, 0, 3, 2, [0, 2, 3])).toBe(1);
+    expect(cellIndex(3.5, 0, 3, 2, [0, 2, 3])).toBe(-1);
+  });
+
+  it('paints each device pixel with the cell its centre lies in', () => {
+    // x cells [0, 2] and [2, 3] (values 0 and 5), one y cell: 6 pixels across, 1 up.
+    const grid: IHeatmapGrid = {
+      data: Float32Array.from([0, 5]),
+      shape: [2, 1],
+      extent: [
+        [0, 3],
+        [0, 1]
+      ],
+      labels: ['x', 'y'],
+      horizontal: 0,
+      edges: [[0, 2, 3], null]
+    };
+    const raster = rasterize(grid, [0, 5], 'viridis');
+    const cols = Int32Array.from([0, 1, 2, 3, 4, 5], i => cellIndex((i + 0.5) / 2, 0, 3, 2, [0, 2, 3]));
+    expect(Array.from(cols)).toEqual([0, 0, 0, 0, 1, 1]); // two thirds of the width for the wide cell
+    const out = resample(raster, cols, Int32Array.from([0]));
+    expect(Array.from(out.slice(0, 4))).toEqual([...rgb(interpolateViridis(0)), 255]);
+    expect(Array.from(out.slice(16, 20))).toEqual([...rgb(interpolateViridis(1)), 255]);
   });
 });
