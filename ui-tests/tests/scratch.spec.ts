@@ -186,4 +186,8 @@ test('a run clicked in the scatter, then "Use as ground truth" in its field view
   // The field view follows: its ground truth is the clicked run now.
   await expect(field.getByTestId('dsi-field-gt')).toContainText(`ground truth ${sim}`);
   await keepScreenshot(view, 'scratch-use-as-ground-truth.png');
+  // The scratch's line in the dark theme (theme variables only).
+  await page.theme.setDarkTheme();
+  await expect(scratch.getByRole('button', { name: 'Keep' })).toBeVisible();
+  await keepScreenshot(view.locator('.jp-DSI-controls'), 'scratch-dark.png');
 });
