@@ -305,3 +305,11 @@ def test_a_vtk_series_step_any_cell_array_and_nearest_time(server: dict[str, Any
     assert status == 422 and "point data" in text, text
     header, _ = frame(server, path="series.sqlite", sim="2", t=1, gt="1")
     assert header["gt_t"] == 1  # by index: step 1 with step 1
+
+
+def test_field_and_image_need_authentication(server: dict[str, Any]) -> None:  # noqa: F811
+    from test_server import call
+
+    for endpoint in ("field?path=ens.sqlite&sim=s01&t=0", "image?path=ens.sqlite&sim=s01"):
+        status, _ = call(f"{server['base']}/{endpoint}", token=None)
+        assert status == 403, endpoint
