@@ -197,7 +197,7 @@ def read_step(run: Run, t: int, field: str, root: str, allow_hidden: bool, cache
         if not 0 <= t < len(run.series):
             raise RequestError(f"step {t} is beyond simulation {run.sim_id!r}'s {len(run.series)} steps")
         path = confine_data(root, run.folder, run.series[t], allow_hidden=allow_hidden)
-        fields = cache.get((path,), field, lambda: read_series((path,), field))
+        fields = cache.get((path,), field, lambda: read_series((check_file_size(path),), field))
         values = fields.density[0]
         steps = len(run.series)
         logged = len(run.times) == steps
@@ -229,6 +229,22 @@ def block_edges(edges: np.ndarray | None, cells: int, limit: int = MAX_CELLS) ->
     if cells % f:
         out = np.append(out, edges[-1])
     return [float(e) for e in out]
+
+
+def check_file_size(path: Path) -> Path:
+    """A VTK file is read whole into memory (it is not compressed: its size bounds its arrays):
+    refused above the server's cap per array, as an npz declaring more is."""
+    from . import fields as fields_module
+
+    limit = fields_module._limit
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return path  # read_series names a missing or unreadable file
+    if limit is not None and size > limit.max_bytes:
+        raise FieldError(f"{path}: {size / 2**20:,.0f} MB, above the limit of {limit.max_bytes / 2**20:,.0f} MB per "
+                         f"array ({limit.setting}); raise that setting")
+    return path
 
 
 def block_mean(values: np.ndarray, limit: int = MAX_CELLS) -> np.ndarray:

@@ -301,6 +301,10 @@ def test_a_vtk_series_step_any_cell_array_and_nearest_time(server: dict[str, Any
     assert header["gt_t"] == 2 and header["gt_time"] == 2.0  # 1.9 is nearest 2.0
     np.testing.assert_array_equal(data[1], [[3.0], [4.0]])
     np.testing.assert_array_equal(np.isnan(data[2]), [[True], [False]])  # density 0 in the first cell
+    from jupyterlab_dsi.server_fields import check_file_size
+
+    with array_limit(100, "DSIConfig.max_array_mb"), pytest.raises(FieldError, match=r"above the limit of 0 MB per array"):
+        check_file_size(source.parent / "run_2" / "f.00000.vtk")
     status, text = message(get(server, "field", path="series.sqlite", sim="2", t=0, field="x_vel"))
     assert status == 422 and "point data" in text, text
     header, _ = frame(server, path="series.sqlite", sim="2", t=1, gt="1")
