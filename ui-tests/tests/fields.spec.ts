@@ -35,6 +35,11 @@ async function paintedPixels(field: Locator): Promise<number[]> {
  * the run's id (the tooltip's first line).
  */
 async function clickAPoint(page: IJupyterLabPageFixture, view: Locator): Promise<string> {
+  return markAPoint(page, view, true);
+}
+
+/** Moves the pointer over the scatter until it marks a run (its tooltip); clicks there if asked. */
+async function markAPoint(page: IJupyterLabPageFixture, view: Locator, click = false): Promise<string> {
   const svg = view.locator('.jp-dsi-Scatter-svg');
   await svg.scrollIntoViewIfNeeded(); // below the parallel coordinates in the sidebar
   const box = (await svg.boundingBox())!;
@@ -47,7 +52,9 @@ async function clickAPoint(page: IJupyterLabPageFixture, view: Locator): Promise
       await page.waitForTimeout(30);
       if (await tooltip.isVisible()) {
         const id = ((await tooltip.textContent()) ?? '').split('\n')[0];
-        await page.mouse.click(x, y);
+        if (click) {
+          await page.mouse.click(x, y);
+        }
         return id;
       }
     }
@@ -121,6 +128,13 @@ test('a click on a scatter point shows its field, the ground truth and |diff|, a
   // Closed with its ×: the views take the width back.
   await field.getByRole('button', { name: 'Close the field view' }).click();
   await expect(field).toBeHidden();
+
+  // From the keyboard: Enter on the scatter opens the point it marks (here, the one pointed at).
+  await view.locator('.jp-dsi-Scatter').focus();
+  const marked = await markAPoint(page, view);
+  await page.keyboard.press('Enter');
+  await expect(field).toBeVisible();
+  await expect(field.getByTestId('dsi-field-title')).toHaveText(`${marked} · step 34 (t = 35)`);
 });
 
 test('a missing field file is one line in the view, the panel keeps working', async ({ page, tmpPath }) => {
