@@ -18,8 +18,8 @@ memory each process (``_jit``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -54,10 +54,25 @@ def _jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
 
 _kernels: dict[str, Any] = {}
 _kernels_lock = threading.Lock()
-# One call at a time: numba's fallback threading layer (workqueue, where no OpenMP/TBB runtime
-# exists) aborts the process when two threads enter parallel code at once, and each call
-# already keeps every core busy, so callers on threads (post-processing, the server) lose nothing.
+# numba's fallback threading layer (workqueue, where no OpenMP/TBB runtime exists) aborts the
+# process when two threads enter parallel code at once: there, calls take turns. OpenMP and TBB
+# are thread-safe, and post-processing's reader threads each run a single-threaded kernel at
+# once (reading.one_kernel_thread), so there they do not. Unknown until a kernel has run.
 _run_lock = threading.Lock()
+_serial: bool | None = None
+
+
+def _turn() -> Any:
+    return _run_lock if _serial is not False else contextlib.nullcontext()
+
+
+def _learn_layer(numba: Any) -> None:
+    global _serial
+    if _serial is None:
+        try:
+            _serial = numba.threading_layer() == "workqueue"
+        except ValueError:  # no parallel kernel has run yet
+            pass
 
 
 def _compiled() -> dict[str, Any]:
@@ -252,11 +267,9 @@ def fused_density_many(gt: Any, stack: Any, weights: Any, ref: Any = None) -> np
         return out
     kernels = _compiled()
     kernel = kernels["sign" if gt.dtype == stack.dtype == np.float32 else "product"]
-    with _run_lock, warnings.catch_warnings():
-        # numba may warn once that it could not write its cache (a read-only folder): the
-        # result is the same, only the next process compiles again.
-        warnings.simplefilter("ignore", category=kernels["numba"].NumbaWarning)
+    with _turn():
         kernel(gt, stack, w, at, out)
+    _learn_layer(kernels["numba"])
     return out
 
 

@@ -287,3 +287,44 @@ def test_any_small_fields_match_the_reference(shape: tuple[int, int, int], seed:
     rho[rng.random(shape) < zeros] = 0.0
     weights = cylindrical_weights(rng.uniform(0.1, 5.0, shape[1]))
     assert_close(fused_density(gt, rho, weights), reference(gt, rho, weights))
+
+
+# -- called from many threads at once (post-processing's readers, the server's pool) ------------
+
+THREADS_SCRIPT = """
+import threading, numpy as np, numba
+from jupyterlab_dsi import kernel
+rng = np.random.default_rng(0)
+gt = rng.uniform(0, 2, (6, 16, 40)).astype(np.float32)
+runs = [rng.uniform(0, 2, (6, 16, 40)).astype(np.float32) for _ in range(8)]
+w = np.arange(16.0).reshape(-1, 1) + 0.5
+want = [kernel.fused_density(gt, r, w) for r in runs]
+bad = []
+def work(single):
+    if single:
+        numba.set_num_threads(1)  # as post-processing's reader threads
+    for _ in range(20):
+        for r, expected in zip(runs, want):
+            if not np.array_equal(kernel.fused_density(gt, r, w), expected):
+                bad.append(1)
+threads = [threading.Thread(target=work, args=(i % 2 == 0,)) for i in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(numba.threading_layer(), kernel._serial, len(bad))
+"""
+
+
+@pytest.mark.parametrize("layer", ["default", "workqueue"])
+def test_threads_at_once(layer: str) -> None:
+    # workqueue (numba's fallback where no OpenMP/TBB exists) aborts the process when two
+    # threads enter parallel code together: the kernel makes them take turns there.
+    env = dict(os.environ)
+    if layer == "workqueue":
+        env["NUMBA_THREADING_LAYER"] = "workqueue"
+    done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    used, serial, bad = done.stdout.split()
+    assert bad == "0"
+    assert serial == str(used == "workqueue")
+    if layer == "workqueue":
+        assert used == "workqueue"
