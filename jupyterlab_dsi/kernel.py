@@ -10,6 +10,8 @@ to float32; the sums along a row of NZ cells are float32, split by the compiler 
 (``REASSOCIATE``), and the rows are combined in float64. The result is within 1e-6 relative of
 :func:`norms.density_distance` (float32 rounding is 6e-8), and equal to it where the values are
 exact in float32 (the hand-computed cases). D+ is the reference's: the float64 product is positive.
+A step whose largest difference is far from 1 (``SMALL``, ``LARGE``: squares leaving float32's
+range) is computed again in float64, and cell weights are scaled to at most 1 first.
 
 Compiled lazily (the first call, a few seconds) and cached on disk next to this file, or in the
 user's cache folder when the install is read-only; where neither is writable it compiles in
