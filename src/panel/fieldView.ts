@@ -244,6 +244,7 @@ export class FieldView {
       ? `Shown as ${n1}×${n2} block means of its ${head.source_shape[0]}×${head.source_shape[1]} cells`
       : `${n1}×${n2} cells`;
     const isGroundTruth = head.gt === head.sim_id;
+    this._useButton.hidden = !this._options.useAsGroundTruth;
     this._useButton.disabled = isGroundTruth;
     this._useButton.title = isGroundTruth
       ? `${head.sim_id} is the ground truth already`
@@ -320,8 +321,7 @@ export class FieldView {
     }
     this._title.textContent = `${request.sim} · images`;
     this._readout.hidden = true;
-    this._useButton.disabled = true;
-    this._useButton.title = 'A run without a field cannot be a ground truth';
+    this._useButton.hidden = true; // a run without a field cannot be a ground truth
     this._heatmaps = [];
     this._body.replaceChildren(...figures);
     this._setState('ready', '');

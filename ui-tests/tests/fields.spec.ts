@@ -9,9 +9,10 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
-import { dsiJson, keepScreenshot, openSampleDocument, REPO, SAMPLE_DB } from './helpers';
+import { dsiJson, JUPYTER, keepScreenshot, openSampleDocument, REPO, SAMPLE_DB, serverRoot } from './helpers';
 
 test.use({ viewport: { width: 1600, height: 1000 } });
 
@@ -172,4 +173,66 @@ test('in the sidebar the field view stacks below the views', async ({ page, tmpP
   expect(fieldBox.y).toBeGreaterThanOrEqual(scatterBox.y + scatterBox.height - 1);
   expect(fieldBox.width).toBeGreaterThan(0.9 * scatterBox.width); // the sidebar's full width
   await keepScreenshot(field, 'fields-sidebar-light.png');
+});
+
+/** A w x h PNG of a diagonal gradient, written with zlib (no imaging library needed). */
+function writePng(file: string, w: number, h: number): void {
+  const python = path.join(REPO, '.venv', 'bin', 'python');
+  const script = [
+    'import struct, sys, zlib',
+    'w, h = int(sys.argv[2]), int(sys.argv[3])',
+    'raw = b"".join(b"\\x00" + bytes(v for x in range(w) for v in ((x * 255) // w, (y * 255) // h, 128)) for y in range(h))',
+    'chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))',
+    'open(sys.argv[1], "wb").write(b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))'
+  ].join('\n');
+  execFileSync(python, ['-c', script, file, String(w), String(h)]);
+}
+
+test("a Cinema run's FILE image is shown where it has no field", async ({ page, tmpPath }) => {
+  const root = await serverRoot(page);
+  const cdb = path.join(root, tmpPath, 'views.cdb');
+  fs.mkdirSync(path.join(cdb, 'img'), { recursive: true });
+  const rows = ['id,phi,theta,FILE'];
+  // 16 distinct values each: numeric axes (12 or fewer would be levels).
+  const phi = (i: number) => 7.5 * i;
+  const theta = (i: number) => 100 - 5 * i + (i % 3) * 1.7;
+  for (let i = 0; i < 16; i++) {
+    writePng(path.join(cdb, 'img', `v${i}.png`), 40 + 4 * i, 30);
+    rows.push(`${i},${phi(i)},${theta(i)},img/v${i}.png`);
+  }
+  fs.writeFileSync(path.join(cdb, 'data.csv'), rows.join('\n') + '\n');
+  execFileSync(JUPYTER, ['dsi', 'ingest', '-q', cdb, '--db', path.join(root, tmpPath, 'views.sqlite')]);
+  await page.evaluate(async p => {
+    await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });
+  }, `${tmpPath}/views.sqlite`);
+  const view = page.locator('.jp-MainAreaWidget .jp-DSI-explorerView');
+  await expect(view.locator('.jp-dsi-Scatter-svg')).toBeVisible();
+  // Sixteen points are too few to find by sweeping the pointer: run 5 is clicked where the
+  // scatter's axes put it (their ticks' positions on the screen).
+  const values: Record<string, (i: number) => number> = { phi, theta };
+  const xName = await view.locator('select[aria-label="Scatter x"]').inputValue();
+  const yName = await view.locator('select[aria-label="Scatter y"]').inputValue();
+  expect([xName, yName].sort()).toEqual(['phi', 'theta']);
+  const sim = '5';
+  const onScreen = async (axis: number, value: number): Promise<number> => {
+    const ticks = await view.locator(`.jp-dsi-Scatter-axis-${axis === 0 ? 'x' : 'y'}`).locator('.tick').evaluateAll(nodes =>
+      nodes.map(n => {
+        const r = n.querySelector('line')!.getBoundingClientRect();
+        return { at: [r.x + r.width / 2, r.y + r.height / 2], value: Number(n.textContent!.replace('\u2212', '-')) };
+      })
+    );
+    const [a, b] = [ticks[0], ticks[ticks.length - 1]];
+    const k = axis === 0 ? 0 : 1; // the x axis' ticks move across, the y axis' up and down
+    return a.at[k] + ((value - a.value) / (b.value - a.value)) * (b.at[k] - a.at[k]);
+  };
+  await page.mouse.click(await onScreen(0, values[xName](5)), await onScreen(1, values[yName](5)));
+  const field = view.getByTestId('dsi-field-view');
+  await expect(field.getByTestId('dsi-field-title')).toHaveText(`${sim} · images`);
+  const image = field.locator('[data-testid="dsi-field-image"] img');
+  await expect(image).toHaveAttribute('alt', `FILE of ${sim}`);
+  // Decoded by the browser: the file's own size (40 + 4 i by 30 pixels).
+  await expect.poll(() => image.evaluate(img => (img as HTMLImageElement).naturalWidth)).toBe(40 + 4 * Number(sim));
+  await expect(field.getByTestId('dsi-field-error')).toBeHidden();
+  await expect(field.getByTestId('dsi-field-use')).toBeHidden(); // a run without a field is no ground truth
+  await keepScreenshot(field, 'fields-cinema-light.png');
 });

@@ -175,6 +175,7 @@ describe('FieldView', () => {
     (URL as unknown as { createObjectURL: (b: Blob) => string }).createObjectURL = () => 'blob:image-1';
     (URL as unknown as { revokeObjectURL: (u: string) => void }).revokeObjectURL = () => undefined;
     const v = view({
+      useAsGroundTruth: jest.fn(),
       fetchField: () => Promise.reject(new ServerError("simulation '3' has no field file: its source is a table", 422)),
       fetchImageColumns: async () => [{ name: 'FILE', per_step: false }],
       fetchImage: async () => new Blob([new Uint8Array([137, 80, 78, 71])], { type: 'image/png' })
@@ -184,6 +185,7 @@ describe('FieldView', () => {
     const img = v.node.querySelector<HTMLImageElement>('[data-testid="dsi-field-image"] img')!;
     expect(img.getAttribute('src')).toBe('blob:image-1');
     expect(img.alt).toBe('FILE of 3');
+    expect(v.node.querySelector<HTMLButtonElement>('[data-testid="dsi-field-use"]')!.hidden).toBe(true); // no field: no ground truth
     expect(text(v, 'dsi-field-error')).toBe('');
   });
 });
