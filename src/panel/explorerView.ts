@@ -60,7 +60,9 @@ export class ExplorerView {
       this._methodForm.isOpen ? this._methodForm.close() : this._methodForm.open()
     );
     if (options.scratch) {
-      this._controls.node.appendChild(options.scratch.node); // its Keep beside the method picker's row
+      // Right after the method field: under the picker in the sidebar's one column; in the main
+      // area's dense grid the row's other controls fill in beside the picker and it spans the next row.
+      this._controls.node.insertBefore(options.scratch.node, this._controls.node.children[1] ?? null);
     }
     // The axes keep a readable spacing: a narrow panel (the sidebar) scrolls them sideways.
     const parcoordsHost = h('div', { class: 'jp-DSI-parcoordsCanvas' });
