@@ -31,7 +31,7 @@ import tornado
 
 from . import frame_codec
 from .errors import DsiError, one_line
-from .fields import FieldError, Fields, read_fields
+from .fields import FieldError, Fields, read_fields, source_file
 from .paths import PathError
 from .server import RequestError, _Handler, scrub
 from .store import Store
@@ -122,6 +122,11 @@ def confine_data(root: str, folder: Path, relative: str, *, allow_hidden: bool) 
     return target
 
 
+def _size_mtime(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
 class FileCache:
     """Decoded files by (path, size, mtime, field), least recently used dropped beyond ``budget``
     bytes; a file larger than the budget is read each time rather than evicting everything."""
@@ -134,10 +139,12 @@ class FileCache:
         self.reads = 0  # files decoded (not served from the cache): what the tests count
 
     def get(self, paths: tuple[Path, ...], field: str, read: Any) -> Fields:
+        # A run of a netCDF/Zarr store is stored as "ens.nc#run=3": the store is what exists on
+        # disk; the whole name, selector included, keys the cache.
         try:
-            stats = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+            stats = tuple((str(p), *_size_mtime(source_file(p))) for p in paths)
         except FileNotFoundError:
-            missing = next(p for p in paths if not p.exists())
+            missing = next(p for p in paths if not source_file(p).exists())
             raise Missing(f"{missing}: no such file") from None
         except OSError as exc:
             raise FieldError(f"{paths[0]}: cannot be read ({exc.strerror or exc})") from None

@@ -413,3 +413,22 @@ def test_a_rewritten_store_is_read_afresh(npz: Ensemble, tmp_path: Path) -> None
     path.unlink()
     write(path, doubled)
     assert np.array_equal(fields.read_fields(Path(f"{path}#run=1")).density, 2 * first)
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_the_field_view_serves_a_run_of_a_store(cli: Cli, npz: Ensemble, tmp_path: Path, suffix: str) -> None:
+    """A store's run is recorded as ``ens.nc#run=4``: the panel's field view reads that step from
+    the store (the file on disk is the store, the selector picks the run)."""
+    from jupyterlab_dsi.server_fields import FileCache, find_run, read_step
+    from jupyterlab_dsi.store import Store
+
+    path = store(npz, tmp_path / f"ens{suffix}")
+    db = tmp_path / "store.sqlite"
+    assert cli("ingest", path, "--db", db, "-q").code == 0
+    with Store(db, readonly=True) as st:
+        run = find_run(st, "s04")
+    cache = FileCache()
+    step = read_step(run, 2, "density", str(tmp_path), False, cache)
+    np.testing.assert_allclose(step.values, npz.arrays["s04"]["density"][2], rtol=1e-6)
+    read_step(run, 1, "density", str(tmp_path), False, cache)
+    assert cache.reads == 1  # the run was read once, served from the cache after
