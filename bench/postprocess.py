@@ -28,7 +28,7 @@ The inflate limit and the runs it bounds are measured BENCH_PP_REPEAT times, int
 best of each is kept: the machine is shared, and the ratio of two bests is what the code can reach.
 Prints a table and writes bench/postprocess.json. Knobs: BENCH_PP_SIMS, BENCH_PP_STEPS,
 BENCH_PP_GRID=NRxNZ, BENCH_PP_DASK_SIMS (0: no Dask runs), BENCH_PP_DASK_WORKERS (1,2),
-BENCH_PP_REPEAT.
+BENCH_PP_REPEAT, BENCH_PP_OUT (another file for the JSON).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ REPEAT = int(os.environ.get("BENCH_PP_REPEAT", "1" if SMOKE else "3"))
 SAMPLE_SIMS = 40 if SMOKE else 1000
 NORM = "L2"
 GT = "sim00000"
-OUT = HERE / ".cache" / "postprocess-smoke.json" if SMOKE else HERE / "postprocess.json"
+OUT = Path(os.environ.get("BENCH_PP_OUT") or (HERE / ".cache" / "postprocess-smoke.json" if SMOKE else HERE / "postprocess.json"))
 
 
 def ensemble(sims: int, steps: int, grid: tuple[int, int]) -> Path:
@@ -200,10 +200,24 @@ def dask_runs(db: Path, density_bytes: int, sims: int) -> list[dict[str, Any]]:
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster, set_as_default=False) as client:
             jupyterlab_dsi.postprocess(db, GT, NORM, client=client)  # warm: imports, the kernel's cache
+            before, parent = client.run(cpu_seconds), cpu_seconds()
             seconds, rate = timed(lambda p: jupyterlab_dsi.postprocess(db, GT, NORM, client=client, progress=p), sims)
+            parent, after = cpu_seconds() - parent, client.run(cpu_seconds)
+        worker_cpu = sum(after[w] - before[w] for w in after)
         out.append(run(f"dask-{workers}", seconds, density_bytes, sims, steady_sims_per_s=_round(rate),
-                       note=f"{workers} worker process{'es' * (workers > 1)}, one thread each, cluster started beforehand"))
+                       cpu_ms_per_sim={"workers": round(1e3 * worker_cpu / sims, 3), "parent": round(1e3 * parent / sims, 3)},
+                       note=f"{workers} worker process{'es' * (workers > 1)}, one thread each, cluster started beforehand; "
+                            "the parent runs the scheduler, the client and the database write"))
     return out
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (every thread) so far: what a run took from the cores, whatever
+    else the machine was running meanwhile."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _round(value: float | None) -> float | None:
@@ -253,8 +267,11 @@ def main() -> int:
             ingest(spec_db, spec_root)
             spec_bytes = density_bytes_of(DASK_SIMS, 40, (32, 64))
             for name, threads in (("local-spec", None), ("local-spec-1-thread", 1)):
+                used = cpu_seconds()
                 seconds, rate = timed(lambda p, t=threads: compute_only(spec_db, p, t), DASK_SIMS)
+                used = cpu_seconds() - used
                 runs.append(run(name, seconds, spec_bytes, DASK_SIMS, steady_sims_per_s=_round(rate),
+                                cpu_ms_per_sim={"process": round(1e3 * used / DASK_SIMS, 3)},
                                 note=f"this process, {threads or default_threads()} reader thread(s), nothing written"))
             runs += dask_runs(spec_db, spec_bytes, DASK_SIMS)
     finally:
@@ -266,12 +283,13 @@ def main() -> int:
         "ensemble": {"sims": SIMS, "steps": STEPS, "grid": list(GRID), "norm": NORM,
                      "density_gb": round(nbytes / 1e9, 3), "dtype": "float32", "files": "deflated .npz",
                      "spec_sims": DASK_SIMS, "sample_sims": SAMPLE_SIMS, "repeat": REPEAT},
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(),
+                    "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
     }
     print_table(report)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    print(f"wrote {OUT.relative_to(ROOT) if OUT.resolve().is_relative_to(ROOT) else OUT}")
     return 0
 
 

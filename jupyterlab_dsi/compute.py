@@ -392,6 +392,8 @@ def _dask_client(client: Client | None, workers: int | None, scheduler: str | No
 # the workers evenly loaded and progress moving; the cap keeps a batch to a fraction of a second.
 BATCHES_PER_WORKER = 8
 MAX_BATCH = 256
+# How often a cancel is looked at while the batches in flight run.
+CANCEL_POLL_S = 0.05
 
 
 def batch_size(n_sims: int, n_workers: int) -> int:
@@ -402,7 +404,6 @@ def _run_dask(
     client: Client, sims: list[Simulation], gt_sim: Simulation, norm: str, gt_time: int | None,
     how: How, progress: Progress | None, cancel: threading.Event | None,
 ) -> dict[str, Distances]:
-    distributed = _import_distributed()
     # The ground truth is read once by a task, and each worker fetches that result once and keeps
     # it for every batch (it is the batches' dependency), rather than scattered: the scheduler
     # recomputes a task whose worker died, but scattered data dies with its worker.
@@ -422,13 +423,18 @@ def _run_dask(
             pending[future] = batch
 
     submit(window)
-    arrived = distributed.as_completed(list(pending), loop=client.loop)
     try:
         while pending:
             _check_cancel(cancel)
-            done = arrived.next_batch(block=False)
-            if not done:  # poll, so that a cancel is seen while a long batch runs
-                time.sleep(0.02)
+            done = [f for f in pending if f.done()]
+            if not done:
+                # Woken when the oldest batch is done (batches finish about in order), or after a
+                # moment to look at the cancel again; a sleep-and-poll left a worker idle between
+                # a short batch and the next submission.
+                try:
+                    next(iter(pending)).result(timeout=CANCEL_POLL_S)
+                except Exception:  # noqa: BLE001 -- a timeout; a task's own error is raised below
+                    pass
                 continue
             for future in done:
                 value = future.result()
@@ -438,9 +444,7 @@ def _run_dask(
                     results[sim.sim_id] = distances_
                     if progress:  # per simulation, as in this process
                         progress(len(results), len(sims))
-            before = set(pending)
             submit(len(done))
-            arrived.update([f for f in pending if f not in before])
         _check_cancel(cancel)
         return results
     finally:
