@@ -109,19 +109,17 @@ def test_phases_are_datasets_nested_parent_to_child(run: Run) -> None:
 
 
 def test_phase_5_simulates_recorded_proposals_linked_to_their_simulations(run: Run) -> None:
-    import json
-
     with dsi.open(work(run) / "active-learning.sqlite") as ens:
-        conn = ens.store.conn
         datasets = ens.datasets().set_index("name")
-        proposals = conn.execute("SELECT id, n, policy, study_digest, run_id FROM jdsi_proposal").fetchall()
-        assert len(proposals) == 2 * len(SEEDS)
+        records = ens.proposals().set_index("id")
+        assert len(records) == 2 * len(SEEDS)
+        assert set(records["n"]) == set(records["linked"]) == {BATCH}
         # The study set's digest covers its sigma2: the five active proposals each had their own
         # model's, the five uniform ones the same flat grid.
-        digest = {p["id"]: p["study_digest"] for p in proposals}
+        digest = dict(ens.store.conn.execute("SELECT id, study_digest FROM jdsi_proposal").fetchall())
         kinds = {r["name"]: r["kind"] for r in ens.store.parameters()}
         assert kinds["profile"] == "categorical" and kinds["cs"] == "numeric"  # promoted by the new values
-        phase5_by_proposal = {}
+        seen = set()
         for s in SEEDS:
             for policy in POLICIES:
                 phase4 = ens.dataset(datasets.loc[f"seed {s} · phase {POOL_PHASES} · {policy}", "id"])
@@ -129,26 +127,22 @@ def test_phase_5_simulates_recorded_proposals_linked_to_their_simulations(run: R
                 new = sorted(set(phase5.member_ids()) - set(phase4.member_ids()))
                 assert set(phase4.member_ids()) < set(phase5.member_ids()) and len(new) == BATCH
                 assert all(i.startswith(f"{policy}-s{s}-") for i in new)
-                links = conn.execute(
-                    f"SELECT sim_id, proposal_id, point_id FROM jdsi_sim_proposal WHERE sim_id IN ({','.join('?' * len(new))})",
-                    new).fetchall()
-                (proposal_id,) = {r["proposal_id"] for r in links}
-                assert len(links) == BATCH and proposal_id not in phase5_by_proposal
-                phase5_by_proposal[proposal_id] = phase5.id
+                # The 20 new members are exactly the simulations run for one proposal's points ...
+                (proposal_id,) = [i for i in records.index if set(ens.proposal(i)["sim_id"]) == set(new)]
+                assert proposal_id not in seen
+                seen.add(proposal_id)
+                policy_record = records.loc[proposal_id, "policy"]
+                assert (policy_record["n"], policy_record["seed"]) == (BATCH, 1000 * s + 5)
+                assert policy_record["categorical"] == ["profile"]
                 same_study = [i for i, d in digest.items() if d == digest[proposal_id]]
                 assert len(same_study) == (len(SEEDS) if policy == "uniform" else 1)
-                policy_record = json.loads(next(p["policy"] for p in proposals if p["id"] == proposal_id))
-                assert (policy_record["n"], policy_record["seed"]) == (BATCH, 1000 * s + 5)
-                # Each simulation was run at exactly its proposal point's values.
-                points = {r["point_id"]: json.loads(r["values"]) for r in conn.execute(
-                    'SELECT point_id, "values" FROM jdsi_proposal_point WHERE proposal_id = ?', (proposal_id,))}
-                assert sorted(points) == sorted(r["point_id"] for r in links)
-                for link in links:
-                    values = {r["name"]: r["value"] for r in conn.execute(
-                        "SELECT name, value FROM jdsi_param_value WHERE sim_id = ?", (link["sim_id"],))}
-                    assert values == pytest.approx(points[link["point_id"]], rel=1e-12)
-                    assert values["profile"] in (0, 1, 2)
-        assert len(phase5_by_proposal) == 2 * len(SEEDS)
+                # ... and each was run at exactly its point's values, profile on its levels.
+                points = ens.proposal(proposal_id).set_index("sim_id")
+                simulated = phase5.members()
+                for name in ("cs", "mrg", "profile", "s1", "s2", "gamma", "rho_gas"):
+                    assert simulated.loc[new, name].tolist() == pytest.approx(points.loc[new, name].tolist(), rel=1e-12)
+                assert set(points["profile"]) <= {0, 1, 2}
+        assert len(seen) == 2 * len(SEEDS)
 
 
 def _curve(run: Run) -> dict[str, list[dict]]:
