@@ -678,7 +678,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(or --db DB --run RUN)")
     p.add_argument("--db", metavar="DB", help="record the proposal in DB (an immutable record in its lineage)")
     p.add_argument("--run", dest="run_ref", metavar="RUN",  # args.run is the handler
-                   help="take the study set from this run's logged sigma2 (id or prefix; needs --db)")
+                   help="take the study set from this run's logged sigma2 (id or prefix; needs --db); "
+                   "with --study, the run whose model gave the study set's sigma2, recorded as its provenance")
     p.add_argument("--target", metavar="NAME",
                    help="whose sigma2 with --run (default: the run's first target alphabetically with one)")
     p.add_argument("--n", type=int, required=True, metavar="N", help="number of proposals")

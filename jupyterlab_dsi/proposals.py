@@ -304,16 +304,23 @@ def read_study(path: str | Path) -> pd.DataFrame:
 # -- a run's study set, and the recorded proposal ---------------------------------------------
 
 
-def study_from_run(store: Any, run: Any, target: str | None = None) -> tuple[pd.DataFrame, dict[str, Any], str, list[str]]:
-    """(study set, the run's row, the target, its categorical parameters) from a run's logged
-    predictions: one row per simulation with a ``sigma2`` for ``target``, by sim_id, with the
-    parameters (in the database's order) and ``sigma2``."""
-    from .runs import _find, predictions
+def _find_run(store: Any, run: Any) -> dict[str, Any]:
+    """The run's row from a run object, its record, its id or a unique prefix."""
+    from .runs import _find
 
     ref = run.get("id") if isinstance(run, dict) else getattr(run, "id", run)
     if not isinstance(ref, str) or not ref.strip():
         raise ProposalError(f"the run must be a run object, its record or its id (or a prefix), not {run!r}")
-    row = _find(store, ref)
+    return _find(store, ref)
+
+
+def study_from_run(store: Any, run: Any, target: str | None = None) -> tuple[pd.DataFrame, dict[str, Any], str, list[str]]:
+    """(study set, the run's row, the target, its categorical parameters) from a run's logged
+    predictions: one row per simulation with a ``sigma2`` for ``target``, by sim_id, with the
+    parameters (in the database's order) and ``sigma2``."""
+    from .runs import predictions
+
+    row = _find_run(store, run)
     run_id = row["id"]
     by_target: dict[str, dict[str, float]] = {}
     for p in predictions(store, run_id):
@@ -422,8 +429,9 @@ def _propose_recorded(study: Any, n: Any, seed: Any, *, db: Any, run: Any, targe
                             if run is not None else "target= (--target) names a run's target: give db= and run=")
     if run is None and target is not None:
         raise ProposalError("target= (--target) names a run's target: give run= (--run) too")
-    if run is not None and study is not None:
-        raise ProposalError("give a study set or a run (--study or --run), not both")
+    if run is not None and study is not None and target is not None:
+        raise ProposalError("target= (--target) picks a run's logged sigma2; with a study set the sigma2 is "
+                            "the study set's column: drop --target")
     if run is None and study is None:
         raise ProposalError("give a study set (--study) or a run (--run) to draw from")
     store = db if isinstance(db, Store) else None
@@ -434,11 +442,20 @@ def _propose_recorded(study: Any, n: Any, seed: Any, *, db: Any, run: Any, targe
         store = Store(db)
     try:
         run_id = dataset_id = None
+        sigma2_from = "study set"
         categorical = _names(options.pop("categorical"), "categorical")
         continuous = _names(options.pop("continuous"), "continuous")
-        if run is not None:
+        if run is not None and study is not None:
+            # The study set holds sigma2 from the run's model at points nobody simulated (a
+            # grid): the run is recorded as where it came from, its predictions are not read.
+            row = _find_run(store, run)
+            run_id, dataset_id = row["id"], row["dataset_id"]
+            if isinstance(study, (str, Path)):
+                study = read_study(study)
+        elif run is not None:
             study, row, target, from_db = study_from_run(store, run, target)
             run_id, dataset_id = row["id"], row["dataset_id"]
+            sigma2_from = "run predictions"
             # the database's kind yields to continuous=; the caller's own categorical= does not
             categorical += [c for c in from_db if c not in categorical and c not in continuous]
         elif isinstance(study, (str, Path)):
@@ -451,7 +468,8 @@ def _propose_recorded(study: Any, n: Any, seed: Any, *, db: Any, run: Any, targe
         policy = {"tau": tau_given, "bounds": bounds_given, "alpha": float(options["alpha"]),
                   "prior_column": options.get("prior_column"), "entropy_column": options.get("entropy_column"),
                   "categorical": categorical, "continuous": continuous,
-                  "n": int(n), "seed": int(seed), "target": target}  # type: ignore[arg-type]
+                  "n": int(n), "seed": int(seed), "target": target,
+                  "sigma2": sigma2_from}  # type: ignore[arg-type]
         frame.attrs["proposal_record"] = record(store, frame, study, policy, run_id=run_id, dataset_id=dataset_id,
                                                 record_id=record_id, author=author)
         return frame

@@ -78,7 +78,7 @@ def test_cli_records_once_with_the_policy_digest_run_and_dataset(db: tuple[Path,
     assert json.loads(policy) == {"tau": {"energy": 0.1}, "bounds": {}, "alpha": 1.0, "prior_column": None,
                                   "entropy_column": None, "categorical": categorical, "continuous": [],
                                   "n": 20, "seed": 7,
-                                  "target": "energy"}
+                                  "target": "energy", "sigma2": "run predictions"}
     # the digest is the SHA-256 of the study set's canonical CSV (what study_digest documents)
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(
@@ -169,7 +169,7 @@ def test_records_are_immutable_a_second_draw_is_a_new_record(db: tuple[Path, str
 
 
 @pytest.mark.parametrize("case", ["no sigma2", "unknown run", "run without db", "unknown target",
-                                  "study and run", "target without run", "nothing", "bad tau"])
+                                  "study, run and target", "target without run", "nothing", "bad tau"])
 def test_bad_input_is_one_line_and_records_nothing(db: tuple[Path, str, str, str], cli: Cli, tmp_path: Path,
                                                    case: str) -> None:
     path, _, run_id, bare_id = db
@@ -179,7 +179,7 @@ def test_bad_input_is_one_line_and_records_nothing(db: tuple[Path, str, str, str
             "unknown run": ["--db", path, "--run", "ffffffff"],
             "run without db": ["--run", run_id],
             "unknown target": ["--db", path, "--run", run_id, "--target", "nope"],
-            "study and run": ["--db", path, "--run", run_id, "--study", study],
+            "study, run and target": ["--db", path, "--run", run_id, "--study", study, "--target", "energy"],
             "target without run": ["--db", path, "--study", study, "--target", "energy"],
             "nothing": [],
             "bad tau": ["--db", path, "--run", run_id, "--tau", "nope=1"]}[case]
@@ -189,11 +189,32 @@ def test_bad_input_is_one_line_and_records_nothing(db: tuple[Path, str, str, str
     assert res.code == 2 and res.out == ""
     assert len(res.err_lines) == 1 and "Traceback" not in res.err, res.err
     expected = {"no sigma2": "logged no sigma2", "unknown run": "not a run", "run without db": "--db",
-                "unknown target": "no sigma2 for target 'nope'", "study and run": "not both",
+                "unknown target": "no sigma2 for target 'nope'", "study, run and target": "drop --target",
                 "target without run": "--run", "nothing": "--study", "bad tau": "tau for 'nope'"}[case]
     assert expected in res.err
     assert proposal_rows(path) == before
     assert query(path, "SELECT count(*) FROM jdsi_event") == events
+
+
+def test_a_study_set_with_its_run_records_the_run_as_provenance(db: tuple[Path, str, str, str], cli: Cli,
+                                                                tmp_path: Path) -> None:
+    """A grid nobody simulated carries the sigma2 of a run's model: the study set is drawn from,
+    the run (and its dataset) recorded as where the sigma2 came from, its predictions unread."""
+    path, dataset, run_id, _ = db
+    study = tmp_path / "grid.csv"
+    study.write_text("energy,sigma2\n0,1\n1,3\n2,0\n")
+    res = cli("propose", "--db", path, "--run", run_id[:8], "--study", study, "--n", 5, "--seed", 2)
+    assert res.code == 0, res.err
+    record_id = res.err_lines[-1].split()[-1]
+    [(run, ds, policy, digest)] = query(path, "SELECT run_id, dataset_id, policy, study_digest FROM jdsi_proposal "
+                                        "WHERE id = ?", (record_id,))
+    assert (run, ds) == (run_id, dataset)
+    assert json.loads(policy)["sigma2"] == "study set" and json.loads(policy)["target"] is None
+    assert digest == study_digest(pd.read_csv(study))
+    assert [r["energy"] for r in csv.DictReader(io.StringIO(res.out))] != []
+    # the same draw as without the run: the run is provenance only
+    alone = cli("propose", "--study", study, "--n", 5, "--seed", 2)
+    assert [line.split(",")[0] for line in alone.out_lines] == [line.split(",")[0] for line in res.out_lines]
 
 
 def test_python_bad_input_raises_one_line(db: tuple[Path, str, str, str]) -> None:
