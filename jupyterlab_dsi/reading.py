@@ -46,8 +46,11 @@ class _Fallback(Exception):
 
 
 def default_threads() -> int:
-    """One reader per core: inflating is CPU-bound and releases the GIL."""
-    return max(1, os.cpu_count() or 1)
+    """One reader per core this process may run on: inflating is CPU-bound and releases the GIL."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _members(path: Path, data: bytes) -> Iterator[tuple[zipfile.ZipInfo, memoryview]]:
