@@ -134,6 +134,11 @@ def test_phase_5_simulates_recorded_proposals_linked_to_their_simulations(run: R
                 policy_record = records.loc[proposal_id, "policy"]
                 assert (policy_record["n"], policy_record["seed"]) == (BATCH, 1000 * s + 5)
                 assert policy_record["categorical"] == ["profile"]
+                # The run whose model gave the grid's sigma2 is the proposal's provenance.
+                chooser = ens.get_run(records.loc[proposal_id, "run_id"])
+                assert policy_record["sigma2"] == "study set"
+                if policy == "active":  # the GP trained on phase 4; uniform's flat model needs no training set
+                    assert chooser["dataset_id"] == phase4.id
                 same_study = [i for i, d in digest.items() if d == digest[proposal_id]]
                 assert len(same_study) == (len(SEEDS) if policy == "uniform" else 1)
                 # ... and each was run at exactly its point's values, profile on its levels.
