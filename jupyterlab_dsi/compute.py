@@ -216,7 +216,7 @@ def simulation_distances(
 def _batch(
     sims: list[Simulation], gt: Fields, norm: str, gt_time: int | None, geometry: str | None,
     match_time: str, field: str = "density",
-) -> list[Distances] | _Failed:
+) -> np.ndarray | list[Distances] | _Failed:
     """What a Dask worker runs: a batch of simulations in turn, on the worker's one thread (the
     workers are the parallelism, so the kernel runs single-threaded there too). Looked up by name,
     so the worker needs jupyterlab_dsi installed. The first bad file ends the batch as a value."""
@@ -227,6 +227,10 @@ def _batch(
             out.append(simulation_distances(sim, gt, norm, gt_time, geometry, match_time, field))
         except PostprocessError as exc:
             return _Failed(str(exc))
+    if len({d[2].size for d in out}) == 1:
+        # One (n, T, 3) array travels back (and is unpickled by the parent, which also runs the
+        # scheduler) rather than 3n small ones.
+        return np.stack([np.stack(d, axis=-1) for d in out]) if out else np.empty((0, 0, 3))
     return out
 
 
@@ -440,6 +444,8 @@ def _run_dask(
                 value = future.result()
                 if isinstance(value, _Failed):
                     raise PostprocessError(value.message)
+                if isinstance(value, np.ndarray):
+                    value = [(v[:, 0], v[:, 1], v[:, 2]) for v in value]
                 for sim, distances_ in zip(pending.pop(future), value):
                     results[sim.sim_id] = distances_
                     if progress:  # per simulation, as in this process

@@ -227,17 +227,37 @@ def test_memory_stays_a_few_simulations(deflated: tuple[Ensemble, Path], monkeyp
 # -- Dask ---------------------------------------------------------------------------------------
 
 
-def test_dask_batches_equal_this_process(deflated: tuple[Ensemble, Path]) -> None:
+@pytest.fixture(scope="module")
+def client() -> Any:
     distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as c:
+        yield c
+
+
+def test_dask_batches_equal_this_process(deflated: tuple[Ensemble, Path], client: Any) -> None:
     _, db = deflated
     want = rows(db, jupyterlab_dsi.postprocess(db, "s05", "Linf"))
     seen: list[int] = []
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
-            distributed.Client(cluster, set_as_default=False) as client:
-        got = rows(db, jupyterlab_dsi.postprocess(db, "s05", "Linf", client=client, progress=lambda d, t: seen.append(d)))
+    got = rows(db, jupyterlab_dsi.postprocess(db, "s05", "Linf", client=client, progress=lambda d, t: seen.append(d)))
     assert compute.batch_size(SIMS, 2) > 1  # several simulations per task
     assert got == want
     assert seen == list(range(1, SIMS + 1))
+
+
+def test_dask_batches_of_runs_with_other_step_counts(tmp_path: Path, client: Any) -> None:
+    """With a fixed ground-truth step, runs may have other numbers of steps, within one batch."""
+
+    def arrays(i: int) -> dict[str, np.ndarray]:
+        return sim_arrays(i, steps=2 + i % 3, nr=8, nz=12)
+
+    ens = compressed(build_ensemble(tmp_path / "ens", sims=SIMS, arrays=arrays))
+    db = tmp_path / "db.sqlite"
+    ingest(db, ens.root)
+    want = rows(db, jupyterlab_dsi.postprocess(db, "s02", "L2", gt_time=1))
+    got = rows(db, jupyterlab_dsi.postprocess(db, "s02", "L2", gt_time=1, client=client))
+    assert got == want
+    assert len(got) == sum(2 + i % 3 for i in range(SIMS))
 
 
 def test_batch_sizes() -> None:
