@@ -15,7 +15,8 @@ one run:
   ``baseline`` a Python loop over simulations and steps (np.load, the numpy norms per step);
   ``postprocess`` jupyterlab_dsi.postprocess in this process on files no process holds (the CLI's
   work: read, compare, write the method), and ``postprocess-compute`` the same without the
-  database (what the inflate limit bounds); ``resident`` all three norms for a new ground truth
+  database (what the inflate limit bounds), ``postprocess-cli`` the command in a new process
+  (start-up and imports included); ``resident`` all three norms for a new ground truth
   over fields a resident.Resident holds; ``sample-first-load`` and ``sample-ground-truth`` the
   1,000-simulation sample as the panel's POST distances computes it (Resident + the frame), the
   first request (fields read) and a click on another ground truth (fields resident);
@@ -38,6 +39,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -261,6 +263,10 @@ def main() -> int:
                         note="read, kernel, method written; files not held by any process; median of the rounds"))
         runs.append(run("postprocess-compute", median["postprocess-compute"], nbytes, SIMS, **share("postprocess-compute"),
                         note="read ahead + kernel, nothing written; median of the rounds"))
+        cli = [sys.executable, "-m", "jupyterlab_dsi.cli", "postprocess", "-q", "--db", str(db),
+               "--ground-truth", GT, "--norm", NORM]
+        runs.append(run("postprocess-cli", _seconds(lambda: subprocess.run(cli, check=True, capture_output=True)),
+                        nbytes, SIMS, note="jupyter dsi postprocess as a new process: start-up and imports included"))
         runs += resident_runs(db, nbytes, SIMS, "resident", None)
 
         sample_root = ensemble(SAMPLE_SIMS, STEPS, (32, 64))
