@@ -84,7 +84,7 @@ def _cell(field: str, value: Any, fmt: str) -> Any:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .cli import write_rows
+    from .textout import write_rows
     from .runs import RUN_FIELDS, list_runs
     from .store import Store
 

@@ -348,7 +348,7 @@ def _write(store: Store, batch: Batch, digest: str, size: int) -> IngestReport:
             payload["promoted"] = promoted
         Store.log_event(conn, "source.ingested", source_id, payload)
     if unmatched:
-        from .cli import counted
+        from .textout import counted
 
         # After the commit: the simulations are in, only their links are missing.
         warnings.warn(

@@ -535,7 +535,7 @@ def points_text(store: Any, ref: Any, fmt: str = "csv") -> str:
     """A recorded proposal's points as text: ``csv`` is what `jupyter dsi propose` printed for it
     and `jupyter dsi sample OUT --params` reads (the parameters, proposal_id, component; no sim_id,
     which sample writes itself); ``json`` an array of objects with sim_id too."""
-    from .cli import write_rows
+    from .textout import write_rows
 
     if fmt not in ("csv", "json"):
         raise ProposalError(f"unknown format {fmt!r} for a proposal's points; use csv or json")

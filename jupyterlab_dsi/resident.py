@@ -6,7 +6,9 @@ checks and errors) and kept as one float32 stack (S, T, NR, NZ); a new ground tr
 of the fused kernel over that stack, chosen from it, writing nothing. The values equal what
 ``postprocess`` stores for the same ground truth, norm, step and time matching: the same
 kernel on the same numbers (float32 in the files; float64 files are kept as float32, within
-float32 rounding).
+float32 rounding, unless one holds values float32 cannot: a positive value below its smallest
+normal number (it would round to 0 and leave D+) or above a quarter of its largest; then that
+database's stack stays float64, as post-processing reads it).
 
 Memory is bounded by a budget: whole databases stay resident, least recently used evicted
 first; one whose fields would not fit is streamed from disk for each request instead (progress
@@ -45,6 +47,8 @@ DEVICES = ("auto", "cpu", "gpu")
 COLUMNS = ("d_shock", "d_edge", "d_density")
 # Default budget of a process's Resident (Ensemble.distances): DSI_FIELD_BUDGET_MB overrides it.
 DEFAULT_BUDGET_MB = 1024
+# Databases found above the budget (streamed), remembered by (path, field): at most this many.
+TOO_BIG = 64
 # Recent results (all three norms) kept per Resident: switching norm or going back to a recent
 # ground truth costs nothing. Each is S x T x 9 float64: 2.9 MB for 1,000 x 40.
 RECENT = 4
@@ -75,7 +79,7 @@ class _Entry:
     index: dict[str, int]
     fields: list[Fields]  # per simulation, density/shock/edge viewing the stacks below
     steps: np.ndarray  # (S,) each simulation's step count
-    density: Any  # (S, T, NR, NZ) float32: numpy, or CuPy on a GPU
+    density: Any  # (S, T, NR, NZ) float32 (float64: _needs_float64): numpy, or CuPy on a GPU
     shock: np.ndarray  # (S, T, K) float64
     edge: np.ndarray
     nbytes: int
@@ -99,6 +103,23 @@ def _read_in_order(
             yield sim, future.result()
     finally:
         loaded.close()
+
+
+class _Wider(Exception):
+    """A float64 file whose values float32 would change: the stack is read again as float64."""
+
+
+def _needs_float64(density: np.ndarray) -> bool:
+    """A float64 density with a positive |value| float32 would flush (below its smallest normal
+    number: D+ would lose the cell) or bring near overflow (above a quarter of its largest)."""
+    if density.dtype != np.float64 or density.size == 0:
+        return False
+    magnitude = np.abs(density)
+    positive = magnitude[magnitude > 0]  # NaN is not > 0
+    if positive.size == 0:
+        return False
+    f32 = np.finfo(np.float32)
+    return bool(positive.min() < f32.tiny or positive.max() > f32.max / 4)
 
 
 def _gpu_available() -> bool:
@@ -126,10 +147,13 @@ class Resident:
         self.device = device if device != "auto" else ("gpu" if _gpu_available() else "cpu")
         self._lock = threading.Lock()  # every attribute below
         self._entries: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()  # LRU first
-        self._loading: dict[tuple[str, str, str], threading.Lock] = {}
+        # One lock per database being loaded and how many requests hold or wait for it: the
+        # entry goes when the last one leaves, whether its load succeeded, failed or was cancelled.
+        self._loading: dict[tuple[str, str, str], tuple[threading.Lock, list[int]]] = {}
         self._reserved = 0  # bytes of loads in progress, counted against the budget
         self._recent: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
-        self._too_big: dict[tuple[str, str, str], int] = {}  # databases streamed: their size
+        # Databases streamed, by (path, field): (their digest, their size); at most TOO_BIG.
+        self._too_big: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
 
     # -- what is held -------------------------------------------------------------------------
 
@@ -217,32 +241,43 @@ class Resident:
             if entry is not None:
                 self._entries.move_to_end(key)
                 return entry
-            load_lock = self._loading.setdefault(key, threading.Lock())
-        while not load_lock.acquire(timeout=0.05):  # another request is loading it: wait, cancellable
-            _cancelled(cancel)
+            load_lock, users = self._loading.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
         try:
-            with self._lock:
-                entry = self._entries.get(key)
-                if entry is not None:  # loaded while this request waited
-                    self._entries.move_to_end(key)
-                    return entry
-                if self._too_big.get(key, 0) > self.budget_bytes:
-                    return None
-            return self._load(key, sims, field, progress, cancel)
+            while not load_lock.acquire(timeout=0.05):  # another request is loading it: wait, cancellable
+                _cancelled(cancel)
+            try:
+                with self._lock:
+                    entry = self._entries.get(key)
+                    if entry is not None:  # loaded while this request waited
+                        self._entries.move_to_end(key)
+                        return entry
+                    known = self._too_big.get((key[0], key[2]))
+                    if known is not None and known[0] == key[1] and known[1] > self.budget_bytes:
+                        return None
+                return self._load(key, sims, field, progress, cancel)
+            finally:
+                load_lock.release()
         finally:
-            load_lock.release()
             with self._lock:
-                if key in self._entries:  # later requests find the entry; waiters hold the lock object
-                    self._loading.pop(key, None)
+                users[0] -= 1
+                if users[0] == 0 and self._loading.get(key, (None,))[0] is load_lock:
+                    del self._loading[key]  # nobody holds or waits for it
 
     def _reserve(self, key: tuple[str, str, str], nbytes: int) -> bool:
-        """Make room for ``nbytes`` by evicting least recently used databases (this path's older
-        versions first); False when it cannot fit at all."""
+        """Make room for ``nbytes`` by evicting least recently used databases (this database's
+        older versions of the same field first); False when it cannot fit at all, or not beside
+        the loads in progress (then nothing is evicted for it)."""
         with self._lock:
-            for old in [k for k in self._entries if k[0] == key[0] and k != key]:
+            for old in [k for k in self._entries if k[0] == key[0] and k[2] == key[2] and k[1] != key[1]]:
                 del self._entries[old]  # the same file before an ingest: never asked for again
             if nbytes > self.budget_bytes:
-                self._too_big[key] = nbytes
+                self._too_big[(key[0], key[2])] = (key[1], nbytes)
+                self._too_big.move_to_end((key[0], key[2]))
+                while len(self._too_big) > TOO_BIG:
+                    self._too_big.popitem(last=False)
+                return False
+            if self._reserved + nbytes > self.budget_bytes:  # evicting everything would not make room
                 return False
             while self._entries and self._used() + nbytes > self.budget_bytes:
                 self._entries.popitem(last=False)
@@ -261,24 +296,31 @@ class Resident:
         nr, nz = first.density.shape[1:]
         k = first.shock.shape[1]
         longest = max(max(s.steps for s in sims), first.density.shape[0])
-        nbytes = len(sims) * longest * (nr * nz * 4 + 2 * k * 8)
-        if not self._reserve(key, nbytes):
-            return None
-        try:
-            entry = self._read(key, sims, field, first, longest, nbytes, progress, cancel)
-        finally:
-            with self._lock:
-                self._reserved -= nbytes
+        dtype = np.dtype(np.float64 if _needs_float64(first.density) else np.float32)
+        while True:
+            nbytes = len(sims) * longest * (nr * nz * dtype.itemsize + 2 * k * 8)
+            if not self._reserve(key, nbytes):
+                return None
+            try:
+                entry = self._read(key, sims, field, first, longest, nbytes, progress, cancel, dtype)
+            except _Wider:  # a later file holds what float32 cannot: read it all as float64
+                dtype = np.dtype(np.float64)
+                continue
+            finally:
+                with self._lock:
+                    self._reserved -= nbytes
+            break
         with self._lock:
             self._entries[key] = entry
         return entry
 
     def _read(self, key: tuple[str, str, str], sims: list[Simulation], field: str, first: Fields,
-              longest: int, nbytes: int, progress: Progress | None, cancel: threading.Event | None) -> _Entry:
+              longest: int, nbytes: int, progress: Progress | None, cancel: threading.Event | None,
+              dtype: np.dtype[Any] = np.dtype(np.float32)) -> _Entry:
         count = len(sims)
         nr, nz = first.density.shape[1:]
         k = first.shock.shape[1]
-        density = np.zeros((count, longest, nr, nz), dtype=np.float32)  # padding: outside D+
+        density = np.zeros((count, longest, nr, nz), dtype=dtype)  # padding: outside D+
         shock = np.zeros((count, longest, k))
         edge = np.zeros((count, longest, k))
         steps = np.zeros(count, dtype=np.int64)
@@ -303,7 +345,9 @@ class Resident:
                     f"simulation {sim.sim_id!r}: {sim.file}: {t} time steps where the database records "
                     f"{sim.steps}; the file changed since it was ingested: ingest it again"
                 )
-            density[i, :t] = f.density  # float32 from here on
+            if dtype == np.float32 and _needs_float64(f.density):
+                raise _Wider
+            density[i, :t] = f.density  # float32 from here on (float64 where _needs_float64)
             shock[i, :t] = f.shock
             edge[i, :t] = f.edge
             steps[i] = t
@@ -316,7 +360,7 @@ class Resident:
             from . import kernel_gpu
 
             stack = kernel_gpu.to_device(density)
-            fields = [replace(f, density=np.empty((0,) + f.density.shape[1:], np.float32)) for f in fields]
+            fields = [replace(f, density=np.empty((0,) + f.density.shape[1:], dtype)) for f in fields]
         return _Entry(key, sims, {s.sim_id: i for i, s in enumerate(sims)}, fields, steps, stack, shock, edge,
                       nbytes, self.device)
 

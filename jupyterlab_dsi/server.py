@@ -734,7 +734,13 @@ def setup_handlers(server_app: Any) -> None:
     web_app.settings["jupyterlab_dsi_store_pool"] = ThreadPoolExecutor(
         max_workers=4, thread_name_prefix="jupyterlab-dsi-store"
     )
-    # Only jobs read simulation files in the server's process: the cap is the server's setting.
+    # Simulation files (GET field and image) are read on their own two threads: a slow file
+    # system holds up the field view, never the store calls above.
+    web_app.settings["jupyterlab_dsi_field_pool"] = ThreadPoolExecutor(
+        max_workers=2, thread_name_prefix="jupyterlab-dsi-field"
+    )
+    # Jobs and the field view read simulation files in the server's process: the cap is the
+    # server's setting.
     set_array_limit(ArrayLimit(config.max_array_mb * 2**20, "DSIConfig.max_array_mb"))
     base = web_app.settings["base_url"]
     web_app.add_handlers(

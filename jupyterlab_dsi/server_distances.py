@@ -27,12 +27,12 @@ import tornado
 
 from . import frame_codec
 from .errors import DsiError
-from .jobs import Job, Jobs, JobsFull
+from .jobs import UNFINISHED, Job, Jobs, JobsFull
 from .paths import PathError, confine
 from .server import DSIConfig, RequestError, _Handler, parse_body, scrub, short
+from .resident import COLUMNS
 from .store import Store
 
-COLUMNS = ["d_shock", "d_edge", "d_density"]
 FIELDS = ("ground_truth", "norm", "gt_time", "match_time", "field")
 # Seconds the POST waits for the answer before it answers a job instead: below this the panel
 # draws at once; above it the user gets progress and a Cancel button.
@@ -68,6 +68,17 @@ def _answers(settings: dict[str, Any]) -> OrderedDict[str, dict[str, Any]]:
         return settings.setdefault("jupyterlab_dsi_distance_answers", OrderedDict())
 
 
+def _forget_answers(answers: OrderedDict[str, dict[str, Any]], jobs: Jobs) -> None:
+    """Oldest answers dropped beyond KEEP_ANSWERS, never a job's still queued or running (its
+    panel fetches it when it ends; Jobs bounds how many those are). Under _resident_lock."""
+    for job_id in list(answers):
+        if len(answers) <= KEEP_ANSWERS:
+            return
+        job = jobs.get(job_id)
+        if job is None or job.state not in UNFINISHED:
+            del answers[job_id]
+
+
 def check_distances(body: Any) -> dict[str, Any]:
     """The request ``{ground_truth, norm, gt_time?, match_time?, field?}`` with each field of its
     type and range; whether the ground truth exists is for the Resident to say (422)."""
@@ -98,7 +109,7 @@ def frame_of(scratch: Any, report: dict[str, Any], job_id: str | None = None) ->
     header: dict[str, Any] = {
         "sim_ids": list(scratch.sim_ids),
         "steps": [int(t) for t in scratch.steps],
-        "columns": COLUMNS,
+        "columns": list(COLUMNS),
         "ground_truth": scratch.ground_truth,
         "norm": scratch.norm,
         "gt_time": scratch.gt_time,
@@ -162,6 +173,9 @@ class DistancesHandler(_Handler):
         loop = asyncio.get_running_loop()
         ended = asyncio.Event()
         box: dict[str, Any] = {}
+        # Set once the job's id is in box: a fast answer (a recent result) may be computed
+        # before jobs.start returns, and its frame must still name its job.
+        named = threading.Event()
 
         def work(progress: Callable[[int, int], None], cancel: threading.Event) -> dict[str, Any]:
             try:
@@ -177,6 +191,7 @@ class DistancesHandler(_Handler):
                         if cancel.is_set():  # whatever the kernel raised on its way out: a cancel
                             raise DistancesCancelled("cancelled; nothing was written") from exc
                         raise
+                named.wait(5)
                 box["frame"] = frame_of(scratch, resident.report(), box.get("job"))
                 shape = scratch.values.shape
                 return {"frame": f"distances/{box.get('job', '')}", "simulations": int(shape[0]),
@@ -190,12 +205,12 @@ class DistancesHandler(_Handler):
             self.set_header("Retry-After", "30")
             self.fail(429, str(exc))
             return
-        box["job"] = job.id  # read by the work only after it computed: set long before that
         answers = _answers(settings)
         with _resident_lock:
+            box["job"] = job.id
             answers[job.id] = box
-            while len(answers) > KEEP_ANSWERS:
-                answers.popitem(last=False)
+            _forget_answers(answers, jobs)
+        named.set()  # the work reads box["job"] after this, however fast it was
         try:
             await asyncio.wait_for(ended.wait(), wait)
         except asyncio.TimeoutError:

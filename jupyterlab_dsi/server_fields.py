@@ -11,7 +11,8 @@ columns as JSON.
 Files are found as post-processing finds them (the simulation's path relative to its source's
 folder; a DSI database's VTK series) and are served only from inside the server's root or that
 source's folder, never from a hidden folder: a database names its files, and a crafted one must
-not make the server read anything else. Reads run on the store pool, never on the event loop;
+not make the server read anything else. Reads run on their own small pool (not the store pool
+that /db answers on, so that slow files cannot hold up the table), never on the event loop;
 decoded files stay in a small LRU (bytes-bounded), so that stepping the time slider over one run
 reads its file once. The array-size cap of the server (DSIConfig.max_array_mb) holds here too.
 """
@@ -31,7 +32,8 @@ import tornado
 
 from . import frame_codec
 from .errors import DsiError, one_line
-from .fields import FieldError, Fields, read_fields, source_file
+from .compute import MATCH_TIMES
+from .fields import FieldError, Fields, read_fields, source_file, split_path
 from .paths import PathError
 from .server import RequestError, _Handler, scrub
 from .store import Store
@@ -47,7 +49,6 @@ IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 # What the file's first bytes must be for its suffix: a crafted database cannot serve a text file
 # renamed (or named) .png.
 IMAGE_MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff"}
-MATCH_TIMES = ("index", "nearest")
 
 
 class Missing(DsiError):
@@ -103,23 +104,33 @@ def _hidden(relative: PurePosixPath) -> str | None:
 
 def confine_data(root: str, folder: Path, relative: str, *, allow_hidden: bool) -> Path:
     """A file the database names, resolved: inside the server's root or inside the source's
-    folder (once links resolve), never in a hidden folder; PathError otherwise (403)."""
+    folder (once links resolve), never in a hidden folder; PathError otherwise (403).
+
+    A netCDF/Zarr run's selector (``ens.nc#run=3``) is split off first: the file itself is what
+    is resolved and confined (a link named ``link.nc`` is followed, wherever the selector
+    points), and the selector is put back on the resolved file for read_fields."""
     shown = relative if len(relative) <= 80 else relative[:77] + "..."
     if not relative or "\x00" in relative:
         raise PathError(f"{shown!r}: not a file name")
+    file, selector = split_path(relative)
+    fragment = Path(relative).name.partition("#")[2] if selector else ""
     try:
-        target = (folder / relative).resolve()
-        bases = [Path(root).resolve(), folder.resolve()]
+        target = (folder / file).resolve()
+        root_base, folder_base = Path(root).resolve(), folder.resolve()
     except OSError as exc:
         raise PathError(f"{shown}: not a path the server can use ({exc.strerror or exc})") from None
-    base = next((b for b in bases if target == b or b in target.parents), None)
+    base = next((b for b in (root_base, folder_base) if target == b or b in target.parents), None)
     if base is None:
         raise PathError(f"{shown}: outside the server's root and the ensemble's folder, which the server does not read")
     if not allow_hidden:
-        hidden = _hidden(PurePosixPath(relative.replace("\\", "/"))) or _hidden(PurePosixPath(target.relative_to(base).as_posix()))
+        # The source's folder comes from the database: a crafted one may name a hidden folder
+        # (or a link to one) as its folder, so that whole path is checked, not only below it.
+        hidden = (_hidden(PurePosixPath(file.as_posix().replace("\\", "/")))
+                  or _hidden(PurePosixPath(target.relative_to(base).as_posix()))
+                  or (_hidden(PurePosixPath(base.as_posix())) if base is not root_base else None))
         if hidden:
             raise PathError(f"{shown}: in a hidden file or folder ({hidden}), which the server does not serve")
-    return target
+    return target.with_name(f"{target.name}#{fragment}") if selector else target
 
 
 def _size_mtime(path: Path) -> tuple[int, int]:
@@ -129,7 +140,8 @@ def _size_mtime(path: Path) -> tuple[int, int]:
 
 class FileCache:
     """Decoded files by (path, size, mtime, field), least recently used dropped beyond ``budget``
-    bytes; a file larger than the budget is read each time rather than evicting everything."""
+    bytes; a file larger than the budget is read each time rather than evicting everything, and
+    so is a Zarr store (a folder: its size and mtime do not change when a chunk is rewritten)."""
 
     def __init__(self, budget: int = CACHE_BYTES) -> None:
         self.budget = budget
@@ -148,6 +160,11 @@ class FileCache:
             raise Missing(f"{missing}: no such file") from None
         except OSError as exc:
             raise FieldError(f"{paths[0]}: cannot be read ({exc.strerror or exc})") from None
+        if any(source_file(p).is_dir() for p in paths):
+            # A Zarr store is a folder: rewriting a chunk changes neither its size nor its mtime,
+            # so nothing could tell a cached copy stale. Read each time (as xarray_fields does).
+            self.reads += 1
+            return read()
         key = (stats, field)
         with self._lock:
             hit = self._items.get(key)
@@ -339,7 +356,7 @@ def _int_arg(handler: _Handler, name: str, default: int | None) -> int | None:
 
 
 class _DataHandler(_Handler):
-    """Looks the run(s) up in the database (with_store), then reads files on the same pool,
+    """Looks the run(s) up in the database (with_store), then reads files on the field pool,
     answering each failure in one line: 400 request, 403 outside, 404 missing, 422 unreadable."""
 
     async def read(self, sim_ids: list[str], work: Any) -> tuple[bool, Any]:
@@ -359,7 +376,7 @@ class _DataHandler(_Handler):
 
         try:
             answer = await asyncio.get_running_loop().run_in_executor(
-                self.settings["jupyterlab_dsi_store_pool"], lambda: work(runs, root, allow_hidden))
+                self.settings["jupyterlab_dsi_field_pool"], lambda: work(runs, root, allow_hidden))
         except PathError as exc:
             self.fail(403, said(str(exc)))
         except Missing as exc:
@@ -483,7 +500,7 @@ class ImageHandler(_DataHandler):
         root, allow_hidden, relative = self.root_dir, self.allow_hidden, self.get_query_argument("path", "")
         try:
             data, kind = await asyncio.get_running_loop().run_in_executor(
-                self.settings["jupyterlab_dsi_store_pool"], lambda: read_image(ref, root, allow_hidden))
+                self.settings["jupyterlab_dsi_field_pool"], lambda: read_image(ref, root, allow_hidden))
         except PathError as exc:
             self.fail(403, scrub(str(exc), root, relative))
             return

@@ -284,3 +284,55 @@ def test_budget_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DSI_FIELD_BUDGET_MB")
     assert resident.default_budget_bytes() == 1024 * 2**20
 
+
+
+@pytest.mark.parametrize("which", ["s00", "s03"])  # the first file read, or one found later
+def test_float64_values_float32_cannot_hold_equal_postprocess(tmp_path: Path, which: str) -> None:
+    """A float64 file with positive values below float32's smallest normal number (0 in float32:
+    the cells would leave D+) or near its largest: the stack stays float64, values as postprocess."""
+
+    def extreme(sid: str, arrays: dict[str, np.ndarray]) -> None:
+        if sid == which:
+            arrays["density"][:, 1, :3] = 1e-50
+            arrays["density"][0, 2, 4] = 2e-39
+            arrays["density"][2, 3, 2] = 1e38
+
+    ens = build_ensemble(tmp_path / "ens", mutate=extreme)
+    path = tmp_path / "db.sqlite"
+    ingest(path, ens.root)
+    res = Resident(BIG)
+    for gt in ("s01", which):
+        for norm in ("L1", "L2", "Linf"):
+            scratch = res.distances(path, gt, norm)
+            assert_equals_stored(scratch, stored(path, postprocess(path, gt, norm)))
+    assert res.report()["resident_bytes"] == 6 * 3 * (8 * 6 * 4 + 2 * 3 * 8)  # float64: 8 bytes a cell
+
+
+def test_failed_loads_leave_no_lock_and_streamed_databases_are_bounded(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = Resident(BIG)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(PostprocessCancelled):
+        res.distances(db, "s00", "L2", cancel=cancel)
+    assert res._loading == {}
+    res.distances(db, "s00", "L2")
+    assert res._loading == {}
+    small = Resident(1000)
+    monkeypatch.setattr(resident, "TOO_BIG", 2)
+    for k in range(4):
+        small._reserve((f"/db{k}.sqlite", "digest", "density"), 10**6)
+    small._reserve(("/db3.sqlite", "newer", "density"), 10**6)  # one entry a database and field
+    assert list(small._too_big) == [("/db2.sqlite", "density"), ("/db3.sqlite", "density")]
+    assert small._too_big[("/db3.sqlite", "density")] == ("newer", 10**6)
+
+
+def test_another_field_of_the_same_database_stays_resident(tmp_path: Path) -> None:
+    res = Resident(100)
+    with res._lock:
+        for key in [("/a.sqlite", "d1", "density"), ("/a.sqlite", "d1", "energy"), ("/a.sqlite", "d0", "pressure")]:
+            res._entries[key] = resident._Entry(key, [], {}, [], np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), 10, "cpu")
+    assert res._reserve(("/a.sqlite", "d2", "pressure"), 10)  # pressure's older version goes, the others stay
+    assert list(res._entries) == [("/a.sqlite", "d1", "density"), ("/a.sqlite", "d1", "energy")]
+    res._reserved = 80  # loads in progress hold the rest: nothing is evicted for a load that cannot fit
+    assert not res._reserve(("/b.sqlite", "d", "density"), 30)
+    assert len(res._entries) == 2

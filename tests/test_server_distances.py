@@ -258,3 +258,23 @@ def test_the_request_is_confined_and_authenticated(server: dict[str, Any]) -> No
     assert status == 400 and "wait must be seconds" in answer["message"]
     status, _, answer = call(f"{server['base']}/distances/{uuid.uuid4()}")
     assert status == 404 and "no distances job" in answer["message"]
+
+
+def test_kept_answers_never_drop_a_running_job() -> None:
+    """Beyond KEEP_ANSWERS the oldest finished answers go; a job still running keeps its box."""
+    import threading
+    from collections import OrderedDict
+
+    from jupyterlab_dsi.jobs import Jobs
+    from jupyterlab_dsi.server_distances import KEEP_ANSWERS, _forget_answers
+
+    jobs = Jobs(workers=1, max_queued=0)
+    release = threading.Event()
+    running = jobs.start("distances", "ens.sqlite", lambda progress, cancel: release.wait(30))
+    answers: OrderedDict[str, dict[str, Any]] = OrderedDict({running.id: {"job": running.id}})
+    for k in range(KEEP_ANSWERS + 3):
+        answers[f"gone-{k}"] = {}  # jobs Jobs no longer knows: finished long ago
+    _forget_answers(answers, jobs)
+    assert running.id in answers and len(answers) == KEEP_ANSWERS
+    assert list(answers)[1:] == [f"gone-{k}" for k in range(4, KEEP_ANSWERS + 3)]
+    release.set()

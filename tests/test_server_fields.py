@@ -317,3 +317,57 @@ def test_field_and_image_need_authentication(server: dict[str, Any]) -> None:  #
     for endpoint in ("field?path=ens.sqlite&sim=s01&t=0", "image?path=ens.sqlite&sim=s01"):
         status, _ = call(f"{server['base']}/{endpoint}", token=None)
         assert status == 403, endpoint
+
+
+def test_a_selector_does_not_hide_a_link_out_of_the_root(tmp_path: Path) -> None:
+    """``link.nc#run=0``: the link is what is resolved and confined, not a name with '#' in it."""
+    from jupyterlab_dsi.paths import PathError
+    from jupyterlab_dsi.server_fields import confine_data
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    folder = root / "ens"
+    folder.mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.nc").write_bytes(b"CDF\x01")
+    (folder / "link.nc").symlink_to(outside / "secret.nc")
+    (folder / "real.nc").write_bytes(b"CDF\x01")
+    with pytest.raises(PathError, match="outside the server's root"):
+        confine_data(str(root), folder, "link.nc#run=0", allow_hidden=False)
+    got = confine_data(str(root), folder, "real.nc#run=0", allow_hidden=False)
+    assert got == (folder / "real.nc").resolve().with_name("real.nc#run=0")
+    (folder / ".hide").mkdir()
+    (folder / ".hide" / "h.nc").write_bytes(b"CDF\x01")
+    with pytest.raises(PathError, match=r"hidden file or folder \(\.hide\)"):
+        confine_data(str(root), folder, ".hide/h.nc#run=0", allow_hidden=False)
+
+
+def test_a_source_folder_in_a_hidden_folder_is_refused(tmp_path: Path) -> None:
+    """The source's folder comes from the database: a crafted one naming a hidden folder outside
+    the root is not a place the server reads from."""
+    from jupyterlab_dsi.paths import PathError
+    from jupyterlab_dsi.server_fields import confine_data
+
+    root, folder = tmp_path / "root", tmp_path / ".secret" / "ens"
+    root.mkdir()
+    folder.mkdir(parents=True)
+    (folder / "s00.npz").write_bytes(b"PK")
+    with pytest.raises(PathError, match=r"hidden file or folder \(\.secret\)"):
+        confine_data(str(root), folder, "s00.npz", allow_hidden=False)
+    assert confine_data(str(root), folder, "s00.npz", allow_hidden=True) == (folder / "s00.npz").resolve()
+
+
+def test_a_zarr_store_is_never_cached(tmp_path: Path) -> None:
+    """A Zarr store is a folder whose size and mtime stay when a chunk is rewritten: read each time."""
+    store = tmp_path / "ens.zarr"
+    store.mkdir()
+    cache, reads = FileCache(), []
+    fields = Run  # any object: the cache only holds what read() returns
+
+    def read() -> Any:
+        reads.append(1)
+        return fields
+
+    path = Path(f"{store}#run=0")
+    assert cache.get((path,), "density", read) is fields
+    assert cache.get((path,), "density", read) is fields
+    assert len(reads) == 2 and cache.reads == 2
