@@ -263,8 +263,12 @@ export class DatabaseApi {
    * The new file is validated before it replaces the open database: when it is rejected
    * (a DatabaseError saying why), the previous database stays open.
    * sql.js copies the bytes, so the caller's buffer is not kept.
+   *
+   * `keepScratch` (a catch-up: the same file read again) puts the scratch shown back into the new
+   * replica in this same call, so that no replica ever exists without it for a slice to read;
+   * otherwise (another file, a Reload) the scratch is dropped.
    */
-  open(data: Uint8Array | ArrayBuffer): ISummary {
+  open(data: Uint8Array | ArrayBuffer, keepScratch = false): ISummary {
     const bytes = toBytes(data);
     if (bytes.byteLength === 0) {
       throw new DatabaseError(
@@ -286,8 +290,17 @@ export class DatabaseApi {
       throw asDatabaseError(e);
     }
     let summary: ISummary;
+    let scratch = keepScratch ? this._scratch : null;
     try {
       this._validate(db);
+      if (scratch) {
+        try {
+          injectScratch(db, scratch);
+        } catch (e) {
+          console.error('jupyterlab-dsi: the scratch method could not be put back into the replica', e);
+          scratch = null; // injectScratch rolled back: the file's replica without it
+        }
+      }
       summary = this._summarize(db);
     } catch (e) {
       db.close();
@@ -295,6 +308,7 @@ export class DatabaseApi {
     }
     this.close();
     this._db = db;
+    this._scratch = scratch;
     return summary;
   }
 
@@ -411,6 +425,7 @@ export class DatabaseApi {
   injectScratch(scratch: IScratch | null): ISummary {
     return this._read(db => {
       injectScratch(db, scratch);
+      this._scratch = scratch; // a catch-up (open with keepScratch) puts it back
       return this._summarize(db);
     });
   }
@@ -422,6 +437,7 @@ export class DatabaseApi {
 
   /** Close the open database, if any. */
   close(): void {
+    this._scratch = null;
     if (this._db) {
       this._db.close();
       this._db = null;
@@ -591,6 +607,8 @@ export class DatabaseApi {
 
   private readonly _sql: SqlJsStatic;
   private _db: Database | null = null;
+  /** The scratch injected into the replica (null: none), kept across catch-ups. */
+  private _scratch: IScratch | null = null;
   private _baseTable: IBaseTable | null = null;
   private _rowOf: Map<string, number> | null = null;
 }
@@ -626,8 +644,11 @@ function parseLevels(name: string, value: SqlValue): (string | number)[] | null 
  * What `worker.ts` exposes through comlink: every call first awaits the sql.js engine.
  */
 export interface IDatabaseWorkerApi {
-  /** Open a database from its bytes (pass the ArrayBuffer transferred), replacing any open one. */
-  open(data: ArrayBuffer | Uint8Array): Promise<ISummary>;
+  /**
+   * Open a database from its bytes (pass the ArrayBuffer transferred), replacing any open one;
+   * `keepScratch` (a catch-up) puts the scratch shown back into the new replica in the same call.
+   */
+  open(data: ArrayBuffer | Uint8Array, keepScratch?: boolean): Promise<ISummary>;
   summary(): Promise<ISummary>;
   /** Live methods, newest first. */
   methods(): Promise<IMethod[]>;
@@ -636,7 +657,7 @@ export interface IDatabaseWorkerApi {
   /** Distances (null: no method) and per-step metrics at one step (the worker transfers their buffers). */
   slice(methodId: string | null, t: number): Promise<ISlice>;
   methodSteps(methodId: string): Promise<number>;
-  /** Show a scratch method in the replica (null: none), until the next open replaces the replica. */
+  /** Show a scratch method in the replica (null: none), kept by catch-ups (open with keepScratch). */
   injectScratch(scratch: IScratch | null): Promise<ISummary>;
   methodInfo(methodId: string): Promise<IMethodInfo>;
   datasets(): Promise<IDatasetInfo[]>;
@@ -679,7 +700,7 @@ export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseW
     return ready;
   };
   return {
-    open: async data => (await api()).open(data),
+    open: async (data, keepScratch) => (await api()).open(data, keepScratch),
     summary: async () => (await api()).summary(),
     methods: async () => (await api()).methods(),
     table: async () => (await api()).table(),

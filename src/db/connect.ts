@@ -44,9 +44,10 @@ export interface IDatabaseClient {
    * Open a database from the bytes of its file, replacing any open one.
    *
    * The bytes are transferred to the worker, not copied: when `bytes` spans its whole
-   * ArrayBuffer, that buffer is detached and unusable afterwards by the caller.
+   * ArrayBuffer, that buffer is detached and unusable afterwards by the caller. `keepScratch` (a
+   * catch-up of the same file) keeps the scratch method in the new replica.
    */
-  open(bytes: Uint8Array | ArrayBuffer): Promise<ISummary>;
+  open(bytes: Uint8Array | ArrayBuffer, keepScratch?: boolean): Promise<ISummary>;
   /** Why the worker cannot answer (it is terminated then), or null while it can. */
   readonly failure: WorkerFailedError | null;
   /** Whether `dispose` was called, or the worker failed (a new client is needed either way). */
@@ -177,12 +178,12 @@ export function connectDatabaseWorker(worker: IWorkerLike, options: IConnectOpti
 
   return {
     api,
-    open(bytes: Uint8Array | ArrayBuffer): Promise<ISummary> {
+    open(bytes: Uint8Array | ArrayBuffer, keepScratch = false): Promise<ISummary> {
       if (failure) {
         return Promise.reject(failure); // keep the caller's bytes: nothing can take them
       }
       const buffer = transferable(bytes);
-      return api.open(Comlink.transfer(buffer, [buffer]));
+      return api.open(Comlink.transfer(buffer, [buffer]), keepScratch);
     },
     get failure(): WorkerFailedError | null {
       return failure;

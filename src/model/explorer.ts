@@ -372,6 +372,26 @@ export class ExplorerModel {
     this._viewChanged('method', before);
   }
 
+  /**
+   * The method shown changed in the replica under the same id (a scratch computed again): read
+   * its steps and the slice again, and redraw.
+   */
+  async reloadMethod(): Promise<void> {
+    if (this._methodId === null || !this._methods.some(m => m.id === this._methodId)) {
+      return;
+    }
+    const before = this._selected.slice();
+    await this._readMethod();
+    this._t = Math.min(this._t, Math.max(0, this._steps - 1));
+    if (!(await this._fetchSlice())) {
+      return;
+    }
+    this._changed.emit('data');
+    this._update();
+    this._changed.emit('method');
+    this._viewChanged('method', before);
+  }
+
   async setTime(t: number): Promise<void> {
     const step = Math.max(0, Math.min(this._steps - 1, Math.round(t)));
     if (step === this._t && this._slice?.t === step) {

@@ -207,6 +207,10 @@ export class ExplorerPanel extends Widget {
   async open(path: string): Promise<void> {
     const ticket = ++this._ticket;
     this._refreshError = null;
+    // The scratch belongs to the replica about to be replaced: a compute in flight must not
+    // inject it into the new one (its path check fails from here on), and its job is cancelled.
+    this._scratch?.dispose();
+    this._scratch = null;
     this._setState({ status: 'loading', path });
     try {
       const limit = this._options.maxDatabaseMB;
@@ -269,12 +273,12 @@ export class ExplorerPanel extends Widget {
       if (moot()) {
         return;
       }
-      let summary = await this._client().open(new Uint8Array(bytes));
+      // A scratch method lives in the replica only: the worker puts it back into the file read
+      // again in the same call, so no slice ever reads a replica without it.
+      const summary = await this._client().open(new Uint8Array(bytes), true);
       if (moot()) {
         return;
       }
-      // A scratch method lives in the replica only: the file read again lacks it.
-      summary = (await this._scratch?.reinject(summary)) ?? summary;
       this._eventSeq = eventSeq;
       this._model?.setMethods(summary.methods); // a kernel or the CLI may have added one
       await this._model?.refreshPredictions(); // a run may have logged predictions: their columns

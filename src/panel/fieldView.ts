@@ -100,6 +100,8 @@ export class FieldView {
   /** Show `simId`'s field at the explorer's step (and the method's ground truth's). */
   open(simId: string): Promise<void> {
     this._simId = simId;
+    // The database it was opened in: another opened meanwhile leaves this view on its own file.
+    this._path = this._options.path();
     this._shownKey = '';
     this.node.hidden = false;
     this.node.setAttribute('data-sim', simId);
@@ -113,8 +115,18 @@ export class FieldView {
       return Promise.resolve();
     }
     const key = JSON.stringify(request);
-    if (key === this._shownKey || key === this._pendingKey) {
+    if (key === this._pendingKey) {
       return this._pending ?? Promise.resolve();
+    }
+    if (key === this._shownKey) {
+      if (this._pending) {
+        // Back to what is shown while another request loads (A → B → A): B's answer is dropped.
+        this._seq++;
+        this._pending = null;
+        this._pendingKey = '';
+        this._setState('ready', '');
+      }
+      return Promise.resolve();
     }
     this._pendingKey = key;
     this._pending = this._load(request, key);
@@ -127,6 +139,8 @@ export class FieldView {
     }
     this._seq++; // an answer on its way is dropped
     this._simId = null;
+    this._path = null;
+    this._pending = null;
     this._shownKey = this._pendingKey = '';
     this._state = 'closed';
     this.node.hidden = true;
@@ -151,7 +165,7 @@ export class FieldView {
   }
 
   private _request(): (IFieldRequest & { path: string }) | null {
-    const path = this._options.path();
+    const path = this._path;
     if (!this._simId || !path) {
       return null;
     }
@@ -186,7 +200,9 @@ export class FieldView {
       const message = ((error as Error)?.message || String(error)).split('\n')[0];
       // A Cinema run has images, not a field: show them instead of the reason there is no field.
       if (/has no field file/.test(message) && (await this._showImages(request, seq))) {
-        this._shownKey = key;
+        if (seq === this._seq) {
+          this._shownKey = key;
+        }
         return;
       }
       if (seq === this._seq) {
@@ -317,7 +333,15 @@ export class FieldView {
       })
     );
     if (seq !== this._seq) {
-      return true;
+      // A newer request took over: nothing was shown for this one.
+      for (const figure of figures) {
+        const src = figure.querySelector('img')?.getAttribute('src');
+        if (src) {
+          URL.revokeObjectURL(src);
+          this._urls = this._urls.filter(u => u !== src);
+        }
+      }
+      return false;
     }
     this._title.textContent = `${request.sim} · images`;
     this._readout.hidden = true;
@@ -337,6 +361,7 @@ export class FieldView {
 
   private _state: FieldViewState = 'closed';
   private _simId: string | null = null;
+  private _path: string | null = null;
   private _seq = 0;
   private _shownKey = '';
   private _pendingKey = '';

@@ -407,6 +407,7 @@ export class ScratchMethods {
       answer = await postDistances(path, request);
       while (answer.job) {
         if (ticket !== this._ticket) {
+          this._endJobOf(answer.job);
           return null;
         }
         this._job = answer.job;
@@ -430,6 +431,10 @@ export class ScratchMethods {
     try {
       const frame = decodeFrame<IDistancesHeader>(answer.frame);
       const scratch = scratchFromFrame(frame);
+      // Another database opened meanwhile: these distances are not its runs'.
+      if (this._options.path() !== path) {
+        return null;
+      }
       const summary = await this._options.inject(scratch);
       if (ticket !== this._ticket) {
         return null;
@@ -439,7 +444,11 @@ export class ScratchMethods {
       }
       this._scratch = scratch;
       this._model.setMethods(summary.methods);
-      await this._model.setMethod(scratch.id);
+      if (this._model.method?.id === scratch.id) {
+        await this._model.reloadMethod(); // the same id, new values: read its steps and slice again
+      } else {
+        await this._model.setMethod(scratch.id);
+      }
       await painted();
       this._lastMs = performance.now() - started;
       const resident = frame.header.resident;
@@ -473,11 +482,6 @@ export class ScratchMethods {
       match_time: m?.matchTime ?? 'index',
       field: m?.field ?? 'density'
     });
-  }
-
-  /** After a catch-up replaced the replica: the scratch back in it (the summary with it). */
-  async reinject(summary: ISummary): Promise<ISummary> {
-    return this._scratch ? this._options.inject(this._scratch) : summary;
   }
 
   /**
@@ -548,7 +552,19 @@ export class ScratchMethods {
 
   dispose(): void {
     this._ticket++;
-    void this._cancelJob();
+    // Only a computation on the fly goes with the explorer; a Keep the user asked for runs on
+    // (the file gets its method), and the status bar stops showing this explorer's job.
+    if (this._job?.kind === 'distances') {
+      void this._cancelJob();
+    }
+    this._endJob();
+  }
+
+  /** A superseded request's job: the status bar stops showing it (a newer one shows its own). */
+  private _endJobOf(job: IJob): void {
+    if (this._job?.id === job.id) {
+      this._endJob();
+    }
   }
 
   private async _drop(): Promise<void> {

@@ -131,18 +131,35 @@ describe('a scratch method in the replica', () => {
     expect(api.methodInfo(scratch.id)).toEqual({ steps: T, distances: ['d_shock', 'd_edge', 'd_density'] });
   });
 
-  it('goes with the replica on a catch-up and comes back when injected again', () => {
+  it('stays in the replica on a catch-up (open keeping the scratch), in the same call', () => {
     const scratch = scratchOf('sim00007', 'L1', 3);
     api.injectScratch(scratch);
     const before = shown(scratch.id);
 
-    api.open(new Uint8Array(SAMPLE)); // a catch-up: the file read again replaces the replica
+    // A catch-up: the file read again replaces the replica, and the scratch is in the new one
+    // before open answers (a slice read between the two cannot find it missing).
+    const summary = api.open(new Uint8Array(SAMPLE), true);
+    expect(summary.methods[0].id).toBe('scratch:sim00007:L1:3');
+    expect(api.methods()[0].id).toBe(scratch.id);
+    expect(shown(scratch.id)).toEqual(before);
+
+    // Taken out: the next catch-up has none.
+    api.injectScratch(null);
+    api.open(new Uint8Array(SAMPLE), true);
+    expect(api.methods().some(m => isScratch(m))).toBe(false);
+  });
+
+  it('goes with the replica when another file is opened (no catch-up)', () => {
+    const scratch = scratchOf('sim00007', 'L1', 3);
+    api.injectScratch(scratch);
+    api.open(new Uint8Array(SAMPLE)); // another file (or a Reload): the scratch is dropped
     expect(api.methods().some(m => isScratch(m))).toBe(false);
     expect([...shown(scratch.id).values()].every(v => v.every(Number.isNaN))).toBe(true);
+    api.open(new Uint8Array(SAMPLE), true); // and a later catch-up does not bring it back
+    expect(api.methods().some(m => isScratch(m))).toBe(false);
 
     const summary = api.injectScratch(scratch);
     expect(summary.methods[0].id).toBe('scratch:sim00007:L1:3');
-    expect(shown(scratch.id)).toEqual(before);
   });
 
   it('replaces the scratch before it, leaves the stored methods alone, and null takes it out', () => {

@@ -188,4 +188,72 @@ describe('FieldView', () => {
     expect(v.node.querySelector<HTMLButtonElement>('[data-testid="dsi-field-use"]')!.hidden).toBe(true); // no field: no ground truth
     expect(text(v, 'dsi-field-error')).toBe('');
   });
+  it('goes back to the step shown while another loads (A → B → A): B answering last draws nothing', async () => {
+    const pending: ((f: IFrame<IFieldHeader>) => void)[] = [];
+    const v = view({
+      fetchField: (_, request) => new Promise(resolve => pending.push(() => resolve(frame(request))))
+    });
+    context = { t: 1, method: null };
+    const a = v.open('sim00001');
+    pending[0](frame({ sim: 'sim00001', t: 1 }));
+    await a;
+    context = { t: 2, method: null };
+    const b = v.update();
+    expect(v.state).toBe('loading');
+    context = { t: 1, method: null }; // the slider back at 1
+    await v.update();
+    expect(v.state).toBe('ready');
+    pending[1](frame({ sim: 'sim00001', t: 2 }));
+    await b;
+    expect(text(v, 'dsi-field-title')).toBe('sim00001 · step 1 (t = 2)');
+    expect(v.state).toBe('ready');
+    // B again after that: asked again (it was never shown).
+    context = { t: 2, method: null };
+    const again = v.update();
+    expect(pending).toHaveLength(3);
+    pending[2](frame({ sim: 'sim00001', t: 2 }));
+    await again;
+    expect(text(v, 'dsi-field-title')).toBe('sim00001 · step 2 (t = 3)');
+  });
+
+  it('keeps asking the database it was opened in when another one opens', async () => {
+    let path = 'data/sample.sqlite';
+    const paths: string[] = [];
+    const v = view({
+      path: () => path,
+      fetchField: async (p, request) => {
+        paths.push(p);
+        return frame(request);
+      }
+    });
+    await v.open('sim00001');
+    path = 'data/other.sqlite';
+    context = { t: 4, method: null };
+    await v.update();
+    expect(paths).toEqual(['data/sample.sqlite', 'data/sample.sqlite']);
+  });
+
+  it("does not count a stale request's images as shown", async () => {
+    (URL as unknown as { createObjectURL: (b: Blob) => string }).createObjectURL = () => 'blob:image-1';
+    (URL as unknown as { revokeObjectURL: (u: string) => void }).revokeObjectURL = () => undefined;
+    let release: () => void = () => undefined;
+    const v = view({
+      fetchField: () => Promise.reject(new ServerError("simulation '3' has no field file: its source is a table", 422)),
+      fetchImageColumns: async () => [{ name: 'FILE', per_step: true }],
+      fetchImage: () => new Promise(resolve => (release = () => resolve(new Blob([new Uint8Array([1])], { type: 'image/png' }))))
+    });
+    const first = v.open('3');
+    await new Promise(resolve => setTimeout(resolve, 0));
+    v.close(); // the request goes stale while its images load
+    release();
+    await first;
+    expect(v.state).toBe('closed');
+    expect(v.node.querySelector('[data-testid="dsi-field-image"]')).toBeNull();
+    // Opened again at the same step: loaded (not taken as shown already).
+    const again = v.open('3');
+    await new Promise(resolve => setTimeout(resolve, 0));
+    release();
+    await again;
+    expect(v.node.querySelector('[data-testid="dsi-field-image"]')).not.toBeNull();
+  });
 });

@@ -102,7 +102,7 @@ beforeEach(async () => {
   file = new Uint8Array(SAMPLE);
   clientModule.createDatabaseClient.mockImplementation(() => {
     const api = createWorkerApi(() => initSqlJs());
-    return { api, isDisposed: false, dispose: () => undefined, open: (bytes: Uint8Array) => api.open(bytes) };
+    return { api, isDisposed: false, dispose: () => undefined, open: (bytes: Uint8Array, keepScratch?: boolean) => api.open(bytes, keepScratch) };
   });
   for (const mock of ['postDistances', 'fetchDistances', 'startMethod', 'fetchJob', 'cancelJob']) {
     server[mock].mockReset();
@@ -241,5 +241,56 @@ describe('a scratch method in the panel', () => {
     expect([...picker().options].some(o => o.value.startsWith('scratch:'))).toBe(false);
     expect(said()).toBe('Kept as method kept-id (1,000 simulations post-processed in 2.5 s).');
     expect(button('Keep').hidden).toBe(true);
+  });
+  it('redraws a scratch computed again under the same id (new values)', async () => {
+    server.postDistances.mockResolvedValueOnce(frame('sim00042', 'L2'));
+    await panel.useAsGroundTruth('sim00042');
+    const t = panel.model!.t;
+    const again = frame('sim00042', 'L2');
+    // The same request answered with other values (the fields changed on the server).
+    const length = new DataView(again.frame).getUint32(0, true);
+    const start = 4 + length + ((4 - ((4 + length) % 4)) % 4);
+    const values = new Float32Array(again.frame, start);
+    values.forEach((v, i) => (values[i] = v + 10));
+    server.postDistances.mockResolvedValueOnce(again);
+    await panel.useAsGroundTruth('sim00042');
+    expect(panel.model!.method!.id).toBe('scratch:sim00042:L2:matched');
+    expect(shown('sim00007')).toEqual([0, 1, 2].map(k => Math.fround(Math.fround(valueAt('sim00007', t, k)) + 10)));
+  });
+
+  it('a database opened during a compute gets none of its distances, and the status bar forgets its job', async () => {
+    const running = { id: 'j9', kind: 'distances', path: 'data/sample.sqlite', state: 'running', done: 1, total: 1000, result: null, message: '', elapsed: 0.1 };
+    server.postDistances.mockResolvedValueOnce({ job: running });
+    let answer: (value: unknown) => void = () => undefined;
+    server.fetchDistances.mockImplementationOnce(() => new Promise(resolve => (answer = resolve)));
+    const computing = panel.useAsGroundTruth('sim00042');
+    await new Promise(resolve => setTimeout(resolve, 300));
+    expect(jobs).toEqual([running]);
+    const opening = panel.open('data/other.sqlite');
+    expect(server.cancelJob).toHaveBeenCalledWith('j9'); // a computation on the fly goes with its replica
+    expect(jobs).toEqual([running, null]);
+    answer(frame('sim00042', 'L2'));
+    await computing;
+    await opening;
+    expect(panel.model!.methods.some(m => isScratch(m))).toBe(false);
+    expect(isScratch(panel.model!.method)).toBe(false);
+  });
+
+  it('disposing it leaves a Keep the user asked for running, and the status bar without it', async () => {
+    server.postDistances.mockResolvedValueOnce(frame('sim00042', 'L1'));
+    await panel.useAsGroundTruth('sim00042');
+    const running = { id: 'k2', kind: 'postprocess', path: 'data/sample.sqlite', state: 'running', done: 10, total: 1000, result: null, message: '', elapsed: 0.3 };
+    server.startMethod.mockResolvedValueOnce(running);
+    let done: (value: unknown) => void = () => undefined;
+    server.fetchJob.mockImplementationOnce(() => new Promise(resolve => (done = resolve)));
+    const scratch = panel['_scratch']!;
+    const keeping = scratch.keep();
+    await new Promise(resolve => setTimeout(resolve, 400)); // its first poll of the job
+    expect(jobs[jobs.length - 1]).toEqual(running);
+    scratch.dispose();
+    expect(server.cancelJob).not.toHaveBeenCalled();
+    expect(jobs[jobs.length - 1]).toBeNull();
+    done({ ...running, state: 'cancelled' });
+    await keeping;
   });
 });
