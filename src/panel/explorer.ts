@@ -13,7 +13,7 @@ import { ExplorerModel } from '../model/explorer';
 import { IExplorerSettings, IExplorerSettingsV1, isSettings } from '../model/settings';
 import { parseTerms } from '../model/feature';
 import { fetchDatabase, fetchEvents, postProposal, proposalCsv } from '../server';
-import { overlayLabel } from '../views/proposalOverlay';
+import { proposalOverlay } from '../views/proposalOverlay';
 import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
 import { bringForward, ILineageTarget, openRecordOn, showLineage } from './lineageView';
@@ -429,10 +429,12 @@ export class ExplorerPanel extends Widget {
     if (!record) {
       throw new Error(`Proposal ${id.slice(0, 8)} is not in ${this.path ?? 'the open database'}: reload it if it was recorded a moment ago.`);
     }
-    this._view?.setProposal({
-      label: overlayLabel(points.length, record.policy),
-      points: points.map(p => ({ id: p.pointId, values: p.values, simId: p.simId }))
-    });
+    this._view?.setProposal(
+      proposalOverlay(
+        points.map(p => ({ id: p.pointId, values: p.values, simId: p.simId })),
+        record.policy
+      )
+    );
   }
 
   /** The lineage graph of a record of the open file, in the main area. */

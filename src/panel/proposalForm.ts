@@ -22,7 +22,8 @@ export interface IProposalFormOptions {
 }
 
 /** The most points one proposal may ask for here (each is drawn over the explorer). */
-export const MAX_N = 100_000;
+/** The panel draws a proposal's points over the views in SVG: a few thousand at most. */
+export const MAX_N = 5_000;
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
@@ -147,7 +148,7 @@ export class ProposalForm {
     const n = parseNumber(this._n.control.value);
     check(
       this._n,
-      n === null || !Number.isInteger(n) || n < 1 || n > MAX_N ? `n must be a whole number from 1 to ${MAX_N.toLocaleString('en-US')}.` : '',
+      n === null || !Number.isInteger(n) || n < 1 || n > MAX_N ? `n must be a whole number from 1 to ${MAX_N.toLocaleString('en-US')} (the views draw the points over the plots; the CLI makes bigger ones).` : '',
       this._n.control
     );
     const seed = parseNumber(this._seed.control.value);

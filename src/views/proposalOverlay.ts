@@ -260,7 +260,19 @@ export function policyLabel(policy: Readonly<Record<string, unknown>>): string {
   return parts.join(', ');
 }
 
-/** The legend: "N proposals (policy)". */
+/** The most points the views draw of a proposal (SVG above the canvases); the CLI can record more. */
+export const MAX_OVERLAY_POINTS = 5_000;
+
+/** The legend: "N proposals (policy)", and "first 5,000 of N drawn" past MAX_OVERLAY_POINTS. */
 export function overlayLabel(n: number, policy: Readonly<Record<string, unknown>>): string {
-  return `${n.toLocaleString('en-US')} proposal${n === 1 ? '' : 's'} (${policyLabel(policy)})`;
+  const drawn = n > MAX_OVERLAY_POINTS ? ` · first ${MAX_OVERLAY_POINTS.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} drawn` : '';
+  return `${n.toLocaleString('en-US')} proposal${n === 1 ? '' : 's'} (${policyLabel(policy)})${drawn}`;
+}
+
+/** What the views draw of a proposal: its first MAX_OVERLAY_POINTS points, and the legend saying so. */
+export function proposalOverlay(
+  points: readonly IOverlayPoint[],
+  policy: Readonly<Record<string, unknown>>
+): IProposalOverlay {
+  return { label: overlayLabel(points.length, policy), points: points.slice(0, MAX_OVERLAY_POINTS) };
 }

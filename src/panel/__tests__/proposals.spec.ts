@@ -393,13 +393,13 @@ describe('Propose… on the Runs page', () => {
     await submit(p);
     expect(requests).toEqual([]);
     expect(errors(p)).toEqual([
-      'n must be a whole number from 1 to 100,000.',
+      'n must be a whole number from 1 to 5,000 (the views draw the points over the plots; the CLI makes bigger ones).',
       'The seed must be a whole number ≥ 0.',
       'α < 1 mixes in an entropy column: name it, or set α to 1.',
       'τ of energy must be a number ≥ 0 (empty: its spacing).',
       'Bounds of thickness: min must be ≤ max.'
     ]);
-    expect(errorOf(p, field(p, 'n (points)'))).toBe('n must be a whole number from 1 to 100,000.');
+    expect(errorOf(p, field(p, 'n (points)'))).toBe('n must be a whole number from 1 to 5,000 (the views draw the points over the plots; the CLI makes bigger ones).');
     expect(field(p, 'n (points)').getAttribute('aria-invalid')).toBe('true');
     expect(document.activeElement).toBe(field(p, 'n (points)')); // the first wrong field
     // Fixed, each line goes.

@@ -18,6 +18,7 @@ import {
   levelPosition,
   nearestRuns,
   overlayLabel,
+  proposalOverlay,
   policyLabel,
   polylineRuns,
   runsPath,
@@ -133,6 +134,16 @@ describe('scatter marks, tooltips and the legend', () => {
     expect(policyLabel({ alpha: 0.25, entropy_column: 'H', seed: 0, target: 'yield' })).toBe('0.25·σ² of yield + 0.75·H, seed 0');
     expect(overlayLabel(1200, { seed: 1, prior_column: 'p' })).toBe('1,200 proposals (σ² × p, seed 1)');
     expect(overlayLabel(1, {})).toBe('1 proposal (σ²)');
+    expect(overlayLabel(12_000, { seed: 2 })).toBe('12,000 proposals (σ², seed 2) · first 5,000 of 12,000 drawn');
+  });
+
+  it('draws the first 5,000 points of a bigger proposal (one the CLI made)', () => {
+    const points = Array.from({ length: 12_000 }, (_, i) => ({ id: String(i), values: { a: i } }));
+    const overlay = proposalOverlay(points, {});
+    expect(overlay.points).toHaveLength(5_000);
+    expect(overlay.points[4_999].id).toBe('4999');
+    expect(overlay.label).toBe('12,000 proposals (σ²) · first 5,000 of 12,000 drawn');
+    expect(proposalOverlay(points.slice(0, 10), {}).points).toHaveLength(10);
   });
 });
 
