@@ -100,6 +100,12 @@ export class ProposalForm {
 
   /** Open for `run`: fields built from its targets and the database's parameters; n has the focus. */
   async open(run: IRunInfo): Promise<void> {
+    if (this.isOpen && this._run?.id === run.id) {
+      // Propose… again on the run whose form is open: what was typed stays, n takes the focus.
+      this._n.control.focus();
+      this.node.scrollIntoView?.({ block: 'nearest' });
+      return;
+    }
     const ticket = ++this._ticket;
     this._run = run;
     let ranges: IParameterRange[] = [];

@@ -379,6 +379,21 @@ describe('Propose… on the Runs page', () => {
     expect(form(p).querySelector('select')).toBeNull(); // one target: nothing to choose
   });
 
+  it('Propose… again on the run whose form is open keeps what was typed and focuses n', async () => {
+    const { p } = page();
+    await p.refresh();
+    proposeOf(p, '1').click();
+    await flush();
+    type(field(p, 'n (points)'), '42');
+    type(field(p, 'Seed'), '7');
+    field(p, 'Seed').focus();
+    proposeOf(p, '1').click();
+    await flush();
+    expect(field(p, 'n (points)').value).toBe('42');
+    expect(field(p, 'Seed').value).toBe('7');
+    expect(document.activeElement).toBe(field(p, 'n (points)'));
+  });
+
   it('says what is wrong next to each field and sends nothing', async () => {
     const { p, requests } = page();
     await p.refresh();
