@@ -75,6 +75,18 @@ export function linkedText(record: IProposalRecord): string {
   return `${formatCount(record.linked)} of ${formatCount(record.n)} simulated`;
 }
 
+/** What the table shows of the records: their ids, how many points each has and has simulated. */
+function signature(records: readonly IProposalRecord[]): string {
+  return records.map(r => `${r.id}:${r.n}:${r.linked}`).join('|');
+}
+
+/** Set a node's text only when it changed (a live region announces each change). */
+function setText(node: HTMLElement, text: string): void {
+  if (node.textContent !== text) {
+    node.textContent = text;
+  }
+}
+
 function messageOf(error: unknown): string {
   return (error as Error)?.message || String(error);
 }
@@ -104,10 +116,14 @@ export class ProposalList {
       if (ticket !== this._ticket) {
         return;
       }
+      const unchanged = this._error === null && signature(records) === this._rendered;
       this._records = records;
       this._error = null;
       if (this._shown !== null && !records.some(r => r.id === this._shown)) {
         this._shown = null; // another file: its overlay went with the explorer's data
+      }
+      if (unchanged) {
+        return; // the Runs page's catch-up every few seconds: the same records, nothing redrawn
       }
     } catch (error) {
       if (ticket !== this._ticket) {
@@ -207,11 +223,19 @@ export class ProposalList {
     const rows = [...this._records].sort((a, b) => compareCells(this._value(a, this._sort.key), this._value(b, this._sort.key), this._sort.ascending));
     const canShow = this._options.showProposal !== undefined;
     const canCsv = this._options.proposalCsv !== undefined;
-    this.node.replaceChildren(
+    // The heading and the live lines stay in place (a screen reader announces a line once, when
+    // its text changes); only the table under them is built again.
+    if (this._heading.parentNode !== this.node) {
+      this.node.replaceChildren(this._heading, this._errorLine, this._noteLine, this._body);
+    }
+    setText(this._heading, `Proposals (${formatCount(this._records.length)})`);
+    setText(this._errorLine, this._error ?? '');
+    this._errorLine.hidden = !this._error;
+    setText(this._noteLine, this._note);
+    this._noteLine.hidden = !this._note;
+    this._rendered = signature(this._records);
+    this._body.replaceChildren(
       ...nodes(
-      h('h3', {}, `Proposals (${formatCount(this._records.length)})`),
-      this._error ? h('p', { class: 'jp-DSI-error', role: 'alert', 'data-testid': 'dsi-proposals-error' }, this._error) : null,
-      this._note ? h('p', { class: 'jp-DSI-saved', role: 'status', 'data-testid': 'dsi-proposals-note' }, this._note) : null,
       rows.length === 0
         ? this._error
           ? null
@@ -320,6 +344,12 @@ export class ProposalList {
   private _error: string | null = null;
   private _note = '';
   private _ticket = 0;
+  /** The records' signature the table was last built from. */
+  private _rendered = '';
+  private readonly _heading = h('h3', {});
+  private readonly _errorLine = h('p', { class: 'jp-DSI-error', role: 'alert', 'data-testid': 'dsi-proposals-error', hidden: '' });
+  private readonly _noteLine = h('p', { class: 'jp-DSI-saved', role: 'status', 'data-testid': 'dsi-proposals-note', hidden: '' });
+  private readonly _body = h('div', { class: 'jp-DSI-proposalsBody' });
   private _focusAfter: string | null = null;
   /** The proposals whose CSV is being read. */
   private readonly _downloading = new Set<string>();

@@ -212,7 +212,7 @@ test('Propose… records 15 points at seed 3, lists them and draws them over the
   expect(lines[0].split(',')).toEqual(expect.arrayContaining(['energy', 'thickness', 'cs', 'gamma', 'proposal_id', 'component']));
   expect(lines.slice(1)).toHaveLength(15);
   expect(downloaded).toBe(cli('proposals', '--db', file, records[0].id));
-  await expect(proposals.getByTestId('dsi-proposals-error')).toHaveCount(0);
+  await expect(proposals.getByTestId('dsi-proposals-error')).toBeHidden();
 
   // Drawn over the explorer: 15 dashed lines; with parameters on both scatter axes, 15 hollow marks.
   await panel.getByRole('tab', { name: 'Explore' }).click();

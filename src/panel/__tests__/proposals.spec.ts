@@ -142,6 +142,26 @@ describe('the list of proposals', () => {
     expect(button(l.node, 'Show')).toHaveLength(2);
   });
 
+  it('keeps its table and its live lines through a refresh that reads the same records', async () => {
+    const linkedOne = RECORDS.map((r, i) => (i === 0 ? { ...r, linked: r.linked + 1 } : r));
+    const { l } = list([RECORDS, RECORDS.map(r => ({ ...r })), linkedOne]);
+    await l.refresh();
+    l.say('Recorded.');
+    const table = l.node.querySelector('table');
+    const alert = l.node.querySelector('[role=alert]');
+    const status = l.node.querySelector('[role=status]');
+    expect(status!.textContent).toBe('Recorded.');
+    await l.refresh(); // the same records: nothing built again
+    expect(l.node.querySelector('table')).toBe(table);
+    expect(l.node.querySelector('[role=alert]')).toBe(alert);
+    expect(l.node.querySelector('[role=status]')).toBe(status);
+    await l.refresh(); // one more simulated: the table again, the live lines the same elements
+    expect(l.node.querySelector('table')).not.toBe(table);
+    expect(l.node.querySelector('[role=alert]')).toBe(alert);
+    expect(l.node.querySelector('[role=status]')).toBe(status);
+    expect(status!.textContent).toBe('Recorded.');
+  });
+
   it('says why a proposal cannot be drawn and leaves the mark as it was', async () => {
     const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     const { l, shown } = list([RECORDS], id => id === 'bbbb2222');
@@ -244,7 +264,7 @@ describe('the list of proposals', () => {
       expect(asked).toEqual(['aaaa1111']);
       expect(downloads.map(d => [d.name, d.type])).toEqual([['proposal-aaaa1111.csv', 'text/csv']]);
       expect(await downloads[0].text).toBe(CSV('aaaa1111'));
-      expect(l.node.querySelector('[data-testid=dsi-proposals-error]')).toBeNull();
+      expect(l.node.querySelector('[data-testid=dsi-proposals-error]:not([hidden])')).toBeNull();
       // Nothing else changed: the shown mark is Show's alone.
       expect(l.node.querySelectorAll('tr.jp-mod-shown')).toHaveLength(0);
     });
@@ -281,7 +301,7 @@ describe('the list of proposals', () => {
       button(l.node, 'CSV')[1].click();
       await flush();
       expect(downloads.map(d => d.name)).toEqual(['proposal-aaaa1111.csv']);
-      expect(l.node.querySelector('[data-testid=dsi-proposals-error]')).toBeNull();
+      expect(l.node.querySelector('[data-testid=dsi-proposals-error]:not([hidden])')).toBeNull();
     });
   });
 });
