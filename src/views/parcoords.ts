@@ -629,6 +629,7 @@ export class ParallelCoordinates {
 
   private readonly _onPointerDown = (event: PointerEvent): void => {
     this._downAt = this._pointer(event); // a click on a line is a press that did not move
+    this._dragged = false;
     if (event.button !== 0 || !this._plot) {
       return;
     }
@@ -667,7 +668,11 @@ export class ParallelCoordinates {
     const drag = this._drag;
     if (!drag) {
       this._scheduleHover(x, y);
-    } else if (drag.kind === 'brush') {
+      return;
+    }
+    // A drag back to where it began is still a drag: its click picks no line.
+    this._dragged = true;
+    if (drag.kind === 'brush') {
       this._dragBrush(drag, y);
     } else {
       this._dragAxis(drag, x);
@@ -700,6 +705,8 @@ export class ParallelCoordinates {
       this._invertAxis(axis);
     } else if (axis && role === 'hide') {
       this._hideAxis(axis);
+    } else if (this._dragged) {
+      this._dragged = false; // the click that ends a brush or axis drag
     } else if (!role && this._plot && this._options.onPick && event.type === 'click') {
       const [x, y] = this._pointer(event);
       const [x0, y0] = this._downAt ?? [x, y];
@@ -1084,6 +1091,8 @@ export class ParallelCoordinates {
   private _hovered: number | null = null;
   /** Where the last press began (SVG px), to tell a click on a line from a drag. */
   private _downAt: [number, number] | null = null;
+  /** The pointer moved a brush or an axis since it was pressed. */
+  private _dragged = false;
   private _hoverAt: [number, number] = [0, 0];
   private _hoverFrame = 0;
   private _selectedFrame = 0;

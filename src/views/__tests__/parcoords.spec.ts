@@ -639,6 +639,38 @@ describe('ParallelCoordinates in the DOM', () => {
     pc.destroy();
   });
 
+  it('picks no line with the click that ends a brush drag back to where it began', () => {
+    const onPick = jest.fn();
+    const pc = new ParallelCoordinates(host, { onPick });
+    pc.setData(smallTable(), ['d_shock', 'profile', 'd_edge']);
+    pc.highlight(2);
+    const [, ax, ay, bx, by] = host.querySelector('.jp-DSI-pc-hover')!.getAttribute('d')!.match(/^M([\d.]+),([\d.]+)L([\d.]+),([\d.]+)/)!.map(Number);
+    pc.highlight(null);
+    const svg = host.querySelector('svg')!;
+    const [mx, my] = [(ax + bx) / 2, (ay + by) / 2]; // on row 2's first segment, between two axes
+    // A brush over the whole axis (every row stays selected).
+    const line = axisGroup('d_shock').querySelector('line')!;
+    const [top, bottom] = [Number(line.getAttribute('y1')), Number(line.getAttribute('y2'))].sort((a, b) => a - b);
+    const hit = axisGroup('d_shock').querySelector('[data-role="hit"]')!;
+    pointer('pointerdown', hit, ax, top);
+    pointer('pointermove', svg, ax, bottom);
+    pointer('pointerup', svg, ax, bottom);
+    const brush = axisGroup('d_shock').querySelector('[data-role="brush"]')!;
+    // The brush grabbed where the pointer is, moved and brought back, released there: the release's
+    // click lands on the svg (the pointer was captured) right where the press was.
+    pointer('pointerdown', brush, mx, my);
+    pointer('pointermove', svg, mx, my + 20);
+    pointer('pointermove', svg, mx, my);
+    pointer('pointerup', svg, mx, my);
+    pointer('click', svg, mx, my);
+    expect(onPick).not.toHaveBeenCalled();
+    // A plain click on the line afterwards picks it.
+    pointer('pointerdown', svg, mx, my);
+    pointer('click', svg, mx, my);
+    expect(onPick).toHaveBeenCalledWith(2);
+    pc.destroy();
+  });
+
   it('puts titles on two alternating rows where the axes are too close for them', () => {
     const names = ['d_density', 'd_feature', 'rho_gas', 'profile', 'gamma', 'd_shock'];
     const table: ITable = {
