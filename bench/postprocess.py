@@ -211,6 +211,10 @@ def dask_runs(db: Path, density_bytes: int, sims: int) -> list[dict[str, Any]]:
                        cpu_ms_per_sim={"workers": round(1e3 * worker_cpu / sims, 3), "parent": round(1e3 * parent / sims, 3)},
                        note=f"{workers} worker process{'es' * (workers > 1)}, one thread each, cluster started beforehand; "
                             "the parent runs the scheduler, the client and the database write"))
+    one = next((r for r in out if r["name"] == "dask-1"), None)
+    for r in out:
+        if one is not None and r is not one and r["steady_sims_per_s"] and one["steady_sims_per_s"]:
+            r["steady_vs_dask_1"] = round(r["steady_sims_per_s"] / one["steady_sims_per_s"], 2)
     return out
 
 
