@@ -270,23 +270,33 @@ export class FieldView {
     const panels: HTMLElement[] = [];
     this._heatmaps = [];
     const say = (text: string | null) => (this._readout.textContent = text ?? READOUT_HINT);
-    const panel = (caption: string, testid: string, data: Float32Array, colormap: 'viridis' | 'magma', d: [number, number], what: string) => {
-      const map = new Heatmap({ colormap, domain: d, quantity: what, onReadout: say });
+    const panel = (caption: string, testid: string, data: Float32Array, colormap: 'viridis' | 'magma', d: [number, number], what: string, label: string) => {
+      const map = new Heatmap({ colormap, domain: d, quantity: what, onReadout: say, label });
       this._heatmaps.push(map);
       panels.push(h('figure', { class: 'jp-DSI-fieldPanel', 'data-testid': testid }, h('figcaption', {}, caption), map.node));
       return { map, data };
     };
-    const drawn = [panel(`${q} of ${head.sim_id}`, 'dsi-field-run', layers[0], 'viridis', domain, q)];
+    const at = `step ${head.t}`;
+    const drawn = [panel(`${q} of ${head.sim_id}`, 'dsi-field-run', layers[0], 'viridis', domain, q, `${q} of ${head.sim_id} at ${at}`)];
     if (layers.length === 3 && head.gt) {
       drawn.push(
-        panel(`${q} of the ground truth ${head.gt} · ${stepText(head.gt_t ?? 0, head.gt_time)}`, 'dsi-field-gt', layers[1], 'viridis', domain, `${q}_gt`),
+        panel(
+          `${q} of the ground truth ${head.gt} · ${stepText(head.gt_t ?? 0, head.gt_time)}`,
+          'dsi-field-gt',
+          layers[1],
+          'viridis',
+          domain,
+          `${q}_gt`,
+          `${q} of the ground truth ${head.gt} at step ${head.gt_t ?? 0}`
+        ),
         panel(
           `|${q}_gt − ${q}| on D+ (${q}_gt·${q} > 0; hatched elsewhere)`,
           'dsi-field-diff',
           layers[2],
           'magma',
           colorDomain([layers[2]], true),
-          `|${q}_gt − ${q}|`
+          `|${q}_gt − ${q}|`,
+          `|${q}_gt − ${q}| on D+ between ${head.sim_id} at ${at} and the ground truth ${head.gt}`
         )
       );
     }

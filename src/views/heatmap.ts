@@ -46,6 +46,23 @@ export interface IHeatmapOptions {
    * it in a line of its own beneath the plot. Panels stacked together share one line this way.
    */
   onReadout?: (text: string | null) => void;
+  /** What the image shows, for a screen reader (e.g. "ρ of sim00003 at step 39"); its value range is added. */
+  label?: string;
+}
+
+/** The canvas's accessible name: what it shows and the range of its finite values. */
+export function heatmapLabel(label: string, data: ArrayLike<number>): string {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  const range = lo <= hi ? `values from ${formatNumber(lo)} to ${formatNumber(hi)}` : 'no finite values';
+  return `${label}: ${range}`;
 }
 
 /** Space around the plot for the axes and the colorbar, CSS px (the right one grows with the
@@ -210,6 +227,8 @@ export class Heatmap {
     this.node = document.createElement('div');
     this.node.className = 'jp-DSI-heatmap';
     this._canvas.className = 'jp-DSI-heatmapCanvas';
+    this._canvas.setAttribute('role', 'img');
+    this._canvas.setAttribute('aria-label', options.label ?? options.quantity);
     this._svg.setAttribute('class', 'jp-DSI-heatmapAxes');
     this._svg.setAttribute('aria-hidden', 'true');
     this._readout.className = 'jp-DSI-heatmapReadout';
@@ -233,6 +252,7 @@ export class Heatmap {
     this._options = { ...this._options, ...options };
     this._raster = rasterize(grid, this._options.domain, this._options.colormap);
     this.node.setAttribute('data-domain', this._options.domain.map(formatNumber).join(' '));
+    this._canvas.setAttribute('aria-label', heatmapLabel(this._options.label ?? this._options.quantity, grid.data));
     this.draw();
   }
 

@@ -110,6 +110,12 @@ describe('FieldView', () => {
     expect(domain('dsi-field-run')).toBe('0.5 9'); // both fields' values
     expect(domain('dsi-field-gt')).toBe('0.5 9');
     expect(domain('dsi-field-diff')).toBe('0 0.5'); // |diff| from 0, NaN left out
+    // Each canvas is an image named by what it shows and its values' range.
+    const canvas = (id: string) => v.node.querySelector(`[data-testid="${id}"] canvas`)!;
+    expect(canvas('dsi-field-run').getAttribute('role')).toBe('img');
+    expect(canvas('dsi-field-run').getAttribute('aria-label')).toBe('ρ of sim00007 at step 4: values from 1 to 6');
+    expect(canvas('dsi-field-gt').getAttribute('aria-label')).toBe('ρ of the ground truth sim00000 at step 4: values from 0.5 to 9');
+    expect(canvas('dsi-field-diff').getAttribute('aria-label')).toBe('|ρ_gt − ρ| on D+ between sim00007 at step 4 and the ground truth sim00000: values from 0 to 0.5');
   });
 
   it('follows the time slider and the method, and asks nothing again for the same step', async () => {
