@@ -12,7 +12,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { dsiJson, JUPYTER, keepScreenshot, openSampleDocument, REPO, SAMPLE_DB, serverRoot } from './helpers';
+import { clickAPoint, dsiJson, JUPYTER, keepScreenshot, markAPoint, openSampleDocument, REPO, SAMPLE_DB, serverRoot } from './helpers';
 
 test.use({ viewport: { width: 1600, height: 1000 } });
 
@@ -29,38 +29,6 @@ async function paintedPixels(field: Locator): Promise<number[]> {
       return n;
     })
   );
-}
-
-/**
- * Moves the pointer over the scatter until its tooltip names a run, and clicks there; answers
- * the run's id (the tooltip's first line).
- */
-async function clickAPoint(page: IJupyterLabPageFixture, view: Locator): Promise<string> {
-  return markAPoint(page, view, true);
-}
-
-/** Moves the pointer over the scatter until it marks a run (its tooltip); clicks there if asked. */
-async function markAPoint(page: IJupyterLabPageFixture, view: Locator, click = false): Promise<string> {
-  const svg = view.locator('.jp-dsi-Scatter-svg');
-  await svg.scrollIntoViewIfNeeded(); // below the parallel coordinates in the sidebar
-  const box = (await svg.boundingBox())!;
-  const tooltip = view.locator('.jp-dsi-Scatter-tooltip');
-  for (const fy of [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8]) {
-    for (const fx of [0.3, 0.4, 0.5, 0.6, 0.2, 0.7, 0.8]) {
-      const x = box.x + box.width * fx;
-      const y = box.y + box.height * fy;
-      await page.mouse.move(x, y);
-      await page.waitForTimeout(30);
-      if (await tooltip.isVisible()) {
-        const id = ((await tooltip.textContent()) ?? '').split('\n')[0];
-        if (click) {
-          await page.mouse.click(x, y);
-        }
-        return id;
-      }
-    }
-  }
-  throw new Error('no scatter point found under the pointer');
 }
 
 test('a click on a scatter point shows its field, the ground truth and |diff|, and follows the time slider', async ({ page, tmpPath }) => {

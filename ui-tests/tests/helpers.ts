@@ -2,7 +2,7 @@
  * What the Galata tests compare the panel against: the same database read by the CLI.
  */
 import { expect, type IJupyterLabPageFixture } from '@jupyterlab/galata';
-import type { Locator } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -94,4 +94,37 @@ export async function brushAxis(
   await page.mouse.down();
   await page.mouse.move(box.x + box.width / 2, box.y + box.height * to, { steps: 8 });
   await page.mouse.up();
+}
+
+/**
+ * Moves the pointer over the scatter until its tooltip names a run (waiting briefly for the
+ * tooltip at each place, not a fixed sleep); clicks there if asked. Answers the run's id (the
+ * tooltip's first line).
+ */
+export async function markAPoint(page: IJupyterLabPageFixture | Page, view: Locator, click = false): Promise<string> {
+  const svg = view.locator('.jp-dsi-Scatter-svg');
+  await svg.scrollIntoViewIfNeeded(); // below the parallel coordinates in the sidebar
+  const box = (await svg.boundingBox())!;
+  const tooltip = view.locator('.jp-dsi-Scatter-tooltip');
+  for (const fy of [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8]) {
+    for (const fx of [0.3, 0.4, 0.5, 0.6, 0.2, 0.7, 0.8]) {
+      const x = box.x + box.width * fx;
+      const y = box.y + box.height * fy;
+      await page.mouse.move(x, y);
+      await tooltip.waitFor({ state: 'visible', timeout: 300 }).catch(() => null);
+      if (await tooltip.isVisible()) {
+        const id = ((await tooltip.textContent()) ?? '').split('\n')[0];
+        if (click) {
+          await page.mouse.click(x, y);
+        }
+        return id;
+      }
+    }
+  }
+  throw new Error('no scatter point found under the pointer');
+}
+
+/** markAPoint, then a click there: the run's field view opens. */
+export function clickAPoint(page: IJupyterLabPageFixture | Page, view: Locator): Promise<string> {
+  return markAPoint(page, view, true);
 }

@@ -142,9 +142,15 @@ test('Propose… records 15 points at seed 3, lists them and draws them over the
   const plain = runRow(panel, 'ridge, no variance').getByRole('button', { name: 'Propose…' });
   await expect(plain).toHaveAttribute('aria-disabled', 'true');
   await expect(plain).toHaveAttribute('title', /logged no sigma2/);
+  // Resolves once the click went through the button's own handler and bubbled to the document.
+  const handled = page.evaluate(
+    () => new Promise<void>(resolve => document.addEventListener('click', () => requestAnimationFrame(() => requestAnimationFrame(() => resolve())), { once: true }))
+  );
   await plain.click({ force: true }); // aria-disabled: Playwright would wait for it to be enabled
+  await handled;
   const form = panel.locator('form.jp-DSI-proposalForm');
   await expect(form).toBeHidden();
+  await expect(plain).not.toHaveAttribute('aria-expanded', 'true');
 
   await runRow(panel, 'gp with sigma2').getByRole('button', { name: 'Propose…' }).click();
   await expect(form).toBeVisible();

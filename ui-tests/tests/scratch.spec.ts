@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { dsiJson, JUPYTER, keepScreenshot, openSampleDocument } from './helpers';
+import { clickAPoint, dsiJson, JUPYTER, keepScreenshot, openSampleDocument } from './helpers';
 
 test.use({ viewport: { width: 1400, height: 1200 } });
 
@@ -136,26 +136,6 @@ test('a ground truth on the fly: the views redraw on a scratch method equal to p
   expectEqual(shown, stored(file, kept.id), t);
   await keepScreenshot(view, 'scratch-kept.png');
 });
-
-/** Moves the pointer over the scatter until its tooltip names a run, and clicks there; answers the run's id. */
-async function clickAPoint(page: Page, view: Locator): Promise<string> {
-  const box = (await view.locator('.jp-dsi-Scatter-svg').boundingBox())!;
-  const tooltip = view.locator('.jp-dsi-Scatter-tooltip');
-  for (const fy of [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8]) {
-    for (const fx of [0.3, 0.4, 0.5, 0.6, 0.2, 0.7, 0.8]) {
-      const x = box.x + box.width * fx;
-      const y = box.y + box.height * fy;
-      await page.mouse.move(x, y);
-      await page.waitForTimeout(30);
-      if (await tooltip.isVisible()) {
-        const id = ((await tooltip.textContent()) ?? '').split('\n')[0];
-        await page.mouse.click(x, y);
-        return id;
-      }
-    }
-  }
-  throw new Error('no scatter point found under the pointer');
-}
 
 test('a run clicked in the scatter, then "Use as ground truth" in its field view: distances recomputed as postprocess would', async ({
   page,
