@@ -115,8 +115,7 @@ def _load(sim: Simulation, field: str = "density") -> Fields:
         raise PostprocessError(f"simulation {sim.sim_id!r}: {exc}") from None
     # VTK files without a TIME array count steps; the times the source logged (DSI's output
     # table) are what --match-time nearest must compare.
-    no_time = np.array_equal(fields.time, np.arange(fields.time.size))
-    if sim.times and len(sim.times) == fields.time.size and no_time:
+    if sim.times and len(sim.times) == fields.time.size and np.array_equal(fields.time, np.arange(fields.time.size)):
         fields = dataclasses.replace(fields, time=np.array(sim.times))
     return fields
 
