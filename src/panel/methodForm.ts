@@ -403,6 +403,7 @@ export class ScratchMethods {
     await this._cancelJob(); // an older request's job: its answer would be dropped anyway
     this._say(`Computing distances to ${request.ground_truth} (${request.norm}) on the fly…`);
     let answer: DistancesAnswer;
+    let mine: IJob | null = null; // the job this request polls
     try {
       answer = await postDistances(path, request);
       while (answer.job) {
@@ -410,6 +411,7 @@ export class ScratchMethods {
           this._endJobOf(answer.job);
           return null;
         }
+        mine = answer.job;
         this._job = answer.job;
         this._options.onJob(answer.job);
         this._render();
@@ -417,6 +419,9 @@ export class ScratchMethods {
         answer = await fetchDistances(answer.job.id);
       }
     } catch (error) {
+      if (ticket !== this._ticket && mine) {
+        this._endJobOf(mine); // superseded (its job cancelled): the status bar forgets it
+      }
       if (ticket === this._ticket) {
         this._endJob();
         const cancelled = error instanceof ServerError && error.status === 409;
