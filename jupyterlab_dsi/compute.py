@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
