@@ -251,9 +251,10 @@ def one_kernel_thread() -> None:
     simulation alone, 0.8-5 ms parallel beside the readers)."""
     try:
         import numba
-    except ImportError:  # the kernel says so itself, with its own message
-        return
-    numba.set_num_threads(1)
+
+        numba.set_num_threads(1)
+    except Exception:  # noqa: BLE001 -- no numba, or its threads cannot start: the kernel says so
+        return  # itself when called, with its own message; a reader thread must not fail to start
 
 
 def _reader_started(initializer: Callable[[], object] | None) -> None:
