@@ -254,13 +254,18 @@ def checked_fields(path: Path | str, arrays: dict[str, Any], geometry: str = "cy
         values = np.asarray(arrays[name])
         if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
             raise FieldError(f"{path}: {name} holds NaN, infinite or non-numeric values")
-    density = arrays["density"]
-    check_density(path, density)
+    check_density(path, arrays["density"])
+    return fields_of(arrays, geometry)
+
+
+def fields_of(arrays: dict[str, Any], geometry: str = "cylindrical") -> Fields:
+    """Fields from checked arrays: axes, times and coefficients as float64, the density as stored
+    (float32 files stay float32: the kernel reads them as they are)."""
     return Fields(
         r=np.asarray(arrays["r"], dtype=np.float64),
         z=np.asarray(arrays["z"], dtype=np.float64),
         time=np.asarray(arrays["time"], dtype=np.float64),
-        density=density,
+        density=arrays["density"],
         shock=np.asarray(arrays["shock"], dtype=np.float64),
         edge=np.asarray(arrays["edge"], dtype=np.float64),
         geometry=geometry,

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import fields as _fields
-from .fields import ARRAYS, Fields, FieldError, check_shapes, check_sizes, read_fields
+from .fields import ARRAYS, Fields, FieldError, check_shapes, check_sizes, fields_of, read_fields
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -201,14 +201,7 @@ def _read_npz(path: Path) -> Fields:
     density = arrays["density"]
     if density.dtype.kind not in "fiu" or not _density_ok(density):
         raise _Fallback
-    return Fields(
-        r=np.asarray(arrays["r"], dtype=np.float64),
-        z=np.asarray(arrays["z"], dtype=np.float64),
-        time=np.asarray(arrays["time"], dtype=np.float64),
-        density=density,
-        shock=np.asarray(arrays["shock"], dtype=np.float64),
-        edge=np.asarray(arrays["edge"], dtype=np.float64),
-    )
+    return fields_of(arrays)
 
 
 def _density_ok(density: np.ndarray) -> bool:

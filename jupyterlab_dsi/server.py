@@ -137,6 +137,14 @@ class _Handler(APIHandler):
     def allow_hidden(self) -> bool:
         return bool(getattr(self.contents_manager, "allow_hidden", False))
 
+    def database(self, relative: str) -> Path | None:
+        """The database at ``?path=`` confined to the root, or None once 404/403 is answered."""
+        try:
+            return confine(self.root_dir, relative, allow_hidden=self.allow_hidden)
+        except PathError as exc:
+            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+            return None
+
     def busy(self, relative: str) -> None:
         self.set_header("Retry-After", str(RETRY_AFTER))
         self.fail(503, f"{relative} is busy: another program (a kernel, `jupyter dsi`) holds its lock; retrying")
@@ -671,10 +679,8 @@ class MethodsHandler(_Handler):
         if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
             self.fail(400, f"the description must be text of at most {MAX_DESCRIPTION:,} characters")
             return
-        try:
-            db = confine(self.root_dir, relative, allow_hidden=self.allow_hidden)
-        except PathError as exc:
-            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+        db = self.database(relative)
+        if db is None:
             return
         jobs: Jobs = self.settings["jupyterlab_dsi_jobs"]
 

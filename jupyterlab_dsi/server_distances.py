@@ -28,7 +28,6 @@ import tornado
 from . import frame_codec
 from .errors import DsiError
 from .jobs import UNFINISHED, Job, Jobs, JobsFull
-from .paths import PathError, confine
 from .server import DSIConfig, RequestError, _Handler, parse_body, scrub, short
 from .resident import COLUMNS
 from .store import Store
@@ -163,10 +162,8 @@ class DistancesHandler(_Handler):
         except RequestError as exc:
             self.fail(400, str(exc))
             return
-        try:
-            db = confine(self.root_dir, relative, allow_hidden=self.allow_hidden)
-        except PathError as exc:
-            self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+        db = self.database(relative)
+        if db is None:
             return
         settings = self.settings
         jobs: Jobs = settings["jupyterlab_dsi_jobs"]
@@ -247,10 +244,7 @@ class DistancesHandler(_Handler):
     async def _status(self) -> None:
         relative = self.get_query_argument("path", "")
         if relative:
-            try:
-                confine(self.root_dir, relative, allow_hidden=self.allow_hidden)
-            except PathError as exc:
-                self.fail(404 if "no such file" in str(exc) else 403, str(exc))
+            if self.database(relative) is None:
                 return
         settings = self.settings
         report = await asyncio.get_running_loop().run_in_executor(
