@@ -95,7 +95,8 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(if $(shell command -v sudo),sudo,) apt-get install -y -qq chromium >/dev/null; }
 
 # The install, not only the npm packages: tests/js/ runs the Python side through .venv's jupyter.
-test-js: $(STAMPS)/install
+# The sample database too: the scratch-method tests inject into a replica of the real sample.
+test-js: $(STAMPS)/install $(SAMPLE_DB)
 	npx jest --ci
 
 test-py: $(STAMPS)/install
