@@ -1,10 +1,8 @@
 /**
  * A scratch method in the replica (issue 17 §2): the server's frame of distances becomes a method
- * of the sample database's replica whose slices are the frame's values, it goes with the replica
- * (a catch-up replaces it) and comes back when injected again, and the picker names it.
+ * of the sample database's replica whose slices are the frame's values, the worker keeps it
+ * across a catch-up and drops it when another file opens, and the picker names it.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 
 import initSqlJs from 'sql.js';
 
@@ -19,21 +17,9 @@ import {
   scratchId,
   scratchLabel
 } from '../scratch';
+import { encodeFrame, sampleBytes } from './frames';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SAMPLE = fs.readFileSync(path.join(ROOT, 'examples', 'data', 'sample.sqlite'));
-
-/** A frame as jupyterlab_dsi/frame_codec.py writes it: uint32 length, JSON header, padding, float32. */
-function encodeFrame(header: Record<string, unknown>, shape: number[], values: Float32Array): ArrayBuffer {
-  const text = new TextEncoder().encode(JSON.stringify({ ...header, shape, dtype: 'float32' }));
-  const start = 4 + text.length + ((4 - ((4 + text.length) % 4)) % 4);
-  const buffer = new ArrayBuffer(start + values.byteLength);
-  new DataView(buffer).setUint32(0, text.length, true);
-  new Uint8Array(buffer, 4, text.length).set(text);
-  new Uint8Array(buffer, 4 + text.length, start - 4 - text.length).fill(32);
-  new Float32Array(buffer, start).set(values);
-  return buffer;
-}
+const SAMPLE = sampleBytes();
 
 let api: DatabaseApi;
 

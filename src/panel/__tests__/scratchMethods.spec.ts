@@ -5,8 +5,6 @@
  * again) keeps it; a job's progress shows and a cancel is said; Keep turns the explorer to the
  * stored method and drops the scratch.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 
 import initSqlJs from 'sql.js';
 
@@ -14,6 +12,7 @@ import { createWorkerApi } from '../../db/api';
 import { isScratch } from '../../db/scratch';
 import { ExplorerPanel } from '../explorer';
 import { statusText } from '../jobStatus';
+import { encodeFrame, sampleBytes } from '../../db/__tests__/frames';
 
 jest.mock('../../db/client', () => ({ createDatabaseClient: jest.fn() }));
 jest.mock('../../server', () => ({
@@ -32,21 +31,8 @@ const server = require('../../server') as Record<string, jest.Mock> & { ServerEr
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const clientModule = require('../../db/client') as { createDatabaseClient: jest.Mock };
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SAMPLE = fs.readFileSync(path.join(ROOT, 'examples', 'data', 'sample.sqlite'));
+const SAMPLE = sampleBytes();
 const STEPS = 40;
-
-/** A frame as frame_codec.py writes it. */
-function encodeFrame(header: Record<string, unknown>, shape: number[], values: Float32Array): ArrayBuffer {
-  const text = new TextEncoder().encode(JSON.stringify({ ...header, shape, dtype: 'float32' }));
-  const start = 4 + text.length + ((4 - ((4 + text.length) % 4)) % 4);
-  const buffer = new ArrayBuffer(start + values.byteLength);
-  new DataView(buffer).setUint32(0, text.length, true);
-  new Uint8Array(buffer, 4, text.length).set(text);
-  new Uint8Array(buffer, 4 + text.length, start - 4 - text.length).fill(32);
-  new Float32Array(buffer, start).set(values);
-  return buffer;
-}
 
 /** The sample's ids in the frame's order (not the replica's), and a value known for each cell. */
 const IDS = Array.from({ length: 1000 }, (_, i) => `sim${String(999 - i).padStart(5, '0')}`);
