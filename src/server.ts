@@ -7,6 +7,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import type { IProposeRequest } from './db/proposals';
 import { decodeFrame, type IFrame, type IFrameHeader } from './db/frameCodec';
+import { tooLargeMessage } from './db/replicaSource';
 
 const NAMESPACE = 'jupyterlab-dsi';
 
@@ -20,6 +21,12 @@ export interface IDatabaseBytes {
   bytes: ArrayBuffer;
   /** The last event of the file's log when the snapshot was taken; replicas catch up from it. */
   eventSeq: number;
+  /**
+   * The server sent its replica (every table but jdsi_distance's rows, plus
+   * jdsi_replica_method): a method's distances come from `fetchDistances(path, methodId)`.
+   * False: the whole file (an older server), whose distances the worker reads itself.
+   */
+  replica: boolean;
 }
 
 export class ServerError extends Error {
@@ -86,7 +93,9 @@ async function request(
       }
       message = `${message.replace(/; retrying$/, '')}; still busy after ${BUSY_RETRY_MS / 1000} s: try again once it is done.`;
     }
-    if (response.status === 404 && !message.includes('no such file')) {
+    // The server's own 404s say what is missing (a file, a method); any other 404 is a route
+    // the server does not have.
+    if (response.status === 404 && !message.includes('no such file') && !message.startsWith('no method ')) {
       message =
         'The jupyterlab-dsi server extension is not enabled: run `jupyter server extension enable jupyterlab_dsi` and restart JupyterLab.';
     }
@@ -99,22 +108,26 @@ export async function fetchConfig(): Promise<IServerConfig> {
 }
 
 /**
- * The bytes of the database at `path`. A file above `maxBytes` is refused from its
- * Content-Length, before its body fills the tab's memory.
+ * The panel's replica of the database at `path` (the server's `GET db`: metadata tables, no
+ * distance rows). The server refuses (413, its one line) a replica above `maxBytes` before
+ * building it; a server that sends the whole file instead is refused from its Content-Length,
+ * before its body fills the tab's memory.
  */
 export async function fetchDatabase(path: string, maxBytes = Infinity): Promise<IDatabaseBytes> {
-  const response = await request('db', { path });
+  const query: Record<string, string> = { path };
+  if (Number.isFinite(maxBytes)) {
+    query.max_bytes = String(Math.max(0, Math.floor(maxBytes)));
+  }
+  const response = await request('db', query);
   const size = Number(response.headers.get('Content-Length') ?? 0);
   if (size > maxBytes) {
     await response.body?.cancel();
-    throw new ServerError(
-      `${path} is ${(size / 1048576).toFixed(0)} MB, above the ${(maxBytes / 1048576).toFixed(0)} MB limit (Settings → DSI Explorer → maxDatabaseMB).`,
-      413
-    );
+    throw new ServerError(tooLargeMessage(path, size, maxBytes), 413);
   }
   return {
     bytes: await response.arrayBuffer(),
-    eventSeq: Number(response.headers.get('X-DSI-Event-Seq') ?? 0)
+    eventSeq: Number(response.headers.get('X-DSI-Event-Seq') ?? 0),
+    replica: response.headers.get('X-DSI-Replica') === '1'
   };
 }
 
@@ -418,9 +431,27 @@ export async function postDistances(path: string, body: IDistancesRequest): Prom
 }
 
 /** A distances job: still the job while it runs, the frame once done; a cancelled one throws (status 409). */
-export async function fetchDistances(jobId: string): Promise<DistancesAnswer> {
+export async function fetchDistances(jobId: string): Promise<DistancesAnswer>;
+/**
+ * A stored method's distances (`GET distances?path=P&method=ID`): one frame, (S, T, 3) float32
+ * for the worker's `putDistances`. Above `maxBytes` the server refuses (413) before reading,
+ * with its one line naming maxDatabaseMB; an unknown method is a 404 saying so.
+ */
+export async function fetchDistances(path: string, methodId: string, maxBytes?: number): Promise<ArrayBuffer>;
+export async function fetchDistances(
+  jobOrPath: string,
+  methodId?: string,
+  maxBytes = Infinity
+): Promise<DistancesAnswer | ArrayBuffer> {
+  if (methodId !== undefined) {
+    const query: Record<string, string> = { path: jobOrPath, method: methodId };
+    if (Number.isFinite(maxBytes)) {
+      query.max_bytes = String(Math.max(0, Math.floor(maxBytes)));
+    }
+    return (await request('distances', query)).arrayBuffer();
+  }
   try {
-    return distancesAnswer(await request(`distances/${encodeURIComponent(jobId)}`));
+    return distancesAnswer(await request(`distances/${encodeURIComponent(jobOrPath)}`));
   } catch (error) {
     if (error instanceof ServerError && error.status === 404) {
       throw new ServerError('The server no longer has this computation (it restarted): compute it again.', 404);

@@ -1,10 +1,11 @@
 /**
  * The panel's side of a busy database (the server answers 503 with Retry-After while another
- * program holds the file's lock) and of queued jobs in the status bar.
+ * program holds the file's lock), of queued jobs in the status bar, and of the replica and a
+ * method's distances (issue 18): the limit goes to the server, whose refusal is shown as it is.
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { fetchEvents, IDatasetRequest, IJob, saveDataset, ServerError } from '../server';
+import { fetchDatabase, fetchDistances, fetchEvents, IDatasetRequest, IJob, saveDataset, ServerError } from '../server';
 import { JobStatus, statusText } from '../panel/jobStatus';
 
 function answer(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -17,7 +18,9 @@ function answer(status: number, body: unknown, headers: Record<string, string> =
       get: (name: string) => lower[name.toLowerCase()] ?? null,
       has: (name: string) => name.toLowerCase() in lower
     },
-    json: async () => body
+    json: async () => body,
+    arrayBuffer: async () => (body instanceof ArrayBuffer ? body : new ArrayBuffer(0)),
+    body: null
   } as unknown as Response;
 }
 
@@ -120,5 +123,68 @@ describe('the status bar', () => {
     bar.report(panel, job('cancelled'));
     expect(bar.active).toBe(false);
     expect(bar.node.textContent).toBe('');
+  });
+});
+
+describe('the replica and a method\'s distances', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  const sentTo = (spy: jest.SpyInstance, call = 0) => new URL(spy.mock.calls[call][0] as string);
+
+  it('asks for the replica within the limit and says whether one came', async () => {
+    const bytes = new ArrayBuffer(16);
+    const sent = jest
+      .spyOn(ServerConnection, 'makeRequest')
+      .mockImplementation(async () => answer(200, bytes, { 'X-DSI-Event-Seq': '42', 'X-DSI-Replica': '1', 'Content-Length': '16' }));
+    const got = await fetchDatabase('data/ens.sqlite', 512 * 1048576);
+    expect(got).toEqual({ bytes, eventSeq: 42, replica: true });
+    const url = sentTo(sent);
+    expect(url.pathname).toMatch(/\/jupyterlab-dsi\/db$/);
+    expect(url.searchParams.get('path')).toBe('data/ens.sqlite');
+    expect(url.searchParams.get('max_bytes')).toBe(String(512 * 1048576));
+    // No limit: none sent; an older server's whole file is not a replica.
+    sent.mockImplementation(async () => answer(200, bytes, { 'X-DSI-Event-Seq': '1' }));
+    expect((await fetchDatabase('data/ens.sqlite')).replica).toBe(false);
+    expect(sentTo(sent, 1).searchParams.has('max_bytes')).toBe(false);
+  });
+
+  it('shows the server\'s refusal of an oversized replica as it is', async () => {
+    const line = "data/ens.sqlite: the panel's copy would be 700 MB, above the 512 MB limit (Settings → DSI Explorer → maxDatabaseMB).";
+    jest.spyOn(ServerConnection, 'makeRequest').mockImplementation(async () => answer(413, { message: line }));
+    const error = await fetchDatabase('data/ens.sqlite', 512 * 1048576).catch(e => e);
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.status).toBe(413);
+    expect(error.message).toBe(line);
+  });
+
+  it('refuses a whole file above the limit from its Content-Length (an older server)', async () => {
+    jest
+      .spyOn(ServerConnection, 'makeRequest')
+      .mockImplementation(async () => answer(200, new ArrayBuffer(0), { 'Content-Length': String(600 * 1048576) }));
+    await expect(fetchDatabase('ens.sqlite', 512 * 1048576)).rejects.toThrow(
+      "ens.sqlite: the panel's copy would be 600 MB, above the 512 MB limit (Settings → DSI Explorer → maxDatabaseMB)."
+    );
+  });
+
+  it('fetches a stored method\'s frame with the room left, and keeps the server\'s 404 and 413 lines', async () => {
+    const frame = new ArrayBuffer(64);
+    const sent = jest.spyOn(ServerConnection, 'makeRequest').mockImplementation(async () => answer(200, frame));
+    expect(await fetchDistances('data/ens.sqlite', 'm-1', 1000.7)).toBe(frame);
+    const url = sentTo(sent);
+    expect(url.pathname).toMatch(/\/jupyterlab-dsi\/distances$/);
+    expect(Object.fromEntries(url.searchParams)).toEqual({ path: 'data/ens.sqlite', method: 'm-1', max_bytes: '1000' });
+    sent.mockImplementation(async () => answer(404, { message: 'no method 0badf00d in data/ens.sqlite' }));
+    await expect(fetchDistances('data/ens.sqlite', '0badf00d-0000')).rejects.toThrow('no method 0badf00d in data/ens.sqlite');
+    const line = "data/ens.sqlite: the panel's copy would be 40 MB, above the 30 MB limit (Settings → DSI Explorer → maxDatabaseMB).";
+    sent.mockImplementation(async () => answer(413, { message: line }));
+    await expect(fetchDistances('data/ens.sqlite', 'm-1', 30)).rejects.toThrow(line);
+  });
+
+  it('still polls a distances job by its id alone', async () => {
+    const sent = jest
+      .spyOn(ServerConnection, 'makeRequest')
+      .mockImplementation(async () => answer(202, { id: 'j1', state: 'running' }));
+    expect(await fetchDistances('j1')).toEqual({ job: { id: 'j1', state: 'running' } });
+    expect(sentTo(sent).pathname).toMatch(/\/jupyterlab-dsi\/distances\/j1$/);
   });
 });
