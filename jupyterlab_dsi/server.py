@@ -1,7 +1,8 @@
 """The Jupyter server extension: the panel's way to the database file.
 
-``GET /jupyterlab-dsi/db?path=P`` answers a consistent snapshot of the database at ``P`` (relative
-to the server's root) as bytes for the browser's sql.js replica; ``GET /jupyterlab-dsi/config``
+``GET /jupyterlab-dsi/db?path=P`` answers the browser's sql.js replica of the database at ``P``
+(relative to the server's root): a consistent copy of every table but the distances' rows, which
+``GET /distances?path=P&method=ID`` answers one method at a time (replica.py); ``GET /jupyterlab-dsi/config``
 answers the extension's server-side settings; ``POST /jupyterlab-dsi/datasets/ID/export?path=P``
 writes a dataset's export as a new file beside a notebook or the database; ``/proposals`` lists,
 exports and records proposals of what to simulate next. Every endpoint needs
@@ -119,10 +120,6 @@ def parse_body(request_body: bytes) -> Any:
         raise RequestError("the request body is not JSON") from None
 
 
-def last_event(store: Store) -> int:
-    return int(store.conn.execute("SELECT coalesce(max(seq), 0) FROM jdsi_event").fetchone()[0])
-
-
 class _Handler(APIHandler):
     @property
     def root_dir(self) -> str:
@@ -200,15 +197,39 @@ def scrub(message: str, root: str, relative: str) -> str:
 
 
 class DatabaseHandler(_Handler):
+    """``GET /db?path=P[&max_bytes=N]``: the panel's replica (replica.build_replica): every table
+    but the distances' rows, plus jdsi_replica_method; headers ``X-DSI-Event-Seq`` (the last event
+    it holds) and ``X-DSI-Replica: 1``. 413 with one line naming maxDatabaseMB when it would exceed
+    ``max_bytes``, refused before it is built."""
+
     @tornado.web.authenticated
     async def get(self) -> None:
-        ok, answer = await self.with_store(lambda store: (store.snapshot(), last_event(store)))
+        from . import replica
+
+        relative = self.get_query_argument("path", "")
+        try:
+            max_bytes = replica.parse_max_bytes(self.get_query_argument("max_bytes", None))
+        except ValueError as exc:
+            self.fail(400, str(exc))
+            return
+
+        def build(store: Store) -> Any:
+            try:
+                return replica.build_replica(store, max_bytes=max_bytes)
+            except replica.TooLarge as exc:  # answered here, not as with_store's 422
+                return exc
+
+        ok, answer = await self.with_store(build)
         if not ok:
+            return
+        if isinstance(answer, replica.TooLarge):
+            self.fail(413, answer.message(relative))
             return
         data, seq = answer
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-DSI-Event-Seq", str(seq))
+        self.set_header("X-DSI-Replica", "1")
         self.finish(data)
 
 

@@ -12,6 +12,10 @@ cancel). When it ends within ``?wait=`` seconds (0.5 by default) the POST answer
 itself; otherwise it answers 202 with the job, as ``POST /methods`` does, and
 ``GET /distances/JOB_ID`` answers the frame once the job is done. ``GET /distances/status?path=DB``
 answers ``Resident.report()``: what the server holds and its budget, for the panel to show.
+
+``GET /distances?path=DB&method=ID`` answers a *stored* method's distances in the same frame layout
+(replica.method_frame): the panel's replica holds no distances, and fetches a method's when a view
+first needs it (issue 18).
 """
 
 from __future__ import annotations
@@ -124,7 +128,8 @@ def frame_of(scratch: Any, report: dict[str, Any], job_id: str | None = None) ->
 
 class DistancesHandler(_Handler):
     """``POST /distances?path=DB``: a ground truth's distances without writing; ``GET
-    /distances/JOB_ID``: a job's answer; ``GET /distances/status?path=DB``: the resident fields."""
+    /distances/JOB_ID``: a job's answer; ``GET /distances/status?path=DB``: the resident fields;
+    ``GET /distances?path=DB&method=ID``: a stored method's distances."""
 
     def _frame(self, data: bytes) -> None:
         self.set_header("Cache-Control", "no-store")
@@ -226,6 +231,9 @@ class DistancesHandler(_Handler):
 
     @tornado.web.authenticated
     async def get(self, job_id: str | None = None) -> None:
+        if job_id is None and self.get_query_argument("method", None) is not None:
+            await self._stored()
+            return
         if job_id is None or job_id == "status":
             await self._status()
             return
@@ -240,6 +248,39 @@ class DistancesHandler(_Handler):
             self._frame(box["frame"])
         else:
             self._over(job)
+
+    async def _stored(self) -> None:
+        """``GET /distances?path=DB&method=ID[&max_bytes=N]``: a stored method's distances as one
+        frame (replica.method_frame), read on the Store's pool; 404 for a method the file lacks,
+        413 naming maxDatabaseMB when S x T x 12 bytes exceed ``max_bytes`` (before reading)."""
+        from . import replica
+
+        relative = self.get_query_argument("path", "")
+        method_id = self.get_query_argument("method", "")
+        if not replica.METHOD_ID.fullmatch(method_id):
+            self.fail(400, f"malformed method id {short(method_id)}: give a method's id (see `jupyter dsi methods`)")
+            return
+        try:
+            max_bytes = replica.parse_max_bytes(self.get_query_argument("max_bytes", None))
+        except ValueError as exc:
+            self.fail(400, str(exc))
+            return
+
+        def read(store: Store) -> Any:
+            try:
+                return replica.method_frame(store, method_id, max_bytes=max_bytes)
+            except (replica.TooLarge, replica.UnknownMethod) as exc:  # answered here, not as 422
+                return exc
+
+        ok, answer = await self.with_store(read)
+        if not ok:
+            return
+        if isinstance(answer, replica.TooLarge):
+            self.fail(413, answer.message(relative))
+        elif isinstance(answer, replica.UnknownMethod):
+            self.fail(404, answer.message(relative))
+        else:
+            self._frame(answer)
 
     async def _status(self) -> None:
         relative = self.get_query_argument("path", "")

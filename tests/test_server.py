@@ -13,6 +13,7 @@ import random
 import select
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -124,10 +125,16 @@ def test_every_endpoint_needs_authentication(server: dict[str, Any]) -> None:
     assert status == 403
 
 
-def test_the_snapshot_is_the_database(server: dict[str, Any]) -> None:
+def test_get_db_is_the_replica(server: dict[str, Any]) -> None:
+    """An SQLite file of the database without its distances' rows (tests/test_replica.py has the rest)."""
     status, payload = call(f"{server['base']}/db?path=ens.sqlite")
     assert status == 200
     assert payload[:16] == b"SQLite format 3\x00"
+    conn = sqlite3.connect(":memory:")
+    conn.deserialize(payload)
+    assert conn.execute("SELECT count(*) FROM jdsi_distance").fetchone() == (0,)
+    assert conn.execute("SELECT method_id FROM jdsi_replica_method").fetchall() == [(server["method"],)]
+    conn.close()
 
 
 def _outside(server: dict[str, Any]) -> str:
