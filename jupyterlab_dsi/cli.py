@@ -269,17 +269,20 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .datasets import export_text
+    from . import exports
     from .store import Store
 
-    # The server's "Save next to the notebook" writes this same text (datasets.export_text).
+    # The server's "Save next to the notebook" and Dataset.export write the same (exports.export).
     with Store(args.db, readonly=True) as store:
-        text = export_text(store, args.dataset, args.format)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        _write_atomic(Path(args.output), text)
-        print(f"wrote {args.output}")
+        if args.output is None:
+            if args.format not in exports.TEXT_FORMATS:
+                raise DsiError(f"--format {args.format} writes " + (
+                    "a folder" if args.format == "rocrate" else "two files (the JSON-LD and its members CSV)")
+                    + ": give -o PATH")
+            sys.stdout.write(exports.text(store, args.dataset, args.format))
+            return 0
+        written = exports.export(store, args.dataset, args.format, args.output)
+    print("wrote " + " and ".join(str(p) for p in [args.output, *written[1:]]))
     return 0
 
 
@@ -577,11 +580,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=formats, default="table")
     p.set_defaults(run=cmd_splits)
 
-    p = command("export", "export a dataset as JSON, a Markdown dataset card or PROV-JSON")
+    p = command("export", "export a dataset as JSON, a Markdown dataset card, PROV-JSON, DataCite 4.5 JSON, "
+                "Croissant 1.1 JSON-LD (with its members CSV) or an RO-Crate 1.1 folder (docs/exports.md)")
     p.add_argument("dataset", metavar="ID", help="dataset id or a unique prefix")
     p.add_argument("--db", required=True, metavar="DB")
-    p.add_argument("--format", choices=["json", "card", "prov"], default="json")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    p.add_argument("--format", choices=["json", "card", "prov", "datacite", "croissant", "rocrate"], default="json")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="write a new file PATH instead of printing (croissant: and PATH's .members.csv beside it; "
+                   "rocrate: a new folder PATH); written whole or not at all, never over an existing path")
     p.set_defaults(run=cmd_export)
 
     p = command("verify", "recompute datasets from their stored selection; exit 1 if any differs")

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import uuid
-from collections import Counter
 from typing import Any, Callable
 
 from . import feature as ftr
 from . import sampling as smp
-from . import steps
 from .errors import DsiError
 from .store import Store, StoreError, current_user, new_id, now, resolve_prefix
 
@@ -353,43 +350,38 @@ def members(store: Store, ref: str) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
-# -- exports -------------------------------------------------------------------------------
+# -- exports (moved to jupyterlab_dsi.exports; these names stay for the callers of before) ----
 
-
-def _method_info(store: Store, method_id: str | None) -> dict[str, Any] | None:
-    if method_id is None:
-        return None
-    found = [m for m in store.methods() if m["id"] == method_id]
-    return found[0] if found else None
-
-
-def export_json(store: Store, ref: str) -> dict[str, Any]:
-    """Everything about a dataset, its members included."""
-    record = get_dataset(store, ref)
-    out = {"format": EXPORT_FORMAT, **record}
-    out["method_info"] = _method_info(store, record["method"])
-    # `time` is the step index (docs/data-model.md, "Steps and times"); its simulated time beside it.
-    out["simulated_time"] = steps.simulated_time(store, record["time"])
-    out["members"] = members(store, record["id"])
-    return out
-
-
-
-# What `jupyter dsi export --format F` writes, and the file name's ending the panel saves it under.
-EXPORT_FORMATS = {"json": ".json", "card": ".md", "prov": ".prov.json"}
+_MOVED = {
+    "export_json": ("record", "export_json"),
+    "export_card": ("card", "export_card"),
+    "level_counts": ("card", "level_counts"),
+    "export_prov": ("prov", "export_prov"),
+}
 
 
 def export_text(store: Store, ref: str, fmt: str) -> str:
-    """A dataset exported as ``fmt`` (json, card or prov): the exact text that `jupyter dsi
-    export` prints or writes, and that the server writes next to a notebook (one exporter)."""
-    if fmt == "card":
-        text = export_card(store, ref)
-    elif fmt in ("json", "prov"):
-        doc = export_json(store, ref) if fmt == "json" else export_prov(store, ref)
-        text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
-    else:
-        raise DatasetError(f"unknown export format {fmt!r}; use json, card or prov")
-    return text if text.endswith("\n") else text + "\n"
+    """A dataset exported as one of the single-file formats (json, card, prov, datacite): the
+    exact text `jupyter dsi export` prints or writes (:func:`jupyterlab_dsi.exports.text`)."""
+    from .exports import text
+
+    return text(store, ref, fmt)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+
+        module, attr = _MOVED[name]
+        return getattr(importlib.import_module(f".exports.{module}", __package__), attr)
+    if name == "EXPORT_FORMATS":  # the single-file formats and their endings
+        from .exports import TEXT_FORMATS
+
+        return TEXT_FORMATS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# -- Markdown that renders as the text it holds (the card, the provenance cells) -------------------
 
 # Characters that can start markup anywhere in a line (autolinks start at `:`, `@`, `www.`).
 _MARKUP = frozenset("\\`*_[]|~<>&$!#:@")
@@ -434,212 +426,6 @@ def code_span(text: Any) -> str:
 
 
 _ODD_BACKSLASHES_PIPE = re.compile(r"(^|[^\\])(\\\\)*\\\|")
-
-
-def _md(text: Any) -> str:
-    """User text inside Markdown prose or a table cell."""
-    return escape_markdown(text)
-
-
-def _cell(value: Any) -> str:
-    # Numbers (levels, counts) are not user text: as Python writes them, readable in the source.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(value)
-    return escape_markdown(value)
-
-
-def _fence(text: str, info: str = "") -> str:
-    ticks = max([3] + [len(run) + 1 for run in re.findall(r"`+", text)])
-    return f"{'`' * ticks}{info}\n{text}\n{'`' * ticks}"
-
-
-def _sampling_text(sampling: dict[str, Any] | None) -> str:
-    if sampling is None:
-        return "none (every selected simulation)"
-    if sampling["kind"] == "p":
-        return f"probability p = {sampling['p']!r}, seed {sampling['seed']}"
-    return f"target size n = {sampling['n']}, seed {sampling['seed']}"
-
-
-def level_counts(store: Store, member_ids: list[str]) -> list[dict[str, Any]]:
-    """Per parameter: counts of members per level (categorical) or their range (numeric)."""
-    out = []
-    wanted = set(member_ids)
-    for p in store.parameters():
-        values = [
-            r[1] for r in store.conn.execute(
-                "SELECT sim_id, value FROM jdsi_param_value WHERE name = ?", (p["name"],)
-            ) if r[0] in wanted
-        ]
-        entry: dict[str, Any] = {"name": p["name"], "kind": p["kind"], "unit": p["unit"]}
-        if p["kind"] == "categorical":
-            counts = Counter(values)
-            levels = list(p["levels"] or [])
-            extra = sorted((v for v in counts if v not in levels), key=repr)
-            entry["counts"] = [[lv, counts.get(lv, 0)] for lv in levels + extra]
-        else:
-            nums = [v for v in values if isinstance(v, (int, float))]
-            entry["count"] = len(nums)
-            entry["min"] = min(nums) if nums else None
-            entry["max"] = max(nums) if nums else None
-        out.append(entry)
-    return out
-
-
-def export_card(store: Store, ref: str) -> str:
-    """A Markdown dataset card: description, provenance, counts per level, filter, how to load."""
-    record = get_dataset(store, ref)
-    ids = members(store, record["id"])
-    method = _method_info(store, record["method"])
-    if method is None:
-        method_text = "none"
-    else:
-        gt_time = "matched steps" if method["gt_time"] is None else f"ground-truth step {method['gt_time']}"
-        method_text = f"`{method['id']}`: {method['norm']} against ground truth {_cell(method['ground_truth'])}, {gt_time}"
-    lines = [
-        f"# Dataset card: {_md(record['name'])}",
-        "",
-        _md(record["description"]),
-        "",
-        "## Provenance",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| id | `{record['id']}` |",
-        f"| digest | `{record['digest']}` |",
-        f"| members | {record['size']} simulations |",
-        f"| created | {code_span(record['created_at'])} by {_cell(record['author'])} |",
-        f"| method | {method_text} |",
-        f"| step | {steps.step_text(record['time'], steps.simulated_time(store, record['time']))} |",
-        f"| feature | {'none' if record['weights'] is None else code_span(ftr.formula(record['weights']))} |",
-        f"| selection | {_cell(record['selection_kind'])} |",
-        f"| sampling | {_sampling_text(record['sampling'])} |",
-        f"| parent | {'none' if record['parent'] is None else '`' + record['parent'] + '`'} |",
-        f"| stale | {'no' if not record['stale'] else _md('; '.join(record['stale']))} |",
-        f"| database | {_cell(store.path.name)} |",
-        "",
-        "## Filter",
-        "",
-        _fence(record["filter"] or "(none: every simulation)", "text"),
-        "",
-        "## Members per parameter level",
-        "",
-    ]
-    for entry in level_counts(store, ids):
-        unit = f" [{_md(entry['unit'])}]" if entry["unit"] else ""
-        lines.append(f"### {_md(entry['name'])}{unit}")
-        lines.append("")
-        if entry["kind"] == "categorical":
-            lines += ["| level | members |", "|---|---|"]
-            lines += [f"| {_cell(level)} | {count} |" for level, count in entry["counts"]]
-        else:
-            lines.append(
-                f"numeric: {entry['count']} members, from {entry['min']!r} to {entry['max']!r}"
-                if entry["count"] else "numeric: no values"
-            )
-        lines.append("")
-    # The file's name, never the server's absolute path: the card travels, the path does not.
-    db = shlex.quote(store.path.name)
-    lines += [
-        "## Load it",
-        "",
-        f"From the folder that holds {_md(store.path.name)}, in a notebook:",
-        "",
-        _fence(f"%load_ext jupyterlab_dsi\n%dsi load {record['id']} --db {db}", "python"),
-        "",
-        "or from a shell:",
-        "",
-        _fence(
-            f"jupyter dsi export {record['id']} --db {db} --format json -o dataset.json\n"
-            f"jupyter dsi verify {record['id']} --db {db}",
-            "sh",
-        ),
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _q(text: str) -> str:
-    """A QName local part for any id (percent-encoded: ids may hold spaces, colons, ...)."""
-    from urllib.parse import quote
-
-    return quote(text, safe="")
-
-
-def export_prov(store: Store, ref: str) -> dict[str, Any]:
-    """W3C PROV-JSON: the simulations and the dataset as entities, the selection as an activity,
-    the author as agent."""
-    record = get_dataset(store, ref)
-    ids = members(store, record["id"])
-    ds = f"dataset:{record['id']}"
-    act = f"selection:{record['id']}"
-    agent = f"person:{_q(record['author'])}"
-    entity: dict[str, Any] = {
-        ds: {
-            "prov:type": "jdsi:TrainingDataset",
-            "prov:label": record["name"],
-            "jdsi:description": record["description"],
-            "jdsi:digest": record["digest"],
-            "jdsi:size": record["size"],
-        }
-    }
-    used: dict[str, Any] = {}
-    for i, sid in enumerate(ids, 1):
-        key = f"sim:{_q(sid)}"
-        entity[key] = {"prov:type": "jdsi:Simulation", "prov:label": sid}
-        used[f"_:u{i}"] = {"prov:activity": act, "prov:entity": key}
-    if record["method"] is not None:
-        mkey = f"method:{record['method']}"
-        entity[mkey] = {"prov:type": "jdsi:Method"}
-        info = _method_info(store, record["method"])
-        if info is not None:
-            entity[mkey].update({"jdsi:norm": info["norm"], "jdsi:groundTruth": info["ground_truth"]})
-        used["_:method"] = {"prov:activity": act, "prov:entity": mkey}
-    doc: dict[str, Any] = {
-        "prefix": {
-            "jdsi": "urn:jupyterlab-dsi:",
-            "dataset": "urn:jupyterlab-dsi:dataset:",
-            "selection": "urn:jupyterlab-dsi:selection:",
-            "sim": "urn:jupyterlab-dsi:simulation:",
-            "method": "urn:jupyterlab-dsi:method:",
-            "person": "urn:jupyterlab-dsi:person:",
-        },
-        "entity": entity,
-        "activity": {
-            act: {
-                "prov:type": "jdsi:Selection",
-                "prov:startTime": record["created_at"],
-                "prov:endTime": record["created_at"],
-                "jdsi:selectionKind": record["selection_kind"],
-                "jdsi:filter": record["filter"],
-                "jdsi:time": "all" if record["time"] is None else record["time"],
-                "jdsi:weights": json.dumps(record["weights"]),
-                "jdsi:sampling": json.dumps(record["sampling"], sort_keys=True),
-            }
-        },
-        "agent": {agent: {"prov:type": "prov:Person", "prov:label": record["author"]}},
-        "wasGeneratedBy": {"_:g1": {"prov:entity": ds, "prov:activity": act, "prov:time": record["created_at"]}},
-        "used": used,
-        "wasAttributedTo": {"_:a1": {"prov:entity": ds, "prov:agent": agent}},
-        "wasAssociatedWith": {"_:w1": {"prov:activity": act, "prov:agent": agent}},
-    }
-    simulated = steps.simulated_time(store, record["time"])
-    if simulated is not None:  # PROV attributes take no null: absent when the source logged no times
-        doc["activity"][act]["jdsi:simulatedTime"] = simulated
-    if record["parent"] is not None:
-        parent = f"dataset:{record['parent']}"
-        entity.setdefault(parent, {"prov:type": "jdsi:TrainingDataset"})
-        doc["wasDerivedFrom"] = {"_:d1": {"prov:generatedEntity": ds, "prov:usedEntity": parent}}
-
-    def agent_of(author: str) -> str:
-        key = f"person:{_q(author)}"
-        doc["agent"].setdefault(key, {"prov:type": "prov:Person", "prov:label": author})
-        return key
-
-    from .lineage import add_prov_loop
-
-    add_prov_loop(store, record["id"], doc, agent_of)  # its splits, the runs on it, what they made
-    return doc
 
 
 # -- verify --------------------------------------------------------------------------------

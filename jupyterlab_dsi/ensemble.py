@@ -330,6 +330,15 @@ class Dataset:
                             description=description, name=name, target=target)
         return Dataset(self.ensemble, record)
 
+    def export(self, format: str, path: str | os.PathLike[str]) -> list[Path]:  # noqa: A002 - the CLI's word
+        """Write this dataset as ``format`` at ``path``, as `jupyter dsi export --format FORMAT -o
+        PATH` does: ``json``, ``card``, ``prov``, ``datacite`` (one file), ``croissant`` (the
+        JSON-LD at ``path`` and its members CSV beside it) or ``rocrate`` (a new folder).
+        Never overwrites. Answers the paths written, ``path`` first (docs/exports.md)."""
+        from .exports import export
+
+        return export(self.ensemble.store, self.id, format, path)
+
     def splits(self) -> list[Split]:
         """The recorded splits of this dataset, oldest first."""
         from .splits import Split, list_splits

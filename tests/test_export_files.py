@@ -33,7 +33,7 @@ def _export(server: dict[str, Any], dataset_id: str, body: Any, db: str = "ens.s
 
 
 def _cli_bytes(cli: Any, root: Path, dataset_id: str, fmt: str, tmp_path: Path) -> bytes:
-    out = tmp_path / f"cli-{fmt}"
+    out = tmp_path / f"cli-{fmt}-{uuid.uuid4().hex}"  # `export -o` never overwrites (issue 19)
     assert cli("export", dataset_id, "--db", root / "ens.sqlite", "--format", fmt, "-o", out).code == 0
     return out.read_bytes()
 
