@@ -11,18 +11,22 @@ import {
   IDatasetInfo,
   IMethodInfo,
   ISlice,
+  IStepMetric,
   readBaseTable,
   readDatasetMembers,
   readDatasets,
   readMethodInfo,
+  readMethodStepList,
   readMetricSteps,
   readMethodSteps,
-  readSlice
+  readReplicaMethod,
+  readStepMetrics
 } from './slices';
+import { alignCube, cubeBytes, cubeFromFrame, cubeFromRows, cubeFromValues, cubeSlice, hasRows, ICube } from './cubes';
 import { countNewMatches, ISplitInfo, readSplitPart, readSplits } from './datasetRecords';
 import { IPredictionSet, readPredictions } from './predictions';
 import { queryAll } from './query';
-import { injectScratch, IScratch } from './scratch';
+import { injectScratch, IScratch, isScratch } from './scratch';
 import { IDatasetStats, IRunCurve, IRunInfo, readDatasetStats, readRunCurves, readRuns } from './runs';
 import {
   IParameterRange,
@@ -108,7 +112,12 @@ export type DatabaseErrorKind =
   /** No database is open. */
   | 'not-open'
   /** The SQLite engine (sql.js WebAssembly) could not be loaded. */
-  | 'engine';
+  | 'engine'
+  /**
+   * A stored method's distances are not in the worker yet (the server's replica leaves them
+   * out): fetch its frame (GET distances) and `putDistances` it, then ask again.
+   */
+  | 'not-loaded';
 
 const KINDS: readonly DatabaseErrorKind[] = [
   'empty',
@@ -118,7 +127,8 @@ const KINDS: readonly DatabaseErrorKind[] = [
   'older-version',
   'newer-version',
   'not-open',
-  'engine'
+  'engine',
+  'not-loaded'
 ];
 
 /** The prefix of the `name` of every DatabaseError: the name is `DatabaseError [kind]`. */
@@ -241,8 +251,20 @@ function live(column: string): string {
   return `NOT EXISTS (SELECT 1 FROM ${Tables.tombstone} WHERE record_id = ${column})`;
 }
 
+/** What `newMatches` answers. */
+export interface INewMatches {
+  /**
+   * By dataset id: how many simulations ingested after it its filter now matches (null: cannot
+   * be said). A dataset whose method's distances are not loaded is not here.
+   */
+  counts: Record<string, number | null>;
+  /** Method ids whose distances are needed and not loaded: `putDistances` them, then ask again. */
+  missing: string[];
+}
+
 /**
- * The worker's API: one read-only sql.js database at a time.
+ * The worker's API: one read-only sql.js database at a time (the server's replica: every table
+ * but the distance rows, or a whole file), and the distance cubes of the methods in use.
  */
 export class DatabaseApi {
   /**
@@ -291,6 +313,9 @@ export class DatabaseApi {
     }
     let summary: ISummary;
     let scratch = keepScratch ? this._scratch : null;
+    // A method's distances never change: a catch-up keeps the cubes (realigned on their next use
+    // to the new base table), another file or a Reload starts without any.
+    const cubes = keepScratch ? new Map(this._cubes) : new Map<string, ICube>();
     try {
       this._validate(db);
       if (scratch) {
@@ -298,6 +323,7 @@ export class DatabaseApi {
           injectScratch(db, scratch);
         } catch (e) {
           console.error('jupyterlab-dsi: the scratch method could not be put back into the replica', e);
+          cubes.delete(scratch.id);
           scratch = null; // injectScratch rolled back: the file's replica without it
         }
       }
@@ -309,6 +335,7 @@ export class DatabaseApi {
     this.close();
     this._db = db;
     this._scratch = scratch;
+    this._cubes = cubes;
     return summary;
   }
 
@@ -329,13 +356,48 @@ export class DatabaseApi {
 
   /**
    * The distances at step `t` of a method (all NaN for null: no method) and the per-step
-   * metrics at that step, aligned with `table().ids`.
+   * metrics at that step, aligned with `table().ids`. A DatabaseError 'not-loaded' when the
+   * method's distances are in neither the worker nor the file (see `putDistances`).
    */
   slice(methodId: string | null, t: number): ISlice {
-    return this._read(db => {
-      const base = this._base(db);
-      return readSlice(db, this._rowOf!, methodId, t, base.stepMetrics);
-    });
+    return this._read(db => this._slice(db, methodId, t));
+  }
+
+  /**
+   * Hold a stored method's distances: a frame of GET distances (its (S, T, 3) values become a
+   * cube aligned with the base table). Throws one line when the frame is not that method's.
+   */
+  putDistances(methodId: string, frame: ArrayBuffer): void {
+    const ids = this._read(db => this._base(db).ids);
+    this._cubes.set(methodId, cubeFromFrame(methodId, frame, ids));
+  }
+
+  /**
+   * Whether slices of the method can be answered without its frame: its cube is held, or the
+   * open file holds its rows (a full file), or it has no distances at all (nothing to fetch).
+   */
+  hasDistances(methodId: string): boolean {
+    return this._read(db => this._cubes.has(methodId) || !this._needsFrame(db, methodId));
+  }
+
+  /**
+   * Forget the cubes of every method not in `keep` (memory). The scratch's stays: it is not in
+   * the file, nothing could fetch it again.
+   */
+  dropDistances(keep: string[]): void {
+    const kept = new Set(keep);
+    for (const id of [...this._cubes.keys()]) {
+      if (!kept.has(id) && !isScratch(id)) {
+        this._cubes.delete(id);
+      }
+    }
+  }
+
+  /** Bytes the cubes hold (the scratch's included). */
+  distanceBytes(): number {
+    let bytes = 0;
+    this._cubes.forEach(cube => (bytes += cubeBytes(cube)));
+    return bytes;
   }
 
   /** A method's steps and which distance columns hold values. */
@@ -403,18 +465,31 @@ export class DatabaseApi {
 
   /**
    * How many simulations ingested after each dataset its filter now matches (null: cannot be
-   * said), by dataset id.
+   * said), by dataset id, and the methods whose distances that needs and are not loaded.
    */
-  newMatches(datasetIds: string[]): Record<string, number | null> {
+  newMatches(datasetIds: string[]): INewMatches {
     return this._read(db => {
       const base = this._base(db);
       const all = new Map(readDatasets(db).map(d => [d.id, d]));
-      const out: Record<string, number | null> = {};
+      const counts: Record<string, number | null> = {};
+      const missing = new Set<string>();
+      const sliceAt = (methodId: string | null, t: number) => this._slice(db, methodId, t);
       for (const id of datasetIds) {
         const dataset = all.get(id);
-        out[id] = dataset ? countNewMatches(db, base, this._rowOf!, dataset) : null;
+        if (!dataset) {
+          counts[id] = null;
+          continue;
+        }
+        try {
+          counts[id] = countNewMatches(db, base, this._rowOf!, dataset, sliceAt);
+        } catch (e) {
+          if (errorKind(e) !== 'not-loaded' || dataset.methodId === null) {
+            throw e;
+          }
+          missing.add(dataset.methodId);
+        }
       }
-      return out;
+      return { counts, missing: [...missing] };
     });
   }
 
@@ -423,9 +498,18 @@ export class DatabaseApi {
    * replacing any other scratch; null takes it out. Answers the summary with it.
    */
   injectScratch(scratch: IScratch | null): ISummary {
+    // The cube first: values that do not fit the scratch's size leave the replica as it was.
+    const ids = this._read(db => this._base(db).ids);
+    const cube = scratch && cubeFromValues(scratch.id, ids, scratch.simIds, scratch.steps, scratch.values);
     return this._read(db => {
       injectScratch(db, scratch);
       this._scratch = scratch; // a catch-up (open with keepScratch) puts it back
+      for (const id of [...this._cubes.keys()].filter(isScratch)) {
+        this._cubes.delete(id);
+      }
+      if (cube) {
+        this._cubes.set(cube.methodId, cube);
+      }
       return this._summarize(db);
     });
   }
@@ -438,12 +522,14 @@ export class DatabaseApi {
   /** Close the open database, if any. */
   close(): void {
     this._scratch = null;
+    this._cubes = new Map();
     if (this._db) {
       this._db.close();
       this._db = null;
     }
     this._baseTable = null;
     this._rowOf = null;
+    this._stepMetrics.clear();
   }
 
   private _base(db: Database): IBaseTable {
@@ -452,6 +538,51 @@ export class DatabaseApi {
       this._rowOf = new Map(this._baseTable.ids.map((id, i) => [id, i]));
     }
     return this._baseTable;
+  }
+
+  /** A slice from the method's cube (built from the file's rows on first use of a full file). */
+  private _slice(db: Database, methodId: string | null, t: number): ISlice {
+    const rows = this._base(db).ids.length;
+    const cube = methodId === null ? null : this._cube(db, methodId);
+    return { methodId, t, ...cubeSlice(cube, t, rows), metrics: this._metricsAt(db, t) };
+  }
+
+  /**
+   * The per-step metrics at step t, read once per step: three metrics of 10,000 runs take
+   * ~15 ms of SQL, a third of a time step's budget. Copies: the worker transfers a slice's arrays.
+   */
+  private _metricsAt(db: Database, t: number): IStepMetric[] {
+    let metrics = this._stepMetrics.get(t);
+    if (!metrics) {
+      metrics = readStepMetrics(db, this._rowOf!, this._base(db).stepMetrics, t);
+      this._stepMetrics.set(t, metrics);
+    }
+    return metrics.map(m => ({ name: m.name, values: m.values.slice() }));
+  }
+
+  /**
+   * The method's cube aligned with the base table; null when it has no distances (its slices
+   * are NaN); a DatabaseError 'not-loaded' when the replica lacks its rows and no frame came.
+   */
+  private _cube(db: Database, methodId: string): ICube | null {
+    const ids = this._base(db).ids;
+    let cube = this._cubes.get(methodId);
+    if (cube) {
+      cube = alignCube(cube, ids); // itself unless a catch-up changed the simulations
+    } else if (hasRows(db, methodId)) {
+      cube = cubeFromRows(db, methodId, ids); // a full file: its own rows, read once
+    } else if (this._needsFrame(db, methodId)) {
+      throw new DatabaseError('not-loaded', `The distances of method ${methodId.slice(0, 8)} are not loaded yet.`);
+    } else {
+      return null;
+    }
+    this._cubes.set(methodId, cube);
+    return cube;
+  }
+
+  /** Whether the replica records distances of the method that it does not hold as rows. */
+  private _needsFrame(db: Database, methodId: string): boolean {
+    return (readReplicaMethod(db, methodId)?.steps.length ?? 0) > 0 && !hasRows(db, methodId);
   }
 
   private _read<T>(read: (db: Database) => T): T {
@@ -516,7 +647,7 @@ export class DatabaseApi {
     const methods = this._methods(db);
     return {
       simulations: asNumber(queryValue(db, `SELECT COUNT(*) FROM ${Tables.simulation}`)),
-      timeSteps: this._timeSteps(db),
+      timeSteps: this._timeSteps(db, methods),
       parameters: this._parameters(db),
       methods,
       datasets: asNumber(
@@ -531,27 +662,17 @@ export class DatabaseApi {
   }
 
   /**
-   * Distinct t with distances over live methods, found by a loose index scan of the
-   * (method_id, t, sim_id) key (one seek per step, not a scan of every distance); else the
-   * per-step metrics' steps; else the longest times array.
+   * Distinct t with distances over live methods (each method's jdsi_replica_method row, else a
+   * loose index scan of its rows: one seek per step); else the per-step metrics' steps; else
+   * the longest times array.
    */
-  private _timeSteps(db: Database): number {
-    const withDistances = asNumber(
-      queryValue(
-        db,
-        `WITH RECURSIVE steps(method_id, t) AS (
-           SELECT m.id, (SELECT MIN(t) FROM ${Tables.distance} WHERE method_id = m.id)
-             FROM ${Tables.method} m WHERE ${live('m.id')}
-           UNION ALL
-           SELECT s.method_id,
-                  (SELECT MIN(t) FROM ${Tables.distance} WHERE method_id = s.method_id AND t > s.t)
-             FROM steps s WHERE s.t IS NOT NULL
-         )
-         SELECT COUNT(DISTINCT t) FROM steps WHERE t IS NOT NULL`
-      )
-    );
-    if (withDistances > 0) {
-      return withDistances;
+  private _timeSteps(db: Database, methods: IMethod[]): number {
+    const steps = new Set<number>();
+    for (const method of methods) {
+      readMethodStepList(db, method.id).forEach(t => steps.add(t));
+    }
+    if (steps.size > 0) {
+      return steps.size;
     }
     // No distances: the steps the panel offers, those of the per-step metrics (issue 9).
     const metricSteps = readMetricSteps(db);
@@ -611,6 +732,10 @@ export class DatabaseApi {
   private _scratch: IScratch | null = null;
   private _baseTable: IBaseTable | null = null;
   private _rowOf: Map<string, number> | null = null;
+  /** The per-step metrics read, by step. */
+  private readonly _stepMetrics = new Map<number, IStepMetric[]>();
+  /** Each method's distances in use, by method id (the scratch's too). */
+  private _cubes = new Map<string, ICube>();
 }
 
 /** Parse the JSON levels of a parameter: null, or an array of strings and numbers. */
@@ -666,8 +791,19 @@ export interface IDatabaseWorkerApi {
   predictions(): Promise<IPredictionSet[]>;
   splits(datasetId: string): Promise<ISplitInfo[]>;
   splitPart(splitId: string, part: string): Promise<string[]>;
-  /** Simulations ingested after each dataset that its filter matches now, by id (null: unknown). */
-  newMatches(datasetIds: string[]): Promise<Record<string, number | null>>;
+  /**
+   * Simulations ingested after each dataset that its filter matches now, by id (null: unknown),
+   * and the methods whose distances that needs: load them (`putDistances`) and ask again.
+   */
+  newMatches(datasetIds: string[]): Promise<INewMatches>;
+  /** Hold a stored method's distances, a frame of GET distances (pass the ArrayBuffer transferred). */
+  putDistances(methodId: string, frame: ArrayBuffer): Promise<void>;
+  /** Whether slices of the method need no frame (held, in the file's rows, or none to show). */
+  hasDistances(methodId: string): Promise<boolean>;
+  /** Forget every method's distances but those of `keep` (and the scratch's). */
+  dropDistances(keep: string[]): Promise<void>;
+  /** Bytes the distances held take. */
+  distanceBytes(): Promise<number>;
   runs(nowMs: number): Promise<IRunInfo[]>;
   runCurves(runIds: string[], name: string, context: string): Promise<IRunCurve[]>;
   datasetStats(): Promise<IDatasetStats[]>;
@@ -714,6 +850,10 @@ export function createWorkerApi(loadSql: () => Promise<SqlJsStatic>): IDatabaseW
     splits: async id => (await api()).splits(id),
     splitPart: async (id, part) => (await api()).splitPart(id, part),
     newMatches: async ids => (await api()).newMatches(ids),
+    putDistances: async (methodId, frame) => (await api()).putDistances(methodId, frame),
+    hasDistances: async methodId => (await api()).hasDistances(methodId),
+    dropDistances: async keep => (await api()).dropDistances(keep),
+    distanceBytes: async () => (await api()).distanceBytes(),
     runs: async nowMs => (await api()).runs(nowMs),
     runCurves: async (ids, name, context) => (await api()).runCurves(ids, name, context),
     datasetStats: async () => (await api()).datasetStats(),

@@ -48,6 +48,11 @@ export interface IDatabaseClient {
    * catch-up of the same file) keeps the scratch method in the new replica.
    */
   open(bytes: Uint8Array | ArrayBuffer, keepScratch?: boolean): Promise<ISummary>;
+  /**
+   * Hand a stored method's distances (a frame of GET distances) to the worker. The buffer is
+   * transferred, not copied (a method's frame is megabytes): it is detached afterwards.
+   */
+  putDistances(methodId: string, bytes: ArrayBuffer): Promise<void>;
   /** Why the worker cannot answer (it is terminated then), or null while it can. */
   readonly failure: WorkerFailedError | null;
   /** Whether `dispose` was called, or the worker failed (a new client is needed either way). */
@@ -184,6 +189,12 @@ export function connectDatabaseWorker(worker: IWorkerLike, options: IConnectOpti
       }
       const buffer = transferable(bytes);
       return api.open(Comlink.transfer(buffer, [buffer]), keepScratch);
+    },
+    putDistances(methodId: string, bytes: ArrayBuffer): Promise<void> {
+      if (failure) {
+        return Promise.reject(failure); // keep the caller's bytes: nothing can take them
+      }
+      return api.putDistances(methodId, Comlink.transfer(bytes, [bytes]));
     },
     get failure(): WorkerFailedError | null {
       return failure;

@@ -11,7 +11,7 @@ import { computeFeature, FEATURE } from '../model/feature';
 import { toColumn } from '../model/columns';
 import type { Column } from '../table/types';
 import { jsonArray } from './json';
-import { IBaseTable, IDatasetInfo, readSlice } from './slices';
+import { IBaseTable, IDatasetInfo, ISlice } from './slices';
 
 export interface ISplitPart {
   name: string;
@@ -88,20 +88,18 @@ export function readSplitPart(db: Database, splitId: string, part: string): stri
 }
 
 /**
- * Rows (of `ids`) of simulations ingested after the dataset that are not its members and, with a
- * method, have distances at its step: the rows `jupyter dsi select` would consider (Python's
- * staleness.new_matches counts the same).
+ * Rows (of `ids`) of simulations ingested after the dataset that are not its members: with the
+ * distances at its step (countNewMatches), the rows `jupyter dsi select` would consider.
  */
 function newRows(db: Database, row: ReadonlyMap<string, number>, dataset: IDatasetInfo): number[] {
   const stmt = db.prepare(
     `SELECT s.sim_id FROM jdsi_simulation s JOIN jdsi_source src ON src.id = s.source_id
       WHERE src.ingested_at > ?1
-        AND NOT EXISTS (SELECT 1 FROM jdsi_dataset_member m WHERE m.dataset_id = ?2 AND m.sim_id = s.sim_id)
-        AND (?3 IS NULL OR EXISTS (SELECT 1 FROM jdsi_distance d WHERE d.method_id = ?3 AND d.t = ?4 AND d.sim_id = s.sim_id))`
+        AND NOT EXISTS (SELECT 1 FROM jdsi_dataset_member m WHERE m.dataset_id = ?2 AND m.sim_id = s.sim_id)`
   );
   const out: number[] = [];
   try {
-    stmt.bind([dataset.createdAt, dataset.id, dataset.methodId, dataset.t ?? 0]);
+    stmt.bind([dataset.createdAt, dataset.id]);
     while (stmt.step()) {
       const i = row.get(String(stmt.get()[0]));
       if (i !== undefined) {
@@ -116,17 +114,35 @@ function newRows(db: Database, row: ReadonlyMap<string, number>, dataset: IDatas
 
 /**
  * How many simulations ingested after the dataset was saved its stored filter matches at its
- * method and step (what restoring it would select), members aside. Null when that cannot be
- * said: no filter was stored for a hand-made selection, or the filter names a column this file
- * no longer has.
+ * method and step (what restoring it would select), members aside; Python's
+ * staleness.new_matches counts the same. Null when that cannot be said: no filter was stored for
+ * a hand-made selection, or the filter names a column this file no longer has.
+ *
+ * `sliceAt` answers the dataset's slice (the worker's cube); it is asked only when some
+ * simulation is new, and what it throws (distances not loaded) goes to the caller.
  */
-export function countNewMatches(db: Database, base: IBaseTable, row: ReadonlyMap<string, number>, dataset: IDatasetInfo): number | null {
+export function countNewMatches(
+  db: Database,
+  base: IBaseTable,
+  row: ReadonlyMap<string, number>,
+  dataset: IDatasetInfo,
+  sliceAt: (methodId: string | null, t: number) => ISlice
+): number | null {
   if (dataset.methodId === null && !dataset.filter) {
     return 0; // chosen by hand, without a filter to match (as staleness.new_matches says)
   }
-  const fresh = newRows(db, row, dataset);
+  let fresh = newRows(db, row, dataset);
   if (fresh.length === 0) {
     return 0;
+  }
+  const slice = sliceAt(dataset.methodId, dataset.t ?? 0);
+  if (dataset.methodId !== null) {
+    // Only runs with a distance row at the step count (a row is a value in one of the columns).
+    const held = (i: number) => !(isNaN(slice.dShock[i]) && isNaN(slice.dEdge[i]) && isNaN(slice.dDensity[i]));
+    fresh = fresh.filter(held);
+    if (fresh.length === 0) {
+      return 0;
+    }
   }
   let node;
   try {
@@ -134,7 +150,6 @@ export function countNewMatches(db: Database, base: IBaseTable, row: ReadonlyMap
   } catch {
     return null;
   }
-  const slice = readSlice(db, row, dataset.methodId, dataset.t ?? 0, base.stepMetrics);
   const rows = base.ids.length;
   const columns: Column[] = [...base.parameters, ...base.runMetrics].map(toColumn);
   columns.push(...slice.metrics.map(m => ({ kind: 'numeric' as const, name: m.name, values: m.values })));

@@ -2,23 +2,25 @@
  * A scratch method: a ground truth's distances computed on the fly by the server (POST
  * /distances, issue 17 §2) and shown as a method of the replica without being written anywhere.
  *
- * The worker's replica is a copy of the file in memory, so the scratch becomes ordinary rows there
- * (a jdsi_ground_truth, a jdsi_method and its jdsi_distance rows, in one transaction): every reader
- * of methods and slices (the picker, the time slider, the views, the CSV export) shows it as it
- * shows a stored method. The rows die with the replica; the panel injects them again after each
- * catch-up (which replaces the replica) until the scratch is replaced, kept or discarded.
+ * The scratch becomes a method of the worker's replica (a jdsi_ground_truth, a jdsi_method and a
+ * jdsi_replica_method row, in one transaction), so that every reader of methods (the picker, the
+ * time slider, the CSV export) shows it as it shows a stored method; its distances become a
+ * distance cube (cubes.ts), as a stored method's frame does (issue 18: no jdsi_distance rows).
+ * The rows die with the replica; the worker injects them again after each catch-up (which
+ * replaces the replica) until the scratch is replaced, kept or discarded.
  *
  * No DOM here: the worker runs it (api.ts) and jest drives it with Node's sql.js.
  */
 import type { Database } from 'sql.js';
 
-import type { IFrame, IFrameHeader } from './frameCodec';
+import { checkDistanceFrame, DISTANCE_COLUMNS, IDistanceFrameHeader } from './cubes';
+import type { IFrame } from './frameCodec';
 
 /** Every scratch method's id starts so; no stored method's can (they are UUIDs). */
 export const SCRATCH_PREFIX = 'scratch:';
 
 /** The distance columns of a frame, in this order (the server's `columns`). */
-export const SCRATCH_COLUMNS = ['d_shock', 'd_edge', 'd_density'] as const;
+export const SCRATCH_COLUMNS = DISTANCE_COLUMNS;
 
 /** What the server holds in memory to compute on the fly (resident.Resident.report()). */
 export interface IResidentReport {
@@ -30,10 +32,7 @@ export interface IResidentReport {
 }
 
 /** The header of POST /distances' frame; its data is (S, T, 3) float32, NaN where undefined. */
-export interface IDistancesHeader extends IFrameHeader {
-  sim_ids: string[];
-  steps: number[];
-  columns: string[];
+export interface IDistancesHeader extends IDistanceFrameHeader {
   ground_truth: string;
   norm: 'L1' | 'L2' | 'Linf';
   gt_time: number | null;
@@ -95,20 +94,9 @@ export const SCRATCH_DESCRIPTION = 'Computed on the fly, not saved: Keep stores 
 /** A frame of POST /distances as a scratch; throws a line when the frame is not one. */
 export function scratchFromFrame(frame: IFrame<IDistancesHeader>, now = new Date()): IScratch {
   const { header, data } = frame;
+  checkDistanceFrame(header);
   const simIds = header.sim_ids;
   const steps = header.steps;
-  const shape = header.shape;
-  if (
-    !Array.isArray(simIds) ||
-    !Array.isArray(steps) ||
-    shape.length !== 3 ||
-    shape[0] !== simIds.length ||
-    shape[1] !== steps.length ||
-    shape[2] !== SCRATCH_COLUMNS.length ||
-    SCRATCH_COLUMNS.some((c, k) => header.columns?.[k] !== c)
-  ) {
-    throw new Error(`not a distances frame: shape [${shape}] for ${simIds?.length} simulations, ${steps?.length} steps and columns ${header.columns}`);
-  }
   return {
     id: scratchId(header.ground_truth, header.norm, header.gt_time, header.match_time, header.field),
     groundTruth: header.ground_truth,
@@ -124,34 +112,28 @@ export function scratchFromFrame(frame: IFrame<IDistancesHeader>, now = new Date
   };
 }
 
+/** The replica's table of what each method holds (the server creates it; a full file lacks it). */
+const REPLICA_METHOD_DDL = `CREATE TABLE IF NOT EXISTS jdsi_replica_method (
+  method_id TEXT PRIMARY KEY, steps TEXT NOT NULL, columns TEXT NOT NULL)`;
+
 /** Delete every scratch's rows (any left by an earlier injection). */
 function dropRows(db: Database): void {
-  // The ids from the small method table, then each one's distances by their key: a LIKE on
-  // jdsi_distance would scan every stored method's rows (160,000 for the sample).
-  const ids: string[] = [];
-  const stmt = db.prepare('SELECT id FROM jdsi_method WHERE substr(id, 1, ?) = ?');
-  try {
-    stmt.bind([SCRATCH_PREFIX.length, SCRATCH_PREFIX]);
-    while (stmt.step()) {
-      ids.push(String(stmt.get()[0]));
-    }
-  } finally {
-    stmt.free();
-  }
-  for (const id of ids) {
-    db.run('DELETE FROM jdsi_distance WHERE method_id = ?', [id]);
-    db.run('DELETE FROM jdsi_method WHERE id = ?', [id]);
-    db.run('DELETE FROM jdsi_ground_truth WHERE id = ?', [id]);
-  }
+  const prefix = [SCRATCH_PREFIX.length, SCRATCH_PREFIX];
+  // The small tables only: a scratch's distances are a cube, never rows (issue 18).
+  db.run('DELETE FROM jdsi_replica_method WHERE substr(method_id, 1, ?) = ?', prefix);
+  db.run('DELETE FROM jdsi_method WHERE substr(id, 1, ?) = ?', prefix);
+  db.run('DELETE FROM jdsi_ground_truth WHERE substr(id, 1, ?) = ?', prefix);
 }
 
 /**
  * Put `scratch` into the replica as a method (null: take every scratch out), replacing any
- * scratch there, in one transaction: a failure leaves the replica as it was.
+ * scratch there, in one transaction: a failure leaves the replica as it was. Its distances are
+ * the caller's to hold (api.ts makes them a cube).
  */
 export function injectScratch(db: Database, scratch: IScratch | null): void {
   db.run('BEGIN');
   try {
+    db.run(REPLICA_METHOD_DDL); // a full file opened directly has none
     dropRows(db);
     if (scratch) {
       insertRows(db, scratch);
@@ -163,12 +145,25 @@ export function injectScratch(db: Database, scratch: IScratch | null): void {
   }
 }
 
-function insertRows(db: Database, s: IScratch): void {
-  const S = s.simIds.length;
+/** The steps and the columns with a value, as the server's jdsi_replica_method records them. */
+function replicaRow(s: IScratch): { steps: number[]; columns: string[] } {
   const T = s.steps.length;
-  if (s.values.length !== S * T * 3) {
-    throw new Error(`a scratch of ${S} simulations and ${T} steps needs ${S * T * 3} values, not ${s.values.length}`);
+  const filled = [false, false, false];
+  // A step whose every value is NaN has no rows, as postprocess writes none: it is not listed.
+  const held = new Set<number>();
+  for (let at = 0; at < s.values.length; at++) {
+    if (!Number.isNaN(s.values[at])) {
+      filled[at % 3] = true;
+      held.add(s.steps[Math.floor(at / 3) % T]);
+    }
   }
+  return {
+    steps: [...held].sort((a, b) => a - b),
+    columns: DISTANCE_COLUMNS.filter((_, k) => filled[k])
+  };
+}
+
+function insertRows(db: Database, s: IScratch): void {
   db.run('INSERT INTO jdsi_ground_truth (id, sim_id, description, created_at) VALUES (?, ?, ?, ?)', [
     s.id,
     s.groundTruth,
@@ -180,29 +175,10 @@ function insertRows(db: Database, s: IScratch): void {
      VALUES (?, ?, ?, ?, ?, 'scratch', ?, ?, ?)`,
     [s.id, s.id, s.norm, s.gtTime, SCRATCH_DESCRIPTION, s.createdAt, s.matchTime, s.field]
   );
-  // In the table's key order (t, sim_id): each row lands after the last, no page splits.
-  const order = Array.from({ length: S }, (_, i) => i).sort((a, b) =>
-    s.simIds[a] < s.simIds[b] ? -1 : s.simIds[a] > s.simIds[b] ? 1 : 0
-  );
-  const steps = Array.from({ length: T }, (_, j) => j).sort((a, b) => s.steps[a] - s.steps[b]);
-  const value = (x: number) => (Number.isNaN(x) ? null : x);
-  const stmt = db.prepare('INSERT INTO jdsi_distance (method_id, t, sim_id, d_shock, d_edge, d_density) VALUES (?, ?, ?, ?, ?, ?)');
-  try {
-    for (const j of steps) {
-      const t = s.steps[j];
-      for (const i of order) {
-        const at = (i * T + j) * 3;
-        const shock = s.values[at];
-        const edge = s.values[at + 1];
-        const density = s.values[at + 2];
-        // A run without the step (shorter than the ground truth) has no row, as postprocess writes none.
-        if (Number.isNaN(shock) && Number.isNaN(edge) && Number.isNaN(density)) {
-          continue;
-        }
-        stmt.run([s.id, t, s.simIds[i], value(shock), value(edge), value(density)]);
-      }
-    }
-  } finally {
-    stmt.free();
-  }
+  const { steps, columns } = replicaRow(s);
+  db.run('INSERT INTO jdsi_replica_method (method_id, steps, columns) VALUES (?, ?, ?)', [
+    s.id,
+    JSON.stringify(steps),
+    JSON.stringify(columns)
+  ]);
 }

@@ -7,6 +7,7 @@
 import type { Database } from 'sql.js';
 
 import { FeatureTerms, storedTerms } from '../model/feature';
+import { cubeSlice, DISTANCE_COLUMNS, ICube, readRowSteps } from './cubes';
 import { jsonArray, parseJson } from './json';
 
 /** Parameters of every simulation: categorical as Int32 codes, numeric as Float32 (NaN = missing). */
@@ -261,7 +262,7 @@ function readMetrics(
 }
 
 /** The per-step number metrics at step `t`, one indexed read per metric. */
-function readStepMetrics(
+export function readStepMetrics(
   db: Database,
   row: ReadonlyMap<string, number>,
   metrics: readonly IMetricInfo[],
@@ -293,50 +294,67 @@ function readStepMetrics(
 }
 
 /**
- * The distances of every simulation at step `t` of a method (all NaN without a method) and the
- * per-step metrics at that step, aligned with `ids`. The metrics' t is the distances' step index.
+ * The distances of every simulation at step `t` from a method's cube (all NaN without one: no
+ * method, or a method without distances) and the per-step metrics at that step, aligned with
+ * `row`. The metrics' t is the distances' step index.
  */
 export function readSlice(
   db: Database,
   row: ReadonlyMap<string, number>,
   methodId: string | null,
   t: number,
-  stepMetrics: readonly IMetricInfo[] = []
+  stepMetrics: readonly IMetricInfo[] = [],
+  cube: ICube | null = null
 ): ISlice {
-  const dShock = new Float32Array(row.size).fill(NaN);
-  const dEdge = new Float32Array(row.size).fill(NaN);
-  const dDensity = new Float32Array(row.size).fill(NaN);
-  const metrics = readStepMetrics(db, row, stepMetrics, t);
-  if (methodId === null) {
-    return { methodId, t, dShock, dEdge, dDensity, metrics };
-  }
-  const stmt = db.prepare(
-    'SELECT sim_id, d_shock, d_edge, d_density FROM jdsi_distance WHERE method_id = ? AND t = ?'
-  );
+  return { methodId, t, ...cubeSlice(cube, t, row.size), metrics: readStepMetrics(db, row, stepMetrics, t) };
+}
+
+/** What the server's replica records of a method (jdsi_replica_method), its rows left out. */
+export interface IReplicaMethod {
+  /** The distinct steps it has distances at, ascending. */
+  steps: number[];
+  /** Those of d_shock, d_edge, d_density with at least one value. */
+  columns: string[];
+}
+
+/** Whether the open file is the server's replica (or holds a scratch): it has jdsi_replica_method. */
+export function hasReplicaTable(db: Database): boolean {
+  const stmt = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jdsi_replica_method'");
   try {
-    stmt.bind([methodId, t]);
-    while (stmt.step()) {
-      const [simId, shock, edge, density] = stmt.get();
-      const i = row.get(String(simId));
-      if (i === undefined) {
-        continue;
-      }
-      dShock[i] = shock === null ? NaN : Number(shock);
-      dEdge[i] = edge === null ? NaN : Number(edge);
-      dDensity[i] = density === null ? NaN : Number(density);
-    }
+    return stmt.step();
   } finally {
     stmt.free();
   }
-  return { methodId, t, dShock, dEdge, dDensity, metrics };
+}
+
+/** The method's row of jdsi_replica_method; null without the table or the row (read its rows then). */
+export function readReplicaMethod(db: Database, methodId: string): IReplicaMethod | null {
+  if (!hasReplicaTable(db)) {
+    return null;
+  }
+  const stmt = db.prepare('SELECT steps, columns FROM jdsi_replica_method WHERE method_id = ?');
+  try {
+    stmt.bind([methodId]);
+    if (!stmt.step()) {
+      return null;
+    }
+    const [steps, columns] = stmt.get();
+    return { steps: jsonArray(steps).map(Number), columns: jsonArray(columns).map(String) };
+  } finally {
+    stmt.free();
+  }
 }
 
 /** A method's steps and the distance columns it has values for (ensembles without shock or edge coefficients leave those NULL). */
 export function readMethodInfo(db: Database, methodId: string): IMethodInfo {
+  const replica = readReplicaMethod(db, methodId);
+  if (replica) {
+    return { steps: stepCount(replica.steps), distances: DISTANCE_COLUMNS.filter(c => replica.columns.includes(c)) };
+  }
   const distances: string[] = [];
   // EXISTS stops at the first value: one row read when a column is filled, as it usually is.
   // The column names come from this fixed list, never from data (DESIGN.md rule 3).
-  for (const name of ['d_shock', 'd_edge', 'd_density']) {
+  for (const name of DISTANCE_COLUMNS) {
     const stmt = db.prepare(
       `SELECT EXISTS (SELECT 1 FROM jdsi_distance WHERE method_id = ? AND ${name} IS NOT NULL)`
     );
@@ -380,8 +398,17 @@ export function readMetricSteps(db: Database): number {
   return steps;
 }
 
+/** The panel's steps 0..n-1 of a list of steps: n = max + 1. */
+function stepCount(steps: readonly number[]): number {
+  return steps.length === 0 ? 0 : Math.max(...steps) + 1;
+}
+
 /** The time steps (0..n-1) that a method has distances for. */
 export function readMethodSteps(db: Database, methodId: string): number {
+  const replica = readReplicaMethod(db, methodId);
+  if (replica) {
+    return stepCount(replica.steps);
+  }
   const stmt = db.prepare('SELECT max(t) FROM jdsi_distance WHERE method_id = ?');
   try {
     stmt.bind([methodId]);
@@ -391,6 +418,11 @@ export function readMethodSteps(db: Database, methodId: string): number {
   } finally {
     stmt.free();
   }
+}
+
+/** The distinct steps a method has distances at: its replica row, else its rows. */
+export function readMethodStepList(db: Database, methodId: string): number[] {
+  return readReplicaMethod(db, methodId)?.steps ?? readRowSteps(db, methodId);
 }
 
 /** A saved training dataset as the replica holds it. */

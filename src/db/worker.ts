@@ -18,7 +18,9 @@ const wasmUrl = new URL('sql.js/dist/sql-wasm.wasm', import.meta.url).href;
 
 const api = createWorkerApi(() => initSqlJs({ locateFile: () => wasmUrl }));
 
-// A slice's columns are made fresh for each call: hand their buffers over instead of copying.
+// A slice's columns are made fresh for each call (copies of its step's range of the method's
+// distance cube, cubes.ts): hand their buffers over instead of copying them again.
+// putDistances receives its frame's buffer transferred by connect.ts: it is not copied either.
 // (The parameter table is cached here, so it is copied: transferring would detach the cache.)
 // `ping` tells client.ts that this script loaded and runs.
 const exposed: IDatabaseWorker = {

@@ -11,7 +11,8 @@ import initSqlJs, { Database } from 'sql.js';
 
 import { countNewMatches, readSplitPart, readSplits } from '../datasetRecords';
 import { predictionColumns, predictionLabels, readPredictions } from '../predictions';
-import { readBaseTable, readDatasets } from '../slices';
+import { cubeFromRows } from '../cubes';
+import { readBaseTable, readDatasets, readSlice } from '../slices';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SCHEMA_SQL = fs.readFileSync(path.join(ROOT, 'jupyterlab_dsi', 'schema.sql'), 'utf8');
@@ -40,7 +41,11 @@ async function ensemble(): Promise<Database> {
 
 function rowsOf(db: Database) {
   const base = readBaseTable(db);
-  return { base, row: new Map(base.ids.map((id, i) => [id, i])) };
+  const row = new Map(base.ids.map((id, i) => [id, i]));
+  // The worker's slices: the method's cube, here from the file's own rows.
+  const sliceAt = (methodId: string | null, t: number) =>
+    readSlice(db, row, methodId, t, base.stepMetrics, methodId === null ? null : cubeFromRows(db, methodId, base.ids));
+  return { base, row, sliceAt };
 }
 
 function run(db: Database, id: string, name: string, started: string): void {
@@ -140,8 +145,8 @@ describe('datasets: splits, stale marks, new matches', () => {
     // Simulation 5 came later: cs 5 > 2 is not matched by "cs <= 2", is by "cs >= 2".
     const later = async (filter: string) => {
       const db = await withDataset(filter);
-      const { base, row } = rowsOf(db);
-      const n = countNewMatches(db, base, row, readDatasets(db)[0]);
+      const { base, row, sliceAt } = rowsOf(db);
+      const n = countNewMatches(db, base, row, readDatasets(db)[0], sliceAt);
       db.close();
       return n;
     };
@@ -156,8 +161,8 @@ describe('datasets: splits, stale marks, new matches', () => {
   it('counts only the later simulations with distances at the method and step of the dataset, as Python does', async () => {
     const db = await withDataset('cs >= 2');
     db.run("DELETE FROM jdsi_distance WHERE sim_id = '5'");
-    const { base, row } = rowsOf(db);
-    expect(countNewMatches(db, base, row, readDatasets(db)[0])).toBe(0);
+    const { base, row, sliceAt } = rowsOf(db);
+    expect(countNewMatches(db, base, row, readDatasets(db)[0], sliceAt)).toBe(0);
     db.close();
   });
 });
