@@ -35,7 +35,7 @@ from traitlets.config import Configurable
 from .errors import DsiError, one_line
 from .fields import ArrayLimit, set_array_limit
 from .jobs import Job, Jobs, JobsFull
-from .paths import FileExists, PathError, confine, confine_folder, inside, write_new
+from .paths import FileExists, PathError, confine, confine_folder, inside
 from .store import Store, StoreBusy, current_user, damaged
 
 NAMESPACE = "jupyterlab-dsi"
@@ -386,7 +386,7 @@ MAX_NAME = 200
 def check_export(body: Any) -> dict[str, Any]:
     """An export-to-file request ``{format, dir?, name?}`` with each field of its JSON type and a
     name that is one visible file name (no folder, no leading dot)."""
-    from .datasets import EXPORT_FORMATS
+    from .exports import FORMAT_NAMES, FORMATS
 
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object {format, dir?, name?}")
@@ -394,11 +394,11 @@ def check_export(body: Any) -> dict[str, Any]:
     if unknown:
         raise RequestError(f"unknown field(s) {', '.join(unknown)}")
     if "format" not in body:
-        raise RequestError("malformed request: format missing; use json, card or prov")
+        raise RequestError(f"malformed request: format missing; use {FORMAT_NAMES}")
     for name in EXPORT_FIELDS:
         expect(body, name, str)
-    if body["format"] not in EXPORT_FORMATS:
-        raise RequestError(f"unknown export format {short(body['format'])}; use json, card or prov")
+    if body["format"] not in FORMATS:
+        raise RequestError(f"unknown export format {short(body['format'])}; use {FORMAT_NAMES}")
     name = body.get("name")
     if name is not None:
         if not name or name in (".", "..") or any(c in name for c in "/\\\x00"):
@@ -413,25 +413,28 @@ def check_export(body: Any) -> dict[str, Any]:
 def export_file_name(dataset_name: str, dataset_id: str, fmt: str) -> str:
     """The file a dataset's export is saved as, as the panel's Download names it: the dataset's
     name with anything but letters, digits, '.', '-' and '_' made '_' (never hidden), then the
-    format's ending (.json, .md, .prov.json)."""
-    from .datasets import EXPORT_FORMATS
+    format's ending (.json, .md, .prov.json, .datacite.json, .croissant.json; .ro-crate: a folder)."""
+    from .exports import FORMATS
 
     stem = re.sub(r"[^\w.-]+", "_", dataset_name, flags=re.ASCII).lstrip(".")[:MAX_NAME - 20]
-    return (stem or dataset_id) + EXPORT_FORMATS[fmt]
+    return (stem or dataset_id) + FORMATS[fmt]
 
 
 class ExportFileHandler(_Handler):
     """``POST .../datasets/ID/export?path=DB`` with ``{format, dir?, name?}``: write the dataset's
-    export (json, card or prov: the text `jupyter dsi export` writes) as a new file in the folder
-    ``dir`` under the server's root (default: the database's folder; the panel sends the linked
-    notebook's). Without ``name`` the file is named after the dataset and, when that exists,
-    ``name (1).json``...; a ``name`` given that exists is refused (409). Never overwrites, never
-    leaves a half-written file, never writes outside the root or into a hidden folder. Answers 201
-    ``{path, format, bytes}``, ``path`` relative to the root."""
+    export (what `jupyter dsi export -o` writes: one file; croissant: the JSON-LD and its members
+    CSV beside it; rocrate: a folder) in the folder ``dir`` under the server's root (default: the
+    database's folder; the panel sends the linked notebook's). Without ``name`` it is named after
+    the dataset and, when that exists, ``name (1).json``...; a ``name`` given that exists is
+    refused (409). Never overwrites, never leaves a half-written file or folder, never writes
+    outside the root or into a hidden folder. Answers 201 ``{path, format, bytes, files}``:
+    ``path`` the file (or the crate's folder) named, ``files`` every file written, relative to the
+    root, ``bytes`` their total size."""
 
     @tornado.web.authenticated
     async def post(self, dataset_id: str | None = None) -> None:
-        from .datasets import EXPORT_FORMATS, export_text, get_dataset
+        from .datasets import get_dataset
+        from .exports import free_name, prepare, save_prepared
 
         try:
             body = check_export(parse_body(self.request.body))
@@ -451,26 +454,37 @@ class ExportFileHandler(_Handler):
             return
         fmt, name = body["format"], body.get("name")
 
-        def read(store: Store) -> tuple[str, str]:
+        def read(store: Store) -> tuple[str, Any]:
             record = get_dataset(store, str(dataset_id))
-            return export_text(store, record["id"], fmt), name or export_file_name(record["name"], record["id"], fmt)
+            wanted = name or export_file_name(record["name"], record["id"], fmt)
+            if name is not None:  # a name given that is taken: refused before the export is read
+                try:
+                    free_name(folder, wanted, fmt, unique=False)
+                except FileExists as exc:
+                    return wanted, str(exc)
+            return wanted, prepare(store, record["id"], fmt)
 
         ok, answer = await self.with_store(read)
         if not ok:
             return
-        text, file_name = answer
+        wanted, files = answer
+        if isinstance(files, str):
+            self.fail(409, files)
+            return
 
         # Written only once the export is read: a request answered "busy" has written nothing,
         # so the panel's retry does not leave a second copy.
         def write() -> tuple[int, dict[str, Any]]:
             try:
-                written = write_new(folder, file_name, text, unique_suffix=None if name else EXPORT_FORMATS[fmt])
+                chosen, written = save_prepared(folder, wanted, fmt, files, unique=name is None)
             except FileExists as exc:
                 return 409, {"message": str(exc)}
             except OSError as exc:  # a read-only folder, a full disk: named, never a 500
                 where = inside(root, folder) or folder_relative or "the server's root"
-                return 422, {"message": f"cannot write {file_name} in {where}: {exc.strerror or one_line(exc)}"}
-            return 201, {"path": inside(root, written), "format": fmt, "bytes": len(text.encode("utf-8"))}
+                return 422, {"message": f"cannot write {wanted} in {where}: {exc.strerror or one_line(exc)}"}
+            return 201, {"path": inside(root, folder / chosen), "format": fmt,
+                         "bytes": sum(len(text.encode("utf-8")) for text in written.values()),
+                         "files": sorted(inside(root, folder / relative) or relative for relative in written)}
 
         status, reply = await asyncio.get_running_loop().run_in_executor(self.settings["jupyterlab_dsi_store_pool"], write)
         self.set_status(status)

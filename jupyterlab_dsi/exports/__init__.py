@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,19 +93,28 @@ def members_csv_name(name: str) -> str:
     return name + ".members.csv"
 
 
-def outputs(store: Store, ref: str, fmt: str, name: str) -> dict[str, str]:
-    """What exporting ``ref`` as ``fmt`` under the file (or folder) ``name`` writes: {path relative
-    to the folder it is written in: text}. Paths with a '/' lie in the folder ``name`` (rocrate)."""
+def prepare(store: Store, ref: str, fmt: str) -> Callable[[str], dict[str, str]]:
+    """Read what exporting ``ref`` as ``fmt`` needs now; answers ``files(name)``: what it writes
+    under the file (or folder) ``name``, as {path relative to the folder it is written in: text}
+    (paths with a '/' lie in the folder ``name``: rocrate), without the database."""
     check_format(fmt)
     if fmt in TEXT_FORMATS:
-        return {name: text(store, ref, fmt)}
+        one = text(store, ref, fmt)
+        return lambda name: {name: one}
     if fmt == "croissant":
-        from .croissant import croissant_files
+        from .croissant import prepare as prepare_croissant
 
-        return croissant_files(store, ref, name, members_csv_name(name))
+        files = prepare_croissant(store, ref)
+        return lambda name: files(name, members_csv_name(name))
     from .rocrate import crate_files
 
-    return {f"{name}/{inner}": content for inner, content in crate_files(store, ref).items()}
+    inner = crate_files(store, ref)
+    return lambda name: {f"{name}/{path}": content for path, content in inner.items()}
+
+
+def outputs(store: Store, ref: str, fmt: str, name: str) -> dict[str, str]:
+    """What exporting ``ref`` as ``fmt`` under the file (or folder) ``name`` writes (:func:`prepare`)."""
+    return prepare(store, ref, fmt)(name)
 
 
 def tops(files: dict[str, str]) -> list[str]:
@@ -256,9 +266,26 @@ def free_name(folder: Path, name: str, fmt: str, *, unique: bool) -> str:
     )
 
 
+def save_prepared(folder: Path, name: str, fmt: str, files: Callable[[str], dict[str, str]], *,
+                  unique: bool) -> tuple[str, dict[str, str]]:
+    """Write ``files(name)`` in ``folder`` (the server's "Save next to the notebook"); with
+    ``unique``, a taken name (even one taken meanwhile by another save) is followed by the next
+    free ``name (1).ext``, ``name (2).ext``... as a file browser numbers copies; without,
+    :class:`FileExists`. Answers the name written and its files."""
+    while True:
+        chosen = free_name(folder, name, fmt, unique=unique)
+        written = files(chosen)
+        try:
+            publish(folder, written, shown=str)
+        except FileExists:
+            if not unique:
+                raise
+            continue  # taken between the look and the link: the next free name
+        return chosen, written
+
+
 def save_in(store: Store, dataset_ref: str, fmt: str, folder: Path, name: str, *, unique: bool) -> list[Path]:
     """Write the export in ``folder`` as ``name`` or (``unique``) the first free numbered copy of
-    it (:func:`free_name`). Answers the paths written, the one named first."""
-    chosen = free_name(folder, name, fmt, unique=unique)
-    written = publish(folder, outputs(store, dataset_ref, fmt, chosen), shown=str)
-    return sorted(written, key=lambda p: p.name != chosen)
+    it (:func:`save_prepared`). Answers the paths written, the one named first."""
+    chosen, written = save_prepared(folder, name, fmt, prepare(store, dataset_ref, fmt), unique=unique)
+    return sorted((folder / top for top in tops(written)), key=lambda p: p.name != chosen)

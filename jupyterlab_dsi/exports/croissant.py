@@ -7,6 +7,8 @@ with its sha256, so a changed members file fails when the records are read."""
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
@@ -201,13 +203,31 @@ def croissant(store: Store, record: dict[str, Any], table: mem.Table, csv_name: 
     return doc
 
 
-def croissant_files(store: Store, ref: str, name: str, csv_name: str) -> dict[str, str]:
-    """{csv_name: the members CSV, name: the Croissant JSON-LD}, for files side by side (the CSV
-    first: it is put in place first, so the JSON-LD never names a file not there yet)."""
+def renamed(doc: dict[str, Any], csv_name: str) -> dict[str, Any]:
+    """``doc`` with its members CSV named ``csv_name`` (the FileObject and every field's source)."""
+    out = json.loads(json.dumps(doc))
+    (csv_file,) = out["distribution"]
+    csv_file["@id"] = csv_file["name"] = csv_file["contentUrl"] = csv_name
+    for f in out["recordSet"][0]["field"]:
+        f["source"]["fileObject"]["@id"] = csv_name
+    return out
+
+
+def prepare(store: Store, ref: str) -> Callable[[str, str], dict[str, str]]:
+    """Read what the export needs now; answers ``files(name, csv_name)``: {csv_name: the members
+    CSV, name: the Croissant JSON-LD}, which needs the database no more (the server names the files
+    only once it writes them). The CSV comes first: it is put in place first, so the JSON-LD never
+    names a file not there yet."""
     from . import dumps
 
     record = get_dataset(store, ref)
     table = mem.table(store, record)
     csv_text = mem.to_csv(table)
     sha = hashlib.sha256(csv_text.encode("utf-8")).hexdigest()
-    return {csv_name: csv_text, name: dumps(croissant(store, record, table, csv_name, sha))}
+    doc = croissant(store, record, table, "members.csv", sha)
+    return lambda name, csv_name: {csv_name: csv_text, name: dumps(renamed(doc, csv_name))}
+
+
+def croissant_files(store: Store, ref: str, name: str, csv_name: str) -> dict[str, str]:
+    """{csv_name: the members CSV, name: the Croissant JSON-LD}, for files side by side."""
+    return prepare(store, ref)(name, csv_name)

@@ -19,13 +19,25 @@ import { compareCells, filterBox, ISort, sortHeader } from './sortTable';
 
 const MEMBERS_SHOWN = 500;
 
-type ExportFormat = 'json' | 'card' | 'prov';
+type ExportFormat = 'json' | 'card' | 'prov' | 'datacite' | 'croissant' | 'rocrate';
 
+/** Every format the server writes (docs/exports.md): Save next to the notebook offers them all. */
 const EXPORT_FORMATS: [ExportFormat, string][] = [
   ['json', 'JSON'],
   ['card', 'Dataset card (Markdown)'],
-  ['prov', 'PROV-JSON']
+  ['prov', 'PROV-JSON'],
+  ['datacite', 'DataCite 4.5 (JSON)'],
+  ['croissant', 'Croissant 1.1 (+ members CSV)'],
+  ['rocrate', 'RO-Crate 1.1 (folder)']
 ];
+
+/** The formats that are one text file, which the browser can download, and their endings. */
+const DOWNLOAD_ENDINGS: Partial<Record<ExportFormat, string>> = {
+  json: '.json',
+  card: '.md',
+  prov: '.prov.json',
+  datacite: '.datacite.json'
+};
 
 type SortKey = 'name' | 'description' | 'size' | 'method' | 't' | 'createdAt' | 'digest';
 
@@ -247,7 +259,11 @@ export class DatasetsPage {
     const exportMenu = h('select', { class: 'jp-DSI-select jp-mod-styled', 'aria-label': `Export ${d.name}`, 'data-focus-key': `${d.id}:export` },
       h('option', { value: '' }, 'Export…'),
       save,
-      h('optgroup', { label: 'Download' }, ...EXPORT_FORMATS.map(([f, label]) => h('option', { value: `download:${f}` }, label)))
+      h(
+        'optgroup',
+        { label: 'Download' },
+        ...EXPORT_FORMATS.filter(([f]) => f in DOWNLOAD_ENDINGS).map(([f, label]) => h('option', { value: `download:${f}` }, label))
+      )
     );
     // The linked notebook may have changed since the row was drawn: name the folder as it is now.
     const relabel = () => save.setAttribute('label', this._saveLabel());
@@ -441,19 +457,24 @@ export class DatasetsPage {
       return;
     }
     const folder = this._notebookFolder();
-    let saved: { path: string };
+    let saved: { path: string; files?: string[] };
     try {
-      saved = await saveExport(path, d.id, format, folder ?? undefined);
+      // The server takes every format of EXPORT_FORMATS (its check_export); the cast keeps this
+      // compiling while server.ts's saveExport still names only the first three.
+      saved = await saveExport(path, d.id, format as Parameters<typeof saveExport>[2], folder ?? undefined);
     } catch (error) {
       Notification.error(`Not saved: ${(error as Error).message}`);
       return;
     }
     const open = this._options.openFile;
-    Notification.success(`Saved “${d.name}” as ${saved.path}`, {
+    // Croissant: the JSON-LD and its members CSV beside it; RO-Crate: a folder (shown, not opened).
+    const others = (saved.files ?? []).filter(file => file !== saved.path && !file.startsWith(`${saved.path}/`));
+    const isFolder = format === 'rocrate';
+    Notification.success(`Saved “${d.name}” as ${saved.path}${isFolder ? '/' : ''}${others.length ? ` and ${others.join(', ')}` : ''}`, {
       autoClose: 15000,
       actions: open
         ? [
-            { label: 'Open', callback: () => open(saved.path, 'document') },
+            ...(isFolder ? [] : [{ label: 'Open', callback: () => open(saved.path, 'document') }]),
             { label: 'Show in file browser', callback: () => open(saved.path, 'browser') }
           ]
         : []
@@ -466,9 +487,9 @@ export class DatasetsPage {
       return;
     }
     try {
-      const text = await exportDataset(path, d.id, format);
+      const text = await exportDataset(path, d.id, format as Parameters<typeof exportDataset>[2]);
       const type = format === 'card' ? 'text/markdown' : 'application/json';
-      const suffix = format === 'card' ? '.md' : format === 'prov' ? '.prov.json' : '.json';
+      const suffix = DOWNLOAD_ENDINGS[format] ?? '.json';
       const url = URL.createObjectURL(new Blob([text], { type }));
       const link = h('a', { href: url, download: `${d.name.replace(/[^\w.-]+/g, '_') || d.id}${suffix}` });
       document.body.appendChild(link);
