@@ -119,6 +119,11 @@ def test_the_metadata_carries_the_digest_the_file_hashes_and_the_rai_fields(samp
     assert csv_path.name == "ds.members.csv"
     header = csv_path.read_text(encoding="utf-8").splitlines()[0].split(",")
     assert header[0] == "sim_id" and header[-2:] == ["path", "sha256"]
+    # What the members were chosen by, never the predictions of a run trained since (the sample's
+    # run "gp" logged some for these very members): the export of an immutable record stays the same.
+    with Store(sample.db, readonly=True) as store:
+        params = [p["name"] for p in store.parameters()]
+    assert header == ["sim_id", *params, "d_shock", "d_edge", "d_density", "d_feature", "path", "sha256"]
     # Responsible AI: collected by simulation; preprocessing names the method, its norm and ground
     # truth, the filter, the sampling and its seed; the description is the intended use.
     assert doc["rai:dataCollectionType"] == ["Simulation"]

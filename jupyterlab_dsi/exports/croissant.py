@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
-from urllib.parse import quote
 
 from .. import feature as ftr
 from .. import steps
@@ -127,8 +127,21 @@ def cite_as(record: dict[str, Any]) -> str:
             f"  note = {{jupyterlab-dsi training dataset {record['id']}, digest {record['digest']}}}\n}}")
 
 
-def field_id(column: str) -> str:
-    return f"{RECORD_SET}/{quote(column, safe='')}"
+CSV_ID = "members-csv"  # the FileObject's @id, whatever the CSV's name (mlcroissant takes no blank in an @id)
+
+
+def field_ids(columns: list[str]) -> dict[str, str]:
+    """A field @id per column: ``members/`` and the name with anything but letters, digits, '.',
+    '-' and '_' made '_' (mlcroissant takes no blank in an @id, even escaped), unique."""
+    out: dict[str, str] = {}
+    for column in columns:
+        base = f"{RECORD_SET}/{re.sub(r'[^A-Za-z0-9._-]', '_', column) or '_'}"
+        candidate, n = base, 1
+        while candidate in out.values():
+            n += 1
+            candidate = f"{base}_{n}"
+        out[column] = candidate
+    return out
 
 
 def croissant(store: Store, record: dict[str, Any], table: mem.Table, csv_name: str, csv_sha256: str) -> dict[str, Any]:
@@ -137,14 +150,15 @@ def croissant(store: Store, record: dict[str, Any], table: mem.Table, csv_name: 
     srcs = sources(store, record["id"])
     names = ", ".join(PurePath(s["path"]).name for s in srcs) or "no recorded source"
     fields = []
+    ids = field_ids(table.columns)
     for column, kind in zip(table.columns, table.kinds):
         fields.append({
             "@type": "cr:Field",
-            "@id": field_id(column),
+            "@id": ids[column],
             "name": column,
             "description": table.descriptions.get(column, column),
             "dataType": "sc:Float" if kind == mem.NUMBER else "sc:Text",
-            "source": {"fileObject": {"@id": csv_name}, "extract": {"column": column}},
+            "source": {"fileObject": {"@id": CSV_ID}, "extract": {"column": column}},
         })
     doc: dict[str, Any] = {
         "@context": CONTEXT,
@@ -180,7 +194,7 @@ def croissant(store: Store, record: dict[str, Any], table: mem.Table, csv_name: 
             "`jupyter dsi verify` recomputes it from the stored method, step, filter and sampling."),
         "distribution": [{
             "@type": "cr:FileObject",
-            "@id": csv_name,
+            "@id": CSV_ID,
             "name": csv_name,
             "description": f"The {record['size']} members, one row each, sorted by sim_id.",
             "contentUrl": csv_name,
@@ -192,7 +206,7 @@ def croissant(store: Store, record: dict[str, Any], table: mem.Table, csv_name: 
             "@id": RECORD_SET,
             "name": RECORD_SET,
             "description": "The dataset's members: parameters, the values at its method and step, the data file and its sha256.",
-            "key": {"@id": field_id("sim_id")},
+            "key": {"@id": ids["sim_id"]},
             "field": fields,
         }],
     }
@@ -204,12 +218,10 @@ def croissant(store: Store, record: dict[str, Any], table: mem.Table, csv_name: 
 
 
 def renamed(doc: dict[str, Any], csv_name: str) -> dict[str, Any]:
-    """``doc`` with its members CSV named ``csv_name`` (the FileObject and every field's source)."""
+    """``doc`` with its members CSV named ``csv_name`` (the FileObject's name and contentUrl)."""
     out = json.loads(json.dumps(doc))
     (csv_file,) = out["distribution"]
-    csv_file["@id"] = csv_file["name"] = csv_file["contentUrl"] = csv_name
-    for f in out["recordSet"][0]["field"]:
-        f["source"]["fileObject"]["@id"] = csv_name
+    csv_file["name"] = csv_file["contentUrl"] = csv_name
     return out
 
 

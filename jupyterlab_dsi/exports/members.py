@@ -46,10 +46,14 @@ def table(store: Store, record: dict[str, Any]) -> Table:
         descriptions[p["name"]] = f"initial condition ({p['kind']}){unit}"
     extra: list[str] = []
     if record["time"] is not None:
-        from ..query import select
+        from ..query import DISTANCES, select
 
         selection = select(store, record["method"], record["time"], "", record["weights"])
-        extra = [c for c in selection.columns if c not in ("sim_id", "t") and c not in names and c not in FILE_COLUMNS]
+        # The distances and d_feature, and a table of runs' own metrics: what the members were
+        # chosen by. Not the predictions of runs trained since (they would change an immutable export).
+        metrics = {r[0] for r in store.conn.execute("SELECT name FROM jdsi_metric")}
+        extra = [c for c in selection.columns if (c in (*DISTANCES, "d_feature") or c in metrics)
+                 and c not in names and c not in FILE_COLUMNS]
         where = [selection.columns.index(c) for c in extra]
         for row in selection.rows:
             if row[0] in wanted:
