@@ -19,9 +19,6 @@ import type { IFrame } from './frameCodec';
 /** Every scratch method's id starts so; no stored method's can (they are UUIDs). */
 export const SCRATCH_PREFIX = 'scratch:';
 
-/** The distance columns of a frame, in this order (the server's `columns`). */
-export const SCRATCH_COLUMNS = DISTANCE_COLUMNS;
-
 /** What the server holds in memory to compute on the fly (resident.Resident.report()). */
 export interface IResidentReport {
   budget_bytes: number;
