@@ -55,6 +55,23 @@ function benchOptions(): { densityThreshold?: number } {
 
 let parts: Record<string, number> = {};
 
+/**
+ * The labels being timed, outermost first. A part that runs inside another top-level part
+ * (the scatter's flush inside the view's frame, the model inside the scatter's lasso frame) is
+ * filed under it ('view.scatter'), so that top-level parts never overlap and
+ * `total - sync - top-level parts` is the browser's time.
+ */
+const active: string[] = [];
+
+/** The label a call is filed under: nested under the outermost running part of another name. */
+function nested(label: string): string {
+  const outer = active[0];
+  if (outer === undefined || label.split('.')[0] === outer.split('.')[0]) {
+    return label;
+  }
+  return `${outer.split('.')[0]}.${label}`;
+}
+
 /** Wrap `proto[method]` to add its duration to parts[label]; skipped if the method is gone. */
 function instrument(proto: object, method: string, label: string): void {
   const target = proto as Record<string, unknown>;
@@ -67,11 +84,14 @@ function instrument(proto: object, method: string, label: string): void {
     return; // already wrapped (a class exported twice)
   }
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    const name = nested(label);
+    active.push(name);
     const t0 = performance.now();
     try {
       return original.apply(this, args);
     } finally {
-      parts[label] = (parts[label] ?? 0) + performance.now() - t0;
+      active.pop();
+      parts[name] = (parts[name] ?? 0) + performance.now() - t0;
     }
   };
   Object.defineProperty(wrapped, '__benchLabel', { value: label });
@@ -81,6 +101,8 @@ function instrument(proto: object, method: string, label: string): void {
 // Labels nest with dots: 'model.update' is a part of 'model', and so on. Private methods are
 // wrapped by name (skipped with a warning if renamed): they split the model's time.
 instrument(ExplorerModel.prototype, 'setBrush', 'model');
+instrument(ExplorerModel.prototype, 'setShapes', 'model');
+instrument(ExplorerModel.prototype, 'setFeature', 'model');
 instrument(ExplorerModel.prototype, '_roundBrush', 'model.round');
 instrument(ExplorerModel.prototype, '_rebuildTable', 'model.table');
 instrument(ExplorerModel.prototype, '_update', 'model.update');
@@ -257,6 +279,83 @@ class Dsi implements ILibrary {
     this._drag?.end();
   }
 
+  /** Clears the brushes (untimed): the lasso then selects among every row. */
+  clearBrushes(): void {
+    for (const axis of [...this._model!.brushes.keys()]) {
+      this._model!.setBrush(axis, null);
+    }
+  }
+
+  /**
+   * Starts a lasso in the scatter as a user does (the toolbar's Lasso, a press in the plot)
+   * and draws, untimed, the first LASSO_LEAD points of its path: a lasso of about a hundred
+   * vertices when the timed moves start, as a hand-drawn one has.
+   */
+  lassoBegin(): void {
+    const box = this._box!;
+    box.querySelector<HTMLButtonElement>('.jp-dsi-Scatter-toolbar button[aria-pressed][title^="Lasso"]')?.click();
+    this._lassoSvg = box.querySelector<SVGSVGElement>('.jp-dsi-Scatter-svg')!;
+    this._lassoStep = 0;
+    const [x, y] = this._lassoPoint(0);
+    mouse(this._lassoSvg, 'mousedown', x, y);
+    for (let i = 1; i <= LASSO_LEAD; i++) {
+      this._lassoStep = i;
+      const [px, py] = this._lassoPoint(i);
+      mouse(this._lassoSvg, 'mousemove', px, py);
+    }
+  }
+
+  /** One lasso move: the next point of the path (timed by the harness, to its pixels). */
+  lassoMove(): IBrushResult {
+    parts = {};
+    this._lassoStep += 1;
+    const [x, y] = this._lassoPoint(this._lassoStep);
+    mouse(this._lassoSvg!, 'mousemove', x, y);
+    return { selected: this._model!.count, parts };
+  }
+
+  lassoEnd(): void {
+    const [x, y] = this._lassoPoint(this._lassoStep);
+    mouse(this._lassoSvg!, 'mouseup', x, y, 0);
+  }
+
+  /**
+   * Point i of the lasso's path (client px): a loop around the middle of the plot whose radius
+   * wobbles (a hand is not a compass), LASSO_STEP px apart, so that each move adds a vertex.
+   */
+  private _lassoPoint(i: number): [number, number] {
+    const plot = this._box!.querySelector('.jp-dsi-Scatter-canvas')!.getBoundingClientRect();
+    const cx = plot.left + plot.width / 2;
+    const cy = plot.top + plot.height / 2;
+    const radius = 0.3 * Math.min(plot.width, plot.height);
+    const angle = (i * LASSO_STEP) / radius;
+    const r = radius * (1 + 0.15 * Math.sin(5 * angle));
+    return [cx + r * Math.cos(angle), cy + r * Math.sin(angle)];
+  }
+
+  /** The d_shock weight's slider of the d_feature editor (the panel's own control). */
+  weightBegin(): void {
+    this._slider = this._box!.querySelector<HTMLInputElement>('input[type="range"][aria-label="d_shock weight"]');
+    if (!this._slider) {
+      throw new Error('bench: no d_shock weight slider in the controls');
+    }
+    this._weightStep = 0;
+  }
+
+  /**
+   * One slider move: the weight of d_shock sweeps 0.5 -> 1.5 -> 0.5 (24 moves a period, on the
+   * slider's 0.05 grid), as an 'input' event on the slider: the model recomputes d_feature and
+   * its mask, both views redraw.
+   */
+  weightMove(): IBrushResult {
+    parts = {};
+    this._weightStep += 1;
+    const slider = this._slider!;
+    slider.value = (2 * brushCenter(this._weightStep)).toFixed(2);
+    slider.dispatchEvent(new Event('input', { bubbles: true }));
+    return { selected: this._model!.count, parts };
+  }
+
   notes(): string[] {
     const threshold = benchOptions().densityThreshold;
     return [
@@ -272,9 +371,20 @@ class Dsi implements ILibrary {
   private _view: ExplorerView | null = null;
   private _box: HTMLElement | null = null;
   private _drag: VerticalBrushDrag | null = null;
+  private _lassoSvg: SVGSVGElement | null = null;
+  private _lassoStep = 0;
+  private _slider: HTMLInputElement | null = null;
+  private _weightStep = 0;
 }
 
-export function createDsi(): ILibrary {
+/** Lasso points drawn before the timed moves, and their spacing (CSS px). */
+const LASSO_LEAD = 100;
+const LASSO_STEP = 6;
+
+/** What the jupyterlab-dsi page offers beyond the brush every library has. */
+export type DsiLibrary = Dsi;
+
+export function createDsi(): Dsi {
   return new Dsi();
 }
 

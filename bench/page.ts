@@ -18,7 +18,7 @@ import type { IBrushResult, ILibrary } from './library';
 import { D3Svg } from './baselines/d3svg';
 import { ParcoordEs } from './baselines/parcoordes';
 // Aliased by bench/rspack.config.js to ./dsi.ts.
-import { createDsi, TimeStepBench } from '@bench/dsi';
+import { createDsi, DsiLibrary, TimeStepBench } from '@bench/dsi';
 
 /** Seeded phases: each measured interaction starts at a reproducible random point of a frame. */
 const phase = prng(20250101);
@@ -64,6 +64,14 @@ const LIBRARIES: Record<string, () => ILibrary> = {
 };
 
 let library: ILibrary | null = null;
+
+/** The library as jupyterlab-dsi, for the interactions only it has (lasso, weight slider). */
+function dsi(): DsiLibrary {
+  if (!library || library.name !== 'jupyterlab-dsi') {
+    throw new Error('bench: lasso and weight_drag are measured on jupyterlab-dsi only');
+  }
+  return library as DsiLibrary;
+}
 let step = 0;
 let timeStep: TimeStepBench | null = null;
 
@@ -110,6 +118,46 @@ const bench = {
 
   brushEnd(): void {
     library?.brushEnd();
+  },
+
+  /** jupyterlab-dsi only: clear the brushes (untimed) and wait for the frame. */
+  async clearBrushes(): Promise<void> {
+    dsi().clearBrushes();
+    await settle();
+  },
+
+  /** lasso (jupyterlab-dsi only): start a lasso in the scatter and draw its first part (untimed). */
+  async lassoBegin(): Promise<void> {
+    step = 0;
+    dsi().lassoBegin();
+    await settle();
+  },
+
+  /** One lasso move (a pointer move adding a vertex): from the event to its pixels. */
+  async lasso(): Promise<ITimed & IBrushResult & { step: number }> {
+    step += 1;
+    await randomPhase();
+    const { result, ...time } = await timed(() => dsi().lassoMove());
+    return { ...time, ...result, step };
+  },
+
+  async lassoEnd(): Promise<void> {
+    dsi().lassoEnd();
+    await settle();
+  },
+
+  /** weight_drag (jupyterlab-dsi only): find the d_feature weight slider (untimed). */
+  weightBegin(): void {
+    step = 0;
+    dsi().weightBegin();
+  },
+
+  /** One weight slider move: from its 'input' event to both views' pixels. */
+  async weight(): Promise<ITimed & IBrushResult & { step: number }> {
+    step += 1;
+    await randomPhase();
+    const { result, ...time } = await timed(() => dsi().weightMove());
+    return { ...time, ...result, step };
   },
 
   notes(): { brushInput: string; notes: string[] } {

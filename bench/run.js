@@ -9,7 +9,9 @@
 // bench/results-smoke.json. It is a check that the bench still runs, not a measurement.
 //
 // Environment (all optional):
-//   BENCH_ROWS=10000,100000,1000000   table sizes
+//   BENCH_ROWS=10000,100000,1000000,4000000   table sizes (baselines at 4M: dnf by prediction)
+//   BENCH_LASSO_ROWS=100000,1000000   sizes with a lasso series (jupyterlab-dsi)
+//   BENCH_WEIGHT_ROWS=10000           sizes with a weight-slider series (jupyterlab-dsi)
 //   BENCH_LIBS=jupyterlab-dsi,parcoord-es,d3-svg
 //   BENCH_MOVES=30                    brush moves per (library, rows), at least
 //   BENCH_BASELINE_BUDGET_S=40        brushing time a baseline gets per size (after >= 3 moves)
@@ -18,6 +20,8 @@
 //   BENCH_TIME_STEPS=40               time-slider steps (the database has 40)
 //   BENCH_SKIP_TIME_STEP=1            skip the time-step suite
 //   BENCH_DSI_DENSITY_THRESHOLD=N     diagnostics: force jupyterlab-dsi's line/density threshold
+//   BENCH_OUT=file.json               write the records there instead (trials that must not
+//                                     replace bench/results.json)
 //   CHROMIUM_PATH=/usr/bin/chromium
 'use strict';
 
@@ -34,9 +38,12 @@ const CACHE = path.join(BENCH, '.cache');
 
 const env = process.env;
 const SMOKE = process.argv.includes('--smoke') || Boolean(env.BENCH_SMOKE && env.BENCH_SMOKE !== '0');
-const RESULTS = path.join(BENCH, SMOKE ? 'results-smoke.json' : 'results.json');
+const RESULTS = env.BENCH_OUT ? path.resolve(env.BENCH_OUT) : path.join(BENCH, SMOKE ? 'results-smoke.json' : 'results.json');
 const list = (value, fallback) => (value ? value.split(',').map(s => s.trim()).filter(Boolean) : fallback);
-const ROWS = list(env.BENCH_ROWS, SMOKE ? ['10000'] : ['10000', '100000', '1000000']).map(Number);
+const ROWS = list(env.BENCH_ROWS, SMOKE ? ['10000'] : ['10000', '100000', '1000000', '4000000']).map(Number);
+/** Sizes with a lasso series and a weight-slider series (jupyterlab-dsi only: neither baseline has them). */
+const LASSO_ROWS = list(env.BENCH_LASSO_ROWS, SMOKE ? ['10000'] : ['100000', '1000000']).map(Number);
+const WEIGHT_ROWS = list(env.BENCH_WEIGHT_ROWS, ['10000']).map(Number);
 const LIBS = list(env.BENCH_LIBS, ['jupyterlab-dsi', 'parcoord-es', 'd3-svg']);
 const MOVES = Number(env.BENCH_MOVES || (SMOKE ? 3 : 30));
 const BASELINE_BUDGET_MS = 1000 * Number(env.BENCH_BASELINE_BUDGET_S || (SMOKE ? 5 : 40));
@@ -367,6 +374,19 @@ async function measure(url, library, rows) {
       }
       log(`${key}: brush median ${r.median_ms} ms, p95 ${r.p95_ms} ms over ${r.runs} moves`);
     }
+    if (library === DSI && !timedOut) {
+      if (WEIGHT_ROWS.includes(rows)) {
+        // The brush stays: the weight drag recomputes d_feature under a real selection.
+        await page.evaluate(() => window.bench.weightBegin());
+        await series(page, 'weight_drag', rows, () => window.bench.weight());
+      }
+      if (LASSO_ROWS.includes(rows)) {
+        await page.evaluate(() => window.bench.clearBrushes());
+        await page.evaluate(() => window.bench.lassoBegin());
+        await series(page, 'lasso', rows, () => window.bench.lasso());
+        await page.evaluate(() => window.bench.lassoEnd());
+      }
+    }
     info.errors = session.errors.slice(0, 5);
   } finally {
     await session.close();
@@ -390,6 +410,26 @@ async function measure(url, library, rows) {
     }
   }
   record(suite, library, rows, 'first_render', firstRenders);
+}
+
+/**
+ * A series of jupyterlab-dsi interactions (lasso moves, weight-slider moves): one warm-up, then
+ * MOVES, each from its event to its pixels, with the parts each spent its time in.
+ */
+async function series(page, metric, rows, move) {
+  const info = (details[`${DSI}/${rows}/${metric}`] = { selected: [], parts: [] });
+  const samples = [];
+  for (let i = 0; i <= MOVES; i++) {
+    const result = await withTimeout(page.evaluate(move), MOVE_TIMEOUT_MS);
+    if (i > 0) {
+      samples.push(result.ms);
+      info.selected.push({ step: result.step, selected: result.selected });
+      info.parts.push(withBrowser({ ...(result.parts || {}), sync: result.syncMs, frames: result.frames, total: result.ms }));
+    }
+  }
+  const r = record('synthetic', DSI, rows, metric, samples);
+  log(`${DSI}/${rows}: ${metric} median ${r.median_ms} ms, p95 ${r.p95_ms} ms over ${r.runs} moves`);
+  return r;
 }
 
 // --------------------------------------------------------------------------------------------
@@ -431,6 +471,9 @@ async function measureTimeStep(url) {
 const TARGETS = {
   'brush/100000': { text: '<= 16 ms and >= 50x best baseline', check: (r, best) => r.median_ms <= 16 && (best === null || best.lowerBound / r.median_ms >= 50) },
   'brush/1000000': { text: '<= 50 ms', check: r => r.median_ms <= 50 },
+  'brush/4000000': { text: '<= 150 ms', check: r => r.median_ms <= 150 },
+  'lasso/1000000': { text: '<= 50 ms', check: r => r.median_ms <= 50 },
+  'weight_drag/10000': { text: '<= 33 ms', check: r => r.median_ms <= 33 },
   'first_render/1000000': { text: '<= 1000 ms', check: r => r.median_ms <= 1000 },
   'time_step/10000': { text: '<= 50 ms', check: r => r.median_ms <= 50 }
 };
@@ -463,7 +506,7 @@ function report() {
     notes.push(text);
     return `[${notes.length}]`;
   };
-  const order = ['first_render', 'brush', 'heap_mb', 'time_step'];
+  const order = ['first_render', 'brush', 'lasso', 'weight_drag', 'heap_mb', 'time_step'];
   const sizes = [...new Set(records.map(r => r.rows))].sort((a, b) => a - b);
   for (const rows of sizes) {
     for (const metric of order) {
@@ -530,9 +573,7 @@ function report() {
     console.log('Targets not met, and where the median time goes (medians, ms):');
     for (const r of missed) {
       const t = TARGETS[`${r.metric}/${r.rows}`];
-      const key = r.metric === 'time_step' ? `${DSI}/time_step` : `${DSI}/${r.rows}`;
-      const info = details[key] || {};
-      const parts = r.metric === 'first_render' ? info.setupParts : info.parts;
+      const parts = partsOf(r);
       let line = `  ${r.metric} at ${r.rows.toLocaleString('en-US')} rows: ${fmt(r.median_ms)} ms, target ${t.text}`;
       if (r.metric === 'brush' && r.rows === 100000) {
         const best = bestBaseline('brush', 100000);
@@ -559,7 +600,10 @@ function report() {
       bits.push(`heap: JS ${fmt(h.js)} + DOM ${fmt(h.dom)} + ArrayBuffers ${fmt(h.buffers)} MB`);
     }
     if (info.setupParts && info.setupParts.length) bits.push(`first render: ${medianParts(info.setupParts)}`);
-    if (info.parts && info.parts.length) bits.push(`${key.endsWith('time_step') ? 'step' : 'brush'}: ${medianParts(info.parts)}`);
+    if (info.parts && info.parts.length) {
+      const what = key.endsWith('time_step') ? 'step' : key.endsWith('lasso') ? 'lasso move' : key.endsWith('weight_drag') ? 'slider move' : 'brush';
+      bits.push(`${what}: ${medianParts(info.parts)}`);
+    }
     if (info.setup) bits.push(`setup ${JSON.stringify(info.setup)}`);
     if (info.notes && info.notes.length) bits.push(info.notes.join('; '));
     if (info.errors && info.errors.length) bits.push(`page errors: ${info.errors.join(' | ')}`);
@@ -618,6 +662,27 @@ function explain(parts) {
   return `${pieces.join('; ')}; ${fmt(m.frames, 0)} frame(s)`;
 }
 
+/** The per-interaction parts behind a jupyterlab-dsi record (first render, brush, lasso, ...). */
+function partsOf(r) {
+  if (r.metric === 'time_step') return (details[`${DSI}/time_step`] || {}).parts;
+  if (r.metric === 'lasso' || r.metric === 'weight_drag') return (details[`${DSI}/${r.rows}/${r.metric}`] || {}).parts;
+  const info = details[`${DSI}/${r.rows}`] || {};
+  return r.metric === 'first_render' ? info.setupParts : r.metric === 'brush' ? info.parts : null;
+}
+
+/**
+ * The records other suites keep in the same file (bench/scale.js's `scale` rows): kept as they
+ * are, this run replaces its own suites' records only.
+ */
+function otherSuites() {
+  try {
+    const old = JSON.parse(fs.readFileSync(RESULTS, 'utf8'));
+    return Array.isArray(old) ? old.filter(r => r && r.suite !== 'synthetic' && r.suite !== 'sqlite-worker') : [];
+  } catch {
+    return [];
+  }
+}
+
 function medianParts(parts) {
   const keys = [...new Set(parts.flatMap(p => Object.keys(p)))];
   return keys
@@ -674,7 +739,7 @@ async function main() {
     server.close();
   }
   const rank = (list, x) => (list.indexOf(x) < 0 ? list.length : list.indexOf(x));
-  const METRICS = ['first_render', 'brush', 'heap_mb', 'time_step'];
+  const METRICS = ['first_render', 'brush', 'lasso', 'weight_drag', 'heap_mb', 'time_step'];
   const LIBRARY_ORDER = [DSI, 'parcoord-es', 'd3-svg'];
   records.sort(
     (a, b) =>
@@ -682,7 +747,18 @@ async function main() {
       rank(METRICS, a.metric) - rank(METRICS, b.metric) ||
       rank(LIBRARY_ORDER, a.library) - rank(LIBRARY_ORDER, b.library)
   );
-  fs.writeFileSync(RESULTS, JSON.stringify(records, null, 2) + '\n');
+  // Each jupyterlab-dsi interaction carries where its median time went; a missed target says it
+  // in a line too (what the table prints under "Targets not met").
+  for (const r of records) {
+    const parts = r.library === DSI ? partsOf(r) : null;
+    if (parts && parts.length) {
+      const m = medianOf(parts);
+      r.breakdown = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round(v)]));
+      const t = TARGETS[`${r.metric}/${r.rows}`];
+      if (t && (r.status === 'dnf' || !t.check(r, bestBaseline(r.metric, r.rows)))) r.missed = explain(parts);
+    }
+  }
+  fs.writeFileSync(RESULTS, JSON.stringify([...otherSuites(), ...records], null, 2) + '\n');
   report();
   log(`wrote ${path.relative(process.cwd(), RESULTS)} (${records.length} records) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const problems = missingFigures(libs, Boolean(db));
@@ -716,6 +792,14 @@ function missingFigures(libs, timeStep) {
       }
       const info = details[`${library}/${rows}`] || {};
       if (library === DSI) {
+        for (const metric of [...(LASSO_ROWS.includes(rows) ? ['lasso'] : []), ...(WEIGHT_ROWS.includes(rows) ? ['weight_drag'] : [])]) {
+          const r = find(library, rows, metric);
+          if (!r || r.median_ms === null) problems.push(`${DSI} ${metric} at ${rows.toLocaleString('en-US')} rows: no record`);
+        }
+        const lasso = details[`${DSI}/${rows}/lasso`];
+        if (lasso && lasso.selected.length && !lasso.selected.some(x => x.selected > 0 && x.selected < rows)) {
+          problems.push(`${DSI} lasso at ${rows.toLocaleString('en-US')} rows selected nothing or everything: the drag did not lasso`);
+        }
         // A drag that missed the brush, or a model that ignores it, would time nothing.
         const share = info.selected && info.selected.length ? info.selected[0].selected / rows : null;
         if (share !== null && !(share > 0 && share < 1)) {

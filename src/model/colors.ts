@@ -62,16 +62,18 @@ export function colorRows(
   theme: { context: string; missing: string }
 ): IColoring {
   const rows = selected.length;
+  const base = baseIndex(column, rows);
+  // A selected row takes its column color, the others the context color (0): a mask per row,
+  // without a branch ((v + 255) >> 8 is 1 for any non-zero byte, negated it masks all bits).
+  // This runs on every brush move; the per-row colors it masks are computed once per column.
   const index = new Uint8Array(rows);
+  for (let i = 0; i < rows; i++) {
+    index[i] = base[i] & -((selected[i] + 255) >> 8);
+  }
   if (column.kind === 'categorical') {
     const colors = levelColors(column.levels.length);
-    const palette = [theme.context, theme.missing, ...colors];
-    const codes = column.codes;
-    for (let i = 0; i < rows; i++) {
-      index[i] = selected[i] ? (codes[i] < 0 ? MISSING : codes[i] + 2) : CONTEXT;
-    }
     return {
-      colors: { palette, index },
+      colors: { palette: [theme.context, theme.missing, ...colors], index },
       legend: {
         column: column.name,
         kind: 'categorical',
@@ -81,12 +83,6 @@ export function colorRows(
   }
   const [lo, hi] = extent(column.values);
   const ramp = Array.from({ length: RAMP_BINS }, (_, i) => interpolateViridis(i / (RAMP_BINS - 1)));
-  const scale = hi > lo ? (RAMP_BINS - 1) / (hi - lo) : 0;
-  const values = column.values;
-  for (let i = 0; i < rows; i++) {
-    const v = values[i];
-    index[i] = !selected[i] ? CONTEXT : Number.isNaN(v) ? MISSING : 2 + Math.round((v - lo) * scale);
-  }
   return {
     colors: { palette: [theme.context, theme.missing, ...ramp], index },
     legend: {
@@ -99,4 +95,35 @@ export function colorRows(
       }))
     }
   };
+}
+
+/** Every row's palette index as if selected, per column object (columns are not mutated). */
+const baseIndices = new WeakMap<Column, Uint8Array>();
+
+/**
+ * The palette index of every row when selected: MISSING, or its level's (categorical) or its
+ * ramp bin's (numeric) color. Cached per column: a brush move recolors with the same columns.
+ */
+function baseIndex(column: Column, rows: number): Uint8Array {
+  const known = baseIndices.get(column);
+  if (known && known.length === rows) {
+    return known;
+  }
+  const base = new Uint8Array(rows);
+  if (column.kind === 'categorical') {
+    const codes = column.codes;
+    for (let i = 0; i < rows; i++) {
+      base[i] = codes[i] < 0 ? MISSING : codes[i] + 2;
+    }
+  } else {
+    const [lo, hi] = extent(column.values);
+    const scale = hi > lo ? (RAMP_BINS - 1) / (hi - lo) : 0;
+    const values = column.values;
+    for (let i = 0; i < rows; i++) {
+      const v = values[i];
+      base[i] = Number.isNaN(v) ? MISSING : 2 + Math.round((v - lo) * scale);
+    }
+  }
+  baseIndices.set(column, base);
+  return base;
 }

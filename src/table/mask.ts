@@ -3,7 +3,11 @@
  * within one) and the scatter's boxes and lassos. A leaf module: the model, the filter language
  * and the views all use it, and it imports nothing but the table's types.
  */
+import { InclusionTable, inclusionCells } from './inclusion';
 import type { AxisBrush, ICategoricalColumn, IRange, IShape, ITable, Point } from './types';
+
+/** From this many rows a lasso's mask goes through an inclusion table (inclusion.ts). */
+export const INCLUSION_TABLE_ROWS = 4096;
 
 /** The level codes a brush keeps on a categorical axis (a numeric brush keeps the levels whose
  * numeric value lies in its ranges: how a filter string's `between` lands on a level axis). */
@@ -268,6 +272,11 @@ function applyPolygon(
         }
       }
     }
+    return;
+  }
+  if (n >= INCLUSION_TABLE_ROWS) {
+    // Many rows: a table look-up per row, the exact test only near the edges (inclusion.ts).
+    new InclusionTable(polygon, inclusionCells(n)).apply(x, y, out, value);
     return;
   }
   const banded = new BandedPolygon(polygon);

@@ -12,6 +12,7 @@ import {
   IPairPlacement,
   SelectionStrips,
   binPair,
+  binsAtShift,
   clearRGBA,
   composeInto,
   createAccumulator,
@@ -326,6 +327,7 @@ export class SelectionDensity {
   ): void {
     if (geom.xs.length < 2 || shifts.length !== geom.xs.length - 1) {
       clearCanvas(ctx, geom);
+      this._drawnOn = null;
       return;
     }
     const rows = geom.bins[0].length;
@@ -353,6 +355,11 @@ export class SelectionDensity {
     }
   }
 
+  /** The canvas was drawn by something else: the next draw composes whatever changed. */
+  invalidate(): void {
+    this._drawnOn = null;
+  }
+
   /** Palette index 0 for every row, for layers drawn in one color. */
   private _noIndex(rows: number): Uint8Array {
     if (this._zeros?.length !== rows) {
@@ -366,4 +373,57 @@ export class SelectionDensity {
   private _drawnOn: IPlotGeometry | null = null;
   private _zeros: Uint8Array | null = null;
   private readonly _compositor = new Compositor();
+}
+
+/**
+ * Halvings of the grid added while a drag is in flight: 4x coarser bins per axis, 16x fewer
+ * cells, so a move redraws far fewer lines (and its running sums stay in cache).
+ */
+export const LIVE_SHIFT = 2;
+/** Live grids keep at least this many bins per axis (the lines must still go somewhere). */
+const LIVE_MIN_BINS = 32;
+
+/** The resolution of a pair while a drag is in flight: coarser by LIVE_SHIFT, not below LIVE_MIN_BINS. */
+export function liveShift(baseBins: number, shift: number): number {
+  let live = shift;
+  while (live < shift + LIVE_SHIFT && binsAtShift(baseBins, live + 1) >= LIVE_MIN_BINS) {
+    live++;
+  }
+  return live;
+}
+
+/**
+ * The selected layer with two resolutions: while a drag is in flight (`live`), coarser bins
+ * (liveShift) kept by a SelectionDensity of their own; otherwise the exact ones. Each keeps its
+ * strips in step with the selection by differences, so a switch costs the rows changed since
+ * that resolution last drew, and the drag's end (a draw that is not live) always shows the
+ * exact layer. The selection (the mask) is the same exact one at both resolutions: only the
+ * drawing aggregates more.
+ */
+export class TwoSpeedSelection {
+  draw(
+    ctx: CanvasRenderingContext2D,
+    geom: IPlotGeometry,
+    shifts: readonly number[],
+    layer: ILayerRows,
+    look: ILayerLook,
+    live: boolean
+  ): void {
+    const density = live ? this._live : this._exact;
+    const resolution = live ? shifts.map(shift => liveShift(geom.baseBins, shift)) : shifts;
+    if (this._shown !== density) {
+      density.invalidate(); // the canvas shows the other resolution
+    }
+    density.draw(ctx, geom, resolution, layer, look);
+    this._shown = density;
+  }
+
+  /** Whether the canvas shows the live (coarse) resolution. */
+  get showsLive(): boolean {
+    return this._shown === this._live;
+  }
+
+  private readonly _exact = new SelectionDensity();
+  private readonly _live = new SelectionDensity();
+  private _shown: SelectionDensity | null = null;
 }

@@ -300,6 +300,21 @@ export function drawBrushes(
   if (!g) {
     return;
   }
+  if (g.childElementCount === 3 * intervals.length && intervals.length > 0) {
+    // The same brushes, moved (every move of a drag): the rects change place, not identity,
+    // so the browser restyles nothing new and the pointer's target stays.
+    const children = g.children;
+    intervals.forEach(([y0, y1], index) => {
+      const brush = children[3 * index];
+      brush.setAttribute('y', String(y0));
+      brush.setAttribute('height', String(Math.max(1, y1 - y0)));
+      brush.setAttribute('fill', theme.accent);
+      brush.setAttribute('stroke', theme.accent);
+      children[3 * index + 1].setAttribute('y', String(y0 - HANDLE + 2));
+      children[3 * index + 2].setAttribute('y', String(y1 - 2));
+    });
+    return;
+  }
   g.replaceChildren();
   intervals.forEach(([y0, y1], index) => {
     svg(

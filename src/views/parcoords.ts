@@ -32,7 +32,7 @@ import {
   DEFAULT_DENSITY_BUDGET,
   ILayerRows,
   IPlotGeometry,
-  SelectionDensity,
+  TwoSpeedSelection,
   drawLines
 } from './parcoords-layers';
 import { HEADER, ITheme, axisTitle, drawAxis, drawBrushes, needsStagger, readTheme, svg } from './parcoords-svg';
@@ -485,34 +485,63 @@ export class ParallelCoordinates {
     });
   }
 
+  /**
+   * The axes' SVG. An axis whose drawing would not change (same pixels, place, spacing, title
+   * row and theme) keeps its elements: a weight drag or a time step that changes one column
+   * rebuilds that axis alone, and the browser restyles and lays out only it.
+   */
   private _drawAxes(): void {
-    this._axesGroup.replaceChildren();
-    this._axisGroups.clear();
     const plot = this._plot;
     if (!plot) {
+      this._axesGroup.replaceChildren();
+      this._axisGroups.clear();
+      this._axisKeys.clear();
       return;
     }
     const spacing = plot.xs.length > 1 ? plot.xs[1] - plot.xs[0] : plot.width / 2;
     const stagger = this._table ? this._stagger(this._table, plot.xs) : false;
-    plot.axes.forEach((axis, i) => {
-      const g = drawAxis(
-        this._theme,
-        {
-          name: axis.name,
-          unit: axis.column.unit ?? null,
-          scale: axis.scale,
-          inverted: this._inverted.has(axis.name),
-          hasMissing: axis.hasMissing,
-          spacing,
-          stagger,
-          titleRow: i
-        },
-        plot.xs[i]
-      );
-      this._axesGroup.appendChild(g);
+    const theme = JSON.stringify(this._theme);
+    const previous = new Map(this._axisGroups);
+    const previousKeys = new Map(this._axisKeys);
+    this._axisGroups.clear();
+    this._axisKeys.clear();
+    const groups = plot.axes.map((axis, i) => {
+      const inverted = this._inverted.has(axis.name);
+      const key = [axis.serial, plot.xs[i], spacing, stagger, i, inverted, theme].join('\u0000');
+      const known = previous.get(axis.name);
+      const g =
+        known && previousKeys.get(axis.name) === key
+          ? known
+          : drawAxis(
+              this._theme,
+              {
+                name: axis.name,
+                unit: axis.column.unit ?? null,
+                scale: axis.scale,
+                inverted,
+                hasMissing: axis.hasMissing,
+                spacing,
+                stagger,
+                titleRow: i
+              },
+              plot.xs[i]
+            );
+      // A reorder drag moves groups about: a kept one goes back to its slot.
+      g.setAttribute('transform', `translate(${plot.xs[i]},0)`);
       this._axisGroups.set(axis.name, g);
-      this._drawAxisBrushes(axis.name);
+      this._axisKeys.set(axis.name, key);
+      return g;
     });
+    const current = [...this._axesGroup.children];
+    if (groups.length === current.length && groups.every((g, i) => g === current[i] || !g.isConnected)) {
+      // The same axes in the same order: swap in the redrawn ones only.
+      groups.forEach((g, i) => g !== current[i] && current[i].replaceWith(g));
+    } else {
+      this._axesGroup.replaceChildren(...groups);
+    }
+    for (const axis of plot.axes) {
+      this._drawAxisBrushes(axis.name);
+    }
   }
 
   private _drawAxisBrushes(name: string, intervals = this._intervals.get(name) ?? []): void {
@@ -595,6 +624,10 @@ export class ParallelCoordinates {
   /** The selected rows in their colors (every row in the accent color before any selection). */
   private _drawSelected(): void {
     this._selectedDirty = false;
+    // Drawn now: a frame still asked for by _redraw has nothing left to do (and would hold the
+    // interaction to one more frame).
+    cancelFrame(this._selectedFrame);
+    this._selectedFrame = 0;
     const ctx = this._selectedCtx;
     const plot = this._plot;
     if (!ctx || !plot) {
@@ -605,7 +638,9 @@ export class ParallelCoordinates {
       ? { mask: selection.mask, index: selection.colors.index, palette: selection.colors.palette }
       : { mask: this._allRows(), index: null, palette: [this._theme.accent] };
     if (this._dense()) {
-      this._selectedDensity.draw(ctx, plot, this._shifts, layer, LOOK.selected.density);
+      // Coarser bins while a brush is dragged; the exact ones once it is let go.
+      const live = this._drag?.kind === 'brush' && this._drag.moved;
+      this._selectedDensity.draw(ctx, plot, this._shifts, layer, LOOK.selected.density, live);
     } else {
       drawLines(ctx, plot, layer, LOOK.selected.lines);
     }
@@ -1051,7 +1086,7 @@ export class ParallelCoordinates {
   private readonly _contextCtx: CanvasRenderingContext2D | null;
   private readonly _selectedCtx: CanvasRenderingContext2D | null;
   private readonly _contextDensity: ContextDensity;
-  private readonly _selectedDensity = new SelectionDensity();
+  private readonly _selectedDensity = new TwoSpeedSelection();
   private readonly _svg = svg('svg');
   private readonly _axesGroup = svg('g', { class: 'jp-DSI-pc-axes' });
   private readonly _hoverPath = svg('path', { class: 'jp-DSI-pc-hover' });
@@ -1071,6 +1106,8 @@ export class ParallelCoordinates {
   private _proposalLines: IVertex[][][] = [];
   private _hoveredProposal: number | null = null;
   private readonly _axisGroups = new Map<string, SVGGElement>();
+  /** What each axis' group was drawn for (see _drawAxes). */
+  private readonly _axisKeys = new Map<string, string>();
   private readonly _axisCache = new Map<string, { key: string; axis: IAxis }>();
   private readonly _intervals = new Map<string, Interval[]>();
   private _resizeObserver: ResizeObserver | null = null;

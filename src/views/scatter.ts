@@ -48,6 +48,7 @@ import {
   PROPOSAL_HOVER_WIDTH,
   PROPOSAL_WIDTH
 } from './proposalOverlay';
+import { countDrawn, pointPixels, rasterizeRanked } from './points';
 import type { IRowColors, IShape, Point } from './types';
 
 export type ScatterTool = 'box' | 'lasso' | 'pan';
@@ -77,6 +78,12 @@ export const CLICK_SLOP = 3;
 export const IMAGE_DATA_ROWS = 2000;
 /** Opacity of rows hidden by the brushes when `hidden: 'faint'`. */
 export const FAINT_ALPHA = 0.15;
+/**
+ * Live shapes go out at most this often (ms) straight from the pointer event; a move sooner
+ * than that waits for the next frame. Half a 60 Hz frame: browsers deliver pointer moves about
+ * once a frame, so a drag emits with every move.
+ */
+export const LIVE_INTERVAL_MS = 8;
 /** A click clears the shapes after this delay, so that a double-click (reset zoom) does not. */
 const CLEAR_DELAY_MS = 250;
 
@@ -381,6 +388,12 @@ export class Scatter {
   private selected: Uint8Array | null = null;
   private colors: IRowColors | null = null;
   private order: IDrawOrder | null = null;
+  /** Rows drawn and visible rows missing a coordinate, for the current visibility. */
+  private counts: { drawn: number; missing: number } | null = null;
+  /** Each row's square's pixel for the current data, zoom, canvas and point size. */
+  private pixels: { key: string; pix: Int32Array } | null = null;
+  /** Each pixel's winning draw rank (see points.ts), beside the ImageData. */
+  private rank: Uint16Array | null = null;
   private grid: PointGrid | null = null;
 
   // State
@@ -396,6 +409,8 @@ export class Scatter {
   private frame = 0;
   private renderPending = false;
   private livePending = false;
+  /** When the last live shapes went out (performance.now()). */
+  private liveAt = -Infinity;
   private clearTimer = 0;
   private imageData: ImageData | null = null;
   private packed: { palette: readonly string[]; solid: Uint32Array; faint: number } | null = null;
@@ -514,6 +529,7 @@ export class Scatter {
       this.valid[i] = Number.isFinite(x[i]) && Number.isFinite(y[i]) ? 1 : 0;
     }
     this.grid = null; // built on the first hover: a time-slider step need not pay for it
+    this.pixels = null; // new coordinates (the same arrays may hold new values)
     this.home = homeView(x, y, this.view.width, this.view.height);
     if (!this.zoomed || !sameAxes) {
       this.view = { ...this.home };
@@ -638,6 +654,11 @@ export class Scatter {
     }
     if (this.livePending) {
       this.emitLive();
+    }
+    // Drawn now: the frame asked for earlier has nothing left to do. Cancelled, it does not
+    // hold the page to one more frame (the benchmark counts a pending frame as drawing to come).
+    if (!this.renderPending && !this.livePending) {
+      this.cancelFrame();
     }
   }
 
@@ -816,8 +837,17 @@ export class Scatter {
       d.path = [d.start, this.clampToPlot(p)];
     }
     this.renderDraft();
-    this.livePending = true;
-    this.scheduleFrame();
+    // The live shapes go out with the move itself, so that the views redraw in the frame that
+    // shows the move (one frame per move, as a brush in the parallel coordinates); a faster
+    // pointer (events more often than frames) waits for the frame, so that the selection is
+    // computed at most about once a frame.
+    const now = performance.now();
+    if (now - this.liveAt >= LIVE_INTERVAL_MS) {
+      this.emitLive();
+    } else {
+      this.livePending = true;
+      this.scheduleFrame();
+    }
   }
 
   private onPointerUp(e: PointerEvent): void {
@@ -943,6 +973,7 @@ export class Scatter {
 
   private emitLive(): void {
     this.livePending = false;
+    this.liveAt = performance.now();
     const d = this.drag;
     const shape = d ? this.draftShape(d) : null;
     if (d && shape) {
@@ -1042,6 +1073,7 @@ export class Scatter {
   /** The rows or their colors changed: re-bucket and redraw next frame. */
   private invalidate(): void {
     this.order = null;
+    this.counts = null;
     this.scheduleRender();
   }
 
@@ -1089,17 +1121,9 @@ export class Scatter {
   }
 
   private renderPoints(): void {
-    if (!this.order) {
-      const palette = this.colors?.palette ?? [];
-      this.order = drawOrder(
-        this.valid,
-        this.visible,
-        this.selected,
-        this.colors?.index ?? null,
-        palette.length,
-        this.options.hidden === 'faint'
-      );
-      this.renderNote(this.order.missing);
+    if (!this.counts) {
+      this.counts = countDrawn(this.valid, this.visible, this.options.hidden === 'faint');
+      this.renderNote(this.counts.missing);
     }
     const ctx = this.canvas.width && this.canvas.height ? this.canvas.getContext('2d') : null;
     if (!ctx) {
@@ -1107,13 +1131,24 @@ export class Scatter {
     }
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    if (!this.order.drawn || this.view.width <= 0 || this.view.height <= 0) {
+    if (!this.counts.drawn || this.view.width <= 0 || this.view.height <= 0) {
       return;
     }
     const palette = this.colors?.palette.length ? this.colors.palette : [readTheme(this.node).brand];
-    if (this.order.drawn > IMAGE_DATA_ROWS) {
+    if (this.counts.drawn > IMAGE_DATA_ROWS) {
       this.rasterize(ctx, palette);
     } else {
+      // Few points: fillRect per point, in the sorted order (a sort of few rows is cheap).
+      if (!this.order) {
+        this.order = drawOrder(
+          this.valid,
+          this.visible,
+          this.selected,
+          this.colors?.index ?? null,
+          palette.length,
+          this.options.hidden === 'faint'
+        );
+      }
       this.fillRects(ctx, palette);
     }
   }
@@ -1127,7 +1162,7 @@ export class Scatter {
   }
 
   private pointDeviceSize(): number {
-    const css = this.options.pointSize ?? defaultPointSize(this.order?.drawn ?? this.n);
+    const css = this.options.pointSize ?? defaultPointSize(this.counts?.drawn ?? this.n);
     return Math.max(1, Math.round(css * this.dpr));
   }
 
@@ -1160,25 +1195,46 @@ export class Scatter {
     ctx.globalAlpha = 1;
   }
 
-  /** The same squares written straight into an ImageData (many points: no per-call overhead). */
+  /**
+   * The same squares written straight into an ImageData (many points: no per-call overhead),
+   * in one pass over the rows that keeps each pixel's highest draw rank (points.ts): the pixels
+   * drawOrder's buckets would give, without sorting the rows on every selection change.
+   */
   private rasterize(ctx: CanvasRenderingContext2D, palette: readonly string[]): void {
     const W = this.canvas.width;
     const H = this.canvas.height;
     if (!this.imageData || this.imageData.width !== W || this.imageData.height !== H) {
       this.imageData = ctx.createImageData(W, H);
     }
+    if (!this.rank || this.rank.length !== W * H) {
+      this.rank = new Uint16Array(W * H);
+    }
     const buf = new Uint32Array(this.imageData.data.buffer);
     buf.fill(0);
-    const { order, starts, nColors } = this.order!;
+    this.rank.fill(0);
+    const nColors = Math.max(1, Math.min(256, palette.length));
     const packed = this.packPalette(ctx, palette, nColors);
     const t = this.deviceTransform();
     const s = this.pointDeviceSize();
-    for (let b = 0; b < starts.length - 1; b++) {
-      if (starts[b] < starts[b + 1]) {
-        const color = b === 0 ? packed.faint : packed.solid[(b - 1) % nColors];
-        rasterizeSquares(buf, W, H, order, starts[b], starts[b + 1], this.x, this.y, t, s, color);
-      }
+    // The rows' pixels change with the data, the zoom, the canvas and the point size only.
+    const key = `${t.join()}|${s}|${W}x${H}`;
+    if (!this.pixels || this.pixels.key !== key || this.pixels.pix.length !== this.n) {
+      this.pixels = { key, pix: pointPixels(this.x, this.y, t, s, W, H, this.pixels?.pix) };
     }
+    const bucketColors = new Uint32Array(1 + 2 * nColors);
+    bucketColors[0] = packed.faint;
+    for (let c = 0; c < nColors; c++) {
+      bucketColors[1 + c] = bucketColors[1 + nColors + c] = packed.solid[c];
+    }
+    rasterizeRanked(buf, this.rank, W, H, this.pixels.pix, this.x, this.y, t, s, {
+      valid: this.valid,
+      visible: this.visible,
+      selected: this.selected,
+      color: this.colors?.index ?? null,
+      nColors,
+      keepHidden: this.options.hidden === 'faint',
+      bucketColors
+    });
     ctx.putImageData(this.imageData, 0, 0);
   }
 
