@@ -242,7 +242,17 @@ describe('the datasets page', () => {
     expect([...group().querySelectorAll('option')].map(o => [o.value, o.textContent])).toEqual([
       ['save:json', 'JSON'],
       ['save:card', 'Dataset card (Markdown)'],
-      ['save:prov', 'PROV-JSON']
+      ['save:prov', 'PROV-JSON'],
+      ['save:datacite', 'DataCite 4.5 (JSON)'],
+      ['save:croissant', 'Croissant 1.1 (+ members CSV)'],
+      ['save:rocrate', 'RO-Crate 1.1 (folder)']
+    ]);
+    // Download: the formats that are one file.
+    expect([...menu.querySelectorAll('optgroup')[1].querySelectorAll('option')].map(o => o.value)).toEqual([
+      'download:json',
+      'download:card',
+      'download:prov',
+      'download:datacite'
     ]);
     const choose = async (value: string, calls: number) => {
       menu.value = value;
@@ -278,6 +288,30 @@ describe('the datasets page', () => {
       ['data/ens.sqlite', 'b', 'card', undefined]
     ]);
     expect(success.mock.calls[2][0]).toBe('Saved “beta” as data/b.card');
+
+    // Croissant: two files, both named; RO-Crate: a folder, shown in the file browser, not opened.
+    notebook = 'work/analysis.ipynb';
+    server.saveExport.mockImplementationOnce(async () => ({
+      path: 'work/beta.croissant.json',
+      format: 'croissant',
+      bytes: 30,
+      files: ['work/beta.croissant.json', 'work/beta.members.csv']
+    }));
+    await choose('save:croissant', 4);
+    expect(server.saveExport.mock.calls[3]).toEqual(['data/ens.sqlite', 'b', 'croissant', 'work']);
+    expect(success.mock.calls[3][0]).toBe('Saved “beta” as work/beta.croissant.json and work/beta.members.csv');
+    server.saveExport.mockImplementationOnce(async () => ({
+      path: 'work/beta.ro-crate',
+      format: 'rocrate',
+      bytes: 90,
+      files: ['work/beta.ro-crate/card.md', 'work/beta.ro-crate/ro-crate-metadata.json']
+    }));
+    await choose('save:rocrate', 5);
+    const [crate, crateOptions] = success.mock.calls[4] as [string, Notification.IOptions<never>];
+    expect(crate).toBe('Saved “beta” as work/beta.ro-crate/');
+    expect(crateOptions.actions!.map(a => a.label)).toEqual(['Show in file browser']);
+    crateOptions.actions![0].callback(new MouseEvent('click'));
+    expect(opened.at(-1)).toEqual(['work/beta.ro-crate', 'browser']);
   });
 
   it('says why a save on the server failed', async () => {
