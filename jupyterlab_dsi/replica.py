@@ -15,19 +15,24 @@ The browser used to receive the whole SQLite file, and every method adds ~35 MB 
 A method's distances are written once, in the transaction that creates it, and never change: its
 steps and columns (:class:`MethodInfo`) and its frame are cached per file (real path, device,
 inode) and method id. A frame cached before the file changed is checked against the method's row
-count before it is served again, so a file replaced in place by another is not answered stale.
+count before it is served again, so a file replaced in place by another is not answered stale. The
+last replica of a file is kept while the file is unchanged (its size, SQLite's change counter and
+last event seq, read under the build's read lock).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import logging
 import math
 import os
 import re
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +50,9 @@ SCHEMA = "jdsi_replica_build"
 # Built frames the server keeps (bytes, least recently used dropped first): one method of 10,000
 # simulations x 40 steps is ~5 MB, so a dozen methods stay warm for every open panel.
 FRAME_CACHE_BYTES = 64 * 2**20
+# Replicas kept while their file is unchanged (a second panel, a retry after "busy", a reload):
+# ~6 MB for 10,000 simulations. A larger one is rebuilt each time.
+REPLICA_CACHE_BYTES = 32 * 2**20
 # Method infos kept (a few hundred bytes each): far more methods than any file holds.
 INFO_CACHE_ENTRIES = 4096
 # Rows fetched from SQLite per step of a frame build: bounds the Python objects alive at once.
@@ -52,6 +60,7 @@ FETCH_ROWS = 65536
 # A method id as the worker sends it: stored ids are UUIDs, older test files use short names.
 METHOD_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 SETTING = "Settings → DSI Explorer → maxDatabaseMB"
+log = logging.getLogger(__name__)
 
 _CREATE = re.compile(
     r"^CREATE\s+(UNIQUE\s+INDEX|INDEX|TABLE|VIEW|TRIGGER)\s+(IF\s+NOT\s+EXISTS\s+)?", re.IGNORECASE
@@ -139,30 +148,56 @@ class _InfoCache:
             self.items.clear()
 
 
+# What a file holds at a moment, read under the read transaction's shared lock (no writer can
+# commit meanwhile): its size and SQLite's file change counter (header bytes 24-27, bumped by
+# every commit in rollback-journal mode, the only mode the Store writes).
+Stamp = tuple[int, int]
+
+
+def file_stamp(store: Store) -> Stamp | None:
+    """The Store's file's stamp; None when the path names another file now (moved over it)."""
+    try:
+        with open(store.path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if (st.st_dev, st.st_ino) != store._identity:  # noqa: SLF001
+                return None
+            header = fh.read(100)
+    except OSError:
+        return None
+    return st.st_size, int.from_bytes(header[24:28], "big")
+
+
 @dataclass
 class _Frame:
     data: bytes
-    rows: int  # the method's distance rows when built: a replaced file shows another count
-    mtime_ns: int  # the file's mtime when last checked: unchanged means no recount
+    rows: int  # the method's distance rows when built: a file replaced in place shows another count
+    stamp: Stamp | None  # the file's stamp when last checked: unchanged means no recount
+
+
+@dataclass
+class _Replica:
+    data: bytes
+    seq: int
+    stamp: Stamp  # the file's stamp when built: unchanged means the same replica
 
 
 class FrameCache:
-    """Built frames, bounded by their bytes, least recently used dropped first."""
+    """Built answers (frames, replicas) bounded by their bytes, least recently used dropped first."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
-        self.items: OrderedDict[tuple[FileKey, str], _Frame] = OrderedDict()
+        self.items: OrderedDict[Any, Any] = OrderedDict()
         self.bytes = 0
         self.lock = threading.Lock()
 
-    def get(self, key: tuple[FileKey, str]) -> _Frame | None:
+    def get(self, key: Any) -> Any:
         with self.lock:
             frame = self.items.get(key)
             if frame is not None:
                 self.items.move_to_end(key)
             return frame
 
-    def put(self, key: tuple[FileKey, str], frame: _Frame) -> None:
+    def put(self, key: Any, frame: Any) -> None:
         with self.lock:
             old = self.items.pop(key, None)
             if old is not None:
@@ -183,6 +218,7 @@ class FrameCache:
 
 INFOS = _InfoCache(INFO_CACHE_ENTRIES)
 FRAMES = FrameCache(FRAME_CACHE_BYTES)
+REPLICAS = FrameCache(REPLICA_CACHE_BYTES)
 # Counts of real builds (not cache hits), for tests and the bench to tell the two apart.
 BUILDS = {"replica": 0, "frame": 0, "info": 0}
 
@@ -295,32 +331,42 @@ def build_replica(store: Store, *, max_bytes: int | None = None) -> tuple[bytes,
     foreign_keys = int(conn.execute("PRAGMA foreign_keys").fetchone()[0])
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute(f"ATTACH DATABASE ':memory:' AS {SCHEMA}")
+    key = file_key(store)
+    cached: _Replica | None = None
     try:
         conn.execute("BEGIN")
         try:
-            objects = _objects(conn)
-            if max_bytes is not None:
-                estimate = estimate_bytes(store)
-                if estimate is not None and estimate > max_bytes:
-                    raise TooLarge("the panel's copy", estimate, max_bytes)
-            seq = _copy(store, objects)
+            # The first read takes the shared lock: from here on no writer commits until the end.
+            seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM main.jdsi_event").fetchone()[0])
+            stamp = file_stamp(store)
+            cached = REPLICAS.get(key)
+            if cached is None or stamp is None or (cached.stamp, cached.seq) != (stamp, seq):
+                cached = None
+                if max_bytes is not None:
+                    estimate = estimate_bytes(store)
+                    if estimate is not None and estimate > max_bytes:
+                        raise TooLarge("the panel's copy", estimate, max_bytes)
+                _copy(store, _objects(conn))
             conn.execute("COMMIT")
         except BaseException as exc:
             rollback(conn, exc)
             raise
         # After COMMIT: the in-memory database's pages are final; the file's read lock is gone.
-        data = conn.serialize(name=SCHEMA)
+        data = cached.data if cached is not None else conn.serialize(name=SCHEMA)
     finally:
         conn.execute(f"DETACH DATABASE {SCHEMA}")
         conn.execute(f"PRAGMA foreign_keys = {foreign_keys}")
-    BUILDS["replica"] += 1
+    if cached is None:
+        BUILDS["replica"] += 1
+        if stamp is not None:
+            REPLICAS.put(key, _Replica(data, seq, stamp))
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge("the panel's copy", len(data), max_bytes)
     return data, seq
 
 
-def _copy(store: Store, objects: list[_Object]) -> int:
-    """Fill the attached replica inside the caller's read transaction; the last event seq."""
+def _copy(store: Store, objects: list[_Object]) -> None:
+    """Fill the attached replica inside the caller's read transaction."""
     conn = store.conn
     for obj in objects:
         if obj.type == "table":
@@ -354,7 +400,6 @@ def _copy(store: Store, objects: list[_Object]) -> int:
     for pragma in ("application_id", "user_version"):
         value = int(conn.execute(f"PRAGMA main.{pragma}").fetchone()[0])
         conn.execute(f"PRAGMA {SCHEMA}.{pragma} = {value}")
-    return int(conn.execute("SELECT coalesce(max(seq), 0) FROM main.jdsi_event").fetchone()[0])
 
 
 def method_frame(store: Store, method_id: str, *, max_bytes: int | None = None) -> bytes:
@@ -363,8 +408,15 @@ def method_frame(store: Store, method_id: str, *, max_bytes: int | None = None) 
     simulations with at least one row, sorted as text; ``steps``: the distinct t, ascending.
     Raises :class:`UnknownMethod`, or :class:`TooLarge` (before reading a row) when S x T x 12
     bytes, S counting every simulation of the file, exceed ``max_bytes``."""
-    conn = store.conn
     key = (file_key(store), method_id)
+    # One build per frame at a time: a second ask (the prefetch and the panel, two panels) waits
+    # for the first and is answered from the cache.
+    with _FLIGHTS.lock_for(key):
+        return _method_frame(store, key, method_id, max_bytes)
+
+
+def _method_frame(store: Store, key: tuple[FileKey, str], method_id: str, max_bytes: int | None) -> bytes:
+    conn = store.conn
     conn.execute("BEGIN")
     try:
         if conn.execute("SELECT 1 FROM jdsi_method WHERE id = ?", (method_id,)).fetchone() is None:
@@ -374,22 +426,68 @@ def method_frame(store: Store, method_id: str, *, max_bytes: int | None = None) 
             sims = int(conn.execute("SELECT count(*) FROM jdsi_simulation").fetchone()[0])
             if sims * len(info.steps) * 12 > max_bytes:
                 raise TooLarge(f"the distances of method {method_id[:8]}", sims * len(info.steps) * 12, max_bytes)
-        mtime = os.stat(store.path).st_mtime_ns
-        cached = FRAMES.get(key)
+        stamp = file_stamp(store)
+        cached: _Frame | None = FRAMES.get(key)
         if cached is not None:
-            if cached.mtime_ns == mtime:
+            if stamp is not None and cached.stamp == stamp:
                 return cached.data
             # The file changed since (a save, or another file copied over this one in place):
             # the same method id with the same row count is the same distances.
             rows = int(conn.execute("SELECT count(*) FROM jdsi_distance WHERE method_id = ?", (method_id,)).fetchone()[0])
             if rows == cached.rows:
-                FRAMES.put(key, _Frame(cached.data, rows, mtime))
+                FRAMES.put(key, _Frame(cached.data, rows, stamp))
                 return cached.data
         data, rows = _frame(conn, method_id)
     finally:
         rollback(conn)  # a read: ending it either way releases the shared lock
-    FRAMES.put(key, _Frame(data, rows, mtime))
+    FRAMES.put(key, _Frame(data, rows, stamp))
     return data
+
+
+class _Flights:
+    """A lock per key while its answer is built; forgotten when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.locks: dict[Any, tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def lock_for(self, key: Any) -> Iterator[None]:
+        with self.lock:
+            lock, users = self.locks.get(key, (threading.Lock(), 0))
+            self.locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self.lock:
+                lock, users = self.locks[key]
+                if users == 1:
+                    del self.locks[key]
+                else:
+                    self.locks[key] = (lock, users - 1)
+
+
+_FLIGHTS = _Flights()
+
+
+def newest_method(store: Store) -> str | None:
+    """The method a panel shows first (the newest one not deleted, as the worker lists them)."""
+    row = store.conn.execute(
+        "SELECT id FROM jdsi_method WHERE id NOT IN (SELECT record_id FROM jdsi_tombstone) "
+        "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def prefetch(path: str | os.PathLike[str], method_id: str) -> None:
+    """Build a method's frame into the cache while the panel opens its replica: the panel asks for
+    it next. Any error is left for the panel's own request to report."""
+    try:
+        with Store(path, readonly=True) as store:
+            method_frame(store, method_id)
+    except Exception:  # noqa: BLE001 - the panel's request meets the same error and says it
+        log.debug("prefetching method %s of %s failed", method_id[:8], path, exc_info=True)
 
 
 def _frame(conn: sqlite3.Connection, method_id: str) -> tuple[bytes, int]:
@@ -397,8 +495,8 @@ def _frame(conn: sqlite3.Connection, method_id: str) -> tuple[bytes, int]:
 
     Python's sqlite3 makes an object of every value it returns, and that is where the time goes
     (~1 s for 400,000 rows of five columns). So the sim ids come as one text per step (usually the
-    same text at every step: split once) and the rows as their three numbers only, a chunk at a
-    time into numpy; where the ids cannot be trusted to line up (a separator inside an id, an
+    same text at every step: split once) and the rows as their three numbers only, streamed into
+    one numpy array; where the ids cannot be trusted to line up (a separator inside an id, an
     order SQLite did not keep), every row is read with its key instead."""
     groups = conn.execute(
         "SELECT t, count(*), group_concat(sim_id, char(31)) FROM jdsi_distance WHERE method_id = ? "

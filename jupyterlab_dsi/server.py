@@ -200,7 +200,7 @@ class DatabaseHandler(_Handler):
     """``GET /db?path=P[&max_bytes=N]``: the panel's replica (replica.build_replica): every table
     but the distances' rows, plus jdsi_replica_method; headers ``X-DSI-Event-Seq`` (the last event
     it holds) and ``X-DSI-Replica: 1``. 413 with one line naming maxDatabaseMB when it would exceed
-    ``max_bytes``, refused before it is built."""
+    ``max_bytes``, refused before it is built. The newest method's frame is built meanwhile."""
 
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -215,9 +215,10 @@ class DatabaseHandler(_Handler):
 
         def build(store: Store) -> Any:
             try:
-                return replica.build_replica(store, max_bytes=max_bytes)
+                data, seq = replica.build_replica(store, max_bytes=max_bytes)
             except replica.TooLarge as exc:  # answered here, not as with_store's 422
                 return exc
+            return data, seq, replica.newest_method(store), store.path
 
         ok, answer = await self.with_store(build)
         if not ok:
@@ -225,7 +226,11 @@ class DatabaseHandler(_Handler):
         if isinstance(answer, replica.TooLarge):
             self.fail(413, answer.message(relative))
             return
-        data, seq = answer
+        data, seq, newest, path = answer
+        if newest is not None:
+            # The panel shows the newest method first and asks for its distances next: they are
+            # built on the Store's pool meanwhile (a cached frame makes this a no-op).
+            self.settings["jupyterlab_dsi_store_pool"].submit(replica.prefetch, path, newest)
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-DSI-Event-Seq", str(seq))

@@ -39,6 +39,7 @@ def _fresh_caches() -> None:
     """Each test sees the server-side caches empty (they are process-wide)."""
     replica.INFOS.clear()
     replica.FRAMES.clear()
+    replica.REPLICAS.clear()
 
 
 def add_method(db: Path, source_method: str, *, null_column: str | None = None, scale: float = 1.0,
@@ -146,13 +147,38 @@ def test_a_method_info_is_cached_and_the_connection_left_as_it_was(mdb: tuple[Pa
     db, _ = mdb
     with Store(db, readonly=True) as store:
         first = replica.build_replica(store)
-        infos = replica.BUILDS["info"]
+        infos, builds = replica.BUILDS["info"], replica.BUILDS["replica"]
+        replica.REPLICAS.clear()
         second = replica.build_replica(store)
         assert replica.BUILDS["info"] == infos  # the second build read no distance
+        assert replica.BUILDS["replica"] == builds + 1
         assert first == second
         assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert not store.conn.in_transaction
         assert [r[1] for r in store.conn.execute("PRAGMA database_list")] == ["main"]
+
+
+def test_a_replica_is_kept_while_its_file_is_unchanged(mdb: tuple[Path, str]) -> None:
+    db, method_id = mdb
+    with Store(db, readonly=True) as store:
+        first = replica.build_replica(store)
+    builds = replica.BUILDS["replica"]
+    with Store(db, readonly=True) as store:
+        assert replica.build_replica(store) == first
+    assert replica.BUILDS["replica"] == builds  # answered from the cache
+    with Store(db) as store:  # a save: a new event
+        save_dataset(store, members=["s01"], description="a save", method_id=method_id, t=0)
+    with Store(db, readonly=True) as store:
+        saved, seq = replica.build_replica(store)
+    assert seq == first[1] + 1 and replica.BUILDS["replica"] == builds + 1
+    conn = sqlite3.connect(db)  # a write that logs no event: SQLite's change counter tells
+    with conn:
+        conn.execute("UPDATE jdsi_dataset SET name = 'renamed'")
+    conn.close()
+    with Store(db, readonly=True) as store:
+        renamed, same_seq = replica.build_replica(store)
+    assert same_seq == seq and renamed != saved and replica.BUILDS["replica"] == builds + 2
+    assert open_bytes(renamed).execute("SELECT name FROM jdsi_dataset").fetchall() == [("renamed",)]
 
 
 def test_an_oversized_replica_is_refused_before_it_is_built(mdb: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,6 +192,7 @@ def test_an_oversized_replica_is_refused_before_it_is_built(mdb: tuple[Path, str
             raise AssertionError("the replica was built although it is above the limit")
 
         monkeypatch.setattr(replica, "_copy", copied)
+        replica.REPLICAS.clear()
         builds = replica.BUILDS["replica"]
         with pytest.raises(replica.TooLarge) as caught:
             replica.build_replica(store, max_bytes=estimate - 1)
@@ -370,6 +397,39 @@ def test_a_frame_is_cached_and_a_replaced_file_is_not_served_stale(mdb: tuple[Pa
     check_frame(copied, db, method_id)
 
 
+def test_concurrent_asks_build_a_frame_once_and_the_prefetch_fills_the_cache(mdb: tuple[Path, str]) -> None:
+    db, method_id = mdb
+    newer = add_method(db, method_id, scale=2.0)
+    conn = sqlite3.connect(db)
+    with conn:  # the newest method: what a panel shows first
+        conn.execute("UPDATE jdsi_method SET created_at = '2999-01-01' WHERE id = ?", (newer,))
+    conn.close()
+    with Store(db, readonly=True) as store:
+        assert replica.newest_method(store) == newer
+    builds = replica.BUILDS["frame"]
+    replica.prefetch(db, newer)
+    assert replica.BUILDS["frame"] == builds + 1
+    with Store(db, readonly=True) as store:
+        check_frame(replica.method_frame(store, newer), db, newer)
+    assert replica.BUILDS["frame"] == builds + 1
+    replica.prefetch(db, "no-such-method")  # an error is left for the panel's own request
+
+    answers: list[bytes] = []
+
+    def ask() -> None:
+        with Store(db, readonly=True) as store:
+            answers.append(replica.method_frame(store, method_id))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 4 and len(set(answers)) == 1
+    assert replica.BUILDS["frame"] == builds + 2
+    assert not replica._FLIGHTS.locks
+
+
 def test_an_oversized_frame_is_refused_before_a_row_is_read(mdb: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
     db, method_id = mdb
     need = 6 * 3 * 12  # every simulation x every step x 3 float32
@@ -571,17 +631,19 @@ def _while_answering(server: dict[str, Any], url: str) -> tuple[float, list[floa
 
 
 def test_slow_builds_never_hold_up_the_server(server: dict[str, Any], big: dict[str, Any]) -> None:
-    """The big method's frame (800,000 rows) and the 16-method replica (whose first build reads the
-    big method's all-NULL column) are built on the Store's pool: /api/status answers meanwhile."""
-    for url in (f"{server['base']}/distances?path=big.sqlite&method={big['methods'][0]}",
-                f"{server['base']}/db?path=big.sqlite"):
+    """The 16-method replica (whose first build reads the big method's all-NULL column) and the big
+    method's frame (800,000 rows) are built on the Store's pool: /api/status answers meanwhile."""
+    answers = []
+    for url in (f"{server['base']}/db?path=big.sqlite",
+                f"{server['base']}/distances?path=big.sqlite&method={big['methods'][0]}"):
         seconds, latencies, body = _while_answering(server, url)
         assert len(latencies) >= 3, (url, seconds, latencies)
         assert max(latencies) < max(0.1, seconds / 2), (url, seconds, max(latencies))
-    header, cube = frame_codec.decode(get(f"{server['base']}/distances?path=big.sqlite&method={big['methods'][0]}")[2])
+        answers.append(body)
+    header, cube = frame_codec.decode(answers[1])
     assert cube.shape == (BIG_SIMS, BIG_STEPS, 3) and header["rows"] == BIG_SIMS * BIG_STEPS
     assert np.isnan(cube[:, :, 1]).all() and cube[7, 3, 0] == np.float32(7e-3 + 3)
-    copy = open_bytes(body)
+    copy = open_bytes(answers[0])
     assert copy.execute("SELECT count(*) FROM jdsi_replica_method").fetchone() == (17,)
     assert json.loads(copy.execute("SELECT columns FROM jdsi_replica_method WHERE method_id = ?",
                                    (big["methods"][0],)).fetchone()[0]) == ["d_shock", "d_density"]
