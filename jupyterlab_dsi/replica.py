@@ -534,15 +534,17 @@ _SEP = "\x1f"  # the unit separator group_concat joins sim ids with (char(31))
 
 
 def _values(conn: sqlite3.Connection, method_id: str, rows: int) -> np.ndarray:
-    """The method's (d_shock, d_edge, d_density) rows in key order as float64 (rows, 3), NaN for
-    NULL: streamed from the cursor into one array (no list of row tuples in between)."""
+    """The method's (d_shock, d_edge, d_density) rows in key order as float32 (rows, 3), NaN for
+    NULL: streamed from the cursor into one array (no list of row tuples, no float64 copy in
+    between; each double is rounded to float32 as astype rounds it)."""
     cursor = conn.execute(
         "SELECT ifnull(d_shock, 'nan'), ifnull(d_edge, 'nan'), ifnull(d_density, 'nan') FROM jdsi_distance "
         "WHERE method_id = ? ORDER BY t, sim_id",
         (method_id,),
     )
     try:
-        flat = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.float64, count=3 * rows)
+        with np.errstate(over="ignore"):  # a double beyond float32 becomes inf, as in the frame's cast
+            flat = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.float32, count=3 * rows)
     except ValueError as exc:  # fewer rows than counted, or a value that is not a number
         raise DsiError(f"the distances of method {method_id[:8]} could not be read as numbers ({exc})") from exc
     if cursor.fetchone() is not None:
