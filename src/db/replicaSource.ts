@@ -8,6 +8,7 @@
 import type { IBaseTable, IMethodInfo, ISlice } from './slices';
 import type { IPredictionSet } from './predictions';
 import type { ISliceSource } from '../model/explorer';
+import { errorKind, type INewMatches } from './api';
 
 /**
  * The size limit's one line (the server's 413 says the same): what the panel would hold, the
@@ -16,13 +17,6 @@ import type { ISliceSource } from '../model/explorer';
 export function tooLargeMessage(path: string, bytes: number, maxBytes: number): string {
   const mb = (n: number) => (n / 1048576).toFixed(0);
   return `${path}: the panel's copy would be ${mb(bytes)} MB, above the ${mb(maxBytes)} MB limit (Settings → DSI Explorer → maxDatabaseMB).`;
-}
-
-/** What `newMatches` of the worker answers: counts, and the methods whose distances it lacks. */
-export interface INewMatchesAnswer {
-  counts: Record<string, number | null>;
-  /** Method ids whose distances it needs and does not hold (their datasets are not in counts). */
-  missing: string[];
 }
 
 /** The part of the worker's API (comlink, so every call is async) a ReplicaSource uses. */
@@ -34,7 +28,7 @@ export interface IReplicaApi {
   hasDistances(methodId: string): Promise<boolean>;
   dropDistances(keep: string[]): Promise<void>;
   distanceBytes(): Promise<number>;
-  newMatches(datasetIds: string[]): Promise<INewMatchesAnswer>;
+  newMatches(datasetIds: string[]): Promise<INewMatches>;
 }
 
 export interface IReplicaSourceOptions {
@@ -51,11 +45,6 @@ export interface IReplicaSourceOptions {
   replicaBytes?: () => number;
   /** The methods on screen: their distances are kept when others are dropped for room. */
   onScreen?: () => (string | null)[];
-}
-
-/** Whether `e` is the worker's "distances of this method not loaded" (also across comlink). */
-function isNotLoaded(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'DatabaseError [not-loaded]';
 }
 
 export class ReplicaSource implements ISliceSource {
@@ -77,7 +66,7 @@ export class ReplicaSource implements ISliceSource {
     try {
       return await this._options.api.slice(methodId, t);
     } catch (error) {
-      if (!isNotLoaded(error)) {
+      if (errorKind(error) !== 'not-loaded') {
         throw error;
       }
       // Dropped since it was loaded (room for another method, a catch-up that replaced a

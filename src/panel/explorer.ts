@@ -12,7 +12,8 @@ import { createDatabaseClient, IDatabaseClient } from '../db/client';
 import { ExplorerModel } from '../model/explorer';
 import { IExplorerSettings, IExplorerSettingsV1, isSettings } from '../model/settings';
 import { parseTerms } from '../model/feature';
-import { fetchDatabase, fetchEvents, postProposal, proposalCsv } from '../server';
+import { fetchDatabase, fetchDistances, fetchEvents, postProposal, proposalCsv } from '../server';
+import { ReplicaSource } from '../db/replicaSource';
 import { proposalOverlay } from '../views/proposalOverlay';
 import { formatCount, formatDate, h } from './dom';
 import { DatasetsPage } from './datasetsPage';
@@ -30,6 +31,7 @@ import type { IDatasetRecord, IJob } from '../server';
 import { LinkBar, PanelProblem } from './linkBar';
 import { withCode } from './markup';
 import { oneAtATime } from './oneAtATime';
+import { coalesced } from './coalesced';
 import { PathExt } from '@jupyterlab/coreutils';
 import { Notification } from '@jupyterlab/apputils';
 
@@ -40,7 +42,11 @@ export type ExplorerState =
   | { status: 'error'; path: string; message: string };
 
 export interface IExplorerOptions {
-  /** Refuse files larger than this before downloading them into the tab (megabytes). */
+  /**
+   * What the tab may hold of a database, in megabytes: its replica (the metadata) plus the
+   * distances of the methods loaded. Methods not on screen are dropped to stay under it; a
+   * database whose replica and shown method alone pass it is refused, before downloading.
+   */
   maxDatabaseMB?: number;
   /** Called when the user asks to open a path typed into the empty state. */
   onOpenRequest?: (path: string) => void;
@@ -213,14 +219,26 @@ export class ExplorerPanel extends Widget {
     this._scratch = null;
     this._setState({ status: 'loading', path });
     try {
-      const limit = this._options.maxDatabaseMB;
-      const { bytes, eventSeq } = await fetchDatabase(path, limit ? limit * 1048576 : Infinity);
-      this._eventSeq = eventSeq;
+      const { bytes, eventSeq } = await fetchDatabase(path, this._limitBytes());
+      const replicaBytes = bytes.byteLength; // the buffer is detached once sent to the worker
       const client = this._client();
       const summary = await client.open(new Uint8Array(bytes));
-      const model = new ExplorerModel(client.api, () => this._theme());
-      await model.load(summary.methods);
+      let model: ExplorerModel | null = null;
+      const source: ReplicaSource = new ReplicaSource({
+        api: client.api,
+        path,
+        fetchDistances: (methodId, maxBytes) => fetchDistances(path, methodId, maxBytes),
+        putDistances: (methodId, frame) => client.putDistances(methodId, frame),
+        limitBytes: () => this._limitBytes(),
+        replicaBytes: (): number => (this._source === source ? this._replicaBytes : replicaBytes),
+        onScreen: () => [model?.method?.id ?? null]
+      });
+      model = new ExplorerModel(source, () => this._theme());
+      await model.load(summary.methods); // the newest method's distances come with its first slice
       if (ticket === this._ticket) {
+        this._eventSeq = eventSeq;
+        this._replicaBytes = replicaBytes;
+        this._source = source;
         this._setModel(model);
         this._setState({ status: 'ready', path, summary });
       }
@@ -229,6 +247,12 @@ export class ExplorerPanel extends Widget {
         this._setState({ status: 'error', path, message: (error as Error).message });
       }
     }
+  }
+
+  /** maxDatabaseMB in bytes (Infinity: no limit). */
+  private _limitBytes(): number {
+    const limit = this._options.maxDatabaseMB;
+    return limit ? limit * 1048576 : Infinity;
   }
 
   /** The explorer's state, when a database with methods is open. */
@@ -245,41 +269,42 @@ export class ExplorerPanel extends Widget {
   }
 
   /**
-   * Catch the replica up after a write (a dataset saved): read the file again into the same
-   * worker. The simulations and distances did not change, so the view and selection stay.
+   * Catch the replica up after a write (a dataset saved): the server's replica again, into the
+   * same worker; the distances loaded, the view and the selection stay. Never two at once: a
+   * refresh asked while one runs waits for the one run after it (shared by every such ask), so
+   * that the replica is caught up past the ask when any refresh() returns.
    */
   async refresh(): Promise<void> {
-    const path = this.path;
-    if (!path || this._state.status !== 'ready') {
+    if (!this.path || this._state.status !== 'ready') {
       return;
     }
-    // Refreshes overlap (restoreById, a save, the check for writes): an older read of the file
-    // that answers after a newer one is dropped, and its caller waits for the newest, so that the
-    // replica is caught up when any refresh() returns.
-    let run = this._refreshOnce(path, ++this._refreshTicket, this._ticket);
-    this._latestRefresh = run;
-    await run;
-    while (this._latestRefresh && this._latestRefresh !== run) {
-      run = this._latestRefresh;
-      await run;
-    }
+    await this._catchUp();
   }
 
-  private async _refreshOnce(path: string, ticket: number, opened: number): Promise<void> {
-    // A newer refresh, another open (Reload) or another file makes this one's answer moot.
-    const moot = () => ticket !== this._refreshTicket || opened !== this._ticket || this.path !== path;
+  private _catchUp = coalesced(() => this._catchUpOnce());
+
+  private async _catchUpOnce(): Promise<void> {
+    const path = this.path;
+    const opened = this._ticket;
+    if (!path || this._state.status !== 'ready') {
+      return; // another file is opening (its own read is newer) or failed
+    }
+    // Another open (Reload) or another file makes this one's answer moot.
+    const moot = () => opened !== this._ticket || this.path !== path;
     try {
-      const { bytes, eventSeq } = await fetchDatabase(path);
+      const { bytes, eventSeq } = await fetchDatabase(path, this._limitBytes());
       if (moot()) {
         return;
       }
-      // A scratch method lives in the replica only: the worker puts it back into the file read
-      // again in the same call, so no slice ever reads a replica without it.
+      const replicaBytes = bytes.byteLength;
+      // A scratch method and the distances loaded live in the worker only: it keeps them across
+      // the new replica in the same call, so no slice ever reads a replica without them.
       const summary = await this._client().open(new Uint8Array(bytes), true);
       if (moot()) {
         return;
       }
       this._eventSeq = eventSeq;
+      this._replicaBytes = replicaBytes;
       this._model?.setMethods(summary.methods); // a kernel or the CLI may have added one
       await this._model?.refreshPredictions(); // a run may have logged predictions: their columns
       await this._datasets?.refresh();
@@ -616,7 +641,8 @@ export class ExplorerPanel extends Widget {
           lineage: dataset => this.showLineage(dataset.id).catch(error => void Notification.error((error as Error).message)),
           splits: dataset => this._client().api.splits(dataset.id),
           splitPart: (splitId, part) => this._client().api.splitPart(splitId, part),
-          newMatches: ids => this._client().api.newMatches(ids),
+          // The worker counts with the datasets' methods' distances: the source loads those it lacks.
+          newMatches: ids => this._source?.newMatches(ids) ?? Promise.resolve({}),
           parameterNames: () => model.columnNames.filter(n => !n.startsWith('d_')),
           describe: simId => {
             const table = model.table;
@@ -1017,6 +1043,8 @@ export class ExplorerPanel extends Widget {
   private _ticket = 0;
   /** The last showProposal asked: an older answer is dropped. */
   private _proposalTicket = 0;
-  private _refreshTicket = 0;
-  private _latestRefresh: Promise<void> | null = null;
+  /** The model's slices, over the worker's replica and the distances fetched. */
+  private _source: ReplicaSource | null = null;
+  /** The bytes of the replica in the worker (the size limit counts them). */
+  private _replicaBytes = 0;
 }

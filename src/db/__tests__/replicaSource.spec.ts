@@ -6,7 +6,8 @@
  * screen before it refuses, and refuses with the setting's line before fetching.
  */
 import type { IBaseTable, ISlice } from '../slices';
-import { INewMatchesAnswer, IReplicaApi, ReplicaSource, tooLargeMessage } from '../replicaSource';
+import { DatabaseError, type INewMatches } from '../api';
+import { IReplicaApi, ReplicaSource, tooLargeMessage } from '../replicaSource';
 
 const ROWS = 1000;
 const MB = 1048576;
@@ -27,9 +28,9 @@ class FakeWorker implements IReplicaApi {
   async slice(methodId: string | null, t: number): Promise<ISlice> {
     this.calls.push(`slice ${methodId} ${t}`);
     if (methodId !== null && !this.held.has(methodId) && !this.native.has(methodId)) {
-      const error = new Error(`The distances of method ${methodId} are not loaded yet.`);
-      error.name = 'DatabaseError [not-loaded]'; // as it arrives across comlink
-      throw error;
+      // As it arrives across comlink: a plain Error whose name carries the kind.
+      const { name, message } = new DatabaseError('not-loaded', `The distances of method ${methodId} are not loaded yet.`);
+      throw Object.assign(new Error(message), { name });
     }
     const empty = new Float32Array(ROWS);
     return { methodId, t, dShock: empty, dEdge: empty, dDensity: empty, metrics: [] };
@@ -55,7 +56,7 @@ class FakeWorker implements IReplicaApi {
   async distanceBytes(): Promise<number> {
     return [...this.held.values()].reduce((a, b) => a + b, 0);
   }
-  async newMatches(datasetIds: string[]): Promise<INewMatchesAnswer> {
+  async newMatches(datasetIds: string[]): Promise<INewMatches> {
     this.calls.push(`newMatches ${datasetIds.join(',')}`);
     const counts: Record<string, number | null> = {};
     const missing = new Set<string>();

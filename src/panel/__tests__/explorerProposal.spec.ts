@@ -42,8 +42,10 @@ let version = 1;
 function fakeClient() {
   const api = {
     ...clover(),
+    predictions: async () => [],
     datasets: async () => [],
-    newMatches: async () => ({}),
+    newMatches: async () => ({ counts: {}, missing: [] }),
+    hasDistances: async () => true, // a full file: the worker reads its distances itself
     runs: async () => [],
     datasetStats: async () => [],
     runCurves: async () => [],
