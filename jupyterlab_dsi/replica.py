@@ -288,6 +288,7 @@ def _objects(conn: sqlite3.Connection) -> list[_Object]:
     return [
         _Object(r[0], r[1], r[2], r[3]) for r in rows
         if r[3] is not None and not r[1].startswith("sqlite_") and not r[3].upper().startswith("CREATE VIRTUAL")
+        and r[2] != METHOD_TABLE  # a replica opened as a database: its method table is made anew
     ]
 
 

@@ -265,6 +265,18 @@ def test_other_tables_views_and_triggers_are_copied(mdb: tuple[Path, str]) -> No
         copy.execute("""INSERT INTO "my notes" ("text") VALUES ('')""")
 
 
+def test_a_replica_opened_as_a_database_gives_a_replica(mdb: tuple[Path, str], tmp_path: Path) -> None:
+    """A replica saved as a file and opened again: its method table is made anew, not copied twice."""
+    db, method_id = mdb
+    with Store(db, readonly=True) as store:
+        data, _ = replica.build_replica(store)
+    again = tmp_path / "replica.sqlite"
+    again.write_bytes(data)
+    with Store(again, readonly=True) as store:
+        copy = open_bytes(replica.build_replica(store)[0])
+    assert copy.execute("SELECT * FROM jdsi_replica_method").fetchall() == [(method_id, "[]", "[]")]
+
+
 def test_a_replica_of_a_16_method_file_does_not_grow_the_process_by_the_file(big: dict[str, Any]) -> None:
     """The build copies in SQLite, table to table: the process grows by about the replica, not by
     the file (VmHWM of a fresh process, reset after imports and the Store's open)."""
