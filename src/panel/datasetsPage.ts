@@ -468,7 +468,10 @@ export class DatasetsPage {
     }
     const open = this._options.openFile;
     // Croissant: the JSON-LD and its members CSV beside it; RO-Crate: a folder (shown, not opened).
-    const others = (saved.files ?? []).filter(file => file !== saved.path && !file.startsWith(`${saved.path}/`));
+    // Named by their file names only: a notification shows its first 140 characters.
+    const others = (saved.files ?? [])
+      .filter(file => file !== saved.path && !file.startsWith(`${saved.path}/`))
+      .map(file => PathExt.basename(file));
     const isFolder = format === 'rocrate';
     Notification.success(`Saved “${d.name}” as ${saved.path}${isFolder ? '/' : ''}${others.length ? ` and ${others.join(', ')}` : ''}`, {
       autoClose: 15000,

@@ -299,7 +299,7 @@ describe('the datasets page', () => {
     }));
     await choose('save:croissant', 4);
     expect(server.saveExport.mock.calls[3]).toEqual(['data/ens.sqlite', 'b', 'croissant', 'work']);
-    expect(success.mock.calls[3][0]).toBe('Saved “beta” as work/beta.croissant.json and work/beta.members.csv');
+    expect(success.mock.calls[3][0]).toBe('Saved “beta” as work/beta.croissant.json and beta.members.csv');
     server.saveExport.mockImplementationOnce(async () => ({
       path: 'work/beta.ro-crate',
       format: 'rocrate',
