@@ -1121,14 +1121,25 @@ export class ExplorerModel {
       const only = this._members ? new Set(this._members) : null;
       const rest = this._rest ? this._restMask(this._rest, full) : null;
       let count = 0;
-      for (let i = 0; i < rows; i++) {
-        const v =
-          this._brushed[i] &
-          this._selected[i] &
-          (rest === null ? 1 : rest[i]) &
-          (only === null || only.has(table.ids[i]) ? 1 : 0);
-        this._selected[i] = v;
-        count += v;
+      if (only === null && rest === null) {
+        // The usual case (brushes and shapes only): one branch-free pass, on every brush move.
+        const brushed = this._brushed;
+        const selected = this._selected;
+        for (let i = 0; i < rows; i++) {
+          const v = brushed[i] & selected[i];
+          selected[i] = v;
+          count += v;
+        }
+      } else {
+        for (let i = 0; i < rows; i++) {
+          const v =
+            this._brushed[i] &
+            this._selected[i] &
+            (rest === null ? 1 : rest[i]) &
+            (only === null || only.has(table.ids[i]) ? 1 : 0);
+          this._selected[i] = v;
+          count += v;
+        }
       }
       this._count = count;
     } else {

@@ -22,98 +22,140 @@ const BOUNDARY = 2;
 /** Cells per side at most (the table is cells^2 bytes, rebuilt per lasso move). */
 export const MAX_CELLS = 256;
 
+/**
+ * A grid of cells: `n` x `n` equal cells over [x0, x1] x [y0, y1]. The rows' cells are computed
+ * once per pair of columns (RowCells), the table per polygon over the same grid.
+ */
+export interface IGrid {
+  readonly x0: number;
+  readonly y0: number;
+  readonly x1: number;
+  readonly y1: number;
+  readonly n: number;
+}
+
+/** The grid over a polygon's bounding box, `cells` cells per side. */
+export function polygonGrid(polygon: readonly Point[], cells: number = MAX_CELLS): IGrid {
+  const [x0, y0, x1, y1] = polygonBounds(polygon);
+  return { x0, y0, x1, y1, n: Math.max(1, Math.min(MAX_CELLS, Math.floor(cells))) };
+}
+
+/** The cell of (x, y) in a grid (clamped to it), or -1 outside it (NaN included). */
+function cellOf(grid: IGrid, kx: number, ky: number, x: number, y: number): number {
+  if (!(x >= grid.x0 && x <= grid.x1 && y >= grid.y0 && y <= grid.y1)) {
+    return -1;
+  }
+  const last = grid.n - 1;
+  const cx = Math.min(last, ((x - grid.x0) * kx) | 0);
+  const cy = Math.min(last, ((y - grid.y0) * ky) | 0);
+  return cy * grid.n + cx;
+}
+
+/** Cells per data unit along x and y (0 for a grid of no width or height). */
+function density(grid: IGrid): [number, number] {
+  return [grid.x1 > grid.x0 ? grid.n / (grid.x1 - grid.x0) : 0, grid.y1 > grid.y0 ? grid.n / (grid.y1 - grid.y0) : 0];
+}
+
+/**
+ * Every row's cell in a grid over the rows' finite extent (-1 for a row with a NaN): computed
+ * once per pair of columns, so that a lasso move costs one look-up per row, no arithmetic.
+ */
+export class RowCells {
+  constructor(
+    readonly x: ArrayLike<number>,
+    readonly y: ArrayLike<number>,
+    rows: number,
+    cells: number = MAX_CELLS
+  ) {
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (let i = 0; i < rows; i++) {
+      const px = x[i];
+      const py = y[i];
+      if (px === px && py === py) {
+        x0 = px < x0 ? px : x0;
+        x1 = px > x1 ? px : x1;
+        y0 = py < y0 ? py : y0;
+        y1 = py > y1 ? py : y1;
+      }
+    }
+    if (!(x0 <= x1)) {
+      [x0, y0, x1, y1] = [0, 0, 1, 1]; // no finite row: every cell is -1 anyway
+    }
+    this.grid = { x0, y0, x1, y1, n: Math.max(1, Math.min(MAX_CELLS, Math.floor(cells))) };
+    const [kx, ky] = density(this.grid);
+    this.cells = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      this.cells[i] = cellOf(this.grid, kx, ky, x[i], y[i]);
+    }
+  }
+
+  readonly grid: IGrid;
+  readonly cells: Int32Array;
+}
+
 export class InclusionTable {
   /**
    * @param polygon the lasso's vertices (at least 3 for it to contain anything)
-   * @param cells cells per side of the grid over its bounding box
+   * @param grid the cells to classify: over the polygon's box (polygonGrid) or over the rows'
+   *   (RowCells.grid); any grid gives exact answers
    */
-  constructor(polygon: readonly Point[], cells: number = MAX_CELLS) {
+  constructor(polygon: readonly Point[], grid: IGrid = polygonGrid(polygon)) {
     this._exact = new BandedPolygon(polygon);
-    const [x0, y0, x1, y1] = polygonBounds(polygon);
-    this._x0 = x0;
-    this._y0 = y0;
-    this._x1 = x1;
-    this._y1 = y1;
-    const n = Math.max(1, Math.min(MAX_CELLS, Math.floor(cells)));
-    this._n = n;
-    this._kx = x1 > x0 ? n / (x1 - x0) : 0;
-    this._ky = y1 > y0 ? n / (y1 - y0) : 0;
+    this._grid = grid;
+    const [kx, ky] = density(grid);
+    this._kx = kx;
+    this._ky = ky;
+    const n = grid.n;
     this._cells = new Uint8Array(n * n);
-    if (polygon.length >= 3 && this._kx > 0 && this._ky > 0) {
-      this._markEdges(polygon);
-      this._classify();
+    if (polygon.length < 3) {
+      return; // contains nothing: every cell OUTSIDE
     }
+    if (kx === 0 || ky === 0) {
+      this._cells.fill(BOUNDARY); // a grid of no width or height: the exact test decides
+      return;
+    }
+    this._markEdges(polygon);
+    this._classify(polygon);
   }
 
-  /** The number of cells per side. */
-  get size(): number {
-    return this._n;
-  }
-
-  /** pointInPolygon(x, y, polygon): a look-up, or the exact test near an edge. */
+  /** pointInPolygon(x, y, polygon): a look-up, or the exact test near an edge or off the grid. */
   contains(x: number, y: number): boolean {
-    // Outside the bounding box (NaN included): the exact test's own first rejection.
-    if (!(x >= this._x0 && x <= this._x1 && y >= this._y0 && y <= this._y1)) {
-      return this._exact.contains(x, y);
-    }
-    const state = this._cells[this._cellOf(x, y)];
+    const cell = cellOf(this._grid, this._kx, this._ky, x, y);
+    const state = cell < 0 ? BOUNDARY : this._cells[cell];
     return state === BOUNDARY ? this._exact.contains(x, y) : state === INSIDE;
   }
 
   /**
    * Sets out[i] = value for the rows inside the polygon whose entry differs from it (an add
-   * skips rows already in, a subtract rows already out), as mask.ts's applyPolygon.
+   * skips rows already in, a subtract rows already out), as mask.ts's applyPolygon. `rows`:
+   * the rows' cells in this table's grid, when computed beforehand (RowCells).
    */
-  apply(x: ArrayLike<number>, y: ArrayLike<number>, out: Uint8Array, value: 0 | 1): void {
-    const { _x0: x0, _y0: y0, _x1: x1, _y1: y1, _kx: kx, _ky: ky, _n: n, _cells: cells } = this;
-    if (kx === 0 || ky === 0) {
-      // A degenerate box (no width or height): PNPOLY keeps nothing strictly inside it, but the
-      // exact test decides, as always.
-      for (let i = 0, rows = out.length; i < rows; i++) {
-        if (out[i] !== value && this._exact.contains(x[i], y[i])) {
-          out[i] = value;
-        }
-      }
+  apply(x: ArrayLike<number>, y: ArrayLike<number>, out: Uint8Array, value: 0 | 1, rows?: RowCells): void {
+    if (rows && rows.grid === this._grid) {
+      this._applyCells(x, y, rows.cells, out, value);
       return;
     }
-    const last = n - 1;
-    const margin = 8 * Number.EPSILON * (Math.abs(x0) + Math.abs(x1));
-    const xa = x0 - margin;
-    const xb = x1 + margin;
-    for (let i = 0, rows = out.length; i < rows; i++) {
-      if (out[i] === value) {
-        continue;
-      }
-      const px = x[i];
-      const py = y[i];
-      // Outside the bounding box nothing is inside (NaN fails these tests too). Along x a
-      // crossing abscissa can round an ulp past the vertices: a row within that margin of the
-      // box is tested exactly, as BandedPolygon keeps the same margin.
-      if (!(py >= y0 && py <= y1 && px >= xa && px <= xb)) {
-        continue;
-      }
-      if (px < x0 || px > x1) {
-        if (this._exact.contains(px, py)) {
-          out[i] = value;
-        }
-        continue;
-      }
-      let cx = ((px - x0) * kx) | 0;
-      let cy = ((py - y0) * ky) | 0;
-      cx = cx > last ? last : cx;
-      cy = cy > last ? last : cy;
-      const state = cells[cy * n + cx];
-      if (state === INSIDE || (state === BOUNDARY && this._exact.contains(px, py))) {
+    for (let i = 0, n = out.length; i < n; i++) {
+      if (out[i] !== value && this.contains(x[i], y[i])) {
         out[i] = value;
       }
     }
   }
 
-  private _cellOf(x: number, y: number): number {
-    const last = this._n - 1;
-    const cx = Math.min(last, Math.max(0, ((x - this._x0) * this._kx) | 0));
-    const cy = Math.min(last, Math.max(0, ((y - this._y0) * this._ky) | 0));
-    return cy * this._n + cx;
+  /** apply() with the rows' cells known: a look-up per row, the exact test in boundary cells. */
+  private _applyCells(x: ArrayLike<number>, y: ArrayLike<number>, rowCells: Int32Array, out: Uint8Array, value: 0 | 1): void {
+    const cells = this._cells;
+    for (let i = 0, n = out.length; i < n; i++) {
+      const cell = rowCells[i];
+      // -1: a row with a NaN coordinate, inside nothing.
+      if (out[i] === value || cell < 0) {
+        continue;
+      }
+      const state = cells[cell];
+      if (state === INSIDE || (state === BOUNDARY && this._exact.contains(x[i], y[i]))) {
+        out[i] = value;
+      }
+    }
   }
 
   /**
@@ -122,10 +164,10 @@ export class InclusionTable {
    * either side, in that row and the rows above and below.
    */
   private _markEdges(polygon: readonly Point[]): void {
-    const n = this._n;
+    const n = this._grid.n;
     const cells = this._cells;
-    const toX = (x: number): number => (x - this._x0) * this._kx;
-    const toY = (y: number): number => (y - this._y0) * this._ky;
+    const toX = (x: number): number => (x - this._grid.x0) * this._kx;
+    const toY = (y: number): number => (y - this._grid.y0) * this._ky;
     const mark = (row: number, from: number, to: number): void => {
       for (let r = row - 1; r <= row + 1; r++) {
         if (r < 0 || r >= n) {
@@ -144,8 +186,9 @@ export class InclusionTable {
       const by = toY(yi);
       const lowY = Math.min(ay, by);
       const highY = Math.max(ay, by);
-      const r0 = Math.floor(lowY);
-      const r1 = Math.floor(highY);
+      // Rows beyond the grid (a polygon wider than the rows' extent) hold no cell.
+      const r0 = Math.max(-1, Math.floor(lowY));
+      const r1 = Math.min(n, Math.floor(highY));
       for (let r = r0; r <= r1; r++) {
         // The edge's x-extent where its y lies within row r's band [r, r + 1].
         const ya = Math.max(lowY, r);
@@ -163,35 +206,55 @@ export class InclusionTable {
           xa = Math.min(pa, pb);
           xb = Math.max(pa, pb);
         }
-        mark(r, Math.floor(xa), Math.floor(xb));
+        mark(r, Math.max(-1, Math.floor(xa)), Math.min(n, Math.floor(xb)));
       }
       xj = xi;
       yj = yi;
     }
   }
 
-  /** Every cell not on the boundary takes its centre's answer. */
-  private _classify(): void {
-    const n = this._n;
+  /**
+   * Every cell not on the boundary takes its centre's answer, by scanline: per row of cells,
+   * the abscissas where edges cross the row's centre line (PNPOLY's crossings), sorted; a
+   * centre is inside when an odd number of them lie to its right. (Boundary cells are left to
+   * the exact test, so the rounding of these crossings does not matter.)
+   */
+  private _classify(polygon: readonly Point[]): void {
+    const { n, x0, y0 } = this._grid;
     const cells = this._cells;
+    const m = polygon.length;
+    const crossings = new Float64Array(m);
     for (let r = 0; r < n; r++) {
-      const cy = this._y0 + (r + 0.5) / this._ky;
-      for (let c = 0; c < n; c++) {
-        const k = r * n + c;
-        if (cells[k] !== BOUNDARY) {
-          const cx = this._x0 + (c + 0.5) / this._kx;
-          cells[k] = this._exact.contains(cx, cy) ? INSIDE : OUTSIDE;
+      const cy = y0 + (r + 0.5) / this._ky;
+      let count = 0;
+      let [xj, yj] = polygon[m - 1];
+      for (let i = 0; i < m; i++) {
+        const [xi, yi] = polygon[i];
+        if (yi > cy !== yj > cy) {
+          crossings[count++] = ((xj - xi) * (cy - yi)) / (yj - yi) + xi;
         }
+        xj = xi;
+        yj = yi;
+      }
+      const sorted = crossings.subarray(0, count).sort();
+      // k: the crossings at or left of the centre so far; inside when count - k is odd.
+      let k = 0;
+      for (let c = 0; c < n; c++) {
+        const at = r * n + c;
+        if (cells[at] === BOUNDARY) {
+          continue;
+        }
+        const cx = x0 + (c + 0.5) / this._kx;
+        while (k < count && sorted[k] <= cx) {
+          k++;
+        }
+        cells[at] = (count - k) % 2 === 1 ? INSIDE : OUTSIDE;
       }
     }
   }
 
   private readonly _exact: BandedPolygon;
-  private readonly _x0: number;
-  private readonly _y0: number;
-  private readonly _x1: number;
-  private readonly _y1: number;
-  private readonly _n: number;
+  private readonly _grid: IGrid;
   private readonly _kx: number;
   private readonly _ky: number;
   private readonly _cells: Uint8Array;

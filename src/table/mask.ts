@@ -3,11 +3,27 @@
  * within one) and the scatter's boxes and lassos. A leaf module: the model, the filter language
  * and the views all use it, and it imports nothing but the table's types.
  */
-import { InclusionTable, inclusionCells } from './inclusion';
+import { InclusionTable, RowCells } from './inclusion';
 import type { AxisBrush, ICategoricalColumn, IRange, IShape, ITable, Point } from './types';
 
 /** From this many rows a lasso's mask goes through an inclusion table (inclusion.ts). */
 export const INCLUSION_TABLE_ROWS = 4096;
+
+/**
+ * The rows' cells for the last columns lassoed. Columns are never written once made (a new
+ * step, a new weight: new arrays), so the same pair of arrays has the same cells; the length
+ * is checked too.
+ */
+let lastRowCells: RowCells | null = null;
+
+function rowCells(x: ArrayLike<number>, y: ArrayLike<number>, rows: number): RowCells {
+  const known = lastRowCells;
+  if (known && known.x === x && known.y === y && known.cells.length === rows) {
+    return known;
+  }
+  lastRowCells = new RowCells(x, y, rows);
+  return lastRowCells;
+}
 
 /** The level codes a brush keeps on a categorical axis (a numeric brush keeps the levels whose
  * numeric value lies in its ranges: how a filter string's `between` lands on a level axis). */
@@ -275,8 +291,10 @@ function applyPolygon(
     return;
   }
   if (n >= INCLUSION_TABLE_ROWS) {
-    // Many rows: a table look-up per row, the exact test only near the edges (inclusion.ts).
-    new InclusionTable(polygon, inclusionCells(n)).apply(x, y, out, value);
+    // Many rows: a table look-up per row, the exact test only near the edges (inclusion.ts),
+    // over a grid of the rows' extent whose cells per row are kept for these columns.
+    const rows = rowCells(x, y, n);
+    new InclusionTable(polygon, rows.grid).apply(x, y, out, value, rows);
     return;
   }
   const banded = new BandedPolygon(polygon);

@@ -304,14 +304,19 @@ export function drawBrushes(
     // The same brushes, moved (every move of a drag): the rects change place, not identity,
     // so the browser restyles nothing new and the pointer's target stays.
     const children = g.children;
+    const set = (el: Element, name: string, value: string | number): void => {
+      if (el.getAttribute(name) !== String(value)) {
+        el.setAttribute(name, String(value)); // unchanged attributes restyle nothing
+      }
+    };
     intervals.forEach(([y0, y1], index) => {
       const brush = children[3 * index];
-      brush.setAttribute('y', String(y0));
-      brush.setAttribute('height', String(Math.max(1, y1 - y0)));
-      brush.setAttribute('fill', theme.accent);
-      brush.setAttribute('stroke', theme.accent);
-      children[3 * index + 1].setAttribute('y', String(y0 - HANDLE + 2));
-      children[3 * index + 2].setAttribute('y', String(y1 - 2));
+      set(brush, 'y', y0);
+      set(brush, 'height', Math.max(1, y1 - y0));
+      set(brush, 'fill', theme.accent);
+      set(brush, 'stroke', theme.accent);
+      set(children[3 * index + 1], 'y', y0 - HANDLE + 2);
+      set(children[3 * index + 2], 'y', y1 - 2);
     });
     return;
   }

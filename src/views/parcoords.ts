@@ -468,15 +468,21 @@ export class ParallelCoordinates {
   private _sizeSurfaces(): void {
     const plot = this._plot;
     const { width, height, dpr } = plot ?? { ...FALLBACK, dpr: 1 };
+    // Only what changed: setting a canvas' size, even to the same, drops its pixels and backing
+    // store, and any attribute set makes the browser restyle (a weight drag redraws per move).
     for (const canvas of [this._contextCanvas, this._selectedCanvas]) {
-      canvas.width = Math.round(width * dpr);
-      canvas.height = Math.round(height * dpr);
+      const w = Math.round(width * dpr);
+      const h = Math.round(height * dpr);
+      if (canvas.width !== w || canvas.height !== h) {
+        canvas.width = w;
+        canvas.height = h;
+      }
       canvas.style.width = `${width}px`;
       canvas.style.height = `${height}px`;
     }
-    this._svg.setAttribute('width', String(width));
-    this._svg.setAttribute('height', String(height));
-    this._svg.setAttribute('font-family', this._theme.font);
+    setIfChanged(this._svg, 'width', String(width));
+    setIfChanged(this._svg, 'height', String(height));
+    setIfChanged(this._svg, 'font-family', this._theme.font);
     this._root.style.fontFamily = this._theme.font;
     Object.assign(this._tooltip.style, {
       background: this._theme.surface,
@@ -527,7 +533,7 @@ export class ParallelCoordinates {
               plot.xs[i]
             );
       // A reorder drag moves groups about: a kept one goes back to its slot.
-      g.setAttribute('transform', `translate(${plot.xs[i]},0)`);
+      setIfChanged(g, 'transform', `translate(${plot.xs[i]},0)`);
       this._axisGroups.set(axis.name, g);
       this._axisKeys.set(axis.name, key);
       return g;
@@ -555,7 +561,10 @@ export class ParallelCoordinates {
     const names = (this._table?.columns ?? []).map(c => c.name);
     const hidden = names.filter(name => !this._axes.includes(name));
     this._hiddenButton.style.display = hidden.length > 0 ? '' : 'none';
-    this._hiddenButton.textContent = `+ ${hidden.length} hidden`;
+    const label = `+ ${hidden.length} hidden`;
+    if (this._hiddenButton.textContent !== label) {
+      this._hiddenButton.textContent = label;
+    }
     Object.assign(this._hiddenButton.style, {
       color: this._theme.muted,
       border: `1px solid ${this._theme.border}`
@@ -564,6 +573,12 @@ export class ParallelCoordinates {
       background: this._theme.surface,
       border: `1px solid ${this._theme.border}`
     });
+    // The same hidden axes in the same theme: the menu's buttons stay.
+    const menuKey = JSON.stringify([hidden, this._theme.text]);
+    if (menuKey === this._hiddenMenuKey) {
+      return;
+    }
+    this._hiddenMenuKey = menuKey;
     this._hiddenMenu.replaceChildren(
       ...hidden.map(name => {
         const item = document.createElement('button');
@@ -1093,6 +1108,7 @@ export class ParallelCoordinates {
   private readonly _tooltip = document.createElement('div');
   private readonly _hiddenButton = document.createElement('button');
   private readonly _hiddenMenu = document.createElement('div');
+  private _hiddenMenuKey = '';
   private readonly _proposalGroup = svg('g', { class: 'jp-DSI-pc-proposals' });
   private readonly _proposalLegend = document.createElement('div');
   private _proposals: IProposalOverlay | null = null;
@@ -1184,6 +1200,13 @@ export function formatValue(column: Column, row: number): string {
   }
   const text = Number(v.toPrecision(4)).toString();
   return column.unit ? `${text} ${column.unit}` : text;
+}
+
+/** Sets an attribute unless it already has the value (an unchanged one restyles nothing). */
+function setIfChanged(el: Element, name: string, value: string): void {
+  if (el.getAttribute(name) !== value) {
+    el.setAttribute(name, value);
+  }
 }
 
 /** A canvas' 2D context, or null where there is none (jsdom): drawing is then skipped. */

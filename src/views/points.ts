@@ -188,3 +188,159 @@ export function countDrawn(
   }
   return { drawn: keepHidden ? validRows : validVisible, missing: visibleRows - validVisible };
 }
+
+/**
+ * The ranked pixels kept by differences: per pixel, how many rows of each draw rank cover it,
+ * and per row the rank it was drawn with. An update walks the rows once, and only the rows
+ * whose rank changed (a lasso or brush move changes few) touch their pixels; a touched pixel
+ * shows its highest rank with rows, in that rank's color. Every row of one rank has the same
+ * color, so the counts give exactly rasterizeRanked's pixels (the last row of the highest
+ * rank wins there, and it has that rank's color).
+ *
+ * Anything else (the rows' pixels, the point size, the palette, the canvas) starts afresh.
+ */
+export class RankedPoints {
+  /**
+   * Brings `buf` (W x H RGBA words over a buffer kept by the caller between calls and written
+   * by nothing else) to the rows' state. `key` names what the pixels and colors depend on
+   * besides the rows' ranks (the rows' pixels, point size, canvas, palette): a new key, or
+   * another buffer, redraws all.
+   */
+  update(
+    buf: Uint32Array,
+    key: string,
+    W: number,
+    H: number,
+    pix: Int32Array,
+    xs: Float32Array,
+    ys: Float32Array,
+    t: DeviceTransform,
+    s: number,
+    rows: IRankedRows
+  ): void {
+    const n = pix.length;
+    const nc = Math.max(1, Math.min(256, rows.nColors));
+    // Ranks 1 .. 1 + 2 nc (bucket + 1); 0 is "not drawn".
+    const ranks = 2 + 2 * nc;
+    const fresh =
+      key !== this._key || buf.buffer !== this._buf || ranks !== this._ranks || (this._counted && (n !== this._rowRank.length || W * H * ranks !== this._counts.length));
+    if (fresh) {
+      // New pixels, sizes or colors: drawn afresh in one ranked pass, without counts (a
+      // weight drag or a time step moves every row each time: counts would be rebuilt for
+      // nothing). They are built at the next update with the same key, which starts a drag.
+      this._key = key;
+      this._buf = buf.buffer;
+      this._ranks = ranks;
+      this._counted = false;
+      buf.fill(0);
+      if (this._rank.length !== W * H) {
+        this._rank = new Uint16Array(W * H);
+      }
+      this._rank.fill(0);
+      rasterizeRanked(buf, this._rank, W, H, pix, xs, ys, t, s, rows);
+      return;
+    }
+    if (!this._counted) {
+      this._counted = true;
+      if (this._rowRank.length !== n) {
+        this._rowRank = new Uint16Array(n);
+      } else {
+        this._rowRank.fill(0);
+      }
+      if (this._counts.length !== W * H * ranks) {
+        this._counts = new Int32Array(W * H * ranks);
+        this._dirty = new Uint8Array(W * H);
+        this._dirtyList = new Int32Array(W * H);
+      } else {
+        this._counts.fill(0);
+      }
+      this._words = new Uint32Array(ranks);
+      this._words.set(rows.bucketColors.subarray(0, ranks - 1), 1);
+      // Every pixel gets recomputed from the counts below: the rows are all "changed".
+      buf.fill(0);
+    }
+    const { valid, keepHidden } = rows;
+    const visible = rows.visible ?? new Uint8Array(n).fill(1);
+    const selected = rows.selected ?? new Uint8Array(n);
+    const color = rows.color ?? new Uint8Array(n);
+    const hiddenRank = keepHidden ? 1 : 0;
+    const rowRank = this._rowRank;
+    const counts = this._counts;
+    const dirty = this._dirty;
+    const list = this._dirtyList;
+    let nDirty = 0;
+    const ax = t[0];
+    const ay = t[2];
+    const bxh = t[1] - s / 2 + 0.5;
+    const byh = t[3] - s / 2 + 0.5;
+    /** Adds `delta` rows of rank k on row r's square. */
+    const touch = (r: number, k: number, delta: number): void => {
+      const p = pix[r];
+      if (p >= 0) {
+        for (let row = p, end = p + s * W; row < end; row += W) {
+          for (let j = row; j < row + s; j++) {
+            counts[j * ranks + k] += delta;
+            if (dirty[j] === 0) {
+              dirty[j] = 1;
+              list[nDirty++] = j;
+            }
+          }
+        }
+        return;
+      }
+      const px = Math.floor(xs[r] * ax + bxh);
+      const py = Math.floor(ys[r] * ay + byh);
+      const x1 = Math.min(W, px + s);
+      const y1 = Math.min(H, py + s);
+      for (let yy = Math.max(0, py); yy < y1; yy++) {
+        for (let xx = Math.max(0, px), j = yy * W + xx; xx < x1; xx++, j++) {
+          counts[j * ranks + k] += delta;
+          if (dirty[j] === 0) {
+            dirty[j] = 1;
+            list[nDirty++] = j;
+          }
+        }
+      }
+    };
+    for (let r = 0; r < n; r++) {
+      const c = color[r];
+      // Branch-free for the common rows; (v + 255) >> 8 is 1 for any non-zero byte.
+      const shown = (visible[r] + 255) >> 8;
+      const drawnRank = 2 + (c < nc ? c : 0) + ((selected[r] + 255) >> 8) * nc;
+      const k = ((valid[r] + 255) >> 8) * (shown * drawnRank + (1 - shown) * hiddenRank);
+      const was = rowRank[r];
+      if (k !== was) {
+        if (was !== 0) {
+          touch(r, was, -1);
+        }
+        if (k !== 0) {
+          touch(r, k, 1);
+        }
+        rowRank[r] = k;
+      }
+    }
+    const words = this._words;
+    for (let i = 0; i < nDirty; i++) {
+      const j = list[i];
+      dirty[j] = 0;
+      let k = ranks - 1;
+      const base = j * ranks;
+      while (k > 0 && counts[base + k] === 0) {
+        k--;
+      }
+      buf[j] = words[k];
+    }
+  }
+
+  private _key = '';
+  /** Whether the counts hold the rows' state (see update). */
+  private _counted = false;
+  private _rank = new Uint16Array(0);
+  private _buf: ArrayBufferLike | null = null;
+  private _ranks = 0;
+  private _rowRank = new Uint16Array(0);
+  private _counts = new Int32Array(0);
+  private _dirty = new Uint8Array(0);
+  private _dirtyList = new Int32Array(0);
+  private _words = new Uint32Array(0);
+}

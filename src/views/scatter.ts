@@ -48,7 +48,7 @@ import {
   PROPOSAL_HOVER_WIDTH,
   PROPOSAL_WIDTH
 } from './proposalOverlay';
-import { countDrawn, pointPixels, rasterizeRanked } from './points';
+import { countDrawn, pointPixels, RankedPoints, rasterizeRanked } from './points';
 import type { IRowColors, IShape, Point } from './types';
 
 export type ScatterTool = 'box' | 'lasso' | 'pan';
@@ -84,6 +84,14 @@ export const FAINT_ALPHA = 0.15;
  * once a frame, so a drag emits with every move.
  */
 export const LIVE_INTERVAL_MS = 8;
+/**
+ * Most per-pixel rank counts kept (4 bytes each: 32 MB): above it (a numeric color ramp on a
+ * large HiDPI canvas) the points are drawn afresh on every change instead.
+ */
+export const RANKED_COUNTS_MAX = 8_000_000;
+
+/** Serial numbers of the rows' pixels (new coordinates or placement: a new serial). */
+let pixelSerial = 0;
 /** A click clears the shapes after this delay, so that a double-click (reset zoom) does not. */
 const CLEAR_DELAY_MS = 250;
 
@@ -391,9 +399,14 @@ export class Scatter {
   /** Rows drawn and visible rows missing a coordinate, for the current visibility. */
   private counts: { drawn: number; missing: number } | null = null;
   /** Each row's square's pixel for the current data, zoom, canvas and point size. */
-  private pixels: { key: string; pix: Int32Array } | null = null;
+  private pixels: { key: string; pix: Int32Array; serial: number } | null = null;
   /** Each pixel's winning draw rank (see points.ts), beside the ImageData. */
   private rank: Uint16Array | null = null;
+  /** What the axes and the shapes' outlines were last drawn for (see renderAxes, renderShapes). */
+  private axesKey = '';
+  private shapesDrawn: { shapes: IShape[] | null; view: IView | null } = { shapes: null, view: null };
+  /** The ImageData's pixels kept by differences (see points.ts). */
+  private ranked = new RankedPoints();
   private grid: PointGrid | null = null;
 
   // State
@@ -1206,12 +1219,7 @@ export class Scatter {
     if (!this.imageData || this.imageData.width !== W || this.imageData.height !== H) {
       this.imageData = ctx.createImageData(W, H);
     }
-    if (!this.rank || this.rank.length !== W * H) {
-      this.rank = new Uint16Array(W * H);
-    }
     const buf = new Uint32Array(this.imageData.data.buffer);
-    buf.fill(0);
-    this.rank.fill(0);
     const nColors = Math.max(1, Math.min(256, palette.length));
     const packed = this.packPalette(ctx, palette, nColors);
     const t = this.deviceTransform();
@@ -1219,14 +1227,14 @@ export class Scatter {
     // The rows' pixels change with the data, the zoom, the canvas and the point size only.
     const key = `${t.join()}|${s}|${W}x${H}`;
     if (!this.pixels || this.pixels.key !== key || this.pixels.pix.length !== this.n) {
-      this.pixels = { key, pix: pointPixels(this.x, this.y, t, s, W, H, this.pixels?.pix) };
+      this.pixels = { key, pix: pointPixels(this.x, this.y, t, s, W, H, this.pixels?.pix), serial: ++pixelSerial };
     }
     const bucketColors = new Uint32Array(1 + 2 * nColors);
     bucketColors[0] = packed.faint;
     for (let c = 0; c < nColors; c++) {
       bucketColors[1 + c] = bucketColors[1 + nColors + c] = packed.solid[c];
     }
-    rasterizeRanked(buf, this.rank, W, H, this.pixels.pix, this.x, this.y, t, s, {
+    const rows = {
       valid: this.valid,
       visible: this.visible,
       selected: this.selected,
@@ -1234,7 +1242,20 @@ export class Scatter {
       nColors,
       keepHidden: this.options.hidden === 'faint',
       bucketColors
-    });
+    };
+    if (W * H * (2 + 2 * nColors) <= RANKED_COUNTS_MAX) {
+      // Kept by differences: a move redraws the pixels of the rows whose rank changed.
+      this.ranked.update(buf, `${this.pixels.serial}|${bucketColors.join()}`, W, H, this.pixels.pix, this.x, this.y, t, s, rows);
+    } else {
+      // Too many colors for per-pixel counts on this canvas: drawn afresh.
+      this.ranked = new RankedPoints();
+      if (!this.rank || this.rank.length !== W * H) {
+        this.rank = new Uint16Array(W * H);
+      }
+      buf.fill(0);
+      this.rank.fill(0);
+      rasterizeRanked(buf, this.rank, W, H, this.pixels.pix, this.x, this.y, t, s, rows);
+    }
     ctx.putImageData(this.imageData, 0, 0);
   }
 
@@ -1279,6 +1300,13 @@ export class Scatter {
     const v = this.view;
     const w = v.width;
     const h = v.height;
+    // Unchanged (a selection change redraws the points only): the ticks' text stays, and the
+    // browser lays nothing out again.
+    const key = [v.x0, v.x1, v.y0, v.y1, w, h, this.labels.x, this.labels.y].join('\u0000');
+    if (key === this.axesKey) {
+      return;
+    }
+    this.axesKey = key;
     this.clipRect.attr('width', w).attr('height', h);
     const sx = scaleLinear().domain([v.x0, v.x1]).range([0, w]);
     const sy = scaleLinear().domain([v.y0, v.y1]).range([h, 0]);
@@ -1305,6 +1333,10 @@ export class Scatter {
 
   private renderShapes(): void {
     const v = this.view;
+    if (this.shapesDrawn.shapes === this.shapes && this.shapesDrawn.view === v) {
+      return; // the same shapes over the same view (a selection change): nothing moves
+    }
+    this.shapesDrawn = { shapes: this.shapes, view: v };
     this.shapesG
       .selectAll<SVGPathElement, IShape>('path')
       .data(this.shapes)

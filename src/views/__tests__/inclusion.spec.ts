@@ -3,7 +3,7 @@
  * pointInPolygon selects: points on edges and vertices, points an ulp off them, NaN, rows
  * outside the box, adds and subtracts; and shapesMask goes through it for many rows.
  */
-import { InclusionTable } from '../../table/inclusion';
+import { InclusionTable, RowCells, polygonGrid } from '../../table/inclusion';
 import { INCLUSION_TABLE_ROWS, pointInPolygon, shapesMask } from '../../table/mask';
 import type { IShape, Point } from '../../table/types';
 import { mulberry32 } from '../../../tests/js/random';
@@ -13,9 +13,14 @@ function reference(x: Float32Array, y: Float32Array, polygon: readonly Point[]):
   return Uint8Array.from(x, (_, i) => (pointInPolygon(x[i], y[i], polygon) ? 1 : 0));
 }
 
+/** The table over the polygon's box, and over the rows' extent with the rows' cells known. */
 function viaTable(x: Float32Array, y: Float32Array, polygon: readonly Point[], cells: number): Uint8Array {
   const out = new Uint8Array(x.length);
-  new InclusionTable(polygon, cells).apply(x, y, out, 1);
+  new InclusionTable(polygon, polygonGrid(polygon, cells)).apply(x, y, out, 1);
+  const rows = new RowCells(x, y, x.length, cells);
+  const viaRows = new Uint8Array(x.length);
+  new InclusionTable(polygon, rows.grid).apply(x, y, viaRows, 1, rows);
+  expect(viaRows).toEqual(out);
   return out;
 }
 
@@ -112,6 +117,22 @@ describe('InclusionTable', () => {
     }
   });
 
+  it('is exact over a grid of the rows that the polygon overflows or barely covers', () => {
+    const random = mulberry32(13);
+    for (let trial = 0; trial < 8; trial++) {
+      const polygon = lasso(random, 60, 1.2);
+      // Rows in a small square somewhere around the polygon: the grid is theirs, not its.
+      const cx = random() * 8 - 4;
+      const cy = random() * 8 - 4;
+      const x = Float32Array.from({ length: 3000 }, () => cx + random());
+      const y = Float32Array.from({ length: 3000 }, () => cy + random());
+      const rows = new RowCells(x, y, x.length, 64);
+      const out = new Uint8Array(x.length);
+      new InclusionTable(polygon, rows.grid).apply(x, y, out, 1, rows);
+      expect(out).toEqual(reference(x, y, polygon));
+    }
+  });
+
   it('keeps nothing for a degenerate polygon, as pointInPolygon', () => {
     const x = Float32Array.from([0, 1, 2, 1]);
     const y = Float32Array.from([0, 1, 2, 0]);
@@ -124,7 +145,7 @@ describe('InclusionTable', () => {
     const random = mulberry32(3);
     const polygon = lasso(random, 120, 1.5);
     const [x, y] = probe(polygon, random, 500);
-    const table = new InclusionTable(polygon, 32);
+    const table = new InclusionTable(polygon, polygonGrid(polygon, 32));
     for (let i = 0; i < x.length; i++) {
       expect(table.contains(x[i], y[i])).toBe(pointInPolygon(x[i], y[i], polygon));
     }

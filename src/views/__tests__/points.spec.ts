@@ -5,7 +5,7 @@
  */
 import { IPlotGeometry, SelectionDensity, TwoSpeedSelection, liveShift, paletteRGB } from '../parcoords-layers';
 import { binsAtShift, quantize } from '../density';
-import { countDrawn, pointPixels, rasterizeRanked } from '../points';
+import { countDrawn, pointPixels, RankedPoints, rasterizeRanked } from '../points';
 import { DeviceTransform, drawOrder, rasterizeSquares } from '../scatter';
 import { mulberry32 } from '../../../tests/js/random';
 
@@ -143,5 +143,48 @@ describe('TwoSpeedSelection', () => {
     expect(binsAtShift(100, liveShift(100, 0))).toBeGreaterThanOrEqual(32);
     expect(liveShift(40, 0)).toBe(0);
     expect(paletteRGB(palette).length).toBe(768);
+  });
+});
+
+describe('RankedPoints', () => {
+  it('keeps the pixels of a fresh ranked draw through any sequence of row changes', () => {
+    const random = mulberry32(33);
+    const W = 29;
+    const H = 31;
+    const n = 600;
+    const t: DeviceTransform = [W, 0, -H, H];
+    const xs = Float32Array.from({ length: n }, () => Math.round((random() * 1.2 - 0.1) * 30) / 30);
+    const ys = Float32Array.from({ length: n }, () => Math.round((random() * 1.2 - 0.1) * 30) / 30);
+    xs[5] = NaN;
+    const valid = Uint8Array.from(xs, (x, i) => (Number.isFinite(x) && Number.isFinite(ys[i]) ? 1 : 0));
+    const nColors = 4;
+    const bucketColors = Uint32Array.from({ length: 1 + 2 * nColors }, (_, b) => 0x2000 + b);
+    for (const [s, keepHidden] of [
+      [2, false],
+      [3, true],
+      [1, false]
+    ] as [number, boolean][]) {
+      const pix = pointPixels(xs, ys, t, s, W, H);
+      const kept = new RankedPoints();
+      const buf = new Uint32Array(W * H);
+      const visible = new Uint8Array(n);
+      const selected = new Uint8Array(n);
+      const color = new Uint8Array(n);
+      for (let step = 0; step < 30; step++) {
+        // A few rows change each step (a lasso's or a brush's move), sometimes many.
+        const changes = step % 7 === 0 ? n : 1 + Math.floor(random() * 40);
+        for (let k = 0; k < changes; k++) {
+          const r = Math.floor(random() * n);
+          visible[r] = random() < 0.7 ? 1 : 0;
+          selected[r] = random() < 0.5 ? 1 : 0;
+          color[r] = Math.floor(random() * nColors);
+        }
+        const rows = { valid, visible, selected, color, nColors, keepHidden, bucketColors };
+        kept.update(buf, `s${s}`, W, H, pix, xs, ys, t, s, rows);
+        const expected = new Uint32Array(W * H);
+        rasterizeRanked(expected, new Uint16Array(W * H), W, H, pix, xs, ys, t, s, rows);
+        expect(buf).toEqual(expected);
+      }
+    }
   });
 });
