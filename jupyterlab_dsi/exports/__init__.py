@@ -282,10 +282,3 @@ def save_prepared(folder: Path, name: str, fmt: str, files: Callable[[str], dict
                 raise
             continue  # taken between the look and the link: the next free name
         return chosen, written
-
-
-def save_in(store: Store, dataset_ref: str, fmt: str, folder: Path, name: str, *, unique: bool) -> list[Path]:
-    """Write the export in ``folder`` as ``name`` or (``unique``) the first free numbered copy of
-    it (:func:`save_prepared`). Answers the paths written, the one named first."""
-    chosen, written = save_prepared(folder, name, fmt, prepare(store, dataset_ref, fmt), unique=unique)
-    return sorted((folder / top for top in tops(written)), key=lambda p: p.name != chosen)
