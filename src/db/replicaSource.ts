@@ -45,11 +45,14 @@ export interface IReplicaSourceOptions {
   replicaBytes?: () => number;
   /** The methods on screen: their distances are kept when others are dropped for room. */
   onScreen?: () => (string | null)[];
+  /** The base table's rows (the summary's simulations), for the size limit before table() is read. */
+  rows?: number;
 }
 
 export class ReplicaSource implements ISliceSource {
   constructor(options: IReplicaSourceOptions) {
     this._options = options;
+    this._rows = options.rows ?? null;
   }
 
   async table(): Promise<IBaseTable> {
@@ -124,12 +127,35 @@ export class ReplicaSource implements ISliceSource {
    * the rows in a full file, a scratch), else the server's frame, fetched once however many ask.
    */
   load(methodId: string): Promise<void> {
+    return this._start(methodId).done;
+  }
+
+  /**
+   * Start loading a method; resolves once its frame is on the way (or none is needed, or the
+   * load failed: its slice says why). The worker is free for other calls from then on: opening
+   * a database asks for the newest method's frame before the model reads the base table, so
+   * the download runs beside that read instead of after it.
+   */
+  prefetch(methodId: string): Promise<void> {
+    return this._start(methodId).requested;
+  }
+
+  private _start(methodId: string): { done: Promise<void>; requested: Promise<void> } {
     if (this._loaded.has(methodId)) {
-      return Promise.resolve();
+      const done = Promise.resolve();
+      return { done, requested: done };
     }
     let loading = this._loading.get(methodId);
     if (!loading) {
-      loading = this._load(methodId).finally(() => this._loading.delete(methodId));
+      let requested: () => void = () => undefined;
+      const sent = new Promise<void>(resolve => (requested = resolve));
+      const done = this._load(methodId, requested).finally(() => {
+        this._loading.delete(methodId);
+        requested();
+      });
+      // Handled here too: a prefetch's failure is not awaited, the slice asking next says it.
+      done.catch(() => undefined);
+      loading = { done, requested: sent };
       this._loading.set(methodId, loading);
     }
     return loading;
@@ -140,14 +166,16 @@ export class ReplicaSource implements ISliceSource {
     this._loaded.clear();
   }
 
-  private async _load(methodId: string): Promise<void> {
+  private async _load(methodId: string, requested: () => void): Promise<void> {
     const { api } = this._options;
     if (await api.hasDistances(methodId)) {
       this._loaded.add(methodId);
       return;
     }
     const room = await this._roomFor(methodId);
-    const frame = await this._options.fetchDistances(methodId, room);
+    const fetching = this._options.fetchDistances(methodId, room);
+    requested();
+    const frame = await fetching;
     await this._options.putDistances(methodId, frame);
     this._loaded.add(methodId);
   }
@@ -194,7 +222,7 @@ export class ReplicaSource implements ISliceSource {
   /** Methods the worker is known to answer slices of without a fetch. */
   private _loaded = new Set<string>();
   /** The fetch of each method in flight: a second ask waits for it instead of fetching again. */
-  private _loading = new Map<string, Promise<void>>();
+  private _loading = new Map<string, { done: Promise<void>; requested: Promise<void> }>();
   /** The base table's rows (the cube's first dimension), once read. */
   private _rows: number | null = null;
 }

@@ -219,9 +219,10 @@ export class ExplorerPanel extends Widget {
     this._scratch = null;
     this._setState({ status: 'loading', path });
     try {
+      // The worker's script loads while the server builds the replica.
+      const client = this._client();
       const { bytes, eventSeq } = await fetchDatabase(path, this._limitBytes());
       const replicaBytes = bytes.byteLength; // the buffer is detached once sent to the worker
-      const client = this._client();
       const summary = await client.open(new Uint8Array(bytes));
       let model: ExplorerModel | null = null;
       const source: ReplicaSource = new ReplicaSource({
@@ -231,8 +232,15 @@ export class ExplorerPanel extends Widget {
         putDistances: (methodId, frame) => client.putDistances(methodId, frame),
         limitBytes: () => this._limitBytes(),
         replicaBytes: (): number => (this._source === source ? this._replicaBytes : replicaBytes),
-        onScreen: () => [model?.method?.id ?? null]
+        onScreen: () => [model?.method?.id ?? null],
+        rows: summary.simulations
       });
+      // The newest method is shown first: its frame is asked for before the model reads the base
+      // table, so that the two overlap (the model's first slice joins this load; a failure is said
+      // there).
+      if (summary.methods.length > 0) {
+        await source.prefetch(summary.methods[0].id);
+      }
       model = new ExplorerModel(source, () => this._theme());
       await model.load(summary.methods); // the newest method's distances come with its first slice
       if (ticket === this._ticket) {

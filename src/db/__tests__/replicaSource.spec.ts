@@ -225,3 +225,29 @@ describe('ReplicaSource', () => {
     );
   });
 });
+
+describe('ReplicaSource.prefetch', () => {
+  it('resolves once the frame is asked for, before it arrives; the slice joins that fetch', async () => {
+    const h = harness();
+    h.hold = true;
+    await h.source.prefetch('m1');
+    expect(h.fetched.map(f => f.methodId)).toEqual(['m1']);
+    expect(h.worker.calls).toEqual(['has m1']); // not put yet: the frame is still on its way
+    const slice = h.source.slice('m1', 2);
+    await flush();
+    expect(h.fetched).toHaveLength(1);
+    h.answers[0]();
+    expect((await slice).t).toBe(2);
+    expect(h.worker.calls).toEqual(['has m1', 'put m1', 'slice m1 2']);
+  });
+
+  it('resolves for a method the worker holds, and after a failed load (its slice says why)', async () => {
+    const h = harness();
+    h.worker.native.add('m2');
+    await h.source.prefetch('m2');
+    h.worker.steps.gone = 1;
+    h.limit = 1; // nothing fits: refused before any fetch
+    await h.source.prefetch('gone');
+    expect(h.fetched).toEqual([]);
+  });
+});
