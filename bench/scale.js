@@ -432,7 +432,10 @@ async function openLab(lab) {
     cdp,
     errors,
     async close() {
-      await Promise.race([browser.close(), sleep(15000)]).catch(() => {});
+      // A hung renderer must not hang the run; the timer is cleared so it cannot hold Node open.
+      let timer;
+      await Promise.race([browser.close(), new Promise(resolve => (timer = setTimeout(resolve, 15000)))]).catch(() => {});
+      clearTimeout(timer);
     }
   };
 }
@@ -534,110 +537,127 @@ function loadNote() {
   return `load ${one.toFixed(2)} / ${five.toFixed(2)} (1 / 5 min), ${os.cpus().length} cores`;
 }
 
-async function repetition(tmp, extensionsDir, file, methods, rep, maxDatabaseMB) {
-  const root = fs.mkdtempSync(path.join(tmp, `root-${methods}m-`));
-  const name = `scale-${methods}m.sqlite`;
-  // A fresh copy: the save writes into it, and every repetition starts from the same file.
-  fs.copyFileSync(file, path.join(root, name));
+/**
+ * A fresh temporary root, a `jupyter lab` on it and a fresh Chromium with JupyterLab loaded.
+ * The full run takes one per repetition (no repetition inherits another's memory or caches); the
+ * smoke run shares one (its figures are not figures; its time is the check's cost).
+ */
+async function session(tmp, extensionsDir, maxDatabaseMB) {
+  const root = fs.mkdtempSync(path.join(tmp, 'root-'));
   const lab = await startLab(tmp, root, extensionsDir, maxDatabaseMB);
   let tab = null;
   try {
     tab = await openLab(lab);
-    // The same poll over 2 s of nothing: what the machine alone (other jobs on its cores) costs.
-    const idlePoll = statusPoller(lab.url);
-    await sleep(2000);
-    const idle = await idlePoll();
-    const before = resetPeak(lab.pid);
-    const stopPoll = statusPoller(lab.url);
-    const stopPeak = rendererPeak();
-    const open = await timeOpen(tab.page, name, SIMS);
-    if (!open.ms) {
-      await screenshot(tab.page, 'scale-open-failure.png');
-      const stall = await stopPoll();
-      stopPeak();
-      return { refused: open.error || 'timeout', ms: null, stall };
-    }
-    // The brush and the form filled are the user's, not the save's: the poller keeps running
-    // (a catch-up may land meanwhile) but only open and save are timed.
-    await prepareSave(tab.page, `scale ${methods}m rep ${rep}`);
-    const save = await timeSave(tab.page, `scale ${methods}m rep ${rep}`);
-    const stall = await stopPoll();
-    const peakKb = stopPeak();
-    const serverGrowthKb = status(lab.pid).hwm - before;
-    if (!save.ms) {
-      const shot = await screenshot(tab.page, 'scale-save-failure.png');
-      throw new Failure(`save at ${methods} methods: ${save.error || 'the dataset did not show in the Datasets tab'} (screenshot: ${shot})`);
-    }
-    await sleep(1000); // the save's catch-up settles (the figure is the tab after a save)
-    const memory = await tabMemory(tab);
-    const result = {
-      open: open.ms,
-      save: save.ms,
-      openRequests: open.requests,
-      saveRequests: save.requests,
-      tabMb: mb(memory.rssKb),
-      tabPeakMb: mb(Math.max(peakKb, memory.rssKb)),
-      renderers: memory.renderers,
-      pageHeapMb: memory.pageHeapMb,
-      serverMb: mb(serverGrowthKb),
-      stall,
-      idle,
-      errors: tab.errors
-    };
-    log(
-      `${methods} methods, rep ${rep + 1}${maxDatabaseMB ? ` (maxDatabaseMB ${maxDatabaseMB})` : ''}: open ${result.open.toFixed(0)} ms, ` +
-        `save ${result.save.toFixed(0)} ms, tab ${result.tabMb.toFixed(0)} MB (peak ${result.tabPeakMb.toFixed(0)}, ` +
-        `${result.renderers} renderer(s), page heap ${result.pageHeapMb.toFixed(0)} MB), server +${result.serverMb.toFixed(0)} MB, ` +
-        `stall ${stall.max.toFixed(0)} ms over ${stall.polls} polls (idle: ${idle.max.toFixed(0)} ms); ${loadNote()}`
-    );
-    log(`  requests during open: ${requestsText(open.requests)}; during save: ${requestsText(save.requests)}`);
-    return result;
-  } finally {
-    if (tab) await tab.close();
+  } catch (e) {
     await lab.stop();
-    fs.rmSync(root, { recursive: true, force: true });
+    throw e;
   }
+  return {
+    root,
+    lab,
+    tab,
+    maxDatabaseMB,
+    async close() {
+      await tab.close();
+      await lab.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  };
+}
+
+/** Close every explorer in the main area: the next open is the only one (and the one timed). */
+async function closePanels(page) {
+  await page.evaluate(() => {
+    for (const w of [...window.jupyterapp.shell.widgets('main')]) {
+      if (w.node.querySelector('.jp-DSI-Explorer')) w.close();
+    }
+  });
+  await page.waitForFunction(() => !document.querySelector('.jp-MainAreaWidget .jp-DSI-Explorer'));
+}
+
+async function repetition(s, file, methods, rep) {
+  const { lab, tab, maxDatabaseMB } = s;
+  const name = `scale-${methods}m-${rep}.sqlite`;
+  // A fresh copy: the save writes into it, and every repetition starts from the same file.
+  fs.copyFileSync(file, path.join(s.root, name));
+  // The same poll over 2 s of nothing: what the machine alone (other jobs on its cores) costs.
+  const idlePoll = statusPoller(lab.url);
+  await sleep(2000);
+  const idle = await idlePoll();
+  const before = resetPeak(lab.pid);
+  const stopPoll = statusPoller(lab.url);
+  const stopPeak = rendererPeak();
+  const open = await timeOpen(tab.page, name, SIMS);
+  if (!open.ms) {
+    await screenshot(tab.page, 'scale-open-failure.png');
+    const stall = await stopPoll();
+    stopPeak();
+    await closePanels(tab.page);
+    return { refused: open.error || 'timeout', ms: null, stall };
+  }
+  // The brush and the form filled are the user's, not the save's: the poller keeps running
+  // (a catch-up may land meanwhile) but only open and save are timed.
+  await prepareSave(tab.page, `scale ${methods}m rep ${rep}`);
+  const save = await timeSave(tab.page, `scale ${methods}m rep ${rep}`);
+  const stall = await stopPoll();
+  const peakKb = stopPeak();
+  const serverGrowthKb = status(lab.pid).hwm - before;
+  if (!save.ms) {
+    const shot = await screenshot(tab.page, 'scale-save-failure.png');
+    throw new Failure(`save at ${methods} methods: ${save.error || 'the dataset did not show in the Datasets tab'} (screenshot: ${shot})`);
+  }
+  await sleep(1000); // the save's catch-up settles (the figure is the tab after a save)
+  const memory = await tabMemory(tab);
+  await closePanels(tab.page);
+  const result = {
+    open: open.ms,
+    save: save.ms,
+    openRequests: open.requests,
+    saveRequests: save.requests,
+    tabMb: mb(memory.rssKb),
+    tabPeakMb: mb(Math.max(peakKb, memory.rssKb)),
+    renderers: memory.renderers,
+    pageHeapMb: memory.pageHeapMb,
+    serverMb: mb(serverGrowthKb),
+    stall,
+    idle,
+    errors: [...tab.errors]
+  };
+  log(
+    `${methods} methods, rep ${rep + 1}${maxDatabaseMB ? ` (maxDatabaseMB ${maxDatabaseMB})` : ''}: open ${result.open.toFixed(0)} ms, ` +
+      `save ${result.save.toFixed(0)} ms, tab ${result.tabMb.toFixed(0)} MB (peak ${result.tabPeakMb.toFixed(0)}, ` +
+      `${result.renderers} renderer(s), page heap ${result.pageHeapMb.toFixed(0)} MB), server +${result.serverMb.toFixed(0)} MB, ` +
+      `stall ${stall.max.toFixed(0)} ms over ${stall.polls} polls (idle: ${idle.max.toFixed(0)} ms); ${loadNote()}`
+  );
+  log(`  requests during open: ${requestsText(open.requests)}; during save: ${requestsText(save.requests)}`);
+  return result;
 }
 
 /** The sample database opened once, then again PANEL_REPS times in the same page: warm opens. */
-async function panelOpen(tmp, extensionsDir) {
+async function panelOpen(s) {
   if (!fs.existsSync(SAMPLE_DB)) throw new Failure(`${path.relative(REPO, SAMPLE_DB)} is missing: build it with \`make sample\``);
-  const root = fs.mkdtempSync(path.join(tmp, 'root-sample-'));
-  fs.copyFileSync(SAMPLE_DB, path.join(root, 'sample.sqlite'));
+  const file = path.join(s.root, 'sample.sqlite');
+  fs.copyFileSync(SAMPLE_DB, file);
   const counted = spawnSync(
     path.join(VENV_BIN, 'python'),
-    ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(*[c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("jdsi_simulation", "jdsi_method")])', path.join(root, 'sample.sqlite')],
+    ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(*[c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("jdsi_simulation", "jdsi_method")])', file],
     { encoding: 'utf-8' }
   );
   const [sims, methods] = counted.stdout.trim().split(' ').map(Number);
   if (!sims) throw new Failure(`could not count the sample database's simulations: ${counted.stderr.trim()}`);
-  const lab = await startLab(tmp, root, extensionsDir, null);
-  let tab = null;
   const times = [];
-  try {
-    tab = await openLab(lab);
-    for (let i = 0; i <= PANEL_REPS; i++) {
-      const open = await timeOpen(tab.page, 'sample.sqlite', sims);
-      if (!open.ms) {
-        const shot = await screenshot(tab.page, 'scale-panel-open-failure.png');
-        throw new Failure(`panel_open: the sample did not open: ${open.error || 'timeout'} (screenshot: ${shot})`);
-      }
-      if (i > 0) times.push(open.ms);
-      log(`panel_open ${i === 0 ? 'cold (not counted)' : 'warm'}: ${open.ms.toFixed(0)} ms; ${loadNote()}`);
-      // Close the panel: the next open builds it again in the warm page.
-      await tab.page.evaluate(() => {
-        for (const w of [...window.jupyterapp.shell.widgets('main')]) {
-          if (w.node.querySelector('.jp-DSI-Explorer')) w.close();
-        }
-      });
-      await tab.page.waitForFunction(() => !document.querySelector('.jp-MainAreaWidget .jp-DSI-Explorer'));
+  for (let i = 0; i <= PANEL_REPS; i++) {
+    const open = await timeOpen(s.tab.page, 'sample.sqlite', sims);
+    if (!open.ms) {
+      const shot = await screenshot(s.tab.page, 'scale-panel-open-failure.png');
+      throw new Failure(`panel_open: the sample did not open: ${open.error || 'timeout'} (screenshot: ${shot})`);
     }
-    return { times, sims, methods, errors: tab.errors };
-  } finally {
-    if (tab) await tab.close();
-    await lab.stop();
-    fs.rmSync(root, { recursive: true, force: true });
+    if (i > 0) times.push(open.ms);
+    log(`panel_open ${i === 0 ? 'cold (not counted)' : 'warm'}: ${open.ms.toFixed(0)} ms; ${loadNote()}`);
+    // Closed: the next open builds the panel again in the warm page.
+    await closePanels(s.tab.page);
   }
+  return { times, sims, methods, errors: [...s.tab.errors] };
 }
 
 // --------------------------------------------------------------------------------------------
@@ -725,55 +745,73 @@ async function main() {
     const extension = snapshotExtension(tmp);
     code = `${codeLabel()}, extension built ${extension.built.toISOString()}`;
     log(`code ${code}; ${SIMS.toLocaleString('en-US')} simulations x ${STEPS} steps, methods ${METHODS.join(', ')}, ${REPS} repetition(s); ${loadNote()}`);
-    for (const methods of METHODS) {
-      const file = database(methods);
-      const runs = [];
-      let refusal = null;
-      let limit = null;
-      for (let rep = 0; rep < REPS; rep++) {
-        let result = await repetition(tmp, extension.dir, file, methods, rep, limit);
-        if (result.refused && limit === null && /maxDatabaseMB/.test(result.refused)) {
-          // Refused at the default limit: that is a finding (recorded), and the figures are
-          // taken with the limit raised, as a user would have to.
-          refusal = result.refused;
-          log(`${methods} methods refused at the default limit: ${refusal}`);
-          limit = RAISED_MB;
-          result = await repetition(tmp, extension.dir, file, methods, rep, limit);
-        }
-        if (result.refused) {
-          problems.push(`${methods} methods: the panel did not open the database: ${result.refused} (screenshot: bench/.cache/scale-open-failure.png)`);
-          break;
-        }
-        if (result.errors.length) problems.push(`${methods} methods: page errors: ${result.errors.join(' | ')}`);
-        if (result.renderers !== 1) problems.push(`${methods} methods: ${result.renderers} renderer processes (expected the tab's one): scale_tab_mb is not the tab alone`);
-        runs.push(result);
+    // The smoke run's one session (see session()); the full run's are made and closed per use.
+    let shared = null;
+    const use = async (maxDatabaseMB, fn) => {
+      if (SMOKE && !maxDatabaseMB) {
+        shared = shared || (await session(tmp, extension.dir, null));
+        return fn(shared);
       }
-      if (!runs.length) continue;
-      const extra = limit ? { max_database_mb: limit, refused_at_default: refusal } : {};
-      row('scale_open', methods, SIMS, runs.map(r => r.open), 'ms', { ...extra, requests: requestsBreakdown(runs.map(r => r.openRequests)) });
-      row('scale_save', methods, SIMS, runs.map(r => r.save), 'ms', { ...extra, requests: requestsBreakdown(runs.map(r => r.saveRequests)) });
-      row('scale_tab_mb', methods, SIMS, runs.map(r => r.tabMb), 'MB', {
-        ...extra,
-        measures: 'VmRSS of the renderer process (page + dedicated worker) after the save, page heap GC forced',
-        peak_mb: round(Math.max(...runs.map(r => r.tabPeakMb))),
-        page_heap_mb: round(median(runs.map(r => r.pageHeapMb)))
+      const s = await session(tmp, extension.dir, maxDatabaseMB);
+      try {
+        return await fn(s);
+      } finally {
+        await s.close();
+      }
+    };
+    try {
+      for (const methods of METHODS) {
+        const file = database(methods);
+        const runs = [];
+        let refusal = null;
+        let limit = null;
+        for (let rep = 0; rep < REPS; rep++) {
+          let result = await use(limit, s => repetition(s, file, methods, rep));
+          if (result.refused && limit === null && /maxDatabaseMB/.test(result.refused)) {
+            // Refused at the default limit: that is a finding (recorded), and the figures are
+            // taken with the limit raised, as a user would have to.
+            refusal = result.refused;
+            log(`${methods} methods refused at the default limit: ${refusal}`);
+            limit = RAISED_MB;
+            result = await use(limit, s => repetition(s, file, methods, rep));
+          }
+          if (result.refused) {
+            problems.push(`${methods} methods: the panel did not open the database: ${result.refused} (screenshot: bench/.cache/scale-open-failure.png)`);
+            break;
+          }
+          if (result.errors.length) problems.push(`${methods} methods: page errors: ${result.errors.join(' | ')}`);
+          if (result.renderers !== 1) problems.push(`${methods} methods: ${result.renderers} renderer processes (expected the tab's one): scale_tab_mb is not the tab alone`);
+          runs.push(result);
+        }
+        if (!runs.length) continue;
+        const extra = limit ? { max_database_mb: limit, refused_at_default: refusal } : {};
+        row('scale_open', methods, SIMS, runs.map(r => r.open), 'ms', { ...extra, requests: requestsBreakdown(runs.map(r => r.openRequests)) });
+        row('scale_save', methods, SIMS, runs.map(r => r.save), 'ms', { ...extra, requests: requestsBreakdown(runs.map(r => r.saveRequests)) });
+        row('scale_tab_mb', methods, SIMS, runs.map(r => r.tabMb), 'MB', {
+          ...extra,
+          measures: 'VmRSS of the renderer process (page + dedicated worker) after the save, page heap GC forced',
+          peak_mb: round(Math.max(...runs.map(r => r.tabPeakMb))),
+          page_heap_mb: round(median(runs.map(r => r.pageHeapMb)))
+        });
+        row('scale_server_mb', methods, SIMS, runs.map(r => r.serverMb), 'MB', {
+          ...extra,
+          measures: 'server VmHWM after open + save minus VmRSS at the reset before the open'
+        });
+        row('server_stall_ms', methods, SIMS, runs.map(r => r.stall.max), 'ms', {
+          ...extra,
+          measures: 'longest GET /api/status answer, polled every 10 ms during open + save',
+          polls: runs.reduce((s, r) => s + r.stall.polls, 0),
+          idle_max_ms: round(median(runs.map(r => r.idle.max)))
+        });
+      }
+      const panel = await use(null, s => panelOpen(s));
+      if (panel.errors.length) problems.push(`panel_open: page errors: ${panel.errors.join(' | ')}`);
+      row('panel_open', panel.methods, panel.sims, panel.times, 'ms', {
+        measures: 'the sample database opened again in a page that opened it once -> views drawn + one frame'
       });
-      row('scale_server_mb', methods, SIMS, runs.map(r => r.serverMb), 'MB', {
-        ...extra,
-        measures: 'server VmHWM after open + save minus VmRSS at the reset before the open'
-      });
-      row('server_stall_ms', methods, SIMS, runs.map(r => r.stall.max), 'ms', {
-        ...extra,
-        measures: 'longest GET /api/status answer, polled every 10 ms during open + save',
-        polls: runs.reduce((s, r) => s + r.stall.polls, 0),
-        idle_max_ms: round(median(runs.map(r => r.idle.max)))
-      });
+    } finally {
+      if (shared) await shared.close();
     }
-    const panel = await panelOpen(tmp, extension.dir);
-    if (panel.errors.length) problems.push(`panel_open: page errors: ${panel.errors.join(' | ')}`);
-    row('panel_open', panel.methods, panel.sims, panel.times, 'ms', {
-      measures: 'the sample database opened again in a page that opened it once -> views drawn + one frame'
-    });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
