@@ -19,6 +19,7 @@ import { ExplorerView, IExplorerViewOptions } from '../src/panel/explorerView';
 import { axisScale, INumericScale } from '../src/views/axes';
 import { ParallelCoordinates, verticalLayout } from '../src/views/parcoords';
 import * as layers from '../src/views/parcoords-layers';
+import { dataToPixel, IView } from '../src/views/geometry';
 import { Scatter } from '../src/views/scatter';
 import type { Column, ITable } from '../src/views/types';
 import baseCss from '../style/base.css';
@@ -325,12 +326,31 @@ class Dsi implements ILibrary {
    */
   private _lassoPoint(i: number): [number, number] {
     const plot = this._box!.querySelector('.jp-dsi-Scatter-canvas')!.getBoundingClientRect();
-    const cx = plot.left + plot.width / 2;
-    const cy = plot.top + plot.height / 2;
-    const radius = 0.3 * Math.min(plot.width, plot.height);
+    // Around the points' median (the plot's middle can be empty: d_feature is heavy-tailed),
+    // as a user lassos where the points are.
+    const [mx, my] = this._lassoCentre ?? (this._lassoCentre = this._medianPixel(plot));
+    const cx = plot.left + mx;
+    const cy = plot.top + my;
+    const radius = 0.2 * Math.min(plot.width, plot.height);
     const angle = (i * LASSO_STEP) / radius;
     const r = radius * (1 + 0.15 * Math.sin(5 * angle));
     return [cx + r * Math.cos(angle), cy + r * Math.sin(angle)];
+  }
+
+  /** The scatter's pixel (from the plot's top left) of the median of its x and y columns. */
+  private _medianPixel(plot: DOMRect): [number, number] {
+    const model = this._model!;
+    const [xName, yName] = model.scatterAxes;
+    const median = (values: Float32Array | null): number => {
+      const finite = Float32Array.from(values ?? []).filter(v => Number.isFinite(v)).sort();
+      return finite.length ? finite[finite.length >> 1] : 0;
+    };
+    const mx = median(model.scatterValues(xName));
+    const my = median(model.scatterValues(yName));
+    const view = (this._view as unknown as { _scatter: { getView(): IView } })._scatter.getView();
+    const [px, py] = dataToPixel(view, mx, my);
+    const margin = 0.25 * Math.min(plot.width, plot.height);
+    return [Math.min(plot.width - margin, Math.max(margin, px)), Math.min(plot.height - margin, Math.max(margin, py))];
   }
 
   /** The d_shock weight's slider of the d_feature editor (the panel's own control). */
@@ -373,6 +393,7 @@ class Dsi implements ILibrary {
   private _drag: VerticalBrushDrag | null = null;
   private _lassoSvg: SVGSVGElement | null = null;
   private _lassoStep = 0;
+  private _lassoCentre: [number, number] | null = null;
   private _slider: HTMLInputElement | null = null;
   private _weightStep = 0;
 }
