@@ -33,7 +33,8 @@
 // retried with when the default limit refuses the file), CHROMIUM_PATH, and
 // BENCH_SCALE_CHECKOUT=DIR: measure another checkout's server (its jupyterlab_dsi on PYTHONPATH)
 // and built extension (DIR/jupyterlab_dsi/labextension), e.g. `git archive REV` built with
-// `npm run build`, for a before/after comparison on the same machine and databases.
+// `npm run build`, for a before/after comparison on the same machine and databases;
+// BENCH_SCALE_CODE names that code in the rows' `code` (e.g. the revision archived).
 'use strict';
 
 const { spawn, spawnSync } = require('child_process');
@@ -743,7 +744,7 @@ async function main() {
   const problems = [];
   try {
     const extension = snapshotExtension(tmp);
-    code = `${codeLabel()}, extension built ${extension.built.toISOString()}`;
+    code = `${env.BENCH_SCALE_CODE || codeLabel()}, extension built ${extension.built.toISOString()}`;
     log(`code ${code}; ${SIMS.toLocaleString('en-US')} simulations x ${STEPS} steps, methods ${METHODS.join(', ')}, ${REPS} repetition(s); ${loadNote()}`);
     // The smoke run's one session (see session()); the full run's are made and closed per use.
     let shared = null;
