@@ -47,6 +47,12 @@ export interface IReplicaSourceOptions {
   onScreen?: () => (string | null)[];
   /** The base table's rows (the summary's simulations), for the size limit before table() is read. */
   rows?: number;
+  /**
+   * Told when a method's distances cannot be had for a slice (refused above the limit, the
+   * server unreachable); the slice still rejects. The method picker does not await its change,
+   * so without this the line would reach no one.
+   */
+  onLoadFailed?: (methodId: string, error: Error) => void;
 }
 
 export class ReplicaSource implements ISliceSource {
@@ -65,7 +71,7 @@ export class ReplicaSource implements ISliceSource {
     if (methodId === null) {
       return this._options.api.slice(null, t);
     }
-    await this.load(methodId);
+    await this._loadOrSay(methodId);
     try {
       return await this._options.api.slice(methodId, t);
     } catch (error) {
@@ -75,8 +81,17 @@ export class ReplicaSource implements ISliceSource {
       // Dropped since it was loaded (room for another method, a catch-up that replaced a
       // scratch): load it again, once.
       this._loaded.delete(methodId);
-      await this.load(methodId);
+      await this._loadOrSay(methodId);
       return this._options.api.slice(methodId, t);
+    }
+  }
+
+  private async _loadOrSay(methodId: string): Promise<void> {
+    try {
+      await this.load(methodId);
+    } catch (error) {
+      this._options.onLoadFailed?.(methodId, error as Error);
+      throw error;
     }
   }
 

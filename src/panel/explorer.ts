@@ -233,7 +233,14 @@ export class ExplorerPanel extends Widget {
         limitBytes: () => this._limitBytes(),
         replicaBytes: (): number => (this._source === source ? this._replicaBytes : replicaBytes),
         onScreen: () => [model?.method?.id ?? null],
-        rows: summary.simulations
+        rows: summary.simulations,
+        // Once open (the panel shows an open's failure itself): a method picked whose distances
+        // cannot come (above maxDatabaseMB, the server gone) says why.
+        onLoadFailed: (_, error) => {
+          if (this._source === source) {
+            Notification.error(error.message, { autoClose: 8000 });
+          }
+        }
       });
       // The newest method is shown first: its frame is asked for before the model reads the base
       // table, so that the two overlap (the model's first slice joins this load; a failure is said

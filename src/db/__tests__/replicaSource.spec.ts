@@ -84,11 +84,13 @@ interface IHarness {
   answers: (() => void)[];
   onScreen: (string | null)[];
   limit: number;
+  /** What onLoadFailed heard: method id and message. */
+  failures: string[];
 }
 
 function harness(limit = Infinity, replicaBytes = 2 * MB): IHarness {
   const worker = new FakeWorker();
-  const h: IHarness = { worker, fetched: [], hold: false, answers: [], onScreen: [], limit, source: null as unknown as ReplicaSource };
+  const h: IHarness = { worker, fetched: [], hold: false, answers: [], onScreen: [], limit, failures: [], source: null as unknown as ReplicaSource };
   h.source = new ReplicaSource({
     api: worker,
     path: 'big.sqlite',
@@ -106,7 +108,8 @@ function harness(limit = Infinity, replicaBytes = 2 * MB): IHarness {
     },
     limitBytes: () => h.limit,
     replicaBytes: () => replicaBytes,
-    onScreen: () => h.onScreen
+    onScreen: () => h.onScreen,
+    onLoadFailed: (methodId, error) => h.failures.push(`${methodId}: ${error.message}`)
   });
   return h;
 }
@@ -159,6 +162,8 @@ describe('ReplicaSource', () => {
     await expect(h.source.slice('gone', 0)).rejects.toThrow('no method gone in big.sqlite');
     await expect(h.source.slice('gone', 0)).rejects.toThrow('no method gone in big.sqlite');
     expect(h.fetched).toHaveLength(2);
+    // Said each time, for a picker that does not await the slice.
+    expect(h.failures).toEqual(['gone: no method gone in big.sqlite', 'gone: no method gone in big.sqlite']);
   });
 
   it('counts new matches by loading the methods the worker says are missing', async () => {
