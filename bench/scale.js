@@ -125,7 +125,8 @@ function database(methods) {
  */
 function snapshotExtension(tmp) {
   if (!fs.existsSync(path.join(EXTENSION, 'package.json'))) {
-    throw new Failure(`${path.relative(REPO, EXTENSION)} is missing: build the extension (\`make install\`, or \`npm run build\`)`);
+    const shown = CHECKOUT === REPO ? path.relative(REPO, EXTENSION) : EXTENSION;
+    throw new Failure(`${shown} is missing: build the extension (\`make install\`, or \`npm run build\` in ${CHECKOUT})`);
   }
   const target = path.join(tmp, 'labextensions', 'jupyterlab-dsi');
   fs.cpSync(EXTENSION, target, { recursive: true, dereference: true });
@@ -244,6 +245,27 @@ function status(pid) {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf-8' }).stdout.trim() || 100);
+
+/** CPU time (user + system, all threads) a process has used so far, ms; 0 if it is gone. */
+function cpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf-8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS; // utime, stime (fields 14, 15)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ms of the server and of the tab's renderer from now until the returned function is called. */
+function cpuWatch(serverPid) {
+  const tabPid = (renderers()[0] || {}).pid;
+  const s0 = cpuMs(serverPid);
+  const t0 = tabPid ? cpuMs(tabPid) : 0;
+  return () => ({ server: cpuMs(serverPid) - s0, tab: tabPid ? cpuMs(tabPid) - t0 : null });
+}
+
 /** Forget the high-water mark: VmHWM becomes the current RSS (proc(5), clear_refs value 5). */
 function resetPeak(pid) {
   fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -309,6 +331,9 @@ function rendererPeak() {
 function statusPoller(url) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const latencies = [];
+  const begun = performance.now();
+  let worst = 0;
+  let worstAt = 0;
   let running = true;
   let failure = null;
   const loop = (async () => {
@@ -321,6 +346,10 @@ function statusPoller(url) {
         return;
       }
       const took = performance.now() - t0;
+      if (took > worst) {
+        worst = took;
+        worstAt = t0 - begun;
+      }
       latencies.push(took);
       if (took < 10) await sleep(10 - took);
     }
@@ -330,7 +359,8 @@ function statusPoller(url) {
     await loop;
     agent.destroy();
     if (failure) throw new Failure(`GET /api/status failed during the measurement: ${failure.message}`);
-    return { max: Math.max(...latencies), polls: latencies.length, median: median(latencies) };
+    // worstAt: when the longest answer's request went out, ms after the poll began (the open).
+    return { max: worst, worstAt, polls: latencies.length, median: median(latencies) };
   };
 }
 
@@ -588,7 +618,9 @@ async function repetition(s, file, methods, rep) {
   const before = resetPeak(lab.pid);
   const stopPoll = statusPoller(lab.url);
   const stopPeak = rendererPeak();
+  let cpu = cpuWatch(lab.pid);
   const open = await timeOpen(tab.page, name, SIMS);
+  const openCpu = cpu();
   if (!open.ms) {
     await screenshot(tab.page, 'scale-open-failure.png');
     const stall = await stopPoll();
@@ -599,7 +631,9 @@ async function repetition(s, file, methods, rep) {
   // The brush and the form filled are the user's, not the save's: the poller keeps running
   // (a catch-up may land meanwhile) but only open and save are timed.
   await prepareSave(tab.page, `scale ${methods}m rep ${rep}`);
+  cpu = cpuWatch(lab.pid);
   const save = await timeSave(tab.page, `scale ${methods}m rep ${rep}`);
+  const saveCpu = cpu();
   const stall = await stopPoll();
   const peakKb = stopPeak();
   const serverGrowthKb = status(lab.pid).hwm - before;
@@ -615,6 +649,8 @@ async function repetition(s, file, methods, rep) {
     save: save.ms,
     openRequests: open.requests,
     saveRequests: save.requests,
+    openCpu,
+    saveCpu,
     tabMb: mb(memory.rssKb),
     tabPeakMb: mb(Math.max(peakKb, memory.rssKb)),
     renderers: memory.renderers,
@@ -628,9 +664,10 @@ async function repetition(s, file, methods, rep) {
     `${methods} methods, rep ${rep + 1}${maxDatabaseMB ? ` (maxDatabaseMB ${maxDatabaseMB})` : ''}: open ${result.open.toFixed(0)} ms, ` +
       `save ${result.save.toFixed(0)} ms, tab ${result.tabMb.toFixed(0)} MB (peak ${result.tabPeakMb.toFixed(0)}, ` +
       `${result.renderers} renderer(s), page heap ${result.pageHeapMb.toFixed(0)} MB), server +${result.serverMb.toFixed(0)} MB, ` +
-      `stall ${stall.max.toFixed(0)} ms over ${stall.polls} polls (idle: ${idle.max.toFixed(0)} ms); ${loadNote()}`
+      `stall ${stall.max.toFixed(0)} ms at +${stall.worstAt.toFixed(0)} ms over ${stall.polls} polls (idle: ${idle.max.toFixed(0)} ms); ${loadNote()}`
   );
   log(`  requests during open: ${requestsText(open.requests)}; during save: ${requestsText(save.requests)}`);
+  log(`  CPU during open: server ${openCpu.server.toFixed(0)} ms, tab ${openCpu.tab}; during save: server ${saveCpu.server.toFixed(0)} ms, tab ${saveCpu.tab}`);
   return result;
 }
 
@@ -786,8 +823,20 @@ async function main() {
         }
         if (!runs.length) continue;
         const extra = limit ? { max_database_mb: limit, refused_at_default: refusal } : {};
-        row('scale_open', methods, SIMS, runs.map(r => r.open), 'ms', { ...extra, requests: requestsBreakdown(runs.map(r => r.openRequests)) });
-        row('scale_save', methods, SIMS, runs.map(r => r.save), 'ms', { ...extra, requests: requestsBreakdown(runs.map(r => r.saveRequests)) });
+        const cpuOf = key => ({
+          server: round(median(runs.map(r => r[key].server))),
+          tab: round(median(runs.map(r => r[key].tab)))
+        });
+        row('scale_open', methods, SIMS, runs.map(r => r.open), 'ms', {
+          ...extra,
+          requests: requestsBreakdown(runs.map(r => r.openRequests)),
+          cpu_ms: cpuOf('openCpu')
+        });
+        row('scale_save', methods, SIMS, runs.map(r => r.save), 'ms', {
+          ...extra,
+          requests: requestsBreakdown(runs.map(r => r.saveRequests)),
+          cpu_ms: cpuOf('saveCpu')
+        });
         row('scale_tab_mb', methods, SIMS, runs.map(r => r.tabMb), 'MB', {
           ...extra,
           measures: 'VmRSS of the renderer process (page + dedicated worker) after the save, page heap GC forced',
@@ -802,7 +851,8 @@ async function main() {
           ...extra,
           measures: 'longest GET /api/status answer, polled every 10 ms during open + save',
           polls: runs.reduce((s, r) => s + r.stall.polls, 0),
-          idle_max_ms: round(median(runs.map(r => r.idle.max)))
+          idle_max_ms: round(median(runs.map(r => r.idle.max))),
+        worst_at_ms: runs.map(r => round(r.stall.worstAt))
         });
       }
       const panel = await use(null, s => panelOpen(s));
