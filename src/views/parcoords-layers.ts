@@ -330,6 +330,31 @@ export class SelectionDensity {
       this._drawnOn = null;
       return;
     }
+    const { frame, changed } = this._bringUp(geom, shifts, layer);
+    // Nothing changed (a repeated selection on the same plot): the canvas already shows it.
+    if (changed || this._drawnOn !== geom) {
+      this._compositor.put(ctx, geom, frame, this._strips!.strips.map(s => s.acc), look);
+      this._drawnOn = geom;
+    }
+  }
+
+  /**
+   * Brings the running sums up to `layer` without drawing (the canvas shows something else):
+   * done while idle, so that the first draw of a drag costs a move's changes, not a fill.
+   */
+  prepare(geom: IPlotGeometry, shifts: readonly number[], layer: ILayerRows): void {
+    if (geom.xs.length >= 2 && shifts.length === geom.xs.length - 1) {
+      this._bringUp(geom, shifts, layer);
+      this._drawnOn = null;
+    }
+  }
+
+  /** The strips for this plot and resolution, brought to the layer; whether any changed. */
+  private _bringUp(
+    geom: IPlotGeometry,
+    shifts: readonly number[],
+    layer: ILayerRows
+  ): { frame: IDensityFrame; changed: boolean } {
     const rows = geom.bins[0].length;
     const key = layer.palette.join('\n');
     if (!this._strips || this._strips.rows !== rows || this._key !== key) {
@@ -348,11 +373,7 @@ export class SelectionDensity {
     }));
     const moved = this._strips.setPairs(specs);
     const changed = this._strips.update(layer.mask, layer.index ?? this._noIndex(rows));
-    // Nothing changed (a repeated selection on the same plot): the canvas already shows it.
-    if (changed > 0 || moved || this._drawnOn !== geom) {
-      this._compositor.put(ctx, geom, frame, this._strips.strips.map(s => s.acc), look);
-      this._drawnOn = geom;
-    }
+    return { frame, changed: changed > 0 || moved };
   }
 
   /** The canvas was drawn by something else: the next draw composes whatever changed. */
@@ -416,6 +437,24 @@ export class TwoSpeedSelection {
     }
     density.draw(ctx, geom, resolution, layer, look);
     this._shown = density;
+    if (!live) {
+      this._prepareLive(geom, shifts, layer);
+    }
+  }
+
+  /**
+   * After an exact draw, brings the live resolution up to the same selection while the page is
+   * idle: the first move of the next drag then costs that move's changes, not a pass of every
+   * row over every pair (at a million rows, a frame of its own). The rows are read when it runs.
+   */
+  private _prepareLive(geom: IPlotGeometry, shifts: readonly number[], layer: ILayerRows): void {
+    cancelIdle(this._idle);
+    this._idle = whenIdle(() => {
+      this._idle = 0;
+      if (this._shown !== this._live) {
+        this._live.prepare(geom, shifts.map(shift => liveShift(geom.baseBins, shift)), layer);
+      }
+    });
   }
 
   /** Whether the canvas shows the live (coarse) resolution. */
@@ -426,4 +465,24 @@ export class TwoSpeedSelection {
   private readonly _exact = new SelectionDensity();
   private readonly _live = new SelectionDensity();
   private _shown: SelectionDensity | null = null;
+  private _idle = 0;
+}
+
+/** Runs `callback` when the page is idle (a timeout where requestIdleCallback is missing). */
+function whenIdle(callback: () => void): number {
+  if (typeof requestIdleCallback === 'function') {
+    return requestIdleCallback(callback, { timeout: 1000 });
+  }
+  return setTimeout(callback, 50) as unknown as number;
+}
+
+function cancelIdle(handle: number): void {
+  if (!handle) {
+    return;
+  }
+  if (typeof cancelIdleCallback === 'function') {
+    cancelIdleCallback(handle);
+  } else {
+    clearTimeout(handle);
+  }
 }

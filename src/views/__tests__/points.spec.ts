@@ -137,6 +137,30 @@ describe('TwoSpeedSelection', () => {
     expect(same(ctx.shown, exact(mask(50, 150)))).toBe(true);
   });
 
+  it('prepared while idle, a layer then draws the selection it was brought to', () => {
+    const ctx = fakeContext(300, 300);
+    const density = new SelectionDensity();
+    density.prepare(geom, [0, 0], layer(mask(40, 140)));
+    density.draw(ctx, geom, [0, 0], layer(mask(70, 170)), look);
+    expect(same(ctx.shown, exact(mask(70, 170)))).toBe(true);
+    density.prepare(geom, [0, 0], layer(mask(70, 170))); // nothing changed: it still puts its pixels next time
+    ctx.shown = null;
+    density.draw(ctx, geom, [0, 0], layer(mask(70, 170)), look);
+    expect(same(ctx.shown, exact(mask(70, 170)))).toBe(true);
+  });
+
+  it('brings the live layer up to an exact draw while idle', async () => {
+    const ctx = fakeContext(300, 300);
+    const two = new TwoSpeedSelection();
+    two.draw(ctx, geom, [0, 0], layer(mask(50, 150)), look, false);
+    await new Promise(resolve => setTimeout(resolve, 120)); // the idle preparation (a timeout in jsdom)
+    two.draw(ctx, geom, [0, 0], layer(mask(60, 160)), look, true);
+    const live = new SelectionDensity();
+    const reference = fakeContext(300, 300);
+    live.draw(reference, geom, [2, 2], layer(mask(60, 160)), look);
+    expect(same(ctx.shown, reference.shown)).toBe(true);
+  });
+
   it('coarsens by up to 4x, never below 32 bins', () => {
     expect(liveShift(512, 0)).toBe(2);
     expect(liveShift(512, 1)).toBe(3);
