@@ -66,7 +66,7 @@ const METHODS = list(env.BENCH_SCALE_METHODS, SMOKE ? [2, 4] : [2, 16]);
 const REPS = Number(env.BENCH_SCALE_REPS || (SMOKE ? 1 : 3));
 const PANEL_REPS = Number(env.BENCH_SCALE_PANEL_REPS || (SMOKE ? 1 : 5));
 const RAISED_MB = Number(env.BENCH_SCALE_RAISED_MB || 4096);
-const OPEN_TIMEOUT_MS = 180000;
+const OPEN_TIMEOUT_MS = 90000;
 const SAVE_TIMEOUT_MS = 120000;
 const SUITE = 'scale';
 const DSI = 'jupyterlab-dsi';
@@ -623,6 +623,7 @@ async function repetition(s, file, methods, rep) {
   const openCpu = cpu();
   if (!open.ms) {
     await screenshot(tab.page, 'scale-open-failure.png');
+    fs.copyFileSync(lab.logFile, path.join(BENCH, '.cache', 'scale-open-failure.log'));
     const stall = await stopPoll();
     stopPeak();
     await closePanels(tab.page);
@@ -785,8 +786,8 @@ async function main() {
     log(`code ${code}; ${SIMS.toLocaleString('en-US')} simulations x ${STEPS} steps, methods ${METHODS.join(', ')}, ${REPS} repetition(s); ${loadNote()}`);
     // The smoke run's one session (see session()); the full run's are made and closed per use.
     let shared = null;
-    const use = async (maxDatabaseMB, fn) => {
-      if (SMOKE && !maxDatabaseMB) {
+    const use = async (maxDatabaseMB, fn, fresh = false) => {
+      if (SMOKE && !maxDatabaseMB && !fresh) {
         shared = shared || (await session(tmp, extension.dir, null));
         return fn(shared);
       }
@@ -803,8 +804,17 @@ async function main() {
         const runs = [];
         let refusal = null;
         let limit = null;
+        const retried = [];
         for (let rep = 0; rep < REPS; rep++) {
           let result = await use(limit, s => repetition(s, file, methods, rep));
+          if (result.refused === 'timeout') {
+            // Seen once on this shared machine: JupyterLab's first directory listing failed
+            // ("Directory not found") and the document never opened. Once, in a fresh server
+            // and browser; said in the rows (`retried`), with the screenshot and server log kept.
+            log(`${methods} methods, rep ${rep + 1}: the panel did not open in ${OPEN_TIMEOUT_MS / 1000} s; once more in a fresh server (bench/.cache/scale-open-failure.png, .log)`);
+            retried.push(`rep ${rep + 1}: no panel in ${OPEN_TIMEOUT_MS / 1000} s`);
+            result = await use(limit, s => repetition(s, file, methods, rep), true);
+          }
           if (result.refused && limit === null && /maxDatabaseMB/.test(result.refused)) {
             // Refused at the default limit: that is a finding (recorded), and the figures are
             // taken with the limit raised, as a user would have to.
@@ -822,7 +832,10 @@ async function main() {
           runs.push(result);
         }
         if (!runs.length) continue;
-        const extra = limit ? { max_database_mb: limit, refused_at_default: refusal } : {};
+        const extra = {
+          ...(limit ? { max_database_mb: limit, refused_at_default: refusal } : {}),
+          ...(retried.length ? { retried } : {})
+        };
         const cpuOf = key => ({
           server: round(median(runs.map(r => r[key].server))),
           tab: round(median(runs.map(r => r[key].tab)))
