@@ -63,7 +63,7 @@ let built: IBuilt | null = null;
  */
 function build(): IBuilt {
   const start = Date.now();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsi-scale-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsi-galata-scale-'));
   const file = path.join(dir, 'scale.sqlite');
   fs.copyFileSync(SAMPLE_DB, file);
   const first = execFileSync(JUPYTER, ['dsi', ...postprocessArgs(file, ADDED[0])], { encoding: 'utf-8' }).trim();
