@@ -279,7 +279,8 @@ class DatasetsHandler(_Handler):
             elif fmt in exporters:
                 await self._run(lambda store: (200, exporters[fmt](store, dataset_id)))
             else:
-                self.fail(400, f"unknown export format {fmt!r}; use json, card or prov")
+                self.fail(400, f"unknown export format {fmt!r} for a download; use json, card, prov or datacite "
+                          "(croissant and rocrate are several files: save them next to the notebook)")
             return
         include = self.get_query_argument("all", "") == "1"
         await self._run(lambda store: (200, datasets.list_datasets(store, include_deleted=include)))

@@ -178,11 +178,17 @@ export async function restoreDataset(path: string, id: string): Promise<void> {
   await request(`datasets/${encodeURIComponent(id)}/restore`, { path }, { method: 'POST' });
 }
 
-/** A dataset exported as JSON, PROV-JSON or a Markdown card, as the text of a file. */
+/** The formats a dataset exports to (jupyterlab_dsi/exports; docs/exports.md). */
+export type ExportFormat = 'json' | 'card' | 'prov' | 'datacite' | 'croissant' | 'rocrate';
+
+/** The formats that are one text file, which Download can hand over as it stands. */
+export type TextExportFormat = 'json' | 'card' | 'prov' | 'datacite';
+
+/** A dataset exported as one text file (JSON, a Markdown card, PROV-JSON, DataCite JSON). */
 export async function exportDataset(
   path: string,
   id: string,
-  format: 'json' | 'prov' | 'card'
+  format: TextExportFormat
 ): Promise<string> {
   // As text: the server's own serialisation, byte for byte the CLI's (JSON.stringify here would
   // change numbers such as 11.0 to 11).
@@ -194,8 +200,10 @@ export async function exportDataset(
 export interface ISavedExport {
   /** The file written, relative to the server's root (JupyterLab's contents path). */
   path: string;
-  format: 'json' | 'prov' | 'card';
+  format: ExportFormat;
   bytes: number;
+  /** Every file written (a Croissant's JSON-LD and members CSV; a crate's folder is `path`). */
+  files?: string[];
 }
 
 /**
@@ -206,7 +214,7 @@ export interface ISavedExport {
 export async function saveExport(
   path: string,
   id: string,
-  format: 'json' | 'prov' | 'card',
+  format: ExportFormat,
   folder?: string
 ): Promise<ISavedExport> {
   const body = folder === undefined ? { format } : { format, dir: folder };

@@ -176,3 +176,13 @@ def test_the_server_refuses_an_unknown_format_in_one_line(server: dict[str, Any]
     status, answer = _save(server, db, sample.filtered, {"format": "xml"})
     assert status == 400
     assert answer["message"] == "unknown export format 'xml'; use json, card, prov, datacite, croissant or rocrate"
+
+
+def test_a_download_of_a_several_file_format_says_to_save_it(server: dict[str, Any], sample: Sample) -> None:
+    db = _served(server, sample)
+    for fmt in ("croissant", "rocrate"):
+        status, answer = call(f"{server['base']}/datasets/{sample.filtered}?path={db}&format={fmt}&as=text")
+        assert status == 400
+        assert answer["message"] == (
+            f"unknown export format '{fmt}' for a download; use json, card, prov or datacite "
+            "(croissant and rocrate are several files: save them next to the notebook)")

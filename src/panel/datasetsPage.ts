@@ -13,13 +13,12 @@ import type { IMethod } from '../db/api';
 import { formatSplitParts } from '../db/runs';
 import { featureFormula } from '../model/feature';
 import { stepText } from '../model/steps';
-import { deleteDataset, exportDataset, restoreDataset, saveExport } from '../server';
+import { deleteDataset, exportDataset, type ExportFormat, restoreDataset, saveExport, type TextExportFormat } from '../server';
 import { formatCount, formatDate, h } from './dom';
 import { compareCells, filterBox, ISort, sortHeader } from './sortTable';
 
 const MEMBERS_SHOWN = 500;
 
-type ExportFormat = 'json' | 'card' | 'prov' | 'datacite' | 'croissant' | 'rocrate';
 
 /** Every format the server writes (docs/exports.md): Save next to the notebook offers them all. */
 const EXPORT_FORMATS: [ExportFormat, string][] = [
@@ -32,7 +31,7 @@ const EXPORT_FORMATS: [ExportFormat, string][] = [
 ];
 
 /** The formats that are one text file, which the browser can download, and their endings. */
-const DOWNLOAD_ENDINGS: Partial<Record<ExportFormat, string>> = {
+const DOWNLOAD_ENDINGS: Record<TextExportFormat, string> = {
   json: '.json',
   card: '.md',
   prov: '.prov.json',
@@ -274,8 +273,8 @@ export class DatasetsPage {
       exportMenu.value = '';
       if (how === 'save') {
         this._act(`Export of “${d.name}”`, () => this._save(d, format));
-      } else if (how === 'download') {
-        this._act(`Export of “${d.name}”`, () => this._export(d, format));
+      } else if (how === 'download' && format in DOWNLOAD_ENDINGS) {
+        this._act(`Export of “${d.name}”`, () => this._export(d, format as TextExportFormat));
       }
     });
     return h(
@@ -461,7 +460,7 @@ export class DatasetsPage {
     try {
       // The server takes every format of EXPORT_FORMATS (its check_export); the cast keeps this
       // compiling while server.ts's saveExport still names only the first three.
-      saved = await saveExport(path, d.id, format as Parameters<typeof saveExport>[2], folder ?? undefined);
+      saved = await saveExport(path, d.id, format, folder ?? undefined);
     } catch (error) {
       Notification.error(`Not saved: ${(error as Error).message}`);
       return;
@@ -484,15 +483,15 @@ export class DatasetsPage {
     });
   }
 
-  private async _export(d: IDatasetInfo, format: ExportFormat): Promise<void> {
+  private async _export(d: IDatasetInfo, format: TextExportFormat): Promise<void> {
     const path = this._options.path();
     if (!path) {
       return;
     }
     try {
-      const text = await exportDataset(path, d.id, format as Parameters<typeof exportDataset>[2]);
+      const text = await exportDataset(path, d.id, format);
       const type = format === 'card' ? 'text/markdown' : 'application/json';
-      const suffix = DOWNLOAD_ENDINGS[format] ?? '.json';
+      const suffix = DOWNLOAD_ENDINGS[format];
       const url = URL.createObjectURL(new Blob([text], { type }));
       const link = h('a', { href: url, download: `${d.name.replace(/[^\w.-]+/g, '_') || d.id}${suffix}` });
       document.body.appendChild(link);
