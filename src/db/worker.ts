@@ -16,7 +16,9 @@ import { IDatabaseWorker, PONG } from './connect';
  */
 const wasmUrl = new URL('sql.js/dist/sql-wasm.wasm', import.meta.url).href;
 
-const api = createWorkerApi(() => initSqlJs({ locateFile: () => wasmUrl }));
+// Eager: the wasm is fetched and compiled when the worker starts (the panel starts it before it
+// asks the server for the replica), not on the first open.
+const api = createWorkerApi(() => initSqlJs({ locateFile: () => wasmUrl }), true);
 
 // A slice's columns are made fresh for each call (copies of its step's range of the method's
 // distance cube, cubes.ts): hand their buffers over instead of copying them again.
