@@ -353,11 +353,26 @@ export class ExplorerModel {
     }
     const first = this._methodId === null;
     const before = this._selected.slice();
+    const shown = { methodId: this._methodId, steps: this._steps, distances: this._distances, t: this._t };
     this._methodId = id;
-    await this._readMethod();
-    this._t = Math.min(this._t, Math.max(0, this._steps - 1));
-    if (!(await this._fetchSlice())) {
-      return;
+    try {
+      await this._readMethod();
+      this._t = Math.min(this._t, Math.max(0, this._steps - 1));
+      if (!(await this._fetchSlice())) {
+        return;
+      }
+    } catch (error) {
+      // Its slice cannot come (refused above maxDatabaseMB, the server gone): the views still
+      // draw the previous method, so it is put back and the picker shows it again. Unless
+      // another method was asked for meanwhile: that one is what will be drawn.
+      if (this._methodId === id) {
+        this._methodId = shown.methodId;
+        this._steps = shown.steps;
+        this._distances = shown.distances;
+        this._t = shown.t;
+        this._changed.emit('method');
+      }
+      throw error;
     }
     if (first || !this._termsKnown(this._feature)) {
       // The first method brings distances: d_feature and the scatter turn to them.
