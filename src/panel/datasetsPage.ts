@@ -130,8 +130,14 @@ export class DatasetsPage {
       if (ticket !== this._ticket) {
         return;
       }
+      // Only a count above 0 draws a note (_newMatchesNote): when those are the ones drawn
+      // already (a save: the new dataset's is 0), the page is not drawn a second time.
+      const notes = (c: Record<string, number | null>) => JSON.stringify(Object.entries(c).filter(([, n]) => n).sort());
+      const same = notes(counts) === notes(this._newMatches);
       this._newMatches = counts;
-      this._render();
+      if (!same) {
+        this._render();
+      }
     }
   }
 

@@ -35,11 +35,16 @@ const opened: number[] = [];
 const kept: boolean[] = [];
 /** The methods whose distances the worker holds (a replica has none until a frame comes). */
 const held = new Set<string>();
+/** While set, reading the predictions waits on it (a slow read in the worker). */
+let predictionsGate: Promise<void> | null = null;
 
 function fakeClient() {
   const api = {
     ...clover(),
-    predictions: async () => [],
+    predictions: async () => {
+      await predictionsGate;
+      return [];
+    },
     hasDistances: async (id: string) => held.has(id),
     dropDistances: async () => undefined,
     distanceBytes: async () => 0,
@@ -88,6 +93,7 @@ beforeEach(async () => {
   opened.length = 0;
   kept.length = 0;
   held.clear();
+  predictionsGate = null;
   clientModule.createDatabaseClient.mockImplementation(() => fakeClient());
   server.fetchDatabase.mockReset();
   server.fetchDatabase.mockResolvedValueOnce(file(1));
@@ -148,6 +154,26 @@ describe('the explorer panel', () => {
     // The first caller asked before the first read: version 2 is past its ask; the others waited for 3.
     expect(caughtUp).toEqual([2, 3, 3]);
     expect((await panel.datasets()).map(d => d.id)).toContain('d-new');
+    expect(panel.state.status === 'ready' && panel.state.summary.lastEventSeq).toBe(3);
+  });
+
+  it("shows a catch-up's datasets and counts without waiting on the predictions (a save's row)", async () => {
+    const tab = (name: string) => [...panel.node.querySelectorAll('[role="tab"]')].find(t => t.textContent?.startsWith(name)) as HTMLElement;
+    tab('Datasets').click();
+    let release: () => void = () => undefined;
+    predictionsGate = new Promise(resolve => (release = resolve));
+    server.fetchDatabase.mockResolvedValue(file(3));
+    let done = false;
+    const caughtUp = panel.refresh().then(() => (done = true));
+    for (let i = 0; i < 100 && !panel.node.textContent?.includes('saved by a kernel'); i++) {
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    expect(panel.node.textContent).toContain('saved by a kernel');
+    expect(tab('Datasets').textContent).toBe('Datasets (2)');
+    expect(tab('Datasets').getAttribute('aria-selected')).toBe('true');
+    expect(done).toBe(false); // the predictions are still being read
+    release();
+    await caughtUp;
     expect(panel.state.status === 'ready' && panel.state.summary.lastEventSeq).toBe(3);
   });
 
