@@ -124,22 +124,26 @@ stress: $(STAMPS)/install $(SAMPLE_DB)
 	npx jest --ci src/filter/__tests__/fuzz.spec.ts
 	$(BIN)/python stress/report.py
 
-# -- Benchmark: the views against parcoord-es and plain D3 in Chromium (bench/README.md), then
+# -- Benchmark: the views against parcoord-es and plain D3 in Chromium (bench/README.md), the
+# panel in a real JupyterLab as the database grows in methods (bench/scale.js), then
 # post-processing throughput (bench/postprocess.py), VTK reading (bench/vtk.py) and logging a
 # training run's metric points (bench/runs.py).
-bench: $(STAMPS)/node $(STAMPS)/labextension $(STAMPS)/install chromium
+bench: $(STAMPS)/node $(STAMPS)/labextension $(STAMPS)/install $(SAMPLE_DB) chromium
 	node bench/run.js
+	node bench/scale.js
 	$(BIN)/python bench/postprocess.py
 	$(BIN)/python bench/vtk.py
 	$(BIN)/python bench/runs.py
 
 # The same harness, small (10k rows, 3 moves, 5 time steps, about 30 s), in `make test`: a change
 # that breaks the bench (src/ moving under bench/dsi.ts, the schema under bench/db.js) fails CI;
-# post-processing's bench likewise on tiny ensembles (seconds; it writes bench/.cache/, not the figures).
+# post-processing's bench likewise on tiny ensembles (seconds; it writes bench/.cache/, not the figures),
+# and the scale suite on 500 simulations at 2 and 4 methods in a real JupyterLab (about 45 s).
 # It exits non-zero when a jupyterlab-dsi figure cannot be measured. Its times are not figures.
-bench-smoke: $(STAMPS)/node chromium
+bench-smoke: $(STAMPS)/node $(STAMPS)/install $(SAMPLE_DB) chromium
 	npx tsc -p bench/tsconfig.json
 	node bench/run.js --smoke
+	node bench/scale.js --smoke
 	$(BIN)/python bench/runs.py --smoke
 	$(BIN)/python bench/postprocess.py --smoke
 
