@@ -437,17 +437,16 @@ export class TwoSpeedSelection {
     }
     density.draw(ctx, geom, resolution, layer, look);
     this._shown = density;
-    if (!live) {
-      this._prepareLive(geom, shifts, layer);
-    }
   }
 
   /**
-   * After an exact draw, brings the live resolution up to the same selection while the page is
-   * idle: the first move of the next drag then costs that move's changes, not a pass of every
-   * row over every pair (at a million rows, a frame of its own). The rows are read when it runs.
+   * Brings the live resolution up to the selection while the page is idle, when a drag is about
+   * to start (a press on a brush): its first move then costs that move's changes, not a pass of
+   * every row over every pair (at a million rows, a frame of its own). Not after every exact
+   * draw: after a time step that idle pass competed with the next step (+8 ms a step at 10k).
+   * The rows are read when it runs.
    */
-  private _prepareLive(geom: IPlotGeometry, shifts: readonly number[], layer: ILayerRows): void {
+  prepareLive(geom: IPlotGeometry, shifts: readonly number[], layer: ILayerRows): void {
     cancelIdle(this._idle);
     this._idle = whenIdle(() => {
       this._idle = 0;

@@ -711,7 +711,21 @@ export class ParallelCoordinates {
     this._hover(null);
     capturePointer(this._svg, event.pointerId);
     event.preventDefault();
+    if (this._drag?.kind === 'brush') {
+      this._prepareLiveSelection();
+    }
   };
+
+  /** A brush drag may start: the coarse selected layer catches up while the page is idle. */
+  private _prepareLiveSelection(): void {
+    const plot = this._plot;
+    const selection = this._currentSelection();
+    if (!plot || !selection || !this._dense() || !this._selectedCtx) {
+      return;
+    }
+    const layer = { mask: selection.mask, index: selection.colors.index, palette: selection.colors.palette };
+    this._selectedDensity.prepareLive(plot, this._shifts, layer);
+  }
 
   private readonly _onPointerMove = (event: PointerEvent): void => {
     const [x, y] = this._pointer(event);

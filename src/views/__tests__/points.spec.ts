@@ -149,10 +149,11 @@ describe('TwoSpeedSelection', () => {
     expect(same(ctx.shown, exact(mask(70, 170)))).toBe(true);
   });
 
-  it('brings the live layer up to an exact draw while idle', async () => {
+  it('brings the live layer up to the selection while idle, before a drag', async () => {
     const ctx = fakeContext(300, 300);
     const two = new TwoSpeedSelection();
     two.draw(ctx, geom, [0, 0], layer(mask(50, 150)), look, false);
+    two.prepareLive(geom, [0, 0], layer(mask(50, 150)));
     await new Promise(resolve => setTimeout(resolve, 120)); // the idle preparation (a timeout in jsdom)
     two.draw(ctx, geom, [0, 0], layer(mask(60, 160)), look, true);
     const live = new SelectionDensity();
