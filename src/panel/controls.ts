@@ -26,6 +26,13 @@ function field(label: string, control: HTMLElement, extra?: HTMLElement): HTMLEl
   return h('label', { class: 'jp-DSI-field' }, h('span', { class: 'jp-DSI-fieldLabel' }, label), control, extra ?? null);
 }
 
+/** Sets `target[key]` only when it differs (reading is cheap; a write restyles). */
+function setIf<T extends object, K extends keyof T>(target: T, key: K, value: T[K]): void {
+  if (target[key] !== value) {
+    target[key] = value;
+  }
+}
+
 export class ExplorerControls {
   readonly node: HTMLElement;
 
@@ -106,17 +113,20 @@ export class ExplorerControls {
       const none = current ? [] : [h('option', { value: '' }, methods.length ? 'No method: choose one' : 'No method yet: New… computes distances')];
       this._method.replaceChildren(...none, ...methods.map(m => h('option', { value: m.id, title: m.id }, methodLabel(m))));
     }
-    this._method.value = model.method?.id ?? '';
-    this._methodDescription.textContent = model.method?.description ?? '';
-    this._methodDescription.title = model.method?.description ?? '';
-    this._method.disabled = methods.length === 0;
+    // Only what changed is written: this runs in every brush frame, and each write of a text,
+    // an attribute or the legend's elements makes the browser restyle and lay out the header.
+    setIf(this._method, 'value', model.method?.id ?? '');
+    const description = model.method?.description ?? '';
+    setIf(this._methodDescription, 'textContent', description);
+    setIf(this._methodDescription, 'title', description);
+    setIf(this._method, 'disabled', methods.length === 0);
 
-    this._slider.max = String(Math.max(0, model.steps - 1));
-    this._slider.value = String(model.t);
-    this._slider.disabled = model.steps <= 1;
-    this._timeLabel.textContent = stepLabel(model.t, model.steps, model.times);
-    this._play.textContent = this._timer ? '❚❚' : '▶';
-    this._play.title = this._timer ? 'Pause' : 'Play through the time steps';
+    setIf(this._slider, 'max', String(Math.max(0, model.steps - 1)));
+    setIf(this._slider, 'value', String(model.t));
+    setIf(this._slider, 'disabled', model.steps <= 1);
+    setIf(this._timeLabel, 'textContent', stepLabel(model.t, model.steps, model.times));
+    setIf(this._play, 'textContent', this._timer ? '❚❚' : '▶');
+    setIf(this._play, 'title', this._timer ? 'Pause' : 'Play through the time steps');
 
     this._feature.update();
 
@@ -125,13 +135,19 @@ export class ExplorerControls {
       this._colorNames = names.join();
       this._color.replaceChildren(...names.map(n => h('option', { value: n }, n)));
     }
-    this._color.value = model.colorBy;
+    setIf(this._color, 'value', model.colorBy);
     this.updateLegend();
     this.updateCount();
   }
 
+  /** The legend, rebuilt only when its column, kind, labels or colors change (not per brush). */
   updateLegend(): void {
     const legend = this._model.coloring?.legend;
+    const key = legend ? JSON.stringify([legend.column, legend.kind, legend.items]) : '';
+    if (key === this._legendKey) {
+      return;
+    }
+    this._legendKey = key;
     if (!legend) {
       this._legend.replaceChildren();
       return;
@@ -152,13 +168,15 @@ export class ExplorerControls {
     }
   }
 
+  /** The count's two texts, changed in place (its elements are built once). */
   updateCount(): void {
     const model = this._model;
     const total = model.table?.rows ?? 0;
-    this._count.replaceChildren(
-      h('strong', {}, formatCount(model.count)),
-      ` of ${formatCount(total)} simulations selected`
-    );
+    if (!this._countNumber.parentNode) {
+      this._count.replaceChildren(h('strong', {}, this._countNumber), this._countRest);
+    }
+    setIf(this._countNumber, 'data', formatCount(model.count));
+    setIf(this._countRest, 'data', ` of ${formatCount(total)} simulations selected`);
   }
 
   dispose(): void {
@@ -201,6 +219,9 @@ export class ExplorerControls {
   private readonly _color = document.createElement('select');
   private readonly _legend = document.createElement('div');
   private readonly _count = document.createElement('div');
+  private readonly _countNumber = document.createTextNode('');
+  private readonly _countRest = document.createTextNode('');
+  private _legendKey: string | null = null;
   private _methodIds = '';
   private _colorNames = '';
   private _timer = 0;
