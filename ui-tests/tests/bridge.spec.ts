@@ -77,7 +77,8 @@ test('the kernel sees the panel, the panel shows %dsi select, saves write proven
   await form.getByTestId('dsi-save-description').fill(description);
   await form.getByLabel('Dataset name').fill('slow & near');
   await form.getByRole('button', { name: 'Save' }).click();
-  await expect(form.getByTestId('dsi-save-message')).toContainText('Saved “slow & near”');
+  // The save turns the panel to its Datasets page, whose line says what was saved.
+  await expect(panel.getByTestId('dsi-saved')).toContainText('Saved “slow & near”');
   const [saved] = dsiJson<{ id: string; size: number; description: string }[]>('datasets', '--db', file);
   expect(saved.description).toBe(description);
 

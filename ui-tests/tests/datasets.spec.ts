@@ -49,7 +49,8 @@ test('save a selection: description required, sampling previewed, a lost answer 
   await form.getByRole('button', { name: 'Save' }).click();
   await expect(form.getByTestId('dsi-save-message')).toContainText('Not saved');
   await form.getByRole('button', { name: 'Save' }).click();
-  await expect(form.getByTestId('dsi-save-message')).toContainText('Saved “near the ground truth”');
+  // The save turns to the Datasets page at once; its line says what was saved.
+  await expect(page.locator('.jp-MainAreaWidget').getByTestId('dsi-saved')).toContainText('Saved “near the ground truth”');
   await expect(page.locator('.jp-MainAreaWidget').getByTestId('dsi-datasets')).toContainText('1');
   // Done: the form closes, and the Datasets page shows the new dataset, marked.
   await expect(form).toBeHidden();

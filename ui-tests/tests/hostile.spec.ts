@@ -74,7 +74,7 @@ test('hostile names and ids are text: drawn, brushed, filtered and saved without
   await form.getByTestId('dsi-save-description').fill(`${SCRIPT_ID} ${SQL} {x} $x`);
   await form.getByLabel('Dataset name').fill(IMG);
   await form.getByRole('button', { name: 'Save' }).click();
-  await expect(form.getByTestId('dsi-save-message')).toContainText('Saved');
+  await expect(page.locator('.jp-MainAreaWidget').getByTestId('dsi-saved')).toContainText('Saved');
   await page.locator('.jp-MainAreaWidget .jp-DSI-tab', { hasText: 'Datasets' }).click();
   await expect(page.locator('.jp-MainAreaWidget .jp-DSI-datasets')).toContainText(IMG);
   const [saved] = dsiJson<{ name: string; description: string }[]>('datasets', '--db', file);

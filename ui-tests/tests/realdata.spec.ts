@@ -105,7 +105,8 @@ test('CloverLeaf from DSI: post-process against run_1, distances grow with the s
   await save.getByTestId('dsi-save-description').fill('Runs whose fields end far from run 1');
   await save.getByLabel('Dataset name').fill('far from run 1');
   await save.getByRole('button', { name: 'Save' }).click();
-  await expect(save.getByTestId('dsi-save-message')).toContainText('Saved “far from run 1”');
+  // The save turns the panel to its Datasets page, whose line says what was saved.
+  await expect(page.locator('.jp-MainAreaWidget .jp-DSI-Explorer').last().getByTestId('dsi-saved')).toContainText('Saved “far from run 1”');
   // The panel shows the new dataset; back to exploring.
   await page.locator('.jp-MainAreaWidget .jp-DSI-tab', { hasText: 'Explore' }).last().click();
   const datasets = dsiJson<{ id: string; size: number; filter: string; weights: Record<string, number> }[]>(
@@ -148,7 +149,7 @@ test('DSI wildfire and Cinema tables (no fields, no methods) open, select and sa
   const save = view.locator('form.jp-DSI-saveForm');
   await save.getByTestId('dsi-save-description').fill('The largest burns');
   await save.getByRole('button', { name: 'Save' }).click();
-  await expect(save.getByTestId('dsi-save-message')).toContainText('Saved');
+  await expect(page.locator('.jp-MainAreaWidget .jp-DSI-Explorer').last().getByTestId('dsi-saved')).toContainText('Saved');
   const datasets = dsiJson<{ size: number; method: string | null; filter: string }[]>('datasets', '--db', db);
   expect(datasets.map(d => [d.size, d.method, d.filter])).toEqual([[kept, null, filter]]);
 
