@@ -128,3 +128,62 @@ export async function markAPoint(page: IJupyterLabPageFixture | Page, view: Loca
 export function clickAPoint(page: IJupyterLabPageFixture | Page, view: Locator): Promise<string> {
   return markAPoint(page, view, true);
 }
+
+/** One GET db (the replica, or the whole file before issue 18) or GET distances (a method's frame). */
+export interface IFetched {
+  kind: 'db' | 'distances';
+  method: string | null;
+  /** The request's max_bytes, if it sent one. */
+  maxBytes: number | null;
+  status: number;
+  /** Whether the answer says it is the replica (X-DSI-Replica: 1). */
+  replica: boolean;
+  /** Body bytes read. */
+  bytes: number;
+}
+
+/**
+ * The tab's GET db and GET distances for the database `name` and their body bytes, through
+ * Chromium's DevTools protocol, which sees every byte read whatever the page does with it.
+ * Made before a reload: the session lives on across it.
+ */
+export async function watchFetches(page: IJupyterLabPageFixture, name: string): Promise<() => IFetched[]> {
+  // Galata's fixture is a proxy over JupyterLabPage; CDP wants the Playwright Page it wraps.
+  const playwrightPage = (page as unknown as { page: Page }).page;
+  const cdp = await playwrightPage.context().newCDPSession(playwrightPage);
+  const requests = new Map<string, IFetched>();
+  cdp.on('Network.requestWillBeSent', event => {
+    const url = new URL(event.request.url);
+    if (!url.searchParams.get('path')?.endsWith(name) || event.request.method !== 'GET') {
+      return;
+    }
+    const kind = url.pathname.endsWith('/jupyterlab-dsi/db') ? 'db' : url.pathname.endsWith('/jupyterlab-dsi/distances') ? 'distances' : null;
+    if (kind) {
+      const max = url.searchParams.get('max_bytes');
+      requests.set(event.requestId, {
+        kind,
+        method: url.searchParams.get('method'),
+        maxBytes: max === null ? null : Number(max),
+        status: 0,
+        replica: false,
+        bytes: 0
+      });
+    }
+  });
+  cdp.on('Network.responseReceived', event => {
+    const entry = requests.get(event.requestId);
+    if (entry) {
+      entry.status = event.response.status;
+      const headers = Object.fromEntries(Object.entries(event.response.headers).map(([k, v]) => [k.toLowerCase(), v]));
+      entry.replica = headers['x-dsi-replica'] === '1';
+    }
+  });
+  cdp.on('Network.dataReceived', event => {
+    const entry = requests.get(event.requestId);
+    if (entry) {
+      entry.bytes += event.dataLength;
+    }
+  });
+  await cdp.send('Network.enable');
+  return () => [...requests.values()];
+}

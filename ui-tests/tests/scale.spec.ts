@@ -7,13 +7,13 @@
  * file. Screenshots of the sidebar and the main area, light and dark, go to ui-tests/screenshots/.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import type { Locator, Page } from '@playwright/test';
+import type { Locator } from '@playwright/test';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { brushAxis, dsiJson, formatCount, JUPYTER, keepScreenshot, REPO, SAMPLE_DB, serverRoot } from './helpers';
+import { brushAxis, dsiJson, formatCount, JUPYTER, keepScreenshot, REPO, SAMPLE_DB, serverRoot, watchFetches } from './helpers';
 
 test.setTimeout(300000);
 
@@ -112,52 +112,6 @@ async function place(page: IJupyterLabPageFixture, tmpPath: string, name: string
   return target;
 }
 
-interface IFetched {
-  kind: 'db' | 'distances';
-  method: string | null;
-  bytes: number;
-  status: number;
-  replica: boolean;
-}
-
-/**
- * The body bytes of the tab's requests for the database `name`: GET db (the replica, or the
- * whole file before issue 18) and GET distances (a stored method's frame), through Chromium's
- * DevTools protocol, which sees every byte read whatever the page does with it.
- */
-async function watch(page: IJupyterLabPageFixture, name: string): Promise<() => IFetched[]> {
-  // Galata's fixture is a proxy over JupyterLabPage; CDP wants the Playwright Page it wraps.
-  const playwrightPage = (page as unknown as { page: Page }).page;
-  const cdp = await playwrightPage.context().newCDPSession(playwrightPage);
-  const requests = new Map<string, IFetched>();
-  cdp.on('Network.requestWillBeSent', event => {
-    const url = new URL(event.request.url);
-    if (!url.searchParams.get('path')?.endsWith(name) || event.request.method !== 'GET') {
-      return;
-    }
-    const kind = url.pathname.endsWith('/jupyterlab-dsi/db') ? 'db' : url.pathname.endsWith('/jupyterlab-dsi/distances') ? 'distances' : null;
-    if (kind) {
-      requests.set(event.requestId, { kind, method: url.searchParams.get('method'), bytes: 0, status: 0, replica: false });
-    }
-  });
-  cdp.on('Network.responseReceived', event => {
-    const entry = requests.get(event.requestId);
-    if (entry) {
-      entry.status = event.response.status;
-      const headers = Object.fromEntries(Object.entries(event.response.headers).map(([k, v]) => [k.toLowerCase(), v]));
-      entry.replica = headers['x-dsi-replica'] === '1';
-    }
-  });
-  cdp.on('Network.dataReceived', event => {
-    const entry = requests.get(event.requestId);
-    if (entry) {
-      entry.bytes += event.dataLength;
-    }
-  });
-  await cdp.send('Network.enable');
-  return () => [...requests.values()];
-}
-
 async function selectionCount(view: Locator): Promise<number> {
   const text = (await view.getByTestId('dsi-selection-count').locator('strong').textContent()) ?? '';
   return Number(text.replace(/,/g, ''));
@@ -188,7 +142,7 @@ test('16 methods: the panel counts what the CLI counts, and takes in far less th
   expect(methods).toHaveLength(METHODS);
   expect(new Set(methods.map(m => `${m.ground_truth} ${m.norm} ${m.gt_time}`)).size).toBe(METHODS);
 
-  const fetched = await watch(page, 'scale.sqlite');
+  const fetched = await watchFetches(page, 'scale.sqlite');
   const opening = Date.now();
   await page.evaluate(async p => {
     await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'DSI Explorer' });

@@ -7,12 +7,12 @@
  * setting. Files are written straight into the server's root (an upload would double them).
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import type { Locator, Page } from '@playwright/test';
+import type { Locator } from '@playwright/test';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { REPO, SAMPLE_DB, serverRoot } from './helpers';
+import { REPO, SAMPLE_DB, serverRoot, watchFetches, type IFetched } from './helpers';
 
 test.use({ viewport: { width: 1400, height: 1200 } });
 test.setTimeout(420000);
@@ -68,51 +68,6 @@ print(json.dumps({
   return JSON.parse(execFileSync(PYTHON, ['-c', script, target, String(sims), String(methods)], { encoding: 'utf-8' }));
 }
 
-interface IFetched {
-  kind: 'db' | 'distances';
-  method: string | null;
-  maxBytes: number | null;
-  status: number;
-  bytes: number;
-}
-
-/**
- * The tab's GET db (the replica) and GET distances (a method's frame) for the database `name`
- * and their body bytes, through Chromium's DevTools protocol, which sees every byte read whatever
- * the page does with it. Made before a reload: the session lives on across it.
- */
-async function watch(page: IJupyterLabPageFixture, name: string): Promise<() => IFetched[]> {
-  // Galata's fixture is a proxy over JupyterLabPage; CDP wants the Playwright Page it wraps.
-  const playwrightPage = (page as unknown as { page: Page }).page;
-  const cdp = await playwrightPage.context().newCDPSession(playwrightPage);
-  const requests = new Map<string, IFetched>();
-  cdp.on('Network.requestWillBeSent', event => {
-    const url = new URL(event.request.url);
-    if (!url.searchParams.get('path')?.endsWith(name) || event.request.method !== 'GET') {
-      return;
-    }
-    const kind = url.pathname.endsWith('/jupyterlab-dsi/db') ? 'db' : url.pathname.endsWith('/jupyterlab-dsi/distances') ? 'distances' : null;
-    if (kind) {
-      const max = url.searchParams.get('max_bytes');
-      requests.set(event.requestId, { kind, method: url.searchParams.get('method'), maxBytes: max === null ? null : Number(max), status: 0, bytes: 0 });
-    }
-  });
-  cdp.on('Network.responseReceived', event => {
-    const entry = requests.get(event.requestId);
-    if (entry) {
-      entry.status = event.response.status;
-    }
-  });
-  cdp.on('Network.dataReceived', event => {
-    const entry = requests.get(event.requestId);
-    if (entry) {
-      entry.bytes += event.dataLength;
-    }
-  });
-  await cdp.send('Network.enable');
-  return () => [...requests.values()];
-}
-
 async function setLimit(page: IJupyterLabPageFixture, megabytes: number | null): Promise<void> {
   await page.evaluate(async mb => {
     await (window as any).jupyterapp.serviceManager.settings.save('jupyterlab-dsi:plugin', JSON.stringify(mb === null ? {} : { maxDatabaseMB: mb }));
@@ -148,7 +103,7 @@ test('a file many times maxDatabaseMB opens with its replica and the methods sho
   // 1. A limit far below the file: it opens, taking in the replica and the shown method's frame.
   const limit = 16;
   expect(fileBytes).toBeGreaterThan(6 * limit * MB);
-  let fetched = await watch(page, 'big.sqlite');
+  let fetched = await watchFetches(page, 'big.sqlite');
   await setLimit(page, limit);
   const openMs = await open(page, `${tmpPath}/big.sqlite`, p => p.locator('g[data-axis="d_density"]'));
   const panel = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer').last();
@@ -199,7 +154,7 @@ test('a file many times maxDatabaseMB opens with its replica and the methods sho
   // 2. A limit that holds the replica and one method: the method left is dropped for the one shown,
   // and fetched again when shown again.
   const tight = (replicaBytes + 1.5 * cubeBytes) / MB;
-  fetched = await watch(page, 'big.sqlite');
+  fetched = await watchFetches(page, 'big.sqlite');
   await setLimit(page, tight);
   await open(page, `${tmpPath}/big.sqlite`, p => p.locator('g[data-axis="d_density"]'));
   const tightView = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer').last().locator('.jp-DSI-explorerView');
@@ -219,7 +174,7 @@ test('a file many times maxDatabaseMB opens with its replica and the methods sho
   await expect(page.locator('.jp-MainAreaWidget .jp-DSI-Explorer .jp-DSI-error')).toHaveCount(0);
 
   // 3. A replica above the limit: refused by the server before it builds one, with the line.
-  fetched = await watch(page, 'big.sqlite');
+  fetched = await watchFetches(page, 'big.sqlite');
   await setLimit(page, 1);
   await open(page, `${tmpPath}/big.sqlite`, p => p.locator('.jp-DSI-error'));
   const refused = page.locator('.jp-MainAreaWidget .jp-DSI-Explorer .jp-DSI-error').last();
