@@ -108,6 +108,24 @@ def written_aside(folder: Path, name: str, text: str) -> str:
     return tmp
 
 
+def link_new(tmp: str, target: Path) -> None:
+    """``tmp`` (from :func:`written_aside`) given the name ``target``, never replacing one:
+    FileExistsError if it is taken. The second half of an atomic write."""
+    import errno
+
+    try:
+        os.link(tmp, target)  # atomic, and never replaces an existing name
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+            raise
+        # A file system without hard links: rename, after looking (not race-free).
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "exists", str(target)) from None
+        os.rename(tmp, target)
+
+
 def write_new(folder: Path, name: str, text: str, *, unique_suffix: str | None = None) -> Path:
     """Write ``text`` (UTF-8) as a new file ``folder/name``, atomically: into a hidden temporary
     file first, then linked to its name, which fails if a file (or link) has that name, so that a
@@ -117,8 +135,6 @@ def write_new(folder: Path, name: str, text: str, *, unique_suffix: str | None =
     by ``name (1).ext``, ``name (2).ext``... as a file browser does; without, :class:`FileExists`.
     Answers the path written.
     """
-    import errno
-
     tmp = written_aside(folder, name, text)
     try:
         candidates = [name]
@@ -127,17 +143,9 @@ def write_new(folder: Path, name: str, text: str, *, unique_suffix: str | None =
         for candidate in candidates:
             target = folder / candidate
             try:
-                os.link(tmp, target)  # atomic, and never replaces an existing name
+                link_new(tmp, target)
             except FileExistsError:
                 continue
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
-                    raise
-                # A file system without hard links: rename, after looking (not race-free).
-                if os.path.lexists(target):
-                    continue
-                os.rename(tmp, target)
-                return target
             return target
         raise FileExists(
             f"{name} exists already" + (f" (and {MAX_NUMBERED} numbered copies)" if unique_suffix is not None else "")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets import DatasetError
-from ..paths import MAX_NUMBERED, FileExists, numbered, written_aside
+from ..paths import MAX_NUMBERED, FileExists, link_new, numbered, written_aside
 from ..store import Store
 
 # Every format and the ending of the name it is saved under (rocrate: a folder).
@@ -126,21 +126,6 @@ def _exists_message(shown: str, way_out: str) -> str:
     return f"{shown} exists already; it is never overwritten: {way_out}"
 
 
-def _link_new(tmp: str, target: Path) -> None:
-    """``tmp`` given the name ``target``, never replacing one (FileExistsError if taken)."""
-    try:
-        os.link(tmp, target)  # atomic, and never replaces an existing name
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
-            raise
-        # A file system without hard links: rename, after looking (not race-free).
-        if os.path.lexists(target):
-            raise FileExistsError(errno.EEXIST, "exists", str(target)) from None
-        os.rename(tmp, target)
-
-
 def _folder_aside(folder: Path, name: str, files: dict[str, str]) -> str:
     """A hidden temporary folder in ``folder`` holding ``files`` (flushed), with the permissions a
     new folder ``name`` would get: renamed to its name once complete."""
@@ -189,7 +174,7 @@ def publish(folder: Path, files: dict[str, str], shown: Any = str, way_out: str 
                             raise FileExistsError(errno.EEXIST, "exists", str(target))
                         os.rename(tmp, target)
                     else:
-                        _link_new(tmp, target)
+                        link_new(tmp, target)
                 except FileExistsError:
                     raise FileExists(_exists_message(shown(top), way_out)) from None
                 done.append((target, is_folder))
