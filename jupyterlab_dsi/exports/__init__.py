@@ -147,6 +147,17 @@ def _folder_aside(folder: Path, name: str, files: dict[str, str]) -> str:
     return tmp
 
 
+def _remove(path: str | Path, is_folder: bool) -> None:
+    """Remove the file or folder ``path``, quietly: a clean-up that must not hide the error it follows."""
+    if is_folder:
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 def publish(folder: Path, files: dict[str, str], shown: Any = str, way_out: str = "choose another name or remove it") -> list[Path]:
     """Write ``files`` ({relative path: text}, as :func:`outputs` gives) in ``folder``, all or
     nothing: each top-level file or folder is written aside first, then linked (renamed) to its
@@ -180,23 +191,11 @@ def publish(folder: Path, files: dict[str, str], shown: Any = str, way_out: str 
                 done.append((target, is_folder))
         except BaseException:
             for target, is_folder in reversed(done):  # all or nothing
-                if is_folder:
-                    shutil.rmtree(target, ignore_errors=True)
-                else:
-                    try:
-                        os.unlink(target)
-                    except OSError:
-                        pass
+                _remove(target, is_folder)
             raise
     finally:
         for _, tmp, is_folder in staged:
-            if is_folder:
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+            _remove(tmp, is_folder)
     return [folder / top for top in names]
 
 
