@@ -7,6 +7,18 @@ import type { ISliceSource } from '../../src/model/explorer';
 
 export const method = (id: string) => ({ id, groundTruth: '1', norm: 'L2' as const, gtTime: null, matchTime: 'index' as const, geometry: null, field: 'density', description: '', createdAt: '2026-01-01' });
 
+/** `rows` runs s0, s1, …, one numeric parameter (energy = the row's index), no metrics, four steps. */
+export function energyTable(rows: number): IBaseTable {
+  return {
+    ids: Array.from({ length: rows }, (_, i) => `s${i}`),
+    parameters: [{ name: 'energy', kind: 'numeric', levels: null, unit: null, values: Float32Array.from({ length: rows }, (_, i) => i) }],
+    runMetrics: [],
+    stepMetrics: [],
+    metricSteps: 0,
+    times: [0, 1, 2, 3]
+  };
+}
+
 /** Eight runs; state2_density 2..9 (levels as numbers); d_density grows with it; no shock/edge. */
 export function clover(): ISliceSource {
   const rows = 8;

@@ -4,7 +4,7 @@
  * are undo steps too, and redo puts them back. The history lives in the model.
  */
 import { ExplorerModel, ISliceSource } from '../explorer';
-import { method } from '../../../tests/js/ensembles';
+import { energyTable, method } from '../../../tests/js/ensembles';
 
 const theme = () => ({ context: '#ccc', missing: '#999' });
 const ROWS = 10;
@@ -13,14 +13,7 @@ const ROWS = 10;
 function source(): ISliceSource {
   const f = (fn: (i: number) => number) => Float32Array.from({ length: ROWS }, (_, i) => fn(i));
   return {
-    table: async () => ({
-      ids: Array.from({ length: ROWS }, (_, i) => `s${i}`),
-      parameters: [{ name: 'energy', kind: 'numeric', levels: null, unit: null, values: f(i => i) }],
-      runMetrics: [],
-      stepMetrics: [],
-      metricSteps: 0,
-      times: [0, 1, 2, 3]
-    }),
+    table: async () => energyTable(ROWS),
     methodInfo: async () => ({ steps: 4, distances: ['d_shock', 'd_edge', 'd_density'] }),
     slice: async (methodId, t) => ({
       methodId,

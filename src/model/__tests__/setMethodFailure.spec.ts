@@ -5,7 +5,7 @@
  * still reaches the caller.
  */
 import { ExplorerModel, ISliceSource } from '../explorer';
-import { method } from '../../../tests/js/ensembles';
+import { energyTable, method } from '../../../tests/js/ensembles';
 
 const theme = () => ({ context: '#ccc', missing: '#999' });
 const ROWS = 4;
@@ -15,14 +15,7 @@ const REFUSED = 'data.sqlite: the distances of method m2 would be 900 MB, above 
 function source(): ISliceSource {
   const f = (fn: (i: number) => number) => Float32Array.from({ length: ROWS }, (_, i) => fn(i));
   return {
-    table: async () => ({
-      ids: Array.from({ length: ROWS }, (_, i) => `s${i}`),
-      parameters: [{ name: 'energy', kind: 'numeric', levels: null, unit: null, values: f(i => i) }],
-      runMetrics: [],
-      stepMetrics: [],
-      metricSteps: 0,
-      times: [0, 1, 2, 3]
-    }),
+    table: async () => energyTable(ROWS),
     methodInfo: async id => ({ steps: id === 'm2' ? 2 : 4, distances: id === 'm2' ? ['d_density'] : ['d_shock', 'd_edge', 'd_density'] }),
     slice: async (methodId, t) => {
       if (methodId === 'm2') {
