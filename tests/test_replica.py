@@ -10,7 +10,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from test_server import running_server
 
 from jupyterlab_dsi import frame_codec, replica
 from jupyterlab_dsi.datasets import save_dataset
@@ -532,42 +533,15 @@ def big(shared_method: tuple[Any, Path, str], tmp_path_factory: pytest.TempPathF
 # -- the endpoints, in a real Jupyter server -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(big: dict[str, Any], shared_method: tuple[Any, Path, str]) -> Iterator[dict[str, Any]]:
     _, db, method_id = shared_method
     root = big["root"]
     shutil.copyfile(db, root / "ens.sqlite")
-    port = _free_port()
     log = root.parent / f"server-{uuid.uuid4().hex}.log"
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", "--ServerApp.open_browser=False", f"--IdentityProvider.token={TOKEN}",
-             "--ServerApp.allow_root=True", "--DSIConfig.store_timeout=120"],
-            stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "JUPYTER_TOKEN": TOKEN},
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"jupyter server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-    try:
+    with running_server(root, TOKEN, "--DSIConfig.store_timeout=120", log=log) as port:
         yield {"base": f"http://127.0.0.1:{port}/jupyterlab-dsi", "status": f"http://127.0.0.1:{port}/api/status",
                "root": root, "method": method_id}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def get(url: str) -> tuple[int, Any, bytes]:

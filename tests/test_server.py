@@ -38,6 +38,36 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def running_server(root: Path, token: str, *options: str, log: Path) -> Iterator[int]:
+    """jupyter_server in a subprocess serving ``root`` with ``token`` and ``options`` (e.g.
+    ``--DSIConfig.store_timeout=2``), its output in ``log``: answers its port once /api/status
+    answers, and terminates it on leaving."""
+    port = _free_port()
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={port}", "--ServerApp.open_browser=False", f"--IdentityProvider.token={token}",
+             "--ServerApp.allow_root=True", *options],
+            stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "JUPYTER_TOKEN": token},
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
+            break
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError(f"jupyter server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 # Short, so that the lock tests see "busy" quickly; far above what a request takes otherwise.
 STORE_TIMEOUT = 2
 MAX_QUEUED = 1
@@ -67,34 +97,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, shared_method: tuple[Any, P
         shutil.copy(db, root / hidden / "ens.sqlite")
     (root / "sub" / "ens.sqlite").symlink_to(root / ".hidden" / "ens.sqlite")
     shutil.copy(db, root / ".dotfile.sqlite")
-    port = _free_port()
-    env = {**os.environ, "JUPYTER_TOKEN": TOKEN}
     log = root.parent / f"server-{uuid.uuid4().hex}.log"
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", "--ServerApp.open_browser=False", f"--IdentityProvider.token={TOKEN}",
-             "--ServerApp.allow_root=True", f"--DSIConfig.store_timeout={STORE_TIMEOUT}",
-             f"--DSIConfig.max_queued_jobs={MAX_QUEUED}"],
-            stdout=log_file, stderr=subprocess.STDOUT, env=env,
-        )
-    base = f"http://127.0.0.1:{port}/jupyterlab-dsi"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("jupyter server did not start")
-            time.sleep(0.3)
-    try:
-        yield {"base": base, "root": root, "method": method_id, "outside": outside, "log": log,
-               "status": f"http://127.0.0.1:{port}/api/status"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with running_server(root, TOKEN, f"--DSIConfig.store_timeout={STORE_TIMEOUT}",
+                        f"--DSIConfig.max_queued_jobs={MAX_QUEUED}", log=log) as port:
+        yield {"base": f"http://127.0.0.1:{port}/jupyterlab-dsi", "root": root, "method": method_id,
+               "outside": outside, "log": log, "status": f"http://127.0.0.1:{port}/api/status"}
 
 
 def call(url: str, method: str = "GET", body: Any = None, token: str | None = TOKEN, raw: bytes | None = None) -> tuple[int, Any]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,18 +21,14 @@ import numpy as np
 import pytest
 
 from conftest import query, sha256
+from test_server import running_server
+
 from jupyterlab_dsi import frame_codec
 from jupyterlab_dsi.server import RequestError
 from jupyterlab_dsi.server_distances import check_distances
 
 TOKEN = "test-token-" + uuid.uuid4().hex
 BUDGET_MB = 64
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -46,31 +40,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, shared_method: tuple[Any, P
     outside = root.parent / f"outside-{uuid.uuid4().hex}"
     outside.mkdir()
     shutil.copy(db, outside / "secret.sqlite")
-    port = _free_port()
     log = root.parent / f"server-{uuid.uuid4().hex}.log"
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", "--ServerApp.open_browser=False", f"--IdentityProvider.token={TOKEN}",
-             "--ServerApp.allow_root=True", f"--DSIConfig.field_budget_mb={BUDGET_MB}"],
-            stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "JUPYTER_TOKEN": TOKEN},
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"jupyter server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-    try:
+    with running_server(root, TOKEN, f"--DSIConfig.field_budget_mb={BUDGET_MB}", log=log) as port:
         yield {"base": f"http://127.0.0.1:{port}/jupyterlab-dsi", "root": root, "method": method_id,
                "outside": outside}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def call(url: str, method: str = "GET", body: Any = None, token: str | None = TOKEN,
